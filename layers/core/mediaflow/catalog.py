@@ -1,0 +1,159 @@
+"""The node catalog: every kind, its category, runtime, config model and cost assumptions.
+
+Adding a kind means one module in ``mediaflow.nodes`` plus one entry here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
+from typing import Any, Literal
+
+from mediaflow.nodes.base import NodeConfig
+
+Category = Literal["trigger", "image", "video", "audio", "document", "logic", "utility", "delivery"]
+Runtime = Literal["vips", "ffmpeg", "rembg", "light"]
+Role = Literal["trigger", "task", "choice", "gate"]
+
+
+@dataclass(frozen=True)
+class RuntimeProfile:
+    """What one Lambda invocation of a runtime is assumed to cost (docs/pricing.md)."""
+
+    memory_mb: int
+    seconds_per_task: float
+    timeout_seconds: int
+    long_running: bool
+
+
+RUNTIMES: dict[str, RuntimeProfile] = {
+    "vips": RuntimeProfile(memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
+    "ffmpeg": RuntimeProfile(memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True),
+    "rembg": RuntimeProfile(memory_mb=3008, seconds_per_task=4.0, timeout_seconds=300, long_running=False),
+    "light": RuntimeProfile(memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False),
+}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    kind: str
+    category: Category
+    runtime: Runtime
+    summary: str
+    role: Role = "task"
+    fusable: bool = False
+    annotation: bool = False
+    example: dict[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"mediaflow.nodes.{self.kind}")
+
+    @property
+    def config_model(self) -> type[NodeConfig]:
+        model: type[NodeConfig] = self.module.Config
+        return model
+
+    def runtime_for(self, config: NodeConfig) -> str:
+        """The runtime a configured node runs on (convert and thumbnail depend on their config)."""
+        chooser: Callable[[NodeConfig], str] | None = getattr(self.module, "runtime_for", None)
+        return chooser(config) if chooser else self.runtime
+
+    def schema(self) -> dict[str, Any]:
+        return self.config_model.model_json_schema(by_alias=True)
+
+
+_SPECS: tuple[NodeSpec, ...] = (
+    NodeSpec("upload", "trigger", "light", "Entry point: an uploaded file or a file posted to the run API",
+             role="trigger"),
+    NodeSpec("event", "trigger", "light", "Entry point: POST /v1/workflows/events with a matching name",
+             role="trigger", example={"eventName": "product.created"}),
+    NodeSpec("convert", "image", "vips", "Re-encode to another format (image formats on libvips, video on ffmpeg)",
+             fusable=True, example={"outputFormat": "webp", "compressionLevel": 80}),
+    NodeSpec("compress", "image", "vips", "Re-encode at a lower quality, keeping the format", fusable=True,
+             example={"compressionLevel": 60}),
+    NodeSpec("resize", "image", "vips", "Scale to fit a box (inside, cover, contain, fill) with gravity",
+             fusable=True, example={"width": 1600, "fit": "inside"}),
+    NodeSpec("adjust", "image", "vips", "Brightness, saturation, contrast, hue, grayscale, sharpen, invert",
+             fusable=True, example={"brightness": 1.2, "saturation": 1.05, "grayscale": False}),
+    NodeSpec("strip_metadata", "image", "vips", "Drop EXIF, XMP, IPTC, GPS and ICC metadata", fusable=True),
+    NodeSpec("watermark", "image", "vips", "Overlay a text or an image with position and opacity", fusable=True,
+             example={"text": "(c) example", "position": "southeast", "opacity": 0.5}),
+    NodeSpec("thumbnail", "image", "vips", "A small preview of an image (or of a video frame)", fusable=True,
+             example={"width": 256, "crop": "attention"}),
+    NodeSpec("image_to_pdf", "document", "vips", "Wrap an image in a PDF, losslessly where possible",
+             fusable=True, example={"pageSize": "a4"}),
+    NodeSpec("inspect", "image", "vips", "Read format, dimensions, alpha, orientation, ICC, streams",
+             example={"includeExif": True}),
+    NodeSpec("background_remove", "image", "rembg", "Cut out the subject with rembg",
+             example={"outputFormat": "png", "model": "small"}),
+    NodeSpec("transcode", "video", "ffmpeg", "Video to mp4 (H.264/AAC), webm (VP9/Opus), AV1 or HLS",
+             fusable=True, example={"outputFormat": "mp4", "preset": "720p"}),
+    NodeSpec("audio", "audio", "ffmpeg", "Audio re-encode with bitrate, channels and loudness", fusable=True,
+             example={"outputFormat": "m4a", "compressionLevel": 80}),
+    NodeSpec("trim", "video", "ffmpeg", "Keep a time range of a video or audio file", fusable=True,
+             example={"startSeconds": 5, "durationSeconds": 30}),
+    NodeSpec("poster_frame", "video", "ffmpeg", "One still frame of a video", fusable=True,
+             example={"atPercent": 10, "outputFormat": "jpeg"}),
+    NodeSpec("storyboard", "video", "ffmpeg", "Sprite sheet of frames plus WebVTT cues", fusable=True,
+             example={"intervalSeconds": 5, "columns": 5}),
+    NodeSpec("gif", "video", "ffmpeg", "Animated GIF or WebP preview of a video", fusable=True,
+             example={"fps": 10, "width": 320, "durationSeconds": 3}),
+    NodeSpec("extract_audio", "audio", "ffmpeg", "The audio track of a video as its own file", fusable=True,
+             example={"outputFormat": "m4a"}),
+    NodeSpec("pdf_preview", "document", "vips", "Render PDF pages to PNG/WebP/JPEG", example={"pages": [1]}),
+    NodeSpec("branch", "logic", "light", "Take the `true` or the `false` edge by conditions on the media",
+             role="choice",
+             example={"conditions": {"logic": "and", "conditions": [
+                 {"field": "mediaType", "op": "eq", "value": "image"}]}}),
+    NodeSpec("condition", "logic", "light", "Go on only when the conditions hold (else the path is skipped)",
+             role="gate",
+             example={"conditions": {"logic": "or", "conditions": [
+                 {"field": "size", "op": "gt", "value": 1000000}]}}),
+    NodeSpec("validate", "logic", "light", "Fail the path unless the media meets every rule",
+             example={"mediaTypes": ["image"], "maxSizeBytes": 20000000}),
+    NodeSpec("transform", "logic", "light", "Set or remove metadata keys", annotation=True,
+             example={"set": {"source": "{original}"}}),
+    NodeSpec("rename", "utility", "light", "Rewrite the output filename from a pattern", annotation=True,
+             example={"pattern": "{original}-web"}),
+    NodeSpec("storage", "delivery", "light", "Persist the media under the tenant's outputs",
+             example={"prefix": "web/"}),
+    NodeSpec("webhook", "delivery", "light", "Emit an event to the tenant's webhooks at this point",
+             example={"event": "workflow.completed"}),
+    NodeSpec("notify", "delivery", "light", "Emit a custom notification event with a message",
+             example={"event": "workflow.notify", "message": "done"}),
+    NodeSpec("publish", "delivery", "light", "Queue the media for publication to platforms",
+             example={"platforms": ["instagram"]}, aliases=("platform",)),
+)
+
+KIND_ALIASES: dict[str, str] = {alias: spec.kind for spec in _SPECS for alias in spec.aliases}
+
+
+@cache
+def catalog() -> dict[str, NodeSpec]:
+    return {spec.kind: spec for spec in _SPECS}
+
+
+def get_spec(kind: str) -> NodeSpec | None:
+    return catalog().get(KIND_ALIASES.get(kind, kind))
+
+
+def describe_catalog() -> list[dict[str, Any]]:
+    """The catalog as JSON-ready dicts (``mediaflow nodes --json``)."""
+    return [
+        {
+            "kind": spec.kind,
+            "category": spec.category,
+            "runtime": spec.runtime,
+            "role": spec.role,
+            "fusable": spec.fusable or spec.annotation,
+            "summary": spec.summary,
+            "example": spec.example,
+            "configSchema": spec.schema(),
+        }
+        for spec in catalog().values()
+    ]

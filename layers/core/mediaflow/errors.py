@@ -1,0 +1,79 @@
+"""Domain errors. Adapters turn provider errors into these; one place maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class MediaflowError(Exception):
+    """Base of every domain error. ``code`` is the stable name shown to users and used as ASL error name."""
+
+    code = "MediaflowError"
+    http_status = 500
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_id = node_id
+        self.field = field
+
+
+class NotFound(MediaflowError):
+    code = "NotFound"
+    http_status = 404
+
+
+class Conflict(MediaflowError):
+    code = "Conflict"
+    http_status = 409
+
+
+class InvalidDefinition(MediaflowError):
+    code = "InvalidDefinition"
+    http_status = 422
+
+
+class NodeError(MediaflowError):
+    """A node failed on its media; the run records it and the original upload stays untouched."""
+
+    code = "NodeError"
+    http_status = 422
+
+
+class UnsupportedMedia(NodeError):
+    """The bytes are not a type this node accepts (sniffed from magic bytes, not the extension)."""
+
+    code = "UnsupportedMedia"
+
+
+class MediaDecodeError(NodeError):
+    """The file claims a supported type but could not be decoded (truncated, corrupt)."""
+
+    code = "MediaDecodeError"
+
+
+class MediaTooLarge(NodeError):
+    """The media exceeds a configured budget (pixels, duration, bytes) and was refused before decoding."""
+
+    code = "MediaTooLarge"
+
+
+class EmptyMedia(NodeError):
+    code = "EmptyMedia"
+
+
+class ValidationFailed(NodeError):
+    """A `validate` node's rule did not hold."""
+
+    code = "ValidationFailed"
+
+
+class ToolchainError(NodeError):
+    """ffmpeg / libvips / rembg failed for a reason other than the input."""
+
+    code = "ToolchainError"
+
+
+class TransientError(MediaflowError):
+    """Worth retrying (throttling, a storage hiccup). The compiled Retry policy catches this name."""
+
+    code = "TransientError"
+    http_status = 503

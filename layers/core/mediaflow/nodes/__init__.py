@@ -1,0 +1,1 @@
+"""One module per node kind: its config model (``Config``) and its executor."""

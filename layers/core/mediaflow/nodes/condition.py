@@ -1,0 +1,10 @@
+"""`condition`: a gate; the path goes on only when the conditions hold, else it ends as skipped."""
+
+from pydantic import Field
+
+from mediaflow.conditions import ConditionGroup
+from mediaflow.nodes.base import NodeConfig
+
+
+class Config(NodeConfig):
+    conditions: ConditionGroup = Field(description="Conditions on the current media")

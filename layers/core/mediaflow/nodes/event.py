@@ -1,0 +1,10 @@
+"""`event` trigger: POST /v1/workflows/events with a matching event name starts the run."""
+
+from pydantic import Field
+
+from mediaflow.nodes.base import NodeConfig
+
+
+class Config(NodeConfig):
+    event_name: str = Field(default="*", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-*]+$",
+                            description="Event name to match; `*` matches any event")
