@@ -1,0 +1,155 @@
+"""The task contract shared by both runtimes: what a compiled Task sends and what it gets back.
+
+A compiled Task state calls one runtime (vips, ffmpeg, rembg, light) with ``{run, media, ops}``;
+the worker for that runtime applies the ops in order (one decode, one encode for fused chains) and
+returns the new MediaRef. The Lambda handlers and the embedded executor both call ``execute_task``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from mediaflow.errors import MediaflowError
+from mediaflow.media import MediaRef
+from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.settings import Settings, get_settings
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Op(_Camel):
+    node_id: str
+    kind: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunContext(_Camel):
+    run_id: str
+    workflow_id: str = "adhoc"
+    tenant: str = "local"
+    version: int = 1
+
+
+class TaskPayload(_Camel):
+    runtime: Literal["vips", "ffmpeg", "rembg", "light"]
+    run: RunContext
+    media: MediaRef
+    ops: list[Op] = Field(min_length=1)
+
+
+class StepRecord(_Camel):
+    node_id: str
+    kind: str
+    status: Literal["completed", "failed", "skipped"]
+    started_at: str
+    ended_at: str
+    duration_ms: float
+    error: str | None = None
+    error_message: str | None = None
+    output: dict[str, Any] | None = None
+
+
+@dataclass
+class TaskEnvironment:
+    """What a worker may touch: storage, bookkeeping, the bus, settings and a scratch folder."""
+
+    blobs: BlobStore
+    workdir: Path
+    runs: RunStore | None = None
+    bus: EventBus | None = None
+    settings: Settings = field(default_factory=get_settings)
+
+
+@dataclass
+class OpOutcome:
+    """What one op reports for the run record (timings are filled in by the worker)."""
+
+    node_id: str
+    kind: str
+    started: float
+    ended: float
+    output: dict[str, Any] | None = None
+
+
+@dataclass
+class ChainResult:
+    media: MediaRef
+    outcomes: list[OpOutcome]
+
+
+Worker = Callable[[TaskPayload, TaskEnvironment], ChainResult]
+
+WORKERS: dict[str, str] = {
+    "vips": "mediaflow.workers.image:run_chain",
+    "ffmpeg": "mediaflow.workers.video:run_chain",
+    "rembg": "mediaflow.workers.cutout:run_chain",
+    "light": "mediaflow.workers.light:run_chain",
+}
+
+
+def load_worker(runtime: str) -> Worker:
+    module_name, _, attr = WORKERS[runtime].partition(":")
+    worker: Worker = getattr(importlib.import_module(module_name), attr)
+    return worker
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> dict[str, Any]:
+    """Run one compiled Task. Returns the output MediaRef as a state dict; raises a named error on failure."""
+    task = TaskPayload.model_validate(payload)
+    started = time.time()
+    try:
+        result = load_worker(task.runtime)(task, env)
+    except MediaflowError as error:
+        _record_failure(task, env, error, started)
+        raise
+    except Exception as error:  # a toolchain crash still gets a named, recorded error
+        wrapped = MediaflowError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
+        wrapped.code = "InternalError"
+        _record_failure(task, env, wrapped, started)
+        raise wrapped from error
+    if env.runs is not None:
+        for outcome in result.outcomes:
+            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
+                node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
+                ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+                output=outcome.output,
+            ).model_dump(by_alias=True, exclude_none=True))
+    return result.media.to_state()
+
+
+def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowError, started: float) -> None:
+    if env.runs is None:
+        return
+    ended = time.time()
+    failed_node = error.node_id or task.ops[0].node_id
+    reached = False
+    for op in task.ops:
+        status: Literal["failed", "skipped"] = "skipped" if reached else "failed"
+        if op.node_id == failed_node or status == "skipped":
+            reached = True
+            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
+                node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
+                duration_ms=round((ended - started) * 1000, 3),
+                error=error.code if status == "failed" else None,
+                error_message=error.message if status == "failed" else None,
+            ).model_dump(by_alias=True, exclude_none=True))
+
+
+def error_name(error: BaseException) -> str:
+    """The error name Step Functions sees (Lambda's errorType) and the embedded executor reproduces."""
+    return getattr(error, "code", None) or type(error).__name__

@@ -1,0 +1,51 @@
+"""Every setting, read once from MEDIAFLOW_* environment variables (README lists them)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIAFLOW_", extra="ignore")
+
+    mode: Literal["embedded", "aws"] = "embedded"
+    data_dir: Path = Field(default=Path("data"), description="Embedded mode: blobs, SQLite and uploads/")
+    workers: int = Field(default_factory=_default_workers, ge=1, le=64, description="Embedded worker processes")
+    tenant: str = Field(default="local", description="Tenant used by the CLI in the embedded mode")
+
+    max_pixels: int = Field(default=120_000_000, ge=1, description="Refuse images above this many pixels")
+    max_upload_bytes: int = Field(default=5 * 1024**3, ge=1)
+    max_video_seconds: float = Field(default=4 * 3600.0, gt=0, description="ffmpeg budget per input")
+    vips_concurrency: int = Field(default=1, ge=0, le=64, description="libvips threads per worker (0 = auto)")
+    vips_cache_mb: int = Field(default=0, ge=0, description="libvips operation cache; 0 keeps RSS flat")
+
+    u2net_home: Path = Field(default=Path.home() / ".u2net", description="Folder of rembg model files")
+    numba_cache_dir: Path | None = None
+
+    # AWS mode (read by the AWS adapters only)
+    uploads_bucket: str = ""
+    outputs_bucket: str = ""
+    workflows_table: str = ""
+    runs_table: str = ""
+    keys_table: str = ""
+    idempotency_table: str = ""
+    event_bus_name: str = "default"
+    state_machine_role_arn: str = ""
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+
+    webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
