@@ -77,3 +77,9 @@ class TransientError(MediaflowError):
 
     code = "TransientError"
     http_status = 503
+
+
+class InternalError(MediaflowError):
+    """An unexpected failure inside a worker (a bug or a crashed toolchain), wrapped with its node id."""
+
+    code = "InternalError"

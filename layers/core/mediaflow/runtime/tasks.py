@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import MediaflowError
+from mediaflow.errors import InternalError, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.settings import Settings, get_settings
@@ -39,6 +39,7 @@ class RunContext(_Camel):
     workflow_id: str = "adhoc"
     tenant: str = "local"
     version: int = 1
+    started_at: str = Field(default="", description="ISO time the run started; {timestamp} derives from it")
 
 
 class TaskPayload(_Camel):
@@ -69,6 +70,14 @@ class TaskEnvironment:
     runs: RunStore | None = None
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What an op executor knows about where it runs."""
+
+    node_id: str
+    run: RunContext
 
 
 @dataclass
@@ -118,8 +127,7 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> dict[str, Any
         _record_failure(task, env, error, started)
         raise
     except Exception as error:  # a toolchain crash still gets a named, recorded error
-        wrapped = MediaflowError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
-        wrapped.code = "InternalError"
+        wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
         _record_failure(task, env, wrapped, started)
         raise wrapped from error
     if env.runs is not None:
