@@ -18,7 +18,7 @@ OPERATOR_ALIASES = {
     "greater_than": "gt", "greaterThan": "gt", "less_than": "lt", "lessThan": "lt",
     "one_of": "in", "oneOf": "in", "includes": "contains", "like": "matches", "glob": "matches",
 }
-_METADATA_KEY = re.compile(r"^metadata\.[A-Za-z0-9_\-]{1,64}$")
+_METADATA_KEY = re.compile(r"^metadata\.[A-Za-z0-9_]{1,64}$")
 MAX_CONDITION_DEPTH = 4
 
 

@@ -1,0 +1,333 @@
+"""The compiler: a validated workflow definition -> an ASL state machine.
+
+Media moves between states as a MediaRef at ``$.media``; the run context rides along at ``$.run``.
+Consecutive nodes of one runtime are fused into one Task (one Lambda call: one decode, one encode).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mediaflow.catalog import RUNTIMES, get_spec
+from mediaflow.compiler.choice import choice_rule
+from mediaflow.definition import WorkflowDefinition
+from mediaflow.errors import InvalidDefinition
+from mediaflow.nodes.base import NodeConfig
+
+RESOURCES: dict[str, str] = {
+    "vips": "${VipsFunctionArn}",
+    "ffmpeg": "${FfmpegFunctionArn}",
+    "rembg": "${RembgFunctionArn}",
+    "light": "${LightFunctionArn}",
+}
+RESOURCE_RUNTIMES = {placeholder: runtime for runtime, placeholder in RESOURCES.items()}
+RETRYABLE_ERRORS = [
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+FUSABLE_RUNTIMES = frozenset({"vips", "ffmpeg", "light"})
+MAX_FUSED_OPS = 20
+MAX_STATE_NAME = 80
+EXPRESS_LIMIT_SECONDS = 300
+STANDARD_DEFAULT_TIMEOUT = 3600
+DISTRIBUTED_MAP_THRESHOLD = 40
+
+ExecutionType = Literal["EXPRESS", "STANDARD"]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Compile for a batch run: a Map over ``$.items`` (Distributed past 40 items)."""
+
+    expected_items: int = 1
+
+
+@dataclass(frozen=True)
+class CompiledTask:
+    state: str
+    runtime: str
+    node_ids: tuple[str, ...]
+
+
+@dataclass
+class Compiled:
+    asl: dict[str, Any]
+    execution_type: ExecutionType
+    tasks: list[CompiledTask]
+    batch: BatchOptions | None = None
+
+
+@dataclass
+class _Scope:
+    states: dict[str, Any] = field(default_factory=dict)
+
+
+class _Compiler:
+    def __init__(self, definition: WorkflowDefinition, configs: dict[str, NodeConfig], *, stop_on_failure: bool):
+        self.definition = definition
+        self.configs = configs
+        self.stop_on_failure = stop_on_failure
+        self.nodes = {node.id: node for node in definition.nodes}
+        self.children: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
+        self.branch_targets: dict[str, dict[str, str]] = {}
+        for edge in definition.edges:
+            self.children[edge.source].append(edge.target)
+            if edge.kind is not None:
+                self.branch_targets.setdefault(edge.source, {})[edge.kind] = edge.target
+        self.used_names: set[str] = set()
+        self.tasks: list[CompiledTask] = []
+        retry = definition.settings.retry
+        self.retry = [{
+            "ErrorEquals": RETRYABLE_ERRORS,
+            "IntervalSeconds": retry.interval_seconds,
+            "MaxAttempts": retry.max_attempts,
+            "BackoffRate": retry.backoff_rate,
+        }]
+        self.run_timeout: int | None = definition.settings.timeout_seconds
+
+    # -- naming -------------------------------------------------------------------------------------
+    def _name(self, wanted: str) -> str:
+        base = wanted if len(wanted) <= MAX_STATE_NAME else wanted[: MAX_STATE_NAME - 3] + "..."
+        name, counter = base, 2
+        while name in self.used_names:
+            suffix = f"~{counter}"
+            name = base[: MAX_STATE_NAME - len(suffix)] + suffix
+            counter += 1
+        self.used_names.add(name)
+        return name
+
+    # -- graph helpers ------------------------------------------------------------------------------
+    def kind(self, node_id: str) -> str:
+        spec = get_spec(self.nodes[node_id].kind)
+        assert spec is not None
+        return spec.kind
+
+    def runtime(self, node_id: str) -> str:
+        spec = get_spec(self.nodes[node_id].kind)
+        assert spec is not None
+        return spec.runtime_for(self.configs[node_id])
+
+    def role(self, node_id: str) -> str:
+        spec = get_spec(self.nodes[node_id].kind)
+        assert spec is not None
+        return spec.role
+
+    def annotation(self, node_id: str) -> bool:
+        spec = get_spec(self.nodes[node_id].kind)
+        return bool(spec and spec.annotation)
+
+    def fusable(self, node_id: str) -> bool:
+        spec = get_spec(self.nodes[node_id].kind)
+        return bool(spec and (spec.fusable or spec.annotation or spec.runtime == "light"))
+
+    # -- compilation --------------------------------------------------------------------------------
+    def trigger(self) -> str:
+        return next(n.id for n in self.definition.nodes if self.role(n.id) == "trigger")
+
+    def compile_scope(self, starts: list[str]) -> dict[str, Any]:
+        scope = _Scope()
+        if not starts:
+            name = self._name("Done")
+            scope.states[name] = {"Type": "Succeed"}
+            return {"StartAt": name, "States": scope.states}
+        start = self.compile_targets(starts, scope, anchor="start")
+        return {"StartAt": start, "States": scope.states}
+
+    def compile_targets(self, targets: list[str], scope: _Scope, anchor: str) -> str:
+        """The state that runs ``targets`` (several targets: a Parallel state, one branch each)."""
+        if len(targets) == 1:
+            return self.compile_node(targets[0], scope)
+        name = self._name(f"{anchor}.fanout")
+        scope.states[name] = {}  # reserve the key so states stay in reading order
+        branches = [self.compile_scope([target]) for target in targets]
+        scope.states[name] = {"Type": "Parallel", "Branches": branches, "ResultPath": "$.branches", "End": True}
+        return name
+
+    def compile_node(self, node_id: str, scope: _Scope) -> str:
+        role = self.role(node_id)
+        if role == "choice":
+            return self.compile_branch(node_id, scope)
+        if role == "gate":
+            return self.compile_gate(node_id, scope)
+        return self.compile_task_chain(node_id, scope)
+
+    def compile_branch(self, node_id: str, scope: _Scope) -> str:
+        name = self._name(node_id)
+        scope.states[name] = {}
+        conditions = getattr(self.configs[node_id], "conditions", None)
+        targets = self.branch_targets[node_id]
+        on_true = self.compile_node(targets["true"], scope)
+        on_false = self.compile_node(targets["false"], scope)
+        scope.states[name] = {
+            "Type": "Choice",
+            "Comment": f"branch {node_id}",
+            "Choices": [{**choice_rule(conditions), "Next": on_true}],
+            "Default": on_false,
+        }
+        return name
+
+    def compile_gate(self, node_id: str, scope: _Scope) -> str:
+        name = self._name(node_id)
+        scope.states[name] = {}
+        children = self.children[node_id]
+        if children:
+            on_true = self.compile_targets(children, scope, anchor=node_id)
+        else:
+            on_true = self._name(f"{node_id}.Passed")
+            scope.states[on_true] = {"Type": "Succeed"}
+        skipped = self._name(f"{node_id}.Skipped")
+        scope.states[name] = {
+            "Type": "Choice",
+            "Comment": f"condition {node_id}",
+            "Choices": [{**choice_rule(self.configs[node_id].conditions), "Next": on_true}],  # type: ignore[attr-defined]
+            "Default": skipped,
+        }
+        scope.states[skipped] = {
+            "Type": "Pass",
+            "Result": {"nodeId": node_id, "reason": "conditions not met"},
+            "ResultPath": "$.skipped",
+            "End": True,
+        }
+        return name
+
+    def chain_from(self, node_id: str) -> list[str]:
+        chain = [node_id]
+        runtime = "light" if self.annotation(node_id) else self.runtime(node_id)
+        if not self.fusable(node_id):
+            return chain
+        while len(chain) < MAX_FUSED_OPS:
+            kids = self.children[chain[-1]]
+            if len(kids) != 1 or self.role(kids[0]) != "task" or not self.fusable(kids[0]):
+                break
+            candidate = kids[0]
+            if self.annotation(candidate):
+                chain.append(candidate)
+                continue
+            candidate_runtime = self.runtime(candidate)
+            if candidate_runtime not in FUSABLE_RUNTIMES:
+                break
+            if runtime == "light" and all(self.annotation(n) for n in chain) and candidate_runtime != "light":
+                runtime = candidate_runtime
+            elif candidate_runtime != runtime:
+                break
+            chain.append(candidate)
+        return chain
+
+    def chain_runtime(self, chain: list[str]) -> str:
+        for node_id in chain:
+            if not self.annotation(node_id):
+                return self.runtime(node_id)
+        return "light"
+
+    def compile_task_chain(self, node_id: str, scope: _Scope) -> str:
+        chain = self.chain_from(node_id)
+        runtime = self.chain_runtime(chain)
+        name = self._name("+".join(chain))
+        scope.states[name] = {}
+        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(chain)))
+        ops = [{
+            "nodeId": member,
+            "kind": self.kind(member),
+            "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True),
+        } for member in chain]
+        timeout = RUNTIMES[runtime].timeout_seconds
+        if self.run_timeout is not None:
+            timeout = min(timeout, self.run_timeout)
+        failed = self._name(f"{name}.Failed")
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
+            "Resource": RESOURCES[runtime],
+            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media"},
+            "ResultPath": "$.media",
+            "TimeoutSeconds": timeout,
+            "Retry": self.retry,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
+        }
+        children = self.children[chain[-1]]
+        if children:
+            state["Next"] = self.compile_targets(children, scope, anchor=chain[-1])
+        else:
+            state["End"] = True
+        scope.states[name] = state
+        if self.stop_on_failure:
+            scope.states[failed] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        else:
+            scope.states[failed] = {
+                "Type": "Pass",
+                "Parameters": {"nodeIds": list(chain), "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+                "ResultPath": "$.failure",
+                "End": True,
+            }
+        return name
+
+
+def _runtimes_long(tasks: list[CompiledTask]) -> bool:
+    return any(RUNTIMES[task.runtime].long_running for task in tasks)
+
+
+def compile_workflow(
+    definition: WorkflowDefinition | dict[str, Any],
+    configs: dict[str, NodeConfig] | None = None,
+    *,
+    batch: BatchOptions | None = None,
+) -> Compiled:
+    """Compile a workflow. Pure: the same definition always gives the same ASL (see ``dumps_asl``)."""
+    if configs is None or not isinstance(definition, WorkflowDefinition):
+        from mediaflow.validation import validate
+
+        report = validate(definition.canonical() if isinstance(definition, WorkflowDefinition) else definition)
+        if not report.valid or report.definition is None:
+            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
+        definition, configs = report.definition, report.configs
+    settings = definition.settings
+    compiler = _Compiler(definition, configs, stop_on_failure=settings.stop_on_failure and batch is None)
+    body = compiler.compile_scope(compiler.children[compiler.trigger()])
+    long_running = _runtimes_long(compiler.tasks)
+    large_batch = batch is not None and batch.expected_items > DISTRIBUTED_MAP_THRESHOLD
+    if settings.execution_type == "express":
+        execution_type: ExecutionType = "EXPRESS"
+    elif settings.execution_type == "standard":
+        execution_type = "STANDARD"
+    else:
+        too_long = settings.timeout_seconds is not None and settings.timeout_seconds > EXPRESS_LIMIT_SECONDS
+        execution_type = "STANDARD" if long_running or large_batch or too_long else "EXPRESS"
+    if execution_type == "EXPRESS" and large_batch:
+        execution_type = "STANDARD"  # a Distributed Map runs only inside a Standard workflow
+    timeout = settings.timeout_seconds or (
+        EXPRESS_LIMIT_SECONDS if execution_type == "EXPRESS" else STANDARD_DEFAULT_TIMEOUT)
+    if execution_type == "EXPRESS":
+        timeout = min(timeout, EXPRESS_LIMIT_SECONDS)
+    comment = f"mediaflow workflow {definition.name}" if definition.name else "mediaflow workflow"
+    if batch is None:
+        asl: dict[str, Any] = {"Comment": comment, "StartAt": body["StartAt"], "States": body["States"],
+                               "TimeoutSeconds": timeout}
+    else:
+        processor: dict[str, Any] = {"Mode": "INLINE"}
+        if large_batch:
+            processor = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" if long_running else "EXPRESS"}
+        asl = {
+            "Comment": f"{comment} (batch)",
+            "StartAt": "Items",
+            "States": {"Items": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value"},
+                "MaxConcurrency": settings.max_concurrency,
+                "ItemProcessor": {"ProcessorConfig": processor, **body},
+                "ResultPath": "$.results",
+                "End": True,
+            }},
+            "TimeoutSeconds": timeout,
+        }
+    return Compiled(asl=asl, execution_type=execution_type, tasks=compiler.tasks, batch=batch)
+
+
+def dumps_asl(asl: dict[str, Any]) -> str:
+    """The canonical bytes of a state machine (golden files compare these)."""
+    return json.dumps(asl, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
