@@ -195,37 +195,67 @@ class _Compiler:
         }
         return name
 
+    def is_light(self, node_id: str) -> bool:
+        spec = get_spec(self.nodes[node_id].kind)
+        return bool(spec and spec.runtime == "light" and spec.role == "task")
+
     def chain_from(self, node_id: str) -> list[str]:
-        chain = [node_id]
-        runtime = "light" if self.annotation(node_id) else self.runtime(node_id)
-        if not self.fusable(node_id):
-            return chain
-        while len(chain) < MAX_FUSED_OPS:
-            kids = self.children[chain[-1]]
-            if len(kids) != 1 or self.role(kids[0]) != "task" or not self.fusable(kids[0]):
+        """The longest run of nodes that one Task can execute, starting at ``node_id``.
+
+        A chain is: light ops, then the ops of one media runtime (several when they fuse, with rename /
+        transform between them), then light ops. The worker splits it the same way (runtime/tasks.py).
+        """
+        chain: list[str] = []
+        phase, runtime, open_runtime = 0, "light", False
+        current: str | None = node_id
+        while current is not None and len(chain) < MAX_FUSED_OPS:
+            if self.role(current) != "task":
                 break
-            candidate = kids[0]
-            if self.annotation(candidate):
-                chain.append(candidate)
-                continue
-            candidate_runtime = self.runtime(candidate)
-            if candidate_runtime not in FUSABLE_RUNTIMES:
-                break
-            if runtime == "light" and all(self.annotation(n) for n in chain) and candidate_runtime != "light":
-                runtime = candidate_runtime
-            elif candidate_runtime != runtime:
-                break
-            chain.append(candidate)
+            if self.is_light(current):
+                if phase == 1 and not (open_runtime and self.annotation(current)):
+                    phase = 2
+            else:
+                node_runtime = self.runtime(current)
+                if phase == 0:
+                    phase, runtime = 1, node_runtime
+                    open_runtime = self.fusable(current) and node_runtime in FUSABLE_RUNTIMES
+                elif not (phase == 1 and open_runtime and self.fusable(current) and node_runtime == runtime):
+                    break
+            chain.append(current)
+            kids = self.children[current]
+            current = kids[0] if len(kids) == 1 else None
         return chain
 
     def chain_runtime(self, chain: list[str]) -> str:
         for node_id in chain:
-            if not self.annotation(node_id):
+            if not self.is_light(node_id):
                 return self.runtime(node_id)
         return "light"
 
-    def compile_task_chain(self, node_id: str, scope: _Scope) -> str:
-        chain = self.chain_from(node_id)
+    def shares_runtime(self, chain: list[str], child: str) -> bool:
+        """Whether ``child``'s own chain would run on the same media runtime as ``chain``."""
+        runtime = self.chain_runtime(chain)
+        return (runtime in ("vips", "ffmpeg") and self.role(child) == "task" and not self.is_light(child)
+                and self.fusable(child) and self.runtime(child) == runtime and all(
+                    self.fusable(member) for member in chain if not self.is_light(member)))
+
+    def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = ()) -> str:
+        chain = [*prefix, *self.chain_from(node_id)]
+        kids = self.children[chain[-1]]
+        if (len(kids) > 1 and len(chain) < MAX_FUSED_OPS and not any(self.is_light(m) for m in chain)
+                and all(self.shares_runtime(chain, kid) for kid in kids)):
+            # Fan-out between ops of one runtime: each branch repeats the shared ops in its own Task,
+            # so every output is decoded once and encoded once instead of re-encoding an intermediate.
+            name = self._name(f"{chain[-1]}.fanout")
+            scope.states[name] = {}
+            branches = []
+            for kid in kids:
+                branch_scope = _Scope()
+                start = self.compile_task_chain(kid, branch_scope, prefix=tuple(chain))
+                branches.append({"StartAt": start, "States": branch_scope.states})
+            scope.states[name] = {"Type": "Parallel", "Branches": branches, "ResultPath": "$.branches",
+                                  "End": True}
+            return name
         runtime = self.chain_runtime(chain)
         name = self._name("+".join(chain))
         scope.states[name] = {}

@@ -117,12 +117,45 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _is_light(op: Op) -> bool:
+    from mediaflow.catalog import get_spec
+
+    spec = get_spec(op.kind)
+    return spec is not None and spec.runtime == "light"
+
+
+def split_ops(ops: list[Op]) -> tuple[list[Op], list[Op], list[Op]]:
+    """Leading light ops, the media runtime's ops, trailing light ops (the compiler fuses in this shape)."""
+    start = 0
+    while start < len(ops) and _is_light(ops[start]):
+        start += 1
+    if start == len(ops):
+        return ops, [], []
+    end = len(ops)
+    while end > start and _is_light(ops[end - 1]):
+        end -= 1
+    return ops[:start], ops[start:end], ops[end:]
+
+
+def run_ops(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    """Light ops before and after go to the light worker; the rest to the task's media runtime."""
+    leading, core, trailing = split_ops(task.ops)
+    media, outcomes = task.media, []
+    for runtime, ops in (("light", leading), (task.runtime, core), ("light", trailing)):
+        if not ops:
+            continue
+        part = load_worker(runtime)(task.model_copy(update={"runtime": runtime, "ops": ops, "media": media}), env)
+        media = part.media
+        outcomes.extend(part.outcomes)
+    return ChainResult(media=media, outcomes=outcomes)
+
+
 def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> dict[str, Any]:
     """Run one compiled Task. Returns the output MediaRef as a state dict; raises a named error on failure."""
     task = TaskPayload.model_validate(payload)
     started = time.time()
     try:
-        result = load_worker(task.runtime)(task, env)
+        result = run_ops(task, env)
     except MediaflowError as error:
         _record_failure(task, env, error, started)
         raise
