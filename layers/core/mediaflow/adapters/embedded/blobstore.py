@@ -1,0 +1,249 @@
+"""BlobStore on a folder: the embedded mode's S3.
+
+Objects live at ``root/<key>``; their content type, size and MD5 etag live in a JSON sidecar under
+``root/.mf-meta/<key>.json``. Every write goes to a temporary file in the destination folder and is
+moved into place with one atomic rename, so a reader sees the old object or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import mimetypes
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from mediaflow.errors import Conflict, MediaflowError, NotFound
+from mediaflow.media import MediaRef, MediaType
+
+RESERVED_PREFIX = ".mf-"
+_META_DIR = ".mf-meta"
+_TMP_PREFIX = ".mf-tmp-"
+_CHUNK = 1024 * 1024
+_MAX_KEY_BYTES = 1024
+
+
+class InvalidKeyError(MediaflowError):
+    """A blob key that could escape the store's folder or that S3 would not accept."""
+
+    code = "InvalidKey"
+    http_status = 400
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` when it is a safe relative '/'-separated key, else raise InvalidKey."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKeyError("blob key must be a non-empty string", field="key")
+    if len(key.encode("utf-8")) > _MAX_KEY_BYTES:
+        raise InvalidKeyError("blob key is longer than 1024 bytes", field="key")
+    if "\x00" in key or "\\" in key:
+        raise InvalidKeyError(f"blob key {key!r} contains a NUL or a backslash", field="key")
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
+        raise InvalidKeyError(f"blob key {key!r} is absolute", field="key")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidKeyError(f"blob key {key!r} has an empty, '.' or '..' segment", field="key")
+        if segment.startswith(RESERVED_PREFIX):
+            raise InvalidKeyError(f"blob key {key!r} uses the reserved prefix {RESERVED_PREFIX!r}",
+                                  field="key")
+    return key
+
+
+def media_type_of(content_type: str) -> MediaType:
+    major = content_type.split("/", 1)[0].lower()
+    if major in ("image", "video", "audio"):
+        return major  # type: ignore[return-value]
+    if content_type.lower() in ("application/pdf", "application/postscript"):
+        return "document"
+    return "other"
+
+
+class FolderBlobStore:
+    """A BlobStore on a local folder. Safe for several threads and processes sharing the folder."""
+
+    def __init__(self, root: Path, bucket: str = "local", *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.bucket = bucket
+        self._fsync = fsync
+
+    # -- paths ---------------------------------------------------------------------------------------
+
+    def local_path(self, key: str) -> Path:
+        """Where the object for ``key`` lives (it may not exist)."""
+        return self.root.joinpath(*validate_key(key).split("/"))
+
+    def _meta_path(self, key: str) -> Path:
+        parts = validate_key(key).split("/")
+        return self.root.joinpath(_META_DIR, *parts[:-1], parts[-1] + ".json")
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        def write(out: IO[bytes]) -> tuple[int, str]:
+            out.write(data)
+            return len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+        return self._put(key, content_type, overwrite, write)
+
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        def write(out: IO[bytes]) -> tuple[int, str]:
+            digest = hashlib.md5(usedforsecurity=False)
+            size = 0
+            with Path(path).open("rb") as source:
+                while chunk := source.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            return size, digest.hexdigest()
+
+        return self._put(key, content_type, overwrite, write)
+
+    def _put(self, key: str, content_type: str, overwrite: bool, write: Any) -> MediaRef:
+        target = self.local_path(key)
+        if not overwrite and target.exists():
+            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
+        self._make_parent(target, key)
+        tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            with tmp.open("wb") as out:
+                size, etag = write(out)
+                self._sync(out)
+            meta = {"contentType": content_type, "size": size, "etag": etag}
+            if overwrite:
+                tmp.replace(target)
+            else:
+                # A hard link fails when the target exists, which makes "create only" atomic
+                # between processes; a check-then-rename would race.
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise Conflict(f"object {key!r} already exists and is never overwritten",
+                                   field="key") from None
+                finally:
+                    tmp.unlink(missing_ok=True)
+        except IsADirectoryError:
+            raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._write_meta(key, meta)
+        return self._ref(key, meta)
+
+    def _make_parent(self, target: Path, key: str) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise Conflict(f"object {key!r} would nest under an existing object", field="key") from None
+
+    def _write_meta(self, key: str, meta: dict[str, Any]) -> None:
+        path = self._meta_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _sync(self, handle: IO[bytes]) -> None:
+        if self._fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def _existing(self, key: str) -> Path:
+        path = self.local_path(key)
+        if not path.is_file():
+            raise NotFound(f"object {key!r} not found", field="key")
+        return path
+
+    def head(self, key: str) -> MediaRef:
+        path = self._existing(key)
+        meta: dict[str, Any] | None = None
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            meta = json.loads(self._meta_path(key).read_text(encoding="utf-8"))
+        stat_size = path.stat().st_size
+        if meta is None or meta.get("size") != stat_size:
+            # Dropped into the folder by hand (or written by an older version): describe it now.
+            meta = {
+                "contentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                "size": stat_size,
+                "etag": _md5_file(path),
+            }
+        return self._ref(key, meta)
+
+    def _ref(self, key: str, meta: dict[str, Any]) -> MediaRef:
+        content_type = str(meta.get("contentType") or "application/octet-stream")
+        return MediaRef(
+            bucket=self.bucket, key=key, content_type=content_type, size=int(meta.get("size", 0)),
+            etag=meta.get("etag"), media_type=media_type_of(content_type), filename=key.rsplit("/", 1)[-1],
+        )
+
+    def download(self, key: str, path: Path) -> Path:
+        source = self._existing(key)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            with source.open("rb") as src, tmp.open("wb") as out:
+                while chunk := src.read(_CHUNK):
+                    out.write(chunk)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        if start < 0 or length < 0:
+            raise ValueError("start and length must not be negative")
+        with self._existing(key).open("rb") as src:
+            src.seek(start)
+            return src.read(length)
+
+    def exists(self, key: str) -> bool:
+        return self.local_path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix`` (a plain string prefix, as in S3), in sorted order."""
+        if "\x00" in prefix or "\\" in prefix:
+            raise InvalidKeyError(f"prefix {prefix!r} contains a NUL or a backslash", field="prefix")
+        folder, _, _ = prefix.rpartition("/")
+        start = self.root.joinpath(*folder.split("/")) if folder else self.root
+        if folder and ".." in folder.split("/"):
+            raise InvalidKeyError(f"prefix {prefix!r} has a '..' segment", field="prefix")
+        if not start.is_dir():
+            return iter(())
+        keys: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(RESERVED_PREFIX))
+            base = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames:
+                if name.startswith(RESERVED_PREFIX):
+                    continue
+                key = name if base == "." else f"{base}/{name}"
+                if key.startswith(prefix):
+                    keys.append(key)
+        return iter(sorted(keys))
+
+    # -- delete / url --------------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error (as in S3)."""
+        self.local_path(key).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
+
+    def url(self, key: str, expires_seconds: int = 3600) -> str:
+        """A file:// URL; ``expires_seconds`` has no meaning for a local folder."""
+        return self.local_path(key).resolve().as_uri()
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as src:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
