@@ -1,0 +1,146 @@
+"""The `mediaflow` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mediaflow.validation import ValidationReport, validate
+
+console = Console(stderr=False, highlight=False)
+
+
+def _read_definition(path: str) -> tuple[ValidationReport, str]:
+    source = Path(path)
+    if path == "-":
+        return validate(sys.stdin.read()), "<stdin>"
+    if not source.is_file():
+        report = ValidationReport()
+        from mediaflow.validation import Issue
+
+        report.errors.append(Issue("not_found", f"no such file: {path}"))
+        return report, path
+    return validate(source.read_bytes()), path
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    report, name = _read_definition(args.file)
+    if args.json:
+        data = report.to_dict()
+        if report.definition is not None:
+            data["definition"] = report.definition.canonical()
+        _print_json(data)
+        return 0 if report.valid else 1
+    for issue in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(str(issue))}")
+    if report.valid:
+        assert report.definition is not None
+        console.print(f"[green]valid[/] {name}: {len(report.definition.nodes)} nodes, "
+                      f"{len(report.definition.edges)} edges ({report.source} input)")
+        return 0
+    console.print(f"[red]invalid[/] {name}: {len(report.errors)} error(s)")
+    for issue in report.errors:
+        console.print(f"  [red]error[/] {escape(str(issue))} [dim]({issue.code})[/]")
+    return 1
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from mediaflow.compiler import BatchOptions, plan_workflow
+
+    report, name = _read_definition(args.file)
+    if not report.valid or report.definition is None:
+        if args.json:
+            _print_json(report.to_dict())
+        else:
+            for issue in report.errors:
+                console.print(f"[red]error[/] {escape(str(issue))}")
+        return 1
+    batch = BatchOptions(expected_items=args.batch) if args.batch else None
+    plan = plan_workflow(report.definition, report.configs, batch=batch)
+    if args.json:
+        _print_json(plan.to_dict())
+        return 0
+    table = Table(title=f"plan of {name}")
+    table.add_column("task state")
+    table.add_column("runtime")
+    table.add_column("nodes")
+    for task in plan.compiled.tasks:
+        table.add_row(task.state, task.runtime, ", ".join(task.node_ids))
+    console.print(table)
+    console.print(f"execution type     {plan.compiled.execution_type}")
+    console.print(f"task states        {plan.task_states}")
+    console.print(f"transitions / run  {plan.transitions_per_run}")
+    console.print(f"Lambda calls / run {plan.lambda_invocations_per_run}")
+    console.print(f"cost / 1000 runs   ${plan.cost_per_1000_runs_usd:.4f} (assumptions: docs/pricing.md)")
+    return 0
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from mediaflow.catalog import describe_catalog
+
+    entries = describe_catalog()
+    if args.json:
+        _print_json(entries)
+        return 0
+    table = Table(title="node kinds")
+    for column in ("kind", "category", "runtime", "fuses", "what it does"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry["kind"], entry["category"], entry["runtime"], "yes" if entry["fusable"] else "",
+                      entry["summary"])
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediaflow", description="Serverless media workflows, also on one machine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a workflow file (exit 0 valid, 1 invalid)")
+    p.add_argument("file", help="workflow JSON (canonical, Convertly or Mindia shape); - for stdin")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("plan", help="compile to Step Functions ASL and estimate the cost")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", type=int, default=0, metavar="N", help="plan a batch run of N items")
+    p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("nodes", help="list the node catalog")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_nodes)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
