@@ -1,0 +1,223 @@
+"""Run compiled ASL on moto's Step Functions interpreter, with Lambda Task calls routed in-process.
+
+Inside ``mock_aws`` (Step Functions executes state machines; Lambda without Docker), the helper
+creates one Lambda function per runtime placeholder of the compiled ASL (``${VipsFunctionArn}``,
+``${FfmpegFunctionArn}``, ``${RembgFunctionArn}``, ``${LightFunctionArn}``), substitutes the
+placeholders with their ARNs, creates a state machine, starts one execution and polls it to the end.
+
+Every Lambda invocation is answered by ``handler(runtime, payload)`` in this process (moto's
+``LambdaSimpleBackend.invoke`` is patched). A Python exception raised by the handler becomes what a
+real Lambda returns for an unhandled error: the ``X-Amz-Function-Error: Unhandled`` header and the
+JSON body ``{"errorMessage", "errorType"}``, where errorType is
+:func:`mediaflow.runtime.tasks.error_name` of the exception. Step Functions then fails the Task with
+``Error`` = errorType and ``Cause`` = that JSON body, so Retry and Catch match on the error name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from mediaflow.runtime.tasks import error_name
+
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
+REGION = "us-east-1"
+ROLE_NAME = "mediaflow-test-sfn"
+PLACEHOLDERS: dict[str, str] = {
+    "VipsFunctionArn": "vips",
+    "FfmpegFunctionArn": "ffmpeg",
+    "RembgFunctionArn": "rembg",
+    "LightFunctionArn": "light",
+}
+FUNCTION_PREFIX = "mediaflow-"
+MOCK_CONFIG: DefaultConfig = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+Handler = Callable[[str, dict[str, Any]], Any]
+
+_ENTERED_TYPES = {
+    "TaskStateEntered", "ChoiceStateEntered", "ParallelStateEntered", "MapStateEntered",
+    "PassStateEntered", "SucceedStateEntered", "FailStateEntered", "WaitStateEntered",
+}
+
+
+@dataclass
+class MotoExecution:
+    """How one execution ended on moto."""
+
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    states: list[str]
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False)
+
+    @property
+    def cause_json(self) -> Any:
+        """The Cause parsed as JSON (Lambda errors carry ``{"errorMessage", "errorType"}``), else None."""
+        if self.cause is None:
+            return None
+        try:
+            return json.loads(self.cause)
+        except ValueError:
+            return None
+
+
+def substitute(asl: Any, arns: dict[str, str]) -> Any:
+    """A copy of ``asl`` with every ``${Name}`` placeholder replaced by ``arns[Name]``."""
+    if isinstance(asl, dict):
+        return {key: substitute(value, arns) for key, value in asl.items()}
+    if isinstance(asl, list):
+        return [substitute(value, arns) for value in asl]
+    if isinstance(asl, str) and "${" in asl:
+        for name, arn in arns.items():
+            asl = asl.replace("${" + name + "}", arn)
+    return asl
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _runtime_of(function_name: str) -> str:
+    """Map an invoked name or ARN (``...:function:mediaflow-light[:qualifier]``) to its runtime."""
+    name = function_name
+    if name.startswith("arn:"):
+        name = name.split(":")[6]
+    if not name.startswith(FUNCTION_PREFIX):
+        raise KeyError(f"not a mediaflow test function: {function_name}")
+    return name[len(FUNCTION_PREFIX):]
+
+
+@contextmanager
+def routed_lambdas(handler: Handler, calls: list[tuple[str, dict[str, Any]]]) -> Iterator[None]:
+    """Patch moto's Docker-less Lambda backend so that every invocation runs ``handler`` in-process."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+        response_headers: dict[str, Any],
+    ) -> bytes:
+        runtime = _runtime_of(function_name)
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        payload = json.loads(body) if body else {}
+        calls.append((runtime, payload))
+        try:
+            result = handler(runtime, payload)
+        except Exception as error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            message = getattr(error, "message", None) or str(error)
+            return json.dumps({"errorMessage": message, "errorType": error_name(error)}).encode("utf-8")
+        return json.dumps(result).encode("utf-8")
+
+    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+        yield
+
+
+def _create_functions(lambda_client: Any, role_arn: str) -> dict[str, str]:
+    code = _dummy_zip()
+    arns: dict[str, str] = {}
+    for placeholder, runtime in PLACEHOLDERS.items():
+        created = lambda_client.create_function(
+            FunctionName=FUNCTION_PREFIX + runtime, Runtime="python3.11", Role=role_arn,
+            Handler="handler.handler", Code={"ZipFile": code}, Timeout=900,
+        )
+        arns[placeholder] = created["FunctionArn"]
+    return arns
+
+
+def _entered_states(history: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for event in history:
+        if event["type"] in _ENTERED_TYPES:
+            names.append(event["stateEnteredEventDetails"]["name"])
+    return names
+
+
+def _failure(history: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    for event in reversed(history):
+        if event["type"] in ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):
+            key = {"ExecutionFailed": "executionFailedEventDetails",
+                   "ExecutionAborted": "executionAbortedEventDetails",
+                   "ExecutionTimedOut": "executionTimedOutEventDetails"}[event["type"]]
+            details = event.get(key, {})
+            return details.get("error"), details.get("cause")
+    return None, None
+
+
+def run_on_moto(
+    asl: dict[str, Any],
+    input: dict[str, Any],
+    handler: Handler,
+    *,
+    timeout_s: float = 60.0,
+    machine_type: str = "STANDARD",
+    name: str = "test-execution",
+) -> MotoExecution:
+    """Create the state machine for ``asl`` on moto, run it once on ``input`` and return how it ended.
+
+    ``handler(runtime, payload)`` answers the Lambda Task calls ("vips", "ffmpeg", "rembg", "light");
+    ``name`` becomes the execution name (``$$.Execution.Name``; moto leaves it null when omitted).
+    """
+    import boto3
+    from moto import mock_aws
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    with mock_aws(config=MOCK_CONFIG), routed_lambdas(handler, calls):
+        iam = boto3.client("iam", region_name=REGION)
+        role_arn = iam.create_role(
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+        arns = _create_functions(boto3.client("lambda", region_name=REGION), role_arn)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine_arn = sfn.create_state_machine(
+            name="mediaflow-test", definition=json.dumps(substitute(asl, arns)), roleArn=role_arn,
+            type=machine_type,
+        )["stateMachineArn"]
+        execution_arn = sfn.start_execution(
+            stateMachineArn=machine_arn, name=name, input=json.dumps(input)
+        )["executionArn"]
+
+        deadline = time.monotonic() + timeout_s
+        described = sfn.describe_execution(executionArn=execution_arn)
+        while described["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="HarnessTimeout")
+                raise TimeoutError(f"execution still running after {timeout_s} s")
+            time.sleep(0.02)
+            described = sfn.describe_execution(executionArn=execution_arn)
+
+        history: list[dict[str, Any]] = []
+        paginator_args: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**paginator_args)
+            history.extend(page["events"])
+            if not page.get("nextToken"):
+                break
+            paginator_args["nextToken"] = page["nextToken"]
+
+    error, cause = _failure(history)
+    output = json.loads(described["output"]) if described.get("output") else None
+    return MotoExecution(
+        status=described["status"], output=output, error=described.get("error", error),
+        cause=described.get("cause", cause), states=_entered_states(history), history=history, calls=calls,
+    )
