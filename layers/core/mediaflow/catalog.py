@@ -150,7 +150,7 @@ def describe_catalog() -> list[dict[str, Any]]:
             "category": spec.category,
             "runtime": spec.runtime,
             "role": spec.role,
-            "fusable": spec.fusable or spec.annotation,
+            "fusable": spec.fusable or spec.annotation or (spec.runtime == "light" and spec.role == "task"),
             "summary": spec.summary,
             "example": spec.example,
             "configSchema": spec.schema(),

@@ -1,0 +1,62 @@
+"""The CLI's pure commands: validate, plan, nodes (exit codes and JSON shapes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mediaflow.catalog import catalog
+from mediaflow.cli import catalog_markdown, main
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_validate_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "examples" / "branch-media-type.json")]) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"nodes": [{"id": "u", "kind": "upload"}, {"id": "r", "kind": "resize"}],
+                               "edges": [{"source": "u", "target": "r"}]}))
+    capsys.readouterr()
+    assert main(["validate", str(bad), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["errors"][0]["nodeId"] == "r" and report["errors"][0]["path"].startswith("nodes[1].config")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert main(["validate", str(broken)]) == 1
+    assert main(["validate", str(tmp_path / "missing.json")]) == 1
+
+
+def test_plan_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(ROOT / "examples" / "convertly-convert-compress.json"), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert {"stateMachine", "executionType", "taskStates", "transitionsPerRun",
+            "estimatedCostPer1000RunsUsd"} <= set(plan)
+    assert plan["executionType"] == "EXPRESS" and plan["taskStates"] <= 2
+    assert plan["estimatedCostPer1000RunsUsd"] > 0
+    assert main(["plan", str(ROOT / "examples" / "video-poster-preview.json")]) == 0
+    assert "STANDARD" in capsys.readouterr().out
+
+
+def test_nodes_json_lists_every_kind_with_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nodes", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["kind"] for e in entries] == list(catalog())
+    for entry in entries:
+        assert entry["runtime"] in ("vips", "ffmpeg", "rembg", "light")
+        assert entry["configSchema"]["type"] == "object"
+
+
+def test_node_reference_doc_is_current() -> None:
+    from mediaflow.catalog import describe_catalog
+
+    assert (ROOT / "docs" / "nodes.md").read_text() == catalog_markdown(describe_catalog()), \
+        "docs/nodes.md is stale: run `.venv/bin/mediaflow nodes --markdown > docs/nodes.md`"
+
+
+def test_every_example_config_is_valid() -> None:
+    for spec in catalog().values():
+        spec.config_model.model_validate(spec.example)
