@@ -1,0 +1,340 @@
+"""The embedded runtime: compiled ASL on the in-process interpreter, Tasks in a pool of worker processes.
+
+Each worker process builds its own TaskEnvironment once (a FolderBlobStore and a SQLite RunStore on the
+same data dir as the parent) and runs ``execute_task`` for the Tasks the interpreter hands it. The run
+record and the ``workflow.completed`` / ``workflow.failed`` event follow the execution's outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from mediaflow.adapters.embedded import blob_root, database_path
+from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
+from mediaflow.errors import InternalError, NotFound
+from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
+from mediaflow.runtime.tasks import TaskEnvironment, execute_task
+from mediaflow.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RUN_STATUS_BY_EXECUTION = {"SUCCEEDED": "completed", "FAILED": "failed", "TIMED_OUT": "failed",
+                           "ABORTED": "cancelled"}
+
+
+# -- worker processes ----------------------------------------------------------------------------------
+
+_WORKER: dict[str, TaskEnvironment] = {}
+
+
+def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str) -> None:
+    """Process-pool initializer: build this process's TaskEnvironment once."""
+    workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _WORKER["env"] = TaskEnvironment(
+        blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
+        runs=SQLiteRunStore(SQLiteDatabase(Path(db_path))), settings=settings,
+    )
+
+
+def _run_in_worker(payload: dict[str, Any]) -> dict[str, Any]:
+    env = _WORKER["env"]
+    # A fresh scratch folder per task, removed whatever happens.
+    with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
+        return execute_task(payload, dataclasses.replace(env, workdir=Path(scratch)))
+
+
+def _start_method() -> str:
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class ProcessPoolInvoker:
+    """An ASL invoker that runs ``execute_task`` in worker processes. The pool starts on first use."""
+
+    def __init__(self, settings: Settings, blobs_root: Path, bucket: str, db_path: Path,
+                 workers: int | None = None) -> None:
+        self.settings = settings
+        self.blobs_root = blobs_root
+        self.bucket = bucket
+        self.db_path = db_path
+        self.workers = workers or settings.workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context(_start_method()),
+                    initializer=_init_worker,
+                    initargs=(self.settings, str(self.blobs_root), self.bucket, str(self.db_path)),
+                )
+            return self._pool
+
+    def __call__(self, resource: str, payload: dict[str, Any]) -> dict[str, Any]:
+        pool = self._get_pool()
+        try:
+            return pool.submit(_run_in_worker, payload).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            node = next(iter(payload.get("ops") or [{}])).get("nodeId")
+            raise InternalError("a worker process exited while running the task", node_id=node) from None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- runs ----------------------------------------------------------------------------------------------
+
+
+class RunHandle:
+    """A run started with ``start_async``."""
+
+    def __init__(self, run_id: str, future: Future[ExecutionResult], cancel_event: threading.Event) -> None:
+        self.run_id = run_id
+        self._future = future
+        self._cancel = cancel_event
+
+    def cancel(self) -> None:
+        """Ask the run to stop; it ends ABORTED (run status cancelled) at the next state boundary."""
+        self._cancel.set()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None) -> ExecutionResult:
+        return self._future.result(timeout)
+
+
+class EmbeddedRuntime:
+    """Runs compiled state machines on this machine and keeps the run records and events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        blobs: BlobStore,
+        runs: RunStore,
+        bus: EventBus,
+        *,
+        invoker: Invoker | None = None,
+        sleep: Sleep | None = None,
+        max_concurrent_runs: int = 16,
+    ) -> None:
+        self.settings = settings
+        self.blobs = blobs
+        self.runs = runs
+        self.bus = bus
+        self.sleep = sleep
+        self._own_invoker: ProcessPoolInvoker | None = None
+        if invoker is None:
+            self._own_invoker = ProcessPoolInvoker(
+                settings,
+                blobs.root if isinstance(blobs, FolderBlobStore) else blob_root(settings.data_dir),
+                blobs.bucket,
+                runs.db.path if isinstance(runs, SQLiteRunStore) else database_path(settings.data_dir),
+            )
+            invoker = self._own_invoker
+        self.invoker: Invoker = invoker
+        self._runs_pool = ThreadPoolExecutor(max_workers=max_concurrent_runs,
+                                             thread_name_prefix="mediaflow-run")
+        self._active: dict[str, RunHandle] = {}
+        self._lock = threading.Lock()
+
+    # -- public ----------------------------------------------------------------------------------------
+
+    def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
+        """Run to the end in this thread."""
+        self._ensure_run(input, run_id)
+        return self._execute(asl, input, run_id, threading.Event())
+
+    def start_async(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> RunHandle:
+        """Record the run as pending and run it on a background thread."""
+        self._ensure_run(input, run_id)
+        cancel_event = threading.Event()
+        future = self._runs_pool.submit(self._execute, asl, input, run_id, cancel_event)
+        handle = RunHandle(run_id, future, cancel_event)
+        with self._lock:
+            self._active[run_id] = handle
+        future.add_done_callback(lambda _: self._forget(run_id))
+        return handle
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run started with ``start_async``; False when it is not running here."""
+        with self._lock:
+            handle = self._active.get(run_id)
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            handles = list(self._active.values())
+        for handle in handles:
+            handle.cancel()
+        self._runs_pool.shutdown(wait=True)
+        if self._own_invoker is not None:
+            self._own_invoker.close()
+
+    def __enter__(self) -> EmbeddedRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _forget(self, run_id: str) -> None:
+        with self._lock:
+            self._active.pop(run_id, None)
+
+    def _identity(self, input: dict[str, Any]) -> tuple[str, str, int]:
+        run = input.get("run")
+        if not isinstance(run, dict):
+            run = {}
+        return (str(run.get("tenant") or self.settings.tenant), str(run.get("workflowId") or "adhoc"),
+                int(run.get("version") or 1))
+
+    def _ensure_run(self, input: dict[str, Any], run_id: str) -> None:
+        tenant, workflow_id, version = self._identity(input)
+        try:
+            self.runs.get_run(tenant, run_id)
+        except NotFound:
+            self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
+                                  "version": version, "status": "pending", "input": input})
+
+    def _execute(self, asl: dict[str, Any], input: dict[str, Any], run_id: str,
+                 cancel_event: threading.Event) -> ExecutionResult:
+        tenant, workflow_id, version = self._identity(input)
+        started_at = now_iso()
+        self.runs.update_run(tenant, run_id, status="running", startedAt=started_at)
+        counts = {"tasksSucceeded": 0, "tasksFailed": 0}
+        counts_lock = threading.Lock()
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["type"] not in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
+                return
+            with counts_lock:
+                counts["tasksSucceeded" if event["type"] == "TaskSucceeded" else "tasksFailed"] += 1
+                progress = dict(counts)
+            try:
+                self.runs.update_run(tenant, run_id, progress=progress)
+            except Exception:  # progress is best effort; the final update carries the outcome
+                logger.exception("could not record progress of run %s", run_id)
+
+        try:
+            interpreter = AslInterpreter(asl, self.invoker, sleep=self.sleep, on_event=on_event,
+                                         state_machine_name=f"mediaflow-{workflow_id}")
+            result = interpreter.execute(input, name=run_id, cancel=cancel_event)
+        except Exception as exc:  # an invalid document: the run fails rather than staying "running"
+            result = ExecutionResult(status="FAILED", error="States.Runtime", cause=str(exc), name=run_id)
+        self._finish(result, input, tenant, workflow_id, version, run_id, started_at, dict(counts))
+        return result
+
+    def _finish(self, result: ExecutionResult, input: dict[str, Any], tenant: str, workflow_id: str,
+                version: int, run_id: str, started_at: str, progress: dict[str, int]) -> None:
+        status = RUN_STATUS_BY_EXECUTION[result.status]
+        error: dict[str, Any] | None = None
+        if result.status == "SUCCEEDED":
+            failures = list(find_failures(result.output))
+            if failures:
+                status = "failed"
+                error = {**failures[0], "failures": failures}
+        elif result.status in ("FAILED", "TIMED_OUT"):
+            error = describe_error(result.error, result.cause)
+        ended_at = now_iso()
+        outputs = output_refs(result.output, exclude=input_keys(input))
+        self.runs.update_run(tenant, run_id, status=status, output=result.output, error=error,
+                             progress=progress, endedAt=ended_at)
+        self.bus.publish("workflow.completed" if status == "completed" else "workflow.failed", {
+            "tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id,
+            "status": status, "startedAt": started_at, "endedAt": ended_at, "error": error,
+            "outputs": outputs,
+        })
+
+
+# -- reading the outcome ---------------------------------------------------------------------------------
+
+
+def describe_error(error: str | None, cause: str | None) -> dict[str, Any]:
+    """A run error from an ASL error and cause; Lambda-shaped causes give their errorMessage."""
+    message = cause or ""
+    if cause:
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            message = str(parsed["errorMessage"])
+    return {"error": error or "States.Runtime", "message": message, "cause": cause}
+
+
+def find_failures(output: Any) -> Iterator[dict[str, Any]]:
+    """Every ``failure`` object in the output: nodes that failed in a run that went on without them."""
+    if isinstance(output, dict):
+        failure = output.get("failure")
+        if isinstance(failure, dict):
+            error = failure.get("error", failure.get("Error"))
+            cause = failure.get("cause", failure.get("Cause"))
+            described = describe_error(str(error) if error is not None else None,
+                                       str(cause) if cause is not None else None)
+            node_ids = failure.get("nodeIds") or ([failure["nodeId"]] if "nodeId" in failure else [])
+            yield {**described, "nodeIds": list(node_ids)}
+        for key, value in output.items():
+            if key != "failure":
+                yield from find_failures(value)
+    elif isinstance(output, list):
+        for item in output:
+            yield from find_failures(item)
+
+
+def _refs(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if isinstance(value.get("bucket"), str) and isinstance(value.get("key"), str):
+            yield value
+            return
+        for item in value.values():
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def input_keys(input: Any) -> set[str]:
+    return {ref["key"] for ref in _refs(input)}
+
+
+def output_refs(output: Any, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The media references in an execution output, once each, in order, minus the run's inputs."""
+    seen: set[str] = set(exclude)
+    refs: list[dict[str, Any]] = []
+    for ref in _refs(output):
+        if ref["key"] not in seen:
+            seen.add(ref["key"])
+            refs.append(ref)
+    return refs
+
+
+__all__ = ["EmbeddedRuntime", "ProcessPoolInvoker", "RunHandle", "describe_error", "find_failures",
+           "output_refs"]
