@@ -1,14 +1,21 @@
 """`convert`: re-encode to another format. Image formats run on libvips; video formats run on ffmpeg."""
 
-from typing import Any, Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
 from mediaflow.nodes.base import IMAGE_FORMATS, NodeConfig, normalise_format
 
+if TYPE_CHECKING:
+    from mediaflow.runtime.tasks import OpContext
+    from mediaflow.workers.image import ImagePipelineState
+
 
 class Config(NodeConfig):
-    output_format: Literal["jpeg", "png", "webp", "avif", "gif", "tiff", "mp4", "webm", "mov", "mkv", "hls"] = (
+    output_format: Literal["jpeg", "png", "webp", "avif", "gif", "tiff",
+                           "mp4", "webm", "mov", "mkv", "hls"] = (
         Field(default="webp", description="Target format; image formats use libvips, video formats ffmpeg")
     )
     compression_level: int | None = Field(default=None, ge=1, le=100,
@@ -27,3 +34,14 @@ class Config(NodeConfig):
 
 def runtime_for(config: Any) -> str:
     return str(config.runtime())
+
+
+def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
+    """Choose the output format and its encoder settings (pixels are untouched)."""
+    plan = state.encode
+    plan.format = config.output_format  # type: ignore[assignment]  # image formats only on this runtime
+    plan.quality = config.compression_level
+    plan.lossless = config.lossless
+    plan.effort = config.effort
+    plan.palette = False
+    return {"format": plan.format, "quality": plan.quality, "lossless": plan.lossless}

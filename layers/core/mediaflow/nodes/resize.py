@@ -1,10 +1,16 @@
 """`resize`: scale with libvips (fit inside/cover/contain/fill; gravity incl. smart crop)."""
 
-from typing import Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from mediaflow.nodes.base import NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.runtime.tasks import OpContext
+    from mediaflow.workers.image import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -18,7 +24,85 @@ class Config(NodeConfig):
                             description="Padding colour for `contain`")
 
     @model_validator(mode="after")
-    def _needs_a_size(self) -> "Config":
+    def _needs_a_size(self) -> Config:
         if self.width is None and self.height is None:
             raise ValueError("set width, height or both")
         return self
+
+
+def fit_scale(target_w: int | None, target_h: int | None, width: int, height: int, *, cover: bool,
+              enlarge: bool) -> tuple[int, int]:
+    """Size of ``width`` x ``height`` scaled uniformly to fit inside (or cover) the target box."""
+    scales = [(target_w / width, "w")] if target_w else []
+    if target_h:
+        scales.append((target_h / height, "h"))
+    scale, limit = max(scales) if cover else min(scales)
+    if not enlarge and scale >= 1.0:
+        return width, height
+    if limit == "w" and target_w:
+        out_w, out_h = target_w, round(height * scale)
+        if cover and target_h:
+            out_h = max(out_h, target_h)
+    else:
+        out_w, out_h = round(width * scale), target_h or round(height * scale)
+        if cover and target_w:
+            out_w = max(out_w, target_w)
+    return max(1, out_w), max(1, out_h)
+
+
+def scaled_size(config: Config, width: int, height: int) -> tuple[int, int]:
+    """The size the image is scaled to before any crop (cover) or padding (contain)."""
+    enlarge = not config.without_enlargement
+    if config.fit == "fill":
+        sx = config.width / width if config.width else None
+        sy = config.height / height if config.height else None
+        sx = sx if sx is not None else sy
+        sy = sy if sy is not None else sx
+        assert sx is not None and sy is not None
+        if not enlarge:
+            sx, sy = min(sx, 1.0), min(sy, 1.0)
+        out_w = config.width if config.width and sx == config.width / width else round(width * sx)
+        out_h = config.height if config.height and sy == config.height / height else round(height * sy)
+        return max(1, out_w), max(1, out_h)
+    cover = config.fit in ("outside", "cover")
+    return fit_scale(config.width, config.height, width, height, cover=cover, enlarge=enlarge)
+
+
+def load_size(config: Config, width: int, height: int) -> tuple[int, int] | None:
+    size = scaled_size(config, width, height)
+    if size[0] <= width and size[1] <= height and size != (width, height):
+        return size
+    return None
+
+
+def pad_to(image: Any, width: int, height: int, gravity: str, background: str) -> Any:
+    """Place ``image`` on a ``width`` x ``height`` canvas of ``background`` (alpha added when translucent)."""
+    from mediaflow.workers.image import gravity_offset, parse_colour
+
+    if (image.width, image.height) == (width, height):
+        return image
+    red, green, blue, alpha = parse_colour(background)
+    if image.bands < 3 and (red, green, blue) != (red, red, red):
+        image = image.colourspace("srgb")
+    colour = [red, green, blue] if image.bands - int(image.hasalpha()) >= 3 else [red]
+    if alpha < 255 and not image.hasalpha():
+        image = image.bandjoin_const([255])
+    fill = [*colour, alpha] if image.hasalpha() else colour
+    placement = "centre" if gravity in ("attention", "entropy") else gravity
+    left, top = gravity_offset(placement, width - image.width, height - image.height)
+    return image.embed(left, top, width, height, extend="background", background=fill)
+
+
+def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
+    from mediaflow.workers.image import crop_to, resample
+
+    image = state.image
+    scaled_w, scaled_h = scaled_size(config, image.width, image.height)
+    image = resample(image, scaled_w, scaled_h)
+    if config.width and config.height:
+        if config.fit == "cover":
+            image = crop_to(image, config.width, config.height, config.gravity)
+        elif config.fit == "contain":
+            image = pad_to(image, config.width, config.height, config.gravity, config.background)
+    state.image = image
+    return {"width": int(image.width), "height": int(image.height)}

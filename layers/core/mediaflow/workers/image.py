@@ -1,0 +1,785 @@
+"""The image worker (runtime ``vips``): one decode, one libvips pipeline, one encode per task.
+
+A compiled Task sends a fused chain of image ops. The worker downloads the media into a private
+scratch folder, sniffs it from its magic bytes, reads the header and refuses too many pixels before
+any pixel is decoded, then builds one lazy libvips pipeline: decode (with shrink-on-load when the
+first geometric op is a downscale), auto-rotate by EXIF, import to sRGB, every op in order, and a
+single encode whose format, quality and kept metadata were decided by the ops. The result is
+uploaded under ``{tenant}/runs/{runId}/{nodeId of the last op}/{filename}``.
+
+Per-op interface
+----------------
+Every image kind's module in :mod:`mediaflow.nodes` defines, next to its ``Config``::
+
+    def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any] | None
+
+``apply`` replaces ``state.image`` with a new (lazy) pyvips image and/or edits ``state.encode``
+(the :class:`EncodePlan`); it must not evaluate pixels unless the op needs them (smart crop does).
+It returns a small JSON-ready dict that becomes the op's ``OpOutcome.output``. Kinds that can start
+a chain with a downscale (``resize``, ``thumbnail``) also define::
+
+    def load_size(config: Config, width: int, height: int) -> tuple[int, int] | None
+
+which, given the displayed size of the source, returns the exact size the op will scale the image to
+before any crop or padding, or ``None`` when the op does not shrink. The worker then decodes straight
+to that size (JPEG/WebP/HEIF shrink-on-load through ``pyvips.Image.thumbnail``) and the op finds the
+image already scaled. The annotation kinds (``rename``, ``transform``) define
+``apply(media: MediaRef, config, ctx) -> MediaRef``; the worker runs them, in chain order, on the
+output reference after the encode, so ``{ext}`` and ``{format}`` name the encoded file.
+
+Decisions written down here because they span ops:
+
+* Pixels leave the decode step as 8-bit sRGB (or 8-bit grey), alpha kept. 16-bit input is reduced.
+* Multi-page input (animated GIF/WebP, multi-page TIFF) contributes its first page only.
+* BMP and HEIC are decoded by Pillow (pillow-heif) after the same pixel check; BMP output is PNG and
+  HEIC output is JPEG unless a ``convert`` says otherwise (libvips here cannot write either).
+* Without ``strip_metadata`` the output keeps the input's metadata (orientation reset to 1 after the
+  pixels were rotated, the ICC profile replaced by sRGB). With it (or ``compress`` with
+  ``stripMetadata`` or ``thumbnail``) nothing is kept but what the op asks for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyvips
+from pydantic import ValidationError
+
+from mediaflow.catalog import get_spec
+from mediaflow.errors import (
+    EmptyMedia,
+    InvalidDefinition,
+    MediaDecodeError,
+    MediaflowError,
+    MediaTooLarge,
+    NodeError,
+    ToolchainError,
+    UnsupportedMedia,
+)
+from mediaflow.media import MediaRef
+from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.rename import clean_component, original_stem
+from mediaflow.runtime.tasks import ChainResult, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.settings import Settings
+from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, Sniffed, sniff_file
+
+OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif", "tiff"]
+
+IMAGE_KINDS = frozenset({"convert", "compress", "resize", "adjust", "strip_metadata", "watermark",
+                         "thumbnail", "image_to_pdf", "inspect"})
+ANNOTATION_KINDS = frozenset({"rename", "transform"})
+GEOMETRY_KINDS = frozenset({"resize", "thumbnail"})
+# Ops that leave pixels and geometry alone, so a later resize may still shrink on load.
+PASSIVE_KINDS = frozenset({"convert", "compress", "strip_metadata", "image_to_pdf", "inspect"})
+
+# Loaders libvips may use on untrusted input; every other loader class stays blocked.
+ALLOWED_LOADERS = ("VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadHeif",
+                   "VipsForeignLoadNsgif", "VipsForeignLoadTiff")
+VIPS_FORMATS = frozenset({"jpeg", "png", "webp", "avif", "gif", "tiff"})
+PILLOW_FORMATS = frozenset({"bmp", "heic"})
+DEFAULT_OUTPUT: dict[str, OutputFormat] = {"jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif",
+                                           "gif": "gif", "tiff": "tiff", "bmp": "png", "heic": "jpeg"}
+DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60, "tiff": 85, "png": 90, "gif": 90}
+LOAD_OPTIONS: dict[str, Any] = {"fail_on": "error"}
+
+
+@dataclass
+class PdfPlan:
+    page_size: Literal["image", "a4", "letter"] = "image"
+    dpi: int = 300
+    title: str | None = None
+
+
+@dataclass
+class EncodePlan:
+    """How the single encode at the end of the chain writes the image."""
+
+    format: OutputFormat
+    quality: int | None = None
+    lossless: bool = False
+    effort: int | None = None
+    palette: bool = False
+    strip: bool = False
+    keep_icc: bool = False
+    keep_orientation: bool = False
+    pdf: PdfPlan | None = None
+
+    @property
+    def extension(self) -> str:
+        return "pdf" if self.pdf else EXTENSIONS[self.format]
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES["pdf"] if self.pdf else CONTENT_TYPES[self.format]
+
+
+@dataclass
+class SourceInfo:
+    """What the header of the source said (before any op)."""
+
+    sniffed: Sniffed
+    path: Path
+    size: int
+    width: int
+    height: int
+    bands: int
+    has_alpha: bool
+    orientation: int
+    icc_profile: bool
+    pages: int
+    exif: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rotated(self) -> bool:
+        return self.orientation in (5, 6, 7, 8)
+
+    def display_size(self, autorotate: bool) -> tuple[int, int]:
+        if autorotate and self.rotated:
+            return self.height, self.width
+        return self.width, self.height
+
+
+@dataclass
+class ImagePipelineState:
+    """The pipeline as the ops see it: the current lazy image and the encode plan."""
+
+    image: Any  # pyvips.Image (pyvips ships no type information)
+    source: SourceInfo
+    encode: EncodePlan
+    env: TaskEnvironment
+    workdir: Path
+    media: MediaRef
+    tenant: str
+    run_id: str
+    extra_outputs: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+    def load_overlay(self, key: str, width: int, node_id: str) -> Any:
+        """Download and decode an auxiliary image (a watermark) at about ``width`` pixels wide."""
+        return load_auxiliary(self, key, width, node_id)
+
+
+ImageApply = Callable[[ImagePipelineState, Any, OpContext], "dict[str, Any] | None"]
+LoadSize = Callable[[Any, int, int], "tuple[int, int] | None"]
+Annotate = Callable[[MediaRef, Any, OpContext], MediaRef]
+
+
+@dataclass
+class _Step:
+    node_id: str
+    kind: str
+    config: NodeConfig
+    ctx: OpContext
+
+
+# --------------------------------------------------------------------------------------------------
+# libvips process settings
+
+_configured: tuple[int, int] | None = None
+
+
+def configure_vips(settings: Settings) -> None:
+    """Block untrusted loaders and set the cache and thread count (once per process and settings)."""
+    global _configured
+    wanted = (settings.vips_cache_mb, settings.vips_concurrency)
+    if _configured == wanted:
+        return
+    pyvips.block_untrusted_set(True)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for loader in ALLOWED_LOADERS:
+        pyvips.operation_block_set(loader, False)
+    if settings.vips_cache_mb > 0:
+        pyvips.cache_set_max(1000)
+        pyvips.cache_set_max_mem(settings.vips_cache_mb * 1024 * 1024)
+        pyvips.cache_set_max_files(100)
+    else:
+        pyvips.cache_set_max(0)
+        pyvips.cache_set_max_mem(0)
+        pyvips.cache_set_max_files(0)
+    if settings.vips_concurrency > 0:
+        pyvips.concurrency_set(settings.vips_concurrency)
+    _configured = wanted
+
+
+# --------------------------------------------------------------------------------------------------
+# Pixel helpers shared by the ops
+
+def split_alpha(image: Any) -> tuple[Any, Any | None]:
+    """``(colour bands, alpha band or None)``."""
+    if image.hasalpha():
+        return image.extract_band(0, n=image.bands - 1), image.extract_band(image.bands - 1)
+    return image, None
+
+
+def join_alpha(colour: Any, alpha: Any | None) -> Any:
+    return colour if alpha is None else colour.bandjoin(alpha)
+
+
+def to_uchar(image: Any) -> Any:
+    return image if image.format == "uchar" else image.cast("uchar")
+
+
+def to_srgb_8bit(image: Any, *, imported: bool = False) -> Any:
+    """8-bit sRGB (or 8-bit grey), importing an embedded ICC profile when there is one."""
+    has_profile = image.get_typeof("icc-profile-data") != 0
+    if has_profile and not imported and image.interpretation not in ("labs", "lab", "xyz"):
+        try:
+            image = image.icc_transform("srgb", embedded=True, intent="relative")
+        except pyvips.Error:
+            # An unusable profile: fall back to a plain colourspace conversion below.
+            image = image.copy()
+            image.remove("icc-profile-data")
+    interpretation = image.interpretation
+    if interpretation in ("b-w", "grey16"):
+        return image.colourspace("b-w") if interpretation == "grey16" else to_uchar(image)
+    if interpretation in ("srgb", "rgb") and image.format == "uchar":
+        return image
+    if interpretation in ("multiband", "matrix", "histogram", "fourier") and image.format == "uchar":
+        if image.bands >= 3:
+            return image.copy(interpretation="srgb")
+        return image.copy(interpretation="b-w")
+    try:
+        return to_uchar(image.colourspace("srgb"))
+    except pyvips.Error:
+        return to_uchar(image).copy(interpretation="srgb" if image.bands >= 3 else "b-w")
+
+
+def flatten(image: Any, background: tuple[int, int, int] = (255, 255, 255)) -> Any:
+    """Drop alpha onto a solid background (for JPEG, PDF)."""
+    if not image.hasalpha():
+        return image
+    colour = list(background) if image.bands > 2 else [background[0]]
+    return to_uchar(image.flatten(background=colour))
+
+
+def parse_colour(value: str) -> tuple[int, int, int, int]:
+    """``#rrggbb`` or ``#rrggbbaa`` as RGBA ints."""
+    digits = value.lstrip("#")
+    rgba = [int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)]
+    if len(rgba) == 3:
+        rgba.append(255)
+    return rgba[0], rgba[1], rgba[2], rgba[3]
+
+
+def resample(image: Any, width: int, height: int) -> Any:
+    """Scale to exactly ``width`` x ``height`` (Lanczos3, alpha premultiplied)."""
+    if (image.width, image.height) == (width, height):
+        return image
+    hscale = width / image.width
+    vscale = height / image.height
+    if image.hasalpha():
+        scaled = image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply()
+    else:
+        scaled = image.resize(hscale, vscale=vscale, kernel="lanczos3")
+    if (scaled.width, scaled.height) != (width, height):
+        scaled = scaled.embed(0, 0, width, height, extend="copy").crop(0, 0, width, height)
+    return to_uchar(scaled).copy(interpretation=image.interpretation)
+
+
+def crop_to(image: Any, width: int, height: int, gravity: str) -> Any:
+    """Crop to ``width`` x ``height`` around a gravity (or the attention/entropy region)."""
+    width, height = min(width, image.width), min(height, image.height)
+    if (width, height) == (image.width, image.height):
+        return image
+    if gravity in ("attention", "entropy"):
+        # smartcrop scores the whole frame; by now the image is at its output scale.
+        return image.copy_memory().smartcrop(width, height, interesting=gravity)
+    left, top = gravity_offset(gravity, image.width - width, image.height - height)
+    return image.crop(left, top, width, height)
+
+
+def gravity_offset(gravity: str, free_x: int, free_y: int) -> tuple[int, int]:
+    """Top-left offset of a box placed by ``gravity`` in ``free_x`` x ``free_y`` of free space."""
+    x, y = free_x // 2, free_y // 2
+    if gravity.startswith("north"):
+        y = 0
+    elif gravity.startswith("south"):
+        y = free_y
+    if gravity.endswith("west"):
+        x = 0
+    elif gravity.endswith("east"):
+        x = free_x
+    return max(0, x), max(0, y)
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding
+
+def read_header(path: Path, sniffed: Sniffed, node_id: str) -> tuple[SourceInfo, Any]:
+    """Open the header only (no pixels) and describe it; returns the lazy libvips image when there is one."""
+    size = path.stat().st_size
+    if sniffed.format in VIPS_FORMATS:
+        try:
+            image = pyvips.Image.new_from_file(str(path), access="sequential", **LOAD_OPTIONS)
+        except pyvips.Error as error:
+            raise MediaDecodeError(f"cannot read the {sniffed.format} header: {_first_line(error)}",
+                                   node_id=node_id) from error
+        info = SourceInfo(
+            sniffed=sniffed, path=path, size=size, width=image.width, height=image.height, bands=image.bands,
+            has_alpha=bool(image.hasalpha()), orientation=_int_field(image, "orientation", 1),
+            icc_profile=image.get_typeof("icc-profile-data") != 0, pages=_int_field(image, "n-pages", 1),
+            exif=_exif_fields(image),
+        )
+        return info, image
+    return _pillow_header(path, sniffed, size, node_id), None
+
+
+def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str) -> SourceInfo:
+    from PIL import Image as PILImage
+
+    if sniffed.format == "heic":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    try:
+        with PILImage.open(path) as handle:
+            exif = handle.getexif()
+            return SourceInfo(
+                sniffed=sniffed, path=path, size=size, width=handle.width, height=handle.height,
+                bands=len(handle.getbands()), has_alpha="A" in handle.getbands(),
+                orientation=int(exif.get(0x0112, 1)) if sniffed.format != "heic" else 1,
+                icc_profile=bool(handle.info.get("icc_profile")), pages=int(getattr(handle, "n_frames", 1)),
+            )
+    except Exception as error:
+        message = f"cannot read the {sniffed.format} header: {error}"
+        raise MediaDecodeError(message, node_id=node_id) from error
+
+
+def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    if sniffed.format == "heic":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    # The pixel cap was enforced on the header already; Pillow's own bomb check would be redundant.
+    PILImage.MAX_IMAGE_PIXELS = None
+    with PILImage.open(path) as handle:
+        handle.load()
+        picture = ImageOps.exif_transpose(handle) if autorotate else handle.copy()
+        icc = handle.info.get("icc_profile")
+        exif = handle.info.get("exif")
+    has_alpha = "A" in picture.getbands() or "transparency" in picture.info
+    picture = picture.convert("RGBA" if has_alpha else "RGB")
+    image = pyvips.Image.new_from_memory(picture.tobytes(), picture.width, picture.height,
+                                         len(picture.getbands()), "uchar").copy(interpretation="srgb")
+    if icc:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(icc))
+    if exif and not autorotate:
+        blob = exif if exif.startswith(b"Exif") else b"Exif\x00\x00" + exif
+        image.set_type(pyvips.GValue.blob_type, "exif-data", blob)
+    return image
+
+
+def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool) -> Any:
+    """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB."""
+    sniffed = info.sniffed
+    if sniffed.format in VIPS_FORMATS:
+        if size is not None:
+            extra: dict[str, Any] = {"export_profile": "srgb"} if info.icc_profile else {}
+            image = pyvips.Image.thumbnail(str(info.path), size[0], height=size[1], size="force",
+                                           no_rotate=not autorotate, **extra, **LOAD_OPTIONS)
+            if info.icc_profile:
+                # thumbnail already imported the profile; keep its sRGB tag without a second transform.
+                return to_srgb_8bit(image, imported=True)
+        elif autorotate and info.orientation not in (1, 2):
+            # Rotations and vertical flips read rows out of order, which a sequential decode refuses.
+            image = pyvips.Image.new_from_file(str(info.path), access="random", **LOAD_OPTIONS).autorot()
+        elif autorotate and info.orientation == 2:
+            image = header_image.autorot()
+        else:
+            image = header_image
+    else:
+        image = _pillow_decode(info.path, sniffed, autorotate)
+        if size is not None:
+            image = resample(image, size[0], size[1])
+    if autorotate and image.get_typeof("orientation") != 0:
+        image = image.copy()
+        image.remove("orientation")
+    return to_srgb_8bit(image)
+
+
+def _header_stand_in(header_image: Any, info: SourceInfo) -> Any:
+    """A lazy image with the displayed geometry of the source, for ops that only read headers."""
+    if header_image is not None:
+        return header_image.autorot() if info.orientation != 1 else header_image
+    width, height = info.display_size(True)
+    return pyvips.Image.black(width, height, bands=info.bands)
+
+
+def load_auxiliary(state: ImagePipelineState, key: str, width: int, node_id: str) -> Any:
+    """Fetch another image from the tenant's storage with the same untrusted-input rules."""
+    if ".." in key.split("/") or key.startswith("/") or "\x00" in key:
+        raise NodeError(f"invalid image key {key!r}", node_id=node_id, field="imageKey")
+    full_key = key if key.startswith(f"{state.tenant}/") else f"{state.tenant}/{key}"
+    path = state.workdir / f"aux-{len(list(state.workdir.iterdir()))}"
+    state.env.blobs.download(full_key, path)
+    sniffed = _sniff(path, node_id)
+    if not sniffed.is_raster_image:
+        raise UnsupportedMedia(f"the watermark image is {sniffed.format}, not a raster image",
+                               node_id=node_id, field="imageKey")
+    info, header_image = read_header(path, sniffed, node_id)
+    _check_pixels(info, state.env.settings, node_id)
+    shown_w, shown_h = info.display_size(True)
+    target = None
+    if width < shown_w:
+        target = (width, max(1, round(shown_h * width / shown_w)))
+    return decode(header_image, info, target, autorotate=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding
+
+def _keep_flags(plan: EncodePlan) -> int:
+    keep = pyvips.enums.ForeignKeep
+    if not plan.strip:
+        return int(keep.ALL)
+    flags = int(keep.NONE)
+    if plan.keep_icc:
+        flags |= int(keep.ICC)
+    if plan.keep_orientation:
+        flags |= int(keep.EXIF)
+    return flags
+
+
+def _prepare_metadata(image: Any, plan: EncodePlan) -> Any:
+    if not (plan.strip and plan.keep_orientation):
+        return image
+    # Keep only the orientation tag: libvips writes a fresh minimal EXIF block from the field.
+    image = image.copy()
+    for name in image.get_fields():
+        if name.startswith("exif-") or name in ("xmp-data", "iptc-data"):
+            image.remove(name)
+    return image
+
+
+def encode(image: Any, plan: EncodePlan, path: Path) -> None:
+    """Write ``image`` once, as ``plan`` says."""
+    fmt = plan.format
+    quality = plan.quality or DEFAULT_QUALITY[fmt]
+    keep = _keep_flags(plan)
+    image = _prepare_metadata(image, plan)
+    target = str(path)
+    if fmt == "jpeg":
+        flatten(image).jpegsave(target, Q=quality, optimize_coding=True, keep=keep)
+    elif fmt == "png":
+        compression = 9 if plan.effort is None else min(9, plan.effort)
+        if plan.palette:
+            image.pngsave(target, compression=compression, palette=True, Q=quality, keep=keep)
+        else:
+            image.pngsave(target, compression=compression, keep=keep)
+    elif fmt == "webp":
+        effort = 4 if plan.effort is None else min(6, plan.effort)
+        image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
+    elif fmt == "avif":
+        # AV1 effort 4+ costs several seconds per megapixel on one thread for a few % of size.
+        effort = 2 if plan.effort is None else plan.effort
+        image.heifsave(target, compression="av1", Q=quality, lossless=plan.lossless, effort=effort,
+                       bitdepth=8, keep=keep)
+    elif fmt == "gif":
+        effort = 3 if plan.effort is None else max(1, min(10, plan.effort + 1))
+        image.gifsave(target, effort=effort, keep=keep)
+    else:
+        if plan.quality is not None and not plan.lossless and not image.hasalpha():
+            image.tiffsave(target, compression="jpeg", Q=quality, keep=keep)
+        else:
+            image.tiffsave(target, compression="deflate", predictor="horizontal", keep=keep)
+
+
+def encode_pdf(image: Any, plan: EncodePlan, path: Path) -> None:
+    """Wrap the image in a PDF with img2pdf: JPEG stays DCT, everything else is embedded losslessly."""
+    import img2pdf
+
+    pdf = plan.pdf or PdfPlan()
+    inner = path.with_suffix(".jpg" if plan.format == "jpeg" else ".png")
+    flat = flatten(image)
+    if plan.format == "jpeg":
+        flat.jpegsave(str(inner), Q=plan.quality or DEFAULT_QUALITY["jpeg"], optimize_coding=True,
+                      keep=int(pyvips.enums.ForeignKeep.NONE))
+    else:
+        flat.pngsave(str(inner), compression=6, keep=int(pyvips.enums.ForeignKeep.NONE))
+    if pdf.page_size == "image":
+        layout = img2pdf.get_fixed_dpi_layout_fun((pdf.dpi, pdf.dpi))
+    else:
+        page = ((img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297)) if pdf.page_size == "a4"
+                else (img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11)))
+        layout = img2pdf.get_layout_fun(pagesize=page, fit=img2pdf.FitMode.into, auto_orient=True)
+    extra: dict[str, Any] = {"title": pdf.title} if pdf.title else {}
+    data = img2pdf.convert(str(inner), layout_fun=layout, nodate=True, engine=img2pdf.Engine.internal,
+                           **extra)
+    path.write_bytes(data)
+    inner.unlink()
+
+
+# --------------------------------------------------------------------------------------------------
+# The chain
+
+def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    """Run a fused chain of image ops (see the module docstring)."""
+    configure_vips(env.settings)
+    steps = _parse_steps(task)
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="vips-", dir=env.workdir))
+    try:
+        return _run(task, env, steps, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _parse_steps(task: TaskPayload) -> list[_Step]:
+    steps: list[_Step] = []
+    for op in task.ops:
+        spec = get_spec(op.kind)
+        kind = spec.kind if spec else op.kind
+        if spec is None or kind not in IMAGE_KINDS | ANNOTATION_KINDS:
+            raise InvalidDefinition(f"kind {op.kind!r} does not run on the image worker", node_id=op.node_id,
+                                    field="kind")
+        try:
+            config = spec.config_model.model_validate(op.config)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise InvalidDefinition(f"invalid {kind} config: {first['msg']}", node_id=op.node_id,
+                                    field="config." + ".".join(str(p) for p in first["loc"])) from error
+        if kind == "convert" and config.runtime() != "vips":  # type: ignore[attr-defined]
+            raise InvalidDefinition(f"convert to {config.output_format} runs on ffmpeg",  # type: ignore[attr-defined]
+                                    node_id=op.node_id, field="config.outputFormat")
+        if kind == "thumbnail" and config.source != "image":  # type: ignore[attr-defined]
+            raise InvalidDefinition("a video thumbnail runs on ffmpeg", node_id=op.node_id,
+                                    field="config.source")
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+    return steps
+
+
+def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: Path) -> ChainResult:
+    first_id = steps[0].node_id
+    source_path = workdir / "source"
+    env.blobs.download(task.media.key, source_path)
+    sniffed = _sniff(source_path, first_id)
+    pixel_steps = [step for step in steps if step.kind in IMAGE_KINDS]
+    inspect_only = all(step.kind in ("inspect", *ANNOTATION_KINDS) for step in steps)
+    if inspect_only and not sniffed.is_raster_image:
+        return _inspect_other(task, env, steps, sniffed, source_path)
+    if not sniffed.is_raster_image:
+        what = "SVG is never rendered" if sniffed.format == "svg" else f"{sniffed.format} is not an image"
+        raise UnsupportedMedia(f"{what} ({sniffed.content_type}); image nodes take "
+                               "JPEG, PNG, WebP, AVIF, HEIC, GIF, TIFF or BMP", node_id=first_id)
+    info, header_image = read_header(source_path, sniffed, first_id)
+    if not inspect_only:
+        _check_pixels(info, env.settings, first_id)
+
+    autorotate = not any(getattr(step.config, "keep_orientation", False) for step in pixel_steps
+                         if step.kind == "strip_metadata")
+    load_size = _first_load_size(pixel_steps, info, autorotate)
+    try:
+        if inspect_only:
+            image = _header_stand_in(header_image, info)
+        else:
+            image = decode(header_image, info, load_size, autorotate)
+    except pyvips.Error as error:
+        raise MediaDecodeError(f"cannot decode the {sniffed.format} image: {_first_line(error)}",
+                               node_id=first_id) from error
+    state = ImagePipelineState(
+        image=image, source=info, encode=EncodePlan(format=DEFAULT_OUTPUT[sniffed.format]), env=env,
+        workdir=workdir, media=task.media, tenant=task.run.tenant, run_id=task.run.run_id,
+    )
+    if not autorotate:
+        state.encode.keep_orientation = True
+
+    outcomes: list[OpOutcome] = []
+    annotations: list[_Step] = []
+    for step in steps:
+        if step.kind in ANNOTATION_KINDS:
+            annotations.append(step)
+            continue
+        started = time.time()
+        executor: ImageApply = _node_module(step.kind).apply
+        try:
+            output = executor(state, step.config, step.ctx)
+        except MediaflowError as error:
+            error.node_id = error.node_id or step.node_id
+            raise
+        except pyvips.Error as error:
+            raise _vips_failure(error, step.node_id, first_id) from error
+        outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output or None))
+
+    if inspect_only:
+        media = _passthrough_media(task, info, state)
+    else:
+        started = time.time()
+        out_path = workdir / f"output.{state.encode.extension}"
+        try:
+            if state.encode.pdf is not None:
+                encode_pdf(state.image, state.encode, out_path)
+            else:
+                encode(state.image, state.encode, out_path)
+        except pyvips.Error as error:
+            raise _vips_failure(error, steps[-1].node_id, first_id) from error
+        encoded_ms = round((time.time() - started) * 1000, 3)
+        media = _draft_media(task, state, out_path)
+        if outcomes:
+            outcomes[-1].ended = time.time()
+            outcomes[-1].output = {**(outcomes[-1].output or {}), "encodeMs": encoded_ms}
+
+    for step in annotations:
+        started = time.time()
+        annotate: Annotate = _node_module(step.kind).apply
+        media = annotate(media, step.config, step.ctx)
+        outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(),
+                                  {"filename": media.filename} if step.kind == "rename"
+                                  else {"metadataKeys": sorted(media.metadata)}))
+    outcomes.sort(key=lambda outcome: [s.node_id for s in steps].index(outcome.node_id))
+
+    for key, data, content_type in state.extra_outputs:
+        env.blobs.put_bytes(key, data, content_type)
+    if not inspect_only:
+        media = _upload(task, env, steps[-1].node_id, media, workdir / f"output.{state.encode.extension}")
+    return ChainResult(media=media, outcomes=outcomes)
+
+
+def _node_module(kind: str) -> Any:
+    spec = get_spec(kind)
+    assert spec is not None
+    return spec.module
+
+
+def _sniff(path: Path, node_id: str) -> Sniffed:
+    try:
+        return sniff_file(path)
+    except EmptyMedia as error:
+        error.node_id = node_id
+        raise
+
+
+def _check_pixels(info: SourceInfo, settings: Settings, node_id: str) -> None:
+    pixels = info.width * info.height
+    if pixels > settings.max_pixels:
+        raise MediaTooLarge(f"{info.width} x {info.height} = {pixels} pixels is over the limit of "
+                            f"{settings.max_pixels}", node_id=node_id)
+
+
+def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> tuple[int, int] | None:
+    width, height = info.display_size(autorotate)
+    for step in steps:
+        if step.kind in GEOMETRY_KINDS:
+            chooser: LoadSize = _node_module(step.kind).load_size
+            size = chooser(step.config, width, height)
+            if size is None or size[0] > width or size[1] > height or size == (width, height):
+                return None
+            return size
+        if step.kind not in PASSIVE_KINDS:
+            return None
+    return None
+
+
+def _vips_failure(error: pyvips.Error, node_id: str, first_id: str) -> MediaflowError:
+    text = _first_line(error)
+    lowered = str(error).lower()
+    if "load" in lowered or "premature" in lowered or "corrupt" in lowered or "truncated" in lowered \
+            or "read" in lowered or "out of order" in lowered:
+        return MediaDecodeError(f"cannot decode the image: {text}", node_id=first_id)
+    return ToolchainError(f"libvips failed: {text}", node_id=node_id)
+
+
+def _first_line(error: BaseException) -> str:
+    detail = getattr(error, "detail", "") or ""
+    lines = [line.strip() for line in f"{error.args[0] if error.args else error}\n{detail}".splitlines()
+             if line.strip()]
+    return "; ".join(lines[:3])[:300]
+
+
+def _draft_media(task: TaskPayload, state: ImagePipelineState, path: Path) -> MediaRef:
+    stem = original_stem(task.media)
+    pdf = state.encode.pdf is not None
+    return task.media.model_copy(update={
+        "content_type": state.encode.content_type,
+        "size": path.stat().st_size,
+        "etag": None,
+        "media_type": "document" if pdf else "image",
+        "width": int(state.image.width),
+        "height": int(state.image.height),
+        "duration_ms": None,
+        "filename": f"{stem}.{state.encode.extension}",
+        "metadata": dict(task.media.metadata),
+        "source_key": task.media.source_key or task.media.key,
+    })
+
+
+def _output_key(task: TaskPayload, node_id: str, filename: str) -> str:
+    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
+    prefix = "/".join(clean_component(part) or "_" for part in parts)
+    return f"{prefix}/{clean_component(filename) or 'file'}"
+
+
+def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaRef, path: Path) -> MediaRef:
+    key = _output_key(task, node_id, media.filename)
+    stored = env.blobs.put_file(key, path, media.content_type)
+    return media.model_copy(update={
+        "bucket": stored.bucket, "key": stored.key, "etag": stored.etag, "size": stored.size or media.size,
+    })
+
+
+def _passthrough_media(task: TaskPayload, info: SourceInfo, state: ImagePipelineState) -> MediaRef:
+    width, height = info.display_size(True)
+    return task.media.model_copy(update={
+        "content_type": info.sniffed.content_type, "media_type": info.sniffed.media_type, "size": info.size,
+        "width": width, "height": height, "source_key": task.media.source_key or task.media.key,
+    })
+
+
+def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], sniffed: Sniffed,
+                   path: Path) -> ChainResult:
+    """Inspect media the image worker does not decode: report what the bytes are, nothing more."""
+    from mediaflow.nodes import inspect as inspect_node
+
+    outcomes: list[OpOutcome] = []
+    media = task.media.model_copy(update={
+        "content_type": sniffed.content_type, "media_type": sniffed.media_type, "size": path.stat().st_size,
+        "source_key": task.media.source_key or task.media.key,
+    })
+    for step in steps:
+        started = time.time()
+        if step.kind == "inspect":
+            report = {"format": sniffed.format, "mediaType": sniffed.media_type,
+                      "contentType": sniffed.content_type, "size": path.stat().st_size}
+            output, extra = inspect_node.finish(report, step.config, step.ctx, media)  # type: ignore[arg-type]
+            if extra is not None:
+                env.blobs.put_bytes(*extra)
+        else:
+            annotate: Annotate = _node_module(step.kind).apply
+            media = annotate(media, step.config, step.ctx)
+            output = {"filename": media.filename}
+        outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output))
+    return ChainResult(media=media, outcomes=outcomes)
+
+
+def _int_field(image: Any, name: str, default: int) -> int:
+    if image.get_typeof(name) == 0:
+        return default
+    with contextlib.suppress(pyvips.Error, TypeError, ValueError):
+        return int(image.get(name))
+    return default
+
+
+def _exif_fields(image: Any, limit: int = 200) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name in image.get_fields():
+        if name.startswith("exif-ifd") and len(fields) < limit:
+            with contextlib.suppress(pyvips.Error, UnicodeDecodeError):
+                value = image.get(name)
+                if isinstance(value, str):
+                    # libvips appends "(text, type, count, bytes)"; the report keeps the value only.
+                    fields[name.removeprefix("exif-")] = value.split(" (", 1)[0][:256]
+    return fields
+
+
+def report_json(report: dict[str, Any]) -> bytes:
+    """Stable JSON bytes for reports (sorted keys, so outputs stay byte-identical)."""
+    return json.dumps(report, sort_keys=True, separators=(",", ":")).encode()

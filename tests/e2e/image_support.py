@@ -1,0 +1,161 @@
+"""Helpers for the image worker tests: a folder-backed BlobStore and generated media."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mediaflow.errors import NotFound
+from mediaflow.media import MediaRef
+from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
+from mediaflow.settings import Settings
+
+
+class FolderBlobs:
+    """The BlobStore protocol over a plain folder; enough for the worker tests."""
+
+    bucket = "test-bucket"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        assert ".." not in key.split("/") and not key.startswith("/"), key
+        return self.root / key
+
+    def _ref(self, key: str, content_type: str) -> MediaRef:
+        path = self._path(key)
+        return MediaRef(bucket=self.bucket, key=key, content_type=content_type, size=path.stat().st_size,
+                        etag=hashlib.md5(path.read_bytes()).hexdigest(), filename=path.name)
+
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        return self._ref(key, content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return self._ref(key, content_type)
+
+    def download(self, key: str, path: Path) -> Path:
+        source = self._path(key)
+        if not source.exists():
+            raise NotFound(f"no object {key!r}")
+        shutil.copyfile(source, path)
+        return path
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with self._path(key).open("rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
+
+    def head(self, key: str) -> MediaRef:
+        return self._ref(key, "application/octet-stream")
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        for path in sorted(self.root.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and key.startswith(prefix):
+                yield key
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def url(self, key: str, expires_seconds: int = 3600) -> str:
+        return self._path(key).as_uri()
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+
+def make_env(tmp: Path, **settings: Any) -> TaskEnvironment:
+    return TaskEnvironment(blobs=FolderBlobs(tmp / "blobs"), workdir=tmp / "work",
+                           settings=Settings(data_dir=tmp / "data", **settings))
+
+
+def upload(env: TaskEnvironment, data: bytes, filename: str, tenant: str = "acme") -> MediaRef:
+    key = f"{tenant}/uploads/{filename}"
+    ref = env.blobs.put_bytes(key, data, "application/octet-stream")
+    return ref.model_copy(update={"filename": filename})
+
+
+def payload(media: MediaRef, *ops: tuple[str, str, dict[str, Any]], run_id: str = "run-1",
+            tenant: str = "acme", started_at: str = "2024-05-06T07:08:09Z") -> TaskPayload:
+    return TaskPayload.model_validate({
+        "runtime": "vips",
+        "run": {"runId": run_id, "tenant": tenant, "workflowId": "wf-1", "startedAt": started_at},
+        "media": media.to_state(),
+        "ops": [{"nodeId": node_id, "kind": kind, "config": config} for node_id, kind, config in ops],
+    })
+
+
+def sample_image(width: int = 640, height: int = 480, *, alpha: bool = False) -> Any:
+    """A deterministic colourful test picture (gradients plus shapes) as a pyvips image."""
+    import pyvips
+
+    xyz = pyvips.Image.xyz(width, height)
+    x = xyz[0]
+    y = xyz[1]
+    red = (x * (255.0 / max(1, width - 1)))
+    green = (y * (255.0 / max(1, height - 1)))
+    blue = ((x + y) % 256)
+    image = red.bandjoin([green, blue]).cast("uchar").copy(interpretation="srgb")
+    image = image.draw_rect([250, 250, 20], width // 4, height // 4, width // 3, height // 3, fill=True)
+    image = image.draw_circle([20, 40, 230], width * 2 // 3, height * 2 // 3, min(width, height) // 6, fill=True)
+    if alpha:
+        image = image.bandjoin((x * 0 + 200).cast("uchar"))
+    return image
+
+
+def jpeg_bytes(width: int = 640, height: int = 480, *, quality: int = 90, **fields: Any) -> bytes:
+    image = sample_image(width, height)
+    return bytes(image.jpegsave_buffer(Q=quality, **fields))
+
+
+def exif_with_gps(orientation: int = 1) -> bytes:
+    """An EXIF block (``Exif\\0\\0`` + TIFF) with camera fields, an orientation and GPS coordinates."""
+    from PIL import Image as PILImage
+
+    exif = PILImage.Exif()
+    exif[0x010F] = "TestCam"
+    exif[0x0110] = "Model 1"
+    exif[0x0112] = orientation
+    gps = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
+    exif[0x8825] = gps
+    data = exif.tobytes()
+    return data if data.startswith(b"Exif") else b"Exif\x00\x00" + data
+
+
+def jpeg_with_exif(width: int = 640, height: int = 480, orientation: int = 1, icc: str | None = None) -> bytes:
+    """A JPEG carrying EXIF (camera, orientation, GPS), made with Pillow from a pyvips picture."""
+    import io
+
+    from PIL import Image as PILImage
+
+    picture = sample_image(width, height)
+    if icc:
+        picture = picture.icc_transform(icc)
+    png = picture.pngsave_buffer()
+    with PILImage.open(io.BytesIO(png)) as handle:
+        out = io.BytesIO()
+        extra: dict[str, Any] = {}
+        if icc:
+            import pyvips
+
+            extra["icc_profile"] = pyvips.Image.new_from_buffer(png, "").get("icc-profile-data")
+        handle.convert("RGB").save(out, "JPEG", quality=90, exif=exif_with_gps(orientation), **extra)
+        return out.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
