@@ -1,0 +1,93 @@
+"""The light worker (runtime ``light``): metadata, checks and delivery on the media reference.
+
+The light kinds never transform pixels or samples, so the worker works on the :class:`MediaRef` and
+touches the stored object only when an op needs it: ``storage`` copies it, ``validate`` reads a header
+(or probes a copy) when a rule needs a dimension or a duration the reference does not carry. Ops run in
+chain order; each one's output reference is the next one's input.
+
+Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
+with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
+``notify`` and ``publish`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
+The triggers (``upload``, ``event``) pass the media through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from mediaflow.catalog import get_spec
+from mediaflow.errors import InvalidDefinition, MediaflowError
+from mediaflow.media import MediaRef
+from mediaflow.nodes.base import NodeConfig
+from mediaflow.runtime.tasks import (
+    ChainResult,
+    Op,
+    OpContext,
+    OpOutcome,
+    TaskEnvironment,
+    TaskPayload,
+)
+
+Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
+
+ANNOTATION_KINDS = frozenset({"rename", "transform"})
+EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish"})
+PASS_THROUGH_KINDS = frozenset({"upload", "event"})
+LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
+
+
+def parse_config(op: Op) -> tuple[str, NodeConfig]:
+    """The canonical kind and the validated config of ``op``; InvalidDefinition names the field."""
+    spec = get_spec(op.kind)
+    if spec is None or spec.kind not in LIGHT_KINDS:
+        raise InvalidDefinition(f"kind {op.kind!r} does not run on the light runtime", node_id=op.node_id,
+                                field="kind")
+    try:
+        return spec.kind, spec.config_model.model_validate(op.config)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidDefinition(f"config.{path}: {first.get('msg', 'invalid')}", node_id=op.node_id,
+                                field=f"config.{path}" if path else "config") from None
+
+
+def _annotation_output(kind: str, media: MediaRef) -> dict[str, Any]:
+    if kind == "rename":
+        return {"filename": media.filename}
+    return {"metadata": dict(media.metadata)}
+
+
+def run_op(kind: str, media: MediaRef, config: NodeConfig, ctx: OpContext,
+           env: TaskEnvironment) -> tuple[MediaRef, dict[str, Any]]:
+    """Run one light op on ``media``; returns the new reference and the op's recorded output."""
+    if kind in PASS_THROUGH_KINDS:
+        return media, {}
+    module = get_spec(kind).module  # type: ignore[union-attr]
+    if kind in ANNOTATION_KINDS:
+        updated: MediaRef = module.apply(media, config, ctx)
+        return updated, _annotation_output(kind, updated)
+    execute: Executor = module.execute
+    return execute(media, config, ctx, env)
+
+
+def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    """Apply ``task.ops`` in order to ``task.media``. Raises a named error carrying the failed node id."""
+    parsed = [(op, *parse_config(op)) for op in task.ops]  # refuse a bad chain before any side effect
+    media = task.media
+    outcomes: list[OpOutcome] = []
+    for op, kind, config in parsed:
+        ctx = OpContext(node_id=op.node_id, run=task.run)
+        started = time.time()
+        try:
+            media, output = run_op(kind, media, config, ctx, env)
+        except MediaflowError as error:
+            if error.node_id is None:
+                error.node_id = op.node_id
+            raise
+        outcomes.append(OpOutcome(node_id=op.node_id, kind=kind, started=started, ended=time.time(),
+                                  output=output))
+    return ChainResult(media=media, outcomes=outcomes)
