@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mediaflow.errors import UnsupportedMedia
+
 from tests.support.moto_sfn import run_on_moto
 
 pytestmark = pytest.mark.functional

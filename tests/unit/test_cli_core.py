@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from mediaflow.catalog import catalog
 from mediaflow.cli import catalog_markdown, main
 

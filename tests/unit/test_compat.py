@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
-
 from mediaflow.compiler import plan_workflow
 from mediaflow.validation import validate
 
@@ -57,7 +57,7 @@ def test_mindia_steps_become_a_linear_chain() -> None:
     assert report.valid and report.source == "mindia" and report.definition is not None
     ids = [node.id for node in report.definition.nodes]
     assert ids == ["upload", "step-1", "step-2", "step-3", "step-4"]
-    assert [(e.source, e.target) for e in report.definition.edges] == list(zip(ids, ids[1:], strict=False))
+    assert [(e.source, e.target) for e in report.definition.edges] == list(itertools.pairwise(ids))
     assert report.definition.trigger.filters.media_types == ["image"]
     assert report.definition.settings.stop_on_failure is True
 

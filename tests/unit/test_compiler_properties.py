@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from mediaflow.compiler import BatchOptions, compile_workflow, dumps_asl, plan_workflow
 from mediaflow.compiler.check import check_asl
 from mediaflow.validation import validate
@@ -136,7 +136,7 @@ def test_cycles_are_rejected_and_named(workflow: dict[str, Any], data: st.DataOb
     named = cycles[0].message.removeprefix("cycle: ").split(" -> ")
     assert named[0] == named[-1]
     edge_set = {(e["source"], e["target"]) for e in workflow["edges"]}
-    assert all((a, b) in edge_set for a, b in zip(named, named[1:], strict=False))
+    assert all((a, b) in edge_set for a, b in itertools.pairwise(named))
 
 
 def _all_states(machine: dict[str, Any]) -> list[dict[str, Any]]:

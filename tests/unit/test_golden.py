@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mediaflow.compiler.check import check_asl
 from mediaflow.compiler.golden import golden_texts, main
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from mediaflow.definition import Trigger
 from mediaflow.media import MediaRef
 from mediaflow.triggers import matches, matching_workflows, run_name

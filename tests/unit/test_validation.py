@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
 
 import pytest
-
 from mediaflow.validation import LIMITS, validate
 
 pytestmark = pytest.mark.unit
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 def linear(*kinds: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     nodes = [{"id": "in", "kind": "upload"}] + [
         {"id": f"s{i}", "kind": kind, "config": config} for i, (kind, config) in enumerate(kinds)]
-    edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
+    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return {"nodes": nodes, "edges": edges}
 
 
@@ -69,7 +69,7 @@ def test_cycle_is_named() -> None:
 
 def test_branch_needs_one_true_and_one_false_edge() -> None:
     conditions = {"conditions": [{"field": "mediaType", "op": "eq", "value": "image"}]}
-    definition = {
+    definition: dict[str, Any] = {
         "nodes": [{"id": "t", "kind": "upload"}, {"id": "b", "kind": "branch", "config": conditions},
                   {"id": "x", "kind": "storage"}, {"id": "y", "kind": "storage"}],
         "edges": [{"source": "t", "target": "b"}, {"source": "b", "target": "x", "kind": "true"},

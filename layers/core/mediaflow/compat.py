@@ -65,7 +65,7 @@ def _known_keys(kind: str) -> set[str]:
     if spec is None:
         return set()
     fields = spec.config_model.model_fields
-    return {name for name in fields} | {f.alias for f in fields.values() if f.alias}
+    return set(fields) | {f.alias for f in fields.values() if f.alias}
 
 
 def _convertly_defaults(kind: str, top: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def _from_convertly(top: dict[str, Any], definition: dict[str, Any]) -> Normalis
         if not isinstance(raw_node, dict):
             nodes.append(raw_node)
             continue
-        data = raw_node.get("data") if isinstance(raw_node.get("data"), dict) else {}
+        data: dict[str, Any] = raw_node["data"] if isinstance(raw_node.get("data"), dict) else {}
         kind = data.get("kind", raw_node.get("kind"))
         kind = KIND_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
         config = dict(data.get("config") or raw_node.get("config") or {})

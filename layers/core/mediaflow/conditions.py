@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -76,7 +76,7 @@ class ConditionGroup(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     logic: Literal["and", "or"] = "and"
-    conditions: list[Annotated[Union[Condition, ConditionGroup], Field(union_mode="left_to_right")]] = Field(
+    conditions: list[Annotated[Condition | ConditionGroup, Field(union_mode="left_to_right")]] = Field(
         min_length=1, max_length=50
     )
 

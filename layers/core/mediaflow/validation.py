@@ -74,7 +74,7 @@ class ValidationReport:
         }
 
 
-def parse_json(text: str | bytes) -> tuple[Any, list[Issue]]:
+def parse_json(text: str | bytes | bytearray) -> tuple[Any, list[Issue]]:
     """Parse JSON without ever raising: malformed or absurdly nested input becomes an issue."""
     if isinstance(text, bytes | bytearray) and len(text) > LIMITS.max_document_bytes:
         return None, [Issue("too_large", f"the document is larger than {LIMITS.max_document_bytes} bytes")]
@@ -85,7 +85,7 @@ def parse_json(text: str | bytes) -> tuple[Any, list[Issue]]:
     except json.JSONDecodeError as error:
         return None, [Issue("malformed_json", f"not valid JSON: {error.msg} at line {error.lineno} "
                             f"column {error.colno}")]
-    except (RecursionError, UnicodeDecodeError, ValueError) as error:
+    except (RecursionError, UnicodeDecodeError, ValueError):
         return None, [Issue("malformed_json", "not valid JSON: nested too deeply or not UTF-8")]
 
 
@@ -151,7 +151,7 @@ def validate(raw: Any) -> ValidationReport:
             report.errors.append(Issue("limit_exceeded", f"{len(body[key])} {key}: at most {limit} allowed", key))
     if report.errors:
         return report
-    raw_nodes = body.get("nodes") if isinstance(body.get("nodes"), list) else []
+    raw_nodes: list[Any] = body["nodes"] if isinstance(body.get("nodes"), list) else []
     try:
         definition = WorkflowDefinition.model_validate(body)
     except ValidationError as error:
@@ -166,7 +166,9 @@ def validate(raw: Any) -> ValidationReport:
     return report
 
 
-def _validate_nodes(definition: WorkflowDefinition, report: ValidationReport) -> tuple[dict[str, NodeConfig], list[Any]]:
+def _validate_nodes(
+    definition: WorkflowDefinition, report: ValidationReport
+) -> tuple[dict[str, NodeConfig], list[Any]]:
     configs: dict[str, NodeConfig] = {}
     canonical = []
     seen: dict[str, int] = {}
@@ -225,7 +227,7 @@ def _find_cycle(children: dict[str, list[str]], nodes: list[str]) -> list[str] |
 
 def _validate_graph(definition: WorkflowDefinition, report: ValidationReport) -> None:
     ids = {node.id: node for node in definition.nodes}
-    kinds = {node.id: (get_spec(node.kind).kind if get_spec(node.kind) else node.kind) for node in definition.nodes}
+    kinds = {node.id: (spec.kind if (spec := get_spec(node.kind)) else node.kind) for node in definition.nodes}
     children: dict[str, list[str]] = defaultdict(list)
     parents: dict[str, list[str]] = defaultdict(list)
     out_edges: dict[str, list[tuple[int, Any]]] = defaultdict(list)

@@ -160,6 +160,7 @@ class _Compiler:
         name = self._name(node_id)
         scope.states[name] = {}
         conditions = getattr(self.configs[node_id], "conditions", None)
+        assert conditions is not None, "validation guarantees a branch has conditions"
         targets = self.branch_targets[node_id]
         on_true = self.compile_node(targets["true"], scope)
         on_false = self.compile_node(targets["false"], scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from mediaflow.conditions import NUMERIC_FIELDS, Condition, ConditionGroup
@@ -30,10 +31,8 @@ def _guard(var: str, value: Any) -> list[dict[str, Any]]:
 def _comparison(condition: Condition) -> dict[str, Any]:
     var, op, value = variable(condition.field), condition.op, condition.value
     if condition.field in NUMERIC_FIELDS and isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value) if "." in value else int(value)
-        except ValueError:
-            pass
     if op == "eq":
         return {"And": [*_guard(var, value), _typed_equals(var, value)]}
     if op == "ne":
