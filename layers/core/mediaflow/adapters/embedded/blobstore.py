@@ -102,6 +102,13 @@ class FolderBlobStore:
 
         return self._put(key, content_type, overwrite, write)
 
+    def copy(self, source_key: str, key: str, *, content_type: str | None = None,
+             overwrite: bool = True) -> MediaRef:
+        """Copy an object inside the store (S3 CopyObject); the source is left as it is."""
+        source = self._existing(source_key)
+        return self.put_file(key, source, content_type or self.head(source_key).content_type,
+                             overwrite=overwrite)
+
     def _put(self, key: str, content_type: str, overwrite: bool, write: Any) -> MediaRef:
         target = self.local_path(key)
         if not overwrite and target.exists():
