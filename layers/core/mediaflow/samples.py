@@ -1,0 +1,99 @@
+"""Sample media generated on the spot (demo, test runs with ``{"sample": true}``, benchmarks).
+
+Nothing is downloaded: images come from libvips, video and audio from ffmpeg's lavfi sources.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def photo(path: Path, width: int = 3000, height: int = 2000, *, seed: int = 1, quality: int = 90) -> Path:
+    """A photo-like JPEG (smooth gradients, shapes, texture noise) with EXIF incl. GPS."""
+    import pyvips
+
+    x = pyvips.Image.xyz(width, height)
+    gx, gy = x[0] / width, x[1] / height
+    red = gx * 180 + 40
+    green = gy * 150 + 60
+    blue = ((gx + gy) / 2) * 120 + 80 + seed % 7 * 5
+    image = red.bandjoin([green, blue])
+    cx, cy, radius = width * 0.6, height * 0.45, min(width, height) * 0.25
+    distance = ((x[0] - cx) ** 2 + (x[1] - cy) ** 2) ** 0.5
+    disc = (distance < radius).ifthenelse([230, 200, 60], image)
+    noise = pyvips.Image.gaussnoise(width, height, sigma=12, mean=0).bandjoin([
+        pyvips.Image.gaussnoise(width, height, sigma=12), pyvips.Image.gaussnoise(width, height, sigma=12)])
+    result = (disc + noise).cast("uchar").copy(interpretation="srgb")
+    result = result.copy()
+    result.set_type(pyvips.GValue.gstr_type, "exif-ifd0-Make", "mediaflow sample")
+    result.set_type(pyvips.GValue.gstr_type, "exif-ifd0-Software", "mediaflow")
+    result.set_type(pyvips.GValue.gstr_type, "exif-ifd3-GPSLatitudeRef", "N")
+    result.set_type(pyvips.GValue.gstr_type, "exif-ifd3-GPSLatitude", "48/1 51/1 2981/100")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.jpegsave(str(path), Q=quality)
+    return path
+
+
+def subject_on_flat_background(path: Path, size: int = 640) -> Path:
+    """A PNG with one clear subject (a shaded disc with a 'head') on a flat light background."""
+    import pyvips
+
+    x = pyvips.Image.xyz(size, size)
+    body = ((x[0] - size * 0.5) ** 2 / (size * 0.22) ** 2 + (x[1] - size * 0.68) ** 2 / (size * 0.26) ** 2) < 1
+    head = ((x[0] - size * 0.5) ** 2 + (x[1] - size * 0.3) ** 2) ** 0.5 < size * 0.14
+    subject = body | head
+    shade = (x[1] / size * 80 + 60).cast("uchar")
+    colour = shade.bandjoin([shade * 0.5, (shade * 0 + 170)]).cast("uchar")
+    background = pyvips.Image.black(size, size, bands=3) + [236, 240, 244]
+    image = subject.ifthenelse(colour, background).cast("uchar").copy(interpretation="srgb")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.pngsave(str(path))
+    return path
+
+
+def ffmpeg_binary() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+def video(path: Path, seconds: float = 6.0, *, size: str = "640x360", audio: bool = True) -> Path:
+    """An H.264/AAC MP4 from ffmpeg's testsrc2 and a sine tone."""
+    binary = ffmpeg_binary()
+    if binary is None:
+        raise RuntimeError("ffmpeg is not installed (make setup installs it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    command = [binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+               "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
+    if audio:
+        command += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    command += ["-c:a", "aac", "-shortest"] if audio else []
+    command += ["-movflags", "+faststart", str(path)]
+    subprocess.run(command, check=True, timeout=120)
+    return path
+
+
+def tone(path: Path, seconds: float = 8.0) -> Path:
+    """A WAV tone with a short silence at the start (for trim and loudness)."""
+    binary = ffmpeg_binary()
+    if binary is None:
+        raise RuntimeError("ffmpeg is not installed (make setup installs it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}",
+                    "-af", "volume=0.3", str(path)], check=True, timeout=60)
+    return path
+
+
+def pdf(path: Path) -> Path:
+    """A one-page PDF (an image page, made with img2pdf)."""
+    import img2pdf
+    import pyvips
+
+    page = pyvips.Image.text("mediaflow sample document", dpi=300, width=1800).gravity(
+        "centre", 2480, 3508, extend="white").copy(interpretation="b-w")
+    png = page.pngsave_buffer()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(img2pdf.convert(png))
+    return path
