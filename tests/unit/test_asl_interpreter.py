@@ -546,14 +546,22 @@ def test_items_path_must_be_an_array() -> None:
 # -- timeouts, cancellation, history ---------------------------------------------------------------------
 
 
+def sleepy(seconds: float) -> Callable[[str, dict[str, Any], int], Any]:
+    def behaviour(resource: str, payload: dict[str, Any], n: int) -> Any:
+        time.sleep(seconds)
+        return {}
+
+    return behaviour
+
+
 def test_task_timeout_fails_with_states_timeout() -> None:
-    invoker = Invoker(lambda r, p, n: time.sleep(1) or {})
+    invoker = Invoker(sleepy(1))
     result = run(machine({"T": task(TimeoutSeconds=0.1)}), {}, invoker)
     assert (result.status, result.error) == ("FAILED", "States.Timeout")
 
 
 def test_machine_timeout_ends_timed_out() -> None:
-    invoker = Invoker(lambda r, p, n: time.sleep(1) or {})
+    invoker = Invoker(sleepy(1))
     started = time.monotonic()
     result = run(machine({"T": task()}, TimeoutSeconds=0.2), {}, invoker)
     assert result.status == "TIMED_OUT"

@@ -55,7 +55,7 @@ class StatesError(Exception):
         return {"Error": self.error, "Cause": self.cause}
 
 
-class _Interrupt(Exception):  # noqa: N818 - control flow, never reported as an error
+class _Interrupt(Exception):
     """Stops a branch between states; never matched by Retry or Catch."""
 
 
