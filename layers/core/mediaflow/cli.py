@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,22 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the node reference as Markdown")
     p.set_defaults(handler=cmd_nodes)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    from mediaflow.cli_local import register
+
+    register(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from mediaflow.errors import MediaflowError
+
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         return 130
+    except MediaflowError as error:
+        console.print(f"[red]error[/] {error.code}: {escape(error.message)}")
+        return 1
     return code
 
 

@@ -1,0 +1,254 @@
+"""CLI commands that run media on this machine: run, demo, serve, runs, workflows, keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediaflow.local import FileResult, LocalService, expand_inputs, missing_runtimes
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
+
+
+def _service(args: argparse.Namespace) -> LocalService:
+    return LocalService(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+                        tenant=getattr(args, "tenant", None))
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def result_dict(result: FileResult) -> dict[str, Any]:
+    return {
+        "input": str(result.input), "runId": result.run_id, "status": result.status,
+        "seconds": round(result.seconds, 3), "error": result.error,
+        "outputs": [{"key": o.key, "filename": o.filename, "size": o.size, "contentType": o.content_type,
+                     "path": str(o.path) if o.path else None} for o in result.outputs],
+    }
+
+
+def results_table(results: list[FileResult], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("input", "status", "outputs", "size", "seconds", "error"):
+        table.add_column(column, justify="right" if column in ("size", "seconds") else "left")
+    for result in results:
+        names = "\n".join(escape(str(o.path or o.filename)) for o in result.outputs) or "-"
+        sizes = "\n".join(human_size(o.size) for o in result.outputs) or "-"
+        error = ""
+        if result.error:
+            error = f"{result.error.get('error', '')}: {result.error.get('message', '')}"[:120]
+        style = "green" if result.status == "completed" else "red"
+        table.add_row(escape(result.input.name), f"[{style}]{result.status}[/]", names, sizes,
+                      f"{result.seconds:.2f}", escape(error))
+    return table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    inputs = expand_inputs(args.inputs)
+    missing = [str(p) for p in inputs if not p.is_file()]
+    if missing or not inputs:
+        console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
+        return 2
+    with _service(args) as service:
+        report = service.load_definition(args.workflow)
+        if not report.valid or report.definition is None:
+            for issue in report.errors:
+                console.print(f"[red]error[/] {escape(str(issue))}")
+            return 1
+        from mediaflow.compiler import compile_workflow
+
+        unavailable = missing_runtimes(compile_workflow(report.definition, report.configs))
+        if unavailable:
+            console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
+            return 2
+        out_dir = Path(args.out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
+        version = int(report.meta.get("version") or 1)
+        started = time.perf_counter()
+        if args.json or len(inputs) == 1:
+            results = service.run_files(report, inputs, out_dir, workflow_id=workflow_id, version=version)
+        else:
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=False) as progress:
+                task = progress.add_task("running", total=len(inputs))
+                results = service.run_files(report, inputs, out_dir, workflow_id=workflow_id, version=version,
+                                            on_done=lambda _: progress.advance(task))
+        elapsed = time.perf_counter() - started
+    failed = sum(1 for r in results if r.status != "completed")
+    if args.json:
+        sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(results),
+                                     "completed": len(results) - failed, "failed": failed,
+                                     "seconds": round(elapsed, 3), "results": [result_dict(r) for r in results]},
+                                    indent=2) + "\n")
+    else:
+        console.print(results_table(results, f"{escape(args.workflow)}: {len(results)} file(s)"))
+        console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
+                      f"{escape(str(out_dir))}")
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mediaflow.demo import run_demo
+
+    return run_demo(Path(args.out), Path(args.examples), data_dir=Path(args.data_dir) if args.data_dir else None,
+                    as_json=args.json)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mediaflow.serve import serve
+
+    return serve(host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
+                 poll_seconds=args.poll_seconds, once=args.once)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        runs = service.adapters.runs
+        if args.action == "list":
+            records = runs.list_runs(service.tenant, args.workflow, limit=args.limit)
+            if args.json:
+                sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
+                return 0
+            table = Table(title=f"runs of tenant {service.tenant}")
+            for column in ("run", "workflow", "version", "status", "started", "ended"):
+                table.add_column(column)
+            for record in records:
+                table.add_row(record["runId"], str(record.get("workflowId")), str(record.get("version")),
+                              record["status"], str(record.get("startedAt") or ""), str(record.get("endedAt") or ""))
+            console.print(table)
+            return 0
+        if not args.run_id:
+            console.print("[red]error[/] runs show needs a run id")
+            return 2
+        record = runs.get_run(service.tenant, args.run_id)
+        record["steps"] = runs.steps(service.tenant, args.run_id)
+        if args.json:
+            sys.stdout.write(json.dumps(record, indent=2, default=str) + "\n")
+            return 0
+        console.print(f"run {record['runId']}  workflow {record.get('workflowId')} v{record.get('version')}  "
+                      f"[bold]{record['status']}[/]")
+        if record.get("error"):
+            console.print(f"[red]error[/] {escape(json.dumps(record['error'])[:400])}")
+        table = Table(title="steps")
+        for column in ("node", "kind", "status", "ms", "error"):
+            table.add_column(column)
+        for step in record["steps"]:
+            table.add_row(step.get("nodeId", ""), step.get("kind", ""), step.get("status", ""),
+                          f"{step.get('durationMs', 0):.1f}", escape(str(step.get("errorMessage") or "")))
+        console.print(table)
+        return 0
+
+
+def cmd_workflows(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        store = service.adapters.workflows
+        if args.action == "add":
+            raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            record = service.save_workflow(raw, workflow_id=args.id, status="active" if args.activate else "draft")
+            console.print(f"saved workflow {record['id']} v{record['version']} ({record['status']})")
+            return 0
+        if args.action in ("activate", "pause"):
+            record = store.get(service.tenant, args.id)
+            record["status"] = "active" if args.action == "activate" else "paused"
+            record = store.put(service.tenant, record, expected_version=record["version"])
+            console.print(f"workflow {record['id']} is {record['status']}")
+            return 0
+        records = store.list(service.tenant)
+        if args.json:
+            sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
+            return 0
+        table = Table(title="workflows")
+        for column in ("id", "name", "version", "status"):
+            table.add_column(column)
+        for record in records:
+            table.add_row(record["id"], escape(str(record.get("name") or "")), str(record["version"]),
+                          record["status"])
+        console.print(table)
+        return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
+    unknown = [scope for scope in scopes if scope not in VALID_SCOPES]
+    if unknown or not scopes:
+        console.print(f"[red]error[/] unknown scope(s) {', '.join(unknown) or '(none)'}; "
+                      f"use {', '.join(VALID_SCOPES)}")
+        return 2
+    with _service(args) as service:
+        api_key, record = service.adapters.keys.create_key(args.tenant, scopes, name=args.name)
+    sys.stdout.write(api_key + "\n")
+    sys.stderr.write(f"key {record['keyId']} for tenant {record['tenant']} ({', '.join(record['scopes'])}); "
+                     "shown once: store it now\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    def data_dir_option(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+        parser.add_argument("--tenant", default=None, help="tenant (default MEDIAFLOW_TENANT or local)")
+
+    p = sub.add_parser("run", help="run a workflow on files or folders (a batch when several)")
+    p.add_argument("workflow", help="workflow file or stored workflow id")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
+    p.add_argument("--out", required=True, help="folder for the outputs")
+    p.add_argument("--json", action="store_true")
+    data_dir_option(p)
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("demo", help="run the example workflows on generated sample media")
+    p.add_argument("--out", default="out")
+    p.add_argument("--examples", default="examples")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--poll-seconds", type=float, default=1.0)
+    p.add_argument("--once", action="store_true", help="handle what is in uploads/ now, then exit")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("runs", help="list runs or show one with its steps")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--workflow", default=None)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    data_dir_option(p)
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("workflows", help="save, list, activate or pause stored workflows")
+    p.add_argument("action", choices=["add", "list", "activate", "pause"])
+    p.add_argument("file", nargs="?", help="workflow file (add)")
+    p.add_argument("--id", default=None)
+    p.add_argument("--activate", action="store_true")
+    p.add_argument("--json", action="store_true")
+    data_dir_option(p)
+    p.set_defaults(handler=cmd_workflows)
+
+    p = sub.add_parser("keys", help="create an API key (printed once)")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--scopes", required=True, help=f"comma-separated: {','.join(VALID_SCOPES)}")
+    p.add_argument("--name", default="")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(handler=cmd_keys)

@@ -1,0 +1,275 @@
+"""The embedded application: stores on a data dir, the embedded runtime, and the run/ingest use cases
+shared by the CLI (`mediaflow run`, `serve`, `demo`) and the local API server."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
+from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.errors import Conflict, InvalidDefinition
+from mediaflow.media import MediaRef
+from mediaflow.settings import Settings, get_settings
+from mediaflow.sniff import sniff
+from mediaflow.triggers import matching_workflows, run_name
+from mediaflow.validation import ValidationReport, validate
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
+WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
+                  "rembg": "mediaflow.workers.cutout", "light": "mediaflow.workers.light"}
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    cleaned = _UNSAFE.sub("-", Path(name).name).strip(".-")[:180]
+    return cleaned or fallback
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:20]}"
+
+
+def missing_runtimes(compiled: Compiled) -> list[str]:
+    """Runtimes a compiled workflow needs whose worker is not installed in this build."""
+    needed = sorted({task.runtime for task in compiled.tasks})
+    return [runtime for runtime in needed if importlib.util.find_spec(WORKER_MODULES[runtime]) is None]
+
+
+@dataclass
+class OutputFile:
+    key: str
+    filename: str
+    size: int
+    content_type: str
+    path: Path | None = None
+
+
+@dataclass
+class FileResult:
+    input: Path
+    run_id: str
+    status: str
+    seconds: float
+    outputs: list[OutputFile] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    nodes: list[str] = field(default_factory=list)
+
+
+class LocalService:
+    """mediaflow on one machine: a data dir (blobs + SQLite) and the embedded runtime."""
+
+    def __init__(self, settings: Settings | None = None, *, data_dir: Path | None = None,
+                 tenant: str | None = None) -> None:
+        self.settings = settings or get_settings()
+        if data_dir is not None:
+            self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
+        self.tenant = tenant or self.settings.tenant
+        self.data_dir = Path(self.settings.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.adapters: EmbeddedAdapters = open_embedded(self.data_dir)
+        self._runtime: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Any:
+        with self._lock:
+            if self._runtime is None:
+                from mediaflow.runtime.embedded import EmbeddedRuntime
+
+                a = self.adapters
+                self._runtime = EmbeddedRuntime(self.settings, a.blobs, a.runs, a.bus)
+            return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+    def __enter__(self) -> LocalService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- media ---------------------------------------------------------------------------------------
+    def ingest(self, path: Path, *, prefix: str = "", key: str | None = None) -> MediaRef:
+        """Copy a local file into the tenant's uploads (never overwriting) with its sniffed type."""
+        with Path(path).open("rb") as handle:
+            head = handle.read(4096)
+        sniffed = sniff(head) if head else None
+        filename = safe_name(Path(path).name)
+        base = key or f"{self.tenant}/uploads/{prefix.strip('/') + '/' if prefix.strip('/') else ''}{filename}"
+        candidate, counter = base, 1
+        while True:
+            try:
+                ref = self.adapters.blobs.put_file(
+                    candidate, Path(path), sniffed.content_type if sniffed else "application/octet-stream",
+                    overwrite=False)
+                break
+            except Conflict:
+                counter += 1
+                stem, dot, ext = base.rpartition(".")
+                candidate = f"{stem}-{counter}.{ext}" if dot and "/" not in ext else f"{base}-{counter}"
+        return ref.model_copy(update={
+            "media_type": sniffed.media_type if sniffed else "other",
+            "filename": filename,
+            "source_key": ref.key,
+        })
+
+    # -- workflows -----------------------------------------------------------------------------------
+    def load_definition(self, source: str) -> ValidationReport:
+        """A workflow file (any accepted shape) or the id of a stored workflow."""
+        path = Path(source)
+        if path.is_file():
+            return validate(path.read_bytes())
+        stored = self.adapters.workflows.get(self.tenant, source)
+        report = validate(stored["definition"])
+        report.meta.setdefault("id", stored["id"])
+        report.meta.setdefault("version", stored["version"])
+        return report
+
+    def save_workflow(self, raw: Any, *, workflow_id: str | None = None, status: str = "draft") -> dict[str, Any]:
+        report = validate(raw)
+        if not report.valid or report.definition is None:
+            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
+        compiled = compile_workflow(report.definition, report.configs)
+        record = {"definition": report.definition.canonical(), "name": report.definition.name or "",
+                  "status": report.meta.get("status", status), "executionType": compiled.execution_type}
+        if workflow_id:
+            record["id"] = workflow_id
+        return self.adapters.workflows.put(self.tenant, record)
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def run_files(
+        self,
+        report: ValidationReport,
+        inputs: list[Path],
+        out_dir: Path | None = None,
+        *,
+        workflow_id: str = "adhoc",
+        version: int = 1,
+        on_done: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """One run per input file, several at once; a failing file never stops the others."""
+        if not report.valid or report.definition is None:
+            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
+        compiled = compile_workflow(report.definition, report.configs)
+        concurrency = max(1, min(len(inputs), self.settings.workers * 2))
+        results: list[FileResult | None] = [None] * len(inputs)
+
+        def one(index: int) -> None:
+            result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version)
+            results[index] = result
+            if on_done is not None:
+                on_done(result)
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediaflow-file") as pool:
+            list(pool.map(one, range(len(inputs))))
+        return [result for result in results if result is not None]
+
+    def run_one(self, compiled: Compiled, path: Path, out_dir: Path | None, *, workflow_id: str = "adhoc",
+                version: int = 1, media: MediaRef | None = None, run_id: str | None = None) -> FileResult:
+        started = time.perf_counter()
+        run_id = run_id or new_run_id()
+        try:
+            media = media or self.ingest(path, prefix=run_id)
+        except OSError as error:
+            return FileResult(Path(path), run_id, "failed", 0.0,
+                              error={"error": "InputUnreadable", "message": str(error)})
+        run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
+               "startedAt": now_iso()}
+        execution_input = {"run": run, "media": media.to_state()}
+        result = self.runtime.start(compiled.asl, execution_input, run_id)
+        record = self.adapters.runs.get_run(self.tenant, run_id)
+        outputs = [self._output(ref, out_dir) for ref in self._output_refs(result.output, media.key)]
+        return FileResult(Path(path), run_id, record["status"], time.perf_counter() - started, outputs,
+                          record.get("error"), result.states_entered())
+
+    def _output_refs(self, output: Any, input_key: str) -> list[dict[str, Any]]:
+        from mediaflow.runtime.embedded import output_refs
+
+        return output_refs(output, exclude={input_key})
+
+    def _output(self, ref: dict[str, Any], out_dir: Path | None) -> OutputFile:
+        key = str(ref["key"])
+        filename = str(ref.get("filename") or key.rsplit("/", 1)[-1])
+        output = OutputFile(key, filename, int(ref.get("size") or 0), str(ref.get("contentType") or ""))
+        if out_dir is not None:
+            parts = key.split("/")
+            relative = "/".join(parts[2:]) if len(parts) > 2 and parts[1] == "outputs" else safe_name(filename)
+            target = Path(out_dir) / relative
+            stem, suffix, counter = target.stem, target.suffix, 1
+            while target.exists():
+                counter += 1
+                target = target.with_name(f"{stem}-{counter}{suffix}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.adapters.blobs.download(key, target)
+            output.path = target
+            output.size = target.stat().st_size
+        return output
+
+    def run_batch_map(self, report: ValidationReport, refs: list[MediaRef], *, workflow_id: str = "adhoc",
+                      version: int = 1, run_id: str | None = None) -> Any:
+        """A batch as ONE execution of the Map state machine (the API's batch runs)."""
+        assert report.definition is not None
+        compiled = compile_workflow(report.definition, report.configs,
+                                    batch=BatchOptions(expected_items=len(refs)))
+        run_id = run_id or new_run_id()
+        run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
+               "startedAt": now_iso()}
+        return self.runtime.start(compiled.asl, {"run": run, "items": [r.to_state() for r in refs]}, run_id)
+
+    # -- the upload watcher -------------------------------------------------------------------------
+    def handle_upload(self, path: Path, uploads_root: Path) -> list[str]:
+        """Start the active workflows whose trigger matches a file dropped in uploads/; returns run ids.
+
+        The same file (path, size, mtime) is handled once, even across restarts (idempotency table).
+        """
+        stat = path.stat()
+        relative = path.relative_to(uploads_root).as_posix()
+        marker = run_name("upload", relative, stat.st_size, stat.st_mtime_ns)
+        if self.adapters.idempotency.claim(marker, ttl_seconds=30 * 24 * 3600) is not None:
+            return []
+        media = self.ingest(path, key=f"{self.tenant}/uploads/{relative}-{marker[-12:]}")
+        media = media.model_copy(update={"filename": safe_name(path.name)})
+        workflows = matching_workflows(self.adapters.workflows.list(self.tenant, status="active"), media, relative)
+        run_ids = []
+        for workflow in workflows:
+            report = validate(workflow["definition"])
+            if not report.valid:
+                continue
+            compiled = compile_workflow(report.definition, report.configs)  # type: ignore[arg-type]
+            run_id = run_name(workflow["id"], relative, stat.st_mtime_ns, workflow["version"])
+            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": self.tenant,
+                                       "version": workflow["version"], "startedAt": now_iso()},
+                               "media": media.to_state()}
+            self.runtime.start_async(compiled.asl, execution_input, run_id)
+            run_ids.append(run_id)
+        self.adapters.idempotency.complete(marker, {"runs": run_ids})
+        return run_ids
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[Path]:
+    """Files as given, folders expanded to their files (sorted, hidden files skipped)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file()
+                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        else:
+            files.append(path)
+    return files
