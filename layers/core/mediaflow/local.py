@@ -243,7 +243,7 @@ class LocalService:
         marker = run_name("upload", relative, stat.st_size, stat.st_mtime_ns)
         if self.adapters.idempotency.claim(marker, ttl_seconds=30 * 24 * 3600) is not None:
             return []
-        media = self.ingest(path, key=f"{self.tenant}/uploads/{relative}-{marker[-12:]}")
+        media = self.ingest(path, key=f"{self.tenant}/uploads/{marker[-12:]}/{relative}")
         media = media.model_copy(update={"filename": safe_name(path.name)})
         workflows = matching_workflows(self.adapters.workflows.list(self.tenant, status="active"), media, relative)
         run_ids = []

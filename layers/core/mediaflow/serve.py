@@ -1,0 +1,100 @@
+"""`mediaflow serve`: the upload watcher (files dropped in <data dir>/uploads/) plus a health endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from mediaflow.local import LocalService
+
+console = Console(highlight=False)
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path.rstrip("/") == "/v1/health":
+            self._send(200, "application/json", {"status": "ok", "mode": "embedded"})
+        else:
+            self._send(404, "application/problem+json", {"type": "about:blank", "title": "Not Found",
+                                                         "status": 404, "detail": f"no route {self.path}"})
+
+    def _send(self, status: int, content_type: str, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+        return
+
+
+class UploadWatcher:
+    """Polls uploads/ and hands each new, no-longer-growing file to the service."""
+
+    def __init__(self, service: LocalService) -> None:
+        self.service = service
+        self.root = service.data_dir / "uploads"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._sizes: dict[Path, int] = {}
+
+    def scan(self, *, settle: bool = True) -> list[str]:
+        started: list[str] = []
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            size = path.stat().st_size
+            if settle and self._sizes.get(path) != size:
+                self._sizes[path] = size  # still being written, or first seen: look again next poll
+                continue
+            self._sizes.pop(path, None)
+            try:
+                run_ids = self.service.handle_upload(path, self.root)
+            except Exception as error:  # one bad file never stops the watcher
+                console.print(f"[red]error[/] {escape(str(path))}: {escape(str(error))}")
+                continue
+            for run_id in run_ids:
+                console.print(f"started run {run_id} for {escape(path.relative_to(self.root).as_posix())}")
+            started.extend(run_ids)
+        return started
+
+    def wait(self, run_ids: list[str], timeout: float = 600.0) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        statuses: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            statuses = {run_id: self.service.adapters.runs.get_run(self.service.tenant, run_id)["status"]
+                        for run_id in run_ids}
+            if all(status in FINISHED for status in statuses.values()):
+                break
+            time.sleep(0.1)
+        return statuses
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = None,
+          poll_seconds: float = 1.0, once: bool = False) -> int:
+    with LocalService(data_dir=data_dir) as service:
+        watcher = UploadWatcher(service)
+        if once:
+            statuses = watcher.wait(watcher.scan(settle=False))
+            for run_id, status in statuses.items():
+                console.print(f"{run_id}: {status}")
+            return 0 if all(status == "completed" for status in statuses.values()) else 1
+        server = ThreadingHTTPServer((host, port), _Health)
+        threading.Thread(target=server.serve_forever, name="mediaflow-http", daemon=True).start()
+        console.print(f"mediaflow serving on http://{host}:{server.server_address[1]}/v1/health; "
+                      f"watching {escape(str(watcher.root))} (Ctrl-C stops)")
+        try:
+            while True:
+                watcher.scan()
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            console.print("stopping")
+        finally:
+            server.shutdown()
+    return 0
