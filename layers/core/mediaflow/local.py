@@ -3,6 +3,7 @@ shared by the CLI (`mediaflow run`, `serve`, `demo`) and the local API server.""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import threading
@@ -43,9 +44,24 @@ def new_run_id() -> str:
 
 
 def missing_runtimes(compiled: Compiled) -> list[str]:
-    """Runtimes a compiled workflow needs whose worker is not installed in this build."""
-    needed = sorted({task.runtime for task in compiled.tasks})
-    return [runtime for runtime in needed if importlib.util.find_spec(WORKER_MODULES[runtime]) is None]
+    """Runtimes (or runtime:kind) a compiled workflow needs that this build cannot execute."""
+    from mediaflow.catalog import get_spec
+
+    missing: set[str] = set()
+    for task in compiled.tasks:
+        module_name = WORKER_MODULES[task.runtime]
+        if importlib.util.find_spec(module_name) is None:
+            missing.add(task.runtime)
+            continue
+        supported = getattr(importlib.import_module(module_name), "KINDS", None)
+        light = importlib.import_module(WORKER_MODULES["light"])
+        light_kinds = getattr(light, "KINDS", None) or getattr(light, "LIGHT_KINDS", None)
+        for kind in task.kinds:
+            spec = get_spec(kind)
+            runtime_kinds = light_kinds if spec and spec.runtime == "light" else supported
+            if runtime_kinds is not None and kind not in runtime_kinds:
+                missing.add(f"{task.runtime}:{kind}")
+    return sorted(missing)
 
 
 @dataclass

@@ -18,7 +18,7 @@ FINISHED = frozenset({"completed", "failed", "cancelled"})
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/health":
             self._send(200, "application/json", {"status": "ok", "mode": "embedded"})
         else:
@@ -33,7 +33,7 @@ class _Health(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 

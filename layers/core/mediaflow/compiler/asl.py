@@ -52,6 +52,7 @@ class CompiledTask:
     state: str
     runtime: str
     node_ids: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass
@@ -260,7 +261,8 @@ class _Compiler:
         runtime = self.chain_runtime(chain)
         name = self._name("+".join(chain))
         scope.states[name] = {}
-        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(chain)))
+        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(chain),
+                                       kinds=tuple(self.kind(member) for member in chain)))
         ops = [{
             "nodeId": member,
             "kind": self.kind(member),
