@@ -27,6 +27,9 @@ class MediaRef(BaseModel):
     filename: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
     source_key: str | None = Field(default=None, description="Key of the original upload, never overwritten")
+    related: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Sidecar outputs of the same step (storyboard VTT, HLS segments, extra pages) as MediaRef dicts")
 
     def to_state(self) -> dict[str, Any]:
         """The camelCase dict placed in Step Functions state (None fields dropped, stable order)."""
