@@ -625,3 +625,38 @@ def test_hostile_input_fails_fast_and_small(tmp_path: Path, name: str) -> None:
     assert report["seconds"] < 2.0
     assert report["growthMb"] < 200
     assert sha256(bytes.fromhex(report["stored"])) == sha256(data), "the original must stay untouched"
+
+
+# --------------------------------------------------------------------------------------------------
+# budgets on a 100 MP picture (slow: the picture is generated first)
+
+_BUDGET_PROBE = textwrap.dedent("""
+    import json, resource, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from tests.e2e.image_support import make_env, payload
+    from mediaflow.workers import image as worker
+
+    env = make_env(Path(sys.argv[2]))
+    media = env.blobs.put_file("acme/uploads/huge.jpg", Path(sys.argv[3]), "image/jpeg")
+    result = worker.run_chain(payload(media, *[tuple(op) for op in json.loads(sys.argv[4])]), env)
+    print(json.dumps({"peakMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "size": [result.media.width, result.media.height]}))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ops", "size"), [
+    ([["r", "resize", {"width": 1600}], ["c", "convert", {"outputFormat": "webp"}]], [1600, 1600]),
+    ([["s", "strip_metadata", {}], ["c", "compress", {"compressionLevel": 70}]], [10000, 10000]),
+], ids=["downscale-webp", "full-size-jpeg"])
+def test_100_megapixel_peak_rss_under_300_mb(tmp_path: Path, ops: list[Any], size: list[int]) -> None:
+    xyz = pyvips.Image.xyz(10_000, 10_000)
+    picture = (xyz[0] / 40).bandjoin([xyz[1] / 40, (xyz[0] + xyz[1]) / 80]).cast("uchar")
+    source = tmp_path / "huge.jpg"
+    picture.copy(interpretation="srgb").jpegsave(str(source), Q=80)
+    probe = subprocess.run([sys.executable, "-c", _BUDGET_PROBE, str(ROOT), str(tmp_path / "run"), str(source),
+                            json.dumps(ops)], capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["size"] == size
+    assert report["peakMb"] <= 300, report

@@ -45,7 +45,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +89,7 @@ DEFAULT_OUTPUT: dict[str, OutputFormat] = {"jpeg": "jpeg", "png": "png", "webp":
                                            "gif": "gif", "tiff": "tiff", "bmp": "png", "heic": "jpeg"}
 DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60, "tiff": 85, "png": 90, "gif": 90}
 LOAD_OPTIONS: dict[str, Any] = {"fail_on": "error"}
+OPTIMIZE_CODING_MAX_PIXELS = 24_000_000
 
 
 @dataclass
@@ -339,7 +340,7 @@ def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str) -> Sou
 
         pillow_heif.register_heif_opener()
     try:
-        with PILImage.open(path) as handle:
+        with pillow_pixel_limit(), PILImage.open(path) as handle:
             exif = handle.getexif()
             return SourceInfo(
                 sniffed=sniffed, path=path, size=size, width=handle.width, height=handle.height,
@@ -352,6 +353,23 @@ def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str) -> Sou
         raise MediaDecodeError(message, node_id=node_id) from error
 
 
+@contextlib.contextmanager
+def pillow_pixel_limit() -> Iterator[None]:
+    """Let Pillow open what the header check already accepted (its own bomb limit is lower)."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    previous = PILImage.MAX_IMAGE_PIXELS
+    PILImage.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            yield
+    finally:
+        PILImage.MAX_IMAGE_PIXELS = previous
+
+
 def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
     from PIL import Image as PILImage
     from PIL import ImageOps
@@ -360,9 +378,7 @@ def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-    # The pixel cap was enforced on the header already; Pillow's own bomb check would be redundant.
-    PILImage.MAX_IMAGE_PIXELS = None
-    with PILImage.open(path) as handle:
+    with pillow_pixel_limit(), PILImage.open(path) as handle:
         handle.load()
         picture = ImageOps.exif_transpose(handle) if autorotate else handle.copy()
         icc = handle.info.get("icc_profile")
@@ -469,15 +485,17 @@ def encode(image: Any, plan: EncodePlan, path: Path) -> None:
     image = _prepare_metadata(image, plan)
     target = str(path)
     if fmt == "jpeg":
-        flatten(image).jpegsave(target, Q=quality, optimize_coding=True, keep=keep)
+        # Optimised Huffman tables make libjpeg buffer every coefficient; only worth it below ~24 MP.
+        optimize = image.width * image.height <= OPTIMIZE_CODING_MAX_PIXELS
+        flatten(image).jpegsave(target, Q=quality, optimize_coding=optimize, keep=keep)
     elif fmt == "png":
-        compression = 9 if plan.effort is None else min(9, plan.effort)
+        compression = 6 if plan.effort is None else min(9, plan.effort)
         if plan.palette:
             image.pngsave(target, compression=compression, palette=True, Q=quality, keep=keep)
         else:
             image.pngsave(target, compression=compression, keep=keep)
     elif fmt == "webp":
-        effort = 4 if plan.effort is None else min(6, plan.effort)
+        effort = 3 if plan.effort is None else min(6, plan.effort)
         image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
     elif fmt == "avif":
         # AV1 effort 4+ costs several seconds per megapixel on one thread for a few % of size.
@@ -502,7 +520,8 @@ def encode_pdf(image: Any, plan: EncodePlan, path: Path) -> None:
     inner = path.with_suffix(".jpg" if plan.format == "jpeg" else ".png")
     flat = flatten(image)
     if plan.format == "jpeg":
-        flat.jpegsave(str(inner), Q=plan.quality or DEFAULT_QUALITY["jpeg"], optimize_coding=True,
+        optimize = flat.width * flat.height <= OPTIMIZE_CODING_MAX_PIXELS
+        flat.jpegsave(str(inner), Q=plan.quality or DEFAULT_QUALITY["jpeg"], optimize_coding=optimize,
                       keep=int(pyvips.enums.ForeignKeep.NONE))
     else:
         flat.pngsave(str(inner), compression=6, keep=int(pyvips.enums.ForeignKeep.NONE))
@@ -513,8 +532,9 @@ def encode_pdf(image: Any, plan: EncodePlan, path: Path) -> None:
                 else (img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11)))
         layout = img2pdf.get_layout_fun(pagesize=page, fit=img2pdf.FitMode.into, auto_orient=True)
     extra: dict[str, Any] = {"title": pdf.title} if pdf.title else {}
-    data = img2pdf.convert(str(inner), layout_fun=layout, nodate=True, engine=img2pdf.Engine.internal,
-                           **extra)
+    with pillow_pixel_limit():
+        data = img2pdf.convert(str(inner), layout_fun=layout, nodate=True, engine=img2pdf.Engine.internal,
+                               **extra)
     path.write_bytes(data)
     inner.unlink()
 
