@@ -40,9 +40,11 @@ demo: setup
 bench: setup
 	$(PY) bench/run.py
 
+MYPY_TARGETS = layers/core/mediaflow $(if $(wildcard functions/*.py functions/*/*.py),functions)
+
 lint: setup
-	$(VENV)/bin/ruff check layers tests functions bench
-	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check layers tests $(wildcard functions bench)
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
 
 golden: setup
 	$(PY) -m mediaflow.compiler.golden

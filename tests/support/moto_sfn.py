@@ -130,12 +130,32 @@ def routed_lambdas(handler: Handler, calls: list[tuple[str, dict[str, Any]]]) ->
         yield
 
 
-def _create_functions(lambda_client: Any, role_arn: str) -> dict[str, str]:
+def _ensure_role(iam: Any) -> str:
+    try:
+        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    return str(iam.create_role(
+        RoleName=ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+            "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"])
+
+
+def _ensure_functions(lambda_client: Any, role_arn: str) -> dict[str, str]:
+    """One function per runtime placeholder (reused when a surrounding mock already has them)."""
     code = _dummy_zip()
     arns: dict[str, str] = {}
     for placeholder, runtime in PLACEHOLDERS.items():
+        name = FUNCTION_PREFIX + runtime
+        try:
+            arns[placeholder] = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            continue
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
         created = lambda_client.create_function(
-            FunctionName=FUNCTION_PREFIX + runtime, Runtime="python3.11", Role=role_arn,
+            FunctionName=name, Runtime="python3.11", Role=role_arn,
             Handler="handler.handler", Code={"ZipFile": code}, Timeout=900,
         )
         arns[placeholder] = created["FunctionArn"]
@@ -180,18 +200,14 @@ def run_on_moto(
 
     calls: list[tuple[str, dict[str, Any]]] = []
     with mock_aws(config=MOCK_CONFIG), routed_lambdas(handler, calls):
-        iam = boto3.client("iam", region_name=REGION)
-        role_arn = iam.create_role(
-            RoleName=ROLE_NAME,
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole"}]}),
-        )["Role"]["Arn"]
-        arns = _create_functions(boto3.client("lambda", region_name=REGION), role_arn)
+        role_arn = _ensure_role(boto3.client("iam", region_name=REGION))
+        arns = _ensure_functions(boto3.client("lambda", region_name=REGION), role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
+        taken = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+        machine_name = next(n for n in ("mediaflow-test", *(f"mediaflow-test-{i}" for i in range(2, 10_000)))
+                            if n not in taken)
         machine_arn = sfn.create_state_machine(
-            name="mediaflow-test", definition=json.dumps(substitute(asl, arns)), roleArn=role_arn,
-            type=machine_type,
+            name=machine_name, definition=json.dumps(substitute(asl, arns)), roleArn=role_arn, type=machine_type,
         )["stateMachineArn"]
         execution_arn = sfn.start_execution(
             stateMachineArn=machine_arn, name=name, input=json.dumps(input)
