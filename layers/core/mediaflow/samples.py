@@ -46,7 +46,7 @@ def subject_on_flat_background(path: Path, size: int = 640) -> Path:
     subject = body | head
     shade = (x[1] / size * 80 + 60).cast("uchar")
     colour = shade.bandjoin([shade * 0.5, (shade * 0 + 170)]).cast("uchar")
-    background = [*pyvips.Image.black(size, size, bands=3), 236, 240, 244]
+    background = pyvips.Image.black(size, size, bands=3) + [236, 240, 244]  # noqa: RUF005 - pixel arithmetic
     image = subject.ifthenelse(colour, background).cast("uchar").copy(interpretation="srgb")
     path.parent.mkdir(parents=True, exist_ok=True)
     image.pngsave(str(path))
