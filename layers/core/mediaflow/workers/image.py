@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -90,6 +91,9 @@ DEFAULT_OUTPUT: dict[str, OutputFormat] = {"jpeg": "jpeg", "png": "png", "webp":
 DEFAULT_QUALITY: dict[str, int] = {"jpeg": 82, "webp": 80, "avif": 60, "tiff": 85, "png": 90, "gif": 90}
 LOAD_OPTIONS: dict[str, Any] = {"fail_on": "error"}
 OPTIMIZE_CODING_MAX_PIXELS = 24_000_000
+# libvips reports failures as text; these words mark a problem with the input rather than the encoder.
+_DECODE_FAILURE = re.compile(r"load|premature|corrupt|truncat|invalid|\bread\b|out of order|decode|"
+                             r"gifload|tiff2vips", re.IGNORECASE)
 
 
 @dataclass
@@ -701,9 +705,7 @@ def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> 
 
 def _vips_failure(error: pyvips.Error, node_id: str, first_id: str) -> MediaflowError:
     text = _first_line(error)
-    lowered = str(error).lower()
-    if "load" in lowered or "premature" in lowered or "corrupt" in lowered or "truncated" in lowered \
-            or "read" in lowered or "out of order" in lowered:
+    if _DECODE_FAILURE.search(f"{error}\n{getattr(error, 'detail', '')}"):
         return MediaDecodeError(f"cannot decode the image: {text}", node_id=first_id)
     return ToolchainError(f"libvips failed: {text}", node_id=node_id)
 
