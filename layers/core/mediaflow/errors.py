@@ -56,6 +56,12 @@ class MediaTooLarge(NodeError):
     code = "MediaTooLarge"
 
 
+class ActiveContentRefused(NodeError):
+    """The document carries active content (JavaScript, launch actions, embedded files) and is refused."""
+
+    code = "ActiveContentRefused"
+
+
 class EmptyMedia(NodeError):
     code = "EmptyMedia"
 

@@ -77,6 +77,7 @@ OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif", "tiff"]
 IMAGE_KINDS = frozenset({"convert", "compress", "resize", "adjust", "strip_metadata", "watermark",
                          "thumbnail", "image_to_pdf", "inspect"})
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
+KINDS = IMAGE_KINDS | ANNOTATION_KINDS | {"pdf_preview"}
 GEOMETRY_KINDS = frozenset({"resize", "thumbnail"})
 # Ops that leave pixels and geometry alone, so a later resize may still shrink on load.
 PASSIVE_KINDS = frozenset({"convert", "compress", "strip_metadata", "image_to_pdf", "inspect"})
@@ -548,6 +549,10 @@ def encode_pdf(image: Any, plan: EncodePlan, path: Path) -> None:
 
 def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     """Run a fused chain of image ops (see the module docstring)."""
+    if len(task.ops) == 1 and task.ops[0].kind == "pdf_preview":
+        from mediaflow.workers.document import run_pdf_preview
+
+        return run_pdf_preview(task, env)
     configure_vips(env.settings)
     steps = _parse_steps(task)
     env.workdir.mkdir(parents=True, exist_ok=True)
