@@ -1,0 +1,130 @@
+"""The rembg runtime: background removal with one onnxruntime session per model per worker process.
+
+Models are never downloaded at run time: the file must already be in ``settings.u2net_home``
+(``make setup`` places u2netp there; the rembg Lambda image bakes it in).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mediaflow.errors import MediaDecodeError, MediaTooLarge, ToolchainError, UnsupportedMedia
+from mediaflow.nodes.background_remove import Config
+from mediaflow.nodes.rename import clean_component, original_stem
+from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.settings import Settings
+from mediaflow.sniff import sniff_file
+
+KINDS = frozenset({"background_remove"})
+RASTER = frozenset({"jpeg", "png", "webp", "gif", "tiff", "bmp", "heic", "avif"})
+CONTENT_TYPES = {"png": "image/png", "webp": "image/webp"}
+
+_SESSIONS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def providers() -> list[str]:
+    """CUDA first when this onnxruntime build has it, else the CPU."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def session_for(model: str, settings: Settings) -> Any:
+    """The process-wide session of ``model``, created on first use and reused for every item."""
+    with _LOCK:
+        if model in _SESSIONS:
+            return _SESSIONS[model]
+        model_file = Path(settings.u2net_home).expanduser() / f"{model}.onnx"
+        if not model_file.is_file():
+            raise ToolchainError(f"model file {model_file} is missing (make setup installs u2netp)")
+        os.environ["U2NET_HOME"] = str(model_file.parent)
+        if settings.numba_cache_dir:
+            os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))
+        import onnxruntime as ort
+        from rembg import new_session
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # same bytes on every run and both runtimes
+        options.inter_op_num_threads = 1
+        try:
+            _SESSIONS[model] = new_session(model, sess_opts=options, providers=providers())
+        except ValueError as error:
+            raise ToolchainError(f"rembg has no model named {model!r}") from error
+        return _SESSIONS[model]
+
+
+def _open_image(path: Path, node_id: str, max_pixels: int) -> Any:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    sniffed = sniff_file(path)
+    if sniffed.format not in RASTER:
+        raise UnsupportedMedia(f"background_remove needs a raster image, got {sniffed.format}", node_id=node_id)
+    if sniffed.format == "heic":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    try:
+        image = Image.open(path)
+        if image.width * image.height > max_pixels:
+            raise MediaTooLarge(f"{image.width}x{image.height} is more than {max_pixels} pixels", node_id=node_id)
+        image.load()
+        return ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise MediaDecodeError(f"could not decode the image: {error}", node_id=node_id) from error
+
+
+def cut_out(image: Any, config: Config, session: Any) -> Any:
+    from rembg import remove
+
+    background = None
+    if config.background_color:
+        value = config.background_color.lstrip("#")
+        channels = [int(value[i:i + 2], 16) for i in range(0, len(value), 2)]
+        background = (*channels[:3], channels[3] if len(channels) == 4 else 255)
+    return remove(image, session=session, alpha_matting=config.alpha_matting, only_mask=config.only_mask,
+                  bgcolor=background)
+
+
+def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    op = task.ops[0]
+    if len(task.ops) != 1 or op.kind != "background_remove":
+        raise ToolchainError("the rembg runtime runs one background_remove op per task", node_id=op.node_id)
+    config = Config.model_validate(op.config)
+    started = time.time()
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="rembg-", dir=env.workdir))
+    try:
+        source = workdir / "source"
+        env.blobs.download(task.media.key, source)
+        image = _open_image(source, op.node_id, env.settings.max_pixels)
+        session = session_for(config.model_name(), env.settings)
+        result = cut_out(image, config, session)
+        filename = f"{clean_component(original_stem(task.media)) or 'image'}.{config.output_format}"
+        target = workdir / filename
+        if config.output_format == "webp":
+            result.save(target, "WEBP", lossless=True, method=4)
+        else:
+            result.save(target, "PNG", compress_level=6)
+        key = f"{task.run.tenant}/runs/{task.run.run_id}/{clean_component(op.node_id)}/{filename}"
+        stored = env.blobs.put_file(key, target, CONTENT_TYPES[config.output_format])
+        media = task.media.model_copy(update={
+            "bucket": stored.bucket, "key": stored.key, "etag": stored.etag, "size": stored.size,
+            "content_type": CONTENT_TYPES[config.output_format], "media_type": "image",
+            "width": result.width, "height": result.height, "filename": filename,
+            "source_key": task.media.source_key or task.media.key, "related": [],
+        })
+        outcome = OpOutcome(op.node_id, op.kind, started, time.time(),
+                            {"model": config.model_name(), "providers": providers(), "key": stored.key})
+        return ChainResult(media=media, outcomes=[outcome])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
