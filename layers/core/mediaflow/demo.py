@@ -52,7 +52,7 @@ def inputs_for(name: str, definition: dict[str, Any], made: dict[str, list[Path]
 
 def run_demo(out: Path, examples: Path, *, data_dir: Path | None = None, as_json: bool = False) -> int:
     started = time.perf_counter()
-    console.print(f"generating sample media in {escape(str(out / 'samples'))} ...")
+    Console(stderr=True, highlight=False).print(f"generating sample media in {escape(str(out / 'samples'))} ...")
     made = make_samples(out / "samples")
     rows: list[dict[str, Any]] = []
     with LocalService(data_dir=data_dir or out / "data", tenant="demo") as service:

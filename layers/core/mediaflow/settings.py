@@ -11,6 +11,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _default_u2net_home() -> Path:
+    """rembg's own U2NET_HOME, else the checkout's .tools/u2net (make setup), else ~/.u2net."""
+    if os.environ.get("U2NET_HOME"):
+        return Path(os.environ["U2NET_HOME"])
+    checkout = Path(__file__).resolve().parents[3] / ".tools" / "u2net"
+    return checkout if checkout.is_dir() else Path.home() / ".u2net"
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -29,7 +37,7 @@ class Settings(BaseSettings):
     vips_concurrency: int = Field(default=1, ge=0, le=64, description="libvips threads per worker (0 = auto)")
     vips_cache_mb: int = Field(default=0, ge=0, description="libvips operation cache; 0 keeps RSS flat")
 
-    u2net_home: Path = Field(default=Path.home() / ".u2net", description="Folder of rembg model files")
+    u2net_home: Path = Field(default_factory=_default_u2net_home, description="Folder of rembg model files")
     numba_cache_dir: Path | None = None
 
     # AWS mode (read by the AWS adapters only)
@@ -42,8 +50,27 @@ class Settings(BaseSettings):
     event_bus_name: str = "default"
     state_machine_role_arn: str = ""
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    name_prefix: str = Field(default="mediaflow", description="AWS: prefix of the workflow state machines")
+    jobs_table: str = ""
+    webhooks_table: str = ""
+    vips_function_arn: str = ""
+    ffmpeg_function_arn: str = ""
+    rembg_function_arn: str = ""
+    light_function_arn: str = ""
+    express_runner_function: str = Field(default="", description="AWS: function that runs Express executions")
+    state_machine_log_group_arn: str = ""
+    presign_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="AWS: presigned URL lifetime")
+    eventbridge_key_encoding: Literal["none", "form"] = Field(
+        default="none", description="AWS: how EventBridge 'Object Created' events encode object keys")
 
     webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
+
+    ffmpeg_path: str = Field(default="ffmpeg", description="ffmpeg binary (a name on PATH or a path)")
+    ffprobe_path: str = Field(default="ffprobe", description="ffprobe binary (a name on PATH or a path)")
+    max_video_pixels: int = Field(default=7680 * 4320, ge=1, description="Refuse video frames above this many pixels")
+    ffmpeg_timeout_seconds: float = Field(default=840.0, gt=0, description="Kill one ffmpeg op after this long")
+    ffmpeg_threads: int = Field(default=1, ge=1, le=64,
+                                description="Encoder threads; a fixed count keeps outputs byte-identical")
 
 
 @cache

@@ -1,0 +1,87 @@
+"""The CLI on the embedded runtime: batches with per-file errors, run records, the upload watcher, demo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mediaflow import samples
+
+pytestmark = [pytest.mark.e2e]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mediaflow(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mediaflow.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={"PATH": "/usr/bin:/bin", "MEDIAFLOW_WORKERS": "2",
+                                                           "HOME": str(cwd)})
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_batch_keeps_going_past_bad_files(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    for index in range(3):
+        samples.photo(inputs / f"good-{index}.jpg", 400, 300, seed=index)
+    (inputs / "broken.jpg").write_bytes((inputs / "good-0.jpg").read_bytes()[:1500])
+    (inputs / "empty.png").write_bytes(b"")
+    (inputs / "drawing.png").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>')
+    before = {path.name: digest(path) for path in inputs.iterdir()}
+    done = mediaflow("run", str(ROOT / "examples" / "convertly-convert-compress.json"), str(inputs),
+                     "--out", "out", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["total"], summary["completed"], summary["failed"]) == (6, 3, 3)
+    errors = {Path(r["input"]).name: (r["error"] or {}).get("error") for r in summary["results"]}
+    assert errors == {"good-0.jpg": None, "good-1.jpg": None, "good-2.jpg": None,
+                      "broken.jpg": "MediaDecodeError", "empty.png": "EmptyMedia",
+                      "drawing.png": "UnsupportedMedia"}
+    outputs = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert outputs == ["good-0.webp", "good-1.webp", "good-2.webp"]
+    assert {path.name: digest(path) for path in inputs.iterdir()} == before
+
+    failed_run = next(r["runId"] for r in summary["results"] if Path(r["input"]).name == "broken.jpg")
+    shown = mediaflow("runs", "show", failed_run, "--json", cwd=tmp_path)
+    record = json.loads(shown.stdout)
+    assert record["status"] == "failed" and record["error"]["error"] == "MediaDecodeError"
+    assert [(s["nodeId"], s["status"]) for s in record["steps"]] == [
+        ("convert", "failed"), ("compress", "skipped"), ("storage", "skipped")]
+    listed = json.loads(mediaflow("runs", "list", "--json", cwd=tmp_path).stdout)
+    assert len(listed) == 6
+
+
+def test_upload_watcher_starts_matching_workflows_once(tmp_path: Path) -> None:
+    assert mediaflow("workflows", "add", str(ROOT / "examples" / "mindia-linear-steps.json"), "--activate",
+                     "--id", "photos", cwd=tmp_path).returncode == 0
+    uploads = tmp_path / "data" / "uploads"
+    samples.photo(uploads / "cam" / "a.jpg", 500, 400)
+    samples.pdf(uploads / "notes.pdf")
+    first = mediaflow("serve", "--once", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count("completed") == 1  # the PDF does not match the image filter
+    again = mediaflow("serve", "--once", cwd=tmp_path)
+    assert "started run" not in again.stdout
+    stored = list((tmp_path / "data" / "blobs").rglob("outputs/photos/a.jpg"))
+    assert len(stored) == 1
+
+
+@pytest.mark.slow
+def test_demo_runs_every_example(tmp_path: Path) -> None:
+    done = mediaflow("demo", "--examples", str(ROOT / "examples"), "--out", "out", "--json", cwd=tmp_path,
+                     timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    by_workflow: dict[str, set[str]] = {}
+    for row in report["runs"]:
+        by_workflow.setdefault(row["workflow"], set()).add(row["status"])
+    assert {"completed"} == by_workflow["convertly-convert-compress"] == by_workflow["image-web-optimise"]
+    assert all(statuses <= {"completed", "skipped"} for statuses in by_workflow.values())
+    for row in report["runs"]:
+        for output in row.get("outputs", []):
+            assert Path(tmp_path / output["path"]).stat().st_size == output["size"] > 0
