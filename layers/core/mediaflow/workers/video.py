@@ -1,0 +1,460 @@
+"""The video worker (runtime ``ffmpeg``): fused chains of audio/video ops, one ffmpeg run where possible.
+
+A compiled Task sends a chain of ffmpeg ops (rename/transform annotations may sit between them).
+The worker downloads the media into a private scratch folder, sniffs it from its magic bytes
+(HLS playlists, ffconcat lists, images and anything else that is not audio/video are refused by
+name before ffmpeg sees them), reads the header with ffprobe through the pinned demuxer, and
+refuses too long or too large media (``max_video_seconds``, ``max_video_pixels``) before any work
+starts. Then the ops run in order. The result is uploaded under
+``{tenant}/runs/{runId}/{nodeId of the last op}/{filename}``; sidecar files (HLS segments, the
+storyboard's WebVTT) go next to it and are listed in ``MediaRef.related``.
+
+Per-op interface
+----------------
+Every ffmpeg kind's module in :mod:`mediaflow.nodes` defines, next to its ``Config``::
+
+    def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any] | None
+
+(``convert`` and ``thumbnail`` with ``source: video`` are run here, by :func:`run_convert` and
+:func:`run_thumbnail`, because their modules belong to the image worker too.) An op reads the
+current input through :meth:`VideoState.open`, which applies the pending time window, and hands
+its output file to :meth:`VideoState.produce`, which makes it the input of the next op.
+
+Fusion: ``trim`` does not encode when another op follows; it narrows the time window, and the
+next op applies it with an input seek (``-ss`` before ``-i``) and ``-t``, so trim + transcode
+(+ scale, + fps) is one ffmpeg run, and trim + audio (+ loudness) one run per loudnorm pass.
+A trim at the end of a chain writes the input's container again (stream copy when asked).
+
+Decisions written down here because they span ops:
+
+* Rotated video (display matrix) is turned upright by ffmpeg's autorotate before any filter;
+  sizes are computed from the displayed size and the output carries no rotation.
+* The first video stream and the first audio stream are used (``extract_audio`` picks a track;
+  a stream-copy trim keeps every audio track). Cover art is not video.
+* Outputs are deterministic: ``-fflags +bitexact``, ``-flags +bitexact`` per stream, no metadata
+  or chapters copied, and a fixed encoder thread count (``ffmpeg_threads``), so the same input
+  gives the same bytes on every runtime.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+from pydantic import ValidationError
+
+from mediaflow.catalog import get_spec
+from mediaflow.errors import (
+    EmptyMedia,
+    InvalidDefinition,
+    MediaDecodeError,
+    MediaflowError,
+    MediaTooLarge,
+    UnsupportedMedia,
+)
+from mediaflow.media import MediaRef, MediaType
+from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.rename import clean_component, original_stem
+from mediaflow.runtime.tasks import ChainResult, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.settings import Settings
+from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, MEDIA_TYPES, Sniffed, sniff_file
+from mediaflow.workers.ffmpeg_tools import (
+    MediaInfo,
+    demuxer_for,
+    input_options,
+    probe,
+    read_info,
+    run_tool,
+    seconds_arg,
+)
+
+VIDEO_KINDS = frozenset({"convert", "transcode", "audio", "trim", "poster_frame", "storyboard", "gif",
+                         "extract_audio", "thumbnail"})
+ANNOTATION_KINDS = frozenset({"rename", "transform"})
+KINDS: frozenset[str] = VIDEO_KINDS | ANNOTATION_KINDS
+"""Kinds this worker runs (read by :func:`mediaflow.local.missing_runtimes`)."""
+
+IMAGE_OUTPUTS = frozenset({"jpeg", "png", "webp", "gif", "avif"})
+
+__all__ = ["KINDS", "Sidecar", "VideoState", "Window", "probe", "run_chain"]
+
+
+@dataclass
+class Window:
+    """The part of the current input the next op reads (set by ``trim``)."""
+
+    start: float = 0.0
+    duration: float | None = None
+    stream_copy: bool = False
+    node_ids: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.node_ids)
+
+
+@dataclass
+class Sidecar:
+    """A file written next to the main output (HLS segment, WebVTT)."""
+
+    filename: str
+    """The sidecar's name; ``{stem}`` becomes the main output's final name without its extension."""
+    content_type: str
+    media_type: MediaType
+    path: Path | None = None
+    render: Callable[[str], bytes] | None = None
+    """Builds the bytes from the main output's final filename (a VTT names the sprite it points into)."""
+
+
+@dataclass
+class Produced:
+    path: Path
+    format: str
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    sidecars: list[Sidecar] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    node_id: str
+    kind: str
+    config: NodeConfig
+    ctx: OpContext
+
+
+@dataclass
+class VideoState:
+    """The chain as the ops see it: the current input, its probe, the pending window, the last output."""
+
+    env: TaskEnvironment
+    workdir: Path
+    media: MediaRef
+    path: Path
+    sniffed: Sniffed
+    info: MediaInfo | None
+    first_node_id: str
+    window: Window = field(default_factory=Window)
+    produced: Produced | None = None
+    following: list[str] = field(default_factory=list)
+    """Kinds of the media ops still to run after the current one."""
+    _counter: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        return self.env.settings
+
+    @property
+    def ffmpeg_path(self) -> str:
+        return self.settings.ffmpeg_path
+
+    @property
+    def stem(self) -> str:
+        return original_stem(self.media)
+
+    @property
+    def demuxer(self) -> str:
+        return demuxer_for(self.sniffed, self.first_node_id)
+
+    def media_info(self, node_id: str) -> MediaInfo:
+        """The probe of the current input; :class:`UnsupportedMedia` when it is an image (a grabbed frame)."""
+        if self.info is None:
+            raise UnsupportedMedia(f"the input of this op is a {self.sniffed.format} image, not audio or video",
+                                   node_id=node_id)
+        return self.info
+
+    def require_video(self, node_id: str) -> MediaInfo:
+        info = self.media_info(node_id)
+        if info.video is None:
+            raise UnsupportedMedia("the media has no video stream", node_id=node_id)
+        return info
+
+    def require_audio(self, node_id: str, track: int = 0) -> MediaInfo:
+        info = self.media_info(node_id)
+        if not info.audio:
+            raise UnsupportedMedia("the media has no audio stream", node_id=node_id)
+        if track >= len(info.audio):
+            raise UnsupportedMedia(f"audio track {track} does not exist (the media has {len(info.audio)})",
+                                   node_id=node_id, field="config.track")
+        return info
+
+    def display_size(self, node_id: str) -> tuple[int, int]:
+        size = self.require_video(node_id).display_size
+        if size is None:
+            raise MediaDecodeError("the video stream has no frame size", node_id=node_id)
+        return size
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def total_seconds(self) -> float:
+        info = self.info
+        if info is None or info.duration is None:
+            return self.settings.max_video_seconds
+        return info.duration
+
+    def span(self) -> tuple[float, float]:
+        """``(start, duration)`` of the pending window in the current input."""
+        total = self.total_seconds()
+        start = min(self.window.start, total)
+        remaining = max(0.0, total - start)
+        duration = remaining if self.window.duration is None else min(self.window.duration, remaining)
+        return start, duration
+
+    def narrow(self, start: float, duration: float | None, *, stream_copy: bool, node_id: str) -> tuple[float, float]:
+        """Compose a trim into the window (times relative to the window); returns the new span."""
+        current_start, current_duration = self.span()
+        if start >= current_duration:
+            raise MediaDecodeError(f"the trim starts at {start:g} s, after the end of the media "
+                                   f"({current_duration:.3f} s)", node_id=node_id, field="config.startSeconds")
+        length = current_duration - start if duration is None else min(duration, current_duration - start)
+        self.window = Window(start=current_start + start, duration=length,
+                             stream_copy=self.window.stream_copy or stream_copy,
+                             node_ids=[*self.window.node_ids, node_id])
+        return self.span()
+
+    def open(self, *, offset: float = 0.0, length: float | None = None) -> Any:
+        """An ffmpeg-python input for the current file, seeked (input seek) to the window + ``offset``."""
+        start, duration = self.span()
+        offset = min(max(0.0, offset), duration)
+        remaining = max(0.0, duration - offset)
+        wanted = remaining if length is None else min(length, remaining)
+        options: dict[str, Any] = dict(input_options(self.demuxer))
+        if start + offset > 0:
+            options["ss"] = seconds_arg(start + offset)
+        if self.window.active or length is not None or self.info is None or self.info.duration is None:
+            options["t"] = seconds_arg(max(wanted, 0.001))
+        return ffmpeg.input(str(self.path), **options)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def scratch(self, suffix: str, folder: bool = False) -> Path:
+        self._counter += 1
+        path = self.workdir / f"out{self._counter}{suffix}"
+        if folder:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def output_options(self, *, video: bool = True, audio: bool = True) -> dict[str, Any]:
+        """Deterministic muxing/encoding options every output gets."""
+        options: dict[str, Any] = {"fflags": "+bitexact", "map_metadata": "-1", "map_chapters": "-1",
+                                   "threads": str(self.settings.ffmpeg_threads)}
+        if video:
+            options["flags:v"] = "+bitexact"
+        if audio:
+            options["flags:a"] = "+bitexact"
+        return options
+
+    def run(self, stream: Any, node_id: str, what: str, *, loglevel: str = "error") -> str:
+        """Run one ffmpeg command built with ffmpeg-python; returns its stderr."""
+        argv = self.command(stream, loglevel=loglevel)
+        _, stderr = run_tool(argv, timeout=self.settings.ffmpeg_timeout_seconds, node_id=node_id, what=what)
+        return stderr
+
+    def command(self, stream: Any, *, loglevel: str = "error") -> list[str]:
+        stream = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-xerror", "-loglevel", loglevel)
+        argv: list[str] = stream.compile(cmd=self.ffmpeg_path, overwrite_output=True)
+        return argv
+
+    def produce(self, path: Path, fmt: str, node_id: str, *, width: int | None = None, height: int | None = None,
+                duration_ms: int | None = None, sidecars: Sequence[Sidecar] = ()) -> Produced:
+        """Make ``path`` the op's output and the next op's input; probes audio/video outputs."""
+        if not path.exists() or path.stat().st_size == 0:
+            start, duration = self.span()
+            raise MediaDecodeError(f"ffmpeg wrote nothing: no decodable frame between {start:.3f} s and "
+                                   f"{start + duration:.3f} s", node_id=node_id)
+        sniffed = sniff_file(path)
+        info: MediaInfo | None = None
+        if fmt not in IMAGE_OUTPUTS and fmt != "hls":
+            info = read_info(path, demuxer_for(sniffed, node_id), settings=self.settings, node_id=node_id)
+            size = info.display_size
+            if size is not None and width is None:
+                width, height = size
+            if duration_ms is None:
+                duration_ms = info.duration_ms
+        produced = Produced(path=path, format=fmt, width=width, height=height, duration_ms=duration_ms,
+                            sidecars=list(sidecars))
+        self.produced = produced
+        self.path, self.sniffed, self.info = path, sniffed, info
+        self.window = Window()
+        return produced
+
+
+# --------------------------------------------------------------------------------------------------
+# The chain
+
+def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    """Run a fused chain of ffmpeg ops (see the module docstring)."""
+    steps = _parse_steps(task)
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ffmpeg-", dir=env.workdir))
+    try:
+        return _run(task, env, steps, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _parse_steps(task: TaskPayload) -> list[_Step]:
+    steps: list[_Step] = []
+    for op in task.ops:
+        spec = get_spec(op.kind)
+        kind = spec.kind if spec else op.kind
+        if spec is None or kind not in KINDS:
+            raise InvalidDefinition(f"kind {op.kind!r} does not run on the ffmpeg worker", node_id=op.node_id,
+                                    field="kind")
+        try:
+            config = spec.config_model.model_validate(op.config)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise InvalidDefinition(f"invalid {kind} config: {first['msg']}", node_id=op.node_id,
+                                    field="config." + ".".join(str(p) for p in first["loc"])) from error
+        if kind == "convert" and config.runtime() != "ffmpeg":  # type: ignore[attr-defined]
+            raise InvalidDefinition(f"convert to {config.output_format} runs on libvips",  # type: ignore[attr-defined]
+                                    node_id=op.node_id, field="config.outputFormat")
+        if kind == "thumbnail" and config.source != "video":  # type: ignore[attr-defined]
+            raise InvalidDefinition("an image thumbnail runs on libvips", node_id=op.node_id, field="config.source")
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+    if not any(step.kind in VIDEO_KINDS for step in steps):
+        raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
+    return steps
+
+
+def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: Path) -> ChainResult:
+    first_id = steps[0].node_id
+    source = workdir / "source"
+    env.blobs.download(task.media.key, source)
+    try:
+        sniffed = sniff_file(source)
+    except EmptyMedia as error:
+        error.node_id = first_id
+        raise
+    demuxer = demuxer_for(sniffed, first_id)
+    info = read_info(source, demuxer, settings=env.settings, node_id=first_id)
+    check_budget(info, env.settings, first_id)
+
+    state = VideoState(env=env, workdir=workdir, media=task.media, path=source, sniffed=sniffed, info=info,
+                       first_node_id=first_id)
+    media_steps = [step for step in steps if step.kind in VIDEO_KINDS]
+    outcomes: list[OpOutcome] = []
+    for position, step in enumerate(media_steps):
+        state.following = [later.kind for later in media_steps[position + 1:]]
+        started = time.time()
+        try:
+            output = _execute(state, step)
+        except MediaflowError as error:
+            error.node_id = error.node_id or step.node_id
+            raise
+        outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output or None))
+
+    produced = state.produced
+    if produced is None:  # pragma: no cover - every chain ends with an op that writes a file
+        raise InvalidDefinition("the chain produced no output", node_id=first_id)
+    media = _draft_media(task, produced)
+    for step in steps:
+        if step.kind not in ANNOTATION_KINDS:
+            continue
+        started = time.time()
+        annotate: Callable[[MediaRef, Any, OpContext], MediaRef] = _node_module(step.kind).apply
+        media = annotate(media, step.config, step.ctx)
+        outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(),
+                                  {"filename": media.filename} if step.kind == "rename"
+                                  else {"metadataKeys": sorted(media.metadata)}))
+    order = [step.node_id for step in steps]
+    outcomes.sort(key=lambda outcome: order.index(outcome.node_id))
+    media = _upload(task, env, media_steps[-1].node_id, media, produced)
+    return ChainResult(media=media, outcomes=outcomes)
+
+
+def check_budget(info: MediaInfo, settings: Settings, node_id: str) -> None:
+    """Refuse media over the duration or frame-size budget before any decoding."""
+    if info.duration is not None and info.duration > settings.max_video_seconds:
+        raise MediaTooLarge(f"{info.duration:.1f} s is over the limit of {settings.max_video_seconds:g} s",
+                            node_id=node_id)
+    size = info.display_size
+    if size is not None and size[0] * size[1] > settings.max_video_pixels:
+        raise MediaTooLarge(f"{size[0]} x {size[1]} = {size[0] * size[1]} pixels per frame is over the limit of "
+                            f"{settings.max_video_pixels}", node_id=node_id)
+
+
+def _execute(state: VideoState, step: _Step) -> dict[str, Any] | None:
+    if step.kind == "convert":
+        return run_convert(state, step.config, step.ctx)
+    if step.kind == "thumbnail":
+        return run_thumbnail(state, step.config, step.ctx)
+    executor: Callable[[VideoState, Any, OpContext], dict[str, Any] | None] = _node_module(step.kind).run_video
+    return executor(state, step.config, step.ctx)
+
+
+def run_convert(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
+    """``convert`` to a video format: a ``transcode`` with the format's default codecs."""
+    from mediaflow.nodes import transcode
+
+    plan = transcode.Config(output_format=config.output_format)
+    crf = transcode.crf_for_quality(config.compression_level, config.lossless)
+    return transcode.encode(state, plan, ctx.node_id, crf_override=crf)
+
+
+def run_thumbnail(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
+    """``thumbnail`` with ``source: video``: one frame scaled to fit (or cover and crop) the box."""
+    from mediaflow.nodes import poster_frame
+
+    crop = config.crop != "none" and config.height is not None
+    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None, best_frame=False,
+                             fmt=config.output_format, width=config.width, height=config.height, crop=crop)
+
+
+def _node_module(kind: str) -> Any:
+    spec = get_spec(kind)
+    assert spec is not None
+    return spec.module
+
+
+def _draft_media(task: TaskPayload, produced: Produced) -> MediaRef:
+    fmt = produced.format
+    return task.media.model_copy(update={
+        "content_type": CONTENT_TYPES[fmt],
+        "size": produced.path.stat().st_size,
+        "etag": None,
+        "media_type": MEDIA_TYPES.get(fmt, "other"),
+        "width": produced.width,
+        "height": produced.height,
+        "duration_ms": produced.duration_ms,
+        "filename": f"{original_stem(task.media)}.{EXTENSIONS[fmt]}",
+        "metadata": dict(task.media.metadata),
+        "source_key": task.media.source_key or task.media.key,
+        "related": [],
+    })
+
+
+def _prefix(task: TaskPayload, node_id: str) -> str:
+    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
+    return "/".join(clean_component(part) or "_" for part in parts)
+
+
+def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaRef, produced: Produced) -> MediaRef:
+    prefix = _prefix(task, node_id)
+    related: list[dict[str, Any]] = []
+    final_stem = media.filename.rpartition(".")[0] or media.filename
+    for sidecar in produced.sidecars:
+        filename = clean_component(sidecar.filename.replace("{stem}", final_stem)) or "sidecar"
+        key = f"{prefix}/{filename}"
+        if sidecar.render is not None:
+            stored = env.blobs.put_bytes(key, sidecar.render(media.filename), sidecar.content_type)
+        else:
+            assert sidecar.path is not None
+            stored = env.blobs.put_file(key, sidecar.path, sidecar.content_type)
+        related.append(MediaRef(
+            bucket=stored.bucket, key=stored.key, content_type=sidecar.content_type, size=stored.size,
+            etag=stored.etag, media_type=sidecar.media_type, filename=filename,
+            source_key=task.media.source_key or task.media.key,
+        ).to_state())
+    stored = env.blobs.put_file(f"{prefix}/{clean_component(media.filename) or 'file'}", produced.path,
+                                media.content_type)
+    return media.model_copy(update={"bucket": stored.bucket, "key": stored.key, "etag": stored.etag,
+                                    "size": stored.size or media.size, "related": related})
