@@ -1,0 +1,28 @@
+"""Express runner: Express executions emit no status events, so this function waits for each one
+(StartSyncExecution, invoked asynchronously by the launcher) and finishes its run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mediaflow.cloud import app
+from mediaflow.cloud.runs import run_express
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="mediaflow")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    a = app.adapters()
+    a.runs.update_run(event["input"]["run"]["tenant"], event["input"]["run"]["runId"], status="running")
+    detail = run_express(event, orchestrator=a.orchestrator, runs=a.runs, bus=a.bus, blobs=a.blobs)
+    if detail is not None:
+        metrics.add_metric(name=f"Runs{detail['status'].capitalize()}", unit=MetricUnit.Count, value=1)
+    return detail

@@ -1,0 +1,27 @@
+"""Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mediaflow.cloud import app
+from mediaflow.cloud.trigger import parse_upload_event
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="mediaflow")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    encoding = app.adapters().settings.eventbridge_key_encoding
+    trigger = app.upload_trigger()
+    runs = [run for obj in parse_upload_event(event, eventbridge_encoding=encoding) for run in trigger.handle(obj)]
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in runs if r["started"]))
+    logger.info("upload handled", extra={"runs": runs})
+    return {"runs": runs}

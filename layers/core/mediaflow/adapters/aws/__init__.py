@@ -1,0 +1,75 @@
+"""AWS adapters: S3, DynamoDB, Step Functions and EventBridge behind the core's ports.
+
+boto3 is imported lazily (on the first call), so importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mediaflow.adapters.aws.clients import LazyClient, translate, translated
+from mediaflow.adapters.aws.dynamodb import (
+    DynamoDBIdempotency,
+    DynamoDBJobStore,
+    DynamoDBKeyStore,
+    DynamoDBRunStore,
+    DynamoDBWorkflowStore,
+)
+from mediaflow.adapters.aws.eventbridge import EventBridgeBus
+from mediaflow.adapters.aws.s3 import S3BlobStore
+from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
+from mediaflow.settings import Settings, get_settings
+
+
+@dataclass
+class AwsAdapters:
+    """Every AWS adapter for one deployment (tables, buckets, bus and functions from the settings)."""
+
+    settings: Settings
+    blobs: S3BlobStore
+    workflows: DynamoDBWorkflowStore
+    runs: DynamoDBRunStore
+    keys: DynamoDBKeyStore
+    idempotency: DynamoDBIdempotency
+    jobs: DynamoDBJobStore
+    bus: EventBridgeBus
+    _orchestrator: StepFunctionsOrchestrator | None = None
+
+    @property
+    def orchestrator(self) -> StepFunctionsOrchestrator:
+        """Built on first use: only the functions that deploy or start workflows need the function ARNs."""
+        if self._orchestrator is None:
+            s = self.settings
+            self._orchestrator = StepFunctionsOrchestrator(
+                role_arn=s.state_machine_role_arn, name_prefix=s.name_prefix, region=s.region,
+                log_group_arn=s.state_machine_log_group_arn, express_runner=s.express_runner_function,
+                function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
+                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn})
+        return self._orchestrator
+
+
+def open_aws(settings: Settings | None = None, *, dynamodb: Any = None, s3: Any = None,
+             events: Any = None) -> AwsAdapters:
+    """The adapters for the deployment described by ``settings`` (MEDIAFLOW_* environment variables)."""
+    s = settings or get_settings()
+    from mediaflow.adapters.aws.clients import client_of
+
+    ddb = client_of(dynamodb, "dynamodb", s.region, resource=True)
+    return AwsAdapters(
+        settings=s,
+        blobs=S3BlobStore(s.outputs_bucket, uploads_bucket=s.uploads_bucket, client=s3, region=s.region,
+                          presign_seconds=s.presign_seconds),
+        workflows=DynamoDBWorkflowStore(s.workflows_table, ddb), runs=DynamoDBRunStore(s.runs_table, ddb),
+        keys=DynamoDBKeyStore(s.keys_table, ddb), idempotency=DynamoDBIdempotency(s.idempotency_table, ddb),
+        jobs=DynamoDBJobStore(s.jobs_table, ddb),
+        bus=EventBridgeBus(s.event_bus_name, client=events, region=s.region),
+    )
+
+
+__all__ = [
+    "AwsAdapters", "DynamoDBIdempotency", "DynamoDBJobStore", "DynamoDBKeyStore", "DynamoDBRunStore",
+    "DynamoDBWorkflowStore",
+    "EventBridgeBus", "LazyClient", "S3BlobStore", "StepFunctionsOrchestrator", "open_aws", "translate",
+    "translated",
+]

@@ -1,0 +1,488 @@
+"""DynamoDB stores: workflows (+ versions), runs (+ node steps), API keys, idempotency.
+
+Every table has a partition key ``pk`` that starts with the tenant id (the idempotency table's keys
+are built by callers with the tenant first) and, where items share a partition, a sort key ``sk``.
+Documents are stored as one JSON string attribute (``doc``) next to the few attributes that queries,
+conditions and TTL read, so numbers never turn into Decimals and the document shape stays the one the
+embedded SQLite stores return.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
+from mediaflow.adapters.embedded.sqlite import (
+    API_KEY_PREFIX,
+    RUN_STATUSES,
+    TERMINAL_RUN_STATUSES,
+    hash_api_key,
+    now_iso,
+)
+from mediaflow.errors import Conflict, NotFound
+
+WORKFLOW = "workflow#"
+VERSION = "version#"
+MACHINE = "machine#"
+RUN = "run#"
+STEP = "#step#"
+KEY = "key#"
+BY_TIME_INDEX = "byTime"
+BY_WORKFLOW_INDEX = "byWorkflow"
+BY_HASH_INDEX = "byHash"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _doc(item: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(item["doc"])
+    return doc
+
+
+def _conditional(error: BaseException) -> bool:
+    return error_code(error) in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class _Table:
+    def __init__(self, table_name: str, resource: Any = None, region: str | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = client_of(resource, "dynamodb", region, resource=True)
+        self._table: Any = None
+
+    @property
+    def table(self) -> Any:
+        if self._table is None:
+            self._table = self._dynamodb.Table(self.table_name)
+        return self._table
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        with translated(self.table_name):
+            while True:
+                page = self.table.query(**kwargs)
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# -- workflows ---------------------------------------------------------------------------------------
+
+
+def _version_sk(workflow_id: str, version: int) -> str:
+    return f"{VERSION}{workflow_id}#{version:010d}"
+
+
+class DynamoDBWorkflowStore(_Table):
+    """Workflows with optimistic concurrency and an immutable item per version (same contract as SQLite)."""
+
+    def put(self, tenant: str, workflow: dict[str, Any], *, expected_version: int | None = None) -> dict[str, Any]:
+        workflow_id = str(workflow.get("id") or uuid.uuid4().hex)
+        with translated(f"workflow {workflow_id!r}"):
+            current = self.table.get_item(Key={"pk": tenant, "sk": WORKFLOW + workflow_id},
+                                          ConsistentRead=True).get("Item")
+        current_version = int(current["version"]) if current else 0
+        if expected_version is not None and expected_version != current_version:
+            raise Conflict(f"workflow {workflow_id!r} is at version {current_version}, not {expected_version}",
+                           field="version")
+        version = current_version + 1
+        stamp = now_iso()
+        doc = {**workflow, "id": workflow_id, "tenant": tenant, "version": version,
+               "status": str(workflow.get("status") or "active"),
+               "createdAt": _doc(current)["createdAt"] if current else stamp, "updatedAt": stamp}
+        body = _dumps(doc)
+        head: dict[str, Any] = {
+            "Put": {"TableName": self.table_name,
+                    "Item": {"pk": tenant, "sk": WORKFLOW + workflow_id, "version": version, "status": doc["status"],
+                             "name": str(doc.get("name") or ""), "updatedAt": stamp, "doc": body},
+                    **({"ConditionExpression": "#version = :current",
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": {":current": current_version}} if current
+                       else {"ConditionExpression": "attribute_not_exists(pk)"})}}
+        snapshot = {"Put": {"TableName": self.table_name,
+                            "Item": {"pk": tenant, "sk": _version_sk(workflow_id, version), "version": version,
+                                     "createdAt": stamp, "doc": body},
+                            "ConditionExpression": "attribute_not_exists(pk)"}}
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[head, snapshot])
+        except ClientError as error:
+            if _conditional(error):
+                raise Conflict(f"workflow {workflow_id!r} changed concurrently (version {current_version})",
+                               field="version") from error
+            raise translate(error, f"workflow {workflow_id!r}") from error
+        return doc
+
+    def get(self, tenant: str, workflow_id: str) -> dict[str, Any]:
+        with translated(f"workflow {workflow_id!r}"):
+            item = self.table.get_item(Key={"pk": tenant, "sk": WORKFLOW + workflow_id}).get("Item")
+        if item is None:
+            raise NotFound(f"workflow {workflow_id!r} not found")
+        return _doc(item)
+
+    def get_version(self, tenant: str, workflow_id: str, version: int) -> dict[str, Any]:
+        with translated(f"workflow {workflow_id!r}"):
+            item = self.table.get_item(Key={"pk": tenant, "sk": _version_sk(workflow_id, version)}).get("Item")
+        if item is None:
+            raise NotFound(f"workflow {workflow_id!r} version {version} not found")
+        return _doc(item)
+
+    def versions(self, tenant: str, workflow_id: str) -> list[int]:
+        from boto3.dynamodb.conditions import Key
+
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant)
+                                & Key("sk").begins_with(f"{VERSION}{workflow_id}#"),
+                                ProjectionExpression="#version",
+                                ExpressionAttributeNames={"#version": "version"})
+        if not items:
+            raise NotFound(f"workflow {workflow_id!r} not found")
+        return sorted(int(item["version"]) for item in items)
+
+    def list(self, tenant: str, **filters: Any) -> list[dict[str, Any]]:
+        """Workflows of ``tenant``, newest first. Filters: ``status``, ``limit`` (default 100)."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        limit = int(filters.pop("limit", 100))
+        status = filters.pop("status", None)
+        if filters:
+            raise TypeError(f"unknown workflow filters: {', '.join(sorted(filters))}")
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(tenant) & Key("sk").begins_with(WORKFLOW)}
+        if status is not None:
+            kwargs["FilterExpression"] = Attr("status").eq(status)
+        docs = [_doc(item) for item in self._query_all(**kwargs)]
+        docs.sort(key=lambda d: (d.get("updatedAt", ""), d["id"]), reverse=True)
+        return docs[:limit]
+
+    # -- deployed state machines (items next to the workflow; see mediaflow.cloud.launcher) ----------
+
+    def machine(self, tenant: str, workflow_id: str, digest: str) -> dict[str, Any] | None:
+        """The published state-machine version recorded for a definition digest, if any."""
+        with translated(f"workflow {workflow_id!r}"):
+            item = self.table.get_item(Key={"pk": tenant, "sk": f"{MACHINE}{workflow_id}#{digest}"}).get("Item")
+        return _doc(item) if item else None
+
+    def record_machine(self, tenant: str, workflow_id: str, digest: str, machine: dict[str, Any]) -> None:
+        with translated(f"workflow {workflow_id!r}"):
+            self.table.put_item(Item={"pk": tenant, "sk": f"{MACHINE}{workflow_id}#{digest}", "doc": _dumps(machine)})
+
+    def delete(self, tenant: str, workflow_id: str) -> None:
+        from boto3.dynamodb.conditions import Key
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.delete_item(Key={"pk": tenant, "sk": WORKFLOW + workflow_id},
+                                   ConditionExpression="attribute_exists(pk)")
+        except ClientError as error:
+            if _conditional(error):
+                raise NotFound(f"workflow {workflow_id!r} not found") from error
+            raise translate(error, f"workflow {workflow_id!r}") from error
+        versions = [item for prefix in (VERSION, MACHINE) for item in self._query_all(
+            KeyConditionExpression=Key("pk").eq(tenant) & Key("sk").begins_with(f"{prefix}{workflow_id}#"),
+            ProjectionExpression="pk, sk")]
+        with translated(f"workflow {workflow_id!r}"), self.table.batch_writer() as batch:
+            for item in versions:
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+# -- runs --------------------------------------------------------------------------------------------
+
+_RUN_FIELDS = {"status": "status", "input": "input", "output": "output", "error": "error", "progress": "progress",
+               "startedAt": "startedAt", "started_at": "startedAt", "endedAt": "endedAt", "ended_at": "endedAt",
+               "executionArn": "executionArn", "stateMachineArn": "stateMachineArn"}
+
+
+class DynamoDBRunStore(_Table):
+    """Runs (one item each, the document in ``doc``) and their node steps (append-only items)."""
+
+    def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
+        tenant, run_id = run.get("tenant"), run.get("runId") or run.get("run_id")
+        workflow_id = run.get("workflowId") or run.get("workflow_id")
+        if not tenant or not run_id or not workflow_id:
+            raise ValueError("a run needs tenant, runId and workflowId")
+        status = run.get("status", "pending")
+        _check_status(status)
+        stamp = now_iso()
+        created = run.get("createdAt") or stamp
+        doc = {"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": int(run.get("version", 1)),
+               "status": status, "input": run.get("input"), "output": run.get("output"), "error": run.get("error"),
+               "progress": run.get("progress"), "createdAt": created, "startedAt": run.get("startedAt"),
+               "endedAt": run.get("endedAt"), "updatedAt": stamp}
+        for extra in ("executionArn", "stateMachineArn"):
+            if run.get(extra):
+                doc[extra] = run[extra]
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.put_item(Item=self._item(doc), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if _conditional(error):
+                raise Conflict(f"run {run_id!r} already exists", field="runId") from error
+            raise translate(error, f"run {run_id!r}") from error
+        return doc
+
+    def _item(self, doc: dict[str, Any]) -> dict[str, Any]:
+        tenant, run_id, order = doc["tenant"], doc["runId"], f"{doc['createdAt']}#{doc['runId']}"
+        return {"pk": tenant, "sk": RUN + run_id, "status": doc["status"], "workflowId": doc["workflowId"],
+                "gsi1pk": tenant, "gsi1sk": order, "gsi2pk": f"{tenant}#{doc['workflowId']}", "gsi2sk": order,
+                "doc": _dumps(doc)}
+
+    def update_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Set some of: status, input, output, error, progress, startedAt, endedAt, executionArn."""
+        updated = self._update(tenant, run_id, fields, only_if_active=False)
+        assert updated is not None
+        return updated
+
+    def finish_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run is not finished yet; None when it already was."""
+        return self._update(tenant, run_id, fields, only_if_active=True)
+
+    def _update(self, tenant: str, run_id: str, fields: dict[str, Any], *,
+                only_if_active: bool) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        for _attempt in range(10):  # optimistic: read, change the document, write if unchanged
+            item = self._get_item(tenant, run_id)
+            doc = _doc(item)
+            if only_if_active and doc["status"] in TERMINAL_RUN_STATUSES:
+                return None
+            for name, value in fields.items():
+                column = _RUN_FIELDS.get(name)
+                if column is None:
+                    raise TypeError(f"unknown run field {name!r}")
+                if column == "status":
+                    _check_status(value)
+                doc[column] = value
+            doc["updatedAt"] = now_iso()
+            try:
+                self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",
+                                    ExpressionAttributeNames={"#doc": "doc"},
+                                    ExpressionAttributeValues={":previous": item["doc"]})
+            except ClientError as error:
+                if _conditional(error):
+                    continue
+                raise translate(error, f"run {run_id!r}") from error
+            return doc
+        raise Conflict(f"run {run_id!r} is being updated concurrently")
+
+    def _get_item(self, tenant: str, run_id: str) -> dict[str, Any]:
+        with translated(f"run {run_id!r}"):
+            item = self.table.get_item(Key={"pk": tenant, "sk": RUN + run_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise NotFound(f"run {run_id!r} not found")
+        return dict(item)
+
+    def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
+        return _doc(self._get_item(tenant, run_id))
+
+    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        if workflow_id is None:
+            index, condition = BY_TIME_INDEX, Key("gsi1pk").eq(tenant)
+        else:
+            index, condition = BY_WORKFLOW_INDEX, Key("gsi2pk").eq(f"{tenant}#{workflow_id}")
+        with translated("runs"):
+            page = self.table.query(IndexName=index, KeyConditionExpression=condition, ScanIndexForward=False,
+                                    Limit=limit)
+        return [_doc(item) for item in page.get("Items", [])]
+
+    def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
+        node_id = str(step.get("nodeId") or step.get("node_id") or "")
+        order = f"{time.time_ns():020d}#{secrets.token_hex(3)}"
+        with translated(f"run {run_id!r}"):
+            self.table.put_item(Item={"pk": tenant, "sk": f"{RUN}{run_id}{STEP}{order}", "nodeId": node_id,
+                                      "recordedAt": now_iso(), "doc": _dumps(step)})
+
+    def steps(self, tenant: str, run_id: str) -> list[dict[str, Any]]:
+        """The steps of a run in the order they were recorded; NotFound when the run is not this tenant's."""
+        from boto3.dynamodb.conditions import Key
+
+        self._get_item(tenant, run_id)
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant)
+                                & Key("sk").begins_with(f"{RUN}{run_id}{STEP}"))
+        return [_doc(item) for item in items]
+
+
+def _check_status(status: Any) -> None:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status must be one of {', '.join(sorted(RUN_STATUSES))}, not {status!r}")
+
+
+# -- API keys ----------------------------------------------------------------------------------------
+
+
+def _key_doc(item: dict[str, Any]) -> dict[str, Any]:
+    return {"keyId": item["keyId"], "tenant": item["pk"], "name": item.get("name", ""),
+            "scopes": sorted(item.get("scopes") or []), "revoked": bool(item.get("revoked")),
+            "createdAt": item.get("createdAt"), "revokedAt": item.get("revokedAt")}
+
+
+class DynamoDBKeyStore(_Table):
+    """API keys: only the SHA-256 of a key is stored (key format and hash as the embedded SQLiteKeyStore)."""
+
+    def create_key(self, tenant: str, scopes: Sequence[str], *, name: str = "") -> tuple[str, dict[str, Any]]:
+        key_id = secrets.token_hex(6)
+        api_key = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        stamp = now_iso()
+        item = {"pk": tenant, "sk": KEY + key_id, "keyId": key_id, "keyHash": hash_api_key(api_key), "name": name,
+                "scopes": sorted(set(scopes)), "revoked": False, "createdAt": stamp}
+        with translated("API key"):
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return api_key, _key_doc(item)
+
+    def lookup(self, api_key: str) -> dict[str, Any] | None:
+        """The key's record when it exists and is not revoked, else None."""
+        from boto3.dynamodb.conditions import Key
+
+        with translated("API key"):
+            items = self.table.query(IndexName=BY_HASH_INDEX,
+                                     KeyConditionExpression=Key("keyHash").eq(hash_api_key(api_key))).get("Items", [])
+        live = [item for item in items if not item.get("revoked")]
+        return _key_doc(live[0]) if live else None
+
+    def list_keys(self, tenant: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant) & Key("sk").begins_with(KEY))
+        return sorted((_key_doc(item) for item in items), key=lambda d: (d["createdAt"] or "", d["keyId"]))
+
+    def revoke(self, tenant: str, key_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.update_item(Key={"pk": tenant, "sk": KEY + key_id}, ConditionExpression="attribute_exists(pk)",
+                                   UpdateExpression="SET revoked = :true, revokedAt = :now",
+                                   ExpressionAttributeValues={":true": True, ":now": now_iso()})
+        except ClientError as error:
+            if _conditional(error):
+                raise NotFound(f"API key {key_id!r} not found") from error
+            raise translate(error, "API key") from error
+
+
+# -- idempotency -------------------------------------------------------------------------------------
+
+
+class DynamoDBIdempotency(_Table):
+    """Claim/complete records with a TTL attribute ``expiresAt`` (same contract as SQLiteIdempotency)."""
+
+    def __init__(self, table_name: str, resource: Any = None, region: str | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(table_name, resource, region)
+        self.clock = clock
+
+    def claim(self, key: str, ttl_seconds: int = 3600) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        now = self.clock()
+        try:
+            self.table.put_item(
+                Item={"pk": key, "status": "in_progress", "expiresAt": int(now + ttl_seconds), "createdAt": now_iso()},
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt <= :now",
+                ExpressionAttributeValues={":now": int(now)})
+            return None
+        except ClientError as error:
+            if not _conditional(error):
+                raise translate(error, "idempotency record") from error
+        with translated("idempotency record"):
+            item = self.table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        if item is not None and item.get("status") == "completed":
+            result: dict[str, Any] = json.loads(item["result"])
+            return result
+        raise Conflict(f"request {key!r} is already in progress", field="idempotencyKey")
+
+    def complete(self, key: str, result: dict[str, Any], ttl_seconds: int = 3600) -> None:
+        with translated("idempotency record"):
+            self.table.put_item(Item={"pk": key, "status": "completed", "result": _dumps(result),
+                                      "expiresAt": int(self.clock() + ttl_seconds), "createdAt": now_iso()})
+
+    def release(self, key: str) -> None:
+        """Drop an in-progress claim (the work failed) so a retry can claim the key again."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.delete_item(Key={"pk": key}, ConditionExpression="#s = :in_progress",
+                                   ExpressionAttributeNames={"#s": "status"},
+                                   ExpressionAttributeValues={":in_progress": "in_progress"})
+        except ClientError as error:
+            if not _conditional(error):
+                raise translate(error, "idempotency record") from error
+
+
+# -- jobs --------------------------------------------------------------------------------------------
+
+JOB = "job#"
+JOB_STATUSES = frozenset({"pending", "processing", "completed", "failed", "cancelled"})
+
+
+class DynamoDBJobStore(_Table):
+    """Jobs as JSON documents keyed by (tenant, jobId), as the embedded SQLiteJobStore."""
+
+    def create_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        job_id = str(job["jobId"])
+        stamp = now_iso()
+        doc = {"status": "pending", **job, "createdAt": stamp, "updatedAt": stamp}
+        _check_job(doc["status"])
+        try:
+            self.table.put_item(Item=self._item(doc), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if _conditional(error):
+                raise Conflict(f"job {job_id!r} already exists", field="jobId") from error
+            raise translate(error, f"job {job_id!r}") from error
+        return doc
+
+    def _item(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {"pk": str(doc["tenant"]), "sk": JOB + str(doc["jobId"]), "status": doc["status"],
+                "gsi1pk": str(doc["tenant"]), "gsi1sk": f"{doc['createdAt']}#{doc['jobId']}", "doc": _dumps(doc)}
+
+    def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
+        with translated(f"job {job_id!r}"):
+            item = self.table.get_item(Key={"pk": tenant, "sk": JOB + job_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return _doc(item)
+
+    def update_job(self, tenant: str, job_id: str, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into the job document (``status`` checked); optimistic on the stored document."""
+        from botocore.exceptions import ClientError
+
+        if "status" in fields:
+            _check_job(fields["status"])
+        for _attempt in range(10):
+            with translated(f"job {job_id!r}"):
+                item = self.table.get_item(Key={"pk": tenant, "sk": JOB + job_id}, ConsistentRead=True).get("Item")
+            if item is None:
+                raise NotFound(f"job {job_id!r} not found")
+            doc = {**_doc(item), **fields, "updatedAt": now_iso()}
+            try:
+                self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",
+                                    ExpressionAttributeNames={"#doc": "doc"},
+                                    ExpressionAttributeValues={":previous": item["doc"]})
+            except ClientError as error:
+                if _conditional(error):
+                    continue
+                raise translate(error, f"job {job_id!r}") from error
+            return doc
+        raise Conflict(f"job {job_id!r} is being updated concurrently")
+
+    def list_jobs(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        with translated("jobs"):
+            page = self.table.query(IndexName=BY_TIME_INDEX, KeyConditionExpression=Key("gsi1pk").eq(tenant),
+                                    ScanIndexForward=False, Limit=limit)
+        return [_doc(item) for item in page.get("Items", [])]
+
+
+def _check_job(status: Any) -> None:
+    if status not in JOB_STATUSES:
+        raise ValueError(f"job status must be one of {', '.join(sorted(JOB_STATUSES))}, not {status!r}")

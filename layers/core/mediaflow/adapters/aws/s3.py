@@ -1,0 +1,182 @@
+"""BlobStore on S3: the uploads bucket for ``{tenant}/uploads/...`` keys, the outputs bucket for the rest.
+
+Workers address media by key only, so the store routes each key to its bucket. Run-scoped intermediates
+(``{tenant}/runs/...``) are tagged so that a lifecycle rule on the outputs bucket expires them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
+from mediaflow.adapters.embedded.blobstore import media_type_of, validate_key
+from mediaflow.errors import Conflict, NotFound
+from mediaflow.media import MediaRef
+
+RETENTION_TAG = "mediaflow-retention"
+RUN_SCOPED = "run"
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+
+
+def is_run_scoped(key: str) -> bool:
+    parts = key.split("/")
+    return len(parts) > 2 and parts[1] == "runs"
+
+
+def is_upload(key: str) -> bool:
+    parts = key.split("/")
+    return len(parts) > 2 and parts[1] == "uploads"
+
+
+class S3BlobStore:
+    """The BlobStore port on S3 (``bucket`` is the outputs bucket)."""
+
+    def __init__(self, bucket: str, *, uploads_bucket: str | None = None, client: Any = None,
+                 region: str | None = None, presign_seconds: int = 3600) -> None:
+        self.bucket = bucket
+        self.uploads_bucket = uploads_bucket or bucket
+        self.s3 = client_of(client, "s3", region)
+        self.presign_seconds = presign_seconds
+
+    def bucket_for(self, key: str) -> str:
+        return self.uploads_bucket if is_upload(key) else self.bucket
+
+    def _extra(self, key: str, content_type: str) -> dict[str, Any]:
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if is_run_scoped(key):
+            extra["Tagging"] = f"{RETENTION_TAG}={RUN_SCOPED}"
+        return extra
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        validate_key(key)
+        args: dict[str, Any] = {"Bucket": self.bucket_for(key), "Key": key, "Body": data,
+                                **self._extra(key, content_type)}
+        if not overwrite:
+            args["IfNoneMatch"] = "*"  # S3 conditional write: 412 when the key exists
+        self._put(args, key)
+        return self.head(key)
+
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+        validate_key(key)
+        path = Path(path)
+        if path.stat().st_size <= MULTIPART_THRESHOLD:
+            with path.open("rb") as body:
+                args: dict[str, Any] = {"Bucket": self.bucket_for(key), "Key": key, "Body": body,
+                                        **self._extra(key, content_type)}
+                if not overwrite:
+                    args["IfNoneMatch"] = "*"
+                self._put(args, key)
+            return self.head(key)
+        # Large files go multipart; "never overwrite" is a HEAD check here (a narrow race documented
+        # in docs/deploy.md), since the managed transfer does not pass If-None-Match.
+        if not overwrite and self.exists(key):
+            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
+        from boto3.s3.transfer import TransferConfig
+
+        extra = self._extra(key, content_type)
+        with translated(f"object {key!r}"):
+            self.s3.upload_file(str(path), self.bucket_for(key), key, ExtraArgs=extra,
+                                Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD))
+        return self.head(key)
+
+    def _put(self, args: dict[str, Any], key: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.put_object(**args)
+        except ClientError as error:
+            if error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise Conflict(f"object {key!r} already exists and is never overwritten", field="key") from error
+            raise translate(error, f"object {key!r}") from error
+
+    def copy(self, source_key: str, key: str, *, content_type: str | None = None,
+             overwrite: bool = True) -> MediaRef:
+        """Server-side copy (multipart for large objects); the source is left as it is."""
+        validate_key(key)
+        source = self.head(source_key)
+        if not overwrite and self.exists(key):
+            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE",
+                                 **self._extra(key, content_type or source.content_type)}
+        if "Tagging" in extra:
+            extra["TaggingDirective"] = "REPLACE"
+        with translated(f"object {source_key!r}"):
+            self.s3.copy({"Bucket": self.bucket_for(source_key), "Key": source_key}, self.bucket_for(key), key,
+                         ExtraArgs=extra)
+        return self.head(key)
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def head(self, key: str) -> MediaRef:
+        with translated(f"object {key!r}"):
+            meta = self.s3.head_object(Bucket=self.bucket_for(key), Key=key)
+        content_type = str(meta.get("ContentType") or "application/octet-stream")
+        return MediaRef(
+            bucket=self.bucket_for(key), key=key, content_type=content_type, size=int(meta.get("ContentLength", 0)),
+            etag=str(meta.get("ETag", "")).strip('"') or None, media_type=media_type_of(content_type),
+            filename=key.rsplit("/", 1)[-1], metadata=dict(meta.get("Metadata") or {}),
+        )
+
+    def download(self, key: str, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".mf-tmp-{uuid.uuid4().hex}")
+        try:
+            with translated(f"object {key!r}"):
+                self.s3.download_file(self.bucket_for(key), key, str(tmp))
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` (fewer at the end of the object) with one Range GET."""
+        from botocore.exceptions import ClientError
+
+        if start < 0 or length < 0:
+            raise ValueError("start and length must not be negative")
+        if length == 0:
+            return b""
+        try:
+            response = self.s3.get_object(Bucket=self.bucket_for(key), Key=key,
+                                          Range=f"bytes={start}-{start + length - 1}")
+        except ClientError as error:
+            if error_code(error) == "InvalidRange":
+                return b""
+            raise translate(error, f"object {key!r}") from error
+        data: bytes = response["Body"].read()
+        return data[:length]
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+        except NotFound:
+            return False
+        return True
+
+    def list(self, prefix: str) -> Iterator[str]:
+        bucket = self.bucket_for(prefix if prefix.count("/") >= 2 else f"{prefix}/x/y")
+        paginator = self.s3.get_paginator("list_objects_v2")
+        with translated(f"prefix {prefix!r}"):
+            keys = [item["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+                    for item in page.get("Contents", [])]
+        return iter(sorted(keys))
+
+    # -- delete / url --------------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        with translated(f"object {key!r}"):
+            self.s3.delete_object(Bucket=self.bucket_for(key), Key=key)
+
+    def url(self, key: str, expires_seconds: int | None = None) -> str:
+        """A presigned GET URL."""
+        with translated(f"object {key!r}"):
+            url: str = self.s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket_for(key), "Key": key},
+                ExpiresIn=expires_seconds or self.presign_seconds)
+        return url

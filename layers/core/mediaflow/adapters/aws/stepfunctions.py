@@ -1,0 +1,185 @@
+"""Orchestrator on Step Functions: one state machine per workflow, one published version per workflow version.
+
+- The machine's name is derived from (tenant, workflow id, type): Step Functions cannot change a
+  machine's type, so a workflow whose compiled type changes (EXPRESS <-> STANDARD) gets a second machine.
+- Every save publishes a version (``publish=True``); activating moves the ``live`` alias to it. Runs are
+  started on the exact version ARN recorded for the workflow version they match, so a run always executes
+  the definition it recorded. Where versions or aliases are unavailable (older emulators), the machine's
+  own ARN is used and the alias is skipped.
+- Standard executions are started with a deterministic name; ``ExecutionAlreadyExists`` means the run was
+  started before and counts as success. Express executions emit no status-change events, so they are
+  handed to the Express runner function, which waits for them with StartSyncExecution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
+from mediaflow.errors import NotFound
+
+ALIAS = "live"
+TYPE_SUFFIX = {"STANDARD": "std", "EXPRESS": "exp"}
+PLACEHOLDERS = ("VipsFunctionArn", "FfmpegFunctionArn", "RembgFunctionArn", "LightFunctionArn")
+UNSUPPORTED = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented", "404"})
+
+
+def substitute(asl: Any, values: dict[str, str]) -> Any:
+    """A copy of ``asl`` with every ``${Name}`` placeholder replaced by ``values[Name]``."""
+    if isinstance(asl, dict):
+        return {key: substitute(value, values) for key, value in asl.items()}
+    if isinstance(asl, list):
+        return [substitute(value, values) for value in asl]
+    if isinstance(asl, str) and "${" in asl:
+        for name, value in values.items():
+            asl = asl.replace("${" + name + "}", value)
+    return asl
+
+
+def execution_arn(machine_arn: str, name: str, machine_type: str = "STANDARD") -> str:
+    """The ARN Step Functions gives an execution ``name`` of ``machine_arn`` (a version suffix is dropped)."""
+    parts = machine_arn.split(":")
+    base = parts[:7]
+    kind = "express" if machine_type == "EXPRESS" else "execution"
+    return ":".join([*base[:5], kind, base[6], name])
+
+
+class StepFunctionsOrchestrator:
+    def __init__(self, *, role_arn: str, function_arns: dict[str, str], name_prefix: str = "mediaflow",
+                 log_group_arn: str = "", express_runner: str = "", client: Any = None, lambda_client: Any = None,
+                 region: str | None = None) -> None:
+        missing = [name for name in PLACEHOLDERS if not function_arns.get(name)]
+        if missing:
+            raise ValueError(f"function ARNs missing for {', '.join(missing)}")
+        self.role_arn = role_arn
+        self.function_arns = dict(function_arns)
+        self.name_prefix = name_prefix
+        self.log_group_arn = log_group_arn
+        self.express_runner = express_runner
+        self.sfn = client_of(client, "stepfunctions", region)
+        self.lambdas = client_of(lambda_client, "lambda", region)
+
+    # -- names ---------------------------------------------------------------------------------------
+
+    def machine_name(self, tenant: str, workflow_id: str, machine_type: str) -> str:
+        digest = hashlib.sha256(f"{tenant}\x1f{workflow_id}".encode()).hexdigest()[:24]
+        return f"{self.name_prefix}-{TYPE_SUFFIX[machine_type]}-{digest}"[:80]
+
+    def machine_arn(self, name: str) -> str:
+        _, partition, _, _, account, _ = self.role_arn.split(":", 5)
+        return f"arn:{partition}:states:{self.sfn.meta.region_name}:{account}:stateMachine:{name}"
+
+    # -- deploy --------------------------------------------------------------------------------------
+
+    def deploy(self, tenant: str, workflow_id: str, version: int, asl: dict[str, Any], machine_type: str, *,
+               activate: bool) -> dict[str, Any]:
+        """Create or update the workflow's machine with ``asl``, publish a version, move ``live`` when active."""
+        name = self.machine_name(tenant, workflow_id, machine_type)
+        arn = self.machine_arn(name)
+        common: dict[str, Any] = {
+            "definition": json.dumps(substitute(asl, self.function_arns), sort_keys=True),
+            "roleArn": self.role_arn, "tracingConfiguration": {"enabled": True},
+            "publish": True, "versionDescription": f"workflow {workflow_id} version {version}",
+        }
+        if self.log_group_arn:
+            common["loggingConfiguration"] = {
+                "level": "ERROR", "includeExecutionData": False,
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": self.log_group_arn}}]}
+        with translated(f"state machine {name!r}"):
+            if self._exists(arn):
+                response = self.sfn.update_state_machine(stateMachineArn=arn, **common)
+            else:
+                response = self.sfn.create_state_machine(
+                    name=name, type=machine_type, **common,
+                    tags=[{"key": "mediaflow:tenant", "value": tenant[:256]},
+                          {"key": "mediaflow:workflow", "value": workflow_id[:256]}])
+        version_arn = response.get("stateMachineVersionArn")
+        alias_arn = self.move_alias(arn, version_arn) if activate and version_arn else None
+        return {"name": name, "arn": arn, "type": machine_type, "versionArn": version_arn, "aliasArn": alias_arn,
+                "workflowVersion": version}
+
+    def _exists(self, arn: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.sfn.describe_state_machine(stateMachineArn=arn)
+        except ClientError as error:
+            if error_code(error) in ("StateMachineDoesNotExist", "ResourceNotFoundException"):
+                return False
+            raise
+        return True
+
+    def move_alias(self, arn: str, version_arn: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
+        alias_arn = f"{arn}:{ALIAS}"
+        try:
+            try:
+                self.sfn.update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=routing)
+            except ClientError as error:
+                if error_code(error) not in ("ResourceNotFound", "ResourceNotFoundException",
+                                             "StateMachineDoesNotExist"):
+                    raise
+                alias_arn = self.sfn.create_state_machine_alias(
+                    name=ALIAS, routingConfiguration=routing)["stateMachineAliasArn"]
+        except ClientError as error:
+            if error_code(error) in UNSUPPORTED:
+                return None  # aliases unavailable: runs use the version ARN anyway
+            raise translate(error, f"alias of {arn!r}") from error
+        return alias_arn
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def start(self, machine: dict[str, Any], name: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+        """Start one execution; returns ``{executionArn, started}`` (started False: it already existed)."""
+        from botocore.exceptions import ClientError
+
+        target = machine.get("versionArn") or machine["arn"]
+        payload = json.dumps(execution_input, sort_keys=True, separators=(",", ":"))
+        arn = execution_arn(machine["arn"], name, machine["type"])
+        if machine["type"] == "EXPRESS" and self.express_runner:
+            with translated("Express runner"):
+                self.lambdas.invoke(FunctionName=self.express_runner, InvocationType="Event",
+                                    Payload=json.dumps({"stateMachineArn": target, "name": name,
+                                                        "input": execution_input}).encode())
+            return {"executionArn": arn, "started": True}
+        try:
+            response = self.sfn.start_execution(stateMachineArn=target, name=name, input=payload)
+        except ClientError as error:
+            if error_code(error) == "ExecutionAlreadyExists":
+                return {"executionArn": arn, "started": False}
+            raise translate(error, f"execution {name!r}") from error
+        return {"executionArn": response["executionArn"], "started": True}
+
+    def run_sync(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+        """StartSyncExecution (Express only): the finished execution's status, output, error and cause."""
+        with translated(f"execution {name!r}"):
+            response: dict[str, Any] = self.sfn.start_sync_execution(
+                stateMachineArn=state_machine_arn, name=name,
+                input=json.dumps(execution_input, sort_keys=True, separators=(",", ":")))
+        return response
+
+    def stop(self, execution: str, cause: str = "cancelled") -> None:
+        with translated(f"execution {execution!r}"):
+            self.sfn.stop_execution(executionArn=execution, error="Cancelled", cause=cause)
+
+    # -- delete --------------------------------------------------------------------------------------
+
+    def delete(self, tenant: str, workflow_id: str) -> None:
+        """Delete the workflow's machines (aliases first); running executions finish on their own."""
+        from botocore.exceptions import ClientError
+
+        for machine_type in TYPE_SUFFIX:
+            arn = self.machine_arn(self.machine_name(tenant, workflow_id, machine_type))
+            try:
+                aliases = self.sfn.list_state_machine_aliases(stateMachineArn=arn).get("stateMachineAliases", [])
+                for alias in aliases:
+                    self.sfn.delete_state_machine_alias(stateMachineAliasArn=alias["stateMachineAliasArn"])
+                self.sfn.delete_state_machine(stateMachineArn=arn)
+            except ClientError as error:
+                mapped = translate(error, f"state machine {arn!r}")
+                if not isinstance(mapped, NotFound) and error_code(error) not in UNSUPPORTED:
+                    raise mapped from error

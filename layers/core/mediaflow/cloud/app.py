@@ -1,0 +1,39 @@
+"""The adapters of one deployment, built once per Lambda container from the MEDIAFLOW_* settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from mediaflow.adapters.aws import AwsAdapters, open_aws
+from mediaflow.cloud.launcher import StepFunctionsLauncher
+from mediaflow.cloud.nodes import SCRATCH_ROOT
+from mediaflow.cloud.trigger import UploadTrigger
+from mediaflow.runtime.tasks import TaskEnvironment
+from mediaflow.settings import get_settings
+
+
+@cache
+def adapters() -> AwsAdapters:
+    return open_aws(get_settings())
+
+
+def launcher(a: AwsAdapters | None = None) -> StepFunctionsLauncher:
+    a = a or adapters()
+    return StepFunctionsLauncher(a.orchestrator, a.workflows, a.runs)
+
+
+def upload_trigger(a: AwsAdapters | None = None) -> UploadTrigger:
+    a = a or adapters()
+    return UploadTrigger(a.blobs, a.workflows, launcher(a))
+
+
+def task_environment(a: AwsAdapters | None = None, workdir: Path = SCRATCH_ROOT) -> TaskEnvironment:
+    a = a or adapters()
+    return TaskEnvironment(blobs=a.blobs, workdir=workdir, runs=a.runs, bus=a.bus, settings=a.settings)
+
+
+def reset() -> None:
+    """Forget the cached adapters (tests change the settings between cases)."""
+    adapters.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,154 @@
+"""Uploads start runs: S3 "Object Created" -> the tenant's matching active workflows -> one run each.
+
+Keys arrive decoded differently by source: S3 event notifications (Records[].s3.object.key) carry the
+key form-encoded ("red flower+1.jpg" arrives as "red+flower%2B1.jpg"); EventBridge "Object Created"
+events carry it as stored. Each shape is decoded exactly once, by an explicit rule per shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from mediaflow.cloud.launcher import StepFunctionsLauncher
+from mediaflow.compiler import compile_workflow
+from mediaflow.errors import EmptyMedia, NotFound
+from mediaflow.media import MediaRef
+from mediaflow.sniff import HEAD_BYTES, sniff
+from mediaflow.triggers import matching_workflows, run_name
+from mediaflow.validation import validate
+
+logger = logging.getLogger(__name__)
+
+KeyEncoding = Literal["none", "form"]
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    bucket: str
+    key: str
+    size: int = 0
+    etag: str = ""
+    version_id: str = ""
+    sequencer: str = ""
+
+
+def decode_key(raw: str, encoding: KeyEncoding) -> str:
+    """The stored key: ``form`` undoes S3 notifications' form encoding (``+`` is a space); ``none`` keeps it."""
+    return unquote_plus(raw) if encoding == "form" else raw
+
+
+class _S3Object(BaseModel):
+    key: str = Field(min_length=1)
+    size: int = 0
+    etag: str = Field(default="", validation_alias=AliasChoices("etag", "eTag"))
+    version_id: str | None = Field(default=None, validation_alias=AliasChoices("version-id", "versionId"))
+    sequencer: str = ""
+
+
+class _Bucket(BaseModel):
+    name: str = Field(min_length=1)
+
+
+class _ObjectCreatedDetail(BaseModel):
+    bucket: _Bucket
+    object: _S3Object
+
+
+class _S3Entity(BaseModel):
+    bucket: _Bucket
+    object: _S3Object
+
+
+class _S3Record(BaseModel):
+    event_name: str = Field(validation_alias="eventName")
+    s3: _S3Entity
+
+
+def _uploaded(bucket: str, obj: _S3Object, encoding: KeyEncoding) -> UploadedObject:
+    return UploadedObject(bucket=bucket, key=decode_key(obj.key, encoding), size=obj.size, etag=obj.etag,
+                          version_id=obj.version_id or "", sequencer=obj.sequencer)
+
+
+def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncoding = "none") -> list[UploadedObject]:
+    """The objects of an EventBridge "Object Created" event or of an S3 notification (``Records``).
+
+    Validated with pydantic (a malformed event raises ValidationError). Note that powertools'
+    ``S3EventBridgeNotificationEvent`` form-decodes EventBridge keys, which breaks keys holding ``+``
+    or ``%``; hence these models.
+    """
+    if "Records" in event:
+        records = [_S3Record.model_validate(r) for r in event["Records"] if "s3" in r]
+        return [_uploaded(r.s3.bucket.name, r.s3.object, "form") for r in records
+                if r.event_name.startswith("ObjectCreated")]
+    if event.get("detail-type") == "Object Created":
+        detail = _ObjectCreatedDetail.model_validate(event.get("detail"))
+        return [_uploaded(detail.bucket.name, detail.object, eventbridge_encoding)]
+    return []
+
+
+def tenant_of(key: str) -> tuple[str, str] | None:
+    """``(tenant, key below the tenant's uploads/)`` for ``{tenant}/uploads/...``, else None."""
+    parts = key.split("/", 2)
+    if len(parts) != 3 or parts[1] != "uploads" or not parts[0] or not parts[2]:
+        return None
+    return parts[0], parts[2]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class UploadTrigger:
+    def __init__(self, blobs: Any, workflows: Any, launcher: StepFunctionsLauncher) -> None:
+        self.blobs = blobs
+        self.workflows = workflows
+        self.launcher = launcher
+
+    def describe(self, obj: UploadedObject) -> MediaRef | None:
+        """HEAD + magic-byte sniff of the first bytes (one Range GET); None when it is gone or empty."""
+        try:
+            head = self.blobs.head(obj.key)
+            sniffed = sniff(self.blobs.read_range(obj.key, 0, HEAD_BYTES))
+        except (NotFound, EmptyMedia) as error:
+            logger.info("upload %s skipped: %s", obj.key, error)
+            return None
+        from mediaflow.local import safe_name
+
+        return head.model_copy(update={
+            "bucket": obj.bucket, "content_type": sniffed.content_type, "media_type": sniffed.media_type,
+            "filename": safe_name(obj.key.rsplit("/", 1)[-1]), "source_key": obj.key,
+            "etag": obj.etag or head.etag})
+
+    def handle(self, obj: UploadedObject) -> list[dict[str, Any]]:
+        """Start one run per matching active workflow; a duplicated event starts nothing new."""
+        owner = tenant_of(obj.key)
+        if owner is None:
+            logger.info("upload %s is not under {tenant}/uploads/: ignored", obj.key)
+            return []
+        tenant, relative = owner
+        candidates = self.workflows.list(tenant, status="active")
+        if not candidates:
+            return []
+        media = self.describe(obj)
+        if media is None:
+            return []
+        started = []
+        for workflow in matching_workflows(candidates, media, relative):
+            report = validate(workflow["definition"])
+            if not report.valid or report.definition is None:
+                logger.warning("workflow %s is no longer valid: skipped", workflow["id"])
+                continue
+            compiled = compile_workflow(report.definition, report.configs)
+            version = int(workflow["version"])
+            run_id = run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, workflow["id"], version)
+            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": tenant,
+                                       "version": version, "startedAt": _now()}, "media": media.to_state()}
+            started.append(self.launcher.start(tenant, compiled.asl, execution_input, run_id,
+                                               machine_type=compiled.execution_type))
+        return started
