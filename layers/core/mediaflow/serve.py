@@ -1,11 +1,9 @@
-"""`mediaflow serve`: the upload watcher (files dropped in <data dir>/uploads/) plus a health endpoint."""
+"""`mediaflow serve`: the HTTPS API (the same resolver as on Lambda) on a local HTTP server, with the upload
+watcher (files dropped in <data dir>/uploads/) running alongside."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rich.console import Console
@@ -15,26 +13,6 @@ from mediaflow.local import LocalService
 
 console = Console(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
-
-
-class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/health":
-            self._send(200, "application/json", {"status": "ok", "mode": "embedded"})
-        else:
-            self._send(404, "application/problem+json", {"type": "about:blank", "title": "Not Found",
-                                                         "status": 404, "detail": f"no route {self.path}"})
-
-    def _send(self, status: int, content_type: str, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 class UploadWatcher:
@@ -85,9 +63,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             for run_id, status in statuses.items():
                 console.print(f"{run_id}: {status}")
             return 0 if all(status == "completed" for status in statuses.values()) else 1
-        server = ThreadingHTTPServer((host, port), _Health)
-        threading.Thread(target=server.serve_forever, name="mediaflow-http", daemon=True).start()
-        console.print(f"mediaflow serving on http://{host}:{server.server_address[1]}/v1/health; "
+        from mediaflow.api_server import local_api
+
+        server = local_api(service, host, port).start()
+        console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                       f"watching {escape(str(watcher.root))} (Ctrl-C stops)")
         try:
             while True:
@@ -96,5 +75,5 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
         except KeyboardInterrupt:
             console.print("stopping")
         finally:
-            server.shutdown()
+            server.stop()
     return 0

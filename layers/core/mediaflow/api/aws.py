@@ -1,0 +1,41 @@
+"""The API over the AWS adapters (DynamoDB, S3, Step Functions), for functions/api on Lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mediaflow.api.config import ApiConfig
+from mediaflow.api.context import ApiContext
+
+
+def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiContext:
+    """Build the context from ``mediaflow.adapters.aws`` and ``mediaflow.cloud`` (imported lazily)."""
+    try:
+        from mediaflow.cloud import app as cloud
+        from mediaflow.cloud.workflows import sync_workflow
+    except ImportError as error:  # the AWS side is a separate part of the package
+        raise RuntimeError(f"the API on Lambda needs mediaflow.adapters.aws and mediaflow.cloud: {error}") from error
+    a = adapters or cloud.adapters()
+    launcher = cloud.launcher(a)
+
+    def saved(tenant: str, record: dict[str, Any]) -> None:
+        if record.get("valid", True):  # drafts that do not validate get a state machine once they do
+            sync_workflow(tenant, record, launcher=launcher)
+
+    def deleted(tenant: str, workflow_id: str) -> None:
+        a.orchestrator.delete(tenant, workflow_id)
+
+    def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int) -> dict[str, Any]:
+        conditions: list[Any] = [["content-length-range", 1, max_bytes]]
+        fields = {"Content-Type": content_type} if content_type else {}
+        if content_type:
+            conditions.append({"Content-Type": content_type})
+        post: dict[str, Any] = a.blobs.s3.generate_presigned_post(
+            Bucket=a.blobs.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
+        return post
+
+    return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
+                      blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
+                      scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,  # noqa: S108
+                      on_workflow_deleted=deleted, presign_post=presign)

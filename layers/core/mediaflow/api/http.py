@@ -1,0 +1,108 @@
+"""Request helpers shared by the routes: raw bodies (base64 as API Gateway sends binary), multipart
+form data, the public base URL of the API, and header access."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mediaflow.api.problems import ApiProblem
+
+TEXT_TYPES = ("application/json", "application/problem+json", "text/", "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def lower_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body)
+        except ValueError:
+            raise ApiProblem(400, "the body is not valid base64", code="BadRequest") from None
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def json_body(event: Mapping[str, Any]) -> Any:
+    data = raw_body(event)
+    if not data.strip():
+        return {}
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise ApiProblem(400, "the body is not valid JSON", code="MalformedJson",
+                         errors=[{"field": "body", "path": "body", "message": "not valid JSON"}]) from None
+
+
+def _param(header: str, name: str) -> str | None:
+    for segment in header.split(";")[1:]:
+        key, _, value = segment.strip().partition("=")
+        if key.strip().lower() == name:
+            value = value.strip()
+            return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return None
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[Part]:
+    """Split a multipart/form-data body into parts (files keep their bytes untouched)."""
+    boundary = _param(content_type, "boundary")
+    if not boundary:
+        raise ApiProblem(400, "multipart/form-data without a boundary", code="BadMultipart")
+    delimiter = b"--" + boundary.encode("latin-1")
+    parts: list[Part] = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk.removeprefix(b"\r\n")
+        chunk = chunk.removesuffix(b"\r\n")
+        head, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            raise ApiProblem(400, "a multipart part has no header block", code="BadMultipart")
+        headers = {}
+        for line in head.decode("utf-8", errors="replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        name = _param(disposition, "name")
+        if name is None:
+            continue
+        parts.append(Part(name, data, _param(disposition, "filename"), headers.get("content-type")))
+    return parts
+
+
+def form_parts(event: Mapping[str, Any]) -> list[Part] | None:
+    """The multipart parts of the request, or None when the body is not multipart/form-data."""
+    content_type = lower_headers(event).get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    return parse_multipart(raw_body(event), content_type)
+
+
+def base_url(event: Mapping[str, Any]) -> str:
+    """The public URL the client used to reach the API (stage included on execute-api domains)."""
+    headers = lower_headers(event)
+    context = event.get("requestContext") or {}
+    host = headers.get("host") or str(context.get("domainName") or "localhost")
+    proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
+    stage = str(context.get("stage") or "")
+    prefix = f"/{stage}" if host.endswith(".amazonaws.com") and stage and stage != "$default" else ""
+    return f"{proto}://{host}{prefix}"

@@ -1,0 +1,398 @@
+"""Request and response models of the HTTPS API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+WorkflowStatus = Literal["draft", "active", "paused", "archived"]
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+JobStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
+Scope = Literal["workflows:read", "workflows:write", "workflows:execute"]
+NODE_ID = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Loose(BaseModel):
+    """Inputs that accept several shapes (canonical, Convertly, Mindia): checked by ``validate``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+# -- workflows -----------------------------------------------------------------------------------------
+
+
+class WorkflowInput(Loose):
+    """A workflow in any accepted shape: canonical (nodes/edges), Convertly (definition.nodes[].data.kind),
+    Mindia (steps) or Strongly-style connections; ``mediaflow.validation.validate`` checks it."""
+
+    id: str | None = Field(default=None, max_length=64, description="Convertly: replace this workflow")
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: WorkflowStatus | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    version: int | None = Field(default=None, ge=0, description="PUT: the version being replaced")
+    nodes: list[Any] | None = None
+    edges: list[Any] | None = None
+    connections: list[Any] | None = None
+    trigger: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    definition: dict[str, Any] | None = Field(default=None, description="Convertly payload")
+    steps: list[Any] | None = Field(default=None, description="Mindia payload")
+    is_active: bool | None = None
+
+
+class Workflow(Model):
+    id: str
+    workflow_id: str
+    name: str
+    description: str | None = None
+    status: WorkflowStatus
+    version: int
+    tags: list[str] = Field(default_factory=list)
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    trigger: dict[str, Any]
+    settings: dict[str, Any]
+    valid: bool
+    source: str = "canonical"
+    execution_type: str | None = None
+    node_count: int
+    connection_count: int
+    version_tag: str | None = None
+    last_run_at: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class WorkflowList(Model):
+    count: int
+    limit: int
+    offset: int
+    next_cursor: str | None = None
+    workflows: list[Workflow]
+
+
+class WorkflowPatch(Model):
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    is_active: bool | None = None
+    status: WorkflowStatus | None = None
+    version: int | None = Field(default=None, ge=0)
+
+
+class StatusChange(Model):
+    status: WorkflowStatus
+
+
+class ValidationResult(Model):
+    workflow_id: str
+    valid: bool
+    source: str
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    node_count: int
+    connection_count: int
+
+
+class VersionIn(Model):
+    version_tag: str | None = Field(default=None, max_length=64)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class VersionInfo(Model):
+    version: int
+    version_tag: str | None = None
+    description: str | None = None
+    status: str
+    created_at: str
+
+
+class VersionList(Model):
+    workflow_id: str
+    current_version: int
+    versions: list[VersionInfo]
+
+
+class VersionCreated(Model):
+    workflow_id: str
+    version: int
+    version_tag: str | None = None
+
+
+class WorkflowDiff(Model):
+    workflow_id: str
+    from_version: int
+    to_version: int
+    nodes_added: list[str]
+    nodes_removed: list[str]
+    nodes_changed: list[dict[str, Any]]
+    edges_added: list[dict[str, Any]]
+    edges_removed: list[dict[str, Any]]
+    fields_changed: list[str]
+
+
+class Template(Model):
+    id: str
+    name: str
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    trigger: dict[str, Any]
+    settings: dict[str, Any]
+
+
+class TemplateList(Model):
+    count: int
+    templates: list[Template]
+
+
+class FromTemplate(Model):
+    name: str | None = Field(default=None, max_length=200)
+    status: WorkflowStatus | None = None
+
+
+class WorkflowStats(Model):
+    total: int
+    draft: int
+    active: int
+    paused: int
+    archived: int
+    valid: int
+    invalid: int
+
+
+class NodeView(Model):
+    id: str
+    kind: str
+    type: str
+    label: str | None = None
+    category: str | None = None
+    position: dict[str, float] | None = None
+    config: dict[str, Any]
+    has_config: bool
+    inbound_connections: int
+    outbound_connections: int
+
+
+class NodeList(Model):
+    workflow_id: str
+    count: int
+    nodes: list[NodeView]
+
+
+class NodeIn(Model):
+    kind: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("kind", "nodeType", "type"))
+    id: str | None = Field(default=None, pattern=NODE_ID)
+    label: str | None = Field(default=None, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    position: dict[str, float] | None = None
+    after: str | None = Field(default=None, pattern=NODE_ID, description="Connect from this node")
+    edge_kind: Literal["true", "false"] | None = Field(default=None, description="When `after` is a branch")
+
+
+class NodeUpdate(Model):
+    config: dict[str, Any] | None = None
+    label: str | None = Field(default=None, max_length=200)
+    position: dict[str, float] | None = None
+    replace_config: bool = Field(default=False, description="Replace instead of merging the config")
+
+
+class NodeResult(Model):
+    workflow_id: str
+    node_id: str
+    version: int
+    node: NodeView | None = None
+    removed: bool = False
+    removed_connections: int = 0
+    valid: bool
+
+
+class ConnectionIn(Model):
+    source: str = Field(pattern=NODE_ID, validation_alias=AliasChoices("source", "sourceNodeId"))
+    target: str = Field(pattern=NODE_ID, validation_alias=AliasChoices("target", "targetNodeId"))
+    kind: Literal["true", "false"] | None = Field(default=None,
+                                                   validation_alias=AliasChoices("kind", "sourcePort"))
+
+
+class ConnectionResult(Model):
+    workflow_id: str
+    connection_id: str
+    version: int
+    connection: dict[str, Any] | None = None
+    removed: bool = False
+    valid: bool
+
+
+class EventIn(Model):
+    event_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$",
+                            validation_alias=AliasChoices("eventName", "event_type", "eventType"))
+    data: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("data", "event_data",
+                                                                                      "eventData"))
+    source: str = Field(default="api", max_length=128)
+
+
+class EventResult(Model):
+    event_name: str
+    workflows_triggered: int
+    workflows_failed: int
+    results: list[dict[str, Any]]
+
+
+# -- runs and uploads ----------------------------------------------------------------------------------
+
+
+class RunRequest(Model):
+    objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
+    sample: bool = Field(default=False, description="A test run on generated sample media")
+    sample_type: Literal["image", "video", "audio", "document"] = "image"
+
+
+class RunAccepted(Model):
+    run_id: str
+    status: RunStatus
+    workflow_id: str
+    version: int
+    batch: bool
+    total: int
+    location: str
+
+
+class Progress(Model):
+    total: int
+    completed: int
+    failed: int
+    tasks_succeeded: int = 0
+    tasks_failed: int = 0
+
+
+class OutputFile(Model):
+    key: str
+    filename: str
+    size: int
+    content_type: str
+    url: str
+
+
+class Run(Model):
+    run_id: str
+    workflow_id: str
+    version: int
+    status: RunStatus
+    batch: bool
+    progress: Progress
+    steps: list[dict[str, Any]]
+    outputs: list[OutputFile]
+    error: dict[str, Any] | None = None
+    retry_of: str | None = None
+    created_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class RunSummary(Model):
+    run_id: str
+    workflow_id: str
+    version: int
+    status: RunStatus
+    created_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class RunList(Model):
+    workflow_id: str
+    count: int
+    runs: list[RunSummary]
+
+
+class CancelResult(Model):
+    run_id: str
+    status: RunStatus
+    cancel_requested: bool
+
+
+class UploadIn(Model):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str | None = Field(default=None, max_length=255)
+
+
+class UploadTarget(Model):
+    upload_id: str
+    key: str
+    url: str
+    method: Literal["POST"] = "POST"
+    fields: dict[str, str]
+    expires_at: str
+
+
+class StoredObject(Model):
+    key: str
+    size: int
+    content_type: str
+    media_type: str
+
+
+# -- jobs ----------------------------------------------------------------------------------------------
+
+
+class JobAccepted(Model):
+    job_id: str
+    status: JobStatus
+
+
+class JobProgress(Model):
+    total: int
+    completed: int
+    failed: int
+    percent: int
+
+
+class Job(Model):
+    job_id: str
+    job_type: str
+    status: JobStatus
+    progress: JobProgress
+    results: list[dict[str, Any]]
+    error_message: str | None = None
+    archive: OutputFile | None = None
+    created_at: str
+    updated_at: str
+
+
+# -- keys and meta -------------------------------------------------------------------------------------
+
+
+class KeyIn(Model):
+    name: str = Field(default="", max_length=100)
+    scopes: list[Scope] = Field(min_length=1)
+
+
+class ApiKey(Model):
+    key_id: str
+    name: str
+    scopes: list[str]
+    revoked: bool
+    created_at: str
+    revoked_at: str | None = None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="Shown once; only its hash is stored")
+
+
+class KeyList(Model):
+    count: int
+    keys: list[ApiKey]
+
+
+class Health(Model):
+    status: Literal["ok"]
+    mode: str

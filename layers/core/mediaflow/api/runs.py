@@ -1,0 +1,241 @@
+"""Run use cases: start runs on uploaded, stored or sample media (one file or a batch), read runs with
+their steps and outputs, cancel and retry; presigned-style uploads and signed downloads."""
+
+from __future__ import annotations
+
+import fnmatch
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mediaflow.api.context import ApiContext
+from mediaflow.api.http import Part
+from mediaflow.api.problems import ApiProblem
+from mediaflow.api.workflows import require_valid
+from mediaflow.compiler import BatchOptions, compile_workflow
+from mediaflow.errors import Conflict, NotFound
+from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.media import MediaRef
+from mediaflow.runtime.embedded import find_failures, input_keys, output_refs
+from mediaflow.sniff import sniff
+from mediaflow.validation import validate
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+def store_bytes(ctx: ApiContext, key: str, data: bytes, declared: str | None = None) -> MediaRef:
+    """Store uploaded bytes under ``key`` with the type sniffed from magic bytes (never the extension)."""
+    sniffed = sniff(data[:4096]) if data else None
+    content_type = sniffed.content_type if sniffed else (declared or "application/octet-stream")
+    ref = ctx.blobs.put_bytes(key, data, content_type, overwrite=False)
+    return ref.model_copy(update={"media_type": sniffed.media_type if sniffed else "other",
+                                  "filename": key.rsplit("/", 1)[-1], "source_key": key})
+
+
+def tenant_object(ctx: ApiContext, tenant: str, key: str) -> MediaRef:
+    """A stored object of this tenant; another tenant's key reads as not found."""
+    if not key.startswith(f"{tenant}/") or ".." in key.split("/"):
+        raise NotFound(f"object {key!r} not found", field="objects")
+    ref = ctx.blobs.head(key)
+    head = ctx.blobs.read_range(key, 0, 4096) if ref.size else b""
+    sniffed = sniff(head) if head else None
+    return ref.model_copy(update={"media_type": sniffed.media_type if sniffed else ref.media_type,
+                                  "content_type": sniffed.content_type if sniffed else ref.content_type,
+                                  "filename": key.rsplit("/", 1)[-1], "source_key": key})
+
+
+class RunService:
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    # -- starting ------------------------------------------------------------------------------------
+    def media_from_parts(self, tenant: str, parts: list[Part]) -> list[MediaRef]:
+        files = [p for p in parts if p.filename is not None]
+        if not files:
+            raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
+                             errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
+        batch = uuid.uuid4().hex[:12]
+        return [store_bytes(self.ctx, f"{tenant}/uploads/api/{batch}/{index}-{safe_name(p.filename or 'file')}",
+                            p.data, p.content_type) for index, p in enumerate(files)]
+
+    def media_from_keys(self, tenant: str, keys: list[str]) -> list[MediaRef]:
+        if len(keys) > self.ctx.config.max_batch_objects:
+            raise ApiProblem(422, f"at most {self.ctx.config.max_batch_objects} objects per run",
+                             code="TooManyObjects", errors=[{"field": "objects", "path": "body.objects",
+                                                             "message": "too many objects"}])
+        return [tenant_object(self.ctx, tenant, key) for key in keys]
+
+    def sample_media(self, tenant: str, kind: str) -> list[MediaRef]:
+        from mediaflow import samples
+
+        self.ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.ctx.scratch_dir) as scratch:
+            folder = Path(scratch)
+            size = self.ctx.config.sample_size
+            makers = {"image": lambda: samples.photo(folder / "sample.jpg", size, size * 2 // 3),
+                      "video": lambda: samples.video(folder / "sample.mp4", 2.0, size="320x180"),
+                      "audio": lambda: samples.tone(folder / "sample.wav", 2.0),
+                      "document": lambda: samples.pdf(folder / "sample.pdf")}
+            try:
+                path = makers[kind]()
+            except RuntimeError as error:
+                raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
+                                 errors=[{"field": "sampleType", "path": "body.sampleType",
+                                          "message": str(error)}]) from None
+            key = f"{tenant}/uploads/samples/{uuid.uuid4().hex[:12]}/{path.name}"
+            return [store_bytes(self.ctx, key, path.read_bytes())]
+
+    def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
+              retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        store = self.ctx.workflows
+        record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
+                                                                                             version)
+        if record.get("status") == "archived" and version is None:
+            raise Conflict(f"workflow {workflow_id!r} is archived", field="status")
+        report = validate(record["definition"])
+        require_valid(report, "only a valid workflow can run")
+        assert report.definition is not None
+        batch = len(media) > 1
+        compiled = compile_workflow(report.definition, report.configs,
+                                    batch=BatchOptions(expected_items=len(media)) if batch else None)
+        self.ctx.launcher.check(compiled)
+        run_id = new_run_id()
+        run: dict[str, Any] = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant,
+                               "version": record["version"], "startedAt": now_iso()}
+        if retry_of:
+            run["retryOf"] = retry_of
+        payload: dict[str, Any] = {"run": run}
+        if batch:
+            payload["items"] = [m.to_state() for m in media]
+        else:
+            payload["media"] = media[0].to_state()
+        self.ctx.launcher.start(tenant, compiled.asl, payload, run_id)
+        return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
+                "batch": batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
+
+    def start_input(self, tenant: str, workflow_id: str, execution_input: dict[str, Any]) -> str:
+        """Start a workflow with a prepared execution input (event triggers); returns the run id."""
+        record = self.ctx.workflows.get(tenant, workflow_id)
+        report = validate(record["definition"])
+        require_valid(report, "only a valid workflow can run")
+        assert report.definition is not None
+        compiled = compile_workflow(report.definition, report.configs)
+        self.ctx.launcher.check(compiled)
+        run_id = new_run_id()
+        run = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant, "version": record["version"],
+               "startedAt": now_iso()}
+        self.ctx.launcher.start(tenant, compiled.asl, {**execution_input, "run": run}, run_id)
+        return run_id
+
+    # -- reading -------------------------------------------------------------------------------------
+    def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
+        run = self.ctx.runs.get_run(tenant, run_id)
+        steps = self.ctx.runs.steps(tenant, run_id)
+        execution_input = run.get("input") or {}
+        items = execution_input.get("items")
+        batch = isinstance(items, list)
+        outputs = [] if run["output"] is None else output_refs(run["output"], exclude=input_keys(execution_input))
+        return {
+            "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
+            "status": run["status"], "batch": batch, "progress": progress(run, items if batch else None),
+            "steps": steps, "error": run.get("error"),
+            "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
+                         "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
+                         "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
+            "retryOf": (execution_input.get("run") or {}).get("retryOf"),
+            "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
+        }
+
+    def list(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
+        self.ctx.workflows.get(tenant, workflow_id)
+        runs = self.ctx.runs.list_runs(tenant, workflow_id, limit=limit)
+        summaries = [{k: r.get(k) for k in ("runId", "workflowId", "version", "status", "createdAt", "startedAt",
+                                            "endedAt")} for r in runs]
+        return {"workflowId": workflow_id, "count": len(summaries), "runs": summaries}
+
+    # -- control -------------------------------------------------------------------------------------
+    def cancel(self, tenant: str, run_id: str) -> dict[str, Any]:
+        run = self.ctx.runs.get_run(tenant, run_id)
+        if run["status"] in TERMINAL:
+            raise Conflict(f"run {run_id!r} is already {run['status']}", field="status")
+        if not self.ctx.launcher.cancel(tenant, run_id):
+            # Not running in this process (e.g. left pending by a stopped server): close the record.
+            run = self.ctx.runs.update_run(tenant, run_id, status="cancelled", endedAt=now_iso())
+        return {"runId": run_id, "status": run["status"], "cancelRequested": True}
+
+    def retry(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
+        """Re-run the whole run: same media, same workflow version (see docs/api.md for why not redrive)."""
+        run = self.ctx.runs.get_run(tenant, run_id)
+        if run["status"] not in ("failed", "cancelled"):
+            raise Conflict(f"only failed or cancelled runs can be retried; {run_id!r} is {run['status']}",
+                           field="status")
+        execution_input = run.get("input") or {}
+        states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
+        if not states:
+            raise Conflict(f"run {run_id!r} has no media to run again", field="input")
+        media = [MediaRef.model_validate(state) for state in states]
+        return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]))
+
+    # -- uploads and downloads -----------------------------------------------------------------------
+    def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str) -> dict[str, Any]:
+        upload_id = uuid.uuid4().hex[:16]
+        key = f"{tenant}/uploads/api/{upload_id}/{safe_name(filename)}"
+        expires = self.ctx.config.upload_expires_seconds
+        expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
+        presign = self.ctx.presign_post or getattr(self.ctx.blobs, "presigned_post", None)
+        if self.ctx.signer is None and callable(presign):
+            target = presign(key, content_type=content_type, expires_seconds=expires,
+                             max_bytes=self.ctx.config.max_upload_bytes)
+            return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
+                    "expiresAt": expires_at}
+        if self.ctx.signer is None:
+            raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
+        token = self.ctx.signer.sign({"k": key, "t": tenant}, expires)
+        return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",
+                "fields": {"key": key, **({"Content-Type": content_type} if content_type else {})},
+                "expiresAt": expires_at}
+
+    def receive_upload(self, token: str, parts: list[Part] | None) -> dict[str, Any]:
+        if self.ctx.signer is None:
+            raise NotFound("no such upload target")
+        claims = self.ctx.signer.verify(token)
+        files = [p for p in parts or [] if p.filename is not None]
+        if len(files) != 1:
+            raise ApiProblem(422, "send exactly one multipart field `file`", code="MissingFile",
+                             errors=[{"field": "file", "path": "body.file", "message": "one file part expected"}])
+        ref = store_bytes(self.ctx, str(claims["k"]), files[0].data, files[0].content_type)
+        return {"key": ref.key, "size": ref.size, "contentType": ref.content_type, "mediaType": ref.media_type}
+
+    def download(self, token: str) -> tuple[bytes, str, str]:
+        if self.ctx.signer is None:
+            raise NotFound("no such download")
+        key = str(self.ctx.signer.verify(token)["k"])
+        ref = self.ctx.blobs.head(key)
+        return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
+
+
+def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
+    counts = run.get("progress") or {}
+    tasks = {"tasksSucceeded": int(counts.get("tasksSucceeded", 0)), "tasksFailed": int(counts.get("tasksFailed", 0))}
+    status = run["status"]
+    if items is None:
+        return {"total": 1, "completed": int(status == "completed"), "failed": int(status in ("failed", "cancelled")),
+                **tasks}
+    total = len(items)
+    if status not in TERMINAL:
+        return {"total": total, "completed": 0, "failed": 0, **tasks}
+    outcomes = run.get("output")
+    if isinstance(outcomes, dict) and isinstance(outcomes.get("results"), list):
+        outcomes = outcomes["results"]
+    per_item = outcomes if isinstance(outcomes, list) and len(outcomes) == total else None
+    if per_item is None:
+        ok = total if status == "completed" else 0
+        return {"total": total, "completed": ok, "failed": total - ok, **tasks}
+    failed = sum(1 for item in per_item if any(True for _ in find_failures(item)))
+    return {"total": total, "completed": total - failed, "failed": failed, **tasks}
+
+
+def matches_event(pattern: str, name: str) -> bool:
+    return pattern == "*" or fnmatch.fnmatchcase(name, pattern)

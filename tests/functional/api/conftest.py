@@ -1,0 +1,200 @@
+"""Fixtures of the API tests: one embedded data dir per test session, served two ways -
+real HTTP on 127.0.0.1 (an ephemeral port) and API Gateway REST proxy events fed to the resolver."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ALL_SCOPES = ["workflows:read", "workflows:write", "workflows:execute"]
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class Client:
+    """One API client; ``transport`` is "http" (the local server) or "lambda" (proxy events)."""
+
+    def __init__(self, transport: str, base: str, resolve: Any, key: str | None) -> None:
+        self.transport, self.base, self._resolve, self.key = transport, base, resolve, key
+
+    def with_key(self, key: str | None) -> Client:
+        return Client(self.transport, self.base, self._resolve, key)
+
+    def request(self, method: str, path: str, *, json_body: Any = None, files: Any = None, data: Any = None,
+                headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+                raw_url: str | None = None) -> Reply:
+        all_headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        all_headers.update(headers or {})
+        url = raw_url or self.base + path
+        if self.transport == "http":
+            r = requests.request(method, url, json=json_body, files=files, data=data, headers=all_headers,
+                                 params=params, timeout=30)
+            return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+        prepared = requests.Request(method, url, json=json_body, files=files, data=data, headers=all_headers,
+                                    params=params).prepare()
+        return self._lambda(prepared)
+
+    def _lambda(self, prepared: requests.PreparedRequest) -> Reply:
+        from urllib.parse import parse_qsl, urlsplit
+
+        parts = urlsplit(prepared.url or "")
+        body = prepared.body or b""
+        body = body.encode() if isinstance(body, str) else body
+        content_type = prepared.headers.get("Content-Type", "")
+        text = not body or content_type.startswith(("application/json", "text/"))
+        headers = dict(prepared.headers)
+        headers.setdefault("Host", "abc123.execute-api.us-east-1.amazonaws.com")
+        query = dict(parse_qsl(parts.query))
+        event = {
+            "resource": "/{proxy+}", "path": parts.path, "httpMethod": prepared.method,
+            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+            "pathParameters": {"proxy": parts.path.lstrip("/")},
+            "requestContext": {"stage": "prod", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                               "requestId": "test", "httpMethod": prepared.method, "path": parts.path},
+            "body": (body.decode() if text else base64.b64encode(body).decode()) if body else None,
+            "isBase64Encoded": bool(body) and not text,
+        }
+        response = self._resolve(event, None)
+        headers_out: dict[str, str] = {}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers_out[name.lower()] = ", ".join(values)
+        for name, value in (response.get("headers") or {}).items():
+            headers_out.setdefault(name.lower(), value)
+        raw = response.get("body") or ""
+        content = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+        return Reply(response["statusCode"], headers_out, content)
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.request("POST", path, json_body=body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.request("PUT", path, json_body=body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.request("PATCH", path, json_body=body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+    def download(self, url: str) -> Reply:
+        """Fetch a URL the API handed out (signed: no key)."""
+        if self.transport == "http":
+            r = requests.get(url, timeout=30)
+            return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+        return self.with_key(None).request("GET", "", raw_url="http://x" + url.split("amazonaws.com/prod", 1)[-1])
+
+    def wait_run(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(f"/v1/runs/{run_id}").json()
+            if run["status"] in TERMINAL or time.monotonic() > deadline:
+                return run
+            time.sleep(0.1)
+
+
+@dataclass
+class Api:
+    service: Any
+    server: Any
+    app: Any
+    keys: dict[str, str]
+
+    def client(self, transport: str, key: str = "a") -> Client:
+        base = self.server.url if transport == "http" else "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        resolve = self.app.resolve if transport == "lambda" else None
+        if transport == "lambda":
+            # API Gateway strips the stage from the path: mimic it.
+            def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                event["path"] = event["path"].removeprefix("/prod")
+                return self.app.resolve(event, context)
+        return Client(transport, base, resolve, self.keys[key])
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    from mediaflow.api import ApiConfig, create_app, embedded_context
+    from mediaflow.api_server import local_api
+    from mediaflow.local import LocalService
+
+    data_dir = tmp_path_factory.mktemp("api-data")
+    service = LocalService(data_dir=data_dir)
+    keys_store = service.adapters.keys
+    keys = {"a": keys_store.create_key("tenant-a", ALL_SCOPES)[0],
+            "b": keys_store.create_key("tenant-b", ALL_SCOPES)[0],
+            "a-read": keys_store.create_key("tenant-a", ["workflows:read"])[0],
+            "a-exec": keys_store.create_key("tenant-a", ["workflows:read", "workflows:execute"])[0]}
+    config = ApiConfig(rate_per_second=10_000, burst=10_000)  # the rate limit has its own tests
+    server = local_api(service, port=0, config=config).start()
+    app = create_app(embedded_context(service, config))
+    try:
+        yield Api(service, server, app, keys)
+    finally:
+        server.stop()
+        service.close()
+
+
+@pytest.fixture(params=["http", "lambda"])
+def client(request: pytest.FixtureRequest, api: Api) -> Client:
+    return api.client(request.param)
+
+
+@pytest.fixture
+def other(client: Client, api: Api) -> Client:
+    """Tenant B on the same transport."""
+    return client.with_key(api.keys["b"])
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return data
+
+
+def simple_workflow(name: str = "simple", **extra: Any) -> dict[str, Any]:
+    """upload -> convert webp -> storage (fast on the image worker)."""
+    return {"name": name, "nodes": [{"id": "upload", "kind": "upload"},
+                                    {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
+                                    {"id": "store", "kind": "storage", "config": {"prefix": "api/"}}],
+            "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "store"}], **extra}
+
+
+@pytest.fixture(scope="session")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from mediaflow import samples
+
+    return samples.photo(tmp_path_factory.mktemp("media") / "photo.jpg", 320, 240).read_bytes()
+
+
+def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
+    assert reply.status == status, reply.content[:500]
+    assert reply.content_type.startswith("application/problem+json"), reply.content_type
+    body: dict[str, Any] = reply.json()
+    assert body["status"] == status and body["type"] and body["title"] and "detail" in body
+    assert isinstance(body.get("errors", []), list)
+    return body
