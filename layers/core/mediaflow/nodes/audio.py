@@ -140,6 +140,11 @@ def encode_audio(state: VideoState, node_id: str, *, fmt: str, track: int = 0, b
             sample_rate = sample_rate or stream_info.sample_rate or 48000
         options["c:a"] = encoder
         kbps = bitrate_for(fmt, bitrate_kbps, compression_level)
+        if fmt == "ogg" and bitrate_kbps is None:
+            # Vorbis is made for quality mode: a bitrate may not fit the channels and rate.
+            kbps = None
+            level = 50 if compression_level is None else compression_level
+            options["q:a"] = f"{(level - 1) * 10 / 99:.1f}"
         if kbps is not None:
             options["b:a"] = f"{kbps}k"
         if fmt == "flac" and compression_level is not None:
