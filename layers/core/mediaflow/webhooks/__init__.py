@@ -1,0 +1,1 @@
+"""Signed, retried webhook delivery (Standard Webhooks) with an SSRF guard."""
