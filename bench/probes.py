@@ -1,0 +1,42 @@
+"""Functions the benchmark submits to the embedded runtime's own worker processes.
+
+They run in the same processes that execute the workflow Tasks (same imports, same libvips settings),
+so a "bare" measurement and a workflow measurement share one warm worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def _configure() -> None:
+    """Apply the worker's libvips settings (the worker does the same before every Task)."""
+    from mediaflow.runtime.embedded import _WORKER
+    from mediaflow.workers.image import configure_vips
+
+    env = _WORKER.get("env")
+    if env is not None:
+        configure_vips(env.settings)
+
+
+def worker_info(hold_seconds: float = 0.0) -> dict[str, Any]:
+    """This worker's pid and libvips thread count; ``hold_seconds`` keeps it busy so others get probed."""
+    import pyvips
+
+    _configure()
+    if hold_seconds:
+        time.sleep(hold_seconds)
+    return {"pid": os.getpid(), "vips_concurrency": int(pyvips.concurrency_get())}
+
+
+def bare_resize_webp(source: str, target: str, width: int, height: int, quality: int) -> float:
+    """The libvips calls a resize-inside + strip + WebP Task needs, and nothing else; seconds taken."""
+    import pyvips
+
+    _configure()
+    started = time.perf_counter()
+    image = pyvips.Image.thumbnail(source, width, height=height, size="force", fail_on="error")
+    image.webpsave(target, Q=quality, effort=3, lossless=False, keep=int(pyvips.enums.ForeignKeep.NONE))
+    return time.perf_counter() - started
