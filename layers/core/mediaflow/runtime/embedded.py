@@ -23,6 +23,7 @@ from typing import Any
 
 from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.ports import BlobStore, EventBus, RunStore
@@ -46,9 +47,10 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
+    db = SQLiteDatabase(Path(db_path))
     _WORKER["env"] = TaskEnvironment(
         blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
-        runs=SQLiteRunStore(SQLiteDatabase(Path(db_path))), settings=settings,
+        runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
     )
 
 
@@ -147,14 +149,17 @@ class EmbeddedRuntime:
         self.bus = bus
         self.sleep = sleep
         self._own_invoker: ProcessPoolInvoker | None = None
+        self._outbox: OutboxBus | None = None
         if invoker is None:
+            db_path = runs.db.path if isinstance(runs, SQLiteRunStore) else database_path(settings.data_dir)
             self._own_invoker = ProcessPoolInvoker(
                 settings,
                 blobs.root if isinstance(blobs, FolderBlobStore) else blob_root(settings.data_dir),
                 blobs.bucket,
-                runs.db.path if isinstance(runs, SQLiteRunStore) else database_path(settings.data_dir),
+                db_path,
             )
-            invoker = self._own_invoker
+            self._outbox = OutboxBus(runs.db if isinstance(runs, SQLiteRunStore) else SQLiteDatabase(db_path))
+            invoker = self._draining(self._own_invoker)
         self.invoker: Invoker = invoker
         self._runs_pool = ThreadPoolExecutor(max_workers=max_concurrent_runs,
                                              thread_name_prefix="mediaflow-run")
@@ -204,6 +209,17 @@ class EmbeddedRuntime:
         self.close()
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _draining(self, invoker: Invoker) -> Invoker:
+        """Events that worker processes published (webhook/notify/publish nodes) reach this bus after each task."""
+        def invoke(resource: str, payload: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return invoker(resource, payload)
+            finally:
+                if self._outbox is not None:
+                    self._outbox.drain(self.bus)
+
+        return invoke
 
     def _forget(self, run_id: str) -> None:
         with self._lock:
@@ -261,6 +277,10 @@ class EmbeddedRuntime:
             if failures:
                 status = "failed"
                 error = {**failures[0], "failures": failures}
+            for failure in failures:
+                self.bus.publish("run.node.failed", {
+                    "tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id,
+                    "nodeIds": failure.get("nodeIds", []), "error": failure})
         elif result.status in ("FAILED", "TIMED_OUT"):
             error = describe_error(result.error, result.cause)
         ended_at = now_iso()
