@@ -376,6 +376,8 @@ class KeyIn(Model):
 
 
 class ApiKey(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
     key_id: str
     name: str
     scopes: list[str]

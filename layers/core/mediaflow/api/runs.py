@@ -52,7 +52,7 @@ class RunService:
 
     # -- starting ------------------------------------------------------------------------------------
     def media_from_parts(self, tenant: str, parts: list[Part]) -> list[MediaRef]:
-        files = [p for p in parts if p.filename is not None]
+        files = [p for p in parts if p.filename is not None and p.name in ("file", "files")]
         if not files:
             raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
