@@ -153,7 +153,8 @@ def test_failure_object_in_a_succeeded_output_fails_the_run(runtime_with: Any,
     assert run["error"]["error"] == "NodeError"
     assert run["error"]["nodeIds"] == ["bad"]
     assert run["error"]["message"] == "corrupt"
-    event = adapters.bus.events[0]
+    assert [e.detail_type for e in adapters.bus.events] == ["run.node.failed", "workflow.failed"]
+    event = adapters.bus.events[-1]
     assert event.detail_type == "workflow.failed"
     assert [ref["key"] for ref in event.detail["outputs"]] == ["t1/outputs/good/cat.png"]
 
