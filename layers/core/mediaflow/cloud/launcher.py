@@ -79,8 +79,8 @@ class StepFunctionsLauncher:
         machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
         started = self.orchestrator.start(machine, run_id, execution_input)
         if started["started"]:
-            self.runs.update_run(tenant, run_id, status="running", executionArn=started["executionArn"],
-                                 stateMachineArn=machine.get("versionArn") or machine["arn"])
+            mark_started(self.runs, tenant, run_id, executionArn=started["executionArn"],
+                         stateMachineArn=machine.get("versionArn") or machine["arn"])
         return {"runId": run_id, **started}
 
     def cancel(self, tenant: str, run_id: str) -> bool:
@@ -93,3 +93,13 @@ class StepFunctionsLauncher:
             return False  # Express executions cannot be stopped
         self.orchestrator.stop(arn)
         return True
+
+
+def mark_started(runs: Any, tenant: str, run_id: str, **fields: Any) -> None:
+    """pending -> running, unless the run already moved on (an Express run may finish before this)."""
+    update_if = getattr(runs, "update_run_if", None)
+    if callable(update_if):
+        update_if(tenant, run_id, {"pending"}, status="running", **fields)
+        return
+    if runs.get_run(tenant, run_id)["status"] == "pending":
+        runs.update_run(tenant, run_id, status="running", **fields)

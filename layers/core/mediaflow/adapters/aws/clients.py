@@ -88,6 +88,8 @@ class LazyClient:
         from botocore.config import Config
 
         config = Config(retries={"mode": "standard", "max_attempts": 5})
+        if self._service == "s3":  # presigned URLs with SigV4 on the regional endpoint
+            config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
         if self._resource:
             return boto3.resource(self._service, region_name=self._region, config=config)
         return boto3.client(self._service, region_name=self._region, config=config)

@@ -244,14 +244,21 @@ class DynamoDBRunStore(_Table):
         """Like update_run, but only while the run is not finished yet; None when it already was."""
         return self._update(tenant, run_id, fields, only_if_active=True)
 
-    def _update(self, tenant: str, run_id: str, fields: dict[str, Any], *,
-                only_if_active: bool) -> dict[str, Any] | None:
+    def update_run_if(self, tenant: str, run_id: str, statuses: frozenset[str] | set[str],
+                      **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run's status is one of ``statuses``; None otherwise."""
+        return self._update(tenant, run_id, fields, only_if_active=False, statuses=frozenset(statuses))
+
+    def _update(self, tenant: str, run_id: str, fields: dict[str, Any], *, only_if_active: bool,
+                statuses: frozenset[str] | None = None) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
         for _attempt in range(10):  # optimistic: read, change the document, write if unchanged
             item = self._get_item(tenant, run_id)
             doc = _doc(item)
             if only_if_active and doc["status"] in TERMINAL_RUN_STATUSES:
+                return None
+            if statuses is not None and doc["status"] not in statuses:
                 return None
             for name, value in fields.items():
                 column = _RUN_FIELDS.get(name)
