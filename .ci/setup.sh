@@ -108,4 +108,21 @@ if [[ ! -f "$numba_stamp" ]] || [[ -z "$(ls -A "$NUMBA_DIR" 2>/dev/null)" ]]; th
   touch "$numba_stamp"
 fi
 
+# 5. aws-sam-cli in its own virtual environment (`make sam-validate`, tests/functional/aws) ------------
+# It pins its own boto3/cfn-lint, so it never shares the project's .venv. About 3.5 minutes the first time.
+SAM_VENV="$TOOLS/sam-venv"
+sam_stamp="$STAMPS/sam-venv"
+if [[ -x "$SAM_VENV/bin/sam" && -f "$sam_stamp" ]]; then
+  :
+else
+  log "installing aws-sam-cli into .tools/sam-venv (a few minutes the first time)"
+  [[ -x "$SAM_VENV/bin/python" ]] || "$PYTHON" -m venv "$SAM_VENV"
+  if "$SAM_VENV/bin/python" -m pip install --disable-pip-version-check -q aws-sam-cli \
+      && "$SAM_VENV/bin/sam" --version >/dev/null; then
+    touch "$sam_stamp"
+  else
+    log "aws-sam-cli could not be installed: the sam validate test will be skipped"
+  fi
+fi
+
 log "ready"
