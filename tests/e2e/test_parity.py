@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,8 @@ def run_both(example: Path, source: Path, tmp_path: Path) -> tuple[Any, Any, dic
     workdir = moto_dir / "work"
 
     def handler(runtime: str, payload: dict[str, Any]) -> dict[str, Any]:
-        scratch = workdir / str(len(list(workdir.glob("*"))) if workdir.exists() else 0)
-        scratch.mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=workdir))  # Parallel branches call in at the same time
         try:
             env = TaskEnvironment(blobs=adapters.blobs, workdir=scratch, runs=adapters.runs, bus=adapters.bus,
                                   settings=Settings(data_dir=moto_dir, workers=1))
