@@ -584,3 +584,15 @@ def test_image_kinds_are_refused_by_the_ffmpeg_worker(env: TaskEnvironment, medi
         _run(env, ref, ("c", "convert", {"outputFormat": "webp"}))
     with pytest.raises(InvalidDefinition, match="does not run on the ffmpeg worker"):
         _run(env, ref, ("r", "resize", {"width": 10}))
+
+
+def test_inspect_reports_streams_of_a_video(tmp_path: Path) -> None:
+    from mediaflow import samples
+    from tests.e2e.image_support import make_env, payload, upload
+
+    clip = samples.video(tmp_path / "clip.mp4", 2.0, size="320x240")
+    env = make_env(tmp_path)
+    media = upload(env, clip.read_bytes(), "clip.mp4")
+    result = execute_task(payload(media, ("look", "inspect", {})), env)
+    assert (result["width"], result["height"], result["durationMs"]) == (320, 240, 2000)
+    assert result["key"] == media.key  # inspect leaves the media where it is

@@ -774,8 +774,15 @@ def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], 
     for step in steps:
         started = time.time()
         if step.kind == "inspect":
-            report = {"format": sniffed.format, "mediaType": sniffed.media_type,
-                      "contentType": sniffed.content_type, "size": path.stat().st_size}
+            report: dict[str, Any] = {"format": sniffed.format, "mediaType": sniffed.media_type,
+                                      "contentType": sniffed.content_type, "size": path.stat().st_size}
+            if sniffed.media_type in ("video", "audio"):
+                from mediaflow.workers.ffmpeg_tools import probe
+
+                report.update(probe(path, settings=env.settings))
+                media = media.model_copy(update={
+                    "width": report.get("width"), "height": report.get("height"),
+                    "duration_ms": report.get("durationMs")})
             output, extra = inspect_node.finish(report, step.config, step.ctx, media)  # type: ignore[arg-type]
             if extra is not None:
                 env.blobs.put_bytes(*extra)
