@@ -588,6 +588,7 @@ def test_image_kinds_are_refused_by_the_ffmpeg_worker(env: TaskEnvironment, medi
 
 def test_inspect_reports_streams_of_a_video(tmp_path: Path) -> None:
     from mediaflow import samples
+
     from tests.e2e.image_support import make_env, payload, upload
 
     clip = samples.video(tmp_path / "clip.mp4", 2.0, size="320x240")
