@@ -69,14 +69,13 @@ def test_idempotency_key_replays_and_refuses_a_different_body(client: Client) ->
 def test_rate_limit_and_body_cap(api: Api) -> None:
     from mediaflow.api import ApiConfig, create_app, embedded_context
     from mediaflow.api_server import local_api
-    from tests.functional.api.conftest import Client as C
 
     config = ApiConfig(rate_per_second=0.01, burst=1, max_body_bytes=2048)
     server = local_api(api.service, port=0, config=config).start()
     app = create_app(embedded_context(api.service, config))
     try:
         for transport, base, resolve in (("http", server.url, None), ("lambda", "http://x", app.resolve)):
-            client = C(transport, base, resolve, api.keys["a-read"] if transport == "http" else api.keys["a-exec"])
+            client = Client(transport, base, resolve, api.keys["a-read"] if transport == "http" else api.keys["a-exec"])
             assert client.get("/v1/workflows").status == 200
             big = client.post("/v1/workflows", {"name": "x" * 4096})
             assert_problem(big, 413)

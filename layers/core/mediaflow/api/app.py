@@ -5,7 +5,6 @@ and the key's rate (429); a middleware makes every POST idempotent under an ``Id
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -14,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
-
 from pydantic import BaseModel
 
 from mediaflow.api import problems
@@ -26,7 +24,7 @@ from mediaflow.api.security import Principal, authenticate
 
 # powertools keeps the current event on a class attribute: one request at a time per process.
 RESOLVE_LOCK = threading.RLock()
-SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
 
 def _rule_regex(rule: str) -> re.Pattern[str]:
@@ -150,7 +148,8 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
     app.configure_openapi(
         title="mediaflow API", version="1.0.0",
         summary="Media workflows: definitions, versions, runs, jobs and API keys",
-        security_schemes={"bearerAuth": HTTPBearer(), "apiKeyHeader": APIKey(name="X-API-Key", **{"in": APIKeyIn.header})},
+        security_schemes={"bearerAuth": HTTPBearer(),
+                          "apiKeyHeader": APIKey(name="X-API-Key", **{"in": APIKeyIn.header})},
     )
     return app
 

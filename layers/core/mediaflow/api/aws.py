@@ -37,5 +37,5 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
 
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
                       blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
-                      scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,  # noqa: S108
+                      scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
                       on_workflow_deleted=deleted, presign_post=presign)

@@ -57,7 +57,7 @@ class Launcher(Protocol):
         """Raise ApiProblem when this deployment cannot execute ``compiled``."""
         ...
 
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> None: ...
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> Any: ...
 
     def cancel(self, tenant: str, run_id: str) -> bool:
         """Ask a running run to stop; False when the orchestrator does not know it."""
@@ -78,7 +78,7 @@ class ApiContext:
     config: ApiConfig = field(default_factory=ApiConfig)
     signer: Signer | None = None
     mode: str = "embedded"
-    scratch_dir: Path = field(default_factory=lambda: Path("/tmp/mediaflow-api"))  # noqa: S108
+    scratch_dir: Path = field(default_factory=lambda: Path("/tmp/mediaflow-api"))
     on_workflow_saved: Callable[[str, dict[str, Any]], None] | None = None
     on_workflow_deleted: Callable[[str, str], None] | None = None
     presign_post: Callable[..., dict[str, Any]] | None = None

@@ -121,11 +121,11 @@ class JobService:
             raise DefinitionRejected("the job's fields do not make a valid workflow", issue_errors(report.errors))
         compiled = compile_workflow(report.definition, report.configs)
         self.ctx.launcher.check(compiled)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for index, part in enumerate(files):
             ref = store_bytes(self.ctx, f"{tenant}/uploads/jobs/{job_id}/{index}-{safe_name(part.filename or 'f')}",
                               part.data, part.content_type)
-            entries.append({"filename": part.filename, "key": ref.key, "runId": new_run_id(),
+            entries.append({"filename": part.filename or "", "key": ref.key, "runId": new_run_id(),
                             "media": ref.to_state()})
         self.ctx.jobs.create_job({"tenant": tenant, "jobId": job_id, "status": "pending", "jobType": job_type,
                                   "createArchive": _bool(form, "createArchive", False),
@@ -134,7 +134,7 @@ class JobService:
         for entry in entries:
             run = {"runId": entry["runId"], "workflowId": workflow_id, "tenant": tenant, "version": 1,
                    "startedAt": now_iso(), "jobId": job_id}
-            self.ctx.launcher.start(tenant, compiled.asl, {"run": run, "media": entry["media"]}, entry["runId"])
+            self.ctx.launcher.start(tenant, compiled.asl, {"run": run, "media": entry["media"]}, str(entry["runId"]))
         return {"jobId": job_id, "status": "pending"}
 
     def get(self, tenant: str, job_id: str, base: str) -> dict[str, Any]:

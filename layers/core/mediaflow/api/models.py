@@ -36,7 +36,8 @@ class WorkflowInput(Loose):
     description: str | None = Field(default=None, max_length=2000)
     status: WorkflowStatus | None = None
     tags: list[str] | None = Field(default=None, max_length=50)
-    version: int | None = Field(default=None, ge=0, description="PUT: the version being replaced")
+    version: int | None = Field(default=None, ge=0, le=2_147_483_647,
+                                description="PUT: the version being replaced")
     nodes: list[Any] | None = None
     edges: list[Any] | None = None
     connections: list[Any] | None = None
@@ -84,7 +85,7 @@ class WorkflowPatch(Model):
     tags: list[str] | None = Field(default=None, max_length=50)
     is_active: bool | None = None
     status: WorkflowStatus | None = None
-    version: int | None = Field(default=None, ge=0)
+    version: int | None = Field(default=None, ge=0, le=2_147_483_647)
 
 
 class StatusChange(Model):

@@ -73,7 +73,7 @@ def problem_body(status: int, title: str, detail: str, *, code: str | None = Non
 
 def problem_response(status: int, detail: str, *, code: str | None = None,
                      errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> Response[dict[str, Any]]:
+                     **extra: Any) -> Response[str]:
     title = HTTPStatus(status).phrase
     body = problem_body(status, title, detail, code=code, errors=errors, **extra)
     return Response(status_code=status, content_type=PROBLEM_JSON, headers=headers or {},
@@ -95,7 +95,7 @@ def _loc_path(loc: Any) -> str:
     return ".".join(parts) if where == "body" else ".".join([str(p) for p in loc])
 
 
-def from_exception(error: Exception) -> Response[dict[str, Any]]:
+def from_exception(error: Exception) -> Response[str]:
     """Map any exception to a problem response."""
     if isinstance(error, DefinitionRejected):
         return problem_response(422, error.message, code=error.code, errors=error.errors,
@@ -123,7 +123,7 @@ def from_exception(error: Exception) -> Response[dict[str, Any]]:
     if isinstance(error, NotFoundError):
         return problem_response(404, "no such route", code="NotFound")
     if isinstance(error, ServiceError):
-        return problem_response(error.status_code, error.msg)
+        return problem_response(error.status_code, str(error.msg))
     logger.exception("unhandled error", exc_info=error)
     return problem_response(500, "an internal error occurred", code="InternalError")
 
@@ -132,11 +132,11 @@ def register(app: Any) -> None:
     """Install the mapping on a resolver: every exception and unknown routes become problem+json."""
 
     @app.exception_handler(Exception)
-    def _any(error: Exception) -> Response[dict[str, Any]]:
+    def _any(error: Exception) -> Response[str]:
         return from_exception(error)
 
     @app.not_found
-    def _not_found(error: Exception) -> Response[dict[str, Any]]:
+    def _not_found(error: Exception) -> Response[str]:
         return problem_response(404, "no such route", code="NotFound")
 
 

@@ -148,7 +148,7 @@ class RunService:
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
 
-    def list(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
+    def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
         self.ctx.workflows.get(tenant, workflow_id)
         runs = self.ctx.runs.list_runs(tenant, workflow_id, limit=limit)
         summaries = [{k: r.get(k) for k in ("runId", "workflowId", "version", "status", "createdAt", "startedAt",

@@ -58,7 +58,7 @@ def parse_if_match(header: str | None) -> int | None:
     if not header or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not value.isdigit() or len(value) > 10:
         raise ApiProblem(400, "If-Match must be an ETag returned by this API", code="BadIfMatch",
                          errors=[{"field": "If-Match", "path": "headers.If-Match", "message": "not an ETag"}])
     return int(value)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 
 from mediaflow.api.http import base_url, form_parts
-from mediaflow.api.models import ApiKey, ApiKeyCreated, Health, KeyIn, KeyList, StoredObject, UploadIn, UploadTarget
+from mediaflow.api.models import ApiKeyCreated, Health, KeyIn, KeyList, StoredObject, UploadIn, UploadTarget
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
@@ -27,7 +27,8 @@ fetch("openapi.json").then(r => r.json()).then(spec => {
   const out = [];
   for (const [path, item] of Object.entries(spec.paths || {})) {
     for (const [method, op] of Object.entries(item)) {
-      out.push(`<div class="op"><span class="m">${method.toUpperCase()}</span><code>${path}</code> ${op.summary || ""}</div>`);
+      out.push(`<div class="op"><span class="m">${method.toUpperCase()}</span>` +
+               `<code>${path}</code> ${op.summary || ""}</div>`);
     }
   }
   document.getElementById("ops").innerHTML = out.join("");

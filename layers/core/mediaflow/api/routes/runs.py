@@ -47,7 +47,7 @@ def register(app: MediaflowResolver) -> None:
 
     @app.secured("GET", "/v1/workflows/<workflow_id>/runs", READ, summary="Recent runs of a workflow", tags=TAGS)
     def list_runs(workflow_id: Id, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Response[RunList]:
-        return reply(RunList, service.list(tenant(), workflow_id, limit))
+        return reply(RunList, service.runs_of(tenant(), workflow_id, limit))
 
     @app.secured("GET", "/v1/runs/<run_id>", READ, summary="A run: status, progress, steps, outputs", tags=TAGS)
     def get_run(run_id: Id) -> Response[Run]:

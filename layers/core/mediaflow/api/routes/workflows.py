@@ -39,12 +39,13 @@ if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
 
 WorkflowId = Annotated[str, Path(min_length=1, max_length=64)]
+Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Sort = Literal["updatedAt:desc", "updatedAt:asc", "createdAt:desc", "createdAt:asc", "name:asc", "name:desc"]
 READ, WRITE, EXECUTE = "workflows:read", "workflows:write", "workflows:execute"
 TAGS = ["workflows"]
 
 
-def register(app: MediaflowResolver) -> None:  # noqa: C901 - one closure per route
+def register(app: MediaflowResolver) -> None:
     service = WorkflowService(app.ctx)
     runs = RunService(app.ctx)
 
@@ -167,13 +168,13 @@ def register(app: MediaflowResolver) -> None:  # noqa: C901 - one closure per ro
         return reply(VersionCreated, service.snapshot(tenant(), workflow_id, body.version_tag, body.description), 201)
 
     @app.secured("GET", "/v1/workflows/<workflow_id>/versions/<version>", READ, summary="One version", tags=TAGS)
-    def get_version(workflow_id: WorkflowId, version: Annotated[int, Path(ge=1)]) -> Response[Workflow]:
+    def get_version(workflow_id: WorkflowId, version: Version) -> Response[Workflow]:
         return reply(Workflow, service.version(tenant(), workflow_id, version))
 
     @app.secured("GET", "/v1/workflows/<workflow_id>/versions/<version>/diff/<other>", READ,
                  summary="What changed between two versions", tags=TAGS)
-    def diff_versions(workflow_id: WorkflowId, version: Annotated[int, Path(ge=1)],
-                      other: Annotated[int, Path(ge=1)]) -> Response[WorkflowDiff]:
+    def diff_versions(workflow_id: WorkflowId, version: Version,
+                      other: Version) -> Response[WorkflowDiff]:
         return reply(WorkflowDiff, service.diff(tenant(), workflow_id, version, other))
 
     register_graph(app, service)
