@@ -90,7 +90,8 @@ def make_handler(resolve: Resolve, max_body_bytes: int) -> type[BaseHTTPRequestH
                 self._send(413, [("Content-Type", PROBLEM_JSON)], _problem(413, "the body is too large"))
                 return
             body = self.rfile.read(length) if length else b""
-            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            address = self.server.server_address
+            host = self.headers.get("Host") or f"{address[0]!s}:{address[1]!s}"  # type: ignore[index]
             headers = [(k, v) for k, v in self.headers.items()]
             if not any(k.lower() == "x-forwarded-proto" for k, _ in headers):
                 headers.append(("X-Forwarded-Proto", "http"))
@@ -111,7 +112,7 @@ def make_handler(resolve: Resolve, max_body_bytes: int) -> type[BaseHTTPRequestH
             if self.command != "HEAD":
                 self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -121,7 +122,6 @@ def make_handler(resolve: Resolve, max_body_bytes: int) -> type[BaseHTTPRequestH
 
 def _problem(status: int, detail: str) -> bytes:
     import json
-
     from http import HTTPStatus
 
     return json.dumps(problem_body(status, HTTPStatus(status).phrase, detail)).encode()
@@ -139,7 +139,7 @@ class ApiServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port!s}"
 
     def start(self) -> ApiServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="mediaflow-api", daemon=True)
