@@ -40,3 +40,23 @@ def bare_resize_webp(source: str, target: str, width: int, height: int, quality:
     image = pyvips.Image.thumbnail(source, width, height=height, size="force", fail_on="error")
     image.webpsave(target, Q=quality, effort=3, lossless=False, keep=int(pyvips.enums.ForeignKeep.NONE))
     return time.perf_counter() - started
+
+
+def bare_one_decode_two_encodes(source: str, target_stem: str, width: int, height: int, shrink: int = 1) -> float:
+    """p1's work done once: decode + resize once, then the WebP q80 and the JPEG q82; seconds taken.
+
+    ``shrink`` > 1 decodes the JPEG at 1/shrink scale first (libjpeg DCT scaling, like Pillow's draft).
+    """
+    import pyvips
+
+    _configure()
+    started = time.perf_counter()
+    if shrink > 1:
+        loaded = pyvips.Image.new_from_file(source, access="sequential", shrink=shrink, fail_on="error")
+        image = loaded.resize(width / loaded.width, vscale=height / loaded.height, kernel="lanczos3")
+    else:
+        image = pyvips.Image.thumbnail(source, width, height=height, size="force", fail_on="error")
+    image = image.copy_memory()
+    image.webpsave(f"{target_stem}.webp", Q=80, effort=3, keep=int(pyvips.enums.ForeignKeep.NONE))
+    image.jpegsave(f"{target_stem}.jpg", Q=82, optimize_coding=True, keep=int(pyvips.enums.ForeignKeep.NONE))
+    return time.perf_counter() - started
