@@ -229,4 +229,4 @@ def test_bad_chain_is_refused_before_any_side_effect(env: TaskEnvironment, bus: 
     assert caught.value.field == "config.overwrite"
     with pytest.raises(InvalidDefinition, match="light runtime"):
         run_chain(task(upload, ("r", "resize", {"width": 10})), env)
-    assert bus.events == []
+    assert list(bus.events) == []

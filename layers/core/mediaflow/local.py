@@ -97,6 +97,8 @@ class LocalService:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.adapters: EmbeddedAdapters = open_embedded(self.data_dir)
         self._runtime: Any = None
+        self._webhooks: Any = None
+        self._watching_jobs = False
         self._lock = threading.Lock()
 
     @property
@@ -109,7 +111,32 @@ class LocalService:
                 self._runtime = EmbeddedRuntime(self.settings, a.blobs, a.runs, a.bus)
             return self._runtime
 
+    @property
+    def webhooks(self) -> Any:
+        """The webhook dispatcher, subscribed once to this service's bus (deliveries run in ``start()``)."""
+        with self._lock:
+            if self._webhooks is None:
+                from mediaflow.webhooks.dispatch import Dispatcher
+                from mediaflow.webhooks.store import WebhookStore
+
+                a = self.adapters
+                self._webhooks = Dispatcher(WebhookStore(a.db), url_for=a.blobs.url,
+                                            allow_loopback_http=self.settings.webhook_allow_loopback_http)
+                a.bus.subscribe(self._webhooks.on_event)
+            return self._webhooks
+
+    def watch_jobs(self, jobs: Any) -> None:
+        """Publish job.completed / job.failed when a job's last run ends (once per service)."""
+        with self._lock:
+            if not self._watching_jobs:
+                from mediaflow.job_events import watch_jobs
+
+                watch_jobs(self.adapters.bus, self.adapters.runs, jobs)
+                self._watching_jobs = True
+
     def close(self) -> None:
+        if self._webhooks is not None:
+            self._webhooks.stop()
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None

@@ -66,6 +66,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
         from mediaflow.api_server import local_api
 
         server = local_api(service, host, port).start()
+        service.webhooks.start()
         console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                       f"watching {escape(str(watcher.root))} (Ctrl-C stops)")
         try:

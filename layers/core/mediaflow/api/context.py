@@ -82,6 +82,7 @@ class ApiContext:
     on_workflow_saved: Callable[[str, dict[str, Any]], None] | None = None
     on_workflow_deleted: Callable[[str, str], None] | None = None
     presign_post: Callable[..., dict[str, Any]] | None = None
+    webhooks: Any = None
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -134,10 +135,12 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
     from mediaflow.adapters.embedded.jobs import SQLiteJobStore
 
     adapters = service.adapters
+    jobs = SQLiteJobStore(adapters.db)
+    service.watch_jobs(jobs)
     return ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
-        jobs=SQLiteJobStore(adapters.db), idempotency=adapters.idempotency, blobs=adapters.blobs,
+        jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
         launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
         signer=Signer(_secret(Path(service.data_dir))), mode="embedded",
-        scratch_dir=Path(service.data_dir) / "tmp" / "api",
+        scratch_dir=Path(service.data_dir) / "tmp" / "api", webhooks=service.webhooks,
     )

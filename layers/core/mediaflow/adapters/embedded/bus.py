@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,9 +39,9 @@ class InProcessEventBus:
     target's failure.
     """
 
-    def __init__(self, source: str = "mediaflow") -> None:
+    def __init__(self, source: str = "mediaflow", keep: int = 10_000) -> None:
         self.source = source
-        self.events: list[Event] = []
+        self.events: deque[Event] = deque(maxlen=keep)  # recent events only: a long-lived server stays small
         self._subscribers: list[tuple[Handler, frozenset[str] | None]] = []
         self._lock = threading.Lock()
 

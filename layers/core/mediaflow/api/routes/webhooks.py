@@ -1,0 +1,132 @@
+"""Webhook subscriptions: register (secret shown once), list, delete, rotate, deliveries, replay, ping."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from mediaflow.api.models import Model
+from mediaflow.api.problems import ApiProblem
+from mediaflow.api.routes import no_content, reply
+
+if TYPE_CHECKING:
+    from mediaflow.api.app import MediaflowResolver
+
+WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
+TAGS = ["webhooks"]
+
+
+class WebhookIn(Model):
+    url: str = Field(min_length=8, max_length=2048, description="https URL of a public host")
+    event_types: list[Annotated[str, Field(pattern=r"^[a-z0-9_.*]{1,64}$")]] = Field(
+        default_factory=list, max_length=20, description="Empty = every event")
+    workflow_id: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=500)
+
+
+class Webhook(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: str
+    url: str
+    event_types: list[str]
+    workflow_id: str | None = None
+    description: str = ""
+    status: str
+    created_at: str
+    disabled_reason: str | None = None
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="whsec_...: shown once; verify signatures with it")
+
+
+class WebhookList(Model):
+    count: int
+    webhooks: list[Webhook]
+
+
+class Attempt(Model):
+    number: int
+    at: str
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Delivery(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: str
+    webhook_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: float | None = None
+    last_status_code: int | None = None
+    created_at: str
+    payload: dict[str, Any]
+    log: list[Attempt]
+
+
+class DeliveryList(Model):
+    count: int
+    deliveries: list[Delivery]
+
+
+class Secret(Model):
+    secret: str
+
+
+def register(app: MediaflowResolver) -> None:
+    def hooks() -> Any:
+        if app.ctx.webhooks is None:
+            raise ApiProblem(503, "webhooks are not configured in this deployment", code="WebhooksUnavailable")
+        return app.ctx.webhooks
+
+    @app.secured("POST", "/v1/webhooks", "workflows:write", summary="Register a webhook (secret shown once)",
+                 tags=TAGS, status_code=201)
+    def create_webhook(body: WebhookIn) -> Response[WebhookCreated]:
+        record, secret = hooks().register(app.principal().tenant, body.url, body.event_types,
+                                          workflow_id=body.workflow_id, description=body.description)
+        return reply(WebhookCreated, {**record, "secret": secret}, 201, {"Location": f"/v1/webhooks/{record['id']}"})
+
+    @app.secured("GET", "/v1/webhooks", "workflows:read", summary="The tenant's webhooks", tags=TAGS)
+    def list_webhooks() -> Response[WebhookList]:
+        records = hooks().store.list_webhooks(app.principal().tenant)
+        return reply(WebhookList, {"count": len(records), "webhooks": records})
+
+    @app.secured("GET", "/v1/webhooks/<webhook_id>", "workflows:read", summary="One webhook", tags=TAGS)
+    def get_webhook(webhook_id: WebhookId) -> Response[Webhook]:
+        return reply(Webhook, hooks().store.get(app.principal().tenant, webhook_id))
+
+    @app.secured("DELETE", "/v1/webhooks/<webhook_id>", "workflows:write", summary="Delete a webhook", tags=TAGS,
+                 status_code=204)
+    def delete_webhook(webhook_id: WebhookId) -> Response[None]:
+        hooks().store.delete(app.principal().tenant, webhook_id)
+        return no_content()
+
+    @app.secured("POST", "/v1/webhooks/<webhook_id>/rotate", "workflows:write",
+                 summary="Rotate the secret (the old one keeps signing for 24 h)", tags=TAGS)
+    def rotate_secret(webhook_id: WebhookId) -> Response[Secret]:
+        return reply(Secret, {"secret": hooks().rotate_secret(app.principal().tenant, webhook_id)})
+
+    @app.secured("GET", "/v1/webhooks/<webhook_id>/deliveries", "workflows:read",
+                 summary="Deliveries with their attempts (status codes, latency)", tags=TAGS)
+    def list_deliveries(webhook_id: WebhookId) -> Response[DeliveryList]:
+        records = hooks().store.deliveries(app.principal().tenant, webhook_id)
+        return reply(DeliveryList, {"count": len(records), "deliveries": records})
+
+    @app.secured("POST", "/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/replay", "workflows:write",
+                 summary="Send a delivery again (same webhook-id)", tags=TAGS, status_code=202)
+    def replay_delivery(webhook_id: WebhookId, delivery_id: WebhookId) -> Response[Delivery]:
+        return reply(Delivery, hooks().replay(app.principal().tenant, webhook_id, delivery_id), 202)
+
+    @app.secured("POST", "/v1/webhooks/<webhook_id>/ping", "workflows:write", summary="Send a test ping",
+                 tags=TAGS, status_code=202)
+    def ping_webhook(webhook_id: WebhookId) -> Response[Delivery]:
+        return reply(Delivery, hooks().ping(app.principal().tenant, webhook_id), 202)
