@@ -122,9 +122,9 @@ def test_express_with_video_is_refused() -> None:
     b"\xff\xfe\x00garbage",
 ])
 def test_bad_input_gets_clear_errors_fast(payload: str | bytes) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on a busy machine do not count
     report = validate(payload)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert not report.valid
     assert report.errors and all(issue.message for issue in report.errors)
     assert elapsed < 1.0
