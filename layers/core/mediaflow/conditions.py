@@ -111,12 +111,12 @@ def media_value(media: dict[str, Any], field: str) -> Any:
 
 
 def wildcard_match(pattern: str, text: str) -> bool:
-    """ASL StringMatches semantics: ``*`` matches any run of characters, ``\\*`` a literal star."""
+    """ASL StringMatches: ``*`` is any text; a backslash makes the next character literal (``\\*``)."""
     parts: list[str] = []
     index = 0
     while index < len(pattern):
         char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern) and pattern[index + 1] in "*\\":
+        if char == "\\" and index + 1 < len(pattern):
             parts.append(re.escape(pattern[index + 1]))
             index += 2
             continue

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import Any, Literal
 
+from mediaflow.conditions import wildcard_match
 from mediaflow.runtime.tasks import error_name
 
 Invoker = Callable[[str, dict[str, Any]], Any]
@@ -257,18 +258,8 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def string_matches(value: str, pattern: str) -> bool:
-    """ASL StringMatches: ``*`` is any text, ``\\*`` a literal star, ``\\\\`` a literal backslash."""
-    regex = []
-    position = 0
-    while position < len(pattern):
-        char = pattern[position]
-        if char == "\\" and position + 1 < len(pattern):
-            regex.append(re.escape(pattern[position + 1]))
-            position += 2
-            continue
-        regex.append(".*" if char == "*" else re.escape(char))
-        position += 1
-    return re.fullmatch("".join(regex), value, flags=re.DOTALL) is not None
+    """ASL StringMatches (the same rule the compiler's conditions use)."""
+    return wildcard_match(pattern, value)
 
 
 def _compare(op: str, value: Any, expected: Any) -> bool:

@@ -8,8 +8,11 @@ returns the new MediaRef. The Lambda handlers and the embedded executor both cal
 from __future__ import annotations
 
 import importlib
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +114,25 @@ def load_worker(runtime: str) -> Worker:
     module_name, _, attr = WORKERS[runtime].partition(":")
     worker: Worker = getattr(importlib.import_module(module_name), attr)
     return worker
+
+
+@contextmanager
+def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
+    """A private folder under the task's workdir, removed whatever happens."""
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=env.workdir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def output_prefix(task: TaskPayload, node_id: str) -> str:
+    """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
+    from mediaflow.nodes.rename import clean_component
+
+    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
+    return "/".join(clean_component(part) or "_" for part in parts)
 
 
 def iso(timestamp: float) -> str:

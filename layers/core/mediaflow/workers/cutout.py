@@ -7,8 +7,6 @@ Models are never downloaded at run time: the file must already be in ``settings.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 from mediaflow.errors import MediaDecodeError, MediaTooLarge, ToolchainError, UnsupportedMedia
 from mediaflow.nodes.background_remove import Config
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload, output_prefix, scratch_dir
 from mediaflow.settings import Settings
 from mediaflow.sniff import sniff_file
 
@@ -101,9 +99,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         raise ToolchainError("the rembg runtime runs one background_remove op per task", node_id=op.node_id)
     config = Config.model_validate(op.config)
     started = time.time()
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="rembg-", dir=env.workdir))
-    try:
+    with scratch_dir(env, "rembg-") as workdir:
         source = workdir / "source"
         env.blobs.download(task.media.key, source)
         image = _open_image(source, op.node_id, env.settings.max_pixels)
@@ -115,7 +111,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
             result.save(target, "WEBP", lossless=True, method=4)
         else:
             result.save(target, "PNG", compress_level=6)
-        key = f"{task.run.tenant}/runs/{task.run.run_id}/{clean_component(op.node_id)}/{filename}"
+        key = f"{output_prefix(task, op.node_id)}/{filename}"
         stored = env.blobs.put_file(key, target, CONTENT_TYPES[config.output_format])
         media = task.media.model_copy(update={
             "bucket": stored.bucket, "key": stored.key, "etag": stored.etag, "size": stored.size,
@@ -126,5 +122,3 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         outcome = OpOutcome(op.node_id, op.kind, started, time.time(),
                             {"model": config.model_name(), "providers": providers(), "key": stored.key})
         return ChainResult(media=media, outcomes=[outcome])
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

@@ -7,8 +7,6 @@ forms are never initialised (pdfium then runs no scripts), and the pixel budget 
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from mediaflow.errors import ActiveContentRefused, MediaDecodeError, MediaTooLar
 from mediaflow.media import MediaRef
 from mediaflow.nodes.pdf_preview import Config
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload, output_prefix, scratch_dir
 from mediaflow.sniff import sniff_file
 
 ACTIVE_CONTENT = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction\s*<<[^>]*/S\s*/JavaScript)\b")
@@ -80,9 +78,7 @@ def run_pdf_preview(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     op = task.ops[0]
     config = Config.model_validate(op.config)
     started = time.time()
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="pdf-", dir=env.workdir))
-    try:
+    with scratch_dir(env, "pdf-") as workdir:
         source = workdir / "source.pdf"
         env.blobs.download(task.media.key, source)
         sniffed = sniff_file(source)
@@ -93,7 +89,7 @@ def run_pdf_preview(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         refs: list[MediaRef] = []
         for number, page_path in zip(config.pages, pages, strict=True):
             filename = f"{stem}-page-{number}.{EXTENSIONS[config.output_format]}"
-            key = f"{task.run.tenant}/runs/{task.run.run_id}/{clean_component(op.node_id)}/{filename}"
+            key = f"{output_prefix(task, op.node_id)}/{filename}"
             stored = env.blobs.put_file(key, page_path, CONTENT_TYPES[config.output_format])
             from PIL import Image
 
@@ -107,5 +103,3 @@ def run_pdf_preview(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         outcome = OpOutcome(op.node_id, "pdf_preview", started, time.time(),
                             {"pages": list(config.pages), "keys": [ref.key for ref in refs]})
         return ChainResult(media=main, outcomes=[outcome])
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

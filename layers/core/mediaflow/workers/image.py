@@ -43,8 +43,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,7 +66,15 @@ from mediaflow.errors import (
 from mediaflow.media import MediaRef
 from mediaflow.nodes.base import NodeConfig
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.runtime.tasks import (
+    ChainResult,
+    OpContext,
+    OpOutcome,
+    TaskEnvironment,
+    TaskPayload,
+    output_prefix,
+    scratch_dir,
+)
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, Sniffed, sniff_file
 
@@ -555,12 +561,8 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         return run_pdf_preview(task, env)
     configure_vips(env.settings)
     steps = _parse_steps(task)
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="vips-", dir=env.workdir))
-    try:
+    with scratch_dir(env, "vips-") as workdir:
         return _run(task, env, steps, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _parse_steps(task: TaskPayload) -> list[_Step]:
@@ -740,9 +742,7 @@ def _draft_media(task: TaskPayload, state: ImagePipelineState, path: Path) -> Me
 
 
 def _output_key(task: TaskPayload, node_id: str, filename: str) -> str:
-    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
-    prefix = "/".join(clean_component(part) or "_" for part in parts)
-    return f"{prefix}/{clean_component(filename) or 'file'}"
+    return f"{output_prefix(task, node_id)}/{clean_component(filename) or 'file'}"
 
 
 def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaRef, path: Path) -> MediaRef:

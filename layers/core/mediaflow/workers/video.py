@@ -38,8 +38,6 @@ Decisions written down here because they span ops:
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +59,15 @@ from mediaflow.errors import (
 from mediaflow.media import MediaRef, MediaType
 from mediaflow.nodes.base import NodeConfig
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.runtime.tasks import (
+    ChainResult,
+    OpContext,
+    OpOutcome,
+    TaskEnvironment,
+    TaskPayload,
+    output_prefix,
+    scratch_dir,
+)
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, MEDIA_TYPES, Sniffed, sniff_file
 from mediaflow.workers.ffmpeg_tools import (
@@ -292,12 +298,8 @@ class VideoState:
 def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     """Run a fused chain of ffmpeg ops (see the module docstring)."""
     steps = _parse_steps(task)
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="ffmpeg-", dir=env.workdir))
-    try:
+    with scratch_dir(env, "ffmpeg-") as workdir:
         return _run(task, env, steps, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _parse_steps(task: TaskPayload) -> list[_Step]:
@@ -432,13 +434,8 @@ def _draft_media(task: TaskPayload, produced: Produced) -> MediaRef:
     })
 
 
-def _prefix(task: TaskPayload, node_id: str) -> str:
-    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
-    return "/".join(clean_component(part) or "_" for part in parts)
-
-
 def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaRef, produced: Produced) -> MediaRef:
-    prefix = _prefix(task, node_id)
+    prefix = output_prefix(task, node_id)
     related: list[dict[str, Any]] = []
     final_stem = media.filename.rpartition(".")[0] or media.filename
     for sidecar in produced.sidecars:
