@@ -35,7 +35,11 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
             Bucket=a.blobs.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
         return post
 
+    from mediaflow.adapters.aws.webhooks import WebhookSettings, aws_dispatcher
+
+    webhook_settings = WebhookSettings()  # pings and replays are queued; the retry schedule sends them
+    webhooks = aws_dispatcher(a, webhook_settings) if webhook_settings.webhooks_table else None
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
                       blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
-                      on_workflow_deleted=deleted, presign_post=presign)
+                      on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks)

@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from mediaflow.webhooks.ssrf import Resolver, Target, UnsafeWebhookUrl, check_url, system_resolver
-from mediaflow.webhooks.store import WebhookStore
 
 DEFAULT_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0)
 MAX_RETRY_AFTER = 86_400.0
@@ -31,6 +30,43 @@ class Response:
 
 
 Sender = Callable[[Target, bytes, dict[str, str], float], Response]
+
+
+class WebhookRepository(Protocol):
+    """What the dispatcher needs from a store: SQLite (mediaflow.webhooks.store) or DynamoDB (adapters.aws)."""
+
+    def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,
+               description: str = "") -> tuple[dict[str, Any], str]: ...
+
+    def get(self, tenant: str, webhook_id: str, *, with_secrets: bool = False) -> dict[str, Any]: ...
+
+    def list_webhooks(self, tenant: str) -> list[dict[str, Any]]: ...
+
+    def active_for(self, tenant: str, event_type: str, workflow_id: str | None) -> list[dict[str, Any]]: ...
+
+    def delete(self, tenant: str, webhook_id: str) -> None: ...
+
+    def rotate_secret(self, tenant: str, webhook_id: str, overlap_seconds: float, now: float) -> str: ...
+
+    def disable(self, tenant: str, webhook_id: str, reason: str) -> None: ...
+
+    def add_delivery(self, tenant: str, webhook_id: str, event_type: str, payload: dict[str, Any],
+                     due: float) -> dict[str, Any]: ...
+
+    def delivery(self, tenant: str, delivery_id: str) -> dict[str, Any]: ...
+
+    def deliveries(self, tenant: str, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def due(self, now: float, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def claim(self, tenant: str, delivery_id: str, attempts: int) -> bool: ...
+
+    def record_attempt(self, tenant: str, delivery_id: str, number: int, status_code: int | None,
+                       latency_ms: float, error: str | None, *, status: str, next_attempt_at: float | None) -> None: ...
+
+    def requeue(self, tenant: str, delivery_id: str, due: float) -> dict[str, Any]: ...
+
+    def attempts(self, tenant: str, delivery_id: str) -> list[dict[str, Any]]: ...
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -89,7 +125,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 class Dispatcher:
     def __init__(
         self,
-        store: WebhookStore,
+        store: WebhookRepository,
         *,
         schedule: Sequence[float] = DEFAULT_SCHEDULE,
         jitter: float = 0.2,
