@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -419,9 +420,9 @@ def figure_p2(profile: Profile, media: MediaCache) -> list[Figure]:
         # the worker's copy into its scratch folder, and a whole run on a 64 x 64 image (fixed costs).
         blobs = bench.service.adapters.blobs
         for rep in range(max(3, profile.p2_reps // 2)):
-            wall, ref = timed(lambda r=rep: bench.service.ingest(source, prefix=f"probe-{r}"))
+            wall, ref = timed(partial(bench.service.ingest, source, prefix=f"probe-{rep}"))
             ingest.append(wall)
-            download.append(timed(lambda k=ref.key: blobs.download(k, out_dir / "download"))[0])
+            download.append(timed(partial(blobs.download, ref.key, out_dir / "download"))[0])
             tiny_runs.append(timed(lambda: bench.run_one(workflow, tiny))[0])
     pairs = [run - base for run, base in zip(runs, bare, strict=True)]
     outside = [run - op for run, op in zip(runs, ops, strict=True)]
@@ -492,7 +493,7 @@ def figure_p3(profile: Profile, media: MediaCache) -> list[Figure]:
         for rep in range(profile.p3_reps):
             order = list(walls) if rep % 2 == 0 else list(reversed(walls))
             for workflow in order:
-                wall, result = timed(lambda w=workflow: bench.run_one(w, source))
+                wall, result = timed(partial(bench.run_one, workflow, source))
                 walls[workflow].append(wall)
                 if workflow == chain:
                     chain_steps.append(bench.step_ms(result.run_id))
@@ -504,8 +505,8 @@ def figure_p3(profile: Profile, media: MediaCache) -> list[Figure]:
                 report = bench.service.load_definition(str(path))
                 assert report.definition is not None
                 compiled = compile_workflow(report.definition, report.configs)
-                wall, result = timed(lambda c=compiled, s=current, d=hop_dir / node_id, n=node_id:
-                                     bench.service.run_one(c, s, d, workflow_id=f"single-{n}"))
+                wall, result = timed(partial(bench.service.run_one, compiled, current, hop_dir / node_id,
+                                             workflow_id=f"single-{node_id}"))
                 check_completed([result])
                 total += wall
                 assert result.outputs[0].path is not None
@@ -610,6 +611,13 @@ class MachineWatch:
                 "steal_share": round(delta.get("steal", 0.0) / capacity, 3)}
 
 
+def bare_batch(bench: Engine, inputs: list[Path], out_dir: Path, width: int, height: int) -> list[float]:
+    """resize + WebP of every input with bare libvips calls, spread over the engine's worker processes."""
+    futures = [bench.pool.submit(bare_resize_webp, str(path), str(out_dir / f"{index}.webp"), width, height, 80)
+               for index, path in enumerate(inputs)]
+    return [future.result() for future in futures]
+
+
 def figure_p5(profile: Profile, media: MediaCache) -> list[Figure]:
     from mediaflow.nodes.resize import Config as ResizeConfig
     from mediaflow.nodes.resize import scaled_size
@@ -638,7 +646,7 @@ def figure_p5(profile: Profile, media: MediaCache) -> list[Figure]:
                 parent_before = sum(psutil.Process().cpu_times()[:2])
                 all_before = cpu_seconds(pids)
                 watch = MachineWatch()
-                wall, _ = timed(lambda b=bench: b.run_batch(workflow, inputs))
+                wall, _ = timed(partial(bench.run_batch, workflow, inputs))
                 parent = sum(psutil.Process().cpu_times()[:2]) - parent_before
                 total = cpu_seconds(pids) - all_before
                 throughput[workers].append(len(inputs) / wall)
@@ -647,9 +655,7 @@ def figure_p5(profile: Profile, media: MediaCache) -> list[Figure]:
                                      "wall_s": round(wall, 2), **watch.stop(total)})
                 # The same libvips work without the engine, on the same worker processes: how well this
                 # machine scales from 1 to 2 processes right now.
-                wall, _ = timed(lambda b=bench: [f.result() for f in [
-                    b.pool.submit(bare_resize_webp, str(path), str(out_dir / f"{i}.webp"), width, height, 80)
-                    for i, path in enumerate(bare_inputs)]])
+                wall, _ = timed(partial(bare_batch, bench, bare_inputs, out_dir, width, height))
                 bare_throughput[workers].append(len(bare_inputs) / wall)
     ratio = median(throughput[2]) / median(throughput[1])
     bare_ratio = median(bare_throughput[2]) / median(bare_throughput[1])
@@ -764,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[str, Any] = {}
     if args.only and RESULTS.is_file():
         previous = json.loads(RESULTS.read_text()).get("figures", {})
-    results = {
+    results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": profile.name,
         "groups_run": groups,
