@@ -1,5 +1,11 @@
-"""Fixtures of the API tests: one embedded data dir per test session, served two ways -
-real HTTP on 127.0.0.1 (an ephemeral port) and API Gateway REST proxy events fed to the resolver."""
+"""Fixtures of the API tests. Every ``client`` test runs three ways:
+
+- "http": the local server (real HTTP on 127.0.0.1, an ephemeral port) over the embedded adapters;
+- "lambda": API Gateway REST proxy events fed to the resolver over the same embedded adapters;
+- "aws": proxy events fed to functions/api/app.py's ``lambda_handler`` over the AWS adapters, every port on
+  moto (tables, buckets and bus from template.yaml, runs on moto's Step Functions; see aws_backend.py).
+
+The ``api`` fixture is the backend behind the test's ``client`` (the embedded one for tests without one)."""
 
 from __future__ import annotations
 
@@ -15,6 +21,19 @@ import pytest
 import requests
 
 ALL_SCOPES = ["workflows:read", "workflows:write", "workflows:execute"]
+TRANSPORTS = ("http", "lambda", "aws")
+GATEWAY = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+# Whole modules that cannot hold on the AWS backend, with the reason.
+AWS_SKIPS = {
+    "test_webhooks_api": "drives the embedded webhook dispatcher and in-process bus (api.service); the AWS "
+                         "API context has no webhook service (ctx.webhooks is None: 503)",
+}
+# Single cases whose documented contract does not hold on AWS yet: strict xfails, so a fix shows up.
+AWS_XFAILS = {
+    "test_batch_run_on_uploaded_objects": "the same object twice in one batch: both Map items send identical "
+                                          "Task payloads (no item index), so the node Task idempotency key "
+                                          "(cloud/nodes.task_key) collapses them into one output",
+}
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -34,7 +53,8 @@ class Reply:
 
 
 class Client:
-    """One API client; ``transport`` is "http" (the local server) or "lambda" (proxy events)."""
+    """One API client; ``transport`` is "http" (the local server), "lambda" (proxy events to the resolver)
+    or "aws" (proxy events to the Lambda entry point over moto)."""
 
     def __init__(self, transport: str, base: str, resolve: Any, key: str | None) -> None:
         self.transport, self.base, self._resolve, self.key = transport, base, resolve, key
@@ -104,11 +124,23 @@ class Client:
         return self.request("DELETE", path, **kw)
 
     def download(self, url: str) -> Reply:
-        """Fetch a URL the API handed out (signed: no key)."""
-        if self.transport == "http":
+        """Fetch a URL the API handed out (signed: no key). S3 presigned URLs are answered by moto."""
+        if self.transport == "http" or not url.startswith(GATEWAY):
             r = requests.get(url, timeout=30)
             return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
         return self.with_key(None).request("GET", "", raw_url="http://x" + url.split("amazonaws.com/prod", 1)[-1])
+
+    def upload(self, target: dict[str, Any], filename: str, data: bytes) -> Reply:
+        """POST ``target["fields"]`` plus a ``file`` part to ``target["url"]`` (from POST /v1/uploads): the
+        local signed URL (201 + the stored object) or, on AWS, the S3 presigned POST (204, answered by moto)."""
+        url = target["url"]
+        if url.startswith(GATEWAY):
+            url = url.replace(GATEWAY, self.base)
+        if not url.startswith(self.base):
+            r = requests.post(url, data=target["fields"], files={"file": (filename, data)}, timeout=30)
+            return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+        return self.with_key(None).request("POST", "", raw_url=url, data=target["fields"],
+                                           files={"file": (filename, data)})
 
     def wait_run(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -121,48 +153,98 @@ class Client:
 
 @dataclass
 class Api:
+    """One backend: its resolver, API keys, run and job stores; ``service``/``server`` are the embedded
+    LocalService and local server (None on AWS), ``handler`` the Lambda entry point (AWS)."""
+
     service: Any
     server: Any
     app: Any
     keys: dict[str, str]
+    mode: str = "embedded"
+    runs: Any = None
+    jobs: Any = None
+    handler: Any = None
+    deployment: Any = None
 
     def client(self, transport: str, key: str = "a") -> Client:
-        base = self.server.url if transport == "http" else "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
-        resolve = self.app.resolve if transport == "lambda" else None
-        if transport == "lambda":
+        base = self.server.url if transport == "http" else GATEWAY
+        resolve: Any = None
+        if transport != "http":
+            entry = self.handler if transport == "aws" else self.app.resolve
+
             # API Gateway strips the stage from the path: mimic it.
             def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                from tests.functional.aws.conftest import FakeContext
+
                 event["path"] = event["path"].removeprefix("/prod")
-                return self.app.resolve(event, context)
+                result: dict[str, Any] = entry(event, FakeContext("mediaflow-dev-api"))
+                return result
         return Client(transport, base, resolve, self.keys[key])
 
 
+def _test_keys(store: Any) -> dict[str, str]:
+    return {"a": store.create_key("tenant-a", ALL_SCOPES)[0],
+            "b": store.create_key("tenant-b", ALL_SCOPES)[0],
+            "a-read": store.create_key("tenant-a", ["workflows:read"])[0],
+            "a-exec": store.create_key("tenant-a", ["workflows:read", "workflows:execute"])[0]}
+
+
 @pytest.fixture(scope="session")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def embedded_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     from mediaflow.api import ApiConfig, create_app, embedded_context
     from mediaflow.api_server import local_api
     from mediaflow.local import LocalService
 
     data_dir = tmp_path_factory.mktemp("api-data")
     service = LocalService(data_dir=data_dir)
-    keys_store = service.adapters.keys
-    keys = {"a": keys_store.create_key("tenant-a", ALL_SCOPES)[0],
-            "b": keys_store.create_key("tenant-b", ALL_SCOPES)[0],
-            "a-read": keys_store.create_key("tenant-a", ["workflows:read"])[0],
-            "a-exec": keys_store.create_key("tenant-a", ["workflows:read", "workflows:execute"])[0]}
+    keys = _test_keys(service.adapters.keys)
     config = ApiConfig(rate_per_second=10_000, burst=10_000)  # the rate limit has its own tests
     server = local_api(service, port=0, config=config).start()
-    app = create_app(embedded_context(service, config))
+    ctx = embedded_context(service, config)
+    app = create_app(ctx)
     try:
-        yield Api(service, server, app, keys)
+        yield Api(service, server, app, keys, runs=service.adapters.runs, jobs=ctx.jobs)
     finally:
         server.stop()
         service.close()
 
 
-@pytest.fixture(params=["http", "lambda"])
-def client(request: pytest.FixtureRequest, api: Api) -> Client:
-    return api.client(request.param)
+@pytest.fixture(scope="package")
+def aws_api() -> Iterator[Api]:
+    """The AWS backend inside moto, once per worker while this package's tests run (package scope keeps
+    its ``mock_aws`` from spanning other packages' own mocks)."""
+    from mediaflow.api import ApiConfig
+
+    from tests.functional.api.aws_backend import aws_deployment
+
+    config = ApiConfig(rate_per_second=10_000, burst=10_000)
+    with aws_deployment(config) as deployment:
+        adapters = deployment.adapters
+        yield Api(None, None, deployment.app, _test_keys(adapters.keys), mode="aws", runs=adapters.runs,
+                  jobs=adapters.jobs, handler=deployment.handler, deployment=deployment)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def client(request: pytest.FixtureRequest) -> Client:
+    if request.param == "aws":
+        reason = AWS_SKIPS.get(request.module.__name__.rsplit(".", 1)[-1])
+        if reason:
+            pytest.skip(reason)
+        reason = AWS_XFAILS.get(request.function.__name__)
+        if reason:
+            request.applymarker(pytest.mark.xfail(reason=reason, raises=AssertionError, strict=True))
+    backend: Api = request.getfixturevalue("aws_api" if request.param == "aws" else "embedded_api")
+    return backend.client(request.param)
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> Api:
+    """The backend behind this test's ``client``; the embedded one when the test has no client."""
+    if "client" in request.fixturenames and request.getfixturevalue("client").transport == "aws":
+        backend: Api = request.getfixturevalue("aws_api")
+    else:
+        backend = request.getfixturevalue("embedded_api")
+    return backend
 
 
 @pytest.fixture

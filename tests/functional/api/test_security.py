@@ -14,9 +14,9 @@ pytestmark = pytest.mark.functional
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_health_openapi_and_docs_need_no_key(client: Client) -> None:
+def test_health_openapi_and_docs_need_no_key(client: Client, api: Api) -> None:
     anon = client.with_key(None)
-    assert anon.get("/v1/health").json() == {"status": "ok", "mode": "embedded"}
+    assert anon.get("/v1/health").json() == {"status": "ok", "mode": api.mode}
     spec = anon.get("/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.") and "/v1/workflows/{workflow_id}/runs" in spec["paths"]
     assert "multipart/form-data" in spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
