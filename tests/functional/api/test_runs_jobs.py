@@ -90,8 +90,8 @@ def test_failed_run_is_retried_and_finished_runs_cannot_be_cancelled(client: Cli
 
 def test_cancel_a_pending_run(client: Client, api: Api, workflow: dict) -> None:
     run_id = f"run-stale-{client.transport}"
-    api.runs.create_run({"tenant": "tenant-a", "runId": run_id, "workflowId": workflow["id"],
-                                          "status": "pending", "input": {}})
+    api.runs.create_run({"tenant": "tenant-a", "runId": run_id, "workflowId": workflow["id"], "status": "pending",
+                         "input": {}})
     reply = client.post(f"/v1/runs/{run_id}/cancel")
     assert reply.status == 202 and reply.json()["status"] == "cancelled"
     assert client.get(f"/v1/runs/{run_id}").json()["status"] == "cancelled"
