@@ -32,6 +32,7 @@ RETRYABLE_ERRORS = [
 ]
 FUSABLE_RUNTIMES = frozenset({"vips", "ffmpeg", "light"})
 MAX_FUSED_OPS = 20
+MAX_BRANCH_OUTPUTS = 8
 MAX_STATE_NAME = 80
 EXPRESS_LIMIT_SECONDS = 300
 STANDARD_DEFAULT_TIMEOUT = 3600
@@ -241,9 +242,35 @@ class _Compiler:
                 and self.fusable(child) and self.runtime(child) == runtime and all(
                     self.fusable(member) for member in chain if not self.is_light(member)))
 
+    def output_branches(self, chain: list[str], kids: list[str]) -> list[list[str]] | None:
+        """The kids' chains when one libvips Task can end every branch from a single decode, else None.
+
+        That holds when the shared ops are all fusable libvips ops and every branch is a chain that ends
+        the path: libvips ops (then light ops), or light ops alone.
+        """
+        if (len(kids) < 2 or len(kids) > MAX_BRANCH_OUTPUTS or self.chain_runtime(chain) != "vips"
+                or any(self.is_light(m) or not self.fusable(m) for m in chain)):
+            return None
+        branches: list[list[str]] = []
+        for kid in kids:
+            if self.role(kid) != "task":
+                return None
+            branch = self.chain_from(kid)
+            media_ops = [m for m in branch if not self.is_light(m)]
+            if self.children[branch[-1]] or (media_ops and (self.is_light(branch[0]) or any(
+                    not self.fusable(m) or self.runtime(m) != "vips" for m in media_ops))):
+                return None
+            if len(chain) + sum(len(b) for b in branches) + len(branch) > MAX_FUSED_OPS:
+                return None
+            branches.append(branch)
+        return branches
+
     def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = ()) -> str:
         chain = [*prefix, *self.chain_from(node_id)]
         kids = self.children[chain[-1]]
+        outputs = self.output_branches(chain, kids)
+        if outputs is not None:
+            return self.emit_task(chain, scope, outputs)
         if (len(kids) > 1 and len(chain) < MAX_FUSED_OPS and not any(self.is_light(m) for m in chain)
                 and all(self.shares_runtime(chain, kid) for kid in kids)):
             # Fan-out between ops of one runtime: each branch repeats the shared ops in its own Task,
@@ -258,16 +285,21 @@ class _Compiler:
             scope.states[name] = {"Type": "Parallel", "Branches": branches, "ResultPath": "$.branches",
                                   "End": True}
             return name
+        return self.emit_task(chain, scope)
+
+    def op(self, member: str) -> dict[str, Any]:
+        return {"nodeId": member, "kind": self.kind(member),
+                "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+    def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None) -> str:
+        """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it)."""
         runtime = self.chain_runtime(chain)
-        name = self._name("+".join(chain))
+        members = chain + [member for branch in outputs or [] for member in branch]
+        name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
-        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(chain),
-                                       kinds=tuple(self.kind(member) for member in chain)))
-        ops = [{
-            "nodeId": member,
-            "kind": self.kind(member),
-            "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True),
-        } for member in chain]
+        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
+                                       kinds=tuple(self.kind(member) for member in members)))
+        ops = [self.op(member) for member in chain]
         timeout = RUNTIMES[runtime].timeout_seconds
         if self.run_timeout is not None:
             timeout = min(timeout, self.run_timeout)
@@ -277,12 +309,14 @@ class _Compiler:
             "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
             "Resource": RESOURCES[runtime],
             "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media"},
-            "ResultPath": "$.media",
+            "ResultPath": "$.branches" if outputs else "$.media",
             "TimeoutSeconds": timeout,
             "Retry": self.retry,
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
         }
-        children = self.children[chain[-1]]
+        if outputs:
+            state["Parameters"]["branches"] = [[self.op(member) for member in branch] for branch in outputs]
+        children = [] if outputs else self.children[chain[-1]]
         if children:
             state["Next"] = self.compile_targets(children, scope, anchor=chain[-1])
         else:
@@ -293,7 +327,7 @@ class _Compiler:
         else:
             scope.states[failed] = {
                 "Type": "Pass",
-                "Parameters": {"nodeIds": list(chain), "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+                "Parameters": {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
                 "ResultPath": "$.failure",
                 "End": True,
             }

@@ -50,6 +50,8 @@ class TaskPayload(_Camel):
     run: RunContext
     media: MediaRef
     ops: list[Op] = Field(min_length=1)
+    branches: list[list[Op]] = Field(
+        default_factory=list, description="Fan-out: after `ops`, each branch's ops run on the same decode")
 
 
 class StepRecord(_Camel):
@@ -98,6 +100,7 @@ class OpOutcome:
 class ChainResult:
     media: MediaRef
     outcomes: list[OpOutcome]
+    branches: list[MediaRef] | None = None
 
 
 Worker = Callable[[TaskPayload, TaskEnvironment], ChainResult]
@@ -160,7 +163,13 @@ def split_ops(ops: list[Op]) -> tuple[list[Op], list[Op], list[Op]]:
 
 
 def run_ops(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
-    """Light ops before and after go to the light worker; the rest to the task's media runtime."""
+    """Light ops before and after go to the light worker; the rest to the task's media runtime.
+
+    With branches, the media runtime runs the shared ops and every branch's media ops from one decode;
+    each branch's trailing light ops then run on that branch's output.
+    """
+    if task.branches:
+        return _run_branches(task, env)
     leading, core, trailing = split_ops(task.ops)
     media, outcomes = task.media, []
     for runtime, ops in (("light", leading), (task.runtime, core), ("light", trailing)):
@@ -172,8 +181,37 @@ def run_ops(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     return ChainResult(media=media, outcomes=outcomes)
 
 
-def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> dict[str, Any]:
-    """Run one compiled Task. Returns the output MediaRef as a state dict; raises a named error on failure."""
+def _run_branches(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
+    leading, core, _ = split_ops(task.ops)
+    media, outcomes = task.media, []
+    if leading:
+        part = load_worker("light")(task.model_copy(update={"runtime": "light", "ops": leading, "branches": []}),
+                                    env)
+        media, outcomes = part.media, list(part.outcomes)
+    tails: list[list[Op]] = []
+    heads: list[list[Op]] = []
+    for branch in task.branches:
+        end = len(branch)
+        while end > 0 and _is_light(branch[end - 1]):
+            end -= 1
+        heads.append(branch[:end])
+        tails.append(branch[end:])
+    shared = load_worker(task.runtime)(task.model_copy(update={"ops": core, "branches": heads, "media": media}), env)
+    outcomes.extend(shared.outcomes)
+    results: list[MediaRef] = []
+    for branch_media, tail in zip(shared.branches or [shared.media], tails, strict=True):
+        if tail:
+            part = load_worker("light")(task.model_copy(update={
+                "runtime": "light", "ops": tail, "branches": [], "media": branch_media}), env)
+            branch_media = part.media
+            outcomes.extend(part.outcomes)
+        results.append(branch_media)
+    return ChainResult(media=results[0], outcomes=outcomes, branches=results)
+
+
+def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
+    """Run one compiled Task. Returns the output MediaRef as a state dict (a list of them for a fan-out
+    Task); raises a named error on failure."""
     task = TaskPayload.model_validate(payload)
     started = time.time()
     try:
@@ -192,6 +230,8 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> dict[str, Any
                 ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
                 output=outcome.output,
             ).model_dump(by_alias=True, exclude_none=True))
+    if result.branches is not None:
+        return [media.to_state() for media in result.branches]
     return result.media.to_state()
 
 
@@ -201,7 +241,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
     ended = time.time()
     failed_node = error.node_id or task.ops[0].node_id
     reached = False
-    for op in task.ops:
+    for op in [*task.ops, *(op for branch in task.branches for op in branch)]:
         status: Literal["failed", "skipped"] = "skipped" if reached else "failed"
         if op.node_id == failed_node or status == "skipped":
             reached = True

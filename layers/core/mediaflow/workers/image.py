@@ -45,7 +45,8 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +70,7 @@ from mediaflow.nodes.rename import clean_component, original_stem
 from mediaflow.runtime.tasks import (
     ChainResult,
     OpContext,
+    Op,
     OpOutcome,
     TaskEnvironment,
     TaskPayload,
@@ -84,6 +86,8 @@ IMAGE_KINDS = frozenset({"convert", "compress", "resize", "adjust", "strip_metad
                          "thumbnail", "image_to_pdf", "inspect"})
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
 KINDS = IMAGE_KINDS | ANNOTATION_KINDS | {"pdf_preview"}
+# Fan-out tasks keep the shared decode in memory up to this size (above it each branch decodes again).
+SHARED_DECODE_MAX_PIXELS = 40_000_000
 GEOMETRY_KINDS = frozenset({"resize", "thumbnail"})
 # Ops that leave pixels and geometry alone, so a later resize may still shrink on load.
 PASSIVE_KINDS = frozenset({"convert", "compress", "strip_metadata", "image_to_pdf", "inspect"})
@@ -560,14 +564,15 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
 
         return run_pdf_preview(task, env)
     configure_vips(env.settings)
-    steps = _parse_steps(task)
+    steps = _parse_steps(task, task.ops)
+    branches = [_parse_steps(task, branch) for branch in task.branches] or None
     with scratch_dir(env, "vips-") as workdir:
-        return _run(task, env, steps, workdir)
+        return _run(task, env, steps, workdir, branches)
 
 
-def _parse_steps(task: TaskPayload) -> list[_Step]:
+def _parse_steps(task: TaskPayload, ops: list[Op]) -> list[_Step]:
     steps: list[_Step] = []
-    for op in task.ops:
+    for op in ops:
         spec = get_spec(op.kind)
         kind = spec.kind if spec else op.kind
         if spec is None or kind not in IMAGE_KINDS | ANNOTATION_KINDS:
@@ -589,14 +594,17 @@ def _parse_steps(task: TaskPayload) -> list[_Step]:
     return steps
 
 
-def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: Path) -> ChainResult:
-    first_id = steps[0].node_id
+def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: Path,
+         branches: list[list[_Step]] | None = None) -> ChainResult:
+    """Decode once, apply ``steps``; then encode once, or once per branch (each with its own ops)."""
+    every_step = steps + [step for branch in branches or [] for step in branch]
+    first_id = every_step[0].node_id
     source_path = workdir / "source"
     env.blobs.download(task.media.key, source_path)
     sniffed = _sniff(source_path, first_id)
-    pixel_steps = [step for step in steps if step.kind in IMAGE_KINDS]
-    inspect_only = all(step.kind in ("inspect", *ANNOTATION_KINDS) for step in steps)
-    if inspect_only and not sniffed.is_raster_image:
+    pixel_steps = [step for step in every_step if step.kind in IMAGE_KINDS]
+    inspect_only = all(step.kind in ("inspect", *ANNOTATION_KINDS) for step in every_step)
+    if inspect_only and not sniffed.is_raster_image and not branches:
         return _inspect_other(task, env, steps, sniffed, source_path)
     if not sniffed.is_raster_image:
         what = "SVG is never rendered" if sniffed.format == "svg" else f"{sniffed.format} is not an image"
@@ -608,7 +616,8 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
     autorotate = not any(getattr(step.config, "keep_orientation", False) for step in pixel_steps
                          if step.kind == "strip_metadata")
-    load_size = _first_load_size(pixel_steps, info, autorotate)
+    load_size = _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
+                                 else pixel_steps, info, autorotate)
     try:
         if inspect_only:
             image = _header_stand_in(header_image, info)
@@ -623,8 +632,32 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     )
     if not autorotate:
         state.encode.keep_orientation = True
-
     outcomes: list[OpOutcome] = []
+    annotations = _apply_steps(state, steps, outcomes, first_id)
+    if not branches:
+        media = _finish(task, env, state, steps, annotations, outcomes, inspect_only, info, "output", first_id)
+        outcomes.sort(key=lambda outcome: [s.node_id for s in steps].index(outcome.node_id))
+        return ChainResult(media=media, outcomes=outcomes)
+
+    shared = state.image
+    if shared.width * shared.height <= SHARED_DECODE_MAX_PIXELS:
+        try:  # every branch encodes from this one decode instead of decoding the file again
+            shared = shared.copy_memory()
+        except pyvips.Error as error:
+            raise _vips_failure(error, steps[-1].node_id if steps else first_id, first_id) from error
+    results: list[MediaRef] = []
+    for index, branch in enumerate(branches):
+        branch_state = replace(state, image=shared, encode=deepcopy(state.encode), extra_outputs=[])
+        branch_annotations = annotations + _apply_steps(branch_state, branch, outcomes, first_id)
+        named = steps + branch
+        results.append(_finish(task, env, branch_state, named, branch_annotations, outcomes, False, info,
+                               f"output-{index}", first_id))
+    return ChainResult(media=results[0], outcomes=outcomes, branches=results)
+
+
+def _apply_steps(state: ImagePipelineState, steps: list[_Step], outcomes: list[OpOutcome],
+                 first_id: str) -> list[_Step]:
+    """Run the pixel/encode-plan ops in order; returns the annotations left for after the encode."""
     annotations: list[_Step] = []
     for step in steps:
         if step.kind in ANNOTATION_KINDS:
@@ -640,12 +673,18 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
         except pyvips.Error as error:
             raise _vips_failure(error, step.node_id, first_id) from error
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output or None))
+    return annotations
 
+
+def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, steps: list[_Step],
+            annotations: list[_Step], outcomes: list[OpOutcome], inspect_only: bool, info: SourceInfo,
+            stem: str, first_id: str) -> MediaRef:
+    """Encode (unless only inspecting), apply rename/transform, store extra outputs and the result."""
+    out_path = state.workdir / f"{stem}.{state.encode.extension}"
     if inspect_only:
         media = _passthrough_media(task, info, state)
     else:
         started = time.time()
-        out_path = workdir / f"output.{state.encode.extension}"
         try:
             if state.encode.pdf is not None:
                 encode_pdf(state.image, state.encode, out_path)
@@ -655,10 +694,10 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
             raise _vips_failure(error, steps[-1].node_id, first_id) from error
         encoded_ms = round((time.time() - started) * 1000, 3)
         media = _draft_media(task, state, out_path)
-        if outcomes:
-            outcomes[-1].ended = time.time()
-            outcomes[-1].output = {**(outcomes[-1].output or {}), "encodeMs": encoded_ms}
-
+        last_pixel_op = next((o for o in reversed(outcomes) if o.node_id in {s.node_id for s in steps}), None)
+        if last_pixel_op is not None:
+            last_pixel_op.ended = time.time()
+            last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms}
     for step in annotations:
         started = time.time()
         annotate: Annotate = _node_module(step.kind).apply
@@ -666,13 +705,11 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(),
                                   {"filename": media.filename} if step.kind == "rename"
                                   else {"metadataKeys": sorted(media.metadata)}))
-    outcomes.sort(key=lambda outcome: [s.node_id for s in steps].index(outcome.node_id))
-
     for key, data, content_type in state.extra_outputs:
         env.blobs.put_bytes(key, data, content_type)
     if not inspect_only:
-        media = _upload(task, env, steps[-1].node_id, media, workdir / f"output.{state.encode.extension}")
-    return ChainResult(media=media, outcomes=outcomes)
+        media = _upload(task, env, steps[-1].node_id, media, out_path)
+    return media
 
 
 def _node_module(kind: str) -> Any:
