@@ -69,8 +69,8 @@ from mediaflow.nodes.base import NodeConfig
 from mediaflow.nodes.rename import clean_component, original_stem
 from mediaflow.runtime.tasks import (
     ChainResult,
-    OpContext,
     Op,
+    OpContext,
     OpOutcome,
     TaskEnvironment,
     TaskPayload,
