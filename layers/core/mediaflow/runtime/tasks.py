@@ -130,6 +130,17 @@ def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
+    """The input as a local file: read in place when the store is a local folder (the embedded mode never
+    writes to an object it has stored, so readers are safe), else downloaded to ``target``."""
+    local_path = getattr(env.blobs, "local_path", None)
+    if local_path is not None:
+        path: Path = local_path(key)
+        if path.is_file():
+            return path
+    return env.blobs.download(key, target)
+
+
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
     from mediaflow.nodes.rename import clean_component

@@ -15,7 +15,15 @@ from typing import Any
 from mediaflow.errors import MediaDecodeError, MediaTooLarge, ToolchainError, UnsupportedMedia
 from mediaflow.nodes.background_remove import Config
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload, output_prefix, scratch_dir
+from mediaflow.runtime.tasks import (
+    ChainResult,
+    OpOutcome,
+    TaskEnvironment,
+    TaskPayload,
+    input_file,
+    output_prefix,
+    scratch_dir,
+)
 from mediaflow.settings import Settings
 from mediaflow.sniff import sniff_file
 
@@ -101,7 +109,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     started = time.time()
     with scratch_dir(env, "rembg-") as workdir:
         source = workdir / "source"
-        env.blobs.download(task.media.key, source)
+        source = input_file(env, task.media.key, source)
         image = _open_image(source, op.node_id, env.settings.max_pixels)
         session = session_for(config.model_name(), env.settings)
         result = cut_out(image, config, session)

@@ -15,7 +15,15 @@ from mediaflow.errors import ActiveContentRefused, MediaDecodeError, MediaTooLar
 from mediaflow.media import MediaRef
 from mediaflow.nodes.pdf_preview import Config
 from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import ChainResult, OpOutcome, TaskEnvironment, TaskPayload, output_prefix, scratch_dir
+from mediaflow.runtime.tasks import (
+    ChainResult,
+    OpOutcome,
+    TaskEnvironment,
+    TaskPayload,
+    input_file,
+    output_prefix,
+    scratch_dir,
+)
 from mediaflow.sniff import sniff_file
 
 ACTIVE_CONTENT = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction\s*<<[^>]*/S\s*/JavaScript)\b")
@@ -80,7 +88,7 @@ def run_pdf_preview(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     started = time.time()
     with scratch_dir(env, "pdf-") as workdir:
         source = workdir / "source.pdf"
-        env.blobs.download(task.media.key, source)
+        source = input_file(env, task.media.key, source)
         sniffed = sniff_file(source)
         if sniffed.format != "pdf":
             raise UnsupportedMedia(f"pdf_preview needs a PDF, got {sniffed.format}", node_id=op.node_id)

@@ -74,6 +74,7 @@ from mediaflow.runtime.tasks import (
     OpOutcome,
     TaskEnvironment,
     TaskPayload,
+    input_file,
     output_prefix,
     scratch_dir,
 )
@@ -600,7 +601,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     every_step = steps + [step for branch in branches or [] for step in branch]
     first_id = every_step[0].node_id
     source_path = workdir / "source"
-    env.blobs.download(task.media.key, source_path)
+    source_path = input_file(env, task.media.key, source_path)
     sniffed = _sniff(source_path, first_id)
     pixel_steps = [step for step in every_step if step.kind in IMAGE_KINDS]
     inspect_only = all(step.kind in ("inspect", *ANNOTATION_KINDS) for step in every_step)

@@ -65,6 +65,7 @@ from mediaflow.runtime.tasks import (
     OpOutcome,
     TaskEnvironment,
     TaskPayload,
+    input_file,
     output_prefix,
     scratch_dir,
 )
@@ -330,7 +331,7 @@ def _parse_steps(task: TaskPayload) -> list[_Step]:
 def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: Path) -> ChainResult:
     first_id = steps[0].node_id
     source = workdir / "source"
-    env.blobs.download(task.media.key, source)
+    source = input_file(env, task.media.key, source)
     try:
         sniffed = sniff_file(source)
     except EmptyMedia as error:
