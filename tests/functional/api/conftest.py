@@ -30,11 +30,7 @@ AWS_SKIPS = {
                          "on Lambda in tests/functional/aws/test_webhooks_aws.py",
 }
 # Single cases whose documented contract does not hold on AWS yet: strict xfails, so a fix shows up.
-AWS_XFAILS = {
-    "test_batch_run_on_uploaded_objects": "the same object twice in one batch: both Map items send identical "
-                                          "Task payloads (no item index), so the node Task idempotency key "
-                                          "(cloud/nodes.task_key) collapses them into one output",
-}
+AWS_XFAILS: dict[str, str] = {}
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TERMINAL = {"completed", "failed", "cancelled"}
 

@@ -30,6 +30,7 @@ def task_key(payload: dict[str, Any]) -> str:
     nodes = ",".join(str(op.get("nodeId")) for op in payload.get("ops") or [])
     digest = hashlib.sha256("\x1f".join([
         str(run.get("runId")), str(payload.get("runtime")), nodes, str(media.get("key")), str(media.get("etag")),
+        str(payload.get("item")),
     ]).encode()).hexdigest()[:40]
     return f"{run.get('tenant', '')}#task#{digest}"
 

@@ -70,8 +70,10 @@ class _Scope:
 
 
 class _Compiler:
-    def __init__(self, definition: WorkflowDefinition, configs: dict[str, NodeConfig], *, stop_on_failure: bool):
+    def __init__(self, definition: WorkflowDefinition, configs: dict[str, NodeConfig], *, stop_on_failure: bool,
+                 batch: bool = False):
         self.definition = definition
+        self.batch = batch
         self.configs = configs
         self.stop_on_failure = stop_on_failure
         self.nodes = {node.id: node for node in definition.nodes}
@@ -308,7 +310,8 @@ class _Compiler:
             "Type": "Task",
             "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
             "Resource": RESOURCES[runtime],
-            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media"},
+            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
+                           **({"item.$": "$.item"} if self.batch else {})},
             "ResultPath": "$.branches" if outputs else "$.media",
             "TimeoutSeconds": timeout,
             "Retry": self.retry,
@@ -353,7 +356,8 @@ def compile_workflow(
             raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
         definition, configs = report.definition, report.configs
     settings = definition.settings
-    compiler = _Compiler(definition, configs, stop_on_failure=settings.stop_on_failure and batch is None)
+    compiler = _Compiler(definition, configs, stop_on_failure=settings.stop_on_failure and batch is None,
+                         batch=batch is not None)
     body = compiler.compile_scope(compiler.children[compiler.trigger()])
     long_running = _runtimes_long(compiler.tasks)
     large_batch = batch is not None and batch.expected_items > DISTRIBUTED_MAP_THRESHOLD
@@ -384,7 +388,7 @@ def compile_workflow(
             "States": {"Items": {
                 "Type": "Map",
                 "ItemsPath": "$.items",
-                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value"},
+                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index"},
                 "MaxConcurrency": settings.max_concurrency,
                 "ItemProcessor": {"ProcessorConfig": processor, **body},
                 "ResultPath": "$.results",

@@ -52,6 +52,7 @@ class TaskPayload(_Camel):
     ops: list[Op] = Field(min_length=1)
     branches: list[list[Op]] = Field(
         default_factory=list, description="Fan-out: after `ops`, each branch's ops run on the same decode")
+    item: int | None = Field(default=None, ge=0, description="Index of the item in a batch run (Map)")
 
 
 class StepRecord(_Camel):
@@ -145,7 +146,10 @@ def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
     from mediaflow.nodes.rename import clean_component
 
-    parts = [task.run.tenant, "runs", task.run.run_id, node_id]
+    parts = [task.run.tenant, "runs", task.run.run_id]
+    if task.item is not None:  # items of one batch never share an output key
+        parts.append(f"item-{task.item}")
+    parts.append(node_id)
     return "/".join(clean_component(part) or "_" for part in parts)
 
 
