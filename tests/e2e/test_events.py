@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mediaflow import samples
 from mediaflow.local import LocalService
 from mediaflow.settings import Settings
