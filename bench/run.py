@@ -689,8 +689,14 @@ def figure_p5(profile: Profile, media: MediaCache) -> list[Figure]:
 # -- driver -------------------------------------------------------------------------------------------------
 
 
+def figure_p7(profile: Profile, media: MediaCache) -> list[Figure]:
+    from media_kinds import figure_p7 as run_p7
+
+    return run_p7(profile, media)
+
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
-    "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5,
+    "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
 }
 
 
@@ -699,6 +705,8 @@ def fmt_value(figure: Figure) -> str:
         return f"{figure.value * 100:+.1f} %"
     if figure.unit == "MB":
         return f"{figure.value:.0f} MB"
+    if figure.unit != "x":
+        return f"{figure.value:.2f} {figure.unit}"
     return f"{figure.value:.2f}x"
 
 
@@ -709,6 +717,8 @@ def fmt_target(figure: Figure) -> str:
         return f"{figure.op} {figure.target * 100:.0f} %"
     if figure.unit == "MB":
         return f"{figure.op} {figure.target:.0f} MB"
+    if figure.unit != "x":
+        return f"{figure.op} {figure.target:g} {figure.unit}"
     return f"{figure.op} {figure.target:g}x"
 
 
