@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run import WORK, Figure, Profile, engine, log, median, ms
-
 from mediaflow import samples
+from run import WORK, Figure, Profile, engine, log, median, ms
 
 MEDIA = WORK / "media"
 
