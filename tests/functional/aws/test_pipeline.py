@@ -13,7 +13,7 @@ import pytest
 
 from tests.functional.aws.conftest import REGION, Deployment, FakeContext, load_handler, small_jpeg
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.aws_e2e]
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "convertly-convert-compress.json"
 TENANT = "t1"

@@ -11,7 +11,7 @@ import pytest
 from tests.functional.aws.conftest import Deployment, FakeContext, load_handler, small_jpeg
 from tests.functional.aws.test_pipeline import EXAMPLE, TENANT, save, standard, upload, wait_finished
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.aws_e2e]
 KEY = f"{TENANT}/uploads/a b+c%20d ü 100%.jpg"
 
 
