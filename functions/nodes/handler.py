@@ -17,7 +17,6 @@ from mediaflow.cloud.nodes import prepare_runtime, run_node
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="mediaflow")
-prepare_runtime()
 
 
 @metrics.log_metrics
@@ -25,6 +24,7 @@ prepare_runtime()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(runId=(event.get("run") or {}).get("runId"), runtime=event.get("runtime"))
+    prepare_runtime()  # a cold start seeds the writable numba cache; later calls find it in place
     adapters = app.adapters()
     result = run_node(event, app.task_environment(adapters), adapters.idempotency)
     metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=1)

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     vips_cache_mb: int = Field(default=0, ge=0, description="libvips operation cache; 0 keeps RSS flat")
 
     u2net_home: Path = Field(default_factory=_default_u2net_home, description="Folder of rembg model files")
-    numba_cache_dir: Path | None = None
+    numba_cache_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("MEDIAFLOW_NUMBA_CACHE_DIR", "NUMBA_CACHE_DIR"))
+    numba_cache_seed: Path | None = Field(default=None, description="rembg image: read-only numba cache to copy")
 
     # AWS mode (read by the AWS adapters only)
     uploads_bucket: str = ""

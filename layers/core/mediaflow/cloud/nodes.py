@@ -78,8 +78,9 @@ def prepare_runtime() -> None:
     The rembg image compiles numba's kernels at build time into MEDIAFLOW_NUMBA_CACHE_SEED (read-only at
     run time); numba needs a writable NUMBA_CACHE_DIR, so the seed is copied there on a cold start.
     """
-    import os
+    from mediaflow.settings import get_settings
 
-    seed, target = os.environ.get("MEDIAFLOW_NUMBA_CACHE_SEED"), os.environ.get("NUMBA_CACHE_DIR")
+    settings = get_settings()
+    seed, target = settings.numba_cache_seed, settings.numba_cache_dir
     if seed and target and Path(seed).is_dir() and not Path(target).exists():
         shutil.copytree(seed, target, dirs_exist_ok=True)
