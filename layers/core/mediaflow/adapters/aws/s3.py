@@ -18,6 +18,7 @@ from mediaflow.media import MediaRef
 
 RETENTION_TAG = "mediaflow-retention"
 RUN_SCOPED = "run"
+SINGLE_COPY_LIMIT = 5 * 1024**3  # CopyObject's own limit; larger objects go through the managed copy
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 
 
@@ -99,12 +100,25 @@ class S3BlobStore:
         """Server-side copy (multipart for large objects); the source is left as it is."""
         validate_key(key)
         source = self.head(source_key)
-        if not overwrite and self.exists(key):
-            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
         extra: dict[str, Any] = {"MetadataDirective": "REPLACE",
                                  **self._extra(key, content_type or source.content_type)}
         if "Tagging" in extra:
             extra["TaggingDirective"] = "REPLACE"
+        if not overwrite and self.exists(key):
+            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
+        if not overwrite and source.size <= SINGLE_COPY_LIMIT:
+            # If-None-Match on the CopyObject too: two writers racing past the check cannot both win.
+            from botocore.exceptions import ClientError
+
+            try:
+                self.s3.copy_object(CopySource={"Bucket": self.bucket_for(source_key), "Key": source_key},
+                                    Bucket=self.bucket_for(key), Key=key, IfNoneMatch="*", **extra)
+            except ClientError as error:
+                if error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    raise Conflict(f"object {key!r} already exists and is never overwritten",
+                                   field="key") from error
+                raise translate(error, f"object {source_key!r}") from error
+            return self.head(key)
         with translated(f"object {source_key!r}"):
             self.s3.copy({"Bucket": self.bucket_for(source_key), "Key": source_key}, self.bucket_for(key), key,
                          ExtraArgs=extra)
