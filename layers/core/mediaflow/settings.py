@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     u2net_home: Path = Field(default_factory=_default_u2net_home, description="Folder of rembg model files")
     numba_cache_dir: Path | None = Field(
         default=None, validation_alias=AliasChoices("MEDIAFLOW_NUMBA_CACHE_DIR", "NUMBA_CACHE_DIR"))
+    rembg_threads: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)), ge=1, le=64,
+                               description="onnxruntime threads per background_remove (same bytes at any count)")
     numba_cache_seed: Path | None = Field(default=None, description="rembg image: read-only numba cache to copy")
 
     # AWS mode (read by the AWS adapters only)

@@ -60,7 +60,7 @@ def session_for(model: str, settings: Settings) -> Any:
         from rembg import new_session
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # same bytes on every run and both runtimes
+        options.intra_op_num_threads = settings.rembg_threads  # u2netp gives identical masks at any count
         options.inter_op_num_threads = 1
         try:
             _SESSIONS[model] = new_session(model, sess_opts=options, providers=providers())
