@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,14 +41,9 @@ def new_secret() -> str:
 class WebhookStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
-        self._ready = False
-        self._lock = threading.Lock()
 
     def _conn_ready(self) -> None:
-        with self._lock:
-            if not self._ready:
-                self.db.connection().executescript(_SCHEMA)
-                self._ready = True
+        self.db.ensure(_SCHEMA)
 
     # -- subscriptions --------------------------------------------------------------------------------
     def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, now_iso
@@ -29,14 +28,9 @@ class SQLiteJobStore:
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
-        self._ready = False
-        self._lock = threading.Lock()
 
     def _ensure(self) -> None:
-        with self._lock:
-            if not self._ready:
-                self.db.connection().executescript(_SCHEMA)
-                self._ready = True
+        self.db.ensure(_SCHEMA)
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any]:
         self._ensure()

@@ -4,7 +4,6 @@ in-process bus (worker processes cannot reach the parent's subscribers directly)
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
@@ -19,14 +18,9 @@ CREATE TABLE IF NOT EXISTS event_outbox (
 class OutboxBus:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
-        self._ready = False
-        self._lock = threading.Lock()
 
     def _ensure(self) -> None:
-        with self._lock:
-            if not self._ready:
-                self.db.connection().executescript(_SCHEMA)
-                self._ready = True
+        self.db.ensure(_SCHEMA)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self._ensure()

@@ -126,6 +126,7 @@ class SQLiteDatabase:
         self._local = threading.local()
         self._schema_lock = threading.Lock()
         self._schema_ready = False
+        self._extra_schemas: set[str] = set()
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> SQLiteDatabase:
@@ -153,6 +154,16 @@ class SQLiteDatabase:
                 # Every statement is IF NOT EXISTS, so processes racing here all end with the same schema.
                 conn.executescript(_SCHEMA)
                 self._schema_ready = True
+
+    def ensure(self, schema: str) -> None:
+        """Create an extra store's tables once per database object (every statement IF NOT EXISTS)."""
+        if schema in self._extra_schemas:
+            return
+        connection = self.connection()  # takes _schema_lock itself the first time
+        with self._schema_lock:
+            if schema not in self._extra_schemas:
+                connection.executescript(schema)
+                self._extra_schemas.add(schema)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
