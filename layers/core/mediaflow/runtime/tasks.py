@@ -131,6 +131,37 @@ def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+RUNTIME_NAMES = {"vips": "libvips", "ffmpeg": "ffmpeg", "rembg": "rembg", "light": "light"}
+
+
+def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
+    """The canonical kind and validated config of ``op`` for the ``runtime`` worker; InvalidDefinition
+    names the node and the field (a kind the worker does not run, bad config, or config that makes the
+    node run elsewhere, e.g. convert to mp4 on the image worker)."""
+    from pydantic import ValidationError
+
+    from mediaflow.catalog import get_spec
+    from mediaflow.errors import InvalidDefinition
+
+    name = RUNTIME_NAMES.get(runtime, runtime)
+    spec = get_spec(op.kind)
+    if spec is None or spec.kind not in allowed:
+        raise InvalidDefinition(f"kind {op.kind!r} does not run on the {name} worker (the {name} runtime)",
+                                node_id=op.node_id, field="kind")
+    try:
+        config = spec.config_model.model_validate(op.config)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidDefinition(f"invalid {spec.kind} config: {path}: {first.get('msg', 'invalid')}",
+                                node_id=op.node_id, field=f"config.{path}" if path else "config") from None
+    belongs = spec.runtime_for(config)
+    if spec.runtime != "light" and belongs != runtime:
+        raise InvalidDefinition(f"{spec.kind} with this config runs on {RUNTIME_NAMES.get(belongs, belongs)}, "
+                                f"not on the {name} worker", node_id=op.node_id, field="config")
+    return spec.kind, config
+
+
 def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
     """The input as a local file: read in place when the store is a local folder (the embedded mode never
     writes to an object it has stored, so readers are safe), else downloaded to ``target``."""

@@ -51,12 +51,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyvips
-from pydantic import ValidationError
 
 from mediaflow.catalog import get_spec
 from mediaflow.errors import (
     EmptyMedia,
-    InvalidDefinition,
     MediaDecodeError,
     MediaflowError,
     MediaTooLarge,
@@ -76,6 +74,7 @@ from mediaflow.runtime.tasks import (
     TaskPayload,
     input_file,
     output_prefix,
+    parse_op,
     scratch_dir,
 )
 from mediaflow.settings import Settings
@@ -574,23 +573,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
 def _parse_steps(task: TaskPayload, ops: list[Op]) -> list[_Step]:
     steps: list[_Step] = []
     for op in ops:
-        spec = get_spec(op.kind)
-        kind = spec.kind if spec else op.kind
-        if spec is None or kind not in IMAGE_KINDS | ANNOTATION_KINDS:
-            raise InvalidDefinition(f"kind {op.kind!r} does not run on the image worker", node_id=op.node_id,
-                                    field="kind")
-        try:
-            config = spec.config_model.model_validate(op.config)
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise InvalidDefinition(f"invalid {kind} config: {first['msg']}", node_id=op.node_id,
-                                    field="config." + ".".join(str(p) for p in first["loc"])) from error
-        if kind == "convert" and config.runtime() != "vips":  # type: ignore[attr-defined]
-            raise InvalidDefinition(f"convert to {config.output_format} runs on ffmpeg",  # type: ignore[attr-defined]
-                                    node_id=op.node_id, field="config.outputFormat")
-        if kind == "thumbnail" and config.source != "image":  # type: ignore[attr-defined]
-            raise InvalidDefinition("a video thumbnail runs on ffmpeg", node_id=op.node_id,
-                                    field="config.source")
+        kind, config = parse_op(op, IMAGE_KINDS | ANNOTATION_KINDS, "vips")
         steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
     return steps
 

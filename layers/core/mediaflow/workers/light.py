@@ -17,10 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from mediaflow.catalog import get_spec
-from mediaflow.errors import InvalidDefinition, MediaflowError
+from mediaflow.errors import MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.nodes.base import NodeConfig
 from mediaflow.runtime.tasks import (
@@ -30,6 +28,7 @@ from mediaflow.runtime.tasks import (
     OpOutcome,
     TaskEnvironment,
     TaskPayload,
+    parse_op,
 )
 
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
@@ -42,17 +41,8 @@ LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
 
 def parse_config(op: Op) -> tuple[str, NodeConfig]:
     """The canonical kind and the validated config of ``op``; InvalidDefinition names the field."""
-    spec = get_spec(op.kind)
-    if spec is None or spec.kind not in LIGHT_KINDS:
-        raise InvalidDefinition(f"kind {op.kind!r} does not run on the light runtime", node_id=op.node_id,
-                                field="kind")
-    try:
-        return spec.kind, spec.config_model.model_validate(op.config)
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first.get("loc", ()))
-        raise InvalidDefinition(f"config.{path}: {first.get('msg', 'invalid')}", node_id=op.node_id,
-                                field=f"config.{path}" if path else "config") from None
+    kind, config = parse_op(op, LIGHT_KINDS, "light")
+    return kind, config
 
 
 def _annotation_output(kind: str, media: MediaRef) -> dict[str, Any]:

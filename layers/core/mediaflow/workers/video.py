@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import ffmpeg
-from pydantic import ValidationError
 
 from mediaflow.catalog import get_spec
 from mediaflow.errors import (
@@ -67,6 +66,7 @@ from mediaflow.runtime.tasks import (
     TaskPayload,
     input_file,
     output_prefix,
+    parse_op,
     scratch_dir,
 )
 from mediaflow.settings import Settings
@@ -306,22 +306,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
 def _parse_steps(task: TaskPayload) -> list[_Step]:
     steps: list[_Step] = []
     for op in task.ops:
-        spec = get_spec(op.kind)
-        kind = spec.kind if spec else op.kind
-        if spec is None or kind not in KINDS:
-            raise InvalidDefinition(f"kind {op.kind!r} does not run on the ffmpeg worker", node_id=op.node_id,
-                                    field="kind")
-        try:
-            config = spec.config_model.model_validate(op.config)
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise InvalidDefinition(f"invalid {kind} config: {first['msg']}", node_id=op.node_id,
-                                    field="config." + ".".join(str(p) for p in first["loc"])) from error
-        if kind == "convert" and config.runtime() != "ffmpeg":  # type: ignore[attr-defined]
-            raise InvalidDefinition(f"convert to {config.output_format} runs on libvips",  # type: ignore[attr-defined]
-                                    node_id=op.node_id, field="config.outputFormat")
-        if kind == "thumbnail" and config.source != "video":  # type: ignore[attr-defined]
-            raise InvalidDefinition("an image thumbnail runs on libvips", node_id=op.node_id, field="config.source")
+        kind, config = parse_op(op, KINDS, "ffmpeg")
         steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
     if not any(step.kind in VIDEO_KINDS for step in steps):
         raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
