@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from mediaflow.compiler.asl import substitute
 from mediaflow.runtime.tasks import error_name
 
 if TYPE_CHECKING:
@@ -73,18 +74,6 @@ class MotoExecution:
             return json.loads(self.cause)
         except ValueError:
             return None
-
-
-def substitute(asl: Any, arns: dict[str, str]) -> Any:
-    """A copy of ``asl`` with every ``${Name}`` placeholder replaced by ``arns[Name]``."""
-    if isinstance(asl, dict):
-        return {key: substitute(value, arns) for key, value in asl.items()}
-    if isinstance(asl, list):
-        return [substitute(value, arns) for value in asl]
-    if isinstance(asl, str) and "${" in asl:
-        for name, arn in arns.items():
-            asl = asl.replace("${" + name + "}", arn)
-    return asl
 
 
 def _dummy_zip() -> bytes:

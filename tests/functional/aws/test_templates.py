@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mediaflow.compiler.asl import PLACEHOLDERS
 
 pytestmark = pytest.mark.functional
 ROOT = Path(__file__).resolve().parents[3]
 CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint"))]
 SAM = ROOT / ".tools" / "sam-venv" / "bin" / "sam"
-PLACEHOLDERS = ("VipsFunctionArn", "FfmpegFunctionArn", "RembgFunctionArn", "LightFunctionArn")
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess[str]:

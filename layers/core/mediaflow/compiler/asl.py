@@ -23,6 +23,7 @@ RESOURCES: dict[str, str] = {
     "light": "${LightFunctionArn}",
 }
 RESOURCE_RUNTIMES = {placeholder: runtime for runtime, placeholder in RESOURCES.items()}
+PLACEHOLDERS = tuple(placeholder[2:-1] for placeholder in RESOURCES.values())  # "VipsFunctionArn", ...
 RETRYABLE_ERRORS = [
     "TransientError",
     "Lambda.ServiceException",
@@ -397,6 +398,18 @@ def compile_workflow(
             "TimeoutSeconds": timeout,
         }
     return Compiled(asl=asl, execution_type=execution_type, tasks=compiler.tasks, batch=batch)
+
+
+def substitute(asl: Any, values: dict[str, str]) -> Any:
+    """A copy of ``asl`` with every ``${Name}`` placeholder replaced by ``values[Name]`` (function ARNs)."""
+    if isinstance(asl, dict):
+        return {key: substitute(value, values) for key, value in asl.items()}
+    if isinstance(asl, list):
+        return [substitute(value, values) for value in asl]
+    if isinstance(asl, str) and "${" in asl:
+        for name, value in values.items():
+            asl = asl.replace("${" + name + "}", value)
+    return asl
 
 
 def dumps_asl(asl: dict[str, Any]) -> str:

@@ -18,24 +18,12 @@ import json
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
+from mediaflow.compiler.asl import PLACEHOLDERS, substitute
 from mediaflow.errors import NotFound
 
 ALIAS = "live"
 TYPE_SUFFIX = {"STANDARD": "std", "EXPRESS": "exp"}
-PLACEHOLDERS = ("VipsFunctionArn", "FfmpegFunctionArn", "RembgFunctionArn", "LightFunctionArn")
 UNSUPPORTED = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented", "404"})
-
-
-def substitute(asl: Any, values: dict[str, str]) -> Any:
-    """A copy of ``asl`` with every ``${Name}`` placeholder replaced by ``values[Name]``."""
-    if isinstance(asl, dict):
-        return {key: substitute(value, values) for key, value in asl.items()}
-    if isinstance(asl, list):
-        return [substitute(value, values) for value in asl]
-    if isinstance(asl, str) and "${" in asl:
-        for name, value in values.items():
-            asl = asl.replace("${" + name + "}", value)
-    return asl
 
 
 def execution_arn(machine_arn: str, name: str, machine_type: str = "STANDARD") -> str:
