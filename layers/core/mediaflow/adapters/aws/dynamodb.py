@@ -62,6 +62,20 @@ class _Table:
             self._table = self._dynamodb.Table(self.table_name)
         return self._table
 
+    def _put_if_unchanged(self, doc: dict[str, Any], item: dict[str, Any], what: str) -> bool:
+        """Write ``doc`` only if the stored document is still ``item``'s; False when someone got there first."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",  # type: ignore[attr-defined]
+                                ExpressionAttributeNames={"#doc": "doc"},
+                                ExpressionAttributeValues={":previous": item["doc"]})
+        except ClientError as error:
+            if _conditional(error):
+                return False
+            raise translate(error, what) from error
+        return True
+
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         with translated(self.table_name):
@@ -251,7 +265,6 @@ class DynamoDBRunStore(_Table):
 
     def _update(self, tenant: str, run_id: str, fields: dict[str, Any], *, only_if_active: bool,
                 statuses: frozenset[str] | None = None) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
 
         for _attempt in range(10):  # optimistic: read, change the document, write if unchanged
             item = self._get_item(tenant, run_id)
@@ -268,15 +281,8 @@ class DynamoDBRunStore(_Table):
                     _check_status(value)
                 doc[column] = value
             doc["updatedAt"] = now_iso()
-            try:
-                self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",
-                                    ExpressionAttributeNames={"#doc": "doc"},
-                                    ExpressionAttributeValues={":previous": item["doc"]})
-            except ClientError as error:
-                if _conditional(error):
-                    continue
-                raise translate(error, f"run {run_id!r}") from error
-            return doc
+            if self._put_if_unchanged(doc, item, f"run {run_id!r}"):
+                return doc
         raise Conflict(f"run {run_id!r} is being updated concurrently")
 
     def _get_item(self, tenant: str, run_id: str) -> dict[str, Any]:
@@ -460,7 +466,6 @@ class DynamoDBJobStore(_Table):
 
     def update_job(self, tenant: str, job_id: str, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into the job document (``status`` checked); optimistic on the stored document."""
-        from botocore.exceptions import ClientError
 
         if "status" in fields:
             _check_job(fields["status"])
@@ -470,15 +475,8 @@ class DynamoDBJobStore(_Table):
             if item is None:
                 raise NotFound(f"job {job_id!r} not found")
             doc = {**_doc(item), **fields, "updatedAt": now_iso()}
-            try:
-                self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",
-                                    ExpressionAttributeNames={"#doc": "doc"},
-                                    ExpressionAttributeValues={":previous": item["doc"]})
-            except ClientError as error:
-                if _conditional(error):
-                    continue
-                raise translate(error, f"job {job_id!r}") from error
-            return doc
+            if self._put_if_unchanged(doc, item, f"job {job_id!r}"):
+                return doc
         raise Conflict(f"job {job_id!r} is being updated concurrently")
 
     def list_jobs(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
