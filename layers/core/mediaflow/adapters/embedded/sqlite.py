@@ -141,12 +141,29 @@ class SQLiteDatabase:
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         self._local.conn = conn
         self._local.pid = os.getpid()
         self._ensure_schema(conn)
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Reading or switching the journal mode can answer SQLITE_BUSY without calling the busy handler
+        # (while another connection opens the WAL index or holds the write lock), so retry it here.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                message = str(error).lower()
+                if ("locked" not in message and "busy" not in message) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         with self._schema_lock:
