@@ -127,6 +127,32 @@ def test_two_failures_then_success_keeps_the_id_and_logs_three_attempts(
     assert all(a["latencyMs"] >= 0 for a in log["log"])
 
 
+def test_a_late_retry_carries_a_download_link_signed_at_that_attempt(
+        tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
+    signed_at: list[float] = []
+
+    def url_for(key: str) -> str:
+        signed_at.append(clock.now)
+        return f"https://outputs.example/{key}?signed={int(clock.now)}"
+
+    hooks = Dispatcher(WebhookStore(SQLiteDatabase(tmp_path / "late.sqlite3")), schedule=[7200], jitter=0.0,
+                       allow_loopback_http=True, clock=clock, url_for=url_for)
+    _, secret = hooks.register("acme", receiver.url, [])
+    receiver.replies = [(503, {})]
+    detail = {"tenant": "acme", "runId": "r1", "outputs": [{"key": "outputs/r1/a.webp"}]}
+    [delivery] = hooks.enqueue("workflow.completed", detail)
+    fanned_out = clock.now
+    drain(hooks, clock)
+    for request in receiver.requests:  # the signature covers the body with the link of that attempt
+        stamp = int(request["headers"]["webhook-timestamp"])
+        assert request["headers"]["webhook-signature"] == sign(secret, delivery["id"], stamp, request["body"])
+    links = [json.loads(r["body"])["data"]["outputs"][0]["downloadUrl"] for r in receiver.requests]
+    assert len(links) == 2 and signed_at[0] == fanned_out and signed_at[1] >= fanned_out + 7200
+    assert links == [f"https://outputs.example/outputs/r1/a.webp?signed={int(t)}" for t in signed_at]
+    stored = hooks.store.delivery("acme", delivery["id"])["payload"]
+    assert stored["data"]["outputs"] == [{"key": "outputs/r1/a.webp"}]
+
+
 def test_exhausted_retries_dead_letter(dispatcher: Dispatcher, receiver: Receiver, clock: Clock) -> None:
     webhook, _ = dispatcher.register("acme", receiver.url, ["workflow.failed"])
     receiver.replies = [(500, {})] * 10

@@ -176,9 +176,10 @@ class Dispatcher:
         subscriptions = self.store.active_for(tenant, event_type, detail.get("workflowId"))
         if only is not None:
             subscriptions = [s for s in subscriptions if s["id"] == only] or [self.store.get(tenant, only)]
-        data = self._with_urls(detail)
+        # Download links are signed at each attempt (see _body), so a late retry or a replay never carries
+        # an expired presigned URL; the stored payload keeps the output keys only.
         payload = {"type": event_type, "timestamp": datetime.fromtimestamp(self.clock(), UTC).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z"), "data": data}
+            timespec="milliseconds").replace("+00:00", "Z"), "data": detail}
         return [self.store.add_delivery(tenant, sub["id"], event_type, payload, self.clock())
                 for sub in subscriptions]
 
@@ -198,6 +199,11 @@ class Dispatcher:
 
             raise NotFound(f"no delivery {delivery_id!r} for webhook {webhook_id!r}", field="deliveryId")
         return self.store.requeue(tenant, delivery_id, self.clock())
+
+    def _body(self, payload: dict[str, Any]) -> str:
+        if isinstance(payload.get("data"), dict):
+            payload = {**payload, "data": self._with_urls(payload["data"])}
+        return json.dumps(payload, separators=(",", ":"), sort_keys=True)
 
     def _with_urls(self, detail: dict[str, Any]) -> dict[str, Any]:
         if self.url_for is None or not isinstance(detail.get("outputs"), list):
@@ -235,7 +241,7 @@ class Dispatcher:
             return True
         try:
             target = check_url(webhook["url"], allow_loopback_http=self.allow_loopback_http, resolver=self.resolver)
-            body = json.dumps(delivery["payload"], separators=(",", ":"), sort_keys=True)
+            body = self._body(delivery["payload"])
             response = self.sender(target, body.encode(), self._headers(webhook, delivery_id, body),
                                    self.timeout_seconds)
             status_code = response.status
