@@ -287,6 +287,17 @@ def test_two_audio_tracks_pick_by_index(env: TaskEnvironment, media: MediaFactor
     assert (a["codec_name"], a["channels"]) == ("aac", 2)
     web = _run(env, ref, ("web", "transcode", {}))
     assert [s["codec_type"] for s in ffprobe(_out(env, web.media, tmp_path))["streams"]] == ["video", "audio"]
+    every = _run(env, ref, ("web", "transcode", {"audioTracks": "all"}))
+    streams = ffprobe(_out(env, every.media, tmp_path))["streams"]
+    assert [(s["codec_type"], s.get("codec_name"), s.get("channels")) for s in streams] == [
+        ("video", "h264", None), ("audio", "aac", 2), ("audio", "aac", 1)]
+    assert every.outcomes[0].output is not None and every.outcomes[0].output["audioTracks"] == 2
+    copied = _run(env, ref, ("web", "transcode", {"outputFormat": "mkv", "audioTracks": "all", "audioCodec": "copy"}))
+    assert [s.get("codec_name") for s in ffprobe(_out(env, copied.media, tmp_path))["streams"]] == [
+        "h264", "aac", "mp3"]
+    with pytest.raises(InvalidDefinition, match="one audio track") as refused:
+        _run(env, ref, ("web", "transcode", {"outputFormat": "hls", "audioTracks": "all"}))
+    assert refused.value.field == "config.audioTracks"
     with pytest.raises(UnsupportedMedia, match="track 5"):
         _run(env, ref, ("a", "extract_audio", {"track": 5}))
 

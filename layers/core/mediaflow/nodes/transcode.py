@@ -17,6 +17,8 @@ class Config(NodeConfig):
     crf: int | None = Field(default=None, ge=0, le=63)
     max_bitrate_kbps: int | None = Field(default=None, ge=50, le=100_000)
     fps: float | None = Field(default=None, gt=0, le=120)
+    audio_tracks: Literal["first", "all"] = Field(
+        default="first", description="Keep the first audio track, or every one (each encoded with audioCodec)")
     fast_start: bool = True
     hls_segment_seconds: int = Field(default=6, ge=1, le=60)
 
@@ -87,6 +89,9 @@ def _codec_choice(config: Config, node_id: str, has_audio: bool) -> tuple[str, s
     if audio not in ("copy", "none") and audio not in AUDIO_CODECS[fmt]:
         raise InvalidDefinition(f"{fmt} cannot hold {audio} audio (it takes {', '.join(AUDIO_CODECS[fmt])})",
                                 node_id=node_id, field="config.audioCodec")
+    if config.audio_tracks == "all" and fmt == "hls" and audio != "none":
+        raise InvalidDefinition("hls output carries one audio track; use audioTracks first or another format",
+                                node_id=node_id, field="config.audioTracks")
     if video == "copy" and (config.preset != "source" or config.fps or config.crf is not None):
         raise InvalidDefinition("videoCodec copy cannot scale, change fps or crf", node_id=node_id,
                                 field="config.videoCodec")
@@ -158,8 +163,10 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
         video = video.filter("setsar", "1")
         options.update(video_codec_options(state, video_codec, config, node_id, crf_override))
     streams = [video]
+    tracks = 0
     if audio_codec != "none":
-        streams.append(source["a:0"])
+        tracks = len(info.audio) if config.audio_tracks == "all" else 1
+        streams.extend(source[f"a:{index}"] for index in range(tracks))
         options.update({"c:a": "copy"} if audio_codec == "copy" else audio_codec_options(audio_codec))
     fmt = config.output_format
     sidecars: list[Sidecar] = []
@@ -187,6 +194,7 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
                                  duration_ms=round(duration * 1000), sidecars=sidecars)
     else:
         produced = state.produce(target, fmt, node_id)
-    return {"format": fmt, "videoCodec": video_codec, "audioCodec": audio_codec, "width": produced.width,
+    return {"format": fmt, "videoCodec": video_codec, "audioCodec": audio_codec, "audioTracks": tracks,
+            "width": produced.width,
             "height": produced.height, "durationMs": produced.duration_ms, "startSeconds": round(start, 3),
             **({"segments": len(sidecars)} if fmt == "hls" else {})}
