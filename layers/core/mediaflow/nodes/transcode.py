@@ -195,6 +195,6 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
     else:
         produced = state.produce(target, fmt, node_id)
     return {"format": fmt, "videoCodec": video_codec, "audioCodec": audio_codec, "audioTracks": tracks,
-            "width": produced.width,
-            "height": produced.height, "durationMs": produced.duration_ms, "startSeconds": round(start, 3),
+            "width": produced.width, "height": produced.height, "durationMs": produced.duration_ms,
+            "startSeconds": round(start, 3),
             **({"segments": len(sidecars)} if fmt == "hls" else {})}

@@ -149,8 +149,8 @@ class SQLiteDatabase:
         return conn
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
-        # Reading or switching the journal mode can answer SQLITE_BUSY without calling the busy handler
-        # (while another connection opens the WAL index or holds the write lock), so retry it here.
+        # Switching a new file to WAL answers SQLITE_BUSY at once, without the busy handler, when another
+        # process opens or switches the same file at that moment; so read the mode first and retry.
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         pause = 0.005
         while True:
