@@ -44,6 +44,26 @@ class WorkflowStore(Protocol):
     def delete(self, tenant: str, workflow_id: str) -> None: ...
 
 
+RUN_STATUSES = frozenset({"pending", "running", "completed", "failed", "cancelled"})
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+def check_run_status(status: Any) -> None:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status must be one of {', '.join(sorted(RUN_STATUSES))}, not {status!r}")
+
+
+def new_run_identity(run: dict[str, Any]) -> tuple[str, str, str, str]:
+    """``(tenant, runId, workflowId, status)`` of a run about to be created, checked the same by every store."""
+    tenant, run_id = run.get("tenant"), run.get("runId") or run.get("run_id")
+    workflow_id = run.get("workflowId") or run.get("workflow_id")
+    if not tenant or not run_id or not workflow_id:
+        raise ValueError("a run needs tenant, runId and workflowId")
+    status = run.get("status", "pending")
+    check_run_status(status)
+    return str(tenant), str(run_id), str(workflow_id), str(status)
+
+
 class RunStore(Protocol):
     def create_run(self, run: dict[str, Any]) -> dict[str, Any]: ...
 

@@ -19,12 +19,11 @@ from typing import Any
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
 from mediaflow.adapters.embedded.sqlite import (
     API_KEY_PREFIX,
-    RUN_STATUSES,
-    TERMINAL_RUN_STATUSES,
     hash_api_key,
     now_iso,
 )
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ports import TERMINAL_RUN_STATUSES, check_run_status, new_run_identity
 
 WORKFLOW = "workflow#"
 VERSION = "version#"
@@ -50,7 +49,9 @@ def _conditional(error: BaseException) -> bool:
     return error_code(error) in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
-class _Table:
+class DynamoTable:
+    """One DynamoDB table, its boto3 resource made on first use."""
+
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = client_of(resource, "dynamodb", region, resource=True)
@@ -94,7 +95,7 @@ def _version_sk(workflow_id: str, version: int) -> str:
     return f"{VERSION}{workflow_id}#{version:010d}"
 
 
-class DynamoDBWorkflowStore(_Table):
+class DynamoDBWorkflowStore(DynamoTable):
     """Workflows with optimistic concurrency and an immutable item per version (same contract as SQLite)."""
 
     def put(self, tenant: str, workflow: dict[str, Any], *, expected_version: int | None = None) -> dict[str, Any]:
@@ -213,16 +214,11 @@ _RUN_FIELDS = {"status": "status", "input": "input", "output": "output", "error"
                "executionArn": "executionArn", "stateMachineArn": "stateMachineArn"}
 
 
-class DynamoDBRunStore(_Table):
+class DynamoDBRunStore(DynamoTable):
     """Runs (one item each, the document in ``doc``) and their node steps (append-only items)."""
 
     def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
-        tenant, run_id = run.get("tenant"), run.get("runId") or run.get("run_id")
-        workflow_id = run.get("workflowId") or run.get("workflow_id")
-        if not tenant or not run_id or not workflow_id:
-            raise ValueError("a run needs tenant, runId and workflowId")
-        status = run.get("status", "pending")
-        _check_status(status)
+        tenant, run_id, workflow_id, status = new_run_identity(run)
         stamp = now_iso()
         created = run.get("createdAt") or stamp
         doc = {"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": int(run.get("version", 1)),
@@ -278,7 +274,7 @@ class DynamoDBRunStore(_Table):
                 if column is None:
                     raise TypeError(f"unknown run field {name!r}")
                 if column == "status":
-                    _check_status(value)
+                    check_run_status(value)
                 doc[column] = value
             doc["updatedAt"] = now_iso()
             if self._put_if_unchanged(doc, item, f"run {run_id!r}"):
@@ -324,11 +320,6 @@ class DynamoDBRunStore(_Table):
         return [_doc(item) for item in items]
 
 
-def _check_status(status: Any) -> None:
-    if status not in RUN_STATUSES:
-        raise ValueError(f"run status must be one of {', '.join(sorted(RUN_STATUSES))}, not {status!r}")
-
-
 # -- API keys ----------------------------------------------------------------------------------------
 
 
@@ -338,7 +329,7 @@ def _key_doc(item: dict[str, Any]) -> dict[str, Any]:
             "createdAt": item.get("createdAt"), "revokedAt": item.get("revokedAt")}
 
 
-class DynamoDBKeyStore(_Table):
+class DynamoDBKeyStore(DynamoTable):
     """API keys: only the SHA-256 of a key is stored (key format and hash as the embedded SQLiteKeyStore)."""
 
     def create_key(self, tenant: str, scopes: Sequence[str], *, name: str = "") -> tuple[str, dict[str, Any]]:
@@ -383,7 +374,7 @@ class DynamoDBKeyStore(_Table):
 # -- idempotency -------------------------------------------------------------------------------------
 
 
-class DynamoDBIdempotency(_Table):
+class DynamoDBIdempotency(DynamoTable):
     """Claim/complete records with a TTL attribute ``expiresAt`` (same contract as SQLiteIdempotency)."""
 
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None, *,
@@ -435,7 +426,7 @@ JOB = "job#"
 JOB_STATUSES = frozenset({"pending", "processing", "completed", "failed", "cancelled"})
 
 
-class DynamoDBJobStore(_Table):
+class DynamoDBJobStore(DynamoTable):
     """Jobs as JSON documents keyed by (tenant, jobId), as the embedded SQLiteJobStore."""
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any]:

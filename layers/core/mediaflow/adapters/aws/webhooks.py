@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import Field
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
+from mediaflow.adapters.aws.dynamodb import DynamoTable
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.settings import Settings
 from mediaflow.webhooks.dispatch import Dispatcher
@@ -83,24 +84,16 @@ _event: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVa
                                                                                  default=None)
 
 
-class DynamoDBWebhookStore:
+class DynamoDBWebhookStore(DynamoTable):
     """Same methods and return shapes as :class:`mediaflow.webhooks.store.WebhookStore` (SQLite)."""
 
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None, *,
                  retention_days: int = 30, clock: Callable[[], float] = time.time,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
-        self.table_name = table_name
+        super().__init__(table_name, resource, region)
         self.retention_seconds = retention_days * 86_400
         self.clock = clock
         self.lease_seconds = lease_seconds
-        self._dynamodb = client_of(resource, "dynamodb", region, resource=True)
-        self._table: Any = None
-
-    @property
-    def table(self) -> Any:
-        if self._table is None:
-            self._table = self._dynamodb.Table(self.table_name)
-        return self._table
 
     def _query(self, limit: int | None = None, stop: Callable[[list[dict[str, Any]]], bool] | None = None,
                **kwargs: Any) -> list[dict[str, Any]]:

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ports import check_run_status, new_run_identity
 
 DB_FILENAME = "mediaflow.sqlite3"
-RUN_STATUSES = frozenset({"pending", "running", "completed", "failed", "cancelled"})
-TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
 API_KEY_PREFIX = "mf_"
 
 _SCHEMA = """
@@ -327,12 +326,7 @@ class SQLiteRunStore:
 
     def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
         """Insert a run (``tenant``, ``runId``, ``workflowId`` required); a duplicate id is a Conflict."""
-        tenant, run_id = run.get("tenant"), run.get("runId") or run.get("run_id")
-        workflow_id = run.get("workflowId") or run.get("workflow_id")
-        if not tenant or not run_id or not workflow_id:
-            raise ValueError("a run needs tenant, runId and workflowId")
-        status = run.get("status", "pending")
-        _check_status(status)
+        tenant, run_id, workflow_id, status = new_run_identity(run)
         stamp = now_iso()
         try:
             with self.db.write() as conn:
@@ -358,7 +352,7 @@ class SQLiteRunStore:
             if column is None:
                 raise TypeError(f"unknown run field {name!r}")
             if column == "status":
-                _check_status(value)
+                check_run_status(value)
             assignments.append(f"{column} = ?")
             params.append(_dumps(value) if column in _JSON_RUN_COLUMNS and value is not None else value)
         assignments.append("updated_at = ?")
@@ -397,11 +391,6 @@ class SQLiteRunStore:
         rows = self.db.read("SELECT body FROM steps WHERE tenant = ? AND run_id = ? ORDER BY seq",
                             (tenant, run_id))
         return [json.loads(r["body"]) for r in rows]
-
-
-def _check_status(status: Any) -> None:
-    if status not in RUN_STATUSES:
-        raise ValueError(f"run status must be one of {', '.join(sorted(RUN_STATUSES))}, not {status!r}")
 
 
 # -- API keys ----------------------------------------------------------------------------------------
