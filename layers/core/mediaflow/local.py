@@ -242,7 +242,7 @@ class LocalService:
                           record.get("error"), result.states_entered())
 
     def _output_refs(self, output: Any, input_key: str) -> list[dict[str, Any]]:
-        from mediaflow.runtime.embedded import output_refs
+        from mediaflow.runs import output_refs
 
         return output_refs(output, exclude={input_key})
 

@@ -69,6 +69,15 @@ class RunStore(Protocol):
 
     def update_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any]: ...
 
+    def update_run_if(self, tenant: str, run_id: str, statuses: frozenset[str] | set[str],
+                      **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run's status is one of ``statuses``; None otherwise."""
+        ...
+
+    def finish_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run is not finished yet; None when it already was."""
+        ...
+
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]: ...
 
     def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.compiler import compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.runs import cancel_pending
 from mediaflow.validation import LIMITS, validate
 
 JOB_TYPES = ("convert", "compress", "resize")
@@ -168,8 +169,9 @@ class JobService:
             current = job["status"] if job["status"] != "pending" else "processing"
             raise Conflict(f"only pending jobs can be cancelled; job {job_id!r} is {current}", field="status")
         for entry in job["files"]:
-            if _exists(self.ctx, tenant, entry["runId"]) and not self.ctx.launcher.cancel(tenant, entry["runId"]):
-                self.ctx.runs.update_run(tenant, entry["runId"], status="cancelled", endedAt=now_iso())
+            if _exists(self.ctx, tenant, entry["runId"]):  # no task started, so none will (runs.begin_task)
+                cancel_pending(self.ctx.runs, tenant, entry["runId"])
+                self.ctx.launcher.cancel(tenant, entry["runId"])
         self.ctx.jobs.update_job(tenant, job_id, status="cancelled")
         return {"jobId": job_id, "status": "cancelled"}
 

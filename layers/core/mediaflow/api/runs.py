@@ -18,7 +18,7 @@ from mediaflow.compiler import BatchOptions, compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
-from mediaflow.runtime.embedded import find_failures, input_keys, output_refs
+from mediaflow.runs import cancel_pending, find_failures, input_keys, output_refs
 from mediaflow.sniff import sniff
 from mediaflow.validation import validate
 
@@ -160,6 +160,10 @@ class RunService:
         run = self.ctx.runs.get_run(tenant, run_id)
         if run["status"] in TERMINAL:
             raise Conflict(f"run {run_id!r} is already {run['status']}", field="status")
+        cancelled = cancel_pending(self.ctx.runs, tenant, run_id)
+        if cancelled is not None:  # no task started: none will (runs.begin_task), so nothing is written
+            self.ctx.launcher.cancel(tenant, run_id)
+            return {"runId": run_id, "status": cancelled["status"], "cancelRequested": True}
         if not self.ctx.launcher.cancel(tenant, run_id):
             # Not running in this process (e.g. left pending by a stopped server): close the record.
             run = self.ctx.runs.update_run(tenant, run_id, status="cancelled", endedAt=now_iso())

@@ -13,6 +13,8 @@ from pydantic import Field
 
 from mediaflow.nodes.base import NodeConfig
 
+RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
+
 if TYPE_CHECKING:
     from mediaflow.media import MediaRef
     from mediaflow.runtime.tasks import OpContext, TaskEnvironment
@@ -51,4 +53,9 @@ def execute(
     if config.include_download_urls:
         with contextlib.suppress(Exception):  # a store that cannot sign URLs still delivers the event
             extra["downloadUrl"] = env.blobs.url(media.key)
+    if config.event in RUN_EVENTS:
+        # The run publishes exactly one workflow.completed / workflow.failed when it ends (mediaflow.runs):
+        # this node's data rides in that event instead of a second one.
+        return media, {"event": config.event, "published": False, "runEvent": {"media": media.to_state(),
+                                                                                **extra}}
     return media, emit(env, config.event, event_detail(media, ctx, **extra))

@@ -259,6 +259,10 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     """Run one compiled Task. Returns the output MediaRef as a state dict (a list of them for a fan-out
     Task); raises a named error on failure."""
     task = TaskPayload.model_validate(payload)
+    if env.runs is not None:
+        from mediaflow.runs import begin_task
+
+        begin_task(env.runs, task.run.tenant, task.run.run_id)
     started = time.time()
     try:
         result = run_ops(task, env)

@@ -1,0 +1,95 @@
+"""Runs keep the same promises on both runtimes (a real ``mediaflow serve`` and the Lambda entry points on
+moto): the events a run publishes, event-triggered runs, upload triggers, pending runs, batch progress and
+``stopOnFailure``. See runtimes.py for how each runtime is reached."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.functional.api.conftest import Api
+from tests.functional.api.runtimes import Runtime, aws_runtime, embedded_runtime, ended, run_events
+
+pytestmark = pytest.mark.functional
+
+NOT_AN_IMAGE = b"this is plain text, not a picture\n" * 20
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    with embedded_runtime(tmp_path_factory.mktemp("serve-data")) as runtime:
+        yield runtime
+
+
+@pytest.fixture(params=["embedded", "aws"])
+def runtime(request: pytest.FixtureRequest) -> Runtime:
+    if request.param == "aws":
+        api: Api = request.getfixturevalue("aws_api")
+        return aws_runtime(api)
+    served: Runtime = request.getfixturevalue("served")
+    return served
+
+
+def save(runtime: Runtime, definition: dict[str, Any], status: str = "active") -> str:
+    reply = runtime.client.post("/v1/workflows", {**definition, "status": status})
+    assert reply.status == 201, reply.content[:500]
+    workflow_id: str = reply.json()["id"]
+    return workflow_id
+
+
+def run_file(runtime: Runtime, workflow_id: str, filename: str, data: bytes) -> str:
+    reply = runtime.client.request("POST", f"/v1/workflows/{workflow_id}/runs", files={"file": (filename, data)})
+    assert reply.status in (201, 202), reply.content[:500]
+    run_id: str = reply.json()["runId"]
+    return run_id
+
+
+def chain(*nodes: tuple[str, str, dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A linear workflow from an upload trigger through ``nodes`` (id, kind, config)."""
+    ids = ["upload", *[node_id for node_id, _, _ in nodes]]
+    return {"name": extra.pop("name", "chain"),
+            "nodes": [{"id": "upload", "kind": "upload"},
+                      *[{"id": node_id, "kind": kind, "config": config} for node_id, kind, config in nodes]],
+            "edges": [{"source": a, "target": b} for a, b in itertools.pairwise(ids)], **extra}
+
+
+# -- 6. events -------------------------------------------------------------------------------------------
+
+
+def test_a_run_with_a_webhook_node_publishes_one_workflow_completed_carrying_the_node_data(
+        runtime: Runtime, photo: bytes) -> None:
+    workflow_id = save(runtime, chain(("webp", "convert", {"outputFormat": "webp"}),
+                                      ("hook", "webhook", {"event": "workflow.completed"}),
+                                      ("store", "storage", {"prefix": "events/"}), name="one-event"))
+    run_id = run_file(runtime, workflow_id, "photo.jpg", photo)
+    run = runtime.client.wait_run(run_id, 120)
+    assert run["status"] == "completed", run
+    events = runtime.events_of({run_id}, until=ended({run_id}))
+    [completed] = run_events(events, run_id, "workflow.completed")
+    assert not run_events(events, run_id, "workflow.failed")
+    assert completed["workflowId"] == workflow_id and completed["status"] == "completed"
+    [hook] = completed["webhooks"]
+    assert hook["nodeId"] == "hook" and hook["media"]["contentType"] == "image/webp"
+    [media_id] = completed["mediaIds"]
+    assert media_id.startswith("tenant-a/") and media_id.endswith("photo.jpg")
+    assert completed["failedNodes"] == []
+    assert [o["key"] for o in completed["outputs"]] == [o["key"] for o in run["outputs"]]
+
+
+def test_a_failed_run_publishes_one_workflow_failed_with_its_media_and_failing_node(
+        runtime: Runtime) -> None:
+    workflow_id = save(runtime, chain(("webp", "convert", {"outputFormat": "webp"}),
+                                      ("store", "storage", {"prefix": "events/"}), name="fails"))
+    run_id = run_file(runtime, workflow_id, "notes.jpg", NOT_AN_IMAGE)
+    run = runtime.client.wait_run(run_id, 120)
+    assert run["status"] == "failed", run
+    events = runtime.events_of({run_id}, until=ended({run_id}))
+    [failed] = run_events(events, run_id, "workflow.failed")
+    assert not run_events(events, run_id, "workflow.completed")
+    assert failed["failedNodes"] == ["webp"]
+    assert failed["error"]["nodeIds"] == ["webp"]
+    [media_id] = failed["mediaIds"]
+    assert media_id.endswith("notes.jpg")
