@@ -211,12 +211,17 @@ def finish(identity: RunIdentity, ended: Ended, *, execution_input: Any, runs: R
                                    "version": identity.version, "status": "running", "input": execution_input})
     steps = runs.steps(tenant, run_id)
     output = ended.output
-    refs = output_refs(output, exclude=input_keys(execution_input))
-    if status != "completed" and output is None:
-        # Branches that wrote outputs before the run stopped: kept, and listed on the run.
-        refs = [ref for step in steps for ref in output_refs(step.get("output"))]
-        if refs:
-            output = {"outputs": refs}
+    inputs = input_keys(execution_input)
+    refs = output_refs(output, exclude=inputs)
+    if status != "completed":
+        # What the steps that ran wrote (a branch that finished before a sibling failed, the nodes after a
+        # failed one): kept, and listed on the run, never left as orphan files.
+        listed = {ref["key"] for ref in refs} | inputs
+        refs += output_refs([step.get("output") for step in steps], exclude=listed)
+        if refs and not isinstance(output, dict):
+            output = {"outputs": refs} if output is None else {"output": output, "outputs": refs}
+        elif refs:
+            output = {**output, "outputs": refs}
     if error is not None and not error.get("nodeIds"):
         error = {**error, "nodeIds": _step_nodes(steps, "failed")}
     ended_at = now_iso()

@@ -93,3 +93,53 @@ def test_a_failed_run_publishes_one_workflow_failed_with_its_media_and_failing_n
     assert failed["error"]["nodeIds"] == ["webp"]
     [media_id] = failed["mediaIds"]
     assert media_id.endswith("notes.jpg")
+
+
+# -- 5. stopOnFailure -------------------------------------------------------------------------------------
+
+
+def test_stop_on_failure_false_hands_the_failed_nodes_input_on_and_runs_every_later_step(
+        runtime: Runtime, photo: bytes) -> None:
+    workflow_id = save(runtime, chain(("webp", "convert", {"outputFormat": "webp"}),
+                                      ("check", "validate", {"mediaTypes": ["video"]}),
+                                      ("small", "resize", {"width": 64}),
+                                      ("store", "storage", {"prefix": "go-on/"}),
+                                      name="go-on", settings={"stopOnFailure": False}))
+    run_id = run_file(runtime, workflow_id, "photo.jpg", photo)
+    run = runtime.client.wait_run(run_id, 120)
+    assert run["status"] == "failed", run
+    assert run["error"]["nodeIds"] == ["check"] and run["error"]["error"] == "ValidationFailed"
+    statuses = {step["nodeId"]: step["status"] for step in run["steps"]}
+    assert statuses == {"webp": "completed", "check": "failed", "small": "completed", "store": "completed"}
+    stored = [o for o in run["outputs"] if "/go-on/" in o["key"]]
+    assert len(stored) == 1, run["outputs"]
+    # The failed node's input (the webp) went on: resized, then stored.
+    assert stored[0]["contentType"] == "image/webp"
+    downloaded = runtime.client.download(stored[0]["url"])
+    assert downloaded.status == 200 and downloaded.content[:4] == b"RIFF"
+    events = runtime.events_of({run_id}, until=ended({run_id}))
+    [node_failed] = run_events(events, run_id, "run.node.failed")
+    assert node_failed["nodeIds"] == ["check"]
+    [failed] = run_events(events, run_id, "workflow.failed")
+    assert failed["failedNodes"] == ["check"]
+    assert {o["key"] for o in failed["outputs"]} >= {stored[0]["key"]}
+
+
+def test_stop_on_failure_true_lists_what_a_sibling_branch_already_stored(runtime: Runtime, photo: bytes) -> None:
+    workflow_id = save(runtime, {
+        "name": "siblings",
+        "nodes": [{"id": "upload", "kind": "upload"},
+                  {"id": "keep", "kind": "storage", "config": {"prefix": "kept/"}},
+                  {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
+                  {"id": "small", "kind": "resize", "config": {"width": 32}},
+                  {"id": "check", "kind": "validate", "config": {"mediaTypes": ["video"]}}],
+        "edges": [{"source": "upload", "target": "keep"}, {"source": "upload", "target": "webp"},
+                  {"source": "webp", "target": "small"}, {"source": "small", "target": "check"}]})
+    run_id = run_file(runtime, workflow_id, "photo.jpg", photo)
+    run = runtime.client.wait_run(run_id, 120)
+    assert run["status"] == "failed", run
+    steps = {step["nodeId"]: step["status"] for step in run["steps"]}
+    # One light copy finishes long before a decode, two encodes and the check of the other branch.
+    assert steps["check"] == "failed" and steps["keep"] == "completed", steps
+    [kept] = [o for o in run["outputs"] if "/kept/" in o["key"]]
+    assert runtime.client.download(kept["url"]).content == photo

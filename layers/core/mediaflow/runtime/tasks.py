@@ -53,6 +53,8 @@ class TaskPayload(_Camel):
     branches: list[list[Op]] = Field(
         default_factory=list, description="Fan-out: after `ops`, each branch's ops run on the same decode")
     item: int | None = Field(default=None, ge=0, description="Index of the item in a batch run (Map)")
+    record_failure: bool = Field(default=True, description="False for a fused Task that is re-run node by node "
+                                 "when it fails (stopOnFailure: false): the re-run records the steps")
 
 
 class StepRecord(_Camel):
@@ -65,6 +67,8 @@ class StepRecord(_Camel):
     error: str | None = None
     error_message: str | None = None
     output: dict[str, Any] | None = None
+    item: int | None = Field(default=None, description="Index of the batch item this step ran for")
+    source_key: str | None = Field(default=None, description="Key of the upload this step's item came from")
 
 
 @dataclass
@@ -274,19 +278,40 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
         _record_failure(task, env, wrapped, started)
         raise wrapped from error
     if env.runs is not None:
+        # The media a Task hands on is kept on the step of the node that made it, so a run that stops
+        # (or goes on without a node) still lists every output its steps wrote (mediaflow.runs.finish).
+        ends = _ends(task, result)
         for outcome in result.outcomes:
+            output = outcome.output
+            if outcome.node_id in ends:
+                output = {**(output or {}), "media": ends[outcome.node_id]}
             env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
                 node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
                 ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
-                output=outcome.output,
+                output=output, **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
 
 
+def _item_fields(task: TaskPayload) -> dict[str, Any]:
+    """Which batch item a step belongs to: its index and the key of its upload (none outside a batch)."""
+    if task.item is None:
+        return {}
+    return {"item": task.item, "source_key": task.media.source_key or task.media.key}
+
+
+def _ends(task: TaskPayload, result: ChainResult) -> dict[str, dict[str, Any]]:
+    """node id -> the media state it handed on, for the last node of the chain or of each branch."""
+    if result.branches is None:
+        return {task.ops[-1].node_id: result.media.to_state()}
+    lasts = [branch[-1].node_id if branch else task.ops[-1].node_id for branch in task.branches]
+    return {node_id: media.to_state() for node_id, media in zip(lasts, result.branches, strict=False)}
+
+
 def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowError, started: float) -> None:
-    if env.runs is None:
+    if env.runs is None or not task.record_failure:
         return
     ended = time.time()
     failed_node = error.node_id or task.ops[0].node_id
@@ -299,7 +324,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
                 node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
-                error_message=error.message if status == "failed" else None,
+                error_message=error.message if status == "failed" else None, **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))
 
 
