@@ -115,7 +115,8 @@ def find_failures(output: Any) -> Iterator[dict[str, Any]]:
 def _refs(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         if isinstance(value.get("bucket"), str) and isinstance(value.get("key"), str):
-            yield value
+            if value["key"]:  # an empty key is the no-media reference of an event run
+                yield value
             return
         for key, item in value.items():
             if key not in ("error", "failure", "failures"):

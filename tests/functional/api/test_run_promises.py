@@ -143,3 +143,58 @@ def test_stop_on_failure_true_lists_what_a_sibling_branch_already_stored(runtime
     assert steps["check"] == "failed" and steps["keep"] == "completed", steps
     [kept] = [o for o in run["outputs"] if "/kept/" in o["key"]]
     assert runtime.client.download(kept["url"]).content == photo
+
+
+# -- 1. event-triggered runs ------------------------------------------------------------------------------
+
+
+def test_an_event_run_carries_the_event_and_runs_its_media_less_nodes(runtime: Runtime) -> None:
+    name = f"product.created.{runtime.name}"
+    workflow_id = save(runtime, {
+        "name": "on product", "nodes": [
+            {"id": "ev", "kind": "event", "config": {"eventName": "product.*"}},
+            {"id": "is-photo", "kind": "branch", "config": {"conditions": {"logic": "and", "conditions": [
+                {"field": "event.data.kind", "op": "eq", "value": "photo"}]}}},
+            {"id": "urgent", "kind": "condition", "config": {"conditions": {"logic": "and", "conditions": [
+                {"field": "event.data.priority", "op": "gt", "value": 1}]}}},
+            {"id": "tag", "kind": "transform", "config": {"set": {"run": "{runId}"}}},
+            {"id": "check", "kind": "validate", "config": {}},
+            {"id": "note", "kind": "notify", "config": {"event": "product.noted", "message": "new photo"}},
+            {"id": "hook", "kind": "webhook", "config": {"event": "product.hooked"}},
+            {"id": "other", "kind": "notify", "config": {"event": "product.other"}}],
+        "edges": [{"source": "ev", "target": "is-photo"},
+                  {"source": "is-photo", "target": "urgent", "kind": "true"},
+                  {"source": "is-photo", "target": "other", "kind": "false"},
+                  {"source": "urgent", "target": "tag"}, {"source": "tag", "target": "check"},
+                  {"source": "check", "target": "note"}, {"source": "note", "target": "hook"}]})
+    event = {"eventName": name, "data": {"kind": "photo", "priority": 3, "sku": "A-1"}, "source": "shop"}
+    fired = runtime.client.post("/v1/workflows/events", event)
+    assert fired.status == 200, fired.content[:300]
+    [result] = [r for r in fired.json()["results"] if r["workflowId"] == workflow_id]
+    run = runtime.client.wait_run(result["runId"], 120)
+    assert run["status"] == "completed", run
+    assert {step["nodeId"]: step["status"] for step in run["steps"]} == {
+        "tag": "completed", "check": "completed", "note": "completed", "hook": "completed"}
+    events = runtime.events_of({result["runId"]}, until=ended({result["runId"]}))
+    [noted] = run_events(events, result["runId"], "product.noted")
+    [hooked] = run_events(events, result["runId"], "product.hooked")
+    assert not run_events(events, result["runId"], "product.other")
+    for detail in (noted, hooked):
+        assert detail["event"] == event and detail["media"] is None
+    assert noted["message"] == "new photo"
+    [completed] = run_events(events, result["runId"], "workflow.completed")
+    assert completed["event"] == event and completed["mediaIds"] == [] and completed["outputs"] == []
+
+
+def test_an_event_workflow_with_a_node_that_needs_media_is_refused_when_saved(runtime: Runtime) -> None:
+    reply = runtime.client.post("/v1/workflows", {
+        "name": "event resize", "status": "active",
+        "nodes": [{"id": "ev", "kind": "event", "config": {"eventName": "x"}},
+                  {"id": "small", "kind": "resize", "config": {"width": 10}},
+                  {"id": "store", "kind": "storage", "config": {}}],
+        "edges": [{"source": "ev", "target": "small"}, {"source": "small", "target": "store"}]})
+    assert reply.status == 422, reply.content[:300]
+    problem = reply.json()
+    named = {error.get("nodeId") or error.get("path") for error in problem["errors"]}
+    assert "small" in str(named) and "store" in str(named), problem
+    assert any("event" in error["message"] and "media" in error["message"] for error in problem["errors"])

@@ -57,7 +57,8 @@ class Launcher(Protocol):
         """Raise ApiProblem when this deployment cannot execute ``compiled``."""
         ...
 
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> Any: ...
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
+              machine_type: str | None = None) -> Any: ...
 
     def cancel(self, tenant: str, run_id: str) -> bool:
         """Ask a running run to stop; False when the orchestrator does not know it."""
@@ -112,7 +113,8 @@ class EmbeddedLauncher:
                              errors=[{"field": "nodes", "path": "nodes", "message": f"no worker for {m}"}
                                      for m in missing])
 
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> None:
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
+              machine_type: str | None = None) -> None:
         self.service.runtime.start_async(asl, execution_input, run_id)
 
     def cancel(self, tenant: str, run_id: str) -> bool:

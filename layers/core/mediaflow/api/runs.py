@@ -3,7 +3,6 @@ their steps and outputs, cancel and retry; presigned-style uploads and signed do
 
 from __future__ import annotations
 
-import fnmatch
 import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -115,20 +114,6 @@ class RunService:
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
                 "batch": batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
 
-    def start_input(self, tenant: str, workflow_id: str, execution_input: dict[str, Any]) -> str:
-        """Start a workflow with a prepared execution input (event triggers); returns the run id."""
-        record = self.ctx.workflows.get(tenant, workflow_id)
-        report = validate(record["definition"])
-        require_valid(report, "only a valid workflow can run")
-        assert report.definition is not None
-        compiled = compile_workflow(report.definition, report.configs)
-        self.ctx.launcher.check(compiled)
-        run_id = new_run_id()
-        run = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant, "version": record["version"],
-               "startedAt": now_iso()}
-        self.ctx.launcher.start(tenant, compiled.asl, {**execution_input, "run": run}, run_id)
-        return run_id
-
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
         run = self.ctx.runs.get_run(tenant, run_id)
@@ -239,7 +224,3 @@ def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
         return {"total": total, "completed": ok, "failed": total - ok, **tasks}
     failed = sum(1 for item in per_item if any(True for _ in find_failures(item)))
     return {"total": total, "completed": total - failed, "failed": failed, **tasks}
-
-
-def matches_event(pattern: str, name: str) -> bool:
-    return pattern == "*" or fnmatch.fnmatchcase(name, pattern)
