@@ -5,6 +5,8 @@ moto): the events a run publishes, event-triggered runs, upload triggers, pendin
 from __future__ import annotations
 
 import itertools
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +200,76 @@ def test_an_event_workflow_with_a_node_that_needs_media_is_refused_when_saved(ru
     named = {error.get("nodeId") or error.get("path") for error in problem["errors"]}
     assert "small" in str(named) and "store" in str(named), problem
     assert any("event" in error["message"] and "media" in error["message"] for error in problem["errors"])
+
+
+# -- 2. upload triggers -----------------------------------------------------------------------------------
+
+
+def upload(runtime: Runtime, filename: str, data: bytes, **fields: Any) -> dict[str, Any]:
+    """POST /v1/uploads, then the file to the target it answers (S3 presigned POST on AWS, the signed local
+    URL embedded); on AWS the S3 event then goes through the template's trigger rule to the trigger function."""
+    reply = runtime.client.post("/v1/uploads", {"filename": filename, **fields})
+    assert reply.status == 201, reply.content[:300]
+    target: dict[str, Any] = reply.json()
+    stored = runtime.client.upload(target, filename, data)
+    assert stored.status in (201, 204), stored.content[:300]
+    runtime.trigger_uploads()
+    return target
+
+
+def upload_workflow(name: str, **filters: Any) -> dict[str, Any]:
+    return chain(("store", "storage", {"prefix": f"{name}/"}), name=name, trigger={"filters": filters})
+
+
+def runs_of(runtime: Runtime, workflow_id: str, expected: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """The workflow's runs once ``expected`` of them exist and ended (and no more appeared)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run_ids = runtime.run_ids_of(workflow_id)
+        if len(run_ids) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return runtime.wait_runs(run_ids)
+
+
+def test_a_direct_run_fires_no_upload_trigger(runtime: Runtime, photo: bytes) -> None:
+    tag = uuid.uuid4().hex[:8]
+    catch_all = save(runtime, upload_workflow(f"any-{tag}"))
+    direct = save(runtime, upload_workflow(f"direct-{tag}"), status="draft")
+    run = runtime.client.wait_run(run_file(runtime, direct, "photo.jpg", photo), 120)
+    assert run["status"] == "completed", run
+    assert runtime.trigger_uploads() == []  # AWS: the trigger rule matched nothing the run stored
+    time.sleep(1.0)  # embedded: nothing is started asynchronously either
+    assert runtime.run_ids_of(catch_all) == []
+    assert runtime.run_ids_of(direct) == [run["runId"]]
+
+
+def test_an_api_upload_fires_the_matching_workflows_once_with_its_metadata(runtime: Runtime, photo: bytes) -> None:
+    tag = uuid.uuid4().hex[:8]
+    red = save(runtime, upload_workflow(f"red-{tag}", metadata={"team": f"red-{tag}"}))
+    blue = save(runtime, upload_workflow(f"blue-{tag}", metadata={"team": f"blue-{tag}"}))
+    incoming = save(runtime, upload_workflow(f"in-{tag}", metadata={"team": f"red-{tag}"}, prefixes=["incoming/"]))
+    paused = save(runtime, upload_workflow(f"paused-{tag}", metadata={"team": f"red-{tag}"}), status="paused")
+    target = upload(runtime, "photo.jpg", photo, metadata={"team": f"red-{tag}"}, prefix="incoming/")
+    assert target["key"].startswith("tenant-a/uploads/incoming/")
+    assert target["fields"]["x-amz-meta-team"] == f"red-{tag}"
+    assert runtime.trigger_uploads() == []  # a repeated delivery starts nothing new
+    [red_run] = runs_of(runtime, red, 1)
+    [incoming_run] = runs_of(runtime, incoming, 1)
+    assert red_run["status"] == incoming_run["status"] == "completed", (red_run, incoming_run)
+    assert [o["filename"] for o in red_run["outputs"]] == ["photo.jpg"]
+    assert runtime.run_ids_of(blue) == [] and runtime.run_ids_of(paused) == []
+    upload(runtime, "other.jpg", photo, metadata={"team": "nobody"})
+    time.sleep(1.0)
+    assert len(runtime.run_ids_of(red)) == 1
+
+
+def test_the_watched_folder_serves_every_tenant(served: Runtime, photo: bytes) -> None:
+    assert served.data_dir is not None
+    tag = uuid.uuid4().hex[:8]
+    mine = save(served, upload_workflow(f"watched-{tag}", prefixes=[f"drop-{tag}/"]))
+    drop = served.data_dir / "uploads" / "tenant-a" / f"drop-{tag}" / "photo.jpg"
+    drop.parent.mkdir(parents=True)
+    drop.write_bytes(photo)
+    [run] = runs_of(served, mine, 1, timeout=60)
+    assert run["status"] == "completed" and [o["filename"] for o in run["outputs"]] == ["photo.jpg"]

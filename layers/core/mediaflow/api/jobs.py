@@ -18,6 +18,7 @@ from mediaflow.compiler import compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.runs import cancel_pending
+from mediaflow.starts import direct_key
 from mediaflow.validation import LIMITS, validate
 
 JOB_TYPES = ("convert", "compress", "resize")
@@ -124,8 +125,8 @@ class JobService:
         self.ctx.launcher.check(compiled)
         entries: list[dict[str, Any]] = []
         for index, part in enumerate(files):
-            ref = store_bytes(self.ctx, f"{tenant}/uploads/jobs/{job_id}/{index}-{safe_name(part.filename or 'f')}",
-                              part.data, part.content_type)
+            key = direct_key(tenant, "jobs", job_id, f"{index}-{safe_name(part.filename or 'f')}")
+            ref = store_bytes(self.ctx, key, part.data, part.content_type)
             entries.append({"filename": part.filename or "", "key": ref.key, "runId": new_run_id(),
                             "media": ref.to_state()})
         self.ctx.jobs.create_job({"tenant": tenant, "jobId": job_id, "status": "pending", "jobType": job_type,

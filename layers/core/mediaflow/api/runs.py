@@ -19,6 +19,8 @@ from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.runs import cancel_pending, find_failures, input_keys, output_refs
 from mediaflow.sniff import sniff
+from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
+from mediaflow.triggers import run_name
 from mediaflow.validation import validate
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -56,7 +58,7 @@ class RunService:
             raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
         batch = uuid.uuid4().hex[:12]
-        return [store_bytes(self.ctx, f"{tenant}/uploads/api/{batch}/{index}-{safe_name(p.filename or 'file')}",
+        return [store_bytes(self.ctx, direct_key(tenant, "api", batch, f"{index}-{safe_name(p.filename or 'file')}"),
                             p.data, p.content_type) for index, p in enumerate(files)]
 
     def media_from_keys(self, tenant: str, keys: list[str]) -> list[MediaRef]:
@@ -83,7 +85,7 @@ class RunService:
                 raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
                                  errors=[{"field": "sampleType", "path": "body.sampleType",
                                           "message": str(error)}]) from None
-            key = f"{tenant}/uploads/samples/{uuid.uuid4().hex[:12]}/{path.name}"
+            key = direct_key(tenant, "samples", uuid.uuid4().hex[:12], path.name)
             return [store_bytes(self.ctx, key, path.read_bytes())]
 
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
@@ -168,25 +170,31 @@ class RunService:
         return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]))
 
     # -- uploads and downloads -----------------------------------------------------------------------
-    def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str) -> dict[str, Any]:
+    def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str, *,
+                      metadata: dict[str, str] | None = None, prefix: str = "") -> dict[str, Any]:
+        """Where to POST one file (presigned S3 POST on AWS, a signed local URL embedded). The stored upload
+        starts the tenant's matching active workflows once, with ``metadata`` matched by filters.metadata."""
         upload_id = uuid.uuid4().hex[:16]
-        key = f"{tenant}/uploads/api/{upload_id}/{safe_name(filename)}"
+        key = upload_key(tenant, *[part for part in prefix.split("/") if part], upload_id, safe_name(filename))
+        metadata = metadata or {}
         expires = self.ctx.config.upload_expires_seconds
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
-        presign = self.ctx.presign_post or getattr(self.ctx.blobs, "presigned_post", None)
-        if self.ctx.signer is None and callable(presign):
-            target = presign(key, content_type=content_type, expires_seconds=expires,
-                             max_bytes=self.ctx.config.max_upload_bytes)
+        meta_fields = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        if self.ctx.signer is None and self.ctx.presign_post is not None:
+            target = self.ctx.presign_post(key, content_type=content_type, expires_seconds=expires,
+                                           max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
             return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
                     "expiresAt": expires_at}
         if self.ctx.signer is None:
             raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
-        token = self.ctx.signer.sign({"k": key, "t": tenant}, expires)
+        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata}, expires)
         return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",
-                "fields": {"key": key, **({"Content-Type": content_type} if content_type else {})},
+                "fields": {"key": key, **({"Content-Type": content_type} if content_type else {}), **meta_fields},
                 "expiresAt": expires_at}
 
     def receive_upload(self, token: str, parts: list[Part] | None) -> dict[str, Any]:
+        """Store the file of a signed upload target (once: a second POST is a 409) and start the tenant's
+        matching active workflows on it, as the uploads bucket's trigger does on AWS."""
         if self.ctx.signer is None:
             raise NotFound("no such upload target")
         claims = self.ctx.signer.verify(token)
@@ -195,6 +203,13 @@ class RunService:
             raise ApiProblem(422, "send exactly one multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "one file part expected"}])
         ref = store_bytes(self.ctx, str(claims["k"]), files[0].data, files[0].content_type)
+        ref = ref.model_copy(update={"metadata": dict(claims.get("m") or {})})
+        owner = tenant_of_upload(ref.key)
+        if owner is not None:
+            tenant, relative = owner
+            start_upload(tenant, ref, relative, workflows=self.ctx.workflows.list(tenant, status="active"),
+                         launcher=self.ctx.launcher,
+                         run_id_for=lambda record: run_name(record["id"], ref.key, record["version"]))
         return {"key": ref.key, "size": ref.size, "contentType": ref.content_type, "mediaType": ref.media_type}
 
     def download(self, token: str) -> tuple[bytes, str, str]:

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, Field
 
 from mediaflow.cloud.launcher import StepFunctionsLauncher
-from mediaflow.compiler import compile_workflow
 from mediaflow.errors import EmptyMedia, NotFound
 from mediaflow.media import MediaRef
 from mediaflow.sniff import HEAD_BYTES, sniff
-from mediaflow.triggers import matching_workflows, run_name
-from mediaflow.validation import validate
+from mediaflow.starts import start_upload, tenant_of_upload
+from mediaflow.triggers import run_name
 
 logger = logging.getLogger(__name__)
 
@@ -92,18 +90,6 @@ def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncodi
     return []
 
 
-def tenant_of(key: str) -> tuple[str, str] | None:
-    """``(tenant, key below the tenant's uploads/)`` for ``{tenant}/uploads/...``, else None."""
-    parts = key.split("/", 2)
-    if len(parts) != 3 or parts[1] != "uploads" or not parts[0] or not parts[2]:
-        return None
-    return parts[0], parts[2]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class UploadTrigger:
     def __init__(self, blobs: Any, workflows: Any, launcher: StepFunctionsLauncher) -> None:
         self.blobs = blobs
@@ -127,7 +113,7 @@ class UploadTrigger:
 
     def handle(self, obj: UploadedObject) -> list[dict[str, Any]]:
         """Start one run per matching active workflow; a duplicated event starts nothing new."""
-        owner = tenant_of(obj.key)
+        owner = tenant_of_upload(obj.key)
         if owner is None:
             logger.info("upload %s is not under {tenant}/uploads/: ignored", obj.key)
             return []
@@ -138,17 +124,8 @@ class UploadTrigger:
         media = self.describe(obj)
         if media is None:
             return []
-        started = []
-        for workflow in matching_workflows(candidates, media, relative):
-            report = validate(workflow["definition"])
-            if not report.valid or report.definition is None:
-                logger.warning("workflow %s is no longer valid: skipped", workflow["id"])
-                continue
-            compiled = compile_workflow(report.definition, report.configs)
-            version = int(workflow["version"])
-            run_id = run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, workflow["id"], version)
-            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": tenant,
-                                       "version": version, "startedAt": _now()}, "media": media.to_state()}
-            started.append(self.launcher.start(tenant, compiled.asl, execution_input, run_id,
-                                               machine_type=compiled.execution_type))
+        started: list[dict[str, Any]] = start_upload(
+            tenant, media, relative, workflows=candidates, launcher=self.launcher,
+            run_id_for=lambda record: run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, record["id"],
+                                               int(record["version"])))
         return started

@@ -28,8 +28,10 @@ def is_run_scoped(key: str) -> bool:
 
 
 def is_upload(key: str) -> bool:
+    """Keys kept in the uploads bucket: ``{tenant}/uploads/...`` (uploads that start the tenant's matching
+    workflows) and ``{tenant}/inputs/...`` (media of direct runs, which the bucket's trigger rule ignores)."""
     parts = key.split("/")
-    return len(parts) > 2 and parts[1] == "uploads"
+    return len(parts) > 2 and parts[1] in ("uploads", "inputs")
 
 
 class S3BlobStore:
