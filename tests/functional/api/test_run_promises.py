@@ -8,11 +8,12 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.api.conftest import Api
+from tests.functional.api.conftest import EXAMPLES, Api
 from tests.functional.api.runtimes import Runtime, aws_runtime, embedded_runtime, ended, run_events
 
 pytestmark = pytest.mark.functional
@@ -242,6 +243,7 @@ def test_a_direct_run_fires_no_upload_trigger(runtime: Runtime, photo: bytes) ->
     time.sleep(1.0)  # embedded: nothing is started asynchronously either
     assert runtime.run_ids_of(catch_all) == []
     assert runtime.run_ids_of(direct) == [run["runId"]]
+    assert runtime.client.patch(f"/v1/workflows/{catch_all}", {"status": "paused"}).status == 200
 
 
 def test_an_api_upload_fires_the_matching_workflows_once_with_its_metadata(runtime: Runtime, photo: bytes) -> None:
@@ -273,3 +275,60 @@ def test_the_watched_folder_serves_every_tenant(served: Runtime, photo: bytes) -
     drop.write_bytes(photo)
     [run] = runs_of(served, mine, 1, timeout=60)
     assert run["status"] == "completed" and [o["filename"] for o in run["outputs"]] == ["photo.jpg"]
+
+
+UPLOADS = (("image", "incoming/"), ("video", ""), ("audio", ""), ("document", ""))
+
+
+def example_definitions(tag: str) -> dict[str, dict[str, Any]]:
+    """Every example workflow in its canonical shape, its upload trigger also asking for metadata suite=tag."""
+    from mediaflow.validation import validate
+
+    definitions = {}
+    for path in sorted(EXAMPLES.glob("*.json")):
+        report = validate(path.read_bytes())
+        assert report.valid and report.definition is not None, (path, report.errors)
+        canonical = report.definition.canonical()
+        canonical["trigger"].setdefault("filters", {})["metadata"] = {"suite": tag}
+        definitions[path.stem] = canonical
+    return definitions
+
+
+def sample_files(folder: Path) -> dict[str, tuple[str, bytes]]:
+    from mediaflow import samples
+
+    made = {"image": samples.photo(folder / "shot.jpg", 480, 320),
+            "video": samples.video(folder / "clip.mp4", 1.0, size="320x180"),
+            "audio": samples.tone(folder / "tone.wav", 1.0),
+            "document": samples.pdf(folder / "notes.pdf")}
+    return {kind: (path.name, path.read_bytes()) for kind, path in made.items()}
+
+
+def runs_through_uploads(runtime: Runtime, tag: str, files: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
+    """Save the examples, upload one file of each media type with metadata; the runs by example name:
+    (status, output filenames) each, in a stable order."""
+    ids = {name: save(runtime, definition) for name, definition in example_definitions(tag).items()}
+    for kind, prefix in UPLOADS:
+        filename, data = files[kind]
+        upload(runtime, filename, data, metadata={"suite": tag}, prefix=prefix)
+    by_name: dict[str, Any] = {}
+    for name, workflow_id in ids.items():
+        time.sleep(0.5)  # the last upload's runs have been started by now (embedded: on receipt)
+        runs = runtime.wait_runs(runtime.run_ids_of(workflow_id), timeout=300)
+        by_name[name] = sorted((run["status"], sorted(o["filename"] for o in run["outputs"])) for run in runs)
+        assert runtime.client.patch(f"/v1/workflows/{workflow_id}", {"status": "paused"}).status == 200
+    return by_name
+
+
+@pytest.mark.slow
+def test_the_examples_through_uploads_with_metadata_give_the_same_runs_on_both_runtimes(
+        served: Runtime, aws_api: Api, tmp_path: Path) -> None:
+    files = sample_files(tmp_path)
+    tag = uuid.uuid4().hex[:8]
+    embedded = runs_through_uploads(served, tag, files)
+    aws = runs_through_uploads(aws_runtime(aws_api), tag, files)
+    assert embedded == aws
+    assert sum(len(runs) for runs in embedded.values()) >= 8, embedded
+    assert embedded["image-web-optimise"] == [("completed", ["shot-1600.webp", "shot.jpg"])], embedded
+    assert all(status == "completed" for status, _ in embedded["video-poster-preview"]), embedded
+    assert embedded["avatar-background-remove"] == []  # its prefix (avatars/) matched no upload
