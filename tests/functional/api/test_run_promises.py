@@ -332,3 +332,106 @@ def test_the_examples_through_uploads_with_metadata_give_the_same_runs_on_both_r
     assert embedded["image-web-optimise"] == [("completed", ["shot-1600.webp", "shot.jpg"])], embedded
     assert all(status == "completed" for status, _ in embedded["video-poster-preview"]), embedded
     assert embedded["avatar-background-remove"] == []  # its prefix (avatars/) matched no upload
+
+
+# -- 3. pending runs and jobs -----------------------------------------------------------------------------
+
+
+def wait_status(runtime: Runtime, run_id: str, wanted: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run: dict[str, Any] = runtime.client.get(f"/v1/runs/{run_id}").json()
+        if run["status"] == wanted or run["status"] in ("completed", "failed", "cancelled") \
+                or time.monotonic() > deadline:
+            return run
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """8 s of 640x360 video: its VP9 encode keeps a worker busy for seconds."""
+    from mediaflow import samples
+
+    return samples.video(tmp_path_factory.mktemp("clip") / "long.mp4", 8.0, size="640x360").read_bytes()
+
+
+def busy_workers(served: Runtime, clip: bytes, name: str) -> list[str]:
+    """Both worker processes of the server (MEDIAFLOW_WORKERS=2) busy with a VP9 encode each."""
+    slow = save(served, chain(("vp9", "transcode", {"outputFormat": "webm", "crf": 20}), name=name),
+                status="draft")
+    blockers = [run_file(served, slow, f"long-{index}.mp4", clip) for index in range(2)]
+    for run_id in blockers:
+        assert wait_status(served, run_id, "running")["status"] == "running"
+    return blockers
+
+
+def test_a_job_waiting_for_a_worker_is_pending_and_cancels_leaving_no_outputs(
+        served: Runtime, photo: bytes, long_clip: bytes) -> None:
+    blockers = busy_workers(served, long_clip, "busy")
+    reply = served.client.request("POST", "/v1/jobs", data={"jobType": "convert", "formats": '["webp"]'},
+                                  files=[("files", ("queued.jpg", photo, "image/jpeg"))])
+    assert reply.status == 202, reply.content[:300]
+    job_id = reply.json()["jobId"]
+    time.sleep(0.5)
+    job = served.client.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "pending", job
+    [queued] = job["results"]
+    assert served.client.get(f"/v1/runs/{queued['runId']}").json()["status"] == "pending"
+    cancelled = served.client.delete(f"/v1/jobs/{job_id}")
+    assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled", cancelled.content[:300]
+    assert all(run["status"] == "completed" for run in served.wait_runs(blockers, 300))
+    run = served.client.wait_run(queued["runId"], 60)
+    assert run["status"] == "cancelled" and run["outputs"] == [] and run["steps"] == [], run
+    assert served.client.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_a_pending_run_cancels_and_writes_nothing(served: Runtime, photo: bytes, long_clip: bytes) -> None:
+    quick = save(served, chain(("webp", "convert", {"outputFormat": "webp"}), ("store", "storage", {}),
+                               name="quick"), status="draft")
+    blockers = busy_workers(served, long_clip, "busy-2")
+    queued = run_file(served, quick, "queued.jpg", photo)
+    assert served.client.get(f"/v1/runs/{queued}").json()["status"] == "pending"
+    cancelled = served.client.post(f"/v1/runs/{queued}/cancel")
+    assert cancelled.status in (200, 202) and cancelled.json()["status"] == "cancelled", cancelled.content[:300]
+    served.wait_runs(blockers, 300)
+    run = served.client.wait_run(queued, 60)
+    assert run["status"] == "cancelled" and run["outputs"] == [] and run["steps"] == [], run
+
+
+# -- 4. batch progress ------------------------------------------------------------------------------------
+
+
+def test_batch_progress_moves_while_it_runs_and_item_steps_and_errors_name_their_item(
+        runtime: Runtime, tmp_path: Path) -> None:
+    from mediaflow import samples
+
+    workflow_id = save(runtime, chain(("webp", "convert", {"outputFormat": "webp"}),
+                                      ("store", "storage", {"prefix": "batch/"}), name="batch",
+                                      settings={"maxConcurrency": 1, "executionType": "standard"}), status="draft")
+    files = [("files", (f"photo-{index}.jpg", samples.photo(tmp_path / f"p{index}.jpg", 1600, 1200, seed=index)
+                        .read_bytes(), "image/jpeg")) for index in range(5)]
+    files.insert(2, ("files", ("broken.jpg", NOT_AN_IMAGE, "image/jpeg")))
+    reply = runtime.client.request("POST", f"/v1/workflows/{workflow_id}/runs", files=files)
+    assert reply.status in (201, 202), reply.content[:300]
+    run_id = reply.json()["runId"]
+    seen: list[tuple[str, int, int]] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        got = runtime.client.get(f"/v1/runs/{run_id}")
+        assert got.status == 200, got.content[:500]
+        run = got.json()
+        seen.append((run["status"], run["progress"]["completed"], run["progress"]["failed"]))
+        if run["status"] in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    assert run["status"] == "failed" and run["progress"]["total"] == 6, run
+    assert (run["progress"]["completed"], run["progress"]["failed"]) == (5, 1), run["progress"]
+    moving = [(done, failed) for status, done, failed in seen if status not in ("completed", "failed")]
+    assert any(0 < done + failed < 6 for done, failed in moving), seen  # counts moved before the end
+    assert moving == sorted(moving)  # and only ever up
+    for step in run["steps"]:
+        assert f"/{step['item']}-" in step["sourceKey"], step
+    [failed_step] = [step for step in run["steps"] if step["status"] == "failed"]
+    assert failed_step["item"] == 2 and failed_step["sourceKey"].endswith("2-broken.jpg")
+    [failure] = run["error"]["failures"]
+    assert failure["item"] == 2 and failure["sourceKey"].endswith("2-broken.jpg") and failure["nodeIds"]

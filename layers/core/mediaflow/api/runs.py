@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,8 @@ class RunService:
         outputs = [] if run["output"] is None else output_refs(run["output"], exclude=input_keys(execution_input))
         return {
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
-            "status": run["status"], "batch": batch, "progress": progress(run, items if batch else None),
+            "status": run["status"], "batch": batch,
+            "progress": progress(run, items if batch else None, steps, self._leaves(tenant, run) if batch else ()),
             "steps": steps, "error": run.get("error"),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
@@ -134,6 +136,16 @@ class RunService:
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
+
+    def _leaves(self, tenant: str, run: dict[str, Any]) -> set[str]:
+        """The nodes that end a path of the run's workflow version (an item reaching one is done)."""
+        try:
+            record = self.ctx.workflows.get_version(tenant, run["workflowId"], int(run["version"]))
+        except NotFound:
+            return set()
+        definition = record["definition"]
+        sources = {edge["source"] for edge in definition.get("edges", [])}
+        return {node["id"] for node in definition.get("nodes", []) if node["id"] not in sources}
 
     def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
         self.ctx.workflows.get(tenant, workflow_id)
@@ -220,7 +232,10 @@ class RunService:
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
 
 
-def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
+def progress(run: dict[str, Any], items: list[Any] | None, steps: Sequence[dict[str, Any]] = (),
+             leaves: Collection[str] = ()) -> dict[str, Any]:
+    """How far a run is. A batch that is still running counts from its per-item steps (each names its item):
+    an item with a failed step has failed, one whose step reached a node that ends a path has completed."""
     counts = run.get("progress") or {}
     tasks = {"tasksSucceeded": int(counts.get("tasksSucceeded", 0)), "tasksFailed": int(counts.get("tasksFailed", 0))}
     status = run["status"]
@@ -229,7 +244,10 @@ def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
                 **tasks}
     total = len(items)
     if status not in TERMINAL:
-        return {"total": total, "completed": 0, "failed": 0, **tasks}
+        failed_items = {step["item"] for step in steps if step.get("status") == "failed" and "item" in step}
+        done_items = {step["item"] for step in steps if step.get("status") == "completed" and "item" in step
+                      and step.get("nodeId") in leaves} - failed_items
+        return {"total": total, "completed": len(done_items), "failed": len(failed_items), **tasks}
     outcomes = run.get("output")
     if isinstance(outcomes, dict) and isinstance(outcomes.get("results"), list):
         outcomes = outcomes["results"]

@@ -352,20 +352,17 @@ class _Compiler:
         elif self.go_on:
             # The failure is kept under its node (later failures do not overwrite it) and the input media,
             # left in place by the Catch, goes on to the successors.
-            scope.states[failed] = {
-                "Type": "Pass",
-                "Parameters": {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
-                "ResultPath": f"$.failures.{_path_key(chain[-1])}",
-                **following,
-            }
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members),
+                                    "ResultPath": f"$.failures.{_path_key(chain[-1])}", **following}
         else:
-            scope.states[failed] = {
-                "Type": "Pass",
-                "Parameters": {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
-                "ResultPath": "$.failure",
-                "End": True,
-            }
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members), "ResultPath": "$.failure",
+                                    "End": True}
         return name
+
+    def failure(self, members: list[str]) -> dict[str, Any]:
+        """What a caught node failure records; in a batch, with the item's index and source key."""
+        return {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause",
+                **({"item.$": "$.item", "sourceKey.$": "$.sourceKey"} if self.batch else {})}
 
     def node_by_node(self, chain: list[str], outputs: list[list[str]] | None, following: dict[str, Any],
                      scope: _Scope) -> str:
@@ -439,7 +436,8 @@ def compile_workflow(
             "States": {"Items": {
                 "Type": "Map",
                 "ItemsPath": "$.items",
-                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index"},
+                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index",
+                                 "sourceKey.$": "$$.Map.Item.Value.key"},
                 "MaxConcurrency": settings.max_concurrency,
                 "ItemProcessor": {"ProcessorConfig": processor, **body},
                 "ResultPath": "$.results",
