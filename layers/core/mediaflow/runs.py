@@ -90,7 +90,7 @@ def _failure(failure: dict[str, Any]) -> dict[str, Any]:
     cause = failure.get("cause", failure.get("Cause"))
     described = describe_error(str(error) if error is not None else None, str(cause) if cause is not None else None)
     node_ids = failure.get("nodeIds") or ([failure["nodeId"]] if "nodeId" in failure else [])
-    item = {key: failure[key] for key in ("item", "sourceKey") if key in failure}  # which batch item
+    item: dict[str, Any] = {key: failure[key] for key in ("item", "sourceKey") if key in failure}  # batch item
     return {**described, "nodeIds": list(node_ids), **item}
 
 
