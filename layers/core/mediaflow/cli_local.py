@@ -219,7 +219,7 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/)")
+    p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/<tenant>/)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--data-dir", default=None)
