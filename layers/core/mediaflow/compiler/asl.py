@@ -303,18 +303,19 @@ class _Compiler:
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
     def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
-                  following: dict[str, Any] | None = None, fallback: bool = False) -> str:
+                  following: dict[str, Any] | None = None) -> str:
         """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it).
 
-        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children; ``fallback`` marks
-        the one-node Tasks that re-run a fused chain node by node after it failed (stopOnFailure: false).
+        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children. Tasks compiled
+        while re-running a fused chain node by node (stopOnFailure: false) are marked ``fallback``.
         """
         runtime = self.chain_runtime(chain)
         members = chain + [member for branch in outputs or [] for member in branch]
         name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
         self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
-                                       kinds=tuple(self.kind(member) for member in members), fallback=fallback))
+                                       kinds=tuple(self.kind(member) for member in members),
+                                       fallback=self.go_on_unfused))
         ops = [self.op(member) for member in chain]
         timeout = RUNTIMES[runtime].timeout_seconds
         if self.run_timeout is not None:
@@ -367,15 +368,15 @@ class _Compiler:
     def node_by_node(self, chain: list[str], outputs: list[list[str]] | None, following: dict[str, Any],
                      scope: _Scope) -> str:
         """One-node Tasks for ``chain`` (then each output branch, compiled unfused), ending at ``following``."""
-        if outputs:
-            fused, self.go_on_unfused = self.go_on_unfused, True
-            try:
+        unfused, self.go_on_unfused = self.go_on_unfused, True
+        try:
+            if outputs:
                 following = {"Next": self.compile_targets([branch[0] for branch in outputs], scope,
                                                           anchor=chain[-1])}
-            finally:
-                self.go_on_unfused = fused
-        for member in reversed(chain):
-            following = {"Next": self.emit_task([member], scope, following=following, fallback=True)}
+            for member in reversed(chain):
+                following = {"Next": self.emit_task([member], scope, following=following)}
+        finally:
+            self.go_on_unfused = unfused
         start: str = following["Next"]
         return start
 
