@@ -38,9 +38,6 @@ class StepFunctionsOrchestrator:
     def __init__(self, *, role_arn: str, function_arns: dict[str, str], name_prefix: str = "mediaflow",
                  log_group_arn: str = "", express_runner: str = "", client: Any = None, lambda_client: Any = None,
                  region: str | None = None) -> None:
-        missing = [name for name in PLACEHOLDERS if not function_arns.get(name)]
-        if missing:
-            raise ValueError(f"function ARNs missing for {', '.join(missing)}")
         self.role_arn = role_arn
         self.function_arns = dict(function_arns)
         self.name_prefix = name_prefix
@@ -64,6 +61,11 @@ class StepFunctionsOrchestrator:
     def deploy(self, tenant: str, workflow_id: str, version: int, asl: dict[str, Any], machine_type: str, *,
                activate: bool) -> dict[str, Any]:
         """Create or update the workflow's machine with ``asl``, publish a version, move ``live`` when active."""
+        # Checked here, not at construction: the runs and Express-runner functions only describe and run
+        # executions, and their environment names no node function.
+        missing = [name for name in PLACEHOLDERS if not self.function_arns.get(name)]
+        if missing:
+            raise ValueError(f"function ARNs missing for {', '.join(missing)}")
         name = self.machine_name(tenant, workflow_id, machine_type)
         arn = self.machine_arn(name)
         common: dict[str, Any] = {
