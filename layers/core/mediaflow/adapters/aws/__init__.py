@@ -44,6 +44,8 @@ class AwsAdapters:
             self._orchestrator = StepFunctionsOrchestrator(
                 role_arn=s.state_machine_role_arn, name_prefix=s.name_prefix, region=s.region,
                 log_group_arn=s.state_machine_log_group_arn, express_runner=s.express_runner_function,
+                versions_kept=s.state_machine_versions_kept,
+                version_grace_seconds=s.state_machine_version_grace_seconds,
                 function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
                                "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn})
         return self._orchestrator
