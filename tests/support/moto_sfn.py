@@ -262,7 +262,7 @@ def bridge_versions(patch: Any) -> None:
     def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
         base, number = split(state_machine_arn)
         execution = original_start(self, base, *args, **kwargs)
-        execution.version_arn = state_machine_arn if number is not None else None
+        setattr(execution, "version_arn", state_machine_arn if number is not None else None)  # noqa: B010
         return execution
 
     def list_executions(self: Any, state_machine_arn: str, status_filter: str | None = None, **kwargs: Any) -> Any:
