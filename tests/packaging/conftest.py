@@ -38,6 +38,7 @@ from tests.functional.api.aws_backend import (
     _create_bus,
     _create_functions,
     _create_tables,
+    _create_usage_plan,
     load_template,
     resources_of,
 )
@@ -229,10 +230,13 @@ class Stack:
         self.processes.clear()
 
     def create_key(self, tenant: str = TENANT) -> str:
-        """A key in the stack's api-keys table, written by the key store of the development environment."""
+        """A key in the stack's api-keys table and usage plan, written by the development environment's store."""
         from mediaflow.adapters.aws.dynamodb import DynamoDBKeyStore
+        from mediaflow.adapters.aws.usage_plan import UsagePlanKeys, UsagePlanKeyStore
 
-        store = DynamoDBKeyStore(self.resolve.physical["ApiKeysTable"], _resource(self.endpoint))
+        store = UsagePlanKeyStore(DynamoDBKeyStore(self.resolve.physical["ApiKeysTable"], _resource(self.endpoint)),
+                                  UsagePlanKeys(self.resolve.physical["ApiUsagePlan"], "packaging",
+                                                client=self.boto("apigateway")))
         key: str = store.create_key(tenant, ALL_SCOPES, name="packaging")[0]
         return key
 
@@ -246,20 +250,31 @@ class Stack:
 
     # -- API Gateway ----------------------------------------------------------------------------------
 
-    def api(self, method: str, path: str, body: Any = None, *, key: str | None = None,
-            raw: bytes | None = None, content_type: str = "application/json") -> tuple[int, Any]:
-        """A request through the authorizer and the API function as API Gateway makes it."""
-        headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "Content-Type": content_type}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
+    def public_routes(self) -> set[tuple[str, str]]:
+        """(method, path) of the API function's events that need no authorizer (and no usage plan key)."""
+        events = self.template["Resources"]["ApiFunction"]["Properties"]["Events"]
+        return {(str(e["Properties"]["Method"]).upper(), str(e["Properties"]["Path"])) for e in events.values()
+                if (e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE"}
+
+    def gateway(self, method: str, path: str, headers: dict[str, str],
+                data: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One request as API Gateway handles it: the authorizer (401/403 on its refusal), the usage plan
+        (403 for a key it does not hold, as ApiKeySourceType AUTHORIZER does), then the API function."""
+        headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **headers}
         authorizer = None
-        if key is not None:
+        if (method, path) not in self.public_routes():
             method_arn = f"arn:aws:execute-api:{REGION}:123456789012:abc123/dev/{method}{path}"
-            response = self.invoke("AuthorizerFunction", {"type": "REQUEST", "methodArn": method_arn,
-                                                          "headers": headers, "httpMethod": method, "path": path})
+            try:
+                response = self.invoke("AuthorizerFunction", {"type": "REQUEST", "methodArn": method_arn,
+                                                              "headers": headers, "httpMethod": method, "path": path})
+            except LambdaError as error:
+                if error.message == "Unauthorized":
+                    return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
+                raise
+            if not self.in_usage_plan(response.get("usageIdentifierKey")):
+                return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
             authorizer = {**response["context"], "principalId": response["principalId"]}
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        text = content_type.startswith(("application/json", "text/"))
+        text = headers.get("Content-Type", headers.get("content-type", "")).startswith(("application/json", "text/"))
         event = {
             "resource": "/{proxy+}", "path": path, "httpMethod": method, "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
@@ -270,13 +285,35 @@ class Stack:
             "isBase64Encoded": bool(data) and not text,
         }
         reply = self.invoke("ApiFunction", event)
-        payload = reply.get("body") or ""
-        if reply.get("isBase64Encoded"):
-            payload = base64.b64decode(payload).decode()
+        body = reply.get("body") or ""
+        content = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
+        out = {k.lower(): ", ".join(v) for k, v in (reply.get("multiValueHeaders") or {}).items()}
+        out.update({k.lower(): v for k, v in (reply.get("headers") or {}).items()})
+        return int(reply["statusCode"]), out, content
+
+    def in_usage_plan(self, identifier: str | None) -> bool:
+        """Whether the stack's usage plan holds an enabled API Gateway key of this value."""
+        if not identifier:
+            return False
+        apigateway = self.boto("apigateway")
+        plan = self.resolve.physical["ApiUsagePlan"]
+        for item in apigateway.get_usage_plan_keys(usagePlanId=plan, limit=500).get("items", []):
+            if item.get("value") == identifier:
+                try:
+                    return bool(apigateway.get_api_key(apiKey=item["id"]).get("enabled"))
+                except apigateway.exceptions.NotFoundException:
+                    return False  # deleted: AWS drops it from the plan too, moto keeps listing it
+        return False
+
+    def api(self, method: str, path: str, body: Any = None, *, key: str | None = None) -> tuple[int, Any]:
+        """A JSON request through API Gateway (authorizer, usage plan, API function); the parsed answer."""
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        status, _, content = self.gateway(method, path, headers, json.dumps(body).encode() if body is not None
+                                          else b"")
         try:
-            return reply["statusCode"], json.loads(payload) if payload else None
+            return status, json.loads(content) if content else None
         except ValueError:
-            return reply["statusCode"], payload
+            return status, content.decode()
 
     # -- Step Functions and EventBridge ---------------------------------------------------------------
 
@@ -382,6 +419,7 @@ def build_stack(endpoint: str, log_dir: Path, patch: pytest.MonkeyPatch) -> Iter
         resolve.arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
     _create_functions(boto3, template, resolve)
+    _create_usage_plan(boto3, template, resolve)
     built = Stack(endpoint, template, resolve, log_dir)
     try:
         yield built

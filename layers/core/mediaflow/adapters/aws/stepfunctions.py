@@ -96,7 +96,8 @@ class StepFunctionsOrchestrator:
             else:
                 response = self.sfn.create_state_machine(
                     name=name, type=machine_type, **common,
-                    tags=[{"key": "mediaflow:tenant", "value": tenant[:256]},
+                    tags=[{"key": "mediaflow:deployment", "value": self.name_prefix[:256]},
+                          {"key": "mediaflow:tenant", "value": tenant[:256]},
                           {"key": "mediaflow:workflow", "value": workflow_id[:256]}])
         version_arn = response.get("stateMachineVersionArn")
         alias_arn = self.move_alias(arn, version_arn) if activate and version_arn else None
