@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import heapq
 import json
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 import secrets
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
