@@ -65,19 +65,20 @@ class Ledger:
     invocations: Counter[str] = field(default_factory=Counter)
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    by_function: Counter[str] = field(default_factory=Counter)
     boto_cpu: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     _local: threading.local = field(default_factory=threading.local)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
-    def inside_mediaflow(self) -> Iterator[None]:
-        """Count the AWS calls made on this thread while the block runs (mediaflow's own code)."""
-        depth = getattr(self._local, "depth", 0)
-        self._local.depth = depth + 1
+    def inside_mediaflow(self, function: str) -> Iterator[None]:
+        """Count the AWS calls made on this thread while the block runs (mediaflow's ``function``)."""
+        depth, outer = getattr(self._local, "depth", 0), getattr(self._local, "function", "")
+        self._local.depth, self._local.function = depth + 1, function
         try:
             yield
         finally:
-            self._local.depth = depth
+            self._local.depth, self._local.function = depth, outer
 
     @contextmanager
     def outside_mediaflow(self) -> Iterator[None]:
@@ -92,12 +93,14 @@ class Ledger:
     def counting(self) -> bool:
         return getattr(self._local, "depth", 0) > 0
 
-    def before_parameter_build(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        if not self.counting():
-            return
+    def before_parameter_build(self, model: Any, params: dict[str, Any], context: dict[str, Any] | None = None,
+                               **_: Any) -> None:
+        if not self.counting() or (context or {}).get("is_presign_request"):
+            return  # a presigned URL is signed locally: no request
         service = model.service_model.service_name
         with self._lock:
             self.calls[f"{service}:{model.name}"] += 1
+            self.by_function[f"{self._local.function} {service}:{model.name}"] += 1
             if service == "dynamodb":
                 self._capture_writes(model.name, params)
         self._local.started = time.thread_time()
@@ -128,6 +131,7 @@ class Ledger:
         self.writes.clear()
         self.boto_cpu.clear()
         self.errors.clear()
+        self.by_function.clear()
 
 
 def _plain(value: Any) -> Any:
@@ -240,7 +244,7 @@ def deployed(ledger: Ledger, *, execute: bool) -> Iterator[Stack]:
 
     def route(function: str, payload: dict[str, Any]) -> Any:
         ledger.invocations[function] += 1
-        with ledger.inside_mediaflow():
+        with ledger.inside_mediaflow(function):
             try:
                 return answer[function](payload)
             except Exception as error:
@@ -433,13 +437,14 @@ def full_path(uploads: int) -> dict[str, Any]:
         started = time.perf_counter()
         for event in events:
             ledger.invocations["trigger"] += 1
-            with ledger.inside_mediaflow():
+            with ledger.inside_mediaflow("trigger"):
                 trigger.lambda_handler(event, _Context("mediaflow-trigger"))
         ended = _wait_runs_ended(uploads, timeout_s=120)
         wall = time.perf_counter() - started
     return {"uploads": uploads, "runs_ended": ended, "wall_s": round(wall, 2),
             "calls": dict(sorted(ledger.calls.items())), "invocations": dict(ledger.invocations),
-            "writes": ledger.writes, "errors": dict(ledger.errors)}
+            "writes": ledger.writes, "errors": dict(ledger.errors),
+            "by_function": {name: round(count / uploads, 3) for name, count in sorted(ledger.by_function.items())}}
 
 
 def volume(uploads: int) -> dict[str, Any]:
@@ -460,14 +465,14 @@ def volume(uploads: int) -> dict[str, Any]:
             boto_before = ledger.boto_cpu[ident]
             began = time.thread_time()
             ledger.invocations["trigger"] += 1
-            with ledger.inside_mediaflow():
+            with ledger.inside_mediaflow("trigger"):
                 result = trigger.lambda_handler(event, _Context("mediaflow-trigger"))
             cpu.append((time.thread_time() - began) - (ledger.boto_cpu[ident] - boto_before))
             for run in result["runs"]:
                 execution = {"status": "SUCCEEDED", "executionArn": run.get("executionArn"),
                              "input": _run_input(run["runId"]), "output": {"media": {}}}
                 a = app.adapters()
-                with ledger.inside_mediaflow():
+                with ledger.inside_mediaflow("runs"):
                     finish_run(execution, runs=a.runs, bus=a.bus, blobs=a.blobs)
     cpu.sort()
     return {"uploads": uploads, "trigger_cpu_ms": {"median": round(1000 * cpu[len(cpu) // 2], 3),
@@ -542,6 +547,7 @@ def measure(full_uploads: int = 20, volume_uploads: int = 10_000) -> dict[str, A
                       "calls_per_upload": per_op,
                       "calls_per_upload_by_service": calls_by_service(full["calls"], full_uploads),
                       "aws_calls_per_upload": round(sum(full["calls"].values()) / full_uploads, 3),
+                      "calls_per_upload_by_function": full["by_function"],
                       "lambda_invocations_per_upload": {k: round(v / full_uploads, 3)
                                                         for k, v in sorted(full["invocations"].items())}},
         "volume": {"uploads": volume_uploads, "trigger_cpu_ms_per_event": bulk["trigger_cpu_ms"],

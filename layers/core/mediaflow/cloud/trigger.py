@@ -111,10 +111,10 @@ class UploadTrigger:
         self.launcher = launcher
 
     def describe(self, obj: UploadedObject) -> MediaRef | None:
-        """HEAD + magic-byte sniff of the first bytes (one Range GET); None when it is gone or empty."""
+        """The object and a magic-byte sniff of its first bytes (one Range GET); None when gone or empty."""
         try:
-            head = self.blobs.head(obj.key)
-            sniffed = sniff(self.blobs.read_range(obj.key, 0, HEAD_BYTES))
+            head, first_bytes = self.blobs.read_head(obj.key, HEAD_BYTES)
+            sniffed = sniff(first_bytes)
         except (NotFound, EmptyMedia) as error:
             logger.info("upload %s skipped: %s", obj.key, error)
             return None
