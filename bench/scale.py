@@ -143,9 +143,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _item_bytes(body: dict[str, Any]) -> int:
+    """DynamoDB's size of the item written (attribute names plus values), or of an update's values."""
+    attributes = body.get("Item") or body.get("ExpressionAttributeValues") or {}
+    return sum(len(str(name)) + len(str(_plain(value))) for name, value in attributes.items())
+
+
 def _key_values(body: dict[str, Any]) -> dict[str, Any]:
-    """Every attribute of an item or key that could be a table or index key, plain."""
-    values: dict[str, Any] = {}
+    """Every attribute of an item or key that could be a table or index key, plain (with ``_bytes``)."""
+    values: dict[str, Any] = {"_bytes": _item_bytes(body)}
     for part in ("Key", "Item"):
         for name, value in (body.get(part) or {}).items():
             values[name] = _plain(value)
@@ -503,6 +509,7 @@ def hot_keys(writes: list[tuple[str, dict[str, Any]]], prefix: str = PREFIX) -> 
     by_name = {f"{prefix}-{short}": logical for logical, short in TABLES.items()}
     known: dict[tuple[str, Any, Any], dict[str, Any]] = {}
     counters: dict[str, Counter[Any]] = defaultdict(Counter)
+    units: Counter[str] = Counter()
     for table, values in writes:
         logical = by_name.get(table)
         if logical is None:
@@ -512,18 +519,21 @@ def hot_keys(writes: list[tuple[str, dict[str, Any]]], prefix: str = PREFIX) -> 
         remembered = known.setdefault((table, *primary[:2]), {})
         remembered.update({k: v for k, v in values.items() if not k.startswith("expr")})
         counters[f"{logical}"][primary[0]] += 1
+        write_units = 1 + int(values.get("_bytes", 0)) // 1024  # one write unit per started KB
+        units[logical] += write_units
         for index, attributes in schema.items():
             if index == "table":
                 continue
             hash_value = remembered.get(attributes[0])
             if hash_value is not None:
                 counters[f"{logical}.{index}"][hash_value] += 1
+                units[f"{logical}.{index}"] += write_units
     report: dict[str, Any] = {}
     for name, counter in sorted(counters.items()):
         total = sum(counter.values())
         key, hottest = counter.most_common(1)[0]
         report[name] = {"writes": total, "partition_keys": len(counter), "hottest_share": round(hottest / total, 4),
-                        "hottest_key": str(key)}
+                        "hottest_key": str(key), "write_units": units[name]}
     return report
 
 
@@ -548,6 +558,10 @@ def measure(full_uploads: int = 20, volume_uploads: int = 10_000) -> dict[str, A
                       "calls_per_upload_by_service": calls_by_service(full["calls"], full_uploads),
                       "aws_calls_per_upload": round(sum(full["calls"].values()) / full_uploads, 3),
                       "calls_per_upload_by_function": full["by_function"],
+                      "dynamodb_writes_per_upload": {
+                          name: {"writes": round(entry["writes"] / full_uploads, 3),
+                                 "write_units": round(entry["write_units"] / full_uploads, 3)}
+                          for name, entry in hot_keys(full["writes"]).items()},
                       "lambda_invocations_per_upload": {k: round(v / full_uploads, 3)
                                                         for k, v in sorted(full["invocations"].items())}},
         "volume": {"uploads": volume_uploads, "trigger_cpu_ms_per_event": bulk["trigger_cpu_ms"],
