@@ -257,6 +257,13 @@ def _create_bus(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None
         resolve.physical[logical] = name
 
 
+def _create_usage_plan(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
+    """The per-key usage plan (the API function registers every key it creates with it)."""
+    props = template["Resources"]["ApiUsagePlan"]["Properties"]
+    plan = boto3.client("apigateway", region_name=REGION).create_usage_plan(name=resolve(props["UsagePlanName"]))
+    resolve.physical["ApiUsagePlan"] = plan["id"]
+
+
 def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
                       ) -> dict[str, tuple[str, str]]:
     """The state-machine role and the routed functions; returns function name -> (file, attribute)."""
@@ -282,14 +289,14 @@ def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
 
 
 def _record_rules(boto3: Any, template: dict[str, Any], resolve: Resolver) -> tuple[str, str]:
-    """Queues behind the project's bus (every event) and behind the default bus with TriggerFunction's
-    rule pattern from the template; returns their URLs."""
+    """Queues behind the project's bus (every event) and behind the default bus with the upload rule's
+    (UploadCreatedRule) pattern from the template; returns their URLs."""
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
-    trigger_rule = template["Resources"]["TriggerFunction"]["Properties"]["Events"]["ObjectCreated"]["Properties"]
+    trigger_rule = template["Resources"]["UploadCreatedRule"]["Properties"]
     urls = []
     for name, bus, pattern in (("bus-events", resolve.physical["EventBus"], {"source": ["mediaflow"]}),
-                               ("uploads", "default", resolve(trigger_rule["Pattern"]))):
+                               ("uploads", "default", resolve(trigger_rule["EventPattern"]))):
         url = sqs.create_queue(QueueName=f"record-{name}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name=f"record-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
@@ -356,6 +363,7 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         _create_tables(boto3, template, resolve)
         _create_buckets(boto3, template, resolve)
         _create_bus(boto3, template, resolve)
+        _create_usage_plan(boto3, template, resolve)
         entry_points.update(_create_functions(boto3, template, resolve))
         bus_queue, upload_queue = _record_rules(boto3, template, resolve)
         settings = api_settings(template, resolve)

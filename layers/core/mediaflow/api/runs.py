@@ -82,7 +82,7 @@ class RunService:
                       "document": lambda: samples.pdf(folder / "sample.pdf")}
             try:
                 path = makers[kind]()
-            except RuntimeError as error:
+            except (RuntimeError, ImportError) as error:
                 raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
                                  errors=[{"field": "sampleType", "path": "body.sampleType",
                                           "message": str(error)}]) from None

@@ -7,7 +7,9 @@ events carry it as stored. Each shape is decoded exactly once, by an explicit ru
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote_plus
@@ -74,12 +76,16 @@ def _uploaded(bucket: str, obj: _S3Object, encoding: KeyEncoding) -> UploadedObj
 
 
 def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncoding = "none") -> list[UploadedObject]:
-    """The objects of an EventBridge "Object Created" event or of an S3 notification (``Records``).
+    """The objects of an EventBridge "Object Created" event, of an S3 notification (``Records``), or of an
+    SQS batch whose messages are such events (the upload rule delivers to a queue in front of the trigger).
 
     Validated with pydantic (a malformed event raises ValidationError). Note that powertools'
     ``S3EventBridgeNotificationEvent`` form-decodes EventBridge keys, which breaks keys holding ``+``
     or ``%``; hence these models.
     """
+    if is_queue_batch(event):
+        return [obj for record in event["Records"]
+                for obj in parse_upload_event(json.loads(record["body"]), eventbridge_encoding=eventbridge_encoding)]
     if "Records" in event:
         records = [_S3Record.model_validate(r) for r in event["Records"] if "s3" in r]
         return [_uploaded(r.s3.bucket.name, r.s3.object, "form") for r in records
@@ -97,10 +103,10 @@ class UploadTrigger:
         self.launcher = launcher
 
     def describe(self, obj: UploadedObject) -> MediaRef | None:
-        """HEAD + magic-byte sniff of the first bytes (one Range GET); None when it is gone or empty."""
+        """The object and a magic-byte sniff of its first bytes (one Range GET); None when gone or empty."""
         try:
-            head = self.blobs.head(obj.key)
-            sniffed = sniff(self.blobs.read_range(obj.key, 0, HEAD_BYTES))
+            head, first_bytes = self.blobs.read_head(obj.key, HEAD_BYTES)
+            sniffed = sniff(first_bytes)
         except (NotFound, EmptyMedia) as error:
             logger.info("upload %s skipped: %s", obj.key, error)
             return None
@@ -129,3 +135,28 @@ class UploadTrigger:
             run_id_for=lambda record: run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, record["id"],
                                                int(record["version"])))
         return started
+
+
+def handle_queue_batch(event: dict[str, Any], handle: Callable[[UploadedObject], list[dict[str, Any]]], *,
+                       eventbridge_encoding: KeyEncoding = "none") -> dict[str, Any]:
+    """Start the runs of each message of an SQS batch; the messages that failed go back to the queue.
+
+    Returns the started runs and ``batchItemFailures`` (the partial batch response Lambda reads when the
+    event source reports batch item failures), so one bad message is retried alone and a retried message
+    starts nothing twice (the run record is created conditionally).
+    """
+    runs: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records") or []:
+        try:
+            body = json.loads(record["body"])
+            for obj in parse_upload_event(body, eventbridge_encoding=eventbridge_encoding):
+                runs.extend(handle(obj))
+        except Exception:
+            logger.exception("upload message %s failed: it goes back to the queue", record.get("messageId"))
+            failures.append({"itemIdentifier": str(record.get("messageId"))})
+    return {"runs": runs, "batchItemFailures": failures}
+
+
+def is_queue_batch(event: dict[str, Any]) -> bool:
+    return any(record.get("eventSource") == "aws:sqs" for record in event.get("Records") or [])
