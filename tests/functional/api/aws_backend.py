@@ -170,12 +170,17 @@ class AwsDeployment:
         return _drain(self.bus_queue, wait_s)
 
     def trigger_uploads(self, wait_s: float = 5.0) -> list[dict[str, Any]]:
-        """Hand every "Object Created" event the template's trigger rule matched to functions/trigger's
-        entry point, as EventBridge would; returns the runs each started."""
+        """Hand every "Object Created" event the template's upload rule matched to functions/trigger's entry
+        point as the UploadEvents queue does (SQS batches of 10); returns the runs each batch started."""
         trigger = load_handler("functions/trigger/handler.py")
+        events = _drain(self.upload_queue, wait_s)
         started: list[dict[str, Any]] = []
-        for event in _drain(self.upload_queue, wait_s):
-            started.extend(trigger.lambda_handler(event, FakeContext("mediaflow-dev-trigger"))["runs"])
+        for first in range(0, len(events), 10):
+            records = [{"messageId": f"m-{first + index}", "eventSource": "aws:sqs", "body": json.dumps(event)}
+                       for index, event in enumerate(events[first:first + 10])]
+            result = trigger.lambda_handler({"Records": records}, FakeContext("mediaflow-dev-trigger"))
+            assert not result.get("batchItemFailures"), result
+            started.extend(result["runs"])
         return started
 
 
