@@ -74,3 +74,15 @@ def test_a_key_the_plan_cannot_take_is_revoked_before_anyone_sees_it(
         store.create_key("acme", ["workflows:read"])
     [made] = store.list_keys("acme")
     assert made["revoked"] is True
+
+
+def test_a_key_already_in_api_gateway_under_another_name_is_reused(stores: tuple[Any, Any, Any]) -> None:
+    from mediaflow.adapters.aws.usage_plan import UsagePlanKeys
+    from mediaflow.adapters.embedded.sqlite import hash_api_key
+
+    store, plan, apigateway = stores
+    api_key, record = store.create_key("acme", ["workflows:read"])
+    other = UsagePlanKeys(plan.usage_plan_id, "renamed", client=apigateway)  # e.g. `sync-keys --table`
+    assert other.register(record["keyId"], hash_api_key(api_key)) == plan.register(record["keyId"],
+                                                                                  hash_api_key(api_key))
+    assert plan_values(plan, apigateway) == [hash_api_key(api_key)]
