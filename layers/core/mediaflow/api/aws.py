@@ -33,11 +33,12 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     def deleted(tenant: str, workflow_id: str) -> None:
         a.orchestrator.delete(tenant, workflow_id)
 
-    def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int) -> dict[str, Any]:
+    def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                fields: dict[str, str] | None = None) -> dict[str, Any]:
+        """A presigned POST whose policy fixes the key, the size range, the type and the x-amz-meta-* fields."""
         conditions: list[Any] = [["content-length-range", 1, max_bytes]]
-        fields = {"Content-Type": content_type} if content_type else {}
-        if content_type:
-            conditions.append({"Content-Type": content_type})
+        fields = {**({"Content-Type": content_type} if content_type else {}), **(fields or {})}
+        conditions.extend({name: value} for name, value in fields.items())
         post: dict[str, Any] = a.blobs.s3.generate_presigned_post(
             Bucket=a.blobs.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
         return post
