@@ -137,8 +137,6 @@ def test_the_heic_input_is_heic(media: dict[str, bytes]) -> None:
     assert Image.open(io.BytesIO(media["photo.jpg"])).size == (320, 240)
 
 
-@pytest.mark.xfail(strict=True, reason="an event-triggered run has no media: the first Task's Parameters read "
-                   "$.media, absent from the event's execution input (States.Runtime); on both runtimes")
 def test_an_event_trigger_starts_its_workflow_through_the_api(shared: tuple[Stack, str]) -> None:
     """The other trigger kind: POST /v1/workflows/events starts the active workflow whose event matches."""
     stack, key = shared
