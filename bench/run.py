@@ -719,9 +719,30 @@ def figure_scale(profile: Profile, media: MediaCache) -> list[Figure]:
 # The whole path's calls per upload after batching and caching (docs/scale.md lists each remaining call).
 SCALE_CALLS_TARGET = 15.0
 
+def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
+    """A folder of 24 MP camera JPEGs -> 1600 px: mediaflow against sharp, Pillow and bare pyvips (bench/folder.py)."""
+    import folder
+
+    images, rounds = (24, 3) if profile is FULL else (6, 1)
+    result = folder.measure(media, images=images, rounds=rounds, log=log)
+    return [
+        Figure("folder_jpeg_vs_sharp_all", folder.ratio(result, "sharp-all", "jpeg"), 1.0, ">=", "x",
+               f"{images} camera JPEGs -> 1600 px JPEG q75, whole processes: sharp Promise.all wall / mediaflow run "
+               "wall (>1: mediaflow faster)", details=result),
+        Figure("folder_jpeg_vs_pillow", folder.ratio(result, "pillow", "jpeg"), 2.5, ">=", "x",
+               "the same job: a Pillow loop's wall / mediaflow run's wall", details={}),
+        Figure("folder_webp_vs_sharp_all", folder.ratio(result, "sharp-all", "webp"), 1.0, ">=", "x",
+               "-> 1600 px WebP q80 effort 4 on both sides: sharp Promise.all wall / mediaflow run wall",
+               details={}),
+        Figure("folder_jpeg_vs_bare_vips", folder.ratio(result, "vips-bare", "jpeg"), None, "", "x",
+               "bare pyvips (one process per core, thumbnail + save) wall / mediaflow run wall: the floor",
+               details={}),
+    ]
+
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
-    "scale": figure_scale,
+    "scale": figure_scale, "folder": figure_folder,
 }
 
 
