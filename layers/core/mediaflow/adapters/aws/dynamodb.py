@@ -291,17 +291,39 @@ class DynamoDBRunStore(DynamoTable):
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
         return _doc(self._get_item(tenant, run_id))
 
-    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first; DynamoDB has no offset, so the ``offset`` newest are read and skipped."""
+        wanted = offset + limit
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {**self._runs_query(tenant, workflow_id), "ScanIndexForward": False}
+        with translated("runs"):
+            while len(items) < wanted:
+                page = self.table.query(**kwargs, Limit=wanted - len(items))
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [_doc(item) for item in items[offset:wanted]]
+
+    def count_runs(self, tenant: str, workflow_id: str | None = None) -> int:
+        kwargs: dict[str, Any] = {**self._runs_query(tenant, workflow_id), "Select": "COUNT"}
+        total = 0
+        with translated("runs"):
+            while True:
+                page = self.table.query(**kwargs)
+                total += int(page.get("Count", 0))
+                if "LastEvaluatedKey" not in page:
+                    return total
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _runs_query(tenant: str, workflow_id: str | None) -> dict[str, Any]:
         from boto3.dynamodb.conditions import Key
 
         if workflow_id is None:
-            index, condition = BY_TIME_INDEX, Key("gsi1pk").eq(tenant)
-        else:
-            index, condition = BY_WORKFLOW_INDEX, Key("gsi2pk").eq(f"{tenant}#{workflow_id}")
-        with translated("runs"):
-            page = self.table.query(IndexName=index, KeyConditionExpression=condition, ScanIndexForward=False,
-                                    Limit=limit)
-        return [_doc(item) for item in page.get("Items", [])]
+            return {"IndexName": BY_TIME_INDEX, "KeyConditionExpression": Key("gsi1pk").eq(tenant)}
+        return {"IndexName": BY_WORKFLOW_INDEX, "KeyConditionExpression": Key("gsi2pk").eq(f"{tenant}#{workflow_id}")}
 
     def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
         node_id = str(step.get("nodeId") or step.get("node_id") or "")
