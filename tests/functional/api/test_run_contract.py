@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from tests.functional.api.conftest import Api, Client, assert_problem, simple_workflow
+from tests.functional.api.conftest import Api, Client, assert_problem, chain_workflow, simple_workflow
 
 pytestmark = pytest.mark.functional
 
@@ -141,10 +141,8 @@ SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:tmp|var|home|work|usr|opt|private|roo
 
 
 def test_run_errors_keep_the_message_without_server_paths(client: Client) -> None:
-    body = {"name": "video", "nodes": [{"id": "upload", "kind": "upload"},
-                                       {"id": "mp4", "kind": "transcode", "config": {"outputFormat": "mp4"}}],
-            "edges": [{"source": "upload", "target": "mp4"}]}
-    workflow = client.post("/v1/workflows", body).json()
+    workflow = client.post("/v1/workflows", chain_workflow("video", ("mp4", "transcode", {"outputFormat": "mp4"}))
+                           ).json()
     started = client.request("POST", f"/v1/workflows/{workflow['id']}/runs",
                              files={"file": ("clip.mp4", BROKEN_MP4, "video/mp4")})
     assert started.status == 202, started.content[:300]
