@@ -1,7 +1,7 @@
 """Media that ordinary users send, through the run API on every transport (the local server over real HTTP,
 proxy events to the resolver, and functions/api's Lambda handler with the nodes on moto): valid images that
 libvips refuses and Pillow reads (decoded by the fallback), broken BMPs failing as named media errors, and
-video kinds (a video thumbnail, a storyboard with its defaults) on a standard clip."""
+video kinds (a default thumbnail on a video, a storyboard with its defaults) on a standard clip."""
 
 from __future__ import annotations
 
@@ -93,3 +93,22 @@ def test_storyboard_with_its_defaults_on_a_standard_clip(client: Client, api: Ap
     blobs = api.service.adapters.blobs if api.service is not None else api.deployment.adapters.blobs
     cues = blobs.read_range(sprite["key"].rsplit(".", 1)[0] + ".vtt", 0, 4096).decode()  # the sprite's sidecar
     assert re.match(r"WEBVTT\n\n00:00:00\.000 --> 00:00:0[56]\.\d{3}\n\S+\.jpg#xywh=0,0,160,90\n", cues), cues
+
+
+def test_a_default_thumbnail_takes_a_video_and_an_image(client: Client, clip: bytes, photo: bytes) -> None:
+    workflow = client.post("/v1/workflows", chain_workflow("thumbs", ("thumb", "thumbnail", {}))).json()
+    sizes = {}
+    for name, data, content_type in (("standard.mp4", clip, "video/mp4"), ("photo.jpg", photo, "image/jpeg")):
+        started = client.request("POST", f"/v1/workflows/{workflow['id']}/runs", files={"file": (name, data,
+                                                                                                  content_type)})
+        assert started.status == 202, started.content[:300]
+        run = client.wait_run(started.json()["runId"], timeout=180)
+        assert run["status"] == "completed", [s for s in run["steps"] if s["status"] == "failed"]
+        (output,) = run["outputs"]
+        assert output["contentType"] == "image/webp"
+        with Image.open(io.BytesIO(client.download(output["url"]).content)) as picture:
+            assert picture.format == "WEBP"
+            sizes[name] = picture.size
+            if name == "standard.mp4":  # testsrc2 moves: a real frame, not a black or empty picture
+                assert np.asarray(picture.convert("L")).std() > 20
+    assert sizes == {"standard.mp4": (256, 144), "photo.jpg": (256, 192)}

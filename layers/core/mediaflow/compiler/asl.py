@@ -55,6 +55,7 @@ class CompiledTask:
     runtime: str
     node_ids: tuple[str, ...]
     kinds: tuple[str, ...] = ()
+    quick: bool = False  # short whatever its runtime (a frame grab): never makes the run long-running
 
 
 @dataclass
@@ -125,6 +126,11 @@ class _Compiler:
     def annotation(self, node_id: str) -> bool:
         spec = get_spec(self.nodes[node_id].kind)
         return bool(spec and spec.annotation)
+
+    def media_switch(self, node_id: str) -> bool:
+        """A node that takes images and videos alike (``thumbnail`` with ``source: auto``): a Choice on the
+        media type sends a video through an ffmpeg frame grab first, so it always starts its own chain."""
+        return self.kind(node_id) == "thumbnail" and getattr(self.configs[node_id], "source", None) == "auto"
 
     def fusable(self, node_id: str) -> bool:
         spec = get_spec(self.nodes[node_id].kind)
@@ -215,7 +221,7 @@ class _Compiler:
         phase, runtime, open_runtime = 0, "light", False
         current: str | None = node_id
         while current is not None and len(chain) < MAX_FUSED_OPS:
-            if self.role(current) != "task":
+            if self.role(current) != "task" or (chain and self.media_switch(current)):
                 break
             if self.is_light(current):
                 if phase == 1 and not (open_runtime and self.annotation(current)):
@@ -242,6 +248,7 @@ class _Compiler:
         """Whether ``child``'s own chain would run on the same media runtime as ``chain``."""
         runtime = self.chain_runtime(chain)
         return (runtime in ("vips", "ffmpeg") and self.role(child) == "task" and not self.is_light(child)
+                and not self.media_switch(child)
                 and self.fusable(child) and self.runtime(child) == runtime and all(
                     self.fusable(member) for member in chain if not self.is_light(member)))
 
@@ -256,7 +263,7 @@ class _Compiler:
             return None
         branches: list[list[str]] = []
         for kid in kids:
-            if self.role(kid) != "task":
+            if self.role(kid) != "task" or self.media_switch(kid):
                 return None
             branch = self.chain_from(kid)
             media_ops = [m for m in branch if not self.is_light(m)]
@@ -268,7 +275,10 @@ class _Compiler:
             branches.append(branch)
         return branches
 
-    def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = ()) -> str:
+    def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = (),
+                           switched: bool = False) -> str:
+        if not prefix and not switched and self.media_switch(node_id):
+            return self.compile_media_switch(node_id, scope)
         chain = [*prefix, *self.chain_from(node_id)]
         kids = self.children[chain[-1]]
         outputs = self.output_branches(chain, kids)
@@ -290,6 +300,25 @@ class _Compiler:
             return name
         return self.emit_task(chain, scope)
 
+    def compile_media_switch(self, node_id: str, scope: _Scope) -> str:
+        """Choice on ``$.media.mediaType``: a video goes through an ffmpeg Task that grabs the frame, then
+        into the node's own (libvips) chain, which every other media enters directly."""
+        from mediaflow.nodes.thumbnail import frame_config
+
+        name = self._name(f"{node_id}.media")
+        scope.states[name] = {}
+        image_chain = self.compile_task_chain(node_id, scope, switched=True)
+        frame_op = {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
+        frame = self.emit_state(f"{node_id}.frame", "ffmpeg", [frame_op], (node_id,), scope, image_chain,
+                                quick=True)
+        scope.states[name] = {
+            "Type": "Choice",
+            "Comment": f"{self.kind(node_id)} {node_id}: a video gives a representative frame first",
+            "Choices": [{"Variable": "$.media.mediaType", "StringEquals": "video", "Next": frame}],
+            "Default": image_chain,
+        }
+        return name
+
     def op(self, member: str) -> dict[str, Any]:
         return {"nodeId": member, "kind": self.kind(member),
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
@@ -300,25 +329,9 @@ class _Compiler:
         members = chain + [member for branch in outputs or [] for member in branch]
         name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
-        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
-                                       kinds=tuple(self.kind(member) for member in members)))
-        ops = [self.op(member) for member in chain]
-        timeout = RUNTIMES[runtime].timeout_seconds
-        if self.run_timeout is not None:
-            timeout = min(timeout, self.run_timeout)
-        failed = self._name(f"{name}.Failed")
-        state: dict[str, Any] = {
-            "Type": "Task",
-            "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
-            "Resource": RESOURCES[runtime],
-            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
-                           **({"item.$": "$.item"} if self.batch else {})},
-            "ResultPath": "$.branches" if outputs else "$.media",
-            "TimeoutSeconds": timeout,
-            "Retry": self.retry,
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
-        }
+        state = self.task_state(name, runtime, [self.op(member) for member in chain], tuple(members), scope)
         if outputs:
+            state["ResultPath"] = "$.branches"
             state["Parameters"]["branches"] = [[self.op(member) for member in branch] for branch in outputs]
         children = [] if outputs else self.children[chain[-1]]
         if children:
@@ -326,20 +339,50 @@ class _Compiler:
         else:
             state["End"] = True
         scope.states[name] = state
+        return name
+
+    def emit_state(self, wanted: str, runtime: str, ops: list[dict[str, Any]], members: tuple[str, ...],
+                   scope: _Scope, following: str, *, quick: bool = False) -> str:
+        """A Task state running ``ops`` on ``runtime`` whose result goes on to the state ``following``."""
+        name = self._name(wanted)
+        scope.states[name] = {}
+        scope.states[name] = {**self.task_state(name, runtime, ops, members, scope, quick=quick), "Next": following}
+        return name
+
+    def task_state(self, name: str, runtime: str, ops: list[dict[str, Any]], members: tuple[str, ...],
+                   scope: _Scope, *, quick: bool = False) -> dict[str, Any]:
+        """The Task state (without Next/End) and its failure state, which is added to ``scope``."""
+        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=members,
+                                       kinds=tuple(self.kind(member) for member in members), quick=quick))
+        timeout = RUNTIMES[runtime].timeout_seconds
+        if self.run_timeout is not None:
+            timeout = min(timeout, self.run_timeout)
+        failed = self._name(f"{name}.Failed")
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Comment": f"{runtime}: {', '.join(op['kind'] for op in ops)}",
+            "Resource": RESOURCES[runtime],
+            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
+                           **({"item.$": "$.item"} if self.batch else {})},
+            "ResultPath": "$.media",
+            "TimeoutSeconds": timeout,
+            "Retry": self.retry,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
+        }
         if self.stop_on_failure:
             scope.states[failed] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
         else:
             scope.states[failed] = {
                 "Type": "Pass",
-                "Parameters": {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+                "Parameters": {"nodeIds": list(members), "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
                 "ResultPath": "$.failure",
                 "End": True,
             }
-        return name
+        return state
 
 
 def _runtimes_long(tasks: list[CompiledTask]) -> bool:
-    return any(RUNTIMES[task.runtime].long_running for task in tasks)
+    return any(RUNTIMES[task.runtime].long_running and not task.quick for task in tasks)
 
 
 def compile_workflow(
