@@ -75,3 +75,14 @@ def test_a_file_neither_decoder_reads_names_both_reasons(tmp_path: Path) -> None
         image_worker.run_chain(payload(media, ("c", "convert", {"outputFormat": "png"})), env)
     assert "libvips:" in caught.value.message and "Pillow:" in caught.value.message
     assert caught.value.node_id == "c"
+
+
+@pytest.mark.parametrize("name", sorted(odd_images.BROKEN))
+def test_background_remove_names_a_broken_bmp_too(tmp_path: Path, name: str) -> None:
+    from mediaflow.workers import cutout
+
+    env = make_env(tmp_path)
+    media = upload(env, odd_images.BROKEN[name](), name)
+    with pytest.raises(MediaDecodeError) as caught:
+        cutout.run_chain(payload(media, ("cut", "background_remove", {})), env)
+    assert caught.value.node_id == "cut" and "could not decode the image" in caught.value.message

@@ -24,7 +24,8 @@ from mediaflow.errors import MediaDecodeError
 # Formats that libvips decodes first and Pillow decodes when libvips refuses.
 FALLBACK_FORMATS = frozenset({"tiff", "avif"})
 # The only Pillow plugin each sniffed format may open with (a file never reaches another plugin).
-PLUGINS: dict[str, list[str]] = {"tiff": ["TIFF"], "avif": ["AVIF"], "bmp": ["BMP", "DIB"], "heic": ["HEIF"]}
+PLUGINS: dict[str, list[str]] = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "gif": ["GIF"], "tiff": ["TIFF"],
+                                "avif": ["AVIF"], "bmp": ["BMP", "DIB"], "heic": ["HEIF"]}
 # TIFF tags that mark layouts libvips cannot read although its header opens: it fails on the pixels.
 _COMPRESSION, _PLANAR, _TILE_WIDTH, _BITS = 259, 284, 322, 258
 _OLD_STYLE_JPEG = 6
