@@ -132,6 +132,9 @@ def test_an_idempotent_multipart_retry_with_a_new_boundary_replays(client: Clien
     assert len(_uploads(api) - uploads_before) == 1  # the retry stored nothing
     changed = post("----curlA1b2c3", [("note", None, b"first try"), ("file", "p.jpg", photo + b"\0")])
     assert assert_problem(changed, 422)["type"].endswith("/IdempotencyKeyReused")  # type: ignore[arg-type]
+    truncated = client.request("POST", path, data=_multipart("b", fields)[:-10], headers={
+        "Content-Type": "multipart/form-data; boundary=b", "Idempotency-Key": f"other-{key}"})
+    assert assert_problem(truncated, 400)["type"].endswith("/BadMultipart")
     client.wait_run(first.json()["runId"])  # type: ignore[attr-defined]
 
 
