@@ -227,7 +227,7 @@ class RunService:
         return {
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
             "status": run["status"], "batch": batch, "progress": progress(run, items if batch else None),
-            "steps": public_error(steps), "error": public_error(run.get("error")),
+            "steps": [public_step(step) for step in steps], "error": public_error(run.get("error")),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
                          "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
@@ -307,6 +307,12 @@ class RunService:
         key = str(self.ctx.signer.verify(token)["k"])
         ref = self.ctx.blobs.head(key)
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
+
+
+def public_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A step record as the API shows it: its error fields without server paths."""
+    return {key: public_error(value) if key in ("error", "errorMessage", "cause") else value
+            for key, value in step.items()}
 
 
 def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
