@@ -421,25 +421,7 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
     if autorotate and image.get_typeof("orientation") != 0:
         image = image.copy()
         image.remove("orientation")
-    return to_srgb_8bit(display_range(image))
-
-
-def display_range(image: Any) -> Any:
-    """Float samples mean what their writer meant: 0..1 (the TIFF convention), 0..255, or any range (data
-    files such as -pi..pi). They are mapped onto 0..255 by that range (one pass over the decoded pixels),
-    so the picture shows instead of a black or clipped one. Colorimetric float (Lab, XYZ, scRGB) is left
-    to the colourspace conversion."""
-    if image.format not in ("float", "double") or image.interpretation in ("lab", "labs", "xyz", "scrgb"):
-        return image
-    image = image.copy_memory()
-    low, high = image.min(), image.max()
-    if low >= 0 and high <= 1:
-        return image.linear(255, 0)
-    if low >= 0 and high <= 255:
-        return image
-    if high <= low:
-        return image.linear(0, 128)
-    return image.linear(255 / (high - low), -low * 255 / (high - low))
+    return to_srgb_8bit(pillow_fallback.display_range(image))
 
 
 def _header_stand_in(header_image: Any, info: SourceInfo) -> Any:

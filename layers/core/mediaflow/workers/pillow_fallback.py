@@ -81,28 +81,47 @@ def vips_refusal(path: Path, fmt: str) -> str | None:
 
 def to_vips(picture: Any, bits: int | None = None) -> Any:
     """A loaded Pillow image as an 8-bit sRGB / grey libvips image (alpha kept). Modes that a plain
-    ``convert("RGB")`` would get wrong are mapped here: CIELab through libvips' Lab -> sRGB, 12/16/32-bit
-    integer and float greys scaled to 8 bits by their real range."""
-    import numpy as np
-
+    ``convert("RGB")`` would get wrong are mapped here: CIELab through libvips' Lab -> sRGB, integer greys
+    wider than 8 bits by their bit depth (12-bit: 4095 is white), float greys by their range."""
+    width, height = picture.width, picture.height
     mode = picture.mode
     if mode == "LAB":
-        lab = pyvips.Image.new_from_memory(picture.tobytes(), picture.width, picture.height, 3, "uchar")
+        lab = pyvips.Image.new_from_memory(picture.tobytes(), width, height, 3, "uchar")
         lab = lab.cast("float").linear([100 / 255, 1, 1], [0, -128, -128]).copy(interpretation="lab")
         return lab.colourspace("srgb").cast("uchar")
-    if mode.startswith(("I;16", "I")) or mode == "F":
-        values = np.asarray(picture, dtype=np.float64)
-        if mode == "F":
-            top = 1.0 if values.size and float(np.nanmax(values)) <= 1.0 else 255.0
-        else:
-            top = float(2 ** (bits or (16 if mode.startswith("I;16") else 32)) - 1)
-        grey = np.clip(np.nan_to_num(values) * (255.0 / top), 0, 255).round().astype(np.uint8)
-        return pyvips.Image.new_from_memory(grey.tobytes(), picture.width, picture.height, 1, "uchar").copy(
-            interpretation="b-w")
+    if mode == "F":
+        grey = pyvips.Image.new_from_memory(picture.tobytes("raw", "F"), width, height, 1, "float")
+        return display_range(grey).cast("uchar").copy(interpretation="b-w")
+    if mode.startswith("I"):
+        wide = picture if mode == "I" else picture.convert("I")
+        grey = pyvips.Image.new_from_memory(wide.tobytes("raw", "I"), width, height, 1, "int")
+        scaled = grey.linear(255 / (2 ** bits - 1), 0) if bits and bits > 8 else display_range(grey)
+        return scaled.cast("uchar").copy(interpretation="b-w")
     has_alpha = "A" in picture.getbands() or "transparency" in picture.info
     picture = picture.convert("RGBA" if has_alpha else "RGB")
-    return pyvips.Image.new_from_memory(picture.tobytes(), picture.width, picture.height,
-                                        len(picture.getbands()), "uchar").copy(interpretation="srgb")
+    return pyvips.Image.new_from_memory(picture.tobytes(), width, height, len(picture.getbands()),
+                                        "uchar").copy(interpretation="srgb")
+
+
+def display_range(image: Any) -> Any:
+    """Samples whose range is not known (float: 0..1 by the TIFF convention, 0..255, or any range in data
+    files such as -pi..pi; 32-bit integers) mapped onto 0..255 by that range, with one pass over the
+    decoded pixels, so the picture shows instead of a black or clipped one. 8-bit images and colorimetric
+    float (Lab, XYZ, scRGB, which the colourspace conversion handles) are returned as they are."""
+    if image.format in ("uchar", "char") or image.interpretation in ("lab", "labs", "xyz", "scrgb"):
+        return image
+    integer = image.format not in ("float", "double", "complex", "dpcomplex")
+    if image.format in ("ushort", "short"):
+        return image  # 16-bit has a known range: the colourspace conversion scales it
+    image = image.copy_memory()
+    low, high = image.min(), image.max()
+    if not integer and low >= 0 and high <= 1:
+        return image.linear(255, 0)
+    if low >= 0 and high <= 255:
+        return image
+    if high <= low:
+        return image.linear(0, 128)
+    return image.linear(255 / (high - low), -low * 255 / (high - low))
 
 
 def bits_per_sample(handle: Any) -> int | None:
