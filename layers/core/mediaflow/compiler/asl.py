@@ -128,8 +128,10 @@ class _Compiler:
         return bool(spec and spec.annotation)
 
     def media_switch(self, node_id: str) -> bool:
-        """A node that takes images and videos alike (``thumbnail`` with ``source: auto``): a Choice on the
-        media type sends a video through an ffmpeg frame grab first, so it always starts its own chain."""
+        """A node that takes images and videos alike (``thumbnail`` with ``source: auto``). Where it starts a
+        chain (after the trigger, a branch, light ops or another runtime's ops) a Choice on the media type
+        sends a video through an ffmpeg frame grab first; after libvips ops the media is an image, so it
+        fuses with them like any image op."""
         return self.kind(node_id) == "thumbnail" and getattr(self.configs[node_id], "source", None) == "auto"
 
     def fusable(self, node_id: str) -> bool:
@@ -221,8 +223,8 @@ class _Compiler:
         phase, runtime, open_runtime = 0, "light", False
         current: str | None = node_id
         while current is not None and len(chain) < MAX_FUSED_OPS:
-            if self.role(current) != "task" or (chain and self.media_switch(current)):
-                break
+            if self.role(current) != "task" or (self.media_switch(current) and chain and phase == 0):
+                break  # after light ops only, the media may be a video: the switch starts its own chain
             if self.is_light(current):
                 if phase == 1 and not (open_runtime and self.annotation(current)):
                     phase = 2
@@ -248,7 +250,6 @@ class _Compiler:
         """Whether ``child``'s own chain would run on the same media runtime as ``chain``."""
         runtime = self.chain_runtime(chain)
         return (runtime in ("vips", "ffmpeg") and self.role(child) == "task" and not self.is_light(child)
-                and not self.media_switch(child)
                 and self.fusable(child) and self.runtime(child) == runtime and all(
                     self.fusable(member) for member in chain if not self.is_light(member)))
 
@@ -263,7 +264,7 @@ class _Compiler:
             return None
         branches: list[list[str]] = []
         for kid in kids:
-            if self.role(kid) != "task" or self.media_switch(kid):
+            if self.role(kid) != "task":
                 return None
             branch = self.chain_from(kid)
             media_ops = [m for m in branch if not self.is_light(m)]
