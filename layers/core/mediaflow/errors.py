@@ -94,6 +94,13 @@ class InternalError(MediaflowError):
     code = "InternalError"
 
 
+class RunCancelled(MediaflowError):
+    """The run was cancelled before this task started; the task does nothing."""
+
+    code = "RunCancelled"
+    http_status = 409
+
+
 # An absolute path on the server (a scratch file, a package): a slash that starts a token, then path characters.
 # URLs ("https://host/x"), MIME types ("image/png") and ratios ("1/2") do not start a token with a slash.
 _SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:/[\w.@+~-]+)+/?")

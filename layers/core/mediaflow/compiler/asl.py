@@ -55,6 +55,7 @@ class CompiledTask:
     runtime: str
     node_ids: tuple[str, ...]
     kinds: tuple[str, ...] = ()
+    fallback: bool = False  # runs only after its fused Task failed (stopOnFailure: false)
     quick: bool = False  # short whatever its runtime (a frame grab): never makes the run long-running
 
 
@@ -78,6 +79,10 @@ class _Compiler:
         self.batch = batch
         self.configs = configs
         self.stop_on_failure = stop_on_failure
+        # stopOnFailure: false: a failed node hands its input media on to its successors, which still run.
+        # A fused Task that fails re-runs its nodes one by one (see node_by_node), compiled unfused.
+        self.go_on = not definition.settings.stop_on_failure
+        self.go_on_unfused = False
         self.nodes = {node.id: node for node in definition.nodes}
         self.children: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
         self.branch_targets: dict[str, dict[str, str]] = {}
@@ -95,6 +100,8 @@ class _Compiler:
             "BackoffRate": retry.backoff_rate,
         }]
         self.run_timeout: int | None = definition.settings.timeout_seconds
+        # A run started by an event has the event in its state (and no media) for every Task.
+        self.event = self.kind(self.trigger()) == "event"
 
     # -- naming -------------------------------------------------------------------------------------
     def _name(self, wanted: str) -> str:
@@ -222,7 +229,8 @@ class _Compiler:
         chain: list[str] = []
         phase, runtime, open_runtime = 0, "light", False
         current: str | None = node_id
-        while current is not None and len(chain) < MAX_FUSED_OPS:
+        limit = 1 if self.go_on_unfused else MAX_FUSED_OPS
+        while current is not None and len(chain) < limit:
             if self.role(current) != "task" or (self.media_switch(current) and chain and phase == 0):
                 break  # after light ops only, the media may be a video: the switch starts its own chain
             if self.is_light(current):
@@ -259,7 +267,7 @@ class _Compiler:
         That holds when the shared ops are all fusable libvips ops and every branch is a chain that ends
         the path: libvips ops (then light ops), or light ops alone.
         """
-        if (len(kids) < 2 or len(kids) > MAX_BRANCH_OUTPUTS or self.chain_runtime(chain) != "vips"
+        if (self.go_on_unfused or len(kids) < 2 or len(kids) > MAX_BRANCH_OUTPUTS or self.chain_runtime(chain) != "vips"
                 or any(self.is_light(m) or not self.fusable(m) for m in chain)):
             return None
         branches: list[list[str]] = []
@@ -285,8 +293,8 @@ class _Compiler:
         outputs = self.output_branches(chain, kids)
         if outputs is not None:
             return self.emit_task(chain, scope, outputs)
-        if (len(kids) > 1 and len(chain) < MAX_FUSED_OPS and not any(self.is_light(m) for m in chain)
-                and all(self.shares_runtime(chain, kid) for kid in kids)):
+        if (len(kids) > 1 and not self.go_on_unfused and len(chain) < MAX_FUSED_OPS
+                and not any(self.is_light(m) for m in chain) and all(self.shares_runtime(chain, kid) for kid in kids)):
             # Fan-out between ops of one runtime: each branch repeats the shared ops in its own Task,
             # so every output is decoded once and encoded once instead of re-encoding an intermediate.
             name = self._name(f"{chain[-1]}.fanout")
@@ -304,14 +312,10 @@ class _Compiler:
     def compile_media_switch(self, node_id: str, scope: _Scope) -> str:
         """Choice on ``$.media.mediaType``: a video goes through an ffmpeg Task that grabs the frame, then
         into the node's own (libvips) chain, which every other media enters directly."""
-        from mediaflow.nodes.thumbnail import frame_config
-
         name = self._name(f"{node_id}.media")
         scope.states[name] = {}
         image_chain = self.compile_task_chain(node_id, scope, switched=True)
-        frame_op = {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
-        frame = self.emit_state(f"{node_id}.frame", "ffmpeg", [frame_op], (node_id,), scope, image_chain,
-                                quick=True)
+        frame = self.emit_task([node_id], scope, following={"Next": image_chain}, frame=True)
         scope.states[name] = {
             "Type": "Choice",
             "Comment": f"{self.kind(node_id)} {node_id}: a video gives a representative frame first",
@@ -324,62 +328,95 @@ class _Compiler:
         return {"nodeId": member, "kind": self.kind(member),
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
-    def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None) -> str:
-        """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it)."""
-        runtime = self.chain_runtime(chain)
+    def frame_op(self, node_id: str) -> dict[str, Any]:
+        from mediaflow.nodes.thumbnail import frame_config
+
+        return {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
+
+    def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
+                  following: dict[str, Any] | None = None, fallback: bool = False, frame: bool = False) -> str:
+        """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it).
+
+        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children; ``fallback`` marks
+        the one-node Tasks that re-run a fused chain node by node after it failed (stopOnFailure: false);
+        ``frame`` makes the ffmpeg Task that grabs a video's frame for the one node of ``chain`` (a media switch).
+        """
+        runtime = "ffmpeg" if frame else self.chain_runtime(chain)
         members = chain + [member for branch in outputs or [] for member in branch]
-        name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
+        name = self._name(f"{chain[0]}.frame" if frame else
+                          "+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
-        state = self.task_state(name, runtime, [self.op(member) for member in chain], tuple(members), scope)
-        if outputs:
-            state["ResultPath"] = "$.branches"
-            state["Parameters"]["branches"] = [[self.op(member) for member in branch] for branch in outputs]
-        children = [] if outputs else self.children[chain[-1]]
-        if children:
-            state["Next"] = self.compile_targets(children, scope, anchor=chain[-1])
-        else:
-            state["End"] = True
-        scope.states[name] = state
-        return name
-
-    def emit_state(self, wanted: str, runtime: str, ops: list[dict[str, Any]], members: tuple[str, ...],
-                   scope: _Scope, following: str, *, quick: bool = False) -> str:
-        """A Task state running ``ops`` on ``runtime`` whose result goes on to the state ``following``."""
-        name = self._name(wanted)
-        scope.states[name] = {}
-        scope.states[name] = {**self.task_state(name, runtime, ops, members, scope, quick=quick), "Next": following}
-        return name
-
-    def task_state(self, name: str, runtime: str, ops: list[dict[str, Any]], members: tuple[str, ...],
-                   scope: _Scope, *, quick: bool = False) -> dict[str, Any]:
-        """The Task state (without Next/End) and its failure state, which is added to ``scope``."""
-        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=members,
-                                       kinds=tuple(self.kind(member) for member in members), quick=quick))
+        self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
+                                       kinds=tuple(self.kind(member) for member in members), fallback=fallback,
+                                       quick=frame))
+        ops = [self.frame_op(chain[0]) if frame else self.op(member) for member in chain]
         timeout = RUNTIMES[runtime].timeout_seconds
         if self.run_timeout is not None:
             timeout = min(timeout, self.run_timeout)
-        failed = self._name(f"{name}.Failed")
+        fused_go_on = self.go_on and len(members) > 1
+        failed = "" if fused_go_on and not self.stop_on_failure else self._name(f"{name}.Failed")
         state: dict[str, Any] = {
             "Type": "Task",
             "Comment": f"{runtime}: {', '.join(op['kind'] for op in ops)}",
             "Resource": RESOURCES[runtime],
             "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
-                           **({"item.$": "$.item"} if self.batch else {})},
-            "ResultPath": "$.media",
+                           **({"item.$": "$.item"} if self.batch else {}),
+                           **({"event.$": "$.event"} if self.event else {}),
+                           **({"recordFailure": False} if fused_go_on else {})},
+            "ResultPath": "$.branches" if outputs else "$.media",
             "TimeoutSeconds": timeout,
             "Retry": self.retry,
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
         }
+        if outputs:
+            state["Parameters"]["branches"] = [[self.op(member) for member in branch] for branch in outputs]
+        if following is None:
+            children = [] if outputs else self.children[chain[-1]]
+            following = {"End": True}
+            if children:
+                following = {"Next": self.compile_targets(children, scope, anchor=chain[-1])}
+        state.update(following)
+        scope.states[name] = state
         if self.stop_on_failure:
             scope.states[failed] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        elif fused_go_on:
+            # The fused Task failed: run its nodes one by one from the same input, so only the failing node
+            # is missed (the fast path stays one Task when nothing fails).
+            state["Catch"][0]["Next"] = self.node_by_node(chain, outputs, following, scope)
+        elif self.go_on:
+            # The failure is kept under its node (later failures do not overwrite it) and the input media,
+            # left in place by the Catch, goes on to the successors.
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members),
+                                    "ResultPath": f"$.failures.{_path_key(chain[-1])}", **following}
         else:
-            scope.states[failed] = {
-                "Type": "Pass",
-                "Parameters": {"nodeIds": list(members), "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
-                "ResultPath": "$.failure",
-                "End": True,
-            }
-        return state
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members), "ResultPath": "$.failure",
+                                    "End": True}
+        return name
+
+    def failure(self, members: list[str]) -> dict[str, Any]:
+        """What a caught node failure records; in a batch, with the item's index and source key."""
+        return {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause",
+                **({"item.$": "$.item", "sourceKey.$": "$.sourceKey"} if self.batch else {})}
+
+    def node_by_node(self, chain: list[str], outputs: list[list[str]] | None, following: dict[str, Any],
+                     scope: _Scope) -> str:
+        """One-node Tasks for ``chain`` (then each output branch, compiled unfused), ending at ``following``."""
+        if outputs:
+            fused, self.go_on_unfused = self.go_on_unfused, True
+            try:
+                following = {"Next": self.compile_targets([branch[0] for branch in outputs], scope,
+                                                          anchor=chain[-1])}
+            finally:
+                self.go_on_unfused = fused
+        for member in reversed(chain):
+            following = {"Next": self.emit_task([member], scope, following=following, fallback=True)}
+        start: str = following["Next"]
+        return start
+
+
+def _path_key(node_id: str) -> str:
+    """A node id as a plain JSONPath field name (ids may hold ``-``)."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in node_id)
 
 
 def _runtimes_long(tasks: list[CompiledTask]) -> bool:
@@ -433,7 +470,8 @@ def compile_workflow(
             "States": {"Items": {
                 "Type": "Map",
                 "ItemsPath": "$.items",
-                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index"},
+                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index",
+                                 "sourceKey.$": "$$.Map.Item.Value.key"},
                 "MaxConcurrency": settings.max_concurrency,
                 "ItemProcessor": {"ProcessorConfig": processor, **body},
                 "ResultPath": "$.results",
