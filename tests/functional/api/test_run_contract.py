@@ -24,9 +24,11 @@ def _workflow(client: Client, name: str = "contract", **extra: object) -> dict:
 
 
 def _uploads(api: Api, tenant: str = "tenant-a") -> set[str]:
-    """Every stored upload of the tenant (the uploads bucket on AWS)."""
+    """Every media file stored for the tenant's runs: uploads, and the inputs of direct (API) runs."""
+    from mediaflow.starts import direct_key, upload_key
+
     blobs = api.service.adapters.blobs if api.service is not None else api.deployment.adapters.blobs
-    return set(blobs.list(f"{tenant}/uploads/"))
+    return {key for folder in (direct_key(tenant, ""), upload_key(tenant, "")) for key in blobs.list(folder)}
 
 
 def test_a_run_request_without_media_is_422_naming_what_is_missing(client: Client) -> None:
