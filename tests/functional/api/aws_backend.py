@@ -293,6 +293,13 @@ def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
     return entry_points
 
 
+def api_environment(template: dict[str, Any], resolve: Resolver) -> dict[str, str]:
+    """The API function's MEDIAFLOW_* environment (Globals plus its own), resolved."""
+    env = {**template["Globals"]["Function"]["Environment"]["Variables"],
+           **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]}
+    return {name: str(resolve(value)) for name, value in env.items() if name.startswith("MEDIAFLOW_")}
+
+
 def _record_rules(boto3: Any, template: dict[str, Any], resolve: Resolver) -> tuple[str, str]:
     """Queues behind the project's bus (every event) and behind the default bus with the upload rule's
     (UploadCreatedRule) pattern from the template; returns their URLs."""
@@ -314,10 +321,8 @@ def api_settings(template: dict[str, Any], resolve: Resolver) -> Any:
     """The Settings the API function reads: Globals' environment plus its own, resolved."""
     from mediaflow.settings import Settings
 
-    env = {**template["Globals"]["Function"]["Environment"]["Variables"],
-           **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]}
-    values = {name.removeprefix("MEDIAFLOW_").lower(): resolve(value) for name, value in env.items()
-              if name.startswith("MEDIAFLOW_")}
+    values: dict[str, Any] = {name.removeprefix("MEDIAFLOW_").lower(): value
+                              for name, value in api_environment(template, resolve).items()}
     known = set(Settings.model_fields)
     return Settings(**{name: value for name, value in values.items() if name in known})
 
@@ -377,7 +382,10 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setattr(cloud, "adapters", lambda: adapters)
 
         api_module = load_handler("functions/api/app.py")
-        resolver_app = create_app(aws_context(config, adapters))
+        with pytest.MonkeyPatch.context() as api_env:  # what the API function reads from its environment
+            for name, value in api_environment(template, resolve).items():
+                api_env.setenv(name, value)
+            resolver_app = create_app(aws_context(config, adapters))
         patch.setattr(api_module, "app", lambda: resolver_app)
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediaflow")

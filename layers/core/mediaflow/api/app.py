@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from mediaflow.api import problems
 from mediaflow.api.config import API_PREFIX
 from mediaflow.api.context import ApiContext
-from mediaflow.api.http import lower_headers, raw_body
+from mediaflow.api.http import body_fingerprint, lower_headers, raw_body
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal, authenticate
 
@@ -115,8 +115,7 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
         return next_middleware(app)
     if len(key) > 255:
         raise ApiProblem(400, "Idempotency-Key is longer than 255 characters", code="BadIdempotencyKey")
-    body = raw_body(event.raw_event)
-    fingerprint = hashlib.sha256(event.path.encode() + b"\0" + body).hexdigest()
+    fingerprint = hashlib.sha256(event.path.encode() + b"\0" + body_fingerprint(event.raw_event)).hexdigest()
     store_key = "api:" + hashlib.sha256(f"{principal.tenant}\0{key}".encode()).hexdigest()
     ttl = app.ctx.config.idempotency_ttl_seconds
     stored = app.ctx.idempotency.claim(store_key, ttl_seconds=ttl)

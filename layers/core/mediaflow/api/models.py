@@ -310,7 +310,10 @@ class RunSummary(Model):
 
 class RunList(Model):
     workflow_id: str
-    count: int
+    count: int = Field(description="All runs of the workflow, not only this page")
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(default=None, description="The next page; null on the last one")
     runs: list[RunSummary]
 
 

@@ -389,11 +389,13 @@ def run_convert(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any
 
 
 def run_thumbnail(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
-    """``thumbnail`` with ``source: video``: one frame scaled to fit (or cover and crop) the box."""
+    """``thumbnail`` on a video: one frame scaled to fit (or cover and crop) the box; without ``atSeconds``, the
+    most representative frame (ffmpeg's thumbnail filter) near 10 % of the duration."""
     from mediaflow.nodes import poster_frame
 
     crop = config.crop != "none" and config.height is not None
-    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None, best_frame=False,
+    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None,
+                             best_frame=config.at_seconds is None,
                              fmt=config.output_format, width=config.width, height=config.height, crop=crop)
 
 
