@@ -92,9 +92,13 @@ def access_log_to_stderr() -> None:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = None,
-          poll_seconds: float = 1.0, once: bool = False) -> int:
+          poll_seconds: float = 1.0, once: bool = False, grace_seconds: float = 30.0) -> int:
     with LocalService(data_dir=data_dir) as service:
         watcher = UploadWatcher(service)
+        recovered = service.runtime.recover()
+        if recovered["resumed"] or recovered["interrupted"]:
+            console.print(f"resumed {len(recovered['resumed'])} run(s) a previous process left in flight; "
+                          f"{len(recovered['interrupted'])} ended RuntimeInterrupted")
         if once:
             statuses = watcher.wait(watcher.scan(settle=False))
             for run_id, status in statuses.items():
@@ -115,6 +119,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
                 console.print("stopping: finishing requests and running tasks")
             except KeyboardInterrupt:
                 console.print("stopping now")
+                grace_seconds = 0.0
             finally:
                 server.stop()
+                left = service.runtime.drain(grace_seconds)
+                if left:
+                    console.print(f"{len(left)} run(s) checkpointed; they resume when mediaflow starts again")
     return 0

@@ -81,6 +81,10 @@ def execute(
             filename = name
             break
         if not config.overwrite and env.blobs.exists(key):
+            existing = env.blobs.head(key)
+            if media.etag is not None and existing.etag == media.etag:  # written before (a retry, a resume)
+                stored, filename = existing, name
+                break
             continue
         try:
             stored = _copy(env, media, key, config.overwrite)

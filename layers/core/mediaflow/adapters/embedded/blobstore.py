@@ -113,7 +113,7 @@ class FolderBlobStore:
         described = self.head(source_key)
         target = self.local_path(key)
         if not overwrite and target.exists():
-            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
+            return self._unchanged(key, described.etag)
         self._make_parent(target, key)
         tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
@@ -127,7 +127,7 @@ class FolderBlobStore:
                 try:
                     os.link(tmp, target)
                 except FileExistsError:
-                    raise Conflict(f"object {key!r} already exists and is never overwritten", field="key") from None
+                    return self._unchanged(key, described.etag)
         except IsADirectoryError:
             raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
         finally:
@@ -139,8 +139,6 @@ class FolderBlobStore:
 
     def _put(self, key: str, content_type: str, overwrite: bool, write: Any) -> MediaRef:
         target = self.local_path(key)
-        if not overwrite and target.exists():
-            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
         self._make_parent(target, key)
         tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
@@ -156,8 +154,7 @@ class FolderBlobStore:
                 try:
                     os.link(tmp, target)
                 except FileExistsError:
-                    raise Conflict(f"object {key!r} already exists and is never overwritten",
-                                   field="key") from None
+                    return self._unchanged(key, etag)
                 finally:
                     tmp.unlink(missing_ok=True)
         except IsADirectoryError:
@@ -166,6 +163,13 @@ class FolderBlobStore:
             tmp.unlink(missing_ok=True)
         self._write_meta(key, meta)
         return self._ref(key, meta)
+
+    def _unchanged(self, key: str, etag: str | None) -> MediaRef:
+        """Writing an existing key (never overwritten) with the same bytes is a no-op; other bytes conflict."""
+        existing = self.head(key)
+        if etag is not None and existing.etag == etag:
+            return existing
+        raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
 
     def _make_parent(self, target: Path, key: str) -> None:
         try:
