@@ -118,6 +118,16 @@ class EmbeddedLauncher:
     def cancel(self, tenant: str, run_id: str) -> bool:
         return bool(self.service.runtime.cancel(run_id))
 
+    def redrive(self, tenant: str, run_id: str) -> bool:
+        """Continue a failed run from its checkpoints; False when its execution was never recorded here."""
+        from mediaflow.errors import NotFound
+
+        try:
+            self.service.runtime.redrive(tenant, run_id)
+        except NotFound:
+            return False
+        return True
+
 
 def _secret(data_dir: Path) -> bytes:
     path = data_dir / ".api-secret"

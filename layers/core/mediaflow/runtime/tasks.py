@@ -84,6 +84,7 @@ class OpContext:
 
     node_id: str
     run: RunContext
+    item: int | None = None  # the batch item (Map iteration) this op runs for
 
 
 @dataclass
@@ -175,11 +176,16 @@ def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
 
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
+    return node_prefix(task.run, task.item, node_id)
+
+
+def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
+    """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
     from mediaflow.nodes.rename import clean_component
 
-    parts = [task.run.tenant, "runs", task.run.run_id]
-    if task.item is not None:  # items of one batch never share an output key
-        parts.append(f"item-{task.item}")
+    parts = [run.tenant, "runs", run.run_id]
+    if item is not None:  # items of one batch never share an output key
+        parts.append(f"item-{item}")
     parts.append(node_id)
     return "/".join(clean_component(part) or "_" for part in parts)
 

@@ -104,7 +104,9 @@ class FolderBlobStore:
 
     def copy(self, source_key: str, key: str, *, content_type: str | None = None,
              overwrite: bool = True) -> MediaRef:
-        """Copy an object inside the store (S3 CopyObject); the source is left as it is.
+        """Copy an object inside the store (S3 CopyObject); the source is left as it is. Create-only copies
+        stay strict (a Conflict even for the same bytes): the storage node relies on it to give each item
+        its own name.
 
         Stored files are never modified in place (every write renames a new file over the key), so the
         copy is a hard link to the same bytes: instant, and the source can never change under it.
@@ -113,7 +115,7 @@ class FolderBlobStore:
         described = self.head(source_key)
         target = self.local_path(key)
         if not overwrite and target.exists():
-            return self._unchanged(key, described.etag)
+            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
         self._make_parent(target, key)
         tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
@@ -127,7 +129,7 @@ class FolderBlobStore:
                 try:
                     os.link(tmp, target)
                 except FileExistsError:
-                    return self._unchanged(key, described.etag)
+                    raise Conflict(f"object {key!r} already exists and is never overwritten", field="key") from None
         except IsADirectoryError:
             raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
         finally:
