@@ -158,7 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mediaflow.serve import serve
 
     return serve(host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
-                 poll_seconds=args.poll_seconds, once=args.once, grace_seconds=args.grace_seconds)
+                 poll_seconds=args.poll_seconds, once=args.once, grace_seconds=args.grace_seconds,
+                 rate_per_second=args.rate_per_second, burst=args.burst)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -273,6 +274,9 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--poll-seconds", type=float, default=1.0)
     p.add_argument("--once", action="store_true", help="handle what is in uploads/ now, then exit")
+    p.add_argument("--rate-per-second", type=float, default=None,
+                   help="requests per second per API key (token bucket; default 20)")
+    p.add_argument("--burst", type=int, default=None, help="burst per API key (default 40)")
     p.add_argument("--grace-seconds", type=float, default=30.0,
                    help="on SIGTERM/Ctrl-C, how long running tasks may finish before the rest is checkpointed")
     p.set_defaults(handler=cmd_serve)

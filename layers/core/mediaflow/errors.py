@@ -89,3 +89,10 @@ class InternalError(MediaflowError):
     """An unexpected failure inside a worker (a bug or a crashed toolchain), wrapped with its node id."""
 
     code = "InternalError"
+
+
+class StorageFull(MediaflowError):
+    """No room to write an output (disk full, quota, file size limit); the inputs are untouched."""
+
+    code = "StorageFull"
+    http_status = 507

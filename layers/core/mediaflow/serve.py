@@ -3,6 +3,7 @@ watcher (files dropped in <data dir>/uploads/) running alongside."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
@@ -92,7 +93,8 @@ def access_log_to_stderr() -> None:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = None,
-          poll_seconds: float = 1.0, once: bool = False, grace_seconds: float = 30.0) -> int:
+          poll_seconds: float = 1.0, once: bool = False, grace_seconds: float = 30.0,
+          rate_per_second: float | None = None, burst: int | None = None) -> int:
     with LocalService(data_dir=data_dir) as service:
         watcher = UploadWatcher(service)
         recovered = service.runtime.recover()
@@ -104,11 +106,16 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             for run_id, status in statuses.items():
                 console.print(f"{run_id}: {status}")
             return 0 if all(status == "completed" for status in statuses.values()) else 1
+        from mediaflow.api import ApiConfig
         from mediaflow.api_server import local_api
 
         access_log_to_stderr()
         with stop_signals() as stop:
-            server = local_api(service, host, port, access_log=True).start()
+            defaults = ApiConfig()
+            config = dataclasses.replace(
+                defaults, rate_per_second=defaults.rate_per_second if rate_per_second is None else rate_per_second,
+                burst=defaults.burst if burst is None else burst)
+            server = local_api(service, host, port, config, access_log=True).start()
             service.webhooks.start()
             console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                           f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")

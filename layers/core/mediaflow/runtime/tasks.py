@@ -7,7 +7,9 @@ returns the new MediaRef. The Lambda handlers and the embedded executor both cal
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import shutil
 import tempfile
 import time
@@ -21,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.errors import InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.settings import Settings, get_settings
@@ -268,12 +270,17 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     started = time.time()
     try:
         result = run_ops(task, env)
-    except MediaflowError as error:
-        _record_failure(task, env, error, started)
-        raise
     except Exception as error:  # a toolchain crash still gets a named, recorded error
-        wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
+        node_id = getattr(error, "node_id", None) or task.ops[0].node_id
+        if storage_full(error) and not isinstance(error, StorageFull):
+            wrapped: MediaflowError = StorageFull(f"no room to write the output: {error}", node_id=node_id)
+        elif isinstance(error, MediaflowError):
+            wrapped = error
+        else:
+            wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=node_id)
         _record_failure(task, env, wrapped, started)
+        if wrapped is error:
+            raise
         raise wrapped from error
     if env.runs is not None:
         for outcome in result.outcomes:
@@ -285,6 +292,17 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or a tool's error carrying its text) says the disk had no room."""
+    if isinstance(error, OSError) and error.errno in _NO_ROOM:
+        return True
+    text = str(error)
+    return any(os.strerror(code) in text for code in _NO_ROOM)
 
 
 def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowError, started: float) -> None:
