@@ -1,6 +1,7 @@
-"""Redrive from the failed Task over real HTTP: a 3-Task workflow whose last Task fails once (its storage
-destination is blocked by an object where a folder must be) is redriven to completion without running the
-first two Tasks again; `{"from": "start"}` keeps the whole re-run."""
+"""Redrive from the failed Task: a 3-Task workflow whose last Task fails once is redriven to completion
+without running the first two Tasks again, on both runtimes. Embedded (real HTTP): the storage destination is
+blocked by an object where a folder must be. AWS (moto): the node function of the last Task fails (a fault
+the test injects). `{"from": "start"}` keeps the whole re-run."""
 
 from __future__ import annotations
 
@@ -76,3 +77,48 @@ def test_retry_from_start_runs_the_whole_workflow_as_a_new_run(api: Api, photo: 
     assert again["status"] == "completed" and again["retryOf"] == failed["runId"]
     assert _completed_steps(again, "small") == 1  # ran again, in the new run
     assert_problem(client.post(f"/v1/runs/{failed['runId']}/retry", {"from": "middle"}), 422)
+
+
+def test_retry_redrives_from_the_failed_task_on_aws(aws_api: Api, photo: bytes) -> None:
+    client = aws_api.client("aws")
+    deployment = aws_api.deployment
+    workflow = client.post("/v1/workflows", {**THREE_TASKS, "name": "redrive-aws"}).json()
+    deployment.faults["keep"] = 50  # every attempt of the last Task fails, retries included
+    started = client.request("POST", f"/v1/workflows/{workflow['id']}/runs", files={"file": ("p.jpg", photo)})
+    assert started.status == 202, started.content
+    run_id = started.json()["runId"]
+    failed = client.wait_run(run_id, timeout=120)
+    assert failed["status"] == "failed", failed
+    deployment.faults["keep"] = 0  # the fault is gone
+    calls_before = len(deployment.calls)
+
+    reply = client.post(f"/v1/runs/{run_id}/retry")
+    assert reply.status == 202 and reply.json()["runId"] == run_id and reply.json()["redriven"] is True
+    done = client.wait_run(run_id, timeout=120)
+    assert done["status"] == "completed", done
+    assert _completed_steps(done, "small") == _completed_steps(failed, "small") == 1
+    assert _completed_steps(done, "look") == _completed_steps(failed, "look") == 1
+    assert _completed_steps(done, "keep") == 1
+    redriven = [payload for _, payload in deployment.calls[calls_before:]]
+    assert {op["nodeId"] for payload in redriven for op in payload.get("ops", [])} >= {"webp", "keep"}
+    assert any("/outputs/kept/" in o["key"] for o in done["outputs"])
+
+
+def test_standard_executions_are_redriven_with_redrive_execution() -> None:
+    """The RedriveExecution call itself, which moto does not implement: checked against botocore's Stubber."""
+    import boto3
+    from botocore.stub import Stubber
+    from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
+    from mediaflow.compiler.asl import PLACEHOLDERS
+
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    orchestrator = StepFunctionsOrchestrator(role_arn="arn:aws:iam::1:role/r", client=client,
+                                             function_arns={name: f"arn:{name}" for name in PLACEHOLDERS})
+    standard = "arn:aws:states:us-east-1:000000000000:execution:machine:run-1"
+    with Stubber(client) as stub:
+        stub.add_response("redrive_execution", {"redriveDate": "2026-01-01T00:00:00Z"}, {"executionArn": standard})
+        stub.add_client_error("redrive_execution", "ExecutionNotRedrivable", expected_params={"executionArn": standard})
+        assert orchestrator.redrive(standard) is True
+        assert orchestrator.redrive(standard) is False  # too old or not failed: the launcher starts a new one
+        stub.assert_no_pending_responses()
+    assert orchestrator.redrive(standard.replace(":execution:", ":express:")) is False  # no call for Express

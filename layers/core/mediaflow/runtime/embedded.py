@@ -17,13 +17,13 @@ from typing import Any
 
 from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
-from mediaflow.adapters.embedded.durable import DurableStore, task_key
+from mediaflow.adapters.embedded.durable import DurableStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
-from mediaflow.runtime.workerpool import PoolDraining, WorkerLost, WorkerPool, task_node
+from mediaflow.runtime.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class CheckpointingInvoker:
     def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         run = payload.get("run") if isinstance(payload, dict) else None
         run_id = run.get("runId") if isinstance(run, dict) else None
-        key = task_key({"resource": resource, "payload": payload}) if run_id and self.durable else None
+        key = checkpoint_key(payload) if run_id and self.durable else None
         if key is not None and self.durable is not None:
             done, result = self.durable.checkpoint(str(run_id), key)
             if done:
@@ -109,9 +109,7 @@ class CheckpointingInvoker:
         finally:
             if self.outbox is not None:
                 self.outbox.drain(self.bus)
-        if key is not None and self.durable is not None:
-            self.durable.save_checkpoint(str(run_id), key, result)
-        return result
+        return result  # the worker saved the checkpoint, in one transaction with the Task's step records
 
 
 # -- runs ----------------------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ from mediaflow.settings import Settings
 logger = logging.getLogger(__name__)
 
 _WORKER: dict[str, TaskEnvironment] = {}
+_DURABLE: dict[str, Any] = {}
+
+
+def checkpoint_key(payload: dict[str, Any]) -> str:
+    """The checkpoint of a Task: a digest of its payload (run, media, ops, item)."""
+    from mediaflow.adapters.embedded.durable import task_key
+
+    return task_key(payload)
 
 
 class WorkerLost(MediaflowError):
@@ -62,6 +70,7 @@ def task_node(payload: dict[str, Any]) -> str | None:
 def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str) -> None:
     """Build this process's TaskEnvironment once."""
     from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+    from mediaflow.adapters.embedded.durable import DurableStore
     from mediaflow.adapters.embedded.outbox import OutboxBus
     from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
 
@@ -69,17 +78,51 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     db = SQLiteDatabase(Path(db_path))
+    _DURABLE["store"] = DurableStore(db)
     _WORKER["env"] = TaskEnvironment(
         blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
         runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
     )
 
 
+class _StepBuffer:
+    """Holds a task's step records until it ends: a completed task's steps land in one transaction with its
+    checkpoint, so a task killed in between leaves neither and its re-run records its steps once."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
+        self.steps.append((tenant, run_id, step))
+
+
 def _run_in_worker(payload: dict[str, Any]) -> Any:
     env = _WORKER["env"]
+    durable, runs = _DURABLE.get("store"), env.runs
+    buffer = _StepBuffer()
     # A fresh scratch folder per task, removed whatever happens.
     with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
-        return execute_task(payload, dataclasses.replace(env, workdir=Path(scratch)))
+        try:
+            result = execute_task(payload, dataclasses.replace(env, workdir=Path(scratch), runs=buffer))  # type: ignore[arg-type]
+        except BaseException:
+            if runs is not None:
+                for tenant, step_run, step in buffer.steps:
+                    runs.record_step(tenant, step_run, step)
+            raise
+    if runs is None:
+        return result
+    run = payload.get("run") if isinstance(payload, dict) else None
+    run_id = run.get("runId") if isinstance(run, dict) else None
+    if durable is None or not run_id:
+        for tenant, step_run, step in buffer.steps:
+            runs.record_step(tenant, step_run, step)
+        return result
+    durable.ready()  # creating tables would commit the transaction below early
+    with durable.db.write():
+        for tenant, step_run, step in buffer.steps:
+            runs.record_step(tenant, step_run, step)
+        durable.save_checkpoint(str(run_id), checkpoint_key(payload), result)
+    return result
 
 
 def _portable(error: BaseException) -> BaseException:

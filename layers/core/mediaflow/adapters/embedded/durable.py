@@ -99,6 +99,10 @@ class DurableStore:
         self.db.ensure(SCHEMA)
         return self.db
 
+    def ready(self) -> None:
+        """Create the tables now (outside any transaction: creating them commits the one in progress)."""
+        self._conn()
+
     # -- executions ----------------------------------------------------------------------------------
 
     def record_execution(self, tenant: str, run_id: str, asl: dict[str, Any], input: dict[str, Any]) -> None:
