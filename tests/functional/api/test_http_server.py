@@ -211,3 +211,9 @@ def test_stop_lets_a_request_in_flight_finish(api: Api) -> None:
     assert result["reply"].status_code == 200 and result["reply"].text == "done"
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/slow", timeout=5)
+
+
+def test_the_listening_socket_is_tcp_so_responses_are_not_held_by_nagle(api: Api) -> None:
+    # asyncio sets TCP_NODELAY on accepted sockets only when the listener's protocol is IPPROTO_TCP; without
+    # it each keep-alive response waits for the client's delayed ACK (measured: 46 ms instead of 2 ms).
+    assert api.server.socket.proto == socket.IPPROTO_TCP
