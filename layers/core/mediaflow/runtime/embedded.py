@@ -271,6 +271,9 @@ class EmbeddedRuntime:
             logger.info("resuming run %s from its checkpoints", execution.run_id)
             self._submit(execution.asl, execution.input, execution.run_id)
             outcome["resumed"].append(execution.run_id)
+        for tenant, run_id in self.durable.stranded(older_than_seconds=self.durable.lease_seconds):
+            self.interrupt(tenant, run_id, "the run's process stopped before it recorded the run's execution")
+            outcome["interrupted"].append(run_id)
         self._start_heartbeat()
         return outcome
 

@@ -19,6 +19,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, now_iso
@@ -144,6 +145,16 @@ class DurableStore:
         rows = self._conn().read("SELECT * FROM executions WHERE owner != 'done' AND lease_expires >= 0")
         return [_execution(row) for row in rows
                 if row["owner"] != process_owner() and (row["lease_expires"] < now or owner_gone(row["owner"]))]
+
+    def stranded(self, older_than_seconds: float) -> list[tuple[str, str]]:
+        """``(tenant, runId)`` of runs still pending or running that no execution records (their process
+        stopped between creating the run and recording it) and that nothing touched for a while."""
+        cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        rows = self._conn().read(
+            "SELECT tenant, run_id FROM runs WHERE status IN ('pending', 'running') AND updated_at < ? "
+            "AND run_id NOT IN (SELECT run_id FROM executions)", (cutoff,))
+        return [(row["tenant"], row["run_id"]) for row in rows]
 
     def take(self, run_id: str, expected_owner: str) -> bool:
         """Take an orphaned execution's lease (exactly one process wins); counts the resume."""
