@@ -84,6 +84,28 @@ def test_mediaflow_run_killed_then_run_again_completes_without_duplicates(tmp_pa
     assert forced.returncode == 0 and not any(r["reused"] for r in json.loads(forced.stdout)["results"])
 
 
+def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: Path, data_dir: Path,
+                                                                      inputs: Path) -> None:
+    workflow, out = _workflow(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(inputs), "--out", str(out),
+               "--json", "--grace-seconds", "30", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    kept = out / "kept"
+    wait_for(lambda: kept.exists() and len(list(kept.glob("*.webp"))) >= 2, 300, "a few files to finish")
+    children = descendants(process.pid)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=180)
+    assert process.returncode == 3, stdout[-2000:]
+    assert "checkpointed" in stdout
+    assert wait_gone(children, timeout=30) == []
+    again = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--data-dir", str(data_dir),
+                      data_dir=data_dir, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert len(list(kept.iterdir())) == 16
+    assert all(count == 1 for count in _steps(data_dir).values())
+
+
 WRITER = r"""
 import sys, time
 from pathlib import Path

@@ -64,6 +64,7 @@ def test_sigterm_drains_and_the_next_start_finishes(servers: Servers, photo: byt
     children = descendants(server.process.pid)
     assert server.stop(timeout=180) == 0, "\n".join(server.lines[-30:])
     assert any("stopping" in line for line in server.lines)
+    assert any(f"/v1/runs/{run_ids[0]}" in line and " 200" in line for line in server.lines)  # the access log
     assert wait_gone(children, timeout=30) == []
 
     server, api = servers.start()

@@ -226,6 +226,8 @@ class LocalService:
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
+        from mediaflow.runtime.workerpool import PoolDraining
+
         def one(index: int) -> None:
             run_id = None
             if out_dir is not None:
@@ -233,8 +235,12 @@ class LocalService:
                     run_id = file_run_id(compiled, inputs[index], out_dir, self.tenant, force=force)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input
-            result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version,
-                                  run_id=run_id, replace_outputs=out_dir is not None)
+            try:
+                result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version,
+                                      run_id=run_id, replace_outputs=out_dir is not None)
+            except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
+                result = FileResult(inputs[index], run_id or "", "pending", 0.0,
+                                    error={"error": stopping.code, "message": stopping.message})
             results[index] = result
             if on_done is not None:
                 on_done(result)
