@@ -174,6 +174,7 @@ class EmbeddedRuntime:
         self._cancels: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._suspending = threading.Event()
+        self._stopped = threading.Event()  # ends the lease renewals
         self._heartbeat: threading.Thread | None = None
 
     # -- public ----------------------------------------------------------------------------------------
@@ -222,6 +223,7 @@ class EmbeddedRuntime:
         for handle in handles:
             handle.cancel()
         self._runs_pool.shutdown(wait=True)
+        self._stopped.set()
         if self._own_invoker is not None:
             self._own_invoker.close()
 
@@ -243,6 +245,7 @@ class EmbeddedRuntime:
                 logger.warning("%d task(s) still running after %.0f s were stopped; they run again on resume",
                                left, grace_seconds)
         self._runs_pool.shutdown(wait=True)
+        self._stopped.set()
         return suspended
 
     def recover(self, *, max_resumes: int = 3) -> dict[str, list[str]]:
@@ -307,7 +310,7 @@ class EmbeddedRuntime:
     def _renew_leases(self) -> None:
         assert self.durable is not None
         interval = max(1.0, self.durable.lease_seconds / 3)
-        while not self._suspending.wait(interval):
+        while not self._stopped.wait(interval):
             with self._lock:
                 run_ids = sorted(self._leased)
             try:
