@@ -68,8 +68,7 @@ class ProcessPoolInvoker:
             return self.pool.run(payload, timeout)
         except WorkerLost as lost:
             node = task_node(payload)
-            raise InternalError(f"{lost.message} (tried {self.pool.retries_on_loss + 1} times)",
-                                node_id=node) from None
+            raise InternalError(f"{lost.message} (each time it was tried)", node_id=node) from None
 
     def drain(self, grace_seconds: float) -> int:
         with self._lock:
