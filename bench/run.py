@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 from media import MediaCache  # noqa: E402
 from mediaflow.compiler import Compiled, compile_workflow  # noqa: E402
 from mediaflow.local import FileResult, LocalService  # noqa: E402
+from mediaflow.runtime.workerpool import WorkerPool  # noqa: E402
 from mediaflow.settings import Settings  # noqa: E402
 from mediaflow.validation import ValidationReport  # noqa: E402
 from probes import bare_one_decode_two_encodes, bare_resize_webp, worker_info  # noqa: E402
@@ -163,14 +163,13 @@ class Engine:
         return result
 
     @property
-    def pool(self) -> ProcessPoolExecutor:
-        """The runtime's own process pool (started on first use)."""
-        pool: ProcessPoolExecutor = self.service.runtime._own_invoker._get_pool()
+    def pool(self) -> WorkerPool:
+        """The runtime's own worker processes (started on first use); ``submit`` runs a probe in one."""
+        pool: WorkerPool = self.service.runtime._own_invoker.pool
         return pool
 
     def worker_pids(self) -> list[int]:
-        processes = getattr(self.pool, "_processes", None) or {}
-        return sorted(int(pid) for pid in processes)
+        return self.pool.worker_pids()
 
     def probe_workers(self) -> list[dict[str, Any]]:
         """pid and libvips thread count of every worker (each probe holds its worker for a moment)."""
@@ -695,8 +694,33 @@ def figure_p7(profile: Profile, media: MediaCache) -> list[Figure]:
     return run_p7(profile, media)
 
 
+def figure_scale(profile: Profile, media: MediaCache) -> list[Figure]:
+    """The AWS path on moto at volume (bench/scale.py; docs/scale.md reads these figures)."""
+    from scale import measure
+
+    uploads = 10_000 if profile is FULL else 2_000
+    measured = measure(full_uploads=20, volume_uploads=uploads)
+    full, volume = measured["full_path"], measured["volume"]
+    return [
+        Figure("scale_aws_calls_per_upload", full["aws_calls_per_upload"], SCALE_CALLS_TARGET, "<=", "calls",
+               "AWS API calls mediaflow makes per upload through the whole path (trigger, Express runner, vips "
+               "node, finishing), all services, one-node image workflow", details=full),
+        Figure("scale_trigger_cpu_ms_per_event", volume["trigger_cpu_ms_per_event"]["median"], 5.0, "<=", "ms",
+               "trigger handler CPU per upload event, median, excluding the AWS calls themselves",
+               details={"uploads": uploads, **volume["trigger_cpu_ms_per_event"],
+                        "calls_per_upload_by_service": volume["calls_per_upload_by_service"]}),
+        Figure("scale_hot_key_share", volume["hot_key_share"], 0.05, "<=", "share",
+               f"largest share of writes on one partition key of any table or index, {uploads} uploads of one "
+               "tenant", details=volume["key_distribution"]),
+    ]
+
+
+# The whole path's calls per upload after batching and caching (docs/scale.md lists each remaining call).
+SCALE_CALLS_TARGET = 15.0
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
+    "scale": figure_scale,
 }
 
 
@@ -705,6 +729,8 @@ def fmt_value(figure: Figure) -> str:
         return f"{figure.value * 100:+.1f} %"
     if figure.unit == "MB":
         return f"{figure.value:.0f} MB"
+    if figure.unit == "share":
+        return f"{figure.value:.3f}"
     if figure.unit != "x":
         return f"{figure.value:.2f} {figure.unit}"
     return f"{figure.value:.2f}x"

@@ -171,7 +171,7 @@ def test_a_full_disk_while_writing_an_output_fails_the_run_and_keeps_the_origina
     [run] = json.loads(result.stdout)["results"]
     assert run["status"] == "failed" and run["error"]["error"] == "StorageFull", run["error"]
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
-    stored = list((data_dir / "blobs" / "local" / "uploads").rglob("noise.jpg"))
+    stored = list((data_dir / "blobs" / "local").rglob("noise.jpg"))  # the ingested original
     assert len(stored) == 1 and hashlib.sha256(stored[0].read_bytes()).hexdigest() == digest
     assert not list(out.rglob("*.png"))
     listed = mediaflow("runs", "show", run["runId"], "--json", "--data-dir", str(data_dir), data_dir=data_dir)

@@ -112,7 +112,7 @@ def test_the_upload_claimed_when_the_watcher_died_runs_after_restart(data_dir: P
         "from mediaflow.triggers import run_name\n"
         "service = LocalService(data_dir=Path(sys.argv[1]))\n"
         "path = Path(sys.argv[2]); stat = path.stat()\n"
-        "marker = run_name('upload', path.name, stat.st_size, stat.st_mtime_ns)\n"
+        "marker = run_name('upload', 'local/' + path.name, stat.st_size, stat.st_mtime_ns)\n"
         "assert service.durable.claim(marker, UPLOAD_LEASE_SECONDS)[0]\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"), str(data_dir), str(upload)], env=cli_env(data_dir))
     assert claimer.wait(120) == -signal.SIGKILL

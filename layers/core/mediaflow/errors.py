@@ -96,3 +96,10 @@ class StorageFull(MediaflowError):
 
     code = "StorageFull"
     http_status = 507
+
+
+class RunCancelled(MediaflowError):
+    """The run was cancelled before this task started; the task does nothing."""
+
+    code = "RunCancelled"
+    http_status = 409

@@ -24,7 +24,8 @@ from mediaflow.errors import Conflict, InvalidDefinition, NotFound
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
-from mediaflow.triggers import matching_workflows, run_name
+from mediaflow.starts import direct_key, start_upload, upload_key
+from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
 
 UPLOAD_LEASE_SECONDS = 300.0
@@ -156,12 +157,13 @@ class LocalService:
 
     # -- media ---------------------------------------------------------------------------------------
     def ingest(self, path: Path, *, prefix: str = "", key: str | None = None) -> MediaRef:
-        """Copy a local file into the tenant's uploads (never overwriting) with its sniffed type."""
+        """Copy a local file into the tenant's inputs (never overwriting) with its sniffed type; ``key`` given
+        (the upload watcher), there instead."""
         with Path(path).open("rb") as handle:
             head = handle.read(4096)
         sniffed = sniff(head) if head else None
         filename = safe_name(Path(path).name)
-        base = key or f"{self.tenant}/uploads/{prefix.strip('/') + '/' if prefix.strip('/') else ''}{filename}"
+        base = key or direct_key(self.tenant, *[part for part in prefix.split("/") if part], filename)
         candidate, counter = base, 1
         while True:
             try:
@@ -259,7 +261,7 @@ class LocalService:
         except NotFound:
             existing = None
         if existing is not None and existing["status"] == "completed":  # done before: only outputs may be missing
-            from mediaflow.runtime.embedded import input_keys, output_refs
+            from mediaflow.runs import input_keys, output_refs
 
             refs = output_refs(existing.get("output"), exclude=input_keys(existing.get("input")))
             outputs = [self._output(ref, out_dir, replace=True) for ref in refs]
@@ -285,7 +287,7 @@ class LocalService:
                           record.get("error"), result.states_entered())
 
     def _output_refs(self, output: Any, input_key: str) -> list[dict[str, Any]]:
-        from mediaflow.runtime.embedded import output_refs
+        from mediaflow.runs import output_refs
 
         return output_refs(output, exclude={input_key})
 
@@ -327,40 +329,70 @@ class LocalService:
         return self.runtime.start(compiled.asl, {"run": run, "items": [r.to_state() for r in refs]}, run_id)
 
     # -- the upload watcher -------------------------------------------------------------------------
+    @property
+    def launcher(self) -> RuntimeLauncher:
+        return RuntimeLauncher(self)
+
     def handle_upload(self, path: Path, uploads_root: Path) -> list[str]:
         """Start the active workflows whose trigger matches a file dropped in uploads/; returns run ids.
 
-        The same file (path, size, mtime) is handled once, even across restarts (idempotency table).
+        ``uploads/<tenant>/<path>`` is an upload of that tenant, as ``{tenant}/uploads/<path>`` is on AWS;
+        a file directly in ``uploads/`` belongs to the default tenant (``MEDIAFLOW_TENANT``, ``local``).
+        The same file (path, size, mtime) is handled once, even across restarts (a lease, then a done record).
         """
         stat = path.stat()
-        relative = path.relative_to(uploads_root).as_posix()
-        marker = run_name("upload", relative, stat.st_size, stat.st_mtime_ns)
+        parts = path.relative_to(uploads_root).parts
+        tenant, relative = (parts[0], "/".join(parts[1:])) if len(parts) > 1 else (self.tenant, parts[0])
+        marker = run_name("upload", f"{tenant}/{relative}", stat.st_size, stat.st_mtime_ns)
         # A lease, not an eternal claim: if this process dies before the runs are recorded, the next one to
-        # look (after a restart, or once the lease expires) takes the file again. Run ids are deterministic,
-        # so taking it twice never starts a run twice.
+        # look (after a restart, or once the lease expires) takes the file again. Run ids are deterministic
+        # and the launcher starts an existing run id once, so taking it twice never starts a run twice.
         claimed, _ = self.durable.claim(marker, seconds=UPLOAD_LEASE_SECONDS)
         if not claimed:
             return []
-        media = self.ingest(path, key=f"{self.tenant}/uploads/{marker[-12:]}/{relative}")
+        media = self.ingest(path, key=upload_key(tenant, marker[-12:], relative))
         media = media.model_copy(update={"filename": safe_name(path.name)})
-        workflows = matching_workflows(self.adapters.workflows.list(self.tenant, status="active"), media, relative)
-        run_ids = []
-        for workflow in workflows:
-            report = validate(workflow["definition"])
-            if not report.valid:
-                continue
-            compiled = compile_workflow(report.definition, report.configs)  # type: ignore[arg-type]
-            run_id = run_name(workflow["id"], relative, stat.st_mtime_ns, workflow["version"])
-            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": self.tenant,
-                                       "version": workflow["version"], "startedAt": now_iso()},
-                               "media": media.to_state()}
-            try:
-                self.adapters.runs.get_run(self.tenant, run_id)
-            except NotFound:
-                self.runtime.start_async(compiled.asl, execution_input, run_id)
-            run_ids.append(run_id)
+        started = start_upload(tenant, media, relative, launcher=self.launcher,
+                               workflows=self.adapters.workflows.list(tenant, status="active"),
+                               run_id_for=lambda record: run_name(record["id"], relative, stat.st_mtime_ns,
+                                                                  record["version"]))
+        run_ids = [str(run["runId"]) for run in started]
         self.durable.complete(marker, {"runs": run_ids})
         return run_ids
+
+
+class RuntimeLauncher:
+    """Starts runs on a LocalService's embedded runtime (a thread per run, Tasks in worker processes)."""
+
+    def __init__(self, service: LocalService) -> None:
+        self.service = service
+
+    def check(self, compiled: Compiled) -> None:
+        missing = missing_runtimes(compiled)
+        if missing:
+            raise InvalidDefinition(f"this deployment has no worker for: {', '.join(missing)}", field="nodes")
+
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
+              machine_type: str | None = None) -> dict[str, Any]:
+        """Start a run; a run id that already exists is not started again (a re-delivered upload, a watcher
+        claim taken again after a crash: the first start, or the recovery of its run, carries on)."""
+        try:
+            self.service.adapters.runs.get_run(tenant, run_id)
+        except NotFound:
+            self.service.runtime.start_async(asl, execution_input, run_id)
+            return {"runId": run_id, "started": True}
+        return {"runId": run_id, "started": False}
+
+    def redrive(self, tenant: str, run_id: str) -> bool:
+        """Continue a failed run from its checkpoints; False when its execution was never recorded here."""
+        try:
+            self.service.runtime.redrive(tenant, run_id)
+        except NotFound:
+            return False
+        return True
+
+    def cancel(self, tenant: str, run_id: str) -> bool:
+        return bool(self.service.runtime.cancel(run_id))
 
 
 def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, force: bool = False) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from mediaflow.compiler import Compiled, dumps_asl
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ports import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def infer_machine_type(asl: dict[str, Any]) -> str:
 class StepFunctionsLauncher:
     """Deploys definitions on demand and starts runs; the API's Launcher on AWS."""
 
-    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: Any) -> None:
+    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: RunStore) -> None:
         self.orchestrator = orchestrator
         self.registry = registry
         self.runs = runs
@@ -80,9 +81,9 @@ class StepFunctionsLauncher:
                 logger.info("run %s already started (%s)", run_id, existing["status"])
                 return {"runId": run_id, "started": False, "executionArn": existing.get("executionArn")}
         started = self.orchestrator.start(machine, run_id, execution_input)
-        if started["started"]:
-            mark_started(self.runs, tenant, run_id, executionArn=started["executionArn"],
-                         stateMachineArn=machine.get("versionArn") or machine["arn"])
+        if started["started"]:  # the run stays pending until a worker starts its first task
+            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"],
+                                 stateMachineArn=machine.get("versionArn") or machine["arn"])
         return {"runId": run_id, **started}
 
     def cancel(self, tenant: str, run_id: str) -> bool:
@@ -96,7 +97,6 @@ class StepFunctionsLauncher:
         self.orchestrator.stop(arn)
         return True
 
-
     def redrive(self, tenant: str, run_id: str) -> bool:
         """Continue a failed or cancelled run from its failed Task, under its own run id.
 
@@ -109,7 +109,7 @@ class StepFunctionsLauncher:
         execution_input = run.get("input")
         if not arn or not machine_arn or not isinstance(execution_input, dict):
             return False
-        self.runs.update_run(tenant, run_id, status="running", error=None, endedAt=None)
+        self.runs.update_run(tenant, run_id, status="pending", error=None, endedAt=None)
         if self.orchestrator.redrive(arn):
             return True
         base = ":".join(str(machine_arn).split(":")[:7])  # without a version suffix
@@ -118,13 +118,3 @@ class StepFunctionsLauncher:
         started = self.orchestrator.start(machine, name, execution_input)
         self.runs.update_run(tenant, run_id, executionArn=started["executionArn"])
         return True
-
-
-def mark_started(runs: Any, tenant: str, run_id: str, **fields: Any) -> None:
-    """pending -> running, unless the run already moved on (an Express run may finish before this)."""
-    update_if = getattr(runs, "update_run_if", None)
-    if callable(update_if):
-        update_if(tenant, run_id, {"pending"}, status="running", **fields)
-        return
-    if runs.get_run(tenant, run_id)["status"] == "pending":
-        runs.update_run(tenant, run_id, status="running", **fields)

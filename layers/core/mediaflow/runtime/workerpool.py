@@ -24,6 +24,8 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -89,17 +91,21 @@ class _StepBuffer:
     """Holds a task's step records until it ends: a completed task's steps land in one transaction with its
     checkpoint, so a task killed in between leaves neither and its re-run records its steps once."""
 
-    def __init__(self) -> None:
+    def __init__(self, runs: Any) -> None:
+        self.runs = runs
         self.steps: list[tuple[str, str, dict[str, Any]]] = []
 
     def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
         self.steps.append((tenant, run_id, step))
 
+    def __getattr__(self, name: str) -> Any:  # every other RunStore call goes to the store
+        return getattr(self.runs, name)
+
 
 def _run_in_worker(payload: dict[str, Any]) -> Any:
     env = _WORKER["env"]
     durable, runs = _DURABLE.get("store"), env.runs
-    buffer = _StepBuffer()
+    buffer = _StepBuffer(runs)
     # A fresh scratch folder per task, removed whatever happens.
     with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
         try:
@@ -151,7 +157,10 @@ def _worker_main(conn: Connection, owner_pid: int, init_args: tuple[Any, ...]) -
         if payload is None:
             os._exit(0)
         try:
-            reply: tuple[str, Any] = ("ok", _run_in_worker(payload))
+            if isinstance(payload, tuple):  # ("call", function, args): a probe run in this worker process
+                reply: tuple[str, Any] = ("ok", payload[1](*payload[2]))
+            else:
+                reply = ("ok", _run_in_worker(payload))
         except BaseException as error:
             reply = ("error", _portable(error))
         try:
@@ -192,6 +201,7 @@ class WorkerPool:
         self._context: Any = multiprocessing.get_context(_start_method())
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._busy: dict[int, _Worker] = {}
+        self._all: set[int] = set()
         self._started = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -209,6 +219,25 @@ class WorkerPool:
                     raise
                 logger.warning("a worker exited while running a task of node %s; running it again", node)
         raise AssertionError("unreachable")
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run a picklable module-level ``function(*args)`` in one of the worker processes (benchmarks probe
+        the very processes that run the Tasks); the answer comes back as a Future."""
+        future: Future[Any] = Future()
+
+        def call() -> None:
+            try:
+                future.set_result(self._run_once(("call", function, args), None))
+            except BaseException as error:
+                future.set_exception(error)
+
+        threading.Thread(target=call, name="mediaflow-worker-call", daemon=True).start()
+        return future
+
+    def worker_pids(self) -> list[int]:
+        """Every worker process started and not yet gone, busy or idle."""
+        with self._lock:
+            return sorted(self._all)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -257,6 +286,8 @@ class WorkerPool:
                                         name="mediaflow-worker", daemon=True)
         process.start()
         theirs.close()
+        with self._lock:
+            self._all.add(int(process.pid))
         return _Worker(process, ours)
 
     def _acquire(self) -> _Worker:
@@ -295,8 +326,9 @@ class WorkerPool:
         worker.kill()
         with self._lock:
             self._started -= 1
+            self._all.discard(worker.pid)
 
-    def _run_once(self, payload: dict[str, Any], timeout: float | None) -> Any:
+    def _run_once(self, payload: Any, timeout: float | None) -> Any:
         worker = self._acquire()
         with self._lock:
             self._busy[worker.pid] = worker
