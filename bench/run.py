@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 from media import MediaCache  # noqa: E402
 from mediaflow.compiler import Compiled, compile_workflow  # noqa: E402
 from mediaflow.local import FileResult, LocalService  # noqa: E402
+from mediaflow.runtime.workerpool import WorkerPool  # noqa: E402
 from mediaflow.settings import Settings  # noqa: E402
 from mediaflow.validation import ValidationReport  # noqa: E402
 from probes import bare_one_decode_two_encodes, bare_resize_webp, worker_info  # noqa: E402
@@ -163,14 +163,13 @@ class Engine:
         return result
 
     @property
-    def pool(self) -> ProcessPoolExecutor:
-        """The runtime's own process pool (started on first use)."""
-        pool: ProcessPoolExecutor = self.service.runtime._own_invoker._get_pool()
+    def pool(self) -> WorkerPool:
+        """The runtime's own worker processes (started on first use); ``submit`` runs a probe in one."""
+        pool: WorkerPool = self.service.runtime._own_invoker.pool
         return pool
 
     def worker_pids(self) -> list[int]:
-        processes = getattr(self.pool, "_processes", None) or {}
-        return sorted(int(pid) for pid in processes)
+        return self.pool.worker_pids()
 
     def probe_workers(self) -> list[dict[str, Any]]:
         """pid and libvips thread count of every worker (each probe holds its worker for a moment)."""

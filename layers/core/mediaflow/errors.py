@@ -94,6 +94,13 @@ class InternalError(MediaflowError):
     code = "InternalError"
 
 
+class StorageFull(MediaflowError):
+    """No room to write an output (disk full, quota, file size limit); the inputs are untouched."""
+
+    code = "StorageFull"
+    http_status = 507
+
+
 class RunCancelled(MediaflowError):
     """The run was cancelled before this task started; the task does nothing."""
 

@@ -165,6 +165,10 @@ class AwsDeployment:
     bus_queue: str = ""
     upload_queue: str = ""
 
+    # node id -> how many more invocations of a Task holding it fail (a fault a test injects)
+    faults: dict[str, int] = field(default_factory=dict)
+    redrives: list[str] = field(default_factory=list)  # RedriveExecution calls moto could not answer
+
     def bus_events(self, wait_s: float = 0.0) -> list[dict[str, Any]]:
         """The events put on the project's bus so far (drained), as EventBridge delivers them."""
         return _drain(self.bus_queue, wait_s)
@@ -344,7 +348,16 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
     modules: dict[str, ModuleType] = {}
     entry_points: dict[str, tuple[str, str]] = {}
 
+    faults: dict[str, int] = {}
+    redrives: list[str] = []
+
     def answer(runtime: str, payload: dict[str, Any]) -> Any:
+        for op in payload.get("ops") or []:
+            if faults.get(op.get("nodeId"), 0) > 0:
+                faults[op["nodeId"]] -= 1
+                from mediaflow.errors import ToolchainError
+
+                raise ToolchainError("a fault injected by the test", node_id=op["nodeId"])
         name = f"mediaflow-{runtime}"  # routed_lambdas strips the "mediaflow-" of the function name
         path, attribute = entry_points[name]
         if path not in modules:
@@ -370,6 +383,12 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setattr(StepFunctionsOrchestrator, "run_sync", sync_runner(StepFunctionsOrchestrator))
         patch.setattr(StepFunctionsOrchestrator, "start", start)
 
+        def redrive(self: Any, execution: str) -> bool:  # moto 5.2 has no RedriveExecution: see the docs
+            redrives.append(execution)
+            return False
+
+        patch.setattr(StepFunctionsOrchestrator, "redrive", redrive)
+
         _create_tables(boto3, template, resolve)
         _create_buckets(boto3, template, resolve)
         _create_bus(boto3, template, resolve)
@@ -390,4 +409,5 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediaflow")
         yield AwsDeployment(settings=settings, adapters=adapters, handler=api_module.lambda_handler,
-                            app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue)
+                            app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue,
+                            faults=faults, redrives=redrives)

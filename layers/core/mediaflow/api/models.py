@@ -264,6 +264,15 @@ class RunAccepted(Model):
     batch: bool
     total: int
     location: str
+    redriven: bool = Field(default=False, description="retry only: the run continues under its own id from "
+                                                      "its failed Task")
+
+
+class RetryRequest(Model):
+    start_from: Literal["failed", "start"] = Field(
+        default="failed", alias="from",
+        description="`failed` (default): redrive from the failed Task, reusing what completed; `start`: a new "
+                    "run of the whole workflow with `retryOf`")
 
 
 class Progress(Model):

@@ -261,12 +261,22 @@ class RunService:
             run = self.ctx.runs.update_run(tenant, run_id, status="cancelled", endedAt=now_iso())
         return {"runId": run_id, "status": run["status"], "cancelRequested": True}
 
-    def retry(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
-        """Re-run the whole run: same media, same workflow version (see docs/api.md for why not redrive)."""
+    def retry(self, tenant: str, run_id: str, base: str, start_from: str = "failed") -> dict[str, Any]:
+        """Redrive a failed or cancelled run from its failed Task (``start_from="failed"``: the Tasks that
+        completed keep their outputs and step records, the run keeps its id) or re-run it whole as a new run
+        with ``retryOf`` (``"start"``). A run whose execution cannot be redriven is re-run whole."""
         run = self.ctx.runs.get_run(tenant, run_id)
         if run["status"] not in ("failed", "cancelled"):
             raise Conflict(f"only failed or cancelled runs can be retried; {run_id!r} is {run['status']}",
                            field="status")
+        redrive = getattr(self.ctx.launcher, "redrive", None)
+        if start_from == "failed" and callable(redrive) and redrive(tenant, run_id):
+            input = run.get("input") or {}
+            items = input.get("items")
+            return {"runId": run_id, "status": "pending", "workflowId": run["workflowId"],
+                    "version": run["version"], "batch": isinstance(items, list),
+                    "total": len(items) if isinstance(items, list) else 1, "redriven": True,
+                    "location": f"{base}/v1/runs/{run_id}"}
         execution_input = run.get("input") or {}
         states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
         if not states:

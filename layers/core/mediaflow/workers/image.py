@@ -560,7 +560,7 @@ def _parse_steps(task: TaskPayload, ops: list[Op]) -> list[_Step]:
     steps: list[_Step] = []
     for op in ops:
         kind, config = parse_op(op, IMAGE_KINDS | ANNOTATION_KINDS, "vips")
-        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     return steps
 
 

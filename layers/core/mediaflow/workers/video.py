@@ -307,7 +307,7 @@ def _parse_steps(task: TaskPayload) -> list[_Step]:
     steps: list[_Step] = []
     for op in task.ops:
         kind, config = parse_op(op, KINDS, "ffmpeg")
-        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     if not any(step.kind in VIDEO_KINDS for step in steps):
         raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
     return steps

@@ -183,8 +183,12 @@ class SQLiteDatabase:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction that takes the write lock up front (no upgrade deadlocks)."""
+        """A short write transaction that takes the write lock up front (no upgrade deadlocks). Inside another
+        ``write()`` of the same thread it joins that transaction (writes that must land together)."""
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from mediaflow.api.http import base_url, form_parts, json_body
-from mediaflow.api.models import CancelResult, Run, RunAccepted, RunList, RunRequest
+from mediaflow.api.models import CancelResult, RetryRequest, Run, RunAccepted, RunList, RunRequest
 from mediaflow.api.routes import reply
 from mediaflow.api.runs import RunService
 
@@ -57,7 +57,8 @@ def register(app: MediaflowResolver) -> None:
     def cancel_run(run_id: Id) -> Response[CancelResult]:
         return reply(CancelResult, service.cancel(tenant(), run_id), 202)
 
-    @app.secured("POST", "/v1/runs/<run_id>/retry", EXECUTE, summary="Run a failed run again (whole run)",
-                 tags=TAGS, status_code=202)
+    @app.secured("POST", "/v1/runs/<run_id>/retry", EXECUTE, tags=TAGS, status_code=202,
+                 summary="Redrive a failed run from its failed Task (body `{\"from\": \"start\"}`: run it whole)")
     def retry_run(run_id: Id) -> Response[RunAccepted]:
-        return accepted(service.retry(tenant(), run_id, base()))
+        request = RetryRequest.model_validate(json_body(app.current_event.raw_event) or {})
+        return accepted(service.retry(tenant(), run_id, base(), request.start_from))
