@@ -115,6 +115,8 @@ class PlanTask(Model):
     state: str
     runtime: str
     nodes: list[str]
+    long_route: str | None = Field(default=None, description="The ECS Fargate state that takes this Task's work "
+                                                             "when it is estimated past the Lambda budget")
 
 
 class WorkflowPlan(Model):

@@ -105,8 +105,8 @@ class Plan:
             "transitionsPerRun": self.transitions_per_run,
             "lambdaInvocationsPerRun": self.lambda_invocations_per_run,
             "estimatedCostPer1000RunsUsd": self.cost_per_1000_runs_usd,
-            "tasks": [{"state": task.state, "runtime": task.runtime, "nodes": list(task.node_ids)}
-                      for task in self.compiled.tasks],
+            "tasks": [{"state": task.state, "runtime": task.runtime, "nodes": list(task.node_ids),
+                       "longRoute": task.long_route} for task in self.compiled.tasks],
             "assumptions": PRICE_ASSUMPTIONS,
         }
 

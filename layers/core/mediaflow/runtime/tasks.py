@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.settings import Settings, get_settings
@@ -76,6 +76,8 @@ class TaskEnvironment:
     runs: RunStore | None = None
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
+    time_budget_seconds: float | None = None
+    """Seconds of work this invocation may start (a Lambda's remaining time); None: no limit (embedded, ECS)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,8 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     started = time.time()
     try:
         result = run_ops(task, env)
+    except ExceedsLambdaBudget:
+        raise  # handed to the long route: not a failure of the node
     except MediaflowError as error:
         _record_failure(task, env, error, started)
         raise

@@ -45,8 +45,15 @@ class AwsAdapters:
                 role_arn=s.state_machine_role_arn, name_prefix=s.name_prefix, region=s.region,
                 log_group_arn=s.state_machine_log_group_arn, express_runner=s.express_runner_function,
                 function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
-                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn})
+                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn,
+                               **long_route_values(s)})
         return self._orchestrator
+
+
+def long_route_values(s: Settings) -> dict[str, str]:
+    """The placeholders of the ffmpeg long route (compiler.asl.LONG_ROUTE_PLACEHOLDERS)."""
+    return {"FfmpegClusterArn": s.ffmpeg_cluster_arn, "FfmpegTaskDefinitionArn": s.ffmpeg_task_definition_arn,
+            "FargateSubnets": s.fargate_subnets, "FargateSecurityGroups": s.fargate_security_groups}
 
 
 def open_aws(settings: Settings | None = None, *, dynamodb: Any = None, s3: Any = None,
