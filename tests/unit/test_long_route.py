@@ -17,6 +17,7 @@ from mediaflow.compiler.asl import LONG_ROUTE_RESOURCE, PLACEHOLDERS, substitute
 from mediaflow.errors import ExceedsLambdaBudget
 from mediaflow.runtime.tasks import TaskEnvironment
 from mediaflow.settings import Settings
+from mediaflow.validation import validate
 from mediaflow.workers.video import check_time_budget, estimate_seconds
 from pydantic import ValidationError
 
@@ -99,6 +100,14 @@ def test_every_ffmpeg_task_gets_a_fargate_route_that_rejoins_its_path() -> None:
         assert collect.get("Next") == lambda_state.get("Next") and collect.get("End") == lambda_state.get("End")
         assert collect["ResultPath"] == lambda_state["ResultPath"] == "$.media"
     assert compiled.asl["TimeoutSeconds"] == 6 * 3600  # a Fargate encode may outlast the usual hour
+
+
+def test_an_express_workflow_never_holds_the_long_route() -> None:
+    """Express workflows cannot wait on .sync integrations; ffmpeg kinds are refused there already."""
+    definition = json.loads(VIDEO_EXAMPLE.read_text())
+    definition["settings"] = {**definition.get("settings", {}), "executionType": "express"}
+    report = validate(definition)
+    assert not report.valid and any("executionType" in str(issue) for issue in report.errors)
 
 
 def test_placeholders_fill_the_cluster_and_list_the_subnets() -> None:

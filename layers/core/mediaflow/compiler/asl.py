@@ -419,7 +419,7 @@ def compile_workflow(
                          batch=batch is not None)
     body = compiler.compile_scope(compiler.children[compiler.trigger()])
     long_running = _runtimes_long(compiler.tasks)
-    long_route = any(task.runtime in LONG_ROUTE_RUNTIMES for task in compiler.tasks)
+    long_route = any(task.long_route for task in compiler.tasks)
     large_batch = batch is not None and batch.expected_items > DISTRIBUTED_MAP_THRESHOLD
     if settings.execution_type == "express":
         execution_type: ExecutionType = "EXPRESS"
