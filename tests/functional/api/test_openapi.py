@@ -24,6 +24,13 @@ def spec(embedded_api: Api) -> dict[str, Any]:
     return document
 
 
+def test_the_document_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate as validate_spec
+
+    assert spec["openapi"] == "3.1.0"
+    validate_spec(spec)  # raises with the first violation
+
+
 def test_every_operation_lists_its_success_response_with_a_schema(spec: dict[str, Any]) -> None:
     missing = []
     for path, method, operation in operations(spec):
