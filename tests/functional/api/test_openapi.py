@@ -13,7 +13,7 @@ from mediaflow.api.openapi import REF_PREFIX, operations, reachable_schemas, sch
 from mediaflow.api.routes import webhooks
 from mediaflow.validation import validate
 
-from tests.functional.api.conftest import Api
+from tests.functional.api.conftest import Api, Client
 
 pytestmark = pytest.mark.functional
 
@@ -29,6 +29,11 @@ def test_the_document_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
 
     assert spec["openapi"] == "3.1.0"
     validate_spec(spec)  # raises with the first violation
+
+
+def test_the_server_is_the_url_the_client_reached(client: Client) -> None:
+    spec = client.with_key(None).get("/v1/openapi.json").json()
+    assert spec["servers"][0]["url"] == client.base  # the local server, or the API Gateway stage URL
 
 
 def test_every_operation_lists_its_success_response_with_a_schema(spec: dict[str, Any]) -> None:

@@ -110,9 +110,12 @@ def _request_bodies(spec: dict[str, Any]) -> None:
                 media["example"] = found[0]
 
 
-def openapi_document(app: MediaflowResolver) -> dict[str, Any]:
-    """The served document: every operation with its typed success response, no unused schema."""
+def openapi_document(app: MediaflowResolver, server: str | None = None) -> dict[str, Any]:
+    """The served document: every operation with its typed success response, no unused schema; ``server``
+    (the URL the client reached, API Gateway stage included) is the document's server."""
     spec: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+    if server:
+        spec["servers"] = [{"url": server, "description": "this deployment"}]
     spec.setdefault("components", {}).setdefault("schemas", {})
     _request_bodies(spec)
     for _, _, operation in operations(spec):

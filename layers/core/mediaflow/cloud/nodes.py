@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mediaflow.compiler.asl import LONG_ROUTE_PAYLOAD_VARIABLE, LONG_ROUTE_TIMEOUT_SECONDS
 from mediaflow.errors import Conflict, InternalError, MediaflowError, TransientError
 from mediaflow.ports import Idempotency
 from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 RESULT_TTL_SECONDS = 24 * 3600
-LONG_ROUTE_CLAIM_SECONDS = 8 * 3600
-TASK_PAYLOAD_VARIABLE = "MEDIAFLOW_TASK_PAYLOAD"
+LONG_ROUTE_CLAIM_SECONDS = LONG_ROUTE_TIMEOUT_SECONDS + 3600  # outlives the Fargate state's timeout
 # A Lambda keeps this share of its remaining time, less a margin for download, upload and the probe.
 LAMBDA_BUDGET_SHARE = 0.7
 LAMBDA_BUDGET_MARGIN_SECONDS = 60.0
@@ -116,9 +116,9 @@ def run_container_task(environ: dict[str, str], env: TaskEnvironment, idempotenc
     ``MEDIAFLOW_TASK_PAYLOAD``, run by the same code as on Lambda, without a time budget. The result is
     stored under the task key, where the next state (the same Lambda, ``handoff: collect``) finds it.
     Exit status 0 on success, 1 on a failure (the run record names the error)."""
-    raw = environ.get(TASK_PAYLOAD_VARIABLE)
+    raw = environ.get(LONG_ROUTE_PAYLOAD_VARIABLE)
     if not raw:
-        logger.error("no %s in the environment", TASK_PAYLOAD_VARIABLE)
+        logger.error("no %s in the environment", LONG_ROUTE_PAYLOAD_VARIABLE)
         return 2
     payload = json.loads(raw)
     try:

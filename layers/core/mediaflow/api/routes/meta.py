@@ -28,7 +28,8 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("GET", "/v1/openapi.json", None, summary="This OpenAPI document", tags=["meta"],
                  include_in_schema=False, enable_validation=False)
     def openapi() -> Response[Any]:
-        return Response(200, "application/json", json.dumps(openapi_document(app)))
+        document = openapi_document(app, server=base_url(app.current_event.raw_event))
+        return Response(200, "application/json", json.dumps(document))
 
     @app.secured("GET", "/v1/docs", None, summary="API documentation page", tags=["meta"], include_in_schema=False,
                  enable_validation=False)
