@@ -103,11 +103,19 @@ def test_every_ffmpeg_task_gets_a_fargate_route_that_rejoins_its_path() -> None:
 
 
 def test_an_express_workflow_never_holds_the_long_route() -> None:
-    """Express workflows cannot wait on .sync integrations; ffmpeg kinds are refused there already."""
+    """Express workflows cannot wait on .sync integrations: video kinds are refused there, and a video
+    `convert` (an ffmpeg Task that validation lets through) stays on Lambda."""
     definition = json.loads(VIDEO_EXAMPLE.read_text())
     definition["settings"] = {**definition.get("settings", {}), "executionType": "express"}
     report = validate(definition)
     assert not report.valid and any("executionType" in str(issue) for issue in report.errors)
+    to_mp4 = {"nodes": [{"id": "upload", "kind": "upload"},
+                        {"id": "mp4", "kind": "convert", "config": {"outputFormat": "mp4"}}],
+              "edges": [{"source": "upload", "target": "mp4"}], "settings": {"executionType": "express"}}
+    compiled = compile_workflow(to_mp4)
+    assert compiled.execution_type == "EXPRESS" and [task.runtime for task in compiled.tasks] == ["ffmpeg"]
+    assert not compiled.tasks[0].long_route and LONG_ROUTE_RESOURCE not in json.dumps(compiled.asl)
+    assert compile_workflow({**to_mp4, "settings": {}}).tasks[0].long_route
 
 
 def test_placeholders_fill_the_cluster_and_list_the_subnets() -> None:

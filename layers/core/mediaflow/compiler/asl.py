@@ -85,8 +85,9 @@ class _Scope:
 
 class _Compiler:
     def __init__(self, definition: WorkflowDefinition, configs: dict[str, NodeConfig], *, stop_on_failure: bool,
-                 batch: bool = False):
+                 batch: bool = False, long_route: bool = True):
         self.definition = definition
+        self.long_route = long_route
         self.batch = batch
         self.configs = configs
         self.stop_on_failure = stop_on_failure
@@ -340,7 +341,7 @@ class _Compiler:
         else:
             state["End"] = True
         scope.states[name] = state
-        if runtime in LONG_ROUTE_RUNTIMES and not outputs:
+        if runtime in LONG_ROUTE_RUNTIMES and not outputs and self.long_route:
             fargate = self.emit_long_route(name, state, scope, failed)
             self.tasks[position] = dataclasses.replace(self.tasks[position], long_route=fargate)
         if self.stop_on_failure:
@@ -415,8 +416,9 @@ def compile_workflow(
             raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
         definition, configs = report.definition, report.configs
     settings = definition.settings
+    # Express workflows cannot wait on .sync integrations: there ffmpeg stays on Lambda.
     compiler = _Compiler(definition, configs, stop_on_failure=settings.stop_on_failure and batch is None,
-                         batch=batch is not None)
+                         batch=batch is not None, long_route=settings.execution_type != "express")
     body = compiler.compile_scope(compiler.children[compiler.trigger()])
     long_running = _runtimes_long(compiler.tasks)
     long_route = any(task.long_route for task in compiler.tasks)
