@@ -3,8 +3,10 @@ its placeholders, and what `mediaflow plan` shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,10 +17,10 @@ from mediaflow.cloud.nodes import lambda_budget, with_lambda_budget
 from mediaflow.compiler import compile_workflow
 from mediaflow.compiler.asl import LONG_ROUTE_RESOURCE, PLACEHOLDERS, substitute
 from mediaflow.errors import ExceedsLambdaBudget
-from mediaflow.runtime.tasks import TaskEnvironment
+from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
-from mediaflow.workers.video import check_time_budget, estimate_seconds
+from mediaflow.workers.video import check_scratch_space, check_time_budget, estimate_seconds, run_chain
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
@@ -56,6 +58,18 @@ def test_work_past_the_budget_is_handed_off_and_no_budget_means_run_here() -> No
     with pytest.raises(ExceedsLambdaBudget) as raised:
         check_time_budget(environment(600), ["transcode"], 2 * 3600, 1920 * 1080, "web")
     assert raised.value.node_id == "web" and "exceeds the Lambda budget of 600 s" in raised.value.message
+
+
+def test_an_input_too_large_for_the_scratch_space_is_handed_off_before_downloading(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    env = TaskEnvironment(blobs=None, workdir=tmp_path, settings=Settings(), time_budget_seconds=600)  # type: ignore[arg-type]
+    payload = TaskPayload.model_validate({
+        "runtime": "ffmpeg", "run": {"runId": "r1"}, "ops": [{"nodeId": "web", "kind": "transcode"}],
+        "media": {"bucket": "b", "key": "t/uploads/huge.mp4", "contentType": "video/mp4", "size": free,
+                  "mediaType": "video", "filename": "huge.mp4"}})
+    with pytest.raises(ExceedsLambdaBudget, match="scratch space"):
+        run_chain(payload, env)  # no blob store: it never got as far as the download
+    check_scratch_space(dataclasses.replace(env, time_budget_seconds=None), free * 10, "web")  # no budget: here
 
 
 def test_the_lambda_budget_applies_to_ffmpeg_with_a_long_route_only() -> None:

@@ -42,6 +42,7 @@ Decisions written down here because they span ops:
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -305,6 +306,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     """Run a fused chain of ffmpeg ops (see the module docstring)."""
     steps = _parse_steps(task)
     known = task.media
+    check_scratch_space(env, known.size, steps[0].node_id)
     if known.duration_ms is not None:  # what the upload already says: hand off before downloading
         pixels = known.width * known.height if known.width and known.height else None
         check_time_budget(env, [step.kind for step in steps], known.duration_ms / 1000, pixels, steps[0].node_id)
@@ -389,6 +391,7 @@ CPU_SECONDS_PER_MEDIA_SECOND: dict[str, float] = {
     "extract_audio": 0.05, "poster_frame": 0.02, "thumbnail": 0.02,
 }
 REFERENCE_PIXELS = 1280 * 720
+SCRATCH_FACTOR = 2.5  # the input, the output and a sidecar or two-pass file
 AUDIO_ONLY_KINDS = frozenset({"audio", "extract_audio"})
 
 
@@ -401,6 +404,18 @@ def estimate_seconds(kinds: Sequence[str], duration: float | None, pixels: int |
     cpu = sum(CPU_SECONDS_PER_MEDIA_SECOND.get(kind, 0.0) * duration * (1.0 if kind in AUDIO_ONLY_KINDS else scale)
               for kind in kinds)
     return cpu / max(1, threads) ** 0.8
+
+
+def check_scratch_space(env: TaskEnvironment, size: int | None, node_id: str) -> None:
+    """Under a time budget (a Lambda), an input whose copy and output would not fit in the scratch space
+    goes to the long route before it is downloaded."""
+    if env.time_budget_seconds is None or not size:
+        return
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(env.workdir).free
+    if size * SCRATCH_FACTOR > free:
+        raise ExceedsLambdaBudget(f"the input ({size} bytes) and its output need more scratch space than this "
+                                  f"invocation has ({free} bytes free)", node_id=node_id)
 
 
 def check_time_budget(env: TaskEnvironment, kinds: Sequence[str], duration: float | None, pixels: int | None,
