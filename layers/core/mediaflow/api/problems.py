@@ -160,7 +160,7 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
 
 
-ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 429)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503)
 
 
 def route_responses(success_status: int = 200) -> dict[int, Any]:
