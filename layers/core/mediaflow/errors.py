@@ -88,6 +88,14 @@ class TransientError(MediaflowError):
     http_status = 503
 
 
+class ExceedsLambdaBudget(MediaflowError):
+    """The ffmpeg work is estimated to outlast the Lambda invocation: the compiled state machine catches
+    this and runs the same Task as an ECS Fargate task (``ecs:runTask.sync``). Not a failure of the node."""
+
+    code = "ExceedsLambdaBudget"
+    http_status = 503
+
+
 class InternalError(MediaflowError):
     """An unexpected failure inside a worker (a bug or a crashed toolchain), wrapped with its node id."""
 

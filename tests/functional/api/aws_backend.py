@@ -97,6 +97,29 @@ class Resolver:
             return str(parameter["Default"])
         raise KeyError(f"unresolved Ref {name}")
 
+    def condition(self, name: str) -> bool:
+        return bool(self(self.template["Conditions"][name]))
+
+    def function(self, key: str, inner: Any) -> Any:
+        """Fn::If / Join / Equals / Not / And / Or (conditions evaluated with the parameter defaults)."""
+        if key == "Fn::If":
+            name, when_true, when_false = inner
+            return self(when_true if self.condition(name) else when_false)
+        if key == "Fn::Join":
+            separator, items = inner
+            resolved = self(items)
+            parts = resolved.split(",") if isinstance(resolved, str) else resolved  # a CommaDelimitedList Ref
+            return separator.join(str(part) for part in parts)
+        if key == "Fn::Equals":
+            return self(inner[0]) == self(inner[1])
+        if key == "Fn::Not":
+            return not self(inner[0])
+        if key == "Fn::And":
+            return all(self(item) for item in inner)
+        if key == "Fn::Or":
+            return any(self(item) for item in inner)
+        raise KeyError(f"unsupported {key}")
+
     def get_att(self, logical: str, attribute: str) -> str:
         if attribute == "Arn" and logical in self.arns:
             return self.arns[logical]
@@ -111,6 +134,8 @@ class Resolver:
                 return self.get_att(*inner)
             if key == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), inner)
+            if key in ("Fn::If", "Fn::Join", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"):
+                return self.function(key, inner)
         if isinstance(value, dict):
             return {k: self(v) for k, v in value.items()}
         if isinstance(value, list):

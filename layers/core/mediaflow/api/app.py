@@ -14,8 +14,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
-from mediaflow.api import problems
+from mediaflow.api import openapi, problems
 from mediaflow.api.config import API_PREFIX
 from mediaflow.api.context import ApiContext
 from mediaflow.api.guards import check_body, check_method
@@ -94,8 +95,13 @@ class MediaflowResolver(APIGatewayRestResolver):
         self._scopes.append((method.upper(), _rule_regex(rule), scope, "<" not in rule))
         if scope is not None:
             kwargs.setdefault("security", SECURITY)
-        kwargs.setdefault("responses", problems.error_responses())
-        return self.route(rule, method.upper(), **kwargs)
+        kwargs.setdefault("responses", problems.route_responses(kwargs.get("status_code", 200)))
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            operation_id = kwargs.pop("operation_id", None) or to_camel(handler.__name__)
+            return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
+
+        return register
 
     def scope_of(self, method: str, path: str) -> tuple[bool, str | None]:
         """(known route, scope); unknown routes still need a key so that probing reveals nothing."""
@@ -198,7 +204,7 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
     for module in (meta, workflows, runs, jobs, webhooks):
         module.register(app)
     app.configure_openapi(
-        title="mediaflow API", version="1.0.0",
+        title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,
         summary="Media workflows: definitions, versions, runs, jobs and API keys",
         security_schemes={"bearerAuth": HTTPBearer(),
                           "apiKeyHeader": APIKey(name="X-API-Key", **{"in": APIKeyIn.header})},

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import InternalError, MediaflowError, StorageFull
+from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.settings import Settings, get_settings
@@ -95,6 +95,8 @@ class TaskEnvironment:
     runs: RunStore | None = None
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
+    time_budget_seconds: float | None = None
+    """Seconds of work this invocation may start (a Lambda's remaining time); None: no limit (embedded, ECS)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,8 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     started = time.time()
     try:
         result = run_ops(task, env)
+    except ExceedsLambdaBudget:
+        raise  # handed to the long route: not a failure of the node
     except Exception as error:  # a toolchain crash still gets a named, recorded error
         node_id = getattr(error, "node_id", None) or task.ops[0].node_id
         if storage_full(error) and not isinstance(error, StorageFull):

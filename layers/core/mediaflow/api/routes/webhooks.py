@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from mediaflow.api.models import Model
+from mediaflow.api.models import Model, examples
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.errors import NotFound
@@ -22,6 +22,9 @@ TAGS = ["webhooks"]
 
 
 class WebhookIn(Model):
+    model_config = Model.model_config | examples(
+        {"url": "https://hooks.example.com/mediaflow", "eventTypes": ["workflow.completed", "workflow.failed"]})
+
     url: str = Field(min_length=8, max_length=2048, description="https URL of a public host")
     event_types: list[Annotated[str, Field(pattern=r"^[a-z0-9_.*]{1,64}$")]] = Field(
         default_factory=list, max_length=20, description="Empty = every event")
