@@ -118,6 +118,8 @@ _SPECS: tuple[NodeSpec, ...] = (
              example={"mediaTypes": ["image"], "maxSizeBytes": 20000000}),
     NodeSpec("transform", "logic", "light", "Set or remove metadata keys", annotation=True,
              example={"set": {"source": "{original}"}}),
+    NodeSpec("ai_generate", "utility", "light", "Generate a text for the media (alt text, caption) with a model",
+             example={"prompt": "Write a short alt text.", "field": "altText"}),
     NodeSpec("rename", "utility", "light", "Rewrite the output filename from a pattern", annotation=True,
              example={"pattern": "{original}-web"}),
     NodeSpec("storage", "delivery", "light", "Persist the media under the tenant's outputs",

@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     eventbridge_key_encoding: Literal["none", "form"] = Field(
         default="none", description="AWS: how EventBridge 'Object Created' events encode object keys")
 
+    ai_provider: Literal["auto", "openai", "bedrock"] = Field(
+        default="auto", description="ai_generate: bedrock on AWS, an OpenAI-compatible endpoint otherwise (auto)")
+    ai_base_url: str = Field(default="", description="ai_generate: OpenAI-compatible base URL (ending in /v1)")
+    ai_api_key: str = Field(default="", description="ai_generate: bearer token of the OpenAI-compatible endpoint")
+    ai_model: str = Field(default="gpt-4o-mini", description="ai_generate: model of the OpenAI-compatible endpoint")
+    ai_bedrock_model: str = Field(default="anthropic.claude-3-haiku-20240307-v1:0",
+                                  description="ai_generate: Bedrock model id")
+    ai_timeout_seconds: float = Field(default=60.0, gt=0, le=900, description="ai_generate: one call's limit")
+    ai_max_image_bytes: int = Field(default=3_750_000, ge=0, description="ai_generate: larger images are not sent")
+
     webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
 
     ffmpeg_path: str = Field(default="ffmpeg", description="ffmpeg binary (a name on PATH or a path)")

@@ -88,13 +88,20 @@ class RunService:
             return [store_bytes(self.ctx, key, path.read_bytes())]
 
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
-              retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+              retry_of: str | None = None, version: int | None = None, inputs: dict[str, Any] | None = None,
+              definition: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start one run (a batch for several media). ``inputs`` feed input mappings and pass-through
+        values (mediaflow.mappings); ``definition`` replaces the saved one for this run only."""
+        from mediaflow import mappings
+
         store = self.ctx.workflows
         record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
                                                                                              version)
         if record.get("status") == "archived" and version is None:
             raise Conflict(f"workflow {workflow_id!r} is archived", field="status")
-        report = validate(record["definition"])
+        source, media = mappings.prepare(definition if definition is not None else record["definition"], media,
+                                         inputs)
+        report = validate(source)
         require_valid(report, "only a valid workflow can run")
         assert report.definition is not None
         batch = len(media) > 1
@@ -106,6 +113,10 @@ class RunService:
                                "version": record["version"], "startedAt": now_iso()}
         if retry_of:
             run["retryOf"] = retry_of
+        if inputs:
+            run["inputs"] = inputs
+        if batch:  # lets progress count finished items while the batch runs
+            run["tasksPerItem"] = max(1, len(compiled.tasks))
         payload: dict[str, Any] = {"run": run}
         if batch:
             payload["items"] = [m.to_state() for m in media]
@@ -139,7 +150,8 @@ class RunService:
         outputs = [] if run["output"] is None else output_refs(run["output"], exclude=input_keys(execution_input))
         return {
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
-            "status": run["status"], "batch": batch, "progress": progress(run, items if batch else None),
+            "status": run["status"], "batch": batch,
+            "progress": progress(run, items if batch else None, (execution_input.get("run") or {}).get("tasksPerItem")),
             "steps": steps, "error": run.get("error"),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
@@ -176,7 +188,8 @@ class RunService:
         if not states:
             raise Conflict(f"run {run_id!r} has no media to run again", field="input")
         media = [MediaRef.model_validate(state) for state in states]
-        return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]))
+        return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]),
+                          inputs=(execution_input.get("run") or {}).get("inputs"))
 
     # -- uploads and downloads -----------------------------------------------------------------------
     def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str) -> dict[str, Any]:
@@ -216,7 +229,9 @@ class RunService:
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
 
 
-def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
+def progress(run: dict[str, Any], items: list[Any] | None, tasks_per_item: int | None = None) -> dict[str, Any]:
+    """Items completed and failed; while a batch runs, an item counts as completed once as many Tasks
+    succeeded as one item runs (``tasksPerItem``, recorded when the run started)."""
     counts = run.get("progress") or {}
     tasks = {"tasksSucceeded": int(counts.get("tasksSucceeded", 0)), "tasksFailed": int(counts.get("tasksFailed", 0))}
     status = run["status"]
@@ -225,7 +240,8 @@ def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
                 **tasks}
     total = len(items)
     if status not in TERMINAL:
-        return {"total": total, "completed": 0, "failed": 0, **tasks}
+        done = tasks["tasksSucceeded"] // tasks_per_item if tasks_per_item else 0
+        return {"total": total, "completed": min(total, done), "failed": 0, **tasks}
     outcomes = run.get("output")
     if isinstance(outcomes, dict) and isinstance(outcomes.get("results"), list):
         outcomes = outcomes["results"]

@@ -7,7 +7,7 @@ chain order; each one's output reference is the next one's input.
 
 Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
 with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
-``notify`` and ``publish`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
+``notify``, ``publish`` and ``ai_generate`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
 The triggers (``upload``, ``event``) pass the media through.
 """
 
@@ -34,7 +34,7 @@ from mediaflow.runtime.tasks import (
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
 
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
-EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish"})
+EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate"})
 PASS_THROUGH_KINDS = frozenset({"upload", "event"})
 LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
 

@@ -1,0 +1,144 @@
+"""Who may see a workflow, and its deployment: deploy, undeploy, stop, start, lifecycle policy, discovery,
+layout and scopes. Strongly.ai's Kubernetes operations with their serverless meanings (docs/compat.md):
+
+- deploy: status ``active``; the save hook compiles and publishes the state machine and moves its ``live``
+  alias (AWS), so every trigger of the workflow may start runs;
+- undeploy: status ``draft`` and the published state machines removed (running executions finish, runs kept);
+- stop / start: the workflow's triggers off / on (``deploymentStatus``), the state machine untouched;
+- lifecycle: the policy the triggers apply when they fire (mediaflow.lifecycle).
+
+Visibility: a workflow created through `/api/v1` has an owner (the API key that created it). It is visible to
+the keys of its tenant it is shared with: the owner and the shared keys, or every key once ``isPublic``.
+Workflows without an owner (created through `/v1`) stay visible to every key of the tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mediaflow import layout, lifecycle, scopes
+from mediaflow.api.context import ApiContext
+from mediaflow.api.problems import ApiProblem
+from mediaflow.api.security import Principal
+from mediaflow.api.workflows import WorkflowService
+from mediaflow.errors import Conflict, NotFound
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def visible(record: dict[str, Any], principal: Principal) -> bool:
+    owner = record.get("ownerId")
+    if not owner or record.get("isPublic") or owner == principal.key_id:
+        return True
+    return any(share.get("userId") == principal.key_id for share in record.get("shares") or [])
+
+
+class DeploymentService:
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self.workflows = WorkflowService(ctx)
+
+    # -- access ---------------------------------------------------------------------------------------
+    def load(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
+        """The stored record when this key may see it; another tenant's or an unshared one is not found."""
+        record = self.ctx.workflows.get(principal.tenant, workflow_id)
+        if not visible(record, principal):
+            raise NotFound(f"workflow {workflow_id!r} not found")
+        return record
+
+    def _set(self, principal: Principal, workflow_id: str, changes: dict[str, Any] | None = None,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.load(principal, workflow_id)
+        return self.workflows.update(principal.tenant, workflow_id, changes or {}, extra=extra)
+
+    # -- sharing --------------------------------------------------------------------------------------
+    def shares(self, principal: Principal, workflow_id: str) -> list[dict[str, Any]]:
+        return list(self.load(principal, workflow_id).get("shares") or [])
+
+    def share(self, principal: Principal, workflow_id: str, user_id: str) -> None:
+        record = self.load(principal, workflow_id)
+        shares = list(record.get("shares") or [])
+        if user_id != record.get("ownerId") and all(s.get("userId") != user_id for s in shares):
+            shares.append({"userId": user_id, "sharedAt": _now()})
+            self.workflows.update(principal.tenant, workflow_id, {}, extra={"shares": shares})
+
+    def unshare(self, principal: Principal, workflow_id: str, user_id: str) -> None:
+        record = self.load(principal, workflow_id)
+        shares = [s for s in record.get("shares") or [] if s.get("userId") != user_id]
+        if len(shares) == len(record.get("shares") or []):
+            raise NotFound(f"workflow {workflow_id!r} is not shared with {user_id!r}", field="subId")
+        self.workflows.update(principal.tenant, workflow_id, {}, extra={"shares": shares})
+
+    # -- deployment -----------------------------------------------------------------------------------
+    def deploy(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
+        return self._set(principal, workflow_id, {"status": "active"},
+                         {"deploymentStatus": "running", "stoppedReason": None})
+
+    def undeploy(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
+        saved = self._set(principal, workflow_id, {"status": "draft"},
+                          {"deploymentStatus": None, "stoppedReason": None})
+        if self.ctx.on_workflow_deleted is not None:  # AWS: the published state machines go; runs stay
+            self.ctx.on_workflow_deleted(principal.tenant, workflow_id)
+        return saved
+
+    def stop(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
+        if self.load(principal, workflow_id).get("status") != "active":
+            raise Conflict("only a deployed (active) workflow can be stopped; deploy it first", field="status")
+        return self._set(principal, workflow_id, extra={"deploymentStatus": "stopped", "stoppedReason": "manual"})
+
+    def start(self, principal: Principal, workflow_id: str, replicas: int) -> dict[str, Any]:
+        if self.load(principal, workflow_id).get("status") != "active":
+            raise Conflict("only a deployed (active) workflow can be started; deploy it first", field="status")
+        return self._set(principal, workflow_id,
+                         extra={"deploymentStatus": "running", "stoppedReason": None, "replicas": replicas})
+
+    def set_lifecycle(self, principal: Principal, workflow_id: str, policy: lifecycle.Policy) -> dict[str, Any]:
+        return self._set(principal, workflow_id, extra={"lifecycle": policy.view()})
+
+    def admit(self, tenant: str, record: dict[str, Any]) -> None:
+        """Apply the lifecycle gate for a trigger firing now: 409 with the reason when nothing may start."""
+        allowed, reason, changes = lifecycle.gate(record)
+        if changes:
+            self.workflows.update(tenant, record["id"], {}, extra=changes)
+        if not allowed:
+            raise ApiProblem(409, reason or "the workflow's triggers are off", code="TriggerRefused",
+                             errors=[{"field": "status", "path": "status", "message": reason}])
+
+    def discover(self, principal: Principal, app_id: str, base: str) -> list[dict[str, Any]]:
+        label = f"app:{app_id}"
+        found = []
+        for record in self.ctx.workflows.list(principal.tenant, status="active", limit=1000):
+            if not visible(record, principal) or (label not in (record.get("tags") or [])
+                                                  and (record.get("config") or {}).get("appId") != app_id):
+                continue
+            found.append(record)
+        return found
+
+    # -- editing helpers ------------------------------------------------------------------------------
+    def layout(self, principal: Principal, workflow_id: str) -> tuple[bool, int]:
+        definition = self.load(principal, workflow_id)["definition"]
+        positions = layout.layered(definition.get("nodes", []), definition.get("edges", []))
+        nodes, moved = [], 0
+        for node in definition.get("nodes", []):
+            wanted = positions[node["id"]]
+            current = node.get("position") or {}
+            if (float(current.get("x", -1)), float(current.get("y", -1))) != (wanted["x"], wanted["y"]):
+                moved += 1
+            nodes.append({**node, "position": wanted})
+        if moved:
+            self.workflows.update(principal.tenant, workflow_id, {}, definition={**definition, "nodes": nodes})
+        return moved > 0, moved
+
+    def compute_scopes(self, principal: Principal, workflow_id: str) -> list[str]:
+        record = self.load(principal, workflow_id)
+        urls: list[str] = []
+        store = getattr(self.ctx.webhooks, "store", None)
+        if store is not None:
+            urls = [str(hook.get("url")) for hook in store.list_webhooks(principal.tenant)
+                    if hook.get("workflowId") in (None, workflow_id)]
+        found = scopes.compute(workflow_id, principal.tenant, record["definition"], urls)
+        self.workflows.update(principal.tenant, workflow_id, {}, extra={"scopes": found})
+        return found
