@@ -8,10 +8,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from mediaflow import lifecycle
 from mediaflow.conditions import evaluate
 from mediaflow.definition import Trigger
 from mediaflow.media import MediaRef
 
+OTHER_ENTRY_KINDS = frozenset({"email", "queue"})
+"""Trigger kinds whose workflows start from their own entry point, never from an upload."""
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -49,7 +52,10 @@ def matching_workflows(workflows: Iterable[dict[str, Any]], media: MediaRef, rel
     """Active workflows (stored records with a canonical ``definition``) whose trigger fires for this upload."""
     selected = []
     for workflow in workflows:
-        if workflow.get("status") != "active":
+        if workflow.get("status") != "active" or not lifecycle.gate(workflow)[0]:
+            continue  # not deployed, triggers stopped, or outside its lifecycle window
+        nodes = workflow.get("definition", {}).get("nodes", [])
+        if any(node.get("kind") in OTHER_ENTRY_KINDS for node in nodes):
             continue
         trigger = Trigger.model_validate(workflow.get("definition", {}).get("trigger", {}))
         if matches(trigger, media, relative_key):

@@ -174,6 +174,7 @@ def register(app: MediaflowResolver) -> None:
 
     register_editing(app, service, deployments)
     register_deployment(app, deployments)
+    register_execution(app)
 
 
 def register_static(app: MediaflowResolver, service: WorkflowService, deployments: DeploymentService) -> None:
@@ -190,6 +191,23 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
     @app.secured("GET", f"{P}/stats", READ, summary="Counts by status", tags=TAGS)
     def workflow_stats() -> Response[Any]:
         return ok(service.stats(app.principal().tenant))
+
+    @app.secured("POST", f"{P}/events", EXECUTE, summary="Start every active workflow whose event trigger matches",
+                 tags=TAGS)
+    def fire_event() -> Response[Any]:
+        from mediaflow.api.executions import ExecutionService
+
+        data = json_object(app)
+        event_type, event_data = data.get("event_type"), data.get("event_data") or {}
+        if not isinstance(event_type, str) or not event_type or len(event_type) > 128:
+            raise shapes.unprocessable("event_type", "required: the event type name")
+        if not isinstance(event_data, dict):
+            raise shapes.unprocessable("event_data", "must be an object")
+        results, failed = ExecutionService(app.ctx).fire_event(
+            app.principal(), event_type, event_data, str(data.get("source") or "platform"),
+            base_url(app.current_event.raw_event))
+        return ok({"event_type": event_type, "workflows_triggered": len(results) - failed, "workflows_failed": failed,
+                   "results": results})
 
     @app.secured("GET", f"{P}/discover", READ, summary="Active workflows of an app and their trigger endpoints",
                  tags=TAGS)
@@ -399,3 +417,51 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
     def unshare(workflow_id: Id, sub_id: Id) -> Response[Any]:
         deployments.unshare(who(), workflow_id, sub_id)
         return no_content()
+
+
+def register_execution(app: MediaflowResolver) -> None:
+    from mediaflow.api.executions import ExecutionService
+
+    executions = ExecutionService(app.ctx)
+
+    def who() -> Principal:
+        return app.principal()
+
+    def base() -> str:
+        return base_url(app.current_event.raw_event)
+
+    def inputs_of(data: dict[str, Any], *names: str) -> dict[str, Any]:
+        for name in names:
+            if data.get(name) is not None:
+                if not isinstance(data[name], dict):
+                    raise shapes.unprocessable(name, "must be an object")
+                return dict(data[name])
+        return {}
+
+    @app.secured("POST", f"{P}/<workflow_id>/execute", EXECUTE, summary="A test run (optionally of a definition "
+                 "given for this run only)", tags=TAGS, status_code=201)
+    def execute(workflow_id: Id) -> Response[Any]:
+        data = json_object(app)
+        override = inputs_of(data, "definition")
+        definition = None
+        if override.get("nodes"):  # the documented empty definition overrides nothing
+            current = executions.deployments.load(who(), workflow_id)["definition"]
+            definition = shapes.definition_in(override, current)
+        run_id = executions.execute(who(), workflow_id, definition, inputs_of(data, "triggerInputs"), base())
+        return ok({"executionId": run_id}, 201)
+
+    @app.secured("POST", f"{P}/<workflow_id>/trigger", EXECUTE, summary="A production run; sync waits for it",
+                 tags=TAGS)
+    def trigger(workflow_id: Id) -> Response[Any]:
+        data = json_object(app)
+        sync = data.get("sync", False)
+        if not isinstance(sync, bool):
+            raise shapes.unprocessable("sync", "must be true or false")
+        return ok(executions.trigger(who(), workflow_id, inputs_of(data, "inputs"), sync, base()))
+
+    @app.secured("POST", f"{P}/<workflow_id>/email-trigger", EXECUTE,
+                 summary="An inbound email: each media attachment starts a run", tags=TAGS, status_code=201)
+    def email_trigger(workflow_id: Id) -> Response[Any]:
+        run_ids = executions.email(who(), workflow_id, json_object(app), base())
+        return ok({"executionId": run_ids[0] if run_ids else None, "executionIds": run_ids,
+                   "trigger_type": "email"}, 201)
