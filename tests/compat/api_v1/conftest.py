@@ -114,6 +114,9 @@ def v1_embedded(tmp_path_factory: pytest.TempPathFactory, chat_stub: ChatStub) -
     keys = _test_keys(service.adapters.keys)
     keys["a2"] = service.adapters.keys.create_key("tenant-a", ["workflows:read", "workflows:write",
                                                                "workflows:execute"])[0]
+    # the server's own tenant: files dropped in its uploads/ folder belong to it
+    keys["local"] = service.adapters.keys.create_key(service.tenant, ["workflows:read", "workflows:write",
+                                                                       "workflows:execute"])[0]
     config = ApiConfig(rate_per_second=10_000, burst=10_000)
     server = local_api(service, port=0, config=config).start()
     ctx = embedded_context(service, config)
