@@ -1,4 +1,5 @@
-"""Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow."""
+"""Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow.
+Queue trigger: SQS messages of `POST /api/v1/workflows/{id}/enqueue` -> one run each (mediaflow.cloud.queue)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ metrics = Metrics(namespace="mediaflow")
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if any(record.get("eventSource") == "aws:sqs" for record in event.get("Records") or []):
+        from mediaflow.cloud.queue import consume
+
+        result = consume(event, app.adapters(), app.launcher())
+        metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=len(result["runs"]))
+        logger.info("queue handled", extra=result)
+        return result
     encoding = app.adapters().settings.eventbridge_key_encoding
     trigger = app.upload_trigger()
     runs = [run for obj in parse_upload_event(event, eventbridge_encoding=encoding) for run in trigger.handle(obj)]

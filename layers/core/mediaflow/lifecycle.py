@@ -24,6 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+
+class TriggerDeferred(Exception):
+    """A queued start that may not happen now (outside a window, stopped): try the message again later."""
+
+
 PolicyType = Literal["always-on", "idle-shutdown", "on-demand", "scheduled-window"]
 CLOCK: Callable[[], float] = time.time
 

@@ -25,6 +25,7 @@ TRIGGER = {"trigger_type": "api", "inputs": {"key": "value"}, "sync": False}
 EMAIL = {"from": "sender@example.com", "to": "inbox@workflow.strongly.ai", "subject": "Invoice attached",
          "body_text": "Plain text email body", "body_html": "<p>HTML email body</p>", "attachments": [],
          "email_headers": {}}
+ENQUEUE = {"message": {"orderId": "ord_123"}, "priority": 0, "source": "rest_api"}
 EVENT = {"event_type": "user.created", "event_data": {"userId": "user_456"}, "source": "platform"}
 START = {"replicas": 1}
 LIFECYCLE = {"type": "scheduled-window", "schedule": {"timezone": "America/Los_Angeles", "windows": [
@@ -290,6 +291,14 @@ def test_execute_trigger_email_and_events_answer_the_documented_shapes(client: S
     mailed = client.post(f"/api/v1/workflows/{mail_id}/email-trigger", EMAIL)
     assert mailed.status == 201 and mailed.json()["trigger_type"] == "email" and "executionId" in mailed.json()
     assert client.post(f"/api/v1/workflows/{workflow_id}/email-trigger", EMAIL).status == 409  # no email trigger
+
+    queue_id = create(client, media_workflow("orders", trigger="queue"))
+    assert client.post(f"/api/v1/workflows/{queue_id}/enqueue", ENQUEUE).status == 409  # not deployed
+    assert client.post(f"/api/v1/workflows/{queue_id}/deploy").status == 200
+    queued = client.post(f"/api/v1/workflows/{queue_id}/enqueue", ENQUEUE)
+    assert queued.status == 201, queued.content[:300]
+    assert queued.json()["trigger_type"] == "queue" and isinstance(queued.json()["executionId"], str)
+    assert client.post(f"/api/v1/workflows/{workflow_id}/enqueue", ENQUEUE).status == 409  # no queue trigger
 
     event_id = create(client, media_workflow("welcome", trigger="event", trigger_config={"eventName": "user.*"}))
     assert client.post(f"/api/v1/workflows/{event_id}/deploy").status == 200

@@ -188,3 +188,77 @@ def test_a_shared_workflow_is_readable_by_the_shared_key_and_not_by_another_key_
     assert client.with_key(backend.keys["b"]).get(f"/api/v1/workflows/{workflow_id}").status == 404
     assert client.delete(f"/api/v1/workflows/{workflow_id}/share/{key_id(backend, 'a2')}").status == 204
     assert colleague.get(f"/api/v1/workflows/{workflow_id}").status == 404
+
+
+def drain_sqs(backend: Api, redeliver_first: bool = False) -> list[str]:
+    """What Lambda's SQS event source does for the trigger function: receive batches, invoke, delete the
+    messages that succeeded. ``redeliver_first`` hands the first batch over twice (at-least-once delivery)."""
+    import boto3
+
+    from tests.functional.aws.conftest import FakeContext, load_handler
+
+    handler = load_handler("functions/trigger/handler.py").lambda_handler
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = backend.deployment.settings.trigger_queue_url
+    started: list[str] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            return started
+        event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                              "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q"}
+                             for m in got]}
+        for _ in range(2 if redeliver_first else 1):
+            result = handler(event, FakeContext("trigger"))
+            assert result["batchItemFailures"] == []
+            started.extend(result["runs"])
+        redeliver_first = False
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                          for i, m in enumerate(got)])
+
+
+def test_twenty_enqueued_messages_each_start_one_run(client: StronglyClient, backend: Api) -> None:
+    workflow_id = deployed(client, media_workflow("queued", trigger="queue"))
+    keys = [store_photo(backend, "tenant-a", f"{time.monotonic_ns()}-{i}.png", png(30 + i, 20)) for i in range(20)]
+    expected = []
+    for index, key in enumerate(keys):
+        reply = client.post(f"/api/v1/workflows/{workflow_id}/enqueue",
+                            {"message": {"objectKey": key, "n": index}, "priority": index % 3, "source": "test"})
+        assert reply.status == 201, reply.content[:300]
+        expected.append(reply.json()["executionId"])
+    assert len(set(expected)) == 20
+    if client.transport == "aws":  # SQS -> trigger function -> Step Functions, one batch delivered twice
+        started = drain_sqs(backend, redeliver_first=True)  # the queue may hold other tests' messages too
+        assert set(expected) <= set(started) and len(started) > len(set(started))  # a batch came twice
+    runs = {run_id: wait_run(client, run_id) for run_id in expected}
+    assert {run["status"] for run in runs.values()} == {"completed"}, runs
+    recorded = list(backend.runs.list_runs("tenant-a", workflow_id, limit=100))
+    assert sorted(r["runId"] for r in recorded) == sorted(expected)  # each message ran exactly once
+    assert sorted(r["input"]["run"]["inputs"]["n"] for r in recorded) == list(range(20))
+
+
+def test_the_embedded_queue_is_durable_and_starts_each_message_once(client: StronglyClient, backend: Api,
+                                                                    photo: bytes) -> None:
+    if backend.service is None:
+        pytest.skip("the SQLite queue of the embedded mode")
+    from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
+    from mediaflow.api import embedded_context
+    from mediaflow.api.executions import ExecutionService, queued_run_id
+
+    workflow_id = deployed(client, media_workflow("durable", trigger="queue"))
+    key = store_photo(backend, "tenant-a", f"{time.monotonic_ns()}.jpg", photo)
+    # a message stored while no consumer runs (the server stopped right after accepting it) ...
+    queue = SQLiteTriggerQueue(backend.service.adapters.db)
+    message_id = queue.send("tenant-a", workflow_id, {"objectKey": key}, priority=5)
+    # ... starts when a server opens the data dir again
+    ctx = embedded_context(backend.service, backend.app.ctx.config)
+    run_id = queued_run_id("tenant-a", workflow_id, message_id)
+    assert wait_run(client, run_id)["status"] == "completed"
+    deadline = time.monotonic() + 30
+    while (queue.status(message_id) or {}).get("state") != "done" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queue.status(message_id) == {"state": "done", "attempts": 1, "run_id": run_id, "error": None}
+    # a second delivery of the same message finds its run
+    item = {"messageId": message_id, "tenant": "tenant-a", "workflowId": workflow_id, "message": {"objectKey": key}}
+    assert ExecutionService(ctx).run_queued(item) == run_id
+    assert [r["runId"] for r in backend.runs.list_runs("tenant-a", workflow_id, limit=10)] == [run_id]

@@ -42,4 +42,11 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
                       blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
-                      on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks)
+                      on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks,
+                      queue=_trigger_queue(a.settings))
+
+
+def _trigger_queue(settings: Any) -> Any:
+    from mediaflow.adapters.aws.sqs import SqsTriggerQueue
+
+    return SqsTriggerQueue(settings.trigger_queue_url, settings.region) if settings.trigger_queue_url else None

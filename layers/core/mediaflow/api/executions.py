@@ -3,7 +3,9 @@
 - execute: a test run of the saved workflow or of a ``definition`` given for this run only;
 - trigger: a production run through the lifecycle gate; ``sync`` waits for the outcome (bounded);
 - email: each media attachment of a parsed inbound email starts a run (the workflow's `email` trigger);
-- events: every active workflow whose `event` trigger matches the event type starts a run.
+- events: every active workflow whose `event` trigger matches the event type starts a run;
+- enqueue: a message on the workflow's queue (its `queue` trigger) starts one run, exactly once: the run id
+  derives from the message id, so a redelivered message finds its run already started.
 
 The media of a run: stored keys named by the inputs (``objectKey``, ``objects`` or ``entityIds``), else the
 sample media of `/v1` runs (a generated image), as `POST /v1/workflows/{id}/runs` does without objects.
@@ -24,9 +26,10 @@ from mediaflow.api.problems import ApiProblem
 from mediaflow.api.runs import TERMINAL, RunService, matches_event, store_bytes
 from mediaflow.api.security import Principal
 from mediaflow.catalog import get_spec
-from mediaflow.errors import Conflict
+from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import safe_name
 from mediaflow.media import MediaRef
+from mediaflow.triggers import run_name
 
 SYNC_WAIT_SECONDS = {"embedded": 300.0, "aws": 25.0}
 """How long `trigger` with ``sync: true`` waits: Strongly's 5 minutes in the embedded server; on AWS, inside
@@ -52,7 +55,13 @@ class ExecutionService:
         if keys is None and inputs.get("objectKey") is not None:
             keys = [inputs["objectKey"]]
         if keys is None:
-            return self.runs.sample_media(tenant, "image")
+            try:
+                return self.runs.sample_media(tenant, "image")
+            except ImportError:  # a function without the image toolchain cannot draw the sample
+                raise ApiProblem(422, "name the stored media to run on (objectKey or objects)",
+                                 code="RequestValidation",
+                                 errors=[{"field": f"{field}.objectKey", "path": f"{field}.objectKey",
+                                          "message": "required on this deployment"}]) from None
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
             raise ApiProblem(422, "name stored media as objectKey (a key) or objects (keys)", code="RequestValidation",
                              errors=[{"field": f"{field}.objects", "path": f"{field}.objects",
@@ -158,3 +167,54 @@ class ExecutionService:
                 results.append({"workflowId": record["id"], "workflowName": record.get("name"), "executionId": None,
                                 "error": getattr(error, "message", "could not start")})
         return results, failed
+
+    # -- queue trigger ---------------------------------------------------------------------------------
+    def enqueue(self, principal: Principal, workflow_id: str, message: dict[str, Any], priority: int,
+                source: str) -> tuple[str, str]:
+        """Store the message on the queue; returns ``(message id, the run id it will start)``."""
+        record = self.deployments.load(principal, workflow_id)
+        node = trigger_node(record)
+        if node is None or node.get("kind") != "queue":
+            raise Conflict("the workflow has no queue trigger node", field="nodes")
+        if record.get("status") != "active" or record.get("deploymentStatus") == "stopped":
+            raise Conflict("the workflow is not deployed and running: deploy or start it first", field="status")
+        if self.ctx.queue is None:
+            raise ApiProblem(503, "this deployment has no trigger queue (MEDIAFLOW_TRIGGER_QUEUE_URL)",
+                             code="QueueUnavailable")
+        message_id = str(self.ctx.queue.send(principal.tenant, workflow_id, message, priority=priority,
+                                             source=source))
+        kick = getattr(self.ctx.queue, "kick", None)
+        if callable(kick):
+            kick(self.run_queued)
+        return message_id, queued_run_id(principal.tenant, workflow_id, message_id)
+
+    def run_queued(self, item: dict[str, Any]) -> str:
+        """Start the run of one queued message (idempotent: a second delivery finds the run)."""
+        from mediaflow import lifecycle
+        from mediaflow.nodes.queue import Config
+
+        tenant, workflow_id = str(item["tenant"]), str(item["workflowId"])
+        run_id = queued_run_id(tenant, workflow_id, str(item["messageId"]))
+        try:
+            self.ctx.runs.get_run(tenant, run_id)
+            return run_id
+        except NotFound:
+            pass
+        record = self.ctx.workflows.get(tenant, workflow_id)
+        allowed, reason, changes = lifecycle.gate(record)
+        if changes:
+            self.deployments.workflows.update(tenant, workflow_id, {}, extra=changes)
+        if not allowed:
+            raise lifecycle.TriggerDeferred(reason or "the workflow's triggers are off")
+        node = trigger_node(record) or {}
+        config = Config.model_validate(node.get("config") or {}) if node.get("kind") == "queue" else Config()
+        raw = item.get("message")
+        message: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        key = message.get(config.media_key_field)
+        media = self.media_for(tenant, {"objectKey": key} if isinstance(key, str) else {}, "message")
+        self.runs.start(tenant, workflow_id, media, "", inputs=message, run_id=run_id)
+        return run_id
+
+
+def queued_run_id(tenant: str, workflow_id: str, message_id: str) -> str:
+    return run_name("queue", workflow_id, tenant, message_id)

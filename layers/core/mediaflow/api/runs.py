@@ -89,7 +89,7 @@ class RunService:
 
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
               retry_of: str | None = None, version: int | None = None, inputs: dict[str, Any] | None = None,
-              definition: dict[str, Any] | None = None) -> dict[str, Any]:
+              definition: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
         """Start one run (a batch for several media). ``inputs`` feed input mappings and pass-through
         values (mediaflow.mappings); ``definition`` replaces the saved one for this run only."""
         from mediaflow import mappings
@@ -108,7 +108,7 @@ class RunService:
         compiled = compile_workflow(report.definition, report.configs,
                                     batch=BatchOptions(expected_items=len(media)) if batch else None)
         self.ctx.launcher.check(compiled)
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         run: dict[str, Any] = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant,
                                "version": record["version"], "startedAt": now_iso()}
         if retry_of:

@@ -465,3 +465,19 @@ def register_execution(app: MediaflowResolver) -> None:
         run_ids = executions.email(who(), workflow_id, json_object(app), base())
         return ok({"executionId": run_ids[0] if run_ids else None, "executionIds": run_ids,
                    "trigger_type": "email"}, 201)
+
+    @app.secured("POST", f"{P}/<workflow_id>/enqueue", EXECUTE, summary="A message on the workflow's queue trigger",
+                 tags=TAGS, status_code=201)
+    def enqueue(workflow_id: Id) -> Response[Any]:
+        data = json_object(app)
+        message = data.get("message", data.get("data"))
+        if message is None:  # the whole body is the message when neither field is given
+            message = {k: v for k, v in data.items() if k not in ("priority", "source")}
+        if not isinstance(message, dict):
+            raise shapes.unprocessable("message", "must be an object")
+        priority = data.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool) or not -1000 <= priority <= 1000:
+            raise shapes.unprocessable("priority", "an integer from -1000 to 1000")
+        message_id, run_id = executions.enqueue(who(), workflow_id, message, priority,
+                                                str(data.get("source") or "rest_api"))
+        return ok({"executionId": run_id, "trigger_type": "queue", "messageId": message_id}, 201)
