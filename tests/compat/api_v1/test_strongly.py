@@ -15,9 +15,10 @@ from tests.functional.api.conftest import Api
 pytestmark = pytest.mark.compat
 
 # -- the document's example requests, verbatim ---------------------------------------------------------------
-CREATE = {"name": "Daily ETL Pipeline", "description": "Extracts data from MySQL, transforms, and loads to S3",
-          "status": "draft", "nodes": [], "connections": [], "tags": ["etl"],
-          "settings": {"timeout": 3600, "retryOnFailure": True, "maxRetries": 3}}
+CREATE: dict[str, Any] = {
+    "name": "Daily ETL Pipeline", "description": "Extracts data from MySQL, transforms, and loads to S3",
+    "status": "draft", "nodes": [], "connections": [], "tags": ["etl"],
+    "settings": {"timeout": 3600, "retryOnFailure": True, "maxRetries": 3}}
 UPDATE = {"name": "Updated ETL Pipeline", "description": "Updated description", "nodes": [], "connections": [],
           "tags": ["etl", "v2"], "settings": {"timeout": 7200}}
 EXECUTE = {"definition": {"nodes": [], "connections": []}, "triggerInputs": {"key": "value"}}

@@ -331,7 +331,7 @@ class WorkflowService:
         template = templates().get(template_id)
         if template is None:
             raise NotFound(f"template {template_id!r} not found", field="templateId")
-        raw = {k: v for k, v in template.items() if k not in ("id", "tags")}
+        raw = {k: v for k, v in template.items() if k not in ("id", "tags", "createdAt")}
         if name:
             raw["name"] = name
         report, canonical = parse(raw)
