@@ -48,11 +48,11 @@ def test_stopped_idle_and_on_demand() -> None:
     allowed, _, changes = lifecycle.gate(record(deploymentStatus="stopped", lifecycle={"type": "on-demand"}), at)
     assert allowed and changes["deploymentStatus"] == "running"
     idle = {"type": "idle-shutdown", "idleTimeoutMinutes": 30}
-    fresh = record(lifecycle=idle, lastTriggeredAt=(at - timedelta(minutes=10)).isoformat())
-    assert lifecycle.gate(fresh, at)[0]
-    stale = record(lifecycle=idle, lastTriggeredAt=(at - timedelta(minutes=31)).isoformat())
-    allowed, reason, changes = lifecycle.gate(stale, at)
+    workflow = record(lifecycle=idle, updatedAt="2026-12-08T10:00:00Z")
+    assert lifecycle.gate(workflow, at, last_run_at=(at - timedelta(minutes=10)).isoformat())[0]
+    allowed, reason, changes = lifecycle.gate(workflow, at, last_run_at=(at - timedelta(minutes=31)).isoformat())
     assert not allowed and "idle" in str(reason) and changes == {"deploymentStatus": "stopped", "stoppedReason": "idle"}
+    assert lifecycle.gate(workflow, at)[0]  # an upload is activity: the idle rule waits for the next API trigger
     assert not lifecycle.gate(record(status="draft"), at)[0]
 
 

@@ -5,8 +5,8 @@ deployed (status ``active``) and not stopped. The policy then decides, at the mo
 
 - ``always-on`` and ``on-demand``: always (on-demand also restarts a stopped workflow, as Strongly's
   `trigger` auto-starts one);
-- ``idle-shutdown``: always, but a workflow that saw no trigger for ``idleTimeoutMinutes`` is stopped
-  (``stoppedReason: idle``) and starts nothing until `start`;
+- ``idle-shutdown``: always, but a workflow whose latest run (or save) is older than ``idleTimeoutMinutes`` when
+  an API, queue or event trigger fires is stopped (``stoppedReason: idle``) and starts nothing until `start`;
 - ``scheduled-window``: only inside one of the windows, in the policy's timezone; outside, nothing starts
   and the caller gets a refusal naming the next window.
 
@@ -120,26 +120,27 @@ def deployment_status(record: dict[str, Any]) -> str:
     return "stopped" if record.get("deploymentStatus") == "stopped" else "running"
 
 
-def gate(record: dict[str, Any], at: datetime | None = None) -> tuple[bool, str | None, dict[str, Any]]:
+def gate(record: dict[str, Any], at: datetime | None = None, last_run_at: str | None = None
+         ) -> tuple[bool, str | None, dict[str, Any]]:
     """Whether a trigger may start a run of ``record`` now: ``(allowed, reason, record changes)``.
 
-    The changes (an idle stop, an on-demand restart, the last trigger time) are for the caller to save."""
+    ``last_run_at`` (the workflow's latest run) measures idleness for ``idle-shutdown``; without it (an upload,
+    which is activity itself) the idle rule is not applied. The changes (an idle stop, an on-demand restart)
+    are for the caller to save; a trigger that changes nothing writes nothing."""
     at = at or now()
     policy = policy_of(record)
-    stamp = {"lastTriggeredAt": at.isoformat(timespec="seconds")}
     if record.get("status") != "active":
         return False, f"the workflow is {record.get('status', 'draft')}, not deployed (active)", {}
     if record.get("deploymentStatus") == "stopped":
         if policy.type == "on-demand":
-            return True, None, {**stamp, "deploymentStatus": "running", "stoppedReason": None}
+            return True, None, {"deploymentStatus": "running", "stoppedReason": None}
         return False, "the workflow is stopped; POST .../start to enable its triggers", {}
-    if policy.type == "idle-shutdown":
-        last = record.get("lastTriggeredAt") or record.get("updatedAt")
-        if last:
-            idle = at - datetime.fromisoformat(str(last).replace("Z", "+00:00"))
-            if idle > timedelta(minutes=policy.idle_timeout_minutes or 30):
-                return False, "the workflow was idle past its idleTimeoutMinutes and is now stopped", {
-                    "deploymentStatus": "stopped", "stoppedReason": "idle"}
+    if policy.type == "idle-shutdown" and last_run_at is not None:
+        last = max(str(last_run_at), str(record.get("updatedAt") or ""))
+        idle = at - datetime.fromisoformat(last.replace("Z", "+00:00"))
+        if idle > timedelta(minutes=policy.idle_timeout_minutes or 30):
+            return False, "the workflow was idle past its idleTimeoutMinutes and is now stopped", {
+                "deploymentStatus": "stopped", "stoppedReason": "idle"}
     if policy.type == "scheduled-window" and policy.schedule is not None and not in_window(policy.schedule, at):
         return False, f"outside the workflow's scheduled windows ({policy.schedule.timezone})", {}
-    return True, None, stamp
+    return True, None, {}

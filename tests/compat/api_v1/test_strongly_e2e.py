@@ -262,3 +262,26 @@ def test_the_embedded_queue_is_durable_and_starts_each_message_once(client: Stro
     item = {"messageId": message_id, "tenant": "tenant-a", "workflowId": workflow_id, "message": {"objectKey": key}}
     assert ExecutionService(ctx).run_queued(item) == run_id
     assert [r["runId"] for r in backend.runs.list_runs("tenant-a", workflow_id, limit=10)] == [run_id]
+
+
+def test_idle_shutdown_stops_the_triggers_after_the_idle_timeout(client: StronglyClient,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediaflow import lifecycle
+
+    workflow_id = deployed(client, media_workflow("idle"))
+    policy = {"type": "idle-shutdown", "idleTimeoutMinutes": 5}
+    assert client.put(f"/api/v1/workflows/{workflow_id}/lifecycle", policy).json()["lifecyclePolicy"] == policy
+    started = client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}})
+    assert started.status == 200 and wait_run(client, started.json()["execution_id"])["status"] == "completed"
+
+    later = time.time() + 6 * 60
+    monkeypatch.setattr(lifecycle, "CLOCK", lambda: later)
+    refused = client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}})
+    assert refused.status == 409 and "idle" in refused.json()["detail"]
+    state = client.get(f"/api/v1/workflows/{workflow_id}/lifecycle").json()
+    assert (state["deploymentStatus"], state["stoppedReason"]) == ("stopped", "idle")
+    assert client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}}).status == 409
+
+    monkeypatch.setattr(lifecycle, "CLOCK", time.time)
+    assert client.post(f"/api/v1/workflows/{workflow_id}/start", {}).json()["deploymentStatus"] == "running"
+    assert client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}}).status == 200

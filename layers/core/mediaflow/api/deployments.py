@@ -100,7 +100,9 @@ class DeploymentService:
 
     def admit(self, tenant: str, record: dict[str, Any]) -> None:
         """Apply the lifecycle gate for a trigger firing now: 409 with the reason when nothing may start."""
-        allowed, reason, changes = lifecycle.gate(record)
+        latest = self.ctx.runs.list_runs(tenant, record["id"], limit=1)
+        last = latest[0]["createdAt"] if latest else str(record.get("updatedAt") or "")
+        allowed, reason, changes = lifecycle.gate(record, last_run_at=last or None)
         if changes:
             self.workflows.update(tenant, record["id"], {}, extra=changes)
         if not allowed:

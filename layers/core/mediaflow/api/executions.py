@@ -201,11 +201,10 @@ class ExecutionService:
         except NotFound:
             pass
         record = self.ctx.workflows.get(tenant, workflow_id)
-        allowed, reason, changes = lifecycle.gate(record)
-        if changes:
-            self.deployments.workflows.update(tenant, workflow_id, {}, extra=changes)
-        if not allowed:
-            raise lifecycle.TriggerDeferred(reason or "the workflow's triggers are off")
+        try:
+            self.deployments.admit(tenant, record)
+        except ApiProblem as refused:
+            raise lifecycle.TriggerDeferred(refused.message) from None
         node = trigger_node(record) or {}
         config = Config.model_validate(node.get("config") or {}) if node.get("kind") == "queue" else Config()
         raw = item.get("message")

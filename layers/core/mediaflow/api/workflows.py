@@ -27,7 +27,7 @@ from mediaflow.validation import ValidationReport, validate
 STATUSES = ("draft", "active", "paused", "archived")
 # Record fields other APIs add (the /api/v1 compatibility router): kept by every edit of a workflow.
 EXTENSION_FIELDS = ("entityTypeId", "ownerId", "shares", "isPublic", "isTemplate", "config", "lifecycle",
-                    "deploymentStatus", "stoppedReason", "replicas", "scopes", "lastTriggeredAt")
+                    "deploymentStatus", "stoppedReason", "replicas", "scopes")
 _VERSION_FIELDS = ("versionTag", "versionNote")
 _MAX_LIST = 1000
 
