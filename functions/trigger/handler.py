@@ -1,4 +1,5 @@
 """Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow.
+Inbound email: raw mail SES stored under inbound-email/ -> one run per media attachment (mediaflow.cloud.email).
 Queue trigger: SQS messages of `POST /api/v1/workflows/{id}/enqueue` -> one run each (mediaflow.cloud.queue)."""
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=len(result["runs"]))
         logger.info("queue handled", extra=result)
         return result
-    encoding = app.adapters().settings.eventbridge_key_encoding
+    settings = app.adapters().settings
+    objects = parse_upload_event(event, eventbridge_encoding=settings.eventbridge_key_encoding)
+    mail = [obj for obj in objects if obj.key.startswith("inbound-email/")]
+    if mail:  # SES stored an inbound email (template parameter InboundEmailDomain)
+        from mediaflow.cloud.email import handle
+
+        started = [r for obj in mail for r in handle(obj.bucket, obj.key, app.adapters(), app.launcher(),
+                                                     settings.inbound_email_domain)]
+        logger.info("inbound email handled", extra={"runs": started})
+        return {"runs": [{"runId": run_id, "started": True} for run_id in started]}
     trigger = app.upload_trigger()
-    runs = [run for obj in parse_upload_event(event, eventbridge_encoding=encoding) for run in trigger.handle(obj)]
+    runs = [run for obj in objects for run in trigger.handle(obj)]
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in runs if r["started"]))
     logger.info("upload handled", extra={"runs": runs})
     return {"runs": runs}

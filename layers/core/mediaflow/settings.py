@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     light_function_arn: str = ""
     express_runner_function: str = Field(default="", description="AWS: function that runs Express executions")
     state_machine_log_group_arn: str = ""
+    inbound_email_domain: str = Field(default="", description="AWS: domain whose mail SES stores for email triggers")
     trigger_queue_url: str = Field(default="", description="AWS: SQS queue of `queue` triggers (enqueue)")
     presign_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="AWS: presigned URL lifetime")
     eventbridge_key_encoding: Literal["none", "form"] = Field(

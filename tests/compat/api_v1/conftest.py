@@ -138,7 +138,8 @@ def v1_aws(chat_stub: ChatStub) -> Iterator[Api]:
         # The node functions read the deployment's settings: ai_generate goes to the loopback stub here
         # (Bedrock itself is not in moto; its request shape is covered by a botocore Stubber test).
         adapters.settings = adapters.settings.model_copy(update={
-            "ai_provider": "openai", "ai_base_url": chat_stub.url, "ai_model": "stub-model"})
+            "ai_provider": "openai", "ai_base_url": chat_stub.url, "ai_model": "stub-model",
+            "inbound_email_domain": "mail.example.com"})
         keys = _test_keys(adapters.keys)
         keys["a2"] = adapters.keys.create_key("tenant-a", ["workflows:read", "workflows:write",
                                                            "workflows:execute"])[0]

@@ -285,3 +285,32 @@ def test_idle_shutdown_stops_the_triggers_after_the_idle_timeout(client: Strongl
     monkeypatch.setattr(lifecycle, "CLOCK", time.time)
     assert client.post(f"/api/v1/workflows/{workflow_id}/start", {}).json()["deploymentStatus"] == "running"
     assert client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}}).status == 200
+
+
+def test_mail_received_by_ses_starts_the_email_trigger_on_aws(client: StronglyClient, backend: Api) -> None:
+    if backend.deployment is None:
+        pytest.skip("SES inbound mail is an AWS feature (template parameter InboundEmailDomain)")
+    from email.message import EmailMessage
+
+    import boto3
+
+    from tests.functional.aws.conftest import FakeContext, load_handler
+
+    workflow_id = deployed(client, media_workflow("ses inbox", trigger="email"))
+    mail = EmailMessage()
+    mail["From"], mail["Subject"] = "Shop <orders@example.com>", "two photos"
+    mail["To"] = f"{workflow_id}+tenant-a@mail.example.com"
+    mail.set_content("photos attached")
+    mail.add_attachment(png(70, 50), maintype="image", subtype="png", filename="a.png")
+    mail.add_attachment(png(20, 10), maintype="image", subtype="png", filename="b.png")
+    mail.add_attachment(b"not media", maintype="text", subtype="plain", filename="c.txt")
+    bucket, key = backend.deployment.settings.uploads_bucket, f"inbound-email/{time.monotonic_ns()}"
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key=key, Body=mail.as_bytes())
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": {
+        "bucket": {"name": bucket}, "object": {"key": key, "size": 1, "etag": "e", "sequencer": "1"}}}
+    result = load_handler("functions/trigger/handler.py").lambda_handler(event, FakeContext("trigger"))
+    run_ids = [r["runId"] for r in result["runs"]]
+    assert len(run_ids) == 2
+    assert [wait_run(client, run_id)["status"] for run_id in run_ids] == ["completed", "completed"]
+    assert {backend.runs.get_run("tenant-a", r)["input"]["run"]["inputs"]["email"]["subject"] for r in run_ids} == {
+        "two photos"}
