@@ -90,6 +90,19 @@ def test_an_input_mapped_width_reaches_the_resize_and_a_sync_trigger_returns_out
     [stored] = [r for r in output_refs(run["output"]) if r["key"] == output["key"]]
     assert stored["metadata"]["orderId"] == "ord_123"  # pass-through value carried to the run's result
 
+    # execute with a definition for this run only: resize to 40 instead
+    override = media_workflow("override")
+    override["nodes"][1]["config"] = {"width": 40}
+    executed = client.post(f"/api/v1/workflows/{workflow_id}/execute", {
+        "definition": {"nodes": override["nodes"], "connections": override["connections"]},
+        "triggerInputs": {"objectKey": key}})
+    assert executed.status == 201
+    done = wait_run(client, executed.json()["executionId"])
+    assert done["status"] == "completed", done
+    [made] = done["outputs"]
+    assert Image.open(io.BytesIO(client.download(made["url"]).content)).size[0] == 40
+    assert client.get(f"/api/v1/workflows/{workflow_id}").json()["nodes"][1]["config"] == {"width": 64}
+
     if client.transport == "aws":
         return  # moto starts a published version ARN as its machine's latest definition (see aws_backend.py)
     # the saved workflow is unchanged: a run without the input uses the configured width

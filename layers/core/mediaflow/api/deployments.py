@@ -49,6 +49,19 @@ class DeploymentService:
             raise NotFound(f"workflow {workflow_id!r} not found")
         return record
 
+    def last_run_at(self, tenant: str, workflow_id: str) -> str | None:
+        latest = self.ctx.runs.list_runs(tenant, workflow_id, limit=1)
+        return str(latest[0]["createdAt"]) if latest else None
+
+    def visible_page(self, principal: Principal, *, status: str | None, tag: str | None, search: str | None,
+                     sort: str, limit: int, offset: int) -> tuple[int, list[tuple[dict[str, Any], str | None]]]:
+        """(how many this key may see, one page of ``(record, last run time)``), filtered and sorted as /v1."""
+        listed = self.workflows.list(principal.tenant, status=status, tag=tag, search=search, sort=sort,
+                                     limit=1000, offset=0, cursor=None)["workflows"]
+        stored = {r["id"]: r for r in self.ctx.workflows.list(principal.tenant, limit=1000)}
+        mine = [stored[w["id"]] for w in listed if w["id"] in stored and visible(stored[w["id"]], principal)]
+        return len(mine), [(r, self.last_run_at(principal.tenant, r["id"])) for r in mine[offset:offset + limit]]
+
     def _set(self, principal: Principal, workflow_id: str, changes: dict[str, Any] | None = None,
              extra: dict[str, Any] | None = None) -> dict[str, Any]:
         self.load(principal, workflow_id)

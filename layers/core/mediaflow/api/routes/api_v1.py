@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from mediaflow import lifecycle
 from mediaflow.api import compat_v1 as shapes
-from mediaflow.api.deployments import DeploymentService, visible
+from mediaflow.api.deployments import DeploymentService
 from mediaflow.api.http import base_url, json_body
 from mediaflow.api.routes import no_content
 from mediaflow.api.runs import RunService
@@ -56,8 +56,7 @@ def register(app: MediaflowResolver) -> None:
         return json_object(app)
 
     def full(record: dict[str, Any]) -> dict[str, Any]:
-        latest = app.ctx.runs.list_runs(who().tenant, record["id"], limit=1)
-        return shapes.workflow_view(record, who().tenant, latest[0]["createdAt"] if latest else None)
+        return shapes.workflow_view(record, who().tenant, deployments.last_run_at(who().tenant, record["id"]))
 
     @app.secured("GET", P, READ, summary="List workflows (entity API and Strongly.ai)", tags=TAGS)
     def list_workflows(
@@ -67,16 +66,10 @@ def register(app: MediaflowResolver) -> None:
         limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
         sort: Annotated[str, Query(pattern="^(createdAt|updatedAt|name):(asc|desc)$")] = "updatedAt:desc",
     ) -> Response[Any]:
-        page = service.list(who().tenant, status=status, tag=tag, search=search, sort=sort, limit=1000, offset=0,
-                            cursor=None)
-        stored = {r["id"]: r for r in app.ctx.workflows.list(who().tenant, limit=1000)}
-        mine = [stored[w["id"]] for w in page["workflows"] if w["id"] in stored and visible(stored[w["id"]], who())]
-        views = []
-        for record in mine[offset:offset + limit]:
-            latest = app.ctx.runs.list_runs(who().tenant, record["id"], limit=1)
-            views.append(shapes.workflow_view(record, who().tenant, latest[0]["createdAt"] if latest else None,
-                                              full=False))
-        return ok({"count": len(mine), "limit": limit, "offset": offset, "workflows": views})
+        count, page = deployments.visible_page(who(), status=status, tag=tag, search=search, sort=sort, limit=limit,
+                                               offset=offset)
+        views = [shapes.workflow_view(record, who().tenant, last_run, full=False) for record, last_run in page]
+        return ok({"count": count, "limit": limit, "offset": offset, "workflows": views})
 
     @app.secured("POST", P, WRITE, summary="Create a workflow (steps + entityTypeId, or nodes + connections)",
                  tags=TAGS, status_code=201)
