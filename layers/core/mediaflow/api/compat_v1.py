@@ -155,16 +155,14 @@ def settings_in(settings: Any, current: dict[str, Any]) -> dict[str, Any]:
         elif key == "maxRetries":
             retry["maxAttempts"] = value
         elif key == "retryOnFailure":
-            if value is False:
-                retry["maxAttempts"] = 0
-            elif not retry.get("maxAttempts"):
+            if value is True and not retry.get("maxAttempts") and "maxRetries" not in settings:
                 retry["maxAttempts"] = 2
         else:
             merged[key] = value
+    if settings.get("retryOnFailure") is False:  # whatever maxRetries says
+        retry["maxAttempts"] = 0
     if retry:
         merged["retry"] = retry
-    if settings.get("retryOnFailure") is False:
-        merged["retry"]["maxAttempts"] = 0
     return merged
 
 

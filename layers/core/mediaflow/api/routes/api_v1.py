@@ -185,6 +185,8 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
     def workflow_stats() -> Response[Any]:
         return ok(service.stats(app.principal().tenant))
 
+    from mediaflow.api.executions import trigger_node
+
     @app.secured("POST", f"{P}/events", EXECUTE, summary="Start every active workflow whose event trigger matches",
                  tags=TAGS)
     def fire_event() -> Response[Any]:
@@ -208,7 +210,7 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
         base = base_url(app.current_event.raw_event)
         found = []
         for record in deployments.discover(app.principal(), app_id, base):
-            trigger = next((n["kind"] for n in shapes.ordered_nodes(record["definition"])), "upload")
+            trigger = (trigger_node(record) or {}).get("kind", "upload")
             found.append({"id": record["id"], "name": record.get("name"), "description": record.get("description"),
                           "trigger_type": trigger, "mode": "production",
                           "endpoints": {"proxy_url": f"{base}{P}/{record['id']}/trigger", "method": "POST"},
