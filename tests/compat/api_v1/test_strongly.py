@@ -375,3 +375,19 @@ def test_scopes_of_the_document_are_enforced(client: StronglyClient, backend: Ap
     assert reader.post(f"/api/v1/workflows/{workflow_id}/execute", EXECUTE).status == 403
     assert client.with_key(None).get("/api/v1/workflows").status == 401
     assert client.with_key(backend.keys["b"]).get(f"/api/v1/workflows/{workflow_id}").status == 404
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (dict(CREATE, status="running"), "status"),
+    (dict(CREATE, tags="etl"), "tags"),
+    (dict(CREATE, nodes=[{"id": "n1", "label": "no kind"}]), "nodes[0].nodeId"),
+    (dict(CREATE, connections=[{"sourceNodeId": "a", "targetNodeId": "b", "targetPort": "ai"}]),
+     "connections[0].targetPort"),
+    (dict(CREATE, settings={"timeout": 5}), "settings.timeoutSeconds"),
+])
+def test_a_create_body_that_cannot_be_honoured_names_the_field(client: StronglyClient, body: dict[str, Any],
+                                                              field: str) -> None:
+    reply = client.post("/api/v1/workflows", body)
+    assert reply.status == 422, reply.content[:300]
+    assert reply.content_type.startswith("application/problem+json")
+    assert field in [e["field"] for e in reply.json()["errors"]], reply.json()["errors"]

@@ -9,7 +9,9 @@ response carries both views. Translation only: storing, validating and running s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from mediaflow.api.problems import ApiProblem
 from mediaflow.catalog import get_spec
@@ -18,6 +20,30 @@ STEP_TYPES = ("ai_generate", "validate", "publish", "notify", "transform", "cond
 TRIGGER_ID = "trigger"
 SOURCE_PORTS = ("output", "true", "false")
 TARGET_PORTS = ("input",)
+
+
+class WorkflowFields(BaseModel):
+    """The typed fields of a create or update body of either product (nodes and steps are checked by
+    translation and validation); anything else is refused by the definition's own model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: Literal["draft", "active", "paused", "archived"] | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    entityTypeId: str | None = Field(default=None, min_length=1, max_length=200)  # noqa: N815 (the wire name)
+    config: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    sharedWith: list[str] | None = Field(default=None, max_length=100)  # noqa: N815
+    isPublic: bool | None = None  # noqa: N815
+    isTemplate: bool | None = None  # noqa: N815
+
+
+def checked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` once its typed fields hold (422 naming the field otherwise)."""
+    WorkflowFields.model_validate(body)
+    return body
 
 
 def unprocessable(field: str, message: str) -> ApiProblem:

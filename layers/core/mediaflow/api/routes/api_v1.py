@@ -74,7 +74,7 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("POST", P, WRITE, summary="Create a workflow (steps + entityTypeId, or nodes + connections)",
                  tags=TAGS, status_code=201)
     def create_workflow() -> Response[Any]:
-        data = body()
+        data = shapes.checked(body())
         if data.get("steps") is not None and not data.get("entityTypeId"):
             raise shapes.unprocessable("entityTypeId", "required with `steps` (the entity type the workflow runs on)")
         if not data.get("name"):
@@ -95,7 +95,7 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("PUT", f"{P}/<workflow_id>", WRITE, summary="Update: fields left out keep their value",
                  tags=TAGS)
     def update_workflow(workflow_id: Id) -> Response[Any]:
-        data = body()
+        data = shapes.checked(body())
         current = deployments.load(who(), workflow_id)
         definition = shapes.definition_in(data, current["definition"])
         changes = {key: data[key] for key in ("name", "description", "status", "tags") if data.get(key) is not None}
