@@ -6,6 +6,7 @@ views (mediaflow.api.compat_v1). Handlers translate shapes and call the same ser
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -36,6 +37,12 @@ def ok(body: Any, status: int = 200) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
+def hidden(app: MediaflowResolver) -> Any:
+    """``app.secured`` for compatibility routes: documented by the products (docs/compat.md), left out of
+    mediaflow's own OpenAPI document so that clients generated from it stay typed."""
+    return functools.partial(app.secured, include_in_schema=False)
+
+
 def json_object(app: MediaflowResolver) -> dict[str, Any]:
     """The request's JSON object body ({} when empty)."""
     data = json_body(app.current_event.raw_event)
@@ -45,6 +52,7 @@ def json_object(app: MediaflowResolver) -> dict[str, Any]:
 
 
 def register(app: MediaflowResolver) -> None:
+    route = hidden(app)
     service = WorkflowService(app.ctx)
     runs = RunService(app.ctx)
     deployments = DeploymentService(app.ctx)
@@ -58,7 +66,7 @@ def register(app: MediaflowResolver) -> None:
     def full(record: dict[str, Any]) -> dict[str, Any]:
         return shapes.workflow_view(record, who().tenant, deployments.last_run_at(who().tenant, record["id"]))
 
-    @app.secured("GET", P, READ, summary="List workflows (entity API and Strongly.ai)", tags=TAGS)
+    @route("GET", P, READ, summary="List workflows (entity API and Strongly.ai)", tags=TAGS)
     def list_workflows(
         status: Annotated[str | None, Query(pattern="^(draft|active|paused|archived)$")] = None,
         tag: Annotated[str | None, Query(max_length=100)] = None,
@@ -71,7 +79,7 @@ def register(app: MediaflowResolver) -> None:
         views = [shapes.workflow_view(record, who().tenant, last_run, full=False) for record, last_run in page]
         return ok({"count": count, "limit": limit, "offset": offset, "workflows": views})
 
-    @app.secured("POST", P, WRITE, summary="Create a workflow (steps + entityTypeId, or nodes + connections)",
+    @route("POST", P, WRITE, summary="Create a workflow (steps + entityTypeId, or nodes + connections)",
                  tags=TAGS, status_code=201)
     def create_workflow() -> Response[Any]:
         data = shapes.checked(body())
@@ -88,11 +96,11 @@ def register(app: MediaflowResolver) -> None:
 
     register_static(app, service, deployments)
 
-    @app.secured("GET", f"{P}/<workflow_id>", READ, summary="A workflow: steps, nodes and connections", tags=TAGS)
+    @route("GET", f"{P}/<workflow_id>", READ, summary="A workflow: steps, nodes and connections", tags=TAGS)
     def get_workflow(workflow_id: Id) -> Response[Any]:
         return ok(full(deployments.load(who(), workflow_id)))
 
-    @app.secured("PUT", f"{P}/<workflow_id>", WRITE, summary="Update: fields left out keep their value",
+    @route("PUT", f"{P}/<workflow_id>", WRITE, summary="Update: fields left out keep their value",
                  tags=TAGS)
     def update_workflow(workflow_id: Id) -> Response[Any]:
         data = shapes.checked(body())
@@ -103,14 +111,14 @@ def register(app: MediaflowResolver) -> None:
         saved = service.update(who().tenant, workflow_id, changes, definition=definition, extra=extra)
         return ok(full(saved))
 
-    @app.secured("DELETE", f"{P}/<workflow_id>", WRITE, summary="Delete (runs are kept)", tags=TAGS,
+    @route("DELETE", f"{P}/<workflow_id>", WRITE, summary="Delete (runs are kept)", tags=TAGS,
                  status_code=204)
     def delete_workflow(workflow_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
         service.delete(who().tenant, workflow_id)
         return no_content()
 
-    @app.secured("POST", f"{P}/<workflow_id>/duplicate", WRITE, summary="Copy as a new draft", tags=TAGS,
+    @route("POST", f"{P}/<workflow_id>/duplicate", WRITE, summary="Copy as a new draft", tags=TAGS,
                  status_code=201)
     def duplicate_workflow(workflow_id: Id) -> Response[Any]:
         current = deployments.load(who(), workflow_id)
@@ -118,7 +126,7 @@ def register(app: MediaflowResolver) -> None:
         copy = service.duplicate(who().tenant, workflow_id, extra={k: v for k, v in extra.items() if v is not None})
         return ok({"workflowId": copy["id"], **full(copy)}, 201)
 
-    @app.secured("PUT", f"{P}/<workflow_id>/status", WRITE, summary="Set the status", tags=TAGS)
+    @route("PUT", f"{P}/<workflow_id>/status", WRITE, summary="Set the status", tags=TAGS)
     def set_status(workflow_id: Id) -> Response[Any]:
         status = body().get("status")
         if status not in ("draft", "active", "paused", "archived"):
@@ -126,12 +134,12 @@ def register(app: MediaflowResolver) -> None:
         deployments.load(who(), workflow_id)
         return ok(full(service.update(who().tenant, workflow_id, {"status": status})))
 
-    @app.secured("GET", f"{P}/<workflow_id>/versions", READ, summary="Versions with their author", tags=TAGS)
+    @route("GET", f"{P}/<workflow_id>/versions", READ, summary="Versions with their author", tags=TAGS)
     def list_versions(workflow_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
         return ok(service.versions(who().tenant, workflow_id))
 
-    @app.secured("POST", f"{P}/<workflow_id>/versions", WRITE, summary="Snapshot a tagged version", tags=TAGS,
+    @route("POST", f"{P}/<workflow_id>/versions", WRITE, summary="Snapshot a tagged version", tags=TAGS,
                  status_code=201)
     def create_version(workflow_id: Id) -> Response[Any]:
         data = body()
@@ -142,7 +150,7 @@ def register(app: MediaflowResolver) -> None:
                                    created_by=who().key_id)
         return ok(created, 201)
 
-    @app.secured("POST", f"{P}/<workflow_id>/run", EXECUTE, summary="Run on stored entities (media keys)",
+    @route("POST", f"{P}/<workflow_id>/run", EXECUTE, summary="Run on stored entities (media keys)",
                  tags=TAGS, status_code=202)
     def run_entities(workflow_id: Id) -> Response[Any]:
         ids = body().get("entityIds")
@@ -156,7 +164,7 @@ def register(app: MediaflowResolver) -> None:
         return ok({"jobId": started["runId"], "runId": started["runId"], "status": started["status"],
                    "total": started["total"]}, 202)
 
-    @app.secured("GET", f"{P}/<workflow_id>/runs/<run_id>", READ, summary="Run status with item progress",
+    @route("GET", f"{P}/<workflow_id>/runs/<run_id>", READ, summary="Run status with item progress",
                  tags=TAGS)
     def run_status(workflow_id: Id, run_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
@@ -172,8 +180,9 @@ def register(app: MediaflowResolver) -> None:
 
 def register_static(app: MediaflowResolver, service: WorkflowService, deployments: DeploymentService) -> None:
     """Paths below /api/v1/workflows that are not workflow ids (registered before `<workflow_id>`)."""
+    route = hidden(app)
 
-    @app.secured("GET", f"{P}/templates", READ, summary="Workflow templates", tags=TAGS)
+    @route("GET", f"{P}/templates", READ, summary="Workflow templates", tags=TAGS)
     def list_templates() -> Response[Any]:
         found = [{"id": t["id"], "name": t["name"], "description": t.get("description"), "tags": t.get("tags") or [],
                   "nodes": [shapes.node_out(n) for n in t["nodes"]],
@@ -181,13 +190,13 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
                  for t in templates().values()]
         return ok({"count": len(found), "templates": found})
 
-    @app.secured("GET", f"{P}/stats", READ, summary="Counts by status", tags=TAGS)
+    @route("GET", f"{P}/stats", READ, summary="Counts by status", tags=TAGS)
     def workflow_stats() -> Response[Any]:
         return ok(service.stats(app.principal().tenant))
 
     from mediaflow.api.executions import trigger_node
 
-    @app.secured("POST", f"{P}/events", EXECUTE, summary="Start every active workflow whose event trigger matches",
+    @route("POST", f"{P}/events", EXECUTE, summary="Start every active workflow whose event trigger matches",
                  tags=TAGS)
     def fire_event() -> Response[Any]:
         from mediaflow.api.executions import ExecutionService
@@ -204,7 +213,7 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
         return ok({"event_type": event_type, "workflows_triggered": len(results) - failed, "workflows_failed": failed,
                    "results": results})
 
-    @app.secured("GET", f"{P}/discover", READ, summary="Active workflows of an app and their trigger endpoints",
+    @route("GET", f"{P}/discover", READ, summary="Active workflows of an app and their trigger endpoints",
                  tags=TAGS)
     def discover(app_id: Annotated[str, Query(alias="appId", min_length=1, max_length=200)]) -> Response[Any]:
         base = base_url(app.current_event.raw_event)
@@ -220,6 +229,7 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
 
 
 def register_editing(app: MediaflowResolver, service: WorkflowService, deployments: DeploymentService) -> None:
+    route = hidden(app)
     from mediaflow import mappings
 
     def who() -> Principal:
@@ -228,7 +238,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
     def body() -> dict[str, Any]:
         return json_object(app)
 
-    @app.secured("GET", f"{P}/<workflow_id>/nodes", READ, summary="Nodes with connection counts", tags=TAGS)
+    @route("GET", f"{P}/<workflow_id>/nodes", READ, summary="Nodes with connection counts", tags=TAGS)
     def list_nodes(workflow_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
         listed = service.nodes(who().tenant, workflow_id)
@@ -236,7 +246,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
                 "outboundConnections")
         return ok({**listed, "nodes": [{k: n[k] for k in keep} for n in listed["nodes"]]})
 
-    @app.secured("POST", f"{P}/<workflow_id>/nodes", WRITE, summary="Add a node by catalog nodeId", tags=TAGS,
+    @route("POST", f"{P}/<workflow_id>/nodes", WRITE, summary="Add a node by catalog nodeId", tags=TAGS,
                  status_code=201)
     def add_node(workflow_id: Id) -> Response[Any]:
         data = body()
@@ -253,7 +263,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
             "nodeVersion": data.get("version") or "latest", "position": view["position"], "data": {},
             "config": view["config"]}}, 201)
 
-    @app.secured("PUT", f"{P}/<workflow_id>/nodes/<node_id>", WRITE, summary="Merge config into a node",
+    @route("PUT", f"{P}/<workflow_id>/nodes/<node_id>", WRITE, summary="Merge config into a node",
                  tags=TAGS)
     def configure_node(workflow_id: Id, node_id: Id) -> Response[Any]:
         data = body()
@@ -266,7 +276,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         return ok({"nodeId": node_id, "workflowId": workflow_id, "node": {
             "id": view["id"], "type": view["type"], "label": view["label"], "config": view["config"]}})
 
-    @app.secured("DELETE", f"{P}/<workflow_id>/nodes/<node_id>", WRITE,
+    @route("DELETE", f"{P}/<workflow_id>/nodes/<node_id>", WRITE,
                  summary="Remove a node and its connections", tags=TAGS)
     def remove_node(workflow_id: Id, node_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
@@ -288,7 +298,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         target[field] = value
         service.update(who().tenant, workflow_id, {}, definition={**definition, "nodes": nodes})
 
-    @app.secured("PUT", f"{P}/<workflow_id>/nodes/<node_id>/input-mappings", WRITE,
+    @route("PUT", f"{P}/<workflow_id>/nodes/<node_id>/input-mappings", WRITE,
                  summary="Fill config fields from run inputs, event data or metadata", tags=TAGS)
     def input_mappings(workflow_id: Id, node_id: Id) -> Response[Any]:
         value = body().get("mappings")
@@ -297,7 +307,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         set_node_field(workflow_id, node_id, "inputMappings", value)
         return ok({"nodeId": node_id, "workflowId": workflow_id, "inputMappings": value})
 
-    @app.secured("PUT", f"{P}/<workflow_id>/nodes/<node_id>/passthrough-values", WRITE,
+    @route("PUT", f"{P}/<workflow_id>/nodes/<node_id>/passthrough-values", WRITE,
                  summary="Copy run inputs into the node's output", tags=TAGS)
     def passthrough_values(workflow_id: Id, node_id: Id) -> Response[Any]:
         value = body().get("values")
@@ -306,7 +316,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         set_node_field(workflow_id, node_id, "passThroughValues", value)
         return ok({"nodeId": node_id, "workflowId": workflow_id, "passThroughValues": value})
 
-    @app.secured("POST", f"{P}/<workflow_id>/connections", WRITE, summary="Connect two nodes (ports)",
+    @route("POST", f"{P}/<workflow_id>/connections", WRITE, summary="Connect two nodes (ports)",
                  tags=TAGS, status_code=201)
     def connect(workflow_id: Id) -> Response[Any]:
         data = body()
@@ -320,14 +330,14 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
             "id": result["connectionId"], "source": edge["source"], "target": edge["target"],
             "sourcePort": edge.get("kind") or "output", "targetPort": "input"}}, 201)
 
-    @app.secured("DELETE", f"{P}/<workflow_id>/connections/<connection_id>", WRITE,
+    @route("DELETE", f"{P}/<workflow_id>/connections/<connection_id>", WRITE,
                  summary="Remove a connection (id `source~target`)", tags=TAGS)
     def disconnect(workflow_id: Id, connection_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
         service.disconnect(who().tenant, workflow_id, connection_id)
         return ok({"removed": True, "connectionId": connection_id, "workflowId": workflow_id})
 
-    @app.secured("POST", f"{P}/<workflow_id>/validate", READ, summary="Errors and warnings per node", tags=TAGS)
+    @route("POST", f"{P}/<workflow_id>/validate", READ, summary="Errors and warnings per node", tags=TAGS)
     def validate_workflow(workflow_id: Id) -> Response[Any]:
         deployments.load(who(), workflow_id)
         checked = service.check(who().tenant, workflow_id)
@@ -336,43 +346,44 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
                    "warnings": [shapes.issue_out(i) for i in checked["warnings"]],
                    "nodeCount": checked["nodeCount"], "connectionCount": checked["connectionCount"]})
 
-    @app.secured("POST", f"{P}/<workflow_id>/layout", WRITE, summary="Left-to-right layered layout", tags=TAGS)
+    @route("POST", f"{P}/<workflow_id>/layout", WRITE, summary="Left-to-right layered layout", tags=TAGS)
     def layout_workflow(workflow_id: Id) -> Response[Any]:
         changed, moved = deployments.layout(who(), workflow_id)
         return ok({"workflowId": workflow_id, "changed": changed, "nodesRepositioned": moved})
 
-    @app.secured("POST", f"{P}/<workflow_id>/compute-scopes", WRITE, summary="What the workflow needs",
+    @route("POST", f"{P}/<workflow_id>/compute-scopes", WRITE, summary="What the workflow needs",
                  tags=TAGS)
     def compute_scopes(workflow_id: Id) -> Response[Any]:
         return ok({"workflowId": workflow_id, "scopes": deployments.compute_scopes(who(), workflow_id)})
 
 
 def register_deployment(app: MediaflowResolver, deployments: DeploymentService) -> None:
+    route = hidden(app)
     def who() -> Principal:
         return app.principal()
 
     def body() -> dict[str, Any]:
         return json_object(app)
 
-    @app.secured("POST", f"{P}/<workflow_id>/deploy", WRITE, summary="Publish the state machine; triggers on",
+    @route("POST", f"{P}/<workflow_id>/deploy", WRITE, summary="Publish the state machine; triggers on",
                  tags=TAGS)
     def deploy(workflow_id: Id) -> Response[Any]:
         saved = deployments.deploy(who(), workflow_id)
         return ok({"message": "Workflow deployed successfully", "workflowId": workflow_id, "status": saved["status"]})
 
-    @app.secured("POST", f"{P}/<workflow_id>/undeploy", WRITE, summary="Remove the state machine; draft",
+    @route("POST", f"{P}/<workflow_id>/undeploy", WRITE, summary="Remove the state machine; draft",
                  tags=TAGS)
     def undeploy(workflow_id: Id) -> Response[Any]:
         saved = deployments.undeploy(who(), workflow_id)
         return ok({"message": "Workflow undeployed successfully", "workflowId": workflow_id,
                    "status": saved["status"]})
 
-    @app.secured("POST", f"{P}/<workflow_id>/stop", WRITE, summary="Turn every trigger off", tags=TAGS)
+    @route("POST", f"{P}/<workflow_id>/stop", WRITE, summary="Turn every trigger off", tags=TAGS)
     def stop(workflow_id: Id) -> Response[Any]:
         saved = deployments.stop(who(), workflow_id)
         return ok({"workflowId": workflow_id, "deploymentStatus": lifecycle.deployment_status(saved)})
 
-    @app.secured("POST", f"{P}/<workflow_id>/start", WRITE, summary="Turn the triggers back on", tags=TAGS)
+    @route("POST", f"{P}/<workflow_id>/start", WRITE, summary="Turn the triggers back on", tags=TAGS)
     def start(workflow_id: Id) -> Response[Any]:
         replicas = body().get("replicas", 1)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= 1000:
@@ -381,24 +392,24 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
         return ok({"workflowId": workflow_id, "deploymentStatus": lifecycle.deployment_status(saved),
                    "replicas": replicas})
 
-    @app.secured("GET", f"{P}/<workflow_id>/lifecycle", READ, summary="Lifecycle policy and status", tags=TAGS)
+    @route("GET", f"{P}/<workflow_id>/lifecycle", READ, summary="Lifecycle policy and status", tags=TAGS)
     def get_lifecycle(workflow_id: Id) -> Response[Any]:
         record = deployments.load(who(), workflow_id)
         return ok({"workflowId": workflow_id, "lifecyclePolicy": lifecycle.policy_of(record).view(),
                    "deploymentStatus": lifecycle.deployment_status(record),
                    "stoppedReason": record.get("stoppedReason")})
 
-    @app.secured("PUT", f"{P}/<workflow_id>/lifecycle", WRITE, summary="Set the lifecycle policy", tags=TAGS)
+    @route("PUT", f"{P}/<workflow_id>/lifecycle", WRITE, summary="Set the lifecycle policy", tags=TAGS)
     def put_lifecycle(workflow_id: Id) -> Response[Any]:
         policy = lifecycle.Policy.model_validate(body())
         deployments.set_lifecycle(who(), workflow_id, policy)
         return ok({"workflowId": workflow_id, "lifecyclePolicy": policy.view()})
 
-    @app.secured("GET", f"{P}/<workflow_id>/share", READ, summary="Keys the workflow is shared with", tags=TAGS)
+    @route("GET", f"{P}/<workflow_id>/share", READ, summary="Keys the workflow is shared with", tags=TAGS)
     def list_shares(workflow_id: Id) -> Response[Any]:
         return ok({"workflowId": workflow_id, "sharedWith": deployments.shares(who(), workflow_id)})
 
-    @app.secured("POST", f"{P}/<workflow_id>/share", WRITE, summary="Share with another key of the tenant",
+    @route("POST", f"{P}/<workflow_id>/share", WRITE, summary="Share with another key of the tenant",
                  tags=TAGS)
     def share(workflow_id: Id) -> Response[Any]:
         user_id = body().get("userId")
@@ -407,7 +418,7 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
         deployments.share(who(), workflow_id, user_id)
         return ok({"message": "Workflow shared successfully", "workflowId": workflow_id, "userId": user_id})
 
-    @app.secured("DELETE", f"{P}/<workflow_id>/share/<sub_id>", WRITE, summary="Stop sharing", tags=TAGS,
+    @route("DELETE", f"{P}/<workflow_id>/share/<sub_id>", WRITE, summary="Stop sharing", tags=TAGS,
                  status_code=204)
     def unshare(workflow_id: Id, sub_id: Id) -> Response[Any]:
         deployments.unshare(who(), workflow_id, sub_id)
@@ -415,6 +426,7 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
 
 
 def register_execution(app: MediaflowResolver) -> None:
+    route = hidden(app)
     from mediaflow.api.executions import ExecutionService
 
     executions = ExecutionService(app.ctx)
@@ -433,7 +445,7 @@ def register_execution(app: MediaflowResolver) -> None:
                 return dict(data[name])
         return {}
 
-    @app.secured("POST", f"{P}/<workflow_id>/execute", EXECUTE, summary="A test run (optionally of a definition "
+    @route("POST", f"{P}/<workflow_id>/execute", EXECUTE, summary="A test run (optionally of a definition "
                  "given for this run only)", tags=TAGS, status_code=201)
     def execute(workflow_id: Id) -> Response[Any]:
         data = json_object(app)
@@ -445,7 +457,7 @@ def register_execution(app: MediaflowResolver) -> None:
         run_id = executions.execute(who(), workflow_id, definition, inputs_of(data, "triggerInputs"), base())
         return ok({"executionId": run_id}, 201)
 
-    @app.secured("POST", f"{P}/<workflow_id>/trigger", EXECUTE, summary="A production run; sync waits for it",
+    @route("POST", f"{P}/<workflow_id>/trigger", EXECUTE, summary="A production run; sync waits for it",
                  tags=TAGS)
     def trigger(workflow_id: Id) -> Response[Any]:
         data = json_object(app)
@@ -454,14 +466,14 @@ def register_execution(app: MediaflowResolver) -> None:
             raise shapes.unprocessable("sync", "must be true or false")
         return ok(executions.trigger(who(), workflow_id, inputs_of(data, "inputs"), sync, base()))
 
-    @app.secured("POST", f"{P}/<workflow_id>/email-trigger", EXECUTE,
+    @route("POST", f"{P}/<workflow_id>/email-trigger", EXECUTE,
                  summary="An inbound email: each media attachment starts a run", tags=TAGS, status_code=201)
     def email_trigger(workflow_id: Id) -> Response[Any]:
         run_ids = executions.email(who(), workflow_id, json_object(app), base())
         return ok({"executionId": run_ids[0] if run_ids else None, "executionIds": run_ids,
                    "trigger_type": "email"}, 201)
 
-    @app.secured("POST", f"{P}/<workflow_id>/enqueue", EXECUTE, summary="A message on the workflow's queue trigger",
+    @route("POST", f"{P}/<workflow_id>/enqueue", EXECUTE, summary="A message on the workflow's queue trigger",
                  tags=TAGS, status_code=201)
     def enqueue(workflow_id: Id) -> Response[Any]:
         data = json_object(app)
