@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mediaflow import layout, lifecycle, scopes
+from mediaflow import layout, lifecycle, mappings, scopes
 from mediaflow.api.context import ApiContext
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal
@@ -132,7 +132,44 @@ class DeploymentService:
             found.append(record)
         return found
 
+    def deployment_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``{deploymentStatus, lifecyclePolicy, stoppedReason, runtime}`` of a stored workflow."""
+        return {"deploymentStatus": lifecycle.deployment_status(record),
+                "lifecyclePolicy": lifecycle.policy_of(record).view(), "stoppedReason": record.get("stoppedReason"),
+                "runtime": self.ctx.mode}
+
+    def put_lifecycle(self, principal: Principal, workflow_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+        policy = lifecycle.Policy.model_validate(raw)
+        self.set_lifecycle(principal, workflow_id, policy)
+        return policy.view()
+
+    def new_shares(self, user_ids: list[str]) -> list[dict[str, Any]]:
+        return [{"userId": str(user_id), "sharedAt": _now()} for user_id in dict.fromkeys(user_ids)]
+
     # -- editing helpers ------------------------------------------------------------------------------
+    def add_node(self, principal: Principal, workflow_id: str, node: dict[str, Any]) -> dict[str, Any]:
+        """Add a node; without a position it goes one column right of the rightmost node."""
+        definition = self.load(principal, workflow_id)["definition"]
+        placed = {**node, "position": node.get("position") or layout.next_position(definition.get("nodes", []))}
+        return self.workflows.add_node(principal.tenant, workflow_id, placed, None, None)
+
+    def set_node_field(self, principal: Principal, workflow_id: str, node_id: str, field: str,
+                       value: dict[str, Any]) -> None:
+        """Set a node's ``inputMappings`` or ``passThroughValues`` (422 naming the entry that cannot work)."""
+        definition = self.load(principal, workflow_id)["definition"]
+        nodes = [dict(n) for n in definition.get("nodes", [])]
+        target = next((n for n in nodes if n["id"] == node_id), None)
+        if target is None:
+            raise NotFound(f"node {node_id!r} not found", node_id=node_id)
+        mapping = field == "inputMappings"
+        problems = mappings.mapping_problems(target["kind"], value) if mapping else mappings.passthrough_problems(value)
+        if problems:
+            where = f"{'mappings' if mapping else 'values'}.{problems[0][0]}"
+            raise ApiProblem(422, f"{where}: {problems[0][1]}", code="RequestValidation",
+                             errors=[{"field": where, "path": where, "message": problems[0][1]}])
+        target[field] = value
+        self.workflows.update(principal.tenant, workflow_id, {}, definition={**definition, "nodes": nodes})
+
     def layout(self, principal: Principal, workflow_id: str) -> tuple[bool, int]:
         definition = self.load(principal, workflow_id)["definition"]
         positions = layout.layered(definition.get("nodes", []), definition.get("edges", []))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from mediaflow import lifecycle
 from mediaflow.api import compat_v1 as shapes
 from mediaflow.api.deployments import DeploymentService
 from mediaflow.api.http import base_url, json_body
@@ -20,8 +19,6 @@ from mediaflow.api.routes import no_content
 from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, templates
 from mediaflow.errors import NotFound
-from mediaflow.layout import next_position
-from mediaflow.local import now_iso
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -90,7 +87,7 @@ def register(app: MediaflowResolver) -> None:
         raw = {**shapes.definition_in(data), "status": data.get("status") or "draft", "tags": data.get("tags") or []}
         extra = {"entityTypeId": data.get("entityTypeId"), "ownerId": who().key_id, "config": data.get("config") or {},
                  "isPublic": bool(data.get("isPublic")), "isTemplate": bool(data.get("isTemplate")),
-                 "shares": [{"userId": str(u), "sharedAt": now_iso()} for u in data.get("sharedWith") or []]}
+                 "shares": deployments.new_shares(data.get("sharedWith") or [])}
         record = service.create(who().tenant, raw, extra={k: v for k, v in extra.items() if v is not None})
         return ok({"workflowId": record["id"], **full(record)}, 201)
 
@@ -220,18 +217,17 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
         found = []
         for record in deployments.discover(app.principal(), app_id, base):
             trigger = (trigger_node(record) or {}).get("kind", "upload")
+            state = deployments.deployment_view(record)
             found.append({"id": record["id"], "name": record.get("name"), "description": record.get("description"),
                           "trigger_type": trigger, "mode": "production",
                           "endpoints": {"proxy_url": f"{base}{P}/{record['id']}/trigger", "method": "POST"},
-                          "deployment": {"runtime": app.ctx.mode, "status": lifecycle.deployment_status(record),
+                          "deployment": {**{k: state[k] for k in ("runtime", "deploymentStatus")},
                                          "version": record["version"]}})
         return ok(found)
 
 
 def register_editing(app: MediaflowResolver, service: WorkflowService, deployments: DeploymentService) -> None:
     route = hidden(app)
-    from mediaflow import mappings
-
     def who() -> Principal:
         return app.principal()
 
@@ -253,10 +249,9 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         kind = data.get("nodeId") or data.get("nodeType")
         if not isinstance(kind, str) or not kind:
             raise shapes.unprocessable("nodeId", "required: a catalog node id (GET /v1/nodes)")
-        definition = deployments.load(who(), workflow_id)["definition"]
-        node = {"kind": kind, "label": data.get("label"), "config": data.get("config") or {},
-                "position": data.get("position") or next_position(definition.get("nodes", []))}
-        added = service.add_node(who().tenant, workflow_id, node, None, None)
+        added = deployments.add_node(who(), workflow_id, {"kind": kind, "label": data.get("label"),
+                                                          "config": data.get("config") or {},
+                                                          "position": data.get("position")})
         view = added["node"]
         return ok({"nodeId": added["nodeId"], "workflowId": workflow_id, "node": {
             "id": view["id"], "type": view["type"], "category": view["category"], "label": view["label"],
@@ -284,27 +279,13 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         return ok({"removed": True, "nodeId": node_id, "removedConnections": result["removedConnections"],
                    "workflowId": workflow_id})
 
-    def set_node_field(workflow_id: str, node_id: str, field: str, value: dict[str, Any]) -> None:
-        definition = deployments.load(who(), workflow_id)["definition"]
-        nodes = [dict(n) for n in definition.get("nodes", [])]
-        target = next((n for n in nodes if n["id"] == node_id), None)
-        if target is None:
-            raise NotFound(f"node {node_id!r} not found", node_id=node_id)
-        problems = (mappings.mapping_problems(target["kind"], value) if field == "inputMappings"
-                    else mappings.passthrough_problems(value))
-        if problems:
-            name = "mappings" if field == "inputMappings" else "values"
-            raise shapes.unprocessable(f"{name}.{problems[0][0]}", problems[0][1])
-        target[field] = value
-        service.update(who().tenant, workflow_id, {}, definition={**definition, "nodes": nodes})
-
     @route("PUT", f"{P}/<workflow_id>/nodes/<node_id>/input-mappings", WRITE,
                  summary="Fill config fields from run inputs, event data or metadata", tags=TAGS)
     def input_mappings(workflow_id: Id, node_id: Id) -> Response[Any]:
         value = body().get("mappings")
         if not isinstance(value, dict):
             raise shapes.unprocessable("mappings", "required: an object of config field -> source path")
-        set_node_field(workflow_id, node_id, "inputMappings", value)
+        deployments.set_node_field(who(), workflow_id, node_id, "inputMappings", value)
         return ok({"nodeId": node_id, "workflowId": workflow_id, "inputMappings": value})
 
     @route("PUT", f"{P}/<workflow_id>/nodes/<node_id>/passthrough-values", WRITE,
@@ -313,7 +294,7 @@ def register_editing(app: MediaflowResolver, service: WorkflowService, deploymen
         value = body().get("values")
         if not isinstance(value, dict):
             raise shapes.unprocessable("values", "required: an object of output key -> input key")
-        set_node_field(workflow_id, node_id, "passThroughValues", value)
+        deployments.set_node_field(who(), workflow_id, node_id, "passThroughValues", value)
         return ok({"nodeId": node_id, "workflowId": workflow_id, "passThroughValues": value})
 
     @route("POST", f"{P}/<workflow_id>/connections", WRITE, summary="Connect two nodes (ports)",
@@ -381,7 +362,8 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
     @route("POST", f"{P}/<workflow_id>/stop", WRITE, summary="Turn every trigger off", tags=TAGS)
     def stop(workflow_id: Id) -> Response[Any]:
         saved = deployments.stop(who(), workflow_id)
-        return ok({"workflowId": workflow_id, "deploymentStatus": lifecycle.deployment_status(saved)})
+        status = deployments.deployment_view(saved)["deploymentStatus"]
+        return ok({"workflowId": workflow_id, "deploymentStatus": status})
 
     @route("POST", f"{P}/<workflow_id>/start", WRITE, summary="Turn the triggers back on", tags=TAGS)
     def start(workflow_id: Id) -> Response[Any]:
@@ -389,21 +371,20 @@ def register_deployment(app: MediaflowResolver, deployments: DeploymentService) 
         if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= 1000:
             raise shapes.unprocessable("replicas", "an integer from 0 to 1000")
         saved = deployments.start(who(), workflow_id, replicas)
-        return ok({"workflowId": workflow_id, "deploymentStatus": lifecycle.deployment_status(saved),
-                   "replicas": replicas})
+        status = deployments.deployment_view(saved)["deploymentStatus"]
+        return ok({"workflowId": workflow_id, "deploymentStatus": status, "replicas": replicas})
 
     @route("GET", f"{P}/<workflow_id>/lifecycle", READ, summary="Lifecycle policy and status", tags=TAGS)
     def get_lifecycle(workflow_id: Id) -> Response[Any]:
         record = deployments.load(who(), workflow_id)
-        return ok({"workflowId": workflow_id, "lifecyclePolicy": lifecycle.policy_of(record).view(),
-                   "deploymentStatus": lifecycle.deployment_status(record),
-                   "stoppedReason": record.get("stoppedReason")})
+        state = deployments.deployment_view(record)
+        return ok({"workflowId": workflow_id, **{k: state[k] for k in ("lifecyclePolicy", "deploymentStatus",
+                                                                        "stoppedReason")}})
 
     @route("PUT", f"{P}/<workflow_id>/lifecycle", WRITE, summary="Set the lifecycle policy", tags=TAGS)
     def put_lifecycle(workflow_id: Id) -> Response[Any]:
-        policy = lifecycle.Policy.model_validate(body())
-        deployments.set_lifecycle(who(), workflow_id, policy)
-        return ok({"workflowId": workflow_id, "lifecyclePolicy": policy.view()})
+        return ok({"workflowId": workflow_id, "lifecyclePolicy": deployments.put_lifecycle(who(), workflow_id,
+                                                                                           body())})
 
     @route("GET", f"{P}/<workflow_id>/share", READ, summary="Keys the workflow is shared with", tags=TAGS)
     def list_shares(workflow_id: Id) -> Response[Any]:
