@@ -150,5 +150,6 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
     )
     from mediaflow.api.executions import ExecutionService
 
-    ctx.queue.kick(ExecutionService(ctx).run_queued)  # messages left by a stopped server start now
+    if ctx.queue.pending():  # messages left by a stopped server start now
+        ctx.queue.kick(ExecutionService(ctx).run_queued)
     return ctx

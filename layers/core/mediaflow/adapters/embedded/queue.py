@@ -104,6 +104,11 @@ class SQLiteTriggerQueue:
                          ("failed" if failed else "ready", error[:1000], self.clock() + delay, 0 if count else 1,
                           message_id))
 
+    def pending(self) -> bool:
+        """Whether any message waits to start (ready, deferred, or claimed by a process that stopped)."""
+        self._ensure()
+        return bool(self.db.read("SELECT 1 FROM trigger_queue WHERE state IN ('ready', 'claimed') LIMIT 1"))
+
     def next_available(self) -> float | None:
         """When the earliest message waiting for a later time becomes ready (None: nothing waits)."""
         self._ensure()
