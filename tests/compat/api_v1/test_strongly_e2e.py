@@ -327,3 +327,13 @@ def test_mail_received_by_ses_starts_the_email_trigger_on_aws(client: StronglyCl
     assert [wait_run(client, run_id)["status"] for run_id in run_ids] == ["completed", "completed"]
     assert {backend.runs.get_run("tenant-a", r)["input"]["run"]["inputs"]["email"]["subject"] for r in run_ids} == {
         "two photos"}
+
+
+def test_a_workflow_deployed_again_after_undeploy_runs(client: StronglyClient) -> None:
+    workflow_id = deployed(client, media_workflow("redeploy"))
+    assert client.post(f"/api/v1/workflows/{workflow_id}/undeploy").json()["status"] == "draft"
+    assert client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}}).status == 409
+    assert client.post(f"/api/v1/workflows/{workflow_id}/deploy").json()["status"] == "active"
+    started = client.post(f"/api/v1/workflows/{workflow_id}/trigger", {"inputs": {}})
+    assert started.status == 200, started.content[:300]
+    assert wait_run(client, started.json()["execution_id"])["status"] == "completed"

@@ -26,6 +26,10 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     def deleted(tenant: str, workflow_id: str) -> None:
         a.orchestrator.delete(tenant, workflow_id)
 
+    def undeployed(tenant: str, workflow_id: str) -> None:
+        a.orchestrator.delete(tenant, workflow_id)
+        a.workflows.forget_machines(tenant, workflow_id)  # the next run or deploy publishes afresh
+
     def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int) -> dict[str, Any]:
         conditions: list[Any] = [["content-length-range", 1, max_bytes]]
         fields = {"Content-Type": content_type} if content_type else {}
@@ -42,8 +46,8 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
                       blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
-                      on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks,
-                      queue=_trigger_queue(a.settings))
+                      on_workflow_deleted=deleted, on_workflow_undeployed=undeployed, presign_post=presign,
+                      webhooks=webhooks, queue=_trigger_queue(a.settings))
 
 
 def _trigger_queue(settings: Any) -> Any:

@@ -81,6 +81,7 @@ class ApiContext:
     scratch_dir: Path = field(default_factory=lambda: Path("/tmp/mediaflow-api"))
     on_workflow_saved: Callable[[str, dict[str, Any]], None] | None = None
     on_workflow_deleted: Callable[[str, str], None] | None = None
+    on_workflow_undeployed: Callable[[str, str], None] | None = None  # AWS: its published machines go
     presign_post: Callable[..., dict[str, Any]] | None = None
     webhooks: Any = None
     queue: Any = None  # the `queue` triggers' queue: SQLite (embedded) or SQS (AWS); None = enqueue refused

@@ -93,8 +93,8 @@ class DeploymentService:
     def undeploy(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
         saved = self._set(principal, workflow_id, {"status": "draft"},
                           {"deploymentStatus": None, "stoppedReason": None})
-        if self.ctx.on_workflow_deleted is not None:  # AWS: the published state machines go; runs stay
-            self.ctx.on_workflow_deleted(principal.tenant, workflow_id)
+        if self.ctx.on_workflow_undeployed is not None:  # AWS: the published state machines go; runs stay
+            self.ctx.on_workflow_undeployed(principal.tenant, workflow_id)
         return saved
 
     def stop(self, principal: Principal, workflow_id: str) -> dict[str, Any]:

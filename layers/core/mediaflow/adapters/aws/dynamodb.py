@@ -188,6 +188,16 @@ class DynamoDBWorkflowStore(DynamoTable):
         with translated(f"workflow {workflow_id!r}"):
             self.table.put_item(Item={"pk": tenant, "sk": f"{MACHINE}{workflow_id}#{digest}", "doc": _dumps(machine)})
 
+    def forget_machines(self, tenant: str, workflow_id: str) -> None:
+        """Drop the records of the workflow's deployed machines (after deleting them: undeploy)."""
+        from boto3.dynamodb.conditions import Key
+
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant)
+                                & Key("sk").begins_with(f"{MACHINE}{workflow_id}#"), ProjectionExpression="pk, sk")
+        with translated(f"workflow {workflow_id!r}"), self.table.batch_writer() as batch:
+            for item in items:
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+
     def delete(self, tenant: str, workflow_id: str) -> None:
         from boto3.dynamodb.conditions import Key
         from botocore.exceptions import ClientError
