@@ -1,6 +1,8 @@
-"""Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow.
+"""Upload trigger: S3 "Object Created" (EventBridge, through the UploadEvents queue) -> one Step Functions run
+per matching active workflow. A message that fails goes back to the queue alone (partial batch response).
 Inbound email: raw mail SES stored under inbound-email/ -> one run per media attachment (mediaflow.cloud.email).
-Queue trigger: SQS messages of `POST /api/v1/workflows/{id}/enqueue` -> one run each (mediaflow.cloud.queue)."""
+Queue trigger: messages of `POST /api/v1/workflows/{id}/enqueue` (TriggerQueue) -> one run each
+(mediaflow.cloud.queue)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mediaflow.cloud import app
-from mediaflow.cloud.trigger import parse_upload_event
+from mediaflow.cloud.trigger import handle_queue_batch, is_queue_batch, parse_upload_event
 
 logger = Logger()
 tracer = Tracer()
@@ -21,25 +23,23 @@ metrics = Metrics(namespace="mediaflow")
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if any(record.get("eventSource") == "aws:sqs" for record in event.get("Records") or []):
-        from mediaflow.cloud.queue import consume
+    from mediaflow.cloud.email import with_inbound_mail
+    from mediaflow.cloud.queue import consume, is_trigger_queue_batch
 
+    if is_trigger_queue_batch(event):
         result = consume(event, app.adapters(), app.launcher())
         metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=len(result["runs"]))
-        logger.info("queue handled", extra=result)
+        logger.info("queued messages handled", extra=result)
         return result
     settings = app.adapters().settings
-    objects = parse_upload_event(event, eventbridge_encoding=settings.eventbridge_key_encoding)
-    mail = [obj for obj in objects if obj.key.startswith("inbound-email/")]
-    if mail:  # SES stored an inbound email (template parameter InboundEmailDomain)
-        from mediaflow.cloud.email import handle
-
-        started = [r for obj in mail for r in handle(obj.bucket, obj.key, app.adapters(), app.launcher(),
-                                                     settings.inbound_email_domain)]
-        logger.info("inbound email handled", extra={"runs": started})
-        return {"runs": [{"runId": run_id, "started": True} for run_id in started]}
-    trigger = app.upload_trigger()
-    runs = [run for obj in objects for run in trigger.handle(obj)]
-    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in runs if r["started"]))
-    logger.info("upload handled", extra={"runs": runs})
-    return {"runs": runs}
+    encoding = settings.eventbridge_key_encoding
+    handle = with_inbound_mail(app.upload_trigger().handle, app.adapters(), app.launcher(),
+                               settings.inbound_email_domain)
+    if is_queue_batch(event):
+        result = handle_queue_batch(event, handle, eventbridge_encoding=encoding)
+    else:  # an event delivered directly (a rule without the queue, or a replay)
+        result = {"runs": [run for obj in parse_upload_event(event, eventbridge_encoding=encoding)
+                           for run in handle(obj)]}
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in result["runs"] if r["started"]))
+    logger.info("uploads handled", extra={"runs": result["runs"], "failed": result.get("batchItemFailures")})
+    return result

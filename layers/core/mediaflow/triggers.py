@@ -13,7 +13,7 @@ from mediaflow.conditions import evaluate
 from mediaflow.definition import Trigger
 from mediaflow.media import MediaRef
 
-OTHER_ENTRY_KINDS = frozenset({"email", "queue"})
+OTHER_ENTRY_KINDS = frozenset({"event", "email", "queue"})
 """Trigger kinds whose workflows start from their own entry point, never from an upload."""
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 

@@ -114,9 +114,6 @@ def v1_embedded(tmp_path_factory: pytest.TempPathFactory, chat_stub: ChatStub) -
     keys = _test_keys(service.adapters.keys)
     keys["a2"] = service.adapters.keys.create_key("tenant-a", ["workflows:read", "workflows:write",
                                                                "workflows:execute"])[0]
-    # the server's own tenant: files dropped in its uploads/ folder belong to it
-    keys["local"] = service.adapters.keys.create_key(service.tenant, ["workflows:read", "workflows:write",
-                                                                       "workflows:execute"])[0]
     config = ApiConfig(rate_per_second=10_000, burst=10_000)
     server = local_api(service, port=0, config=config).start()
     ctx = embedded_context(service, config)
@@ -137,14 +134,20 @@ def v1_aws(chat_stub: ChatStub) -> Iterator[Api]:
         adapters = deployment.adapters
         # The node functions read the deployment's settings: ai_generate goes to the loopback stub here
         # (Bedrock itself is not in moto; its request shape is covered by a botocore Stubber test).
+        # The upload trigger reads active workflows afresh (a warm one keeps them trigger_cache_seconds, 5 s by
+        # default, docs/compat.md), so stop/start and lifecycle changes are seen by the next upload here.
         adapters.settings = adapters.settings.model_copy(update={
             "ai_provider": "openai", "ai_base_url": chat_stub.url, "ai_model": "stub-model",
-            "inbound_email_domain": "mail.example.com"})
+            "inbound_email_domain": "mail.example.com", "trigger_cache_seconds": 0})
+        from mediaflow.cloud import app as cloud
+
+        cloud.upload_trigger.cache_clear()  # built from this deployment's adapters on first use
         keys = _test_keys(adapters.keys)
         keys["a2"] = adapters.keys.create_key("tenant-a", ["workflows:read", "workflows:write",
                                                            "workflows:execute"])[0]
         yield Api(None, None, deployment.app, keys, mode="aws", runs=adapters.runs, jobs=adapters.jobs,
                   handler=deployment.handler, deployment=deployment)
+        cloud.upload_trigger.cache_clear()
 
 
 @pytest.fixture(params=("serve", "lambda-moto"))

@@ -301,7 +301,10 @@ def test_execute_trigger_email_and_events_answer_the_documented_shapes(client: S
     assert queued.json()["trigger_type"] == "queue" and isinstance(queued.json()["executionId"], str)
     assert client.post(f"/api/v1/workflows/{workflow_id}/enqueue", ENQUEUE).status == 409  # no queue trigger
 
-    event_id = create(client, media_workflow("welcome", trigger="event", trigger_config={"eventName": "user.*"}))
+    event_id = create(client, {"name": "welcome", "nodes": [
+        {"id": "on_user", "nodeId": "event", "config": {"eventName": "user.*"}},
+        {"id": "tell", "nodeId": "notify", "config": {"event": "user.welcome", "message": "welcome"}}],
+        "connections": [{"sourceNodeId": "on_user", "targetNodeId": "tell"}]})
     assert client.post(f"/api/v1/workflows/{event_id}/deploy").status == 200
     fired = client.post("/api/v1/workflows/events", EVENT)
     assert fired.status == 200
@@ -309,7 +312,8 @@ def test_execute_trigger_email_and_events_answer_the_documented_shapes(client: S
     assert set(body) == {"event_type", "workflows_triggered", "workflows_failed", "results"}
     assert body["event_type"] == "user.created"
     mine = [r for r in body["results"] if r["workflowId"] == event_id]
-    assert len(mine) == 1 and mine[0]["workflowName"] == "welcome" and "executionId" in mine[0]
+    assert len(mine) == 1 and mine[0]["workflowName"] == "welcome" and "error" not in mine[0]
+    assert wait_run(client, mine[0]["executionId"])["status"] == "completed"
     assert body["workflows_triggered"] + body["workflows_failed"] == len(body["results"])
 
 

@@ -39,13 +39,13 @@ def upload(backend: Api, data: bytes, workflow_id: str) -> list[str]:
     server's uploads/ folder (embedded), or an object in the uploads bucket whose "Object Created" event
     reaches the trigger function (AWS). Other active workflows of the tenant may start runs too."""
     name = f"{time.monotonic_ns()}.png"
-    if backend.service is not None:
+    if backend.service is not None:  # uploads/<tenant>/... is an upload of that tenant
         root = backend.service.data_dir / "uploads"
-        path = root / "e2e" / name
+        path = root / "tenant-a" / "e2e" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        tenant, started = backend.service.tenant, list(backend.service.handle_upload(path, root))
-        return [r for r in started if backend.runs.get_run(tenant, r)["workflowId"] == workflow_id]
+        started = list(backend.service.handle_upload(path, root))
+        return [r for r in started if backend.runs.get_run("tenant-a", r)["workflowId"] == workflow_id]
     from tests.functional.aws.conftest import FakeContext, load_handler
 
     key = f"tenant-a/uploads/e2e/{name}"
@@ -56,12 +56,6 @@ def upload(backend: Api, data: bytes, workflow_id: str) -> list[str]:
     result = load_handler("functions/trigger/handler.py").lambda_handler(event, FakeContext("trigger"))
     started = [str(run["runId"]) for run in result["runs"] if run.get("started")]
     return [r for r in started if backend.runs.get_run("tenant-a", r)["workflowId"] == workflow_id]
-
-
-@pytest.fixture
-def uploader(client: StronglyClient, backend: Api) -> StronglyClient:
-    """The key whose tenant receives uploads: the embedded server's own tenant, tenant-a on AWS."""
-    return client.with_key(backend.keys["local"]) if backend.service is not None else client
 
 
 def test_an_input_mapped_width_reaches_the_resize_and_a_sync_trigger_returns_outputs(
@@ -154,35 +148,34 @@ def test_a_scheduled_window_starts_nothing_outside_it_and_runs_inside(client: St
     assert wait_run(client, started.json()["execution_id"])["status"] == "completed"
 
 
-def test_a_scheduled_window_gates_uploads_too(client: StronglyClient, backend: Api, uploader: StronglyClient,
+def test_a_scheduled_window_gates_uploads_too(client: StronglyClient, backend: Api,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from mediaflow import lifecycle
 
-    workflow_id = deployed(uploader, media_workflow("window uploads"))
+    workflow_id = deployed(client, media_workflow("window uploads"))
     policy = {"type": "scheduled-window", "schedule": {"timezone": "UTC", "windows": [
         {"days": [0, 1, 2, 3, 4, 5, 6], "startTime": "22:00", "endTime": "02:00"}]}}  # over midnight
-    assert uploader.put(f"/api/v1/workflows/{workflow_id}/lifecycle", policy).status == 200
+    assert client.put(f"/api/v1/workflows/{workflow_id}/lifecycle", policy).status == 200
     try:
         monkeypatch.setattr(lifecycle, "CLOCK", datetime(2026, 12, 8, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp)
         assert upload(backend, png(50, 50), workflow_id) == []
         monkeypatch.setattr(lifecycle, "CLOCK", datetime(2026, 12, 9, 1, 0, tzinfo=ZoneInfo("UTC")).timestamp)
         [run_id] = upload(backend, png(50, 50), workflow_id)
-        assert wait_run(uploader, run_id)["status"] == "completed"
+        assert wait_run(client, run_id)["status"] == "completed"
     finally:
-        uploader.post(f"/api/v1/workflows/{workflow_id}/undeploy")  # later uploads of this tenant stay its own
+        client.post(f"/api/v1/workflows/{workflow_id}/undeploy")  # later uploads of this tenant stay its own
 
 
-def test_stop_then_an_upload_starts_nothing_and_start_then_it_runs(client: StronglyClient, backend: Api,
-                                                                   uploader: StronglyClient) -> None:
-    workflow_id = deployed(uploader, media_workflow("stop start"))
+def test_stop_then_an_upload_starts_nothing_and_start_then_it_runs(client: StronglyClient, backend: Api) -> None:
+    workflow_id = deployed(client, media_workflow("stop start"))
     try:
-        assert uploader.post(f"/api/v1/workflows/{workflow_id}/stop").json()["deploymentStatus"] == "stopped"
+        assert client.post(f"/api/v1/workflows/{workflow_id}/stop").json()["deploymentStatus"] == "stopped"
         assert upload(backend, png(40, 40), workflow_id) == []
-        assert uploader.post(f"/api/v1/workflows/{workflow_id}/start", {"replicas": 1}).status == 200
+        assert client.post(f"/api/v1/workflows/{workflow_id}/start", {"replicas": 1}).status == 200
         [run_id] = upload(backend, png(40, 40), workflow_id)
-        assert wait_run(uploader, run_id)["status"] == "completed"
+        assert wait_run(client, run_id)["status"] == "completed"
     finally:
-        uploader.post(f"/api/v1/workflows/{workflow_id}/undeploy")
+        client.post(f"/api/v1/workflows/{workflow_id}/undeploy")
 
 
 def test_a_shared_workflow_is_readable_by_the_shared_key_and_not_by_another_key_of_the_tenant(

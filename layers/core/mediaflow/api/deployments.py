@@ -3,7 +3,7 @@ layout and scopes. Strongly.ai's Kubernetes operations with their serverless mea
 
 - deploy: status ``active``; the save hook compiles and publishes the state machine and moves its ``live``
   alias (AWS), so every trigger of the workflow may start runs;
-- undeploy: status ``draft`` and the published state machines removed (running executions finish, runs kept);
+- undeploy: status ``draft``: no trigger starts a run (the published versions stay; they cost nothing at rest);
 - stop / start: the workflow's triggers off / on (``deploymentStatus``), the state machine untouched;
 - lifecycle: the policy the triggers apply when they fire (mediaflow.lifecycle).
 
@@ -91,11 +91,9 @@ class DeploymentService:
                          {"deploymentStatus": "running", "stoppedReason": None})
 
     def undeploy(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
-        saved = self._set(principal, workflow_id, {"status": "draft"},
-                          {"deploymentStatus": None, "stoppedReason": None})
-        if self.ctx.on_workflow_undeployed is not None:  # AWS: the published state machines go; runs stay
-            self.ctx.on_workflow_undeployed(principal.tenant, workflow_id)
-        return saved
+        # The published state-machine versions stay: they cost nothing at rest, executions in flight finish on
+        # them, and warm triggers keep the machines they found (mediaflow.cloud.cached).
+        return self._set(principal, workflow_id, {"status": "draft"}, {"deploymentStatus": None, "stoppedReason": None})
 
     def stop(self, principal: Principal, workflow_id: str) -> dict[str, Any]:
         if self.load(principal, workflow_id).get("status") != "active":

@@ -3,7 +3,8 @@
 - execute: a test run of the saved workflow or of a ``definition`` given for this run only;
 - trigger: a production run through the lifecycle gate; ``sync`` waits for the outcome (bounded);
 - email: each media attachment of a parsed inbound email starts a run (the workflow's `email` trigger);
-- events: every active workflow whose `event` trigger matches the event type starts a run;
+- events: every active workflow whose `event` trigger matches the event type starts a run (no media: the
+  run carries the event, as `POST /v1/workflows/events` does);
 - enqueue: a message on the workflow's queue (its `queue` trigger) starts one run, exactly once: the run id
   derives from the message id, so a redelivered message finds its run already started.
 
@@ -23,12 +24,13 @@ from typing import Any
 from mediaflow.api.context import ApiContext
 from mediaflow.api.deployments import DeploymentService, visible
 from mediaflow.api.problems import ApiProblem
-from mediaflow.api.runs import TERMINAL, RunService, matches_event, store_bytes
+from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.api.security import Principal
 from mediaflow.catalog import get_spec
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import safe_name
 from mediaflow.media import MediaRef
+from mediaflow.starts import direct_key
 from mediaflow.triggers import run_name
 
 SYNC_WAIT_SECONDS = {"embedded": 300.0, "aws": 25.0}
@@ -141,32 +143,28 @@ class ExecutionService:
                                       "message": "base64 file content"}])
         name = safe_name(str(attachment.get("filename") or attachment.get("name") or f"attachment-{index}"))
         declared = attachment.get("contentType") or attachment.get("content_type") or attachment.get("type")
-        return store_bytes(self.ctx, f"{tenant}/uploads/email/{batch}/{index}-{name}", data,
+        return store_bytes(self.ctx, direct_key(tenant, "email", batch, f"{index}-{name}"), data,
                            str(declared) if declared else None)
 
-    def fire_event(self, principal: Principal, event_type: str, data: dict[str, Any], source: str,
-                   base: str) -> tuple[list[dict[str, Any]], int]:
-        results, failed = [], 0
+    def fire_event(self, principal: Principal, event_type: str, data: dict[str, Any], source: str
+                   ) -> list[dict[str, Any]]:
+        """Every active workflow this key may see whose `event` trigger matches, through the lifecycle gate,
+        started by the event use case of `/v1` (mediaflow.starts); one result per workflow."""
+        from mediaflow.local import new_run_id
+        from mediaflow.starts import event_trigger_matches, start_event
+
+        admitted, refused = [], []
         for record in self.ctx.workflows.list(principal.tenant, status="active", limit=1000):
-            node = trigger_node(record)
-            if not visible(record, principal) or node is None or node.get("kind") != "event":
-                continue
-            if not matches_event(str((node.get("config") or {}).get("eventName", "*")), event_type):
+            if not visible(record, principal) or not event_trigger_matches(record, event_type):
                 continue
             try:
                 self.deployments.admit(principal.tenant, record)
-                event = {"name": event_type, "data": data, "source": source}
-                if any(k in data for k in ("objectKey", "objects", "entityIds")):
-                    media = self.media_for(principal.tenant, data, "event_data")
-                    run_id = str(self.runs.start(principal.tenant, record["id"], media, base, inputs=data)["runId"])
-                else:
-                    run_id = self.runs.start_input(principal.tenant, record["id"], {"event": event})
-                results.append({"workflowId": record["id"], "workflowName": record.get("name"), "executionId": run_id})
-            except Exception as error:  # one workflow failing to start never stops the others
-                failed += 1
-                results.append({"workflowId": record["id"], "workflowName": record.get("name"), "executionId": None,
-                                "error": getattr(error, "message", "could not start")})
-        return results, failed
+                admitted.append(record)
+            except ApiProblem as why:
+                refused.append({"workflowId": record["id"], "workflowName": record.get("name"), "error": why.message})
+        started = start_event(principal.tenant, event_type, data, source, workflows=admitted,
+                              launcher=self.ctx.launcher, new_run_id=new_run_id)
+        return started + refused
 
     # -- queue trigger ---------------------------------------------------------------------------------
     def enqueue(self, principal: Principal, workflow_id: str, message: dict[str, Any], priority: int,

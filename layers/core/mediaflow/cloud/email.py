@@ -5,9 +5,10 @@ use case as `POST /api/v1/workflows/{id}/email-trigger` (ExecutionService.email)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from mediaflow.inbound_email import parse_mime, route
+from mediaflow.inbound_email import PREFIX, parse_mime, route
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 MAX_MAIL_BYTES = 40 * 1024 * 1024  # SES's limit on a received message
 
 
-def handle(bucket: str, key: str, adapters: Any, launcher: Any, domain: str) -> list[str]:
+def start_mail_runs(bucket: str, key: str, adapters: Any, launcher: Any, domain: str) -> list[str]:
     from mediaflow.api.context import ApiContext
     from mediaflow.api.executions import ExecutionService
     from mediaflow.api.security import Principal
@@ -38,3 +39,16 @@ def handle(bucket: str, key: str, adapters: Any, launcher: Any, domain: str) -> 
             logger.warning("inbound mail %s for %s/%s not started: %s", key, tenant, workflow_id,
                            getattr(error, "message", error))
     return started
+
+
+def with_inbound_mail(handle_upload: Callable[[Any], list[dict[str, Any]]], adapters: Any, launcher: Any,
+                      domain: str) -> Callable[[Any], list[dict[str, Any]]]:
+    """The trigger's per-object handler: stored inbound mail starts email triggers, anything else is an upload."""
+
+    def dispatch(obj: Any) -> list[dict[str, Any]]:
+        if not obj.key.startswith(PREFIX):
+            return handle_upload(obj)
+        started = start_mail_runs(obj.bucket, obj.key, adapters, launcher, domain)
+        return [{"runId": run_id, "started": True} for run_id in started]
+
+    return dispatch

@@ -9,9 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mediaflow.adapters.aws.sqs import queued_items
+from mediaflow.adapters.aws.sqs import is_trigger_message, queued_items
 
 logger = logging.getLogger(__name__)
+
+
+def is_trigger_queue_batch(event: dict[str, Any]) -> bool:
+    """An SQS batch from the trigger queue (its messages name a workflow), not from the UploadEvents queue."""
+    items = queued_items(event)
+    return bool(items) and all(is_trigger_message(item) for _, item in items)
 
 
 def consume(event: dict[str, Any], adapters: Any, launcher: Any) -> dict[str, Any]:

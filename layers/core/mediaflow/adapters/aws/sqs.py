@@ -46,3 +46,7 @@ def queued_items(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             item = {}
         items.append((str(record.get("messageId")), item if isinstance(item, dict) else {}))
     return items
+
+
+def is_trigger_message(item: dict[str, Any]) -> bool:
+    return all(key in item for key in ("messageId", "tenant", "workflowId", "message"))

@@ -204,9 +204,12 @@ def register_static(app: MediaflowResolver, service: WorkflowService, deployment
             raise shapes.unprocessable("event_type", "required: the event type name")
         if not isinstance(event_data, dict):
             raise shapes.unprocessable("event_data", "must be an object")
-        results, failed = ExecutionService(app.ctx).fire_event(
-            app.principal(), event_type, event_data, str(data.get("source") or "platform"),
-            base_url(app.current_event.raw_event))
+        outcomes = ExecutionService(app.ctx).fire_event(app.principal(), event_type, event_data,
+                                                        str(data.get("source") or "platform"))
+        results = [{"workflowId": o["workflowId"], "workflowName": o.get("workflowName"),
+                    "executionId": o.get("runId"), **({"error": o["error"]} if "error" in o else {})}
+                   for o in outcomes]
+        failed = sum(1 for o in outcomes if "error" in o)
         return ok({"event_type": event_type, "workflows_triggered": len(results) - failed, "workflows_failed": failed,
                    "results": results})
 
