@@ -32,6 +32,11 @@ class Node(_Model):
     label: str | None = Field(default=None, max_length=200)
     config: dict[str, Any] = Field(default_factory=dict)
     position: Position | None = None
+    input_mappings: dict[str, str] | None = Field(
+        default=None, max_length=50,
+        description="Config fields filled when a run starts, from a path: `{\"width\": \"inputs.targetWidth\"}`")
+    pass_through_values: dict[str, str] | None = Field(
+        default=None, max_length=50, description="Output keys copied from run inputs: `{\"orderId\": \"orderId\"}`")
 
 
 class Edge(_Model):

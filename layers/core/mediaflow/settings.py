@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     light_function_arn: str = ""
     express_runner_function: str = Field(default="", description="AWS: function that runs Express executions")
     state_machine_log_group_arn: str = ""
+    inbound_email_domain: str = Field(default="", description="AWS: domain whose mail SES stores for email triggers")
+    trigger_queue_url: str = Field(default="", description="AWS: SQS queue of `queue` triggers (enqueue)")
     trigger_cache_seconds: float = Field(
         default=5.0, ge=0, le=300,
         description="AWS trigger: how long a warm trigger reuses a tenant's active workflows (0 = read each time)")
@@ -77,6 +79,16 @@ class Settings(BaseSettings):
         default=3600, ge=0, description="AWS: versions younger than this are never pruned (queued Express runs)")
     eventbridge_key_encoding: Literal["none", "form"] = Field(
         default="none", description="AWS: how EventBridge 'Object Created' events encode object keys")
+
+    ai_provider: Literal["auto", "openai", "bedrock"] = Field(
+        default="auto", description="ai_generate: bedrock on AWS, an OpenAI-compatible endpoint otherwise (auto)")
+    ai_base_url: str = Field(default="", description="ai_generate: OpenAI-compatible base URL (ending in /v1)")
+    ai_api_key: str = Field(default="", description="ai_generate: bearer token of the OpenAI-compatible endpoint")
+    ai_model: str = Field(default="gpt-4o-mini", description="ai_generate: model of the OpenAI-compatible endpoint")
+    ai_bedrock_model: str = Field(default="anthropic.claude-3-haiku-20240307-v1:0",
+                                  description="ai_generate: Bedrock model id")
+    ai_timeout_seconds: float = Field(default=60.0, gt=0, le=900, description="ai_generate: one call's limit")
+    ai_max_image_bytes: int = Field(default=3_750_000, ge=0, description="ai_generate: larger images are not sent")
 
     webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
 

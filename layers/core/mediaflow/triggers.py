@@ -8,10 +8,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from mediaflow import lifecycle
 from mediaflow.conditions import evaluate
 from mediaflow.definition import Trigger
 from mediaflow.media import MediaRef
 
+OTHER_ENTRY_KINDS = frozenset({"event", "email", "queue"})
+"""Trigger kinds whose workflows start from their own entry point, never from an upload."""
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -49,7 +52,9 @@ def matching_workflows(workflows: Iterable[dict[str, Any]], media: MediaRef, rel
     """Active workflows (stored records with a canonical ``definition``) whose trigger fires for this upload."""
     selected = []
     for workflow in workflows:
-        if workflow.get("status") != "active" or not _starts_on_upload(workflow):
+        if workflow.get("status") != "active" or not lifecycle.gate(workflow)[0]:
+            continue  # not deployed, triggers stopped, or outside its lifecycle window
+        if not _starts_on_upload(workflow):
             continue
         trigger = Trigger.model_validate(workflow.get("definition", {}).get("trigger", {}))
         if matches(trigger, media, relative_key):
@@ -58,6 +63,7 @@ def matching_workflows(workflows: Iterable[dict[str, Any]], media: MediaRef, rel
 
 
 def _starts_on_upload(workflow: dict[str, Any]) -> bool:
-    """Whether the workflow's trigger node is an ``upload`` one (an ``event`` workflow never runs on uploads)."""
+    """Whether the workflow's entry node is an ``upload`` one (event, email and queue workflows never run on
+    uploads)."""
     kinds = {node.get("kind") for node in workflow.get("definition", {}).get("nodes", [])}
-    return "event" not in kinds
+    return not kinds & OTHER_ENTRY_KINDS

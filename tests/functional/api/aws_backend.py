@@ -291,6 +291,14 @@ def _create_bus(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None
         resolve.physical[logical] = name
 
 
+def _create_queues(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    for logical, props in resources_of(template, "AWS::SQS::Queue").items():
+        name = resolve(props["QueueName"])
+        resolve.physical[logical] = sqs.create_queue(QueueName=name)["QueueUrl"]  # Ref of a queue is its URL
+        resolve.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+
+
 def _create_usage_plan(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
     """The per-key usage plan (the API function registers every key it creates with it)."""
     props = template["Resources"]["ApiUsagePlan"]["Properties"]
@@ -417,6 +425,7 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         _create_tables(boto3, template, resolve)
         _create_buckets(boto3, template, resolve)
         _create_bus(boto3, template, resolve)
+        _create_queues(boto3, template, resolve)
         _create_usage_plan(boto3, template, resolve)
         entry_points.update(_create_functions(boto3, template, resolve))
         bus_queue, upload_queue = _record_rules(boto3, template, resolve)

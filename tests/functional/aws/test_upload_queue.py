@@ -56,8 +56,11 @@ def getatt(value: Any) -> str:
 def test_the_template_routes_uploads_through_the_queue_with_partial_batch_responses() -> None:
     resources = load_template()["Resources"]
     trigger = resources["TriggerFunction"]["Properties"]
-    (source,) = [e["Properties"] for e in trigger["Events"].values() if e["Type"] == "SQS"]
-    assert getatt(source["Queue"]) == "UploadEventsQueue.Arn"
+    sources = {getatt(e["Properties"]["Queue"]): e["Properties"] for e in trigger["Events"].values()
+               if e["Type"] == "SQS"}
+    assert set(sources) == {"UploadEventsQueue.Arn", "TriggerQueue.Arn"}  # uploads, and enqueued messages
+    source = sources["UploadEventsQueue.Arn"]
+    assert sources["TriggerQueue.Arn"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and source["BatchSize"] == 10
     assert "MaximumConcurrency" in source["ScalingConfig"]
     rule = resources["UploadCreatedRule"]["Properties"]

@@ -196,12 +196,12 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
 
 def create_app(ctx: ApiContext) -> MediaflowResolver:
     """The whole API over ``ctx`` (its ports decide embedded or AWS)."""
-    from mediaflow.api.routes import jobs, meta, runs, webhooks, workflows
+    from mediaflow.api.routes import api_v1, jobs, meta, runs, webhooks, workflows
 
     app = MediaflowResolver(ctx)
     problems.register(app)
     app.use(middlewares=[idempotency])
-    for module in (meta, workflows, runs, jobs, webhooks):
+    for module in (meta, workflows, runs, jobs, webhooks, api_v1):
         module.register(app)
     app.configure_openapi(
         title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,

@@ -51,4 +51,11 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
                       blobs=a.blobs, launcher=launcher, config=aws_config(config or ApiConfig(), a.settings),
                       signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
-                      on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks)
+                      on_workflow_deleted=deleted, presign_post=presign,
+                      webhooks=webhooks, queue=_trigger_queue(a.settings))
+
+
+def _trigger_queue(settings: Any) -> Any:
+    from mediaflow.adapters.aws.sqs import SqsTriggerQueue
+
+    return SqsTriggerQueue(settings.trigger_queue_url, settings.region) if settings.trigger_queue_url else None

@@ -85,6 +85,7 @@ class ApiContext:
     on_workflow_deleted: Callable[[str, str], None] | None = None
     presign_post: Callable[..., dict[str, Any]] | None = None
     webhooks: Any = None
+    queue: Any = None  # the `queue` triggers' queue: SQLite (embedded) or SQS (AWS); None = enqueue refused
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -130,10 +131,18 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
     adapters = service.adapters
     jobs = SQLiteJobStore(adapters.db)
     service.watch_jobs(jobs)
-    return ApiContext(
+    from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
+
+    ctx = ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
         jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
         launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
         signer=Signer(_secret(Path(service.data_dir))), mode="embedded",
         scratch_dir=Path(service.data_dir) / "tmp" / "api", webhooks=service.webhooks,
+        queue=SQLiteTriggerQueue(adapters.db),
     )
+    from mediaflow.api.executions import ExecutionService
+
+    if ctx.queue.pending():  # messages left by a stopped server start now
+        ctx.queue.kick(ExecutionService(ctx).run_queued)
+    return ctx

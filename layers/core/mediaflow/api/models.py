@@ -159,6 +159,7 @@ class VersionInfo(Model):
     version_tag: str | None = None
     description: str | None = None
     status: str
+    created_by: str | None = None
     created_at: str
 
 
@@ -195,6 +196,7 @@ class Template(Model):
     edges: list[dict[str, Any]]
     trigger: dict[str, Any]
     settings: dict[str, Any]
+    created_at: str | None = None
 
 
 class TemplateList(Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,7 @@ class Prepared:
     record: dict[str, Any]
     compiled: Compiled
     batch: bool
+    passthrough: dict[str, str] = field(default_factory=dict)  # metadata every item starts with
 
 
 class RunService:
@@ -160,12 +161,20 @@ class RunService:
             self.ctx.blobs.delete(ref.key)
 
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
-              retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
-        prepared = self.prepare(tenant, workflow_id, len(media), version=version)
-        return self.launch(prepared, media, base, retry_of=retry_of)
+              retry_of: str | None = None, version: int | None = None, inputs: dict[str, Any] | None = None,
+              definition: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        """Start one run (a batch for several media). ``inputs`` feed input mappings and pass-through
+        values (mediaflow.mappings); ``definition`` replaces the saved one for this run only."""
+        prepared = self.prepare(tenant, workflow_id, len(media), version=version, inputs=inputs,
+                                definition=definition, media=media)
+        return self.launch(prepared, media, base, retry_of=retry_of, inputs=inputs, run_id=run_id)
 
-    def prepare(self, tenant: str, workflow_id: str, items: int, *, version: int | None = None) -> Prepared:
+    def prepare(self, tenant: str, workflow_id: str, items: int, *, version: int | None = None,
+                inputs: dict[str, Any] | None = None, definition: dict[str, Any] | None = None,
+                media: list[MediaRef] | None = None) -> Prepared:
         """The workflow compiled for ``items`` media, or the reason it cannot run now (404, 409, 422)."""
+        from mediaflow import mappings
+
         store = self.ctx.workflows
         record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
                                                                                              version)
@@ -173,28 +182,34 @@ class RunService:
             raise Conflict(f"workflow {workflow_id!r} is archived", field="status")
         if self._current_status(tenant, workflow_id, record, version) == "paused":
             raise workflow_paused(workflow_id)
-        report = validate(record["definition"])
+        original = definition if definition is not None else record["definition"]
+        source, _ = mappings.prepare(original, media or [], inputs)
+        report = validate(source)
         require_valid(report, "only a valid workflow can run")
         assert report.definition is not None
         batch = items > 1
         compiled = compile_workflow(report.definition, report.configs,
                                     batch=BatchOptions(expected_items=items) if batch else None)
         self.ctx.launcher.check(compiled)
-        return Prepared(tenant, workflow_id, record, compiled, batch)
+        return Prepared(tenant, workflow_id, record, compiled, batch, mappings.passthrough(original, inputs))
 
     def _current_status(self, tenant: str, workflow_id: str, record: dict[str, Any], version: int | None) -> str:
         if version is None:
             return str(record.get("status"))
         return str(self.ctx.workflows.get(tenant, workflow_id).get("status"))
 
-    def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *,
-               retry_of: str | None = None) -> dict[str, Any]:
+    def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *, retry_of: str | None = None,
+               inputs: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
         tenant, workflow_id, record = prepared.tenant, prepared.workflow_id, prepared.record
-        run_id = new_run_id()
+        if prepared.passthrough:
+            media = [m.model_copy(update={"metadata": {**m.metadata, **prepared.passthrough}}) for m in media]
+        run_id = run_id or new_run_id()
         run: dict[str, Any] = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant,
                                "version": record["version"], "startedAt": now_iso()}
         if retry_of:
             run["retryOf"] = retry_of
+        if inputs:
+            run["inputs"] = inputs
         payload: dict[str, Any] = {"run": run}
         if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
@@ -282,7 +297,8 @@ class RunService:
         if not states:
             raise Conflict(f"run {run_id!r} has no media to run again", field="input")
         media = [MediaRef.model_validate(state) for state in states]
-        return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]))
+        return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]),
+                          inputs=(execution_input.get("run") or {}).get("inputs"))
 
     # -- uploads and downloads -----------------------------------------------------------------------
     def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str, *,

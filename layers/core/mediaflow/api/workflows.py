@@ -7,6 +7,7 @@ import base64
 import json
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,9 @@ from mediaflow.errors import Conflict, NotFound
 from mediaflow.validation import ValidationReport, validate
 
 STATUSES = ("draft", "active", "paused", "archived")
+# Record fields other APIs add (the /api/v1 compatibility router): kept by every edit of a workflow.
+EXTENSION_FIELDS = ("entityTypeId", "ownerId", "shares", "isPublic", "isTemplate", "config", "lifecycle",
+                    "deploymentStatus", "stoppedReason", "replicas", "scopes")
 _VERSION_FIELDS = ("versionTag", "versionNote")
 _MAX_LIST = 1000
 
@@ -104,13 +108,13 @@ class WorkflowService:
             self.ctx.on_workflow_saved(tenant, saved)
         return saved
 
-    def create(self, tenant: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def create(self, tenant: str, raw: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
         report, canonical = parse(raw)
         existing = report.meta.get("id") or raw.get("id")
         if existing:  # Convertly: POST with an id replaces that workflow
             return self.replace(tenant, str(existing), raw, None)
         status = str(report.meta.get("status") or "draft")
-        record = self._record(report, canonical, status=status, tags=_tags(report.meta.get("tags")))
+        record = self._record(report, canonical, status=status, tags=_tags(report.meta.get("tags")), extra=extra)
         return self._save(tenant, {**record, "id": f"wf_{uuid.uuid4().hex[:16]}"}, 0)
 
     def replace(self, tenant: str, workflow_id: str, raw: dict[str, Any], expected: int | None) -> dict[str, Any]:
@@ -120,7 +124,7 @@ class WorkflowService:
             expected = int(report.meta["version"])
         status = str(report.meta.get("status") or current.get("status") or "draft")
         tags = _tags(report.meta.get("tags")) if "tags" in report.meta else current.get("tags")
-        record = self._record(report, canonical, status=status, tags=tags)
+        record = self._record(report, canonical, status=status, tags=tags, extra=_extensions(current))
         return self._save(tenant, {**record, "id": workflow_id}, expected if expected is not None
                           else current["version"])
 
@@ -138,7 +142,8 @@ class WorkflowService:
         report, canonical = parse(base)
         status = changes.get("status") or current.get("status", "draft")
         tags = changes["tags"] if changes.get("tags") is not None else current.get("tags")
-        record = self._record(report, canonical, status=status, tags=tags, extra=extra)
+        record = self._record(report, canonical, status=status, tags=tags,
+                              extra={**_extensions(current), **(extra or {})})
         return self._save(tenant, {**record, "id": workflow_id}, current["version"])
 
     def delete(self, tenant: str, workflow_id: str) -> None:
@@ -146,12 +151,12 @@ class WorkflowService:
         if self.ctx.on_workflow_deleted is not None:
             self.ctx.on_workflow_deleted(tenant, workflow_id)
 
-    def duplicate(self, tenant: str, workflow_id: str) -> dict[str, Any]:
+    def duplicate(self, tenant: str, workflow_id: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         current = self.store.get(tenant, workflow_id)
         definition = dict(current["definition"])
         definition["name"] = f"{current.get('name') or definition.get('name') or workflow_id} (copy)"[:200]
         report, canonical = parse(definition)
-        record = self._record(report, canonical, status="draft", tags=current.get("tags"))
+        record = self._record(report, canonical, status="draft", tags=current.get("tags"), extra=extra)
         return self._save(tenant, {**record, "id": f"wf_{uuid.uuid4().hex[:16]}"}, 0)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -210,13 +215,14 @@ class WorkflowService:
             snap = self.store.get_version(tenant, workflow_id, number)
             infos.append({"version": number, "versionTag": snap.get("versionTag"),
                           "description": snap.get("versionNote"), "status": snap.get("status", "draft"),
-                          "createdAt": snap["updatedAt"]})
+                          "createdBy": snap.get("createdBy"), "createdAt": snap["updatedAt"]})
         return {"workflowId": workflow_id, "currentVersion": current["version"], "versions": infos}
 
-    def snapshot(self, tenant: str, workflow_id: str, tag: str | None, note: str | None) -> dict[str, Any]:
+    def snapshot(self, tenant: str, workflow_id: str, tag: str | None, note: str | None,
+                 created_by: str | None = None) -> dict[str, Any]:
         current = self.store.get(tenant, workflow_id)
         record = {k: v for k, v in current.items() if k not in ("tenant", "version", "createdAt", "updatedAt")}
-        record.update({"versionTag": tag, "versionNote": note})
+        record.update({"versionTag": tag, "versionNote": note, "createdBy": created_by})
         saved = self._save(tenant, record, current["version"])
         return {"workflowId": workflow_id, "version": saved["version"], "versionTag": tag}
 
@@ -325,7 +331,7 @@ class WorkflowService:
         template = templates().get(template_id)
         if template is None:
             raise NotFound(f"template {template_id!r} not found", field="templateId")
-        raw = {k: v for k, v in template.items() if k not in ("id", "tags")}
+        raw = {k: v for k, v in template.items() if k not in ("id", "tags", "createdAt")}
         if name:
             raw["name"] = name
         report, canonical = parse(raw)
@@ -358,6 +364,10 @@ def _fresh_id(kind: str, taken: set[str]) -> str:
     while f"{base}-{index}" in taken:
         index += 1
     return f"{base}-{index}"
+
+
+def _extensions(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in EXTENSION_FIELDS if key in record}
 
 
 def _tags(value: Any) -> list[str]:
@@ -408,5 +418,7 @@ def templates() -> dict[str, dict[str, Any]]:
             found[path.stem] = {"id": path.stem, "name": canonical.get("name") or path.stem,
                                 "description": canonical.get("description"), "tags": [report.source],
                                 "nodes": canonical.get("nodes", []), "edges": canonical.get("edges", []),
-                                "trigger": canonical.get("trigger", {}), "settings": canonical.get("settings", {})}
+                                "trigger": canonical.get("trigger", {}), "settings": canonical.get("settings", {}),
+                                "createdAt": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(
+                                    timespec="seconds").replace("+00:00", "Z")}
     return found

@@ -70,6 +70,7 @@ class WebhookStore:
         return [self._public(row, False) for row in rows]
 
     def active_for(self, tenant: str, event_type: str, workflow_id: str | None) -> list[dict[str, Any]]:
+        self._conn_ready()  # a data dir where no webhook was ever created has no table yet
         matches = []
         for row in self.db.read("SELECT * FROM webhooks WHERE tenant = ? AND status = 'active'", (tenant,)):
             types = json.loads(row["event_types"])

@@ -7,8 +7,8 @@ chain order; each one's output reference is the next one's input.
 
 Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
 with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
-``notify`` and ``publish`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
-The triggers (``upload``, ``event``) pass the media through.
+``notify``, ``publish`` and ``ai_generate`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
+The triggers (``upload``, ``event``, ``email``, ``queue``) pass the media through.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from mediaflow.runtime.tasks import (
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
 
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
-EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish"})
-PASS_THROUGH_KINDS = frozenset({"upload", "event"})
+EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate"})
+PASS_THROUGH_KINDS = frozenset({"upload", "event", "email", "queue"})
 LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
 
 

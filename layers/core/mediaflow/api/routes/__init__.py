@@ -16,4 +16,5 @@ def reply(model: type[BaseModel], data: Any, status: int = 200, headers: dict[st
 
 
 def no_content() -> Response[Any]:
-    return Response(status_code=204, content_type="application/json", body=None)
+    """204 with an empty body (a None body would be serialised as ``null`` on API Gateway)."""
+    return Response(status_code=204, content_type="application/json", body="")
