@@ -8,7 +8,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -21,6 +21,9 @@ from mediaflow.api.context import ApiContext
 from mediaflow.api.http import lower_headers, raw_body
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal, authenticate
+
+if TYPE_CHECKING:
+    from mediaflow.api.routes import SecuredRouter
 
 # powertools keeps the current event on a class attribute: one request at a time per process.
 RESOLVE_LOCK = threading.RLock()
@@ -38,6 +41,7 @@ class MediaflowResolver(APIGatewayRestResolver):
         super().__init__(enable_validation=True)
         self.ctx = ctx
         self._scopes: list[tuple[str, re.Pattern[str], str | None, bool]] = []
+        self._routers: list[SecuredRouter] = []
 
     def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
         """Register a route with its scope (None: public). Static rules are matched before dynamic ones."""
@@ -46,6 +50,13 @@ class MediaflowResolver(APIGatewayRestResolver):
             kwargs.setdefault("security", SECURITY)
         kwargs.setdefault("responses", problems.error_responses())
         return self.route(rule, method.upper(), **kwargs)
+
+    def include_secured(self, router: SecuredRouter) -> None:
+        """Add a module-level router's routes with their scopes."""
+        for method, rule, scope in router.scopes:
+            self._scopes.append((method, _rule_regex(rule), scope, "<" not in rule))
+        self.include_router(router)
+        self._routers.append(router)
 
     def scope_of(self, method: str, path: str) -> tuple[bool, str | None]:
         """(known route, scope); unknown routes still need a key so that probing reveals nothing."""
@@ -69,6 +80,8 @@ class MediaflowResolver(APIGatewayRestResolver):
                 return _gateway_response(problems.from_exception(problem))
             if principal is not None:
                 self.append_context(principal=principal)
+            for router in self._routers:
+                router.api_resolver = self
             return super().resolve(event, context)
 
     def _gate(self, event: Mapping[str, Any]) -> Principal | None:
@@ -138,6 +151,7 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
 
 def create_app(ctx: ApiContext) -> MediaflowResolver:
     """The whole API over ``ctx`` (its ports decide embedded or AWS)."""
+    from mediaflow.api.compat import convertly, mindia
     from mediaflow.api.routes import jobs, meta, runs, webhooks, workflows
 
     app = MediaflowResolver(ctx)
@@ -145,6 +159,8 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
     app.use(middlewares=[idempotency])
     for module in (meta, workflows, runs, jobs, webhooks):
         module.register(app)
+    for router in (convertly.router, mindia.router):
+        app.include_secured(router)
     app.configure_openapi(
         title="mediaflow API", version="1.0.0",
         summary="Media workflows: definitions, versions, runs, jobs and API keys",

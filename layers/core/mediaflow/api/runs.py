@@ -148,6 +148,12 @@ class RunService:
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
 
+    def input_keys(self, tenant: str, run_id: str) -> list[str]:
+        """The stored keys a run was started on (its media, or every item of a batch)."""
+        execution_input = self.ctx.runs.get_run(tenant, run_id).get("input") or {}
+        states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
+        return [str(state.get("sourceKey") or state["key"]) for state in states if isinstance(state, dict)]
+
     def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
         self.ctx.workflows.get(tenant, workflow_id)
         runs = self.ctx.runs.list_runs(tenant, workflow_id, limit=limit)
