@@ -14,14 +14,16 @@ import secrets
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.api.conftest import Api, Client, Reply, aws_api, embedded_api
+from tests.compat.replicate_stub import TOKEN, ReplicateStub
+from tests.functional.api.conftest import ALL_SCOPES, Api, Client, Reply, _test_keys, aws_api
 
-__all__ = ["aws_api", "embedded_api"]
+__all__ = ["aws_api"]
 
 BACKENDS = ("serve", "aws")
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -116,6 +118,45 @@ def _parse_http(raw: bytes) -> Reply:
     return Reply(status, headers, content)
 
 
+@pytest.fixture(scope="session")
+def replicate() -> Iterator[ReplicateStub]:
+    with ReplicateStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def embedded_api(tmp_path_factory: pytest.TempPathFactory, replicate: ReplicateStub) -> Iterator[Api]:
+    """`serve`'s server on loopback over the embedded adapters, with Replicate's token and the stub's URL
+    in its settings (as MEDIAFLOW_REPLICATE_API_TOKEN / MEDIAFLOW_REPLICATE_BASE_URL would set them)."""
+    from mediaflow.api import ApiConfig, create_app, embedded_context
+    from mediaflow.api_server import local_api
+    from mediaflow.local import LocalService
+    from mediaflow.settings import get_settings
+
+    settings = get_settings().model_copy(update={"replicate_api_token": TOKEN, "replicate_base_url": replicate.url,
+                                                 "replicate_wait_seconds": 60.0})
+    service = LocalService(settings, data_dir=tmp_path_factory.mktemp("compat-data"))
+    keys = _test_keys(service.adapters.keys)
+    config = ApiConfig(rate_per_second=10_000, burst=10_000)
+    server = local_api(service, port=0, config=config).start()
+    try:
+        ctx = embedded_context(service, config)
+        yield Api(service, server, create_app(ctx), keys, runs=service.adapters.runs, jobs=ctx.jobs)
+    finally:
+        server.stop()
+        service.close()
+
+
+@pytest.fixture
+def aws_replicate(aws_api: Api, replicate: ReplicateStub, monkeypatch: pytest.MonkeyPatch) -> ReplicateStub:
+    """The AWS deployment's functions with Replicate's token and the stub's URL in their settings."""
+    settings = aws_api.deployment.adapters.settings
+    monkeypatch.setattr(settings, "replicate_api_token", TOKEN)
+    monkeypatch.setattr(settings, "replicate_base_url", replicate.url)
+    monkeypatch.setattr(settings, "replicate_wait_seconds", 60.0)
+    return replicate
+
+
 @pytest.fixture(params=BACKENDS)
 def product(request: pytest.FixtureRequest) -> Product:
     api: Api = request.getfixturevalue("aws_api" if request.param == "aws" else "embedded_api")
@@ -157,8 +198,6 @@ def mindia(product: Product) -> Product:
     upload folder belongs to it), tenant-a on AWS."""
     if product.backend == "aws":
         return product
-    from tests.functional.api.conftest import ALL_SCOPES
-
     service = product.api.service
     key = service.adapters.keys.create_key(service.tenant, ALL_SCOPES)[0]
     return Product(product.backend, product.client.with_key(key), product.api)
@@ -198,3 +237,25 @@ def mindia_upload(mindia: Product) -> Any:
         return [str(run["runId"]) for run in runs]
 
     return upload_s3
+
+
+def drawn_figure(path: Path) -> Path:
+    """A drawing (no photograph): a skin-toned torso with two shaded breasts and dark areolae. The nudenet
+    detector reads it as FEMALE_BREAST_EXPOSED at about 66% (seen with the 3.4.2 model), enough to flag it."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    skin, areola = (225, 180, 150), (150, 90, 80)
+    image = Image.new("RGB", (320, 320), (40, 40, 60))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([40, 0, 280, 330], fill=skin)
+    radius, y = 50, 170
+    for cx in (100, 220):
+        for step in range(12, 0, -1):
+            t = step / 12
+            shade = tuple(int(c * (0.8 + 0.2 * t)) for c in skin)
+            draw.ellipse([cx - radius * t, y - radius * t, cx + radius * t, y + radius * t * 1.05], fill=shade)
+        centre = y + radius * 0.2
+        draw.ellipse([cx - 12, centre - 12, cx + 12, centre + 12], fill=areola)
+        draw.ellipse([cx - 4, centre - 4, cx + 4, centre + 4], fill=tuple(c - 30 for c in areola))
+    image.filter(ImageFilter.GaussianBlur(2)).save(path)
+    return path

@@ -36,7 +36,6 @@ def send(product: Product, text: str, values: dict[str, str], body: Any = None) 
     return product.client.with_key(None).request(method, path, data=payload, headers=headers)
 
 
-@pytest.mark.xfail(strict=True, reason="the plugin node kinds are not in the catalog yet")
 def test_documented_workflow_is_created_listed_read_and_deleted(mindia: Product) -> None:
     created = send(mindia, docs.CREATE, {})
     assert created.status == 201, created.content[:800]

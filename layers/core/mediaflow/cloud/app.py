@@ -30,7 +30,10 @@ def upload_trigger(a: AwsAdapters | None = None) -> UploadTrigger:
 
 def task_environment(a: AwsAdapters | None = None, workdir: Path = SCRATCH_ROOT) -> TaskEnvironment:
     a = a or adapters()
-    return TaskEnvironment(blobs=a.blobs, workdir=workdir, runs=a.runs, bus=a.bus, settings=a.settings)
+    from mediaflow.adapters.aws.rekognition import RekognitionVision
+
+    return TaskEnvironment(blobs=a.blobs, workdir=workdir, runs=a.runs, bus=a.bus, settings=a.settings,
+                           vision=RekognitionVision(region=a.settings.region))
 
 
 def reset() -> None:

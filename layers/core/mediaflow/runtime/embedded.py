@@ -25,6 +25,7 @@ from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
+from mediaflow.adapters.embedded.vision import LocalVision
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
@@ -48,10 +49,11 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     db = SQLiteDatabase(Path(db_path))
-    _WORKER["env"] = TaskEnvironment(
-        blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
-        runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
-    )
+    blobs = FolderBlobStore(Path(blobs_root), bucket)
+    vision = LocalVision(blobs, settings.moderation_model, threads=settings.moderation_threads,
+                         max_pixels=settings.max_pixels)
+    _WORKER["env"] = TaskEnvironment(blobs=blobs, workdir=workdir, runs=SQLiteRunStore(db), bus=OutboxBus(db),
+                                     settings=settings, vision=vision)
 
 
 def _run_in_worker(payload: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from mediaflow.errors import InternalError, MediaflowError
 from mediaflow.media import MediaRef
-from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
 from mediaflow.settings import Settings, get_settings
 
 
@@ -76,6 +76,7 @@ class TaskEnvironment:
     runs: RunStore | None = None
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
+    vision: Vision | None = None
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,16 @@ def run_ops(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     if task.branches:
         return _run_branches(task, env)
     leading, core, trailing = split_ops(task.ops)
-    media, outcomes = task.media, []
+    media, outcomes = task.media, list[OpOutcome]()
     for runtime, ops in (("light", leading), (task.runtime, core), ("light", trailing)):
         if not ops:
             continue
-        part = load_worker(runtime)(task.model_copy(update={"runtime": runtime, "ops": ops, "media": media}), env)
+        try:
+            part = load_worker(runtime)(task.model_copy(update={"runtime": runtime, "ops": ops, "media": media}),
+                                        env)
+        except MediaflowError as error:
+            error.completed_steps = [*outcomes, *error.completed_steps]
+            raise
         media = part.media
         outcomes.extend(part.outcomes)
     return ChainResult(media=media, outcomes=outcomes)
@@ -263,22 +269,28 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     try:
         result = run_ops(task, env)
     except MediaflowError as error:
+        _record_outcomes(task, env, [o for o in error.completed_steps if isinstance(o, OpOutcome)])
         _record_failure(task, env, error, started)
         raise
     except Exception as error:  # a toolchain crash still gets a named, recorded error
         wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
         _record_failure(task, env, wrapped, started)
         raise wrapped from error
-    if env.runs is not None:
-        for outcome in result.outcomes:
-            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
-                ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
-                output=outcome.output,
-            ).model_dump(by_alias=True, exclude_none=True))
+    _record_outcomes(task, env, result.outcomes)
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
+
+
+def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpOutcome]) -> None:
+    if env.runs is None:
+        return
+    for outcome in outcomes:
+        env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
+            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
+            ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+            output=outcome.output,
+        ).model_dump(by_alias=True, exclude_none=True))
 
 
 def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowError, started: float) -> None:
