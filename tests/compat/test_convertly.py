@@ -145,3 +145,34 @@ def test_fields_that_cannot_be_honoured_are_refused_by_name(product: Product) ->
 
 def test_a_key_is_required(product: Product) -> None:
     assert_problem(product.client.with_key(None).request("GET", "/api/workflows"), 401)
+
+
+@pytest.mark.parametrize("operation", ["convert", "compress"])
+def test_synchronous_convert_and_compress_answer_with_the_file_and_keep_nothing(product: Product, media: Path,
+                                                                                 operation: str) -> None:
+    fields = ["file=@./hero.png", "format=webp", "quality=70"] if operation == "convert" else [
+        "file=@./photo.jpg", "quality=40"]
+    body, content_type = curl_multipart(fields, media)
+    reply = product.client.request("POST", f"/api/{operation}", data=body, headers={"Content-Type": content_type})
+    assert reply.status == 200, reply.content[:600]
+    if operation == "convert":
+        assert reply.content_type == "image/webp" and reply.content[8:12] == b"WEBP"
+    else:
+        original = (media / "photo.jpg").read_bytes()
+        assert reply.content_type == "image/jpeg" and reply.content[:3] == b"\xff\xd8\xff"
+        assert len(reply.content) < len(original)
+    assert "attachment" in reply.headers["content-disposition"]
+    adapters = product.api.deployment.adapters if product.backend == "aws" else product.api.service.adapters
+    assert list(adapters.blobs.list("tenant-a/uploads/sync/")) == []  # nothing of the media is kept
+    assert [k for k in adapters.blobs.list("tenant-a/runs/") if "/convert/" in k or "/compress/" in k] == []
+
+
+def test_synchronous_conversion_refuses_by_name(product: Product, media: Path) -> None:
+    body, content_type = curl_multipart(["file=@./hero.png", "format=webp", "dpi=300"], media)
+    refused = assert_problem(product.client.request("POST", "/api/convert", data=body,
+                                                    headers={"Content-Type": content_type}), 422)
+    assert [e["field"] for e in refused["errors"]] == ["dpi"]
+    body, content_type = curl_multipart(["file=@./hero.png"], media)
+    refused = assert_problem(product.client.request("POST", "/api/convert", data=body,
+                                                    headers={"Content-Type": content_type}), 422)
+    assert [e["field"] for e in refused["errors"]] == ["format"]

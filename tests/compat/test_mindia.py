@@ -68,8 +68,24 @@ def test_partial_update_keeps_steps_filters_and_description(mindia: Product) -> 
     send(mindia, docs.DELETE, {":id": workflow["id"]})
 
 
-def test_uploads_trigger_by_filter_and_stored_media_can_be_run_again(mindia: Product, media: Path,
-                                                                     mindia_upload: Any) -> None:
+@pytest.fixture
+def run_events(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """The workflow.completed / workflow.failed events the runtime publishes (what webhooks deliver)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    bus = mindia.api.deployment.adapters.bus if mindia.backend == "aws" else mindia.api.service.adapters.bus
+    publish = bus.publish
+
+    def recording(detail_type: str, detail: dict[str, Any]) -> Any:
+        if detail_type.startswith("workflow."):
+            seen.append((detail_type, detail))
+        return publish(detail_type, detail)
+
+    monkeypatch.setattr(bus, "publish", recording)
+    return seen
+
+
+def test_uploads_trigger_by_filter_and_stored_media_can_be_run_again(
+        mindia: Product, media: Path, mindia_upload: Any, run_events: list[tuple[str, dict[str, Any]]]) -> None:
     workflow = send(mindia, docs.CREATE, {}, FILTERED).json()
     png = (media / "plain.png").read_bytes()
     jpeg = (media / "photo.jpg").read_bytes()
@@ -94,6 +110,11 @@ def test_uploads_trigger_by_filter_and_stored_media_can_be_run_again(mindia: Pro
     assert done["status"] == "completed" and done["outputs"][0]["contentType"] == "image/png"
     listed = send(mindia, docs.EXECUTIONS, {":id": workflow["id"]}).json()["executions"]
     assert {e["id"] for e in listed} == {run_id, again["id"]}
+    events = {detail["runId"]: (kind, detail) for kind, detail in run_events}
+    for execution_id in (run_id, again["id"]):  # the webhook payload: media id, execution context, status
+        kind, detail = events[execution_id]
+        assert kind == "workflow.completed" and detail["status"] == "completed"
+        assert detail["mediaId"] == execution["media_id"] and detail["workflowId"] == workflow["id"]
     send(mindia, docs.DELETE, {":id": workflow["id"]})
 
 

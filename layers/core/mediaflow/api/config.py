@@ -24,3 +24,5 @@ class ApiConfig:
     max_job_files: int = 50
     idempotency_ttl_seconds: int = 24 * 3600
     sample_size: int = 640
+    sync_max_bytes: int = 25 * 1024 * 1024  # POST /api/convert|compress: larger files go through jobs
+    sync_timeout_seconds: float = 25.0  # below API Gateway's 29 s

@@ -17,7 +17,7 @@ from mediaflow.api.workflows import require_valid
 from mediaflow.compiler import BatchOptions, compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
-from mediaflow.media import MediaRef
+from mediaflow.media import MediaRef, source_keys
 from mediaflow.runtime.embedded import find_failures, input_keys, output_refs
 from mediaflow.sniff import sniff
 from mediaflow.validation import validate
@@ -150,9 +150,7 @@ class RunService:
 
     def input_keys(self, tenant: str, run_id: str) -> list[str]:
         """The stored keys a run was started on (its media, or every item of a batch)."""
-        execution_input = self.ctx.runs.get_run(tenant, run_id).get("input") or {}
-        states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
-        return [str(state.get("sourceKey") or state["key"]) for state in states if isinstance(state, dict)]
+        return source_keys(self.ctx.runs.get_run(tenant, run_id).get("input") or {})
 
     def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
         self.ctx.workflows.get(tenant, workflow_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mediaflow.adapters.embedded.sqlite import now_iso
 from mediaflow.errors import NotFound
+from mediaflow.media import event_media
 from mediaflow.runtime.embedded import (
     RUN_STATUS_BY_EXECUTION,
     describe_error,
@@ -77,7 +78,8 @@ def finish_run(execution: dict[str, Any], *, runs: Any, bus: Any, blobs: Any) ->
     refs = output_refs(output, exclude=input_keys(execution_input))
     outputs = [{**ref, "url": blobs.url(ref["key"])} for ref in refs]
     detail = {"tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id, "status": status,
-              "startedAt": run.get("startedAt"), "endedAt": ended_at, "error": error, "outputs": outputs}
+              "startedAt": run.get("startedAt"), "endedAt": ended_at, "error": error, "outputs": outputs,
+              **event_media(tenant, execution_input)}
     bus.publish("workflow.completed" if status == "completed" else "workflow.failed", detail)
     return detail
 

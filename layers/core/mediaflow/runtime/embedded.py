@@ -27,6 +27,7 @@ from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.adapters.embedded.vision import LocalVision
 from mediaflow.errors import InternalError, NotFound
+from mediaflow.media import event_media
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.runtime.tasks import TaskEnvironment, execute_task
@@ -292,7 +293,7 @@ class EmbeddedRuntime:
         self.bus.publish("workflow.completed" if status == "completed" else "workflow.failed", {
             "tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id,
             "status": status, "startedAt": started_at, "endedAt": ended_at, "error": error,
-            "outputs": outputs,
+            "outputs": outputs, **event_media(tenant, input),
         })
 
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediaflow.api.compat import EXECUTE, READ, WRITE, field_problem, json_reply, product_paths, refuse_unhonoured
+from mediaflow.api.convert import SyncConversion
 from mediaflow.api.http import base_url, form_parts
 from mediaflow.api.jobs import JobService
 from mediaflow.api.routes import SecuredRouter
@@ -173,3 +174,21 @@ def get_job(job_id: Id) -> Response[str]:
 @router.secured("DELETE", "/api/jobs/<job_id>", EXECUTE, summary="Convertly: cancel a pending job", tags=TAGS)
 def cancel_job(job_id: Id) -> Response[str]:
     return json_reply(JobService(router.ctx).cancel(router.tenant(), job_id))
+
+
+def _converted(operation: Literal["convert", "compress"]) -> Response[bytes]:
+    data, content_type, filename = SyncConversion(router.ctx).run(
+        router.tenant(), operation, form_parts(router.raw_event), base_url(router.raw_event))
+    return Response(200, content_type, data, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.secured("POST", "/api/convert", EXECUTE, summary="Convertly: convert one file; the file is the answer",
+                tags=TAGS, enable_validation=False)
+def convert() -> Response[bytes]:
+    return _converted("convert")
+
+
+@router.secured("POST", "/api/compress", EXECUTE, summary="Convertly: compress one file; the file is the answer",
+                tags=TAGS, enable_validation=False)
+def compress() -> Response[bytes]:
+    return _converted("compress")
