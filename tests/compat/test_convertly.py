@@ -176,3 +176,25 @@ def test_synchronous_conversion_refuses_by_name(product: Product, media: Path) -
     refused = assert_problem(product.client.request("POST", "/api/convert", data=body,
                                                     headers={"Content-Type": content_type}), 422)
     assert [e["field"] for e in refused["errors"]] == ["format"]
+
+
+def test_the_documented_cancel_cancels_a_pending_job(product: Product, media: Path) -> None:
+    # A job still pending (queued, no worker yet) under the document's own id, then its curl as printed.
+    product.api.jobs.create_job({"tenant": "tenant-a", "jobId": docs.JOB_ID, "jobType": "convert", "files": []})
+    cancelled = product.curl(docs.CANCEL_JOB, media, _key(product))
+    assert cancelled.status == 200 and cancelled.json() == {"jobId": docs.JOB_ID, "status": "cancelled"}
+    polled = product.curl(docs.POLL_JOB, media, _key(product))
+    assert polled.json()["status"] == "cancelled"
+    assert_problem(product.curl(docs.CANCEL_JOB, media, _key(product)), 409)
+
+
+def test_a_template_name_is_echoed_and_usable(product: Product) -> None:
+    made = product.call("POST", "/api/workflows", {"name": "From a template", "template": "image-web-optimise",
+                                                   "isActive": True})
+    assert made.status == 201, made.content[:600]
+    workflow = made.json()
+    assert workflow["template"] == "image-web-optimise" and workflow["isActive"] is True
+    assert workflow["name"] == "From a template" and workflow["definition"]["nodes"]
+    body = assert_problem(product.call("POST", "/api/workflows", {"name": "x", "template": "no-such-template"}), 422)
+    assert [e["field"] for e in body["errors"]] == ["template"]
+    product.call("DELETE", f"/api/workflows/{workflow['id']}")
