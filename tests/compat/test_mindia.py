@@ -130,3 +130,24 @@ def test_bodies_that_cannot_be_honoured_are_refused_by_name(mindia: Product) -> 
     assert "metadata_filter.year" in [e["field"] for e in body["errors"]], body
     body = assert_problem(send(mindia, docs.CREATE, {}, {**FILTERED, "retries": 3}), 422)
     assert "retries" in [e["field"] for e in body["errors"]], body
+
+
+def test_partial_update_of_a_branching_workflow_keeps_its_graph(mindia: Product) -> None:
+    graph = {"name": "branching", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "is-image", "kind": "branch", "config": {"conditions": {"conditions": [
+            {"field": "mediaType", "op": "eq", "value": "image"}]}}},
+        {"id": "small", "kind": "resize", "config": {"width": 64}},
+        {"id": "keep", "kind": "storage"}],
+        "edges": [{"source": "upload", "target": "is-image"},
+                  {"source": "is-image", "target": "small", "kind": "true"},
+                  {"source": "is-image", "target": "keep", "kind": "false"}]}
+    created = mindia.call("POST", "/v1/workflows", graph).json()
+    shown = send(mindia, docs.GET, {":id": created["id"]}).json()
+    assert [s["plugin_name"] for s in shown["steps"]] == ["branch", "resize", "storage"]
+    updated = send(mindia, docs.UPDATE, {":id": created["id"]}, {"media_types": ["image"], "stop_on_failure": False})
+    assert updated.status == 200 and updated.json()["media_types"] == ["image"], updated.content[:500]
+    after = mindia.call("GET", f"/v1/workflows/{created['id']}").json()
+    assert after["edges"] == created["edges"] and after["nodes"] == created["nodes"]
+    assert after["trigger"]["filters"]["mediaTypes"] == ["image"] and after["settings"]["stopOnFailure"] is False
+    send(mindia, docs.DELETE, {":id": created["id"]})

@@ -161,6 +161,20 @@ def _from_convertly(top: dict[str, Any], definition: dict[str, Any]) -> Normalis
     return result
 
 
+def mindia_trigger(raw: dict[str, Any]) -> dict[str, Any]:
+    """Mindia's ``trigger_on_upload`` and filters as a canonical trigger (a folder id is a key prefix)."""
+    filters: dict[str, Any] = {}
+    if raw.get("media_types"):
+        filters["mediaTypes"] = raw["media_types"]
+    if raw.get("content_types"):
+        filters["contentTypes"] = raw["content_types"]
+    if raw.get("folder_ids"):
+        filters["prefixes"] = [f"{folder}/" for folder in raw["folder_ids"]]
+    if raw.get("metadata_filter"):
+        filters["metadata"] = {str(k): str(v) for k, v in dict(raw["metadata_filter"]).items()}
+    return {"onUpload": bool(raw.get("trigger_on_upload", True)), "filters": filters}
+
+
 def _from_mindia(raw: dict[str, Any]) -> Normalised:
     result = Normalised(definition={}, source="mindia")
     nodes: list[dict[str, Any]] = [{"id": "upload", "kind": "upload", "config": {}}]
@@ -182,21 +196,8 @@ def _from_mindia(raw: dict[str, Any]) -> Normalised:
         nodes.append(node)
         edges.append({"source": previous, "target": node_id})
         previous = node_id
-    filters: dict[str, Any] = {}
-    if raw.get("media_types"):
-        filters["mediaTypes"] = raw["media_types"]
-    if raw.get("content_types"):
-        filters["contentTypes"] = raw["content_types"]
-    if raw.get("folder_ids"):
-        filters["prefixes"] = [f"{folder}/" for folder in raw["folder_ids"]]
-    if raw.get("metadata_filter"):
-        filters["metadata"] = {str(k): str(v) for k, v in dict(raw["metadata_filter"]).items()}
-    result.definition = {
-        "nodes": nodes,
-        "edges": edges,
-        "trigger": {"onUpload": bool(raw.get("trigger_on_upload", True)), "filters": filters},
-        "settings": {"stopOnFailure": bool(raw.get("stop_on_failure", True))},
-    }
+    result.definition = {"nodes": nodes, "edges": edges, "trigger": mindia_trigger(raw),
+                         "settings": {"stopOnFailure": bool(raw.get("stop_on_failure", True))}}
     for key in ("name", "description"):
         if raw.get(key):
             result.definition[key] = raw[key]
@@ -252,18 +253,25 @@ def to_convertly_definition(canonical: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_mindia_steps(canonical: dict[str, Any]) -> list[dict[str, Any]]:
-    """The nodes after the trigger, in chain order, as Mindia plugin steps."""
+    """The nodes after the trigger as Mindia plugin steps: in chain order, breadth first where the graph
+    branches (Mindia's list cannot show the branches themselves)."""
     nodes = {n["id"]: n for n in canonical.get("nodes") or []}
-    following = {e["source"]: e["target"] for e in canonical.get("edges") or []}
-    trigger = next((n["id"] for n in nodes.values() if n["kind"] in ("upload", "event")), None)
+    following: dict[str, list[str]] = {}
+    for edge in canonical.get("edges") or []:
+        following.setdefault(edge["source"], []).append(edge["target"])
+    queue = [n["id"] for n in nodes.values() if n["kind"] in ("upload", "event")]
+    seen = set(queue)
     steps: list[dict[str, Any]] = []
-    current = following.get(trigger) if trigger else None
-    while current is not None and current in nodes and len(steps) < len(nodes):
-        node = nodes[current]
-        steps.append({"id": node["id"], "action": "plugin", "plugin_name": node["kind"],
-                      "config": dict(node.get("config") or {}), **({"name": node["label"]} if node.get("label")
-                                                                    else {})})
-        current = following.get(current)
+    while queue:
+        for target in following.get(queue.pop(0), []):
+            if target in seen or target not in nodes:
+                continue
+            seen.add(target)
+            queue.append(target)
+            node = nodes[target]
+            steps.append({"id": node["id"], "action": "plugin", "plugin_name": node["kind"],
+                          "config": dict(node.get("config") or {}),
+                          **({"name": node["label"]} if node.get("label") else {})})
     return steps
 
 

@@ -16,7 +16,7 @@ from mediaflow.api.http import base_url
 from mediaflow.api.routes import SecuredRouter
 from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, view
-from mediaflow.compat import media_id, media_key, to_mindia_filters, to_mindia_steps
+from mediaflow.compat import media_id, media_key, mindia_trigger, to_mindia_filters, to_mindia_steps
 
 router = SecuredRouter()
 Id = Annotated[str, Path(min_length=1, max_length=512)]
@@ -122,12 +122,18 @@ def get_workflow(workflow_id: Id) -> Response[str]:
 
 @router.secured("PUT", "/api/v0/workflows/<workflow_id>", WRITE, summary="Mindia: partial update", tags=TAGS)
 def update_workflow(workflow_id: Id, body: MindiaWorkflowIn) -> Response[str]:
-    service = WorkflowService(router.ctx)
-    current = mindia_workflow(service.get(router.tenant(), workflow_id))
-    merged = {k: v for k, v in current.items() if k in MindiaWorkflowIn.model_fields}
-    merged.update(body.model_dump(exclude_unset=True))
+    service, sent = WorkflowService(router.ctx), body.model_dump(exclude_unset=True)
+    workflow = service.get(router.tenant(), workflow_id)
+    merged = {k: v for k, v in mindia_workflow(workflow).items() if k in MindiaWorkflowIn.model_fields} | sent
     with product_paths(_step_path):
-        record = service.replace(router.tenant(), workflow_id, _workflow_body(merged), None)
+        if "steps" in sent:  # a new list of steps replaces the graph
+            record = service.replace(router.tenant(), workflow_id, _workflow_body(merged), None)
+        else:  # the graph is kept as it is (it may branch, which steps cannot say)
+            definition = {"nodes": workflow["nodes"], "edges": workflow["edges"], "trigger": mindia_trigger(merged),
+                          "settings": {**workflow["settings"], "stopOnFailure": bool(merged["stop_on_failure"])}}
+            status = {"status": "active" if merged["enabled"] else "paused"} if "enabled" in sent else {}
+            changes = {"name": merged["name"], "description": merged["description"], **status}
+            record = service.update(router.tenant(), workflow_id, changes, definition=definition)
     return json_reply(mindia_workflow(view(record)))
 
 
