@@ -18,7 +18,7 @@ from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, view
 from mediaflow.compat import media_id, media_key, mindia_trigger, to_mindia_filters, to_mindia_steps
 
-router = SecuredRouter()
+router = SecuredRouter(in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
 Id = Annotated[str, Path(min_length=1, max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]

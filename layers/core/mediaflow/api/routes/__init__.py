@@ -33,9 +33,10 @@ class SecuredRouter(Router):
     Several resolvers may include the same router in one process (tests build more than one): the
     resolver that is resolving binds itself to its routers first, under its one-request-at-a-time lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, in_schema: bool = True) -> None:
         super().__init__()
         self.scopes: list[tuple[str, str, str | None]] = []
+        self.in_schema = in_schema
 
     def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
         from mediaflow.api import problems
@@ -45,6 +46,7 @@ class SecuredRouter(Router):
         if scope is not None:
             kwargs.setdefault("security", SECURITY)
         kwargs.setdefault("responses", problems.error_responses())
+        kwargs.setdefault("include_in_schema", self.in_schema)
         return self.route(rule, method.upper(), **kwargs)
 
     @property
