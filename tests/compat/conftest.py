@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -82,11 +83,12 @@ class Product:
             else:
                 url = arg
         path = "/" + url.split("://", 1)[1].split("/", 1)[1]
-        if self.backend == "serve":
+        if self.backend == "serve" and shutil.which("curl"):
             local = [self.client.base + path if arg == url else arg for arg in argv[1:]]
             out = subprocess.run(["curl", "-sS", "-i", *local], cwd=folder, capture_output=True, timeout=120,
                                  check=True).stdout
             return _parse_http(out)
+        # On AWS (and where curl is missing) the same request is built as curl builds it.
         body, content_type = curl_multipart(forms, folder) if forms else (b"", "")
         if forms:
             headers["Content-Type"] = content_type
