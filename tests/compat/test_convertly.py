@@ -198,3 +198,28 @@ def test_a_template_name_is_echoed_and_usable(product: Product) -> None:
     body = assert_problem(product.call("POST", "/api/workflows", {"name": "x", "template": "no-such-template"}), 422)
     assert [e["field"] for e in body["errors"]] == ["template"]
     product.call("DELETE", f"/api/workflows/{workflow['id']}")
+
+
+def test_synchronous_conversion_is_bounded_in_size_and_time(embedded_api: Any, media: Path) -> None:
+    from mediaflow.api import ApiConfig, create_app, embedded_context
+
+    from tests.functional.api.conftest import GATEWAY, Client
+
+    config = ApiConfig(rate_per_second=10_000, burst=10_000, sync_max_bytes=80_000, sync_timeout_seconds=0.0)
+    app = create_app(embedded_context(embedded_api.service, config))
+    def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        event["path"] = event["path"].removeprefix("/prod")  # API Gateway strips the stage
+        result: dict[str, Any] = app.resolve(event, context)
+        return result
+
+    client = Client("lambda", GATEWAY, resolve, embedded_api.keys["a"])
+    big = media / "big.bin"
+    big.write_bytes(b"\0" * 100_000)
+    body, content_type = curl_multipart(["file=@./big.bin", "format=webp"], media)
+    refused = assert_problem(client.request("POST", "/api/convert", data=body,
+                                            headers={"Content-Type": content_type}), 413)
+    assert [e["field"] for e in refused["errors"]] == ["file"]
+    body, content_type = curl_multipart(["file=@./photo.jpg", "format=avif"], media)
+    late = assert_problem(client.request("POST", "/api/convert", data=body, headers={"Content-Type": content_type}),
+                          408)
+    assert "POST /api/jobs" in late["detail"]
