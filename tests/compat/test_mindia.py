@@ -151,3 +151,17 @@ def test_partial_update_of_a_branching_workflow_keeps_its_graph(mindia: Product)
     assert after["edges"] == created["edges"] and after["nodes"] == created["nodes"]
     assert after["trigger"]["filters"]["mediaTypes"] == ["image"] and after["settings"]["stopOnFailure"] is False
     send(mindia, docs.DELETE, {":id": created["id"]})
+
+
+def test_trigger_on_media_stored_through_an_upload_target(mindia: Product, media: Path) -> None:
+    workflow = send(mindia, docs.CREATE, {}, {**FILTERED, "trigger_on_upload": False, "folder_ids": None}).json()
+    target = mindia.call("POST", "/v1/uploads", {"filename": "c.png", "contentType": "image/png"}).json()
+    stored = mindia.client.upload(target, "c.png", (media / "plain.png").read_bytes())
+    assert stored.status in (201, 204), stored.content[:300]
+    started = send(mindia, docs.TRIGGER, {":workflow_id": workflow["id"], ":media_id": target["uploadId"]})
+    assert started.status == 201, started.content[:600]
+    done = mindia.wait(f"/api/v0/workflow-executions/{started.json()['id']}", lambda d: d["status"] in TERMINAL)
+    assert done["status"] == "completed", done
+    missing = send(mindia, docs.TRIGGER, {":workflow_id": workflow["id"], ":media_id": "0123456789abcdef"})
+    assert [e["field"] for e in assert_problem(missing, 404)["errors"]] == ["media_id"]
+    send(mindia, docs.DELETE, {":id": workflow["id"]})

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 COMPAT = Path(__file__).resolve().parents[2] / "layers" / "core" / "mediaflow" / "api" / "compat"
 ALLOWED = ("mediaflow.api.workflows", "mediaflow.api.runs", "mediaflow.api.jobs", "mediaflow.api.convert",
            "mediaflow.api.http", "mediaflow.api.problems", "mediaflow.api.routes", "mediaflow.api.compat",
-           "mediaflow.compat", "mediaflow.validation", "mediaflow.errors")
+           "mediaflow.compat", "mediaflow.validation", "mediaflow.errors", "mediaflow.media")
 THIRD_PARTY = ("aws_lambda_powertools.event_handler", "pydantic", "__future__", "typing", "collections.abc",
                "contextlib", "json", "re")
 PORTS = {"workflows", "runs", "jobs", "blobs", "launcher", "keys", "idempotency", "webhooks", "bus"}

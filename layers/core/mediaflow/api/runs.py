@@ -67,6 +67,14 @@ class RunService:
                                                              "message": "too many objects"}])
         return [tenant_object(self.ctx, tenant, key) for key in keys]
 
+    def media_from_upload(self, tenant: str, upload_id: str) -> list[MediaRef]:
+        """The object stored through an upload target (``uploadId`` of POST /v1/uploads)."""
+        keys = [] if "/" in upload_id or ".." in upload_id else \
+            list(self.ctx.blobs.list(f"{tenant}/uploads/api/{upload_id}/"))[:2]
+        if len(keys) != 1:
+            raise NotFound(f"no stored media for upload {upload_id!r}", field="uploadId")
+        return [tenant_object(self.ctx, tenant, keys[0])]
+
     def sample_media(self, tenant: str, kind: str) -> list[MediaRef]:
         from mediaflow import samples
 

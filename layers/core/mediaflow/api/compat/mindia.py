@@ -4,6 +4,7 @@ table (a ``folder_id`` is a key prefix below the tenant's uploads/, a ``media_id
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,8 @@ from mediaflow.api.routes import SecuredRouter
 from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, view
 from mediaflow.compat import media_id, media_key, mindia_trigger, to_mindia_filters, to_mindia_steps
+from mediaflow.errors import NotFound
+from mediaflow.media import MediaRef
 
 router = SecuredRouter(in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
 Id = Annotated[str, Path(min_length=1, max_length=512)]
@@ -90,6 +93,19 @@ def _workflow_body(fields: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _stored(runs: RunService, tenant: str, identifier: str) -> list[MediaRef]:
+    """The media a ``media_id`` names: an execution's ``media_id``, else the uploadId of POST /v1/uploads."""
+    key = media_key(tenant, identifier)
+    if key is not None:
+        with contextlib.suppress(NotFound):
+            return runs.media_from_keys(tenant, [key])
+    try:
+        return runs.media_from_upload(tenant, identifier)
+    except NotFound:
+        raise field_problem("media_id", "no stored media has this id (an execution's media_id or an uploadId)",
+                            404) from None
+
+
 def _execution(tenant: str, run_id: str) -> dict[str, Any]:
     runs = RunService(router.ctx)
     return mindia_execution(runs.get(tenant, run_id, base_url(router.raw_event)), tenant,
@@ -148,10 +164,7 @@ def delete_workflow(workflow_id: Id) -> Response[None]:
                 summary="Mindia: run on stored media; returns the new execution")
 def trigger(workflow_id: Id, media: Id) -> Response[str]:
     tenant, runs = router.tenant(), RunService(router.ctx)
-    key = media_key(tenant, media)
-    if key is None:
-        raise field_problem("media_id", "not a media id this API handed out", 404)
-    started = runs.start(tenant, workflow_id, runs.media_from_keys(tenant, [key]), base_url(router.raw_event))
+    started = runs.start(tenant, workflow_id, _stored(runs, tenant, media), base_url(router.raw_event))
     return json_reply(_execution(tenant, started["runId"]), 201)
 
 
