@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.compat.replicate_stub import TOKEN, ReplicateStub
-from tests.functional.api.conftest import ALL_SCOPES, Api, Client, Reply, _test_keys, aws_api
+from tests.functional.api.conftest import Api, Client, Reply, _test_keys, aws_api
 
 __all__ = ["aws_api"]
 
@@ -196,13 +196,8 @@ def seed(name: str) -> str | None:
 
 @pytest.fixture
 def mindia(product: Product) -> Product:
-    """The product keyed for the tenant whose uploads start runs: the embedded server's own tenant (its
-    upload folder belongs to it), tenant-a on AWS."""
-    if product.backend == "aws":
-        return product
-    service = product.api.service
-    key = service.adapters.keys.create_key(service.tenant, ALL_SCOPES)[0]
-    return Product(product.backend, product.client.with_key(key), product.api)
+    """The product as a Mindia client sees it (tenant-a, whose uploads start its workflows on both runtimes)."""
+    return product
 
 
 @pytest.fixture
@@ -216,7 +211,7 @@ def mindia_upload(mindia: Product) -> Any:
         watcher = UploadWatcher(mindia.api.service)
 
         def upload_local(relative: str, data: bytes) -> list[str]:
-            target = watcher.root / relative
+            target = watcher.root / "tenant-a" / relative  # uploads/<tenant>/<path> is that tenant's upload
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             return watcher.scan(settle=False)

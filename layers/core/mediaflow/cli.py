@@ -157,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_nodes)
 
     from mediaflow.cli_local import register
+    from mediaflow.cli_stack import register as register_stack
 
     register(sub)
+    register_stack(sub)
     return parser
 
 

@@ -191,6 +191,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] unknown scope(s) {', '.join(unknown) or '(none)'}; "
                       f"use {', '.join(VALID_SCOPES)}")
         return 2
+    if args.stack or args.table:
+        from mediaflow.cli_stack import create_key
+
+        return create_key(args, scopes)
     with _service(args) as service:
         api_key, record = service.adapters.keys.create_key(args.tenant, scopes, name=args.name)
     sys.stdout.write(api_key + "\n")
@@ -251,4 +255,8 @@ def register(sub: Any) -> None:
     p.add_argument("--scopes", required=True, help=f"comma-separated: {','.join(VALID_SCOPES)}")
     p.add_argument("--name", default="")
     p.add_argument("--data-dir", default=None)
+    from mediaflow.cli_stack import stack_options
+
+    stack_options(p, table=True)  # --stack / --table: a key on a deployed stack (docs/deploy.md)
+    p.add_argument("--usage-plan", default=None, help="usage plan id to register the key with, with --table")
     p.set_defaults(handler=cmd_keys)

@@ -35,19 +35,3 @@ class MediaRef(BaseModel):
         """The camelCase dict placed in Step Functions state (None fields dropped, stable order)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
-
-def source_keys(execution_input: dict[str, Any]) -> list[str]:
-    """The stored keys a run was started on: its media, or every item of a batch (originals first)."""
-    states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
-    return [str(state.get("sourceKey") or state["key"]) for state in states if isinstance(state, dict)
-            and (state.get("sourceKey") or state.get("key"))]
-
-
-def event_media(tenant: str, execution_input: dict[str, Any]) -> dict[str, Any]:
-    """The media fields of a run's workflow.completed / workflow.failed event: the keys it ran on and their
-    media ids (Mindia's ``media_id``, see mediaflow.compat.media_id)."""
-    from mediaflow.compat import media_id
-
-    keys = source_keys(execution_input)
-    ids = [media_id(tenant, key) for key in keys]
-    return {"mediaId": ids[0] if ids else None, "mediaIds": ids, "mediaKeys": keys}

@@ -15,6 +15,7 @@ from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.compiler import compile_workflow
 from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.starts import direct_key
 from mediaflow.validation import validate
 
 Operation = Literal["convert", "compress"]
@@ -75,7 +76,7 @@ class SyncConversion:
             raise DefinitionRejected("the conversion settings are not valid", issue_errors(report.errors))
         compiled = compile_workflow(report.definition, report.configs)
         self.ctx.launcher.check(compiled)
-        key = f"{tenant}/uploads/sync/{uuid.uuid4().hex[:12]}/{safe_name(files[0].filename or 'file')}"
+        key = direct_key(tenant, "sync", uuid.uuid4().hex[:12], safe_name(files[0].filename or "file"))
         media = store_bytes(self.ctx, key, files[0].data, files[0].content_type)
         run_id = new_run_id()
         run = {"runId": run_id, "workflowId": f"sync-{operation}", "tenant": tenant, "version": 1,
