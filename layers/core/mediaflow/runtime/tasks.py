@@ -7,7 +7,9 @@ returns the new MediaRef. The Lambda handlers and the embedded executor both cal
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import shutil
 import tempfile
 import time
@@ -21,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
 from mediaflow.settings import Settings, get_settings
@@ -94,6 +96,8 @@ class TaskEnvironment:
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
     vision: Vision | None = None
+    time_budget_seconds: float | None = None
+    """Seconds of work this invocation may start (a Lambda's remaining time); None: no limit (embedded, ECS)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class OpContext:
 
     node_id: str
     run: RunContext
+    item: int | None = None  # the batch item (Map iteration) this op runs for
     event: dict[str, Any] | None = None  # the event that started the run, if an event did
 
 
@@ -194,11 +199,16 @@ def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
 
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
+    return node_prefix(task.run, task.item, node_id)
+
+
+def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
+    """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
     from mediaflow.nodes.rename import clean_component
 
-    parts = [task.run.tenant, "runs", task.run.run_id]
-    if task.item is not None:  # items of one batch never share an output key
-        parts.append(f"item-{task.item}")
+    parts = [run.tenant, "runs", run.run_id]
+    if item is not None:  # items of one batch never share an output key
+        parts.append(f"item-{item}")
     parts.append(node_id)
     return "/".join(clean_component(part) or "_" for part in parts)
 
@@ -292,13 +302,21 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     started = time.time()
     try:
         result = run_ops(task, env)
-    except MediaflowError as error:
-        _record_outcomes(task, env, [o for o in error.completed_steps if isinstance(o, OpOutcome)], {})
-        _record_failure(task, env, error, started)
-        raise
+    except ExceedsLambdaBudget:
+        raise  # handed to the long route: not a failure of the node
     except Exception as error:  # a toolchain crash still gets a named, recorded error
-        wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
+        node_id = getattr(error, "node_id", None) or task.ops[0].node_id
+        if storage_full(error) and not isinstance(error, StorageFull):
+            wrapped: MediaflowError = StorageFull(f"no room to write the output: {error}", node_id=node_id)
+        elif isinstance(error, MediaflowError):
+            wrapped = error
+        else:
+            wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=node_id)
+        completed = [o for o in getattr(error, "completed_steps", []) if isinstance(o, OpOutcome)]
+        _record_outcomes(task, env, completed, {})  # ops of this Task that finished before the failure
         _record_failure(task, env, wrapped, started)
+        if wrapped is error:
+            raise
         raise wrapped from error
     _record_outcomes(task, env, result.outcomes, _ends(task, result))
     if result.branches is not None:
@@ -321,6 +339,16 @@ def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpO
             ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
             output=output, **_item_fields(task),
         ).model_dump(by_alias=True, exclude_none=True))
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or a tool's error carrying its text) says the disk had no room."""
+    if isinstance(error, OSError) and error.errno in _NO_ROOM:
+        return True
+    text = str(error)
+    return any(os.strerror(code) in text for code in _NO_ROOM)
 
 
 def _refuse_media_ops(task: TaskPayload) -> None:

@@ -19,7 +19,7 @@ from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, templates, view
 from mediaflow.compat import to_convertly_definition
 
-router = SecuredRouter(in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
+router = SecuredRouter("convertly", in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
 Id = Annotated[str, Path(min_length=1, max_length=128)]
 TAGS = ["convertly"]
 RECENT_RUNS = 50

@@ -21,7 +21,7 @@ from mediaflow.compat import media_id, media_key, mindia_trigger, to_mindia_filt
 from mediaflow.errors import NotFound
 from mediaflow.media import MediaRef
 
-router = SecuredRouter(in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
+router = SecuredRouter("mindia", in_schema=False)  # other products' contracts: docs/compat.md, not /v1's OpenAPI
 Id = Annotated[str, Path(min_length=1, max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]

@@ -3,12 +3,14 @@ the use case and reply."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -33,10 +35,16 @@ class SecuredRouter(Router):
     Several resolvers may include the same router in one process (tests build more than one): the
     resolver that is resolving binds itself to its routers first, under its one-request-at-a-time lock."""
 
-    def __init__(self, *, in_schema: bool = True) -> None:
+    def __init__(self, name: str, *, in_schema: bool = True) -> None:
         super().__init__()
+        self.name = name
         self.scopes: list[tuple[str, str, str | None]] = []
         self.in_schema = in_schema
+        self._bound = threading.local()
+
+    def bind(self, resolver: MediaflowResolver) -> None:
+        """The resolver now resolving on this thread (resolvers answer requests on several threads)."""
+        self._bound.app = resolver
 
     def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
         from mediaflow.api import problems
@@ -45,15 +53,20 @@ class SecuredRouter(Router):
         self.scopes.append((method.upper(), rule, scope))
         if scope is not None:
             kwargs.setdefault("security", SECURITY)
-        kwargs.setdefault("responses", problems.error_responses())
+        kwargs.setdefault("responses", problems.route_responses(kwargs.get("status_code", 200)))
         kwargs.setdefault("include_in_schema", self.in_schema)
-        return self.route(rule, method.upper(), **kwargs)
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            operation_id = kwargs.pop("operation_id", None) or to_camel(f"{self.name}_{handler.__name__}")
+            return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
+
+        return register
 
     @property
     def app(self) -> MediaflowResolver:
         from mediaflow.api.app import MediaflowResolver
 
-        resolver = self.api_resolver
+        resolver = getattr(self._bound, "app", None) or self.api_resolver
         if not isinstance(resolver, MediaflowResolver):
             raise RuntimeError("this router is not included in a MediaflowResolver")
         return resolver
