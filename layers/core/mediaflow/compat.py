@@ -156,7 +156,23 @@ def _from_convertly(top: dict[str, Any], definition: dict[str, Any]) -> Normalis
         result.meta["status"] = "active" if top["isActive"] else "paused"
     if top.get("template"):
         result.meta["template"] = top["template"]
+    # Kept as sent, so that the Convertly API returns them even where no node of their kind uses them.
+    result.meta["definitionFields"] = {k: v for k, v in definition.items() if k not in ("nodes", "edges")}
     return result
+
+
+def mindia_trigger(raw: dict[str, Any]) -> dict[str, Any]:
+    """Mindia's ``trigger_on_upload`` and filters as a canonical trigger (a folder id is a key prefix)."""
+    filters: dict[str, Any] = {}
+    if raw.get("media_types"):
+        filters["mediaTypes"] = raw["media_types"]
+    if raw.get("content_types"):
+        filters["contentTypes"] = raw["content_types"]
+    if raw.get("folder_ids"):
+        filters["prefixes"] = [f"{folder}/" for folder in raw["folder_ids"]]
+    if raw.get("metadata_filter"):
+        filters["metadata"] = {str(k): str(v) for k, v in dict(raw["metadata_filter"]).items()}
+    return {"onUpload": bool(raw.get("trigger_on_upload", True)), "filters": filters}
 
 
 def _from_mindia(raw: dict[str, Any]) -> Normalised:
@@ -180,24 +196,116 @@ def _from_mindia(raw: dict[str, Any]) -> Normalised:
         nodes.append(node)
         edges.append({"source": previous, "target": node_id})
         previous = node_id
-    filters: dict[str, Any] = {}
-    if raw.get("media_types"):
-        filters["mediaTypes"] = raw["media_types"]
-    if raw.get("content_types"):
-        filters["contentTypes"] = raw["content_types"]
-    if raw.get("folder_ids"):
-        filters["prefixes"] = [f"{folder}/" for folder in raw["folder_ids"]]
-    if raw.get("metadata_filter"):
-        filters["metadata"] = {str(k): str(v) for k, v in dict(raw["metadata_filter"]).items()}
-    result.definition = {
-        "nodes": nodes,
-        "edges": edges,
-        "trigger": {"onUpload": bool(raw.get("trigger_on_upload", True)), "filters": filters},
-        "settings": {"stopOnFailure": bool(raw.get("stop_on_failure", True))},
-    }
+    result.definition = {"nodes": nodes, "edges": edges, "trigger": mindia_trigger(raw),
+                         "settings": {"stopOnFailure": bool(raw.get("stop_on_failure", True))}}
     for key in ("name", "description"):
         if raw.get(key):
             result.definition[key] = raw[key]
     if "enabled" in raw:
         result.meta["status"] = "active" if raw["enabled"] else "paused"
     return result
+
+
+# -- back to the products' shapes (the compatibility routers answer in them) ---------------------------
+
+# (kind, node config key) -> the Convertly definition-level field it comes from (see _convertly_defaults)
+_CONVERTLY_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("convert", "outputFormat", "outputFormat"), ("convert", "compressionLevel", "compressionLevel"),
+    ("compress", "compressionLevel", "compressionLevel"), ("audio", "outputFormat", "audioOutputFormat"),
+    ("audio", "compressionLevel", "audioCompressionLevel"), ("rename", "pattern", "renamePattern"),
+    ("storage", "destination", "storageDestination"), ("publish", "platforms", "selectedPlatforms"),
+    ("upload", "source", "uploadSource"),
+)
+
+
+def to_convertly_definition(canonical: dict[str, Any]) -> dict[str, Any]:
+    """A canonical definition in Convertly's builder shape: ``nodes[].data.kind``, ``edges`` and the
+    definition-level fields read back from the first node of each kind."""
+    nodes = canonical.get("nodes") or []
+    definition: dict[str, Any] = {
+        **(canonical.get("definitionFields") or {}),
+        "nodes": [{"id": n["id"], "type": n["kind"],
+                   "data": {"kind": n["kind"], "config": dict(n.get("config") or {}),
+                            **({"label": n["label"]} if n.get("label") else {})},
+                   **({"position": n["position"]} if n.get("position") else {})} for n in nodes],
+        "edges": [{"id": f"{e['source']}-{e['target']}", "source": e["source"], "target": e["target"],
+                   **({"kind": e["kind"], "sourceHandle": e["kind"]} if e.get("kind") else {})}
+                  for e in canonical.get("edges") or []],
+    }
+    for kind, key, field_name in _CONVERTLY_FIELDS:
+        node = next((n for n in nodes if n["kind"] == kind and key in (n.get("config") or {})), None)
+        if node is not None and node is next(n for n in nodes if n["kind"] == kind):
+            definition[field_name] = node["config"][key]
+    resize = next((n for n in nodes if n["kind"] == "resize" and (n.get("config") or {}).get("width")), None)
+    if resize is not None:
+        definition["resizeWidth"] = str(resize["config"]["width"])
+    branch = next((n for n in nodes if n["kind"] == "branch" and (n.get("config") or {}).get("conditions")), None)
+    if branch is not None:
+        group = branch["config"]["conditions"]
+        definition["branchConditions"] = group.get("conditions", [])
+        definition["branchLogicGate"] = group.get("logic", "and")
+    trigger = canonical.get("trigger") or {}
+    definition.setdefault("uploadSource", "api" if trigger.get("onUpload", True) else "none")
+    group = (trigger.get("filters") or {}).get("conditions") or {}
+    definition["uploadLogicGate"] = group.get("logic", "and")
+    definition["uploadConditions"] = group.get("conditions", [])
+    return definition
+
+
+def to_mindia_steps(canonical: dict[str, Any]) -> list[dict[str, Any]]:
+    """The nodes after the trigger as Mindia plugin steps: in chain order, breadth first where the graph
+    branches (Mindia's list cannot show the branches themselves)."""
+    nodes = {n["id"]: n for n in canonical.get("nodes") or []}
+    following: dict[str, list[str]] = {}
+    for edge in canonical.get("edges") or []:
+        following.setdefault(edge["source"], []).append(edge["target"])
+    queue = [n["id"] for n in nodes.values() if n["kind"] in ("upload", "event")]
+    seen = set(queue)
+    steps: list[dict[str, Any]] = []
+    while queue:
+        for target in following.get(queue.pop(0), []):
+            if target in seen or target not in nodes:
+                continue
+            seen.add(target)
+            queue.append(target)
+            node = nodes[target]
+            steps.append({"id": node["id"], "action": "plugin", "plugin_name": node["kind"],
+                          "config": dict(node.get("config") or {}),
+                          **({"name": node["label"]} if node.get("label") else {})})
+    return steps
+
+
+def to_mindia_filters(canonical: dict[str, Any]) -> dict[str, Any]:
+    """Trigger filters as Mindia's ``media_types`` / ``folder_ids`` / ``content_types`` / ``metadata_filter``
+    (a folder id is the first key segment below the tenant's uploads/, see docs/compat.md)."""
+    trigger = canonical.get("trigger") or {}
+    filters = trigger.get("filters") or {}
+    return {
+        "trigger_on_upload": bool(trigger.get("onUpload", True)),
+        "media_types": filters.get("mediaTypes") or None,
+        "folder_ids": [p.rstrip("/") for p in filters.get("prefixes") or []] or None,
+        "content_types": filters.get("contentTypes") or None,
+        "metadata_filter": filters.get("metadata") or None,
+    }
+
+
+def media_id(tenant: str, key: str) -> str:
+    """Mindia's ``media_id`` of a stored object: the key below the tenant, URL-safe base64 (no padding)."""
+    import base64
+
+    relative = key.removeprefix(f"{tenant}/")
+    return base64.urlsafe_b64encode(relative.encode()).decode().rstrip("=")
+
+
+def media_key(tenant: str, identifier: str) -> str | None:
+    """The stored key a ``media_id`` names (None when it is not one this API handed out)."""
+    import base64
+    import binascii
+
+    try:
+        relative = base64.urlsafe_b64decode(identifier + "=" * (-len(identifier) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not relative or relative.startswith("/") or ".." in relative.split("/"):
+        return None
+    return f"{tenant}/{relative}"

@@ -17,6 +17,8 @@ class MediaflowError(Exception):
         self.message = message
         self.node_id = node_id
         self.field = field
+        # Ops of the same Task that completed before this error (worker outcomes), so the run keeps them.
+        self.completed_steps: list[object] = []
 
 
 class NotFound(MediaflowError):
@@ -79,6 +81,19 @@ class ToolchainError(NodeError):
     """ffmpeg / libvips / rembg failed for a reason other than the input."""
 
     code = "ToolchainError"
+
+
+class PluginUnavailable(NodeError):
+    """The node's provider is not available where it runs (no local model, no API token, an AWS-only
+    service in the embedded mode); the message says what is missing. Not retried."""
+
+    code = "PluginUnavailable"
+
+
+class ProviderError(NodeError):
+    """An external provider (Rekognition, Replicate) refused or failed the request for this media."""
+
+    code = "ProviderError"
 
 
 class TransientError(MediaflowError):

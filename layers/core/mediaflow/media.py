@@ -34,3 +34,4 @@ class MediaRef(BaseModel):
     def to_state(self) -> dict[str, Any]:
         """The camelCase dict placed in Step Functions state (None fields dropped, stable order)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+

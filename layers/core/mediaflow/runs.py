@@ -167,6 +167,13 @@ def media_ids(execution_input: Any) -> list[str]:
     return [str(state["key"]) for state in states if isinstance(state, dict) and state.get("key")]
 
 
+def _mindia_media_id(tenant: str, keys: list[str]) -> str | None:
+    """Mindia's ``media_id`` of the run's first media (its webhooks name the media so; docs/compat.md)."""
+    from mediaflow.compat import media_id
+
+    return media_id(tenant, keys[0]) if keys else None
+
+
 def _step_nodes(steps: list[dict[str, Any]], status: str) -> list[str]:
     return list(dict.fromkeys(str(step.get("nodeId")) for step in steps if step.get("status") == status))
 
@@ -248,7 +255,8 @@ def finish(identity: RunIdentity, ended: Ended, *, execution_input: Any, runs: R
     outputs = [{**ref, "url": url_for(ref["key"])} if url_for else ref for ref in refs]
     detail: dict[str, Any] = {
         **base, "status": status, "startedAt": updated.get("startedAt") or identity.started_at,
-        "endedAt": ended_at, "error": error, "mediaIds": media_ids(execution_input), "outputs": outputs,
+        "endedAt": ended_at, "error": error, "mediaIds": media_ids(execution_input),
+        "mediaId": _mindia_media_id(tenant, media_ids(execution_input)), "outputs": outputs,
         "failedNodes": _failed_nodes(error, failures) if status == "failed" else [],
     }
     webhooks = _webhook_data(steps)

@@ -19,6 +19,12 @@ def _default_u2net_home() -> Path:
     return checkout if checkout.is_dir() else Path.home() / ".u2net"
 
 
+def _default_moderation_model() -> Path:
+    """The checkout's .tools/nudenet/320n.onnx (make setup), else ~/.mediaflow/nudenet/320n.onnx."""
+    checkout = Path(__file__).resolve().parents[3] / ".tools" / "nudenet" / "320n.onnx"
+    return checkout if checkout.is_file() else Path.home() / ".mediaflow" / "nudenet" / "320n.onnx"
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -91,6 +97,16 @@ class Settings(BaseSettings):
     ai_max_image_bytes: int = Field(default=3_750_000, ge=0, description="ai_generate: larger images are not sent")
 
     webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
+
+    moderation_model: Path = Field(default_factory=_default_moderation_model,
+                                   description="Embedded moderation: the nudenet 320n.onnx detector file")
+    moderation_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime threads per moderation")
+    replicate_api_token: str = Field(default="", validation_alias=AliasChoices(
+        "MEDIAFLOW_REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN"), description="Replicate API token")
+    replicate_base_url: str = Field(default="https://api.replicate.com",
+                                    description="Replicate's API (a proxy or a stub may stand in)")
+    replicate_wait_seconds: float = Field(default=25.0, gt=0, le=840,
+                                          description="How long a replicate node waits for its prediction")
 
     ffmpeg_path: str = Field(default="ffmpeg", description="ffmpeg binary (a name on PATH or a path)")
     ffprobe_path: str = Field(default="ffprobe", description="ffprobe binary (a name on PATH or a path)")

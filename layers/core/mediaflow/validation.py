@@ -121,7 +121,8 @@ def _pydantic_issues(error: ValidationError, prefix: str, node_id: str | None,
             owner = str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") is not None else None
         path = _loc_to_path(loc)
         message = item["msg"].removeprefix("Value error, ")
-        issues.append(Issue("invalid_value" if item["type"] != "missing" else "missing",
+        code = {"missing": "missing", "extra_forbidden": "unknown_setting"}.get(item["type"], "invalid_value")
+        issues.append(Issue(code,
                             message, f"{prefix}.{path}" if prefix and path else prefix or path, owner))
     return issues
 

@@ -8,7 +8,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -23,6 +23,9 @@ from mediaflow.api.guards import check_body, check_method
 from mediaflow.api.http import body_fingerprint, lower_headers, raw_body
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal, authenticate
+
+if TYPE_CHECKING:
+    from mediaflow.api.routes import SecuredRouter
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
@@ -51,6 +54,7 @@ class MediaflowResolver(APIGatewayRestResolver):
         super().__init__(enable_validation=True, cors=_cors(ctx.config.cors_allow_origins))
         self.ctx = ctx
         self._scopes: list[tuple[str, re.Pattern[str], str | None, bool]] = []
+        self._routers: list[SecuredRouter] = []
 
     @property
     def current_event(self) -> Any:
@@ -103,6 +107,13 @@ class MediaflowResolver(APIGatewayRestResolver):
 
         return register
 
+    def include_secured(self, router: SecuredRouter) -> None:
+        """Add a module-level router's routes with their scopes."""
+        for method, rule, scope in router.scopes:
+            self._scopes.append((method, _rule_regex(rule), scope, "<" not in rule))
+        self.include_router(router)
+        self._routers.append(router)
+
     def scope_of(self, method: str, path: str) -> tuple[bool, str | None]:
         """(known route, scope); unknown routes still need a key so that probing reveals nothing."""
         for static in (True, False):
@@ -125,6 +136,8 @@ class MediaflowResolver(APIGatewayRestResolver):
             return _gateway_response(problems.from_exception(problem))
         if principal is not None:
             self.append_context(principal=principal)
+        for router in self._routers:
+            router.bind(self)
         return super().resolve(event, context)
 
     def _gate(self, event: Mapping[str, Any]) -> Principal | None:
@@ -196,6 +209,7 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
 
 def create_app(ctx: ApiContext) -> MediaflowResolver:
     """The whole API over ``ctx`` (its ports decide embedded or AWS)."""
+    from mediaflow.api.compat import convertly, mindia
     from mediaflow.api.routes import api_v1, jobs, meta, runs, webhooks, workflows
 
     app = MediaflowResolver(ctx)
@@ -203,6 +217,8 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
     app.use(middlewares=[idempotency])
     for module in (meta, workflows, runs, jobs, webhooks, api_v1):
         module.register(app)
+    for router in (convertly.router, mindia.router):
+        app.include_secured(router)
     app.configure_openapi(
         title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,
         summary="Media workflows: definitions, versions, runs, jobs and API keys",

@@ -24,6 +24,8 @@ class ApiConfig:
     max_job_files: int = 50
     idempotency_ttl_seconds: int = 24 * 3600
     sample_size: int = 640
+    sync_max_bytes: int = 25 * 1024 * 1024  # POST /api/convert|compress: larger files go through jobs
+    sync_timeout_seconds: float = 25.0  # below API Gateway's 29 s
     # The in-process token bucket limits one process: right for the local server, meaningless across Lambda
     # containers, where the API Gateway usage plan limits each key instead (template.yaml ApiUsagePlan).
     rate_limited: bool = True

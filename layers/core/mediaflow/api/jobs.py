@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 import zipfile
 from itertools import product
@@ -65,19 +66,42 @@ def _resize(value: Any) -> dict[str, Any] | None:
     return {k: v for k, v in size.items() if v is not None}
 
 
-def job_definition(job_id: str, job_type: str, formats: list[Any], compressions: list[Any], resizes: list[Any],
-                   save: bool) -> dict[str, Any]:
-    """One branch per (format, compression, resize) combination, each ending in storage when asked."""
-    if job_type not in JOB_TYPES:
-        raise _field_error("jobType", f"jobType must be one of {', '.join(JOB_TYPES)}")
+def job_variants(job_type: str, formats: list[Any], compressions: list[Any], resizes: list[Any]
+                 ) -> list[dict[str, Any]]:
+    """Every (format, compression, resize) combination of a job, in branch order (branch i is ``v{i+1}``)."""
     if job_type == "convert" and not formats:
         formats = ["webp"]
     combos = list(product(formats or [None], compressions or [None], resizes or ["original"]))
     if len(combos) > LIMITS.max_fan_out:
         raise _field_error("formats", f"{len(combos)} combinations: at most {LIMITS.max_fan_out} per job")
+    return [{"format": fmt, "compression": quality, "resize": size} for fmt, quality, size in combos]
+
+
+_VARIANT_IN_KEY = re.compile(r"/(?:v|resize-|convert-|compress-)(\d+)/")
+
+
+def label_output(output: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """An output with the format, compression and resize of the branch that made it."""
+    found = _VARIANT_IN_KEY.search(output["key"])
+    index = int(found.group(1)) - 1 if found else -1
+    if not 0 <= index < len(variants):
+        return output
+    variant = variants[index]
+    actual = output.get("contentType", "").split("/")[-1] or None
+    return {**output, "variant": index + 1, "format": variant["format"] or actual,
+            "compression": variant["compression"], "resize": variant["resize"]}
+
+
+def job_definition(job_id: str, job_type: str, formats: list[Any], compressions: list[Any], resizes: list[Any],
+                   save: bool) -> dict[str, Any]:
+    """One branch per (format, compression, resize) combination, each ending in storage when asked."""
+    if job_type not in JOB_TYPES:
+        raise _field_error("jobType", f"jobType must be one of {', '.join(JOB_TYPES)}")
+    combos = job_variants(job_type, formats, compressions, resizes)
     nodes: list[dict[str, Any]] = [{"id": "upload", "kind": "upload"}]
     edges: list[dict[str, str]] = []
-    for index, (fmt, quality, size) in enumerate(combos, start=1):
+    for index, variant in enumerate(combos, start=1):
+        fmt, quality, size = variant["format"], variant["compression"], variant["resize"]
         previous = "upload"
         steps: list[tuple[str, dict[str, Any]]] = []
         resize = _resize(size)
@@ -88,7 +112,7 @@ def job_definition(job_id: str, job_type: str, formats: list[Any], compressions:
         elif quality is not None or job_type == "compress":
             steps.append(("compress", {"compressionLevel": quality} if quality else {}))
         if save:
-            steps.append(("storage", {"prefix": f"jobs/{job_id}/"}))
+            steps.append(("storage", {"prefix": f"jobs/{job_id}/v{index}/"}))
         if not steps:
             raise _field_error("jobType", "the job does nothing: give formats, compressions or resizes")
         for kind, config in steps:
@@ -116,8 +140,12 @@ class JobService:
             raise _field_error("files", f"at most {self.ctx.config.max_job_files} files per job")
         job_id = str(uuid.uuid4())
         job_type = form.get("jobType", "convert").strip() or "convert"
-        definition = job_definition(job_id, job_type, _json_list(form, "formats"), _json_list(form, "compressions"),
-                                    _json_list(form, "resizes"), _bool(form, "saveToStorage", True))
+        if job_type not in JOB_TYPES:
+            raise _field_error("jobType", f"jobType must be one of {', '.join(JOB_TYPES)}")
+        lists = [_json_list(form, name) for name in ("formats", "compressions", "resizes")]
+        formats, compressions, resizes = lists
+        definition = job_definition(job_id, job_type, formats, compressions, resizes,
+                                    _bool(form, "saveToStorage", True))
         report = validate(definition)
         if not report.valid or report.definition is None:
             raise DefinitionRejected("the job's fields do not make a valid workflow", issue_errors(report.errors))
@@ -131,6 +159,7 @@ class JobService:
                             "media": ref.to_state()})
         self.ctx.jobs.create_job({"tenant": tenant, "jobId": job_id, "status": "pending", "jobType": job_type,
                                   "createArchive": _bool(form, "createArchive", False),
+                                  "variants": job_variants(job_type, formats, compressions, resizes),
                                   "files": [{k: v for k, v in e.items() if k != "media"} for e in entries]})
         workflow_id = f"job-{job_id}"
         for entry in entries:
@@ -144,8 +173,9 @@ class JobService:
         results = []
         for entry in job["files"]:
             run = self.runs.get(tenant, entry["runId"], base)
+            outputs = [label_output(o, job.get("variants") or []) for o in run["outputs"]]
             results.append({"file": entry["filename"], "key": entry["key"], "runId": entry["runId"],
-                            "status": run["status"], "outputs": run["outputs"],
+                            "status": run["status"], "outputs": outputs,
                             "error": public_error((run.get("error") or {}).get("message"))})
         status = job["status"] if job["status"] == "cancelled" else _derive(results)
         completed = sum(1 for r in results if r["status"] == "completed")
@@ -188,6 +218,9 @@ class JobService:
                 for result in results:
                     for output in result["outputs"]:
                         name = output["filename"]
+                        if "variant" in output:
+                            name = (f"v{output['variant']}-{output['format']}-q{output['compression'] or 'auto'}-"
+                                    f"{output['resize']}/{name}")
                         while name in names:
                             name = f"_{name}"
                         names.add(name)

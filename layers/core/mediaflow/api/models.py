@@ -89,6 +89,9 @@ class Workflow(Model):
     node_count: int
     connection_count: int
     version_tag: str | None = None
+    template: str | None = Field(default=None, description="The template it was made from (Convertly `template`)")
+    definition_fields: dict[str, Any] | None = Field(
+        default=None, description="Convertly definition-level fields as saved (`outputFormat`, `renamePattern`...)")
     last_run_at: str | None = None
     created_at: str
     updated_at: str

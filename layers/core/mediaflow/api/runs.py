@@ -22,7 +22,7 @@ from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
-from mediaflow.runs import cancel_pending, find_failures, input_keys, output_refs
+from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids, output_refs
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
@@ -111,6 +111,14 @@ class RunService:
                              code="TooManyObjects", errors=[{"field": "objects", "path": "body.objects",
                                                              "message": "too many objects"}])
         return [tenant_object(self.ctx, tenant, key) for key in keys]
+
+    def media_from_upload(self, tenant: str, upload_id: str) -> list[MediaRef]:
+        """The object stored through an upload target (``uploadId`` of POST /v1/uploads)."""
+        keys = [] if "/" in upload_id or ".." in upload_id else \
+            list(self.ctx.blobs.list(upload_key(tenant, upload_id) + "/"))[:2]
+        if len(keys) != 1:
+            raise NotFound(f"no stored media for upload {upload_id!r}", field="uploadId")
+        return [tenant_object(self.ctx, tenant, keys[0])]
 
     def sample_media(self, tenant: str, kind: str) -> list[MediaRef]:
         from mediaflow import samples
@@ -238,6 +246,10 @@ class RunService:
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
+
+    def input_keys(self, tenant: str, run_id: str) -> list[str]:
+        """The stored keys a run was started on (its media, or every item of a batch)."""
+        return media_ids(self.ctx.runs.get_run(tenant, run_id).get("input") or {})
 
     def _leaves(self, tenant: str, run: dict[str, Any]) -> set[str]:
         """The nodes that end a path of the run's workflow version (an item reaching one is done)."""

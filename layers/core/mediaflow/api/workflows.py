@@ -80,6 +80,7 @@ def view(record: dict[str, Any], last_run_at: str | None = None) -> dict[str, An
         "settings": definition.get("settings", {}), "valid": bool(record.get("valid", True)),
         "source": record.get("source", "canonical"), "executionType": record.get("executionType"),
         "nodeCount": len(nodes), "connectionCount": len(edges), "versionTag": record.get("versionTag"),
+        "template": record.get("template"), "definitionFields": record.get("definitionFields"),
         "lastRunAt": last_run_at, "createdAt": record["createdAt"], "updatedAt": record["updatedAt"],
     }
 
@@ -114,7 +115,8 @@ class WorkflowService:
         if existing:  # Convertly: POST with an id replaces that workflow
             return self.replace(tenant, str(existing), raw, None)
         status = str(report.meta.get("status") or "draft")
-        record = self._record(report, canonical, status=status, tags=_tags(report.meta.get("tags")), extra=extra)
+        record = self._record(report, canonical, status=status, tags=_tags(report.meta.get("tags")),
+                              extra={**(extra or {}), **_template(report.meta)})
         return self._save(tenant, {**record, "id": f"wf_{uuid.uuid4().hex[:16]}"}, 0)
 
     def replace(self, tenant: str, workflow_id: str, raw: dict[str, Any], expected: int | None) -> dict[str, Any]:
@@ -124,7 +126,8 @@ class WorkflowService:
             expected = int(report.meta["version"])
         status = str(report.meta.get("status") or current.get("status") or "draft")
         tags = _tags(report.meta.get("tags")) if "tags" in report.meta else current.get("tags")
-        record = self._record(report, canonical, status=status, tags=tags, extra=_extensions(current))
+        record = self._record(report, canonical, status=status, tags=tags,
+                              extra={**_extensions(current), **(_template(report.meta) or _template(current))})
         return self._save(tenant, {**record, "id": workflow_id}, expected if expected is not None
                           else current["version"])
 
@@ -143,7 +146,7 @@ class WorkflowService:
         status = changes.get("status") or current.get("status", "draft")
         tags = changes["tags"] if changes.get("tags") is not None else current.get("tags")
         record = self._record(report, canonical, status=status, tags=tags,
-                              extra={**_extensions(current), **(extra or {})})
+                              extra={**_extensions(current), **_template(current), **(extra or {})})
         return self._save(tenant, {**record, "id": workflow_id}, current["version"])
 
     def delete(self, tenant: str, workflow_id: str) -> None:
@@ -368,6 +371,15 @@ def _fresh_id(kind: str, taken: set[str]) -> str:
 
 def _extensions(record: dict[str, Any]) -> dict[str, Any]:
     return {key: record[key] for key in EXTENSION_FIELDS if key in record}
+
+
+def _template(source: dict[str, Any]) -> dict[str, Any]:
+    """The Convertly ``template`` name and definition-level fields a workflow was saved with (echoed back by
+    the compatible API; the fields themselves are applied to the nodes by ``mediaflow.compat``)."""
+    kept = {"template": str(source["template"])[:100]} if source.get("template") else {}
+    if isinstance(source.get("definitionFields"), dict):
+        kept["definitionFields"] = source["definitionFields"]
+    return kept
 
 
 def _tags(value: Any) -> list[str]:

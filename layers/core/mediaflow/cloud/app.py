@@ -34,7 +34,10 @@ def upload_trigger() -> UploadTrigger:
 
 def task_environment(a: AwsAdapters | None = None, workdir: Path = SCRATCH_ROOT) -> TaskEnvironment:
     a = a or adapters()
-    return TaskEnvironment(blobs=a.blobs, workdir=workdir, runs=a.runs, bus=a.bus, settings=a.settings)
+    from mediaflow.adapters.aws.rekognition import RekognitionVision
+
+    return TaskEnvironment(blobs=a.blobs, workdir=workdir, runs=a.runs, bus=a.bus, settings=a.settings,
+                           vision=RekognitionVision(region=a.settings.region))
 
 
 def reset() -> None:

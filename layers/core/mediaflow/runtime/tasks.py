@@ -25,7 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
-from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
 from mediaflow.settings import Settings, get_settings
 
 
@@ -95,6 +95,7 @@ class TaskEnvironment:
     runs: RunStore | None = None
     bus: EventBus | None = None
     settings: Settings = field(default_factory=get_settings)
+    vision: Vision | None = None
     time_budget_seconds: float | None = None
     """Seconds of work this invocation may start (a Lambda's remaining time); None: no limit (embedded, ECS)."""
 
@@ -245,11 +246,16 @@ def run_ops(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     if task.branches:
         return _run_branches(task, env)
     leading, core, trailing = split_ops(task.ops)
-    media, outcomes = task.media, []
+    media, outcomes = task.media, list[OpOutcome]()
     for runtime, ops in (("light", leading), (task.runtime, core), ("light", trailing)):
         if not ops:
             continue
-        part = load_worker(runtime)(task.model_copy(update={"runtime": runtime, "ops": ops, "media": media}), env)
+        try:
+            part = load_worker(runtime)(task.model_copy(update={"runtime": runtime, "ops": ops, "media": media}),
+                                        env)
+        except MediaflowError as error:
+            error.completed_steps = [*outcomes, *error.completed_steps]
+            raise
         media = part.media
         outcomes.extend(part.outcomes)
     return ChainResult(media=media, outcomes=outcomes)
@@ -306,27 +312,33 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
             wrapped = error
         else:
             wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=node_id)
+        completed = [o for o in getattr(error, "completed_steps", []) if isinstance(o, OpOutcome)]
+        _record_outcomes(task, env, completed, {})  # ops of this Task that finished before the failure
         _record_failure(task, env, wrapped, started)
         if wrapped is error:
             raise
         raise wrapped from error
-    if env.runs is not None:
-        # The media a Task hands on is kept on the step of the node that made it, so a run that stops
-        # (or goes on without a node) still lists every output its steps wrote (mediaflow.runs.finish).
-        ends = _ends(task, result)
-        for outcome in result.outcomes:
-            output = outcome.output
-            if outcome.node_id in ends:
-                output = {**(output or {}), "media": ends[outcome.node_id]}
-            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
-                ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
-                output=output, **_item_fields(task),
-            ).model_dump(by_alias=True, exclude_none=True))
+    _record_outcomes(task, env, result.outcomes, _ends(task, result))
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
 
+
+def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpOutcome],
+                     ends: dict[str, dict[str, Any]]) -> None:
+    """Record completed ops. The media a Task hands on is kept on the step of the node that made it, so a
+    run that stops (or goes on without a node) still lists every output its steps wrote (mediaflow.runs)."""
+    if env.runs is None:
+        return
+    for outcome in outcomes:
+        output = outcome.output
+        if outcome.node_id in ends:
+            output = {**(output or {}), "media": ends[outcome.node_id]}
+        env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
+            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
+            ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+            output=output, **_item_fields(task),
+        ).model_dump(by_alias=True, exclude_none=True))
 
 _NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 

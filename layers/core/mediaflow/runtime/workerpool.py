@@ -75,16 +75,18 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     from mediaflow.adapters.embedded.durable import DurableStore
     from mediaflow.adapters.embedded.outbox import OutboxBus
     from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
+    from mediaflow.adapters.embedded.vision import LocalVision
 
     workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     db = SQLiteDatabase(Path(db_path))
     _DURABLE["store"] = DurableStore(db)
-    _WORKER["env"] = TaskEnvironment(
-        blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
-        runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
-    )
+    blobs = FolderBlobStore(Path(blobs_root), bucket)
+    vision = LocalVision(blobs, settings.moderation_model, threads=settings.moderation_threads,
+                         max_pixels=settings.max_pixels)
+    _WORKER["env"] = TaskEnvironment(blobs=blobs, workdir=workdir, runs=SQLiteRunStore(db), bus=OutboxBus(db),
+                                     settings=settings, vision=vision)
 
 
 class _StepBuffer:

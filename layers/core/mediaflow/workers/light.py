@@ -7,7 +7,8 @@ chain order; each one's output reference is the next one's input.
 
 Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
 with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
-``notify``, ``publish`` and ``ai_generate`` define ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
+``notify``, ``publish``, ``ai_generate`` and the provider kinds (Rekognition, Replicate) define
+``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
 The triggers (``upload``, ``event``, ``email``, ``queue``) pass the media through.
 """
 
@@ -34,7 +35,8 @@ from mediaflow.runtime.tasks import (
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
 
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
-EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate"})
+EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate",
+                           "aws_rekognition_moderation", "aws_rekognition", "replicate", "replicate_deoldify"})
 PASS_THROUGH_KINDS = frozenset({"upload", "event", "email", "queue"})
 LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
 
@@ -77,6 +79,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         except MediaflowError as error:
             if error.node_id is None:
                 error.node_id = op.node_id
+            error.completed_steps = [*outcomes, *error.completed_steps]
             raise
         outcomes.append(OpOutcome(node_id=op.node_id, kind=kind, started=started, ended=time.time(),
                                   output=output))

@@ -1,11 +1,20 @@
-"""Route modules: each exposes ``register(app)``; handlers parse, call the use case and reply."""
+"""Route modules: each exposes ``register(app)`` or a module-level ``SecuredRouter``; handlers parse, call
+the use case and reply."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from mediaflow.api.app import MediaflowResolver
+    from mediaflow.api.context import ApiContext
 
 
 def reply(model: type[BaseModel], data: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -18,3 +27,59 @@ def reply(model: type[BaseModel], data: Any, status: int = 200, headers: dict[st
 def no_content() -> Response[Any]:
     """204 with an empty body (a None body would be serialised as ``null`` on API Gateway)."""
     return Response(status_code=204, content_type="application/json", body="")
+
+
+class SecuredRouter(Router):
+    """A module-level powertools ``Router`` whose routes carry their scope (None: public), the way
+    ``MediaflowResolver.secured`` does; ``MediaflowResolver.include_secured`` adds both to a resolver.
+
+    Several resolvers may include the same router in one process (tests build more than one): the
+    resolver that is resolving binds itself to its routers first, under its one-request-at-a-time lock."""
+
+    def __init__(self, name: str, *, in_schema: bool = True) -> None:
+        super().__init__()
+        self.name = name
+        self.scopes: list[tuple[str, str, str | None]] = []
+        self.in_schema = in_schema
+        self._bound = threading.local()
+
+    def bind(self, resolver: MediaflowResolver) -> None:
+        """The resolver now resolving on this thread (resolvers answer requests on several threads)."""
+        self._bound.app = resolver
+
+    def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
+        from mediaflow.api import problems
+        from mediaflow.api.app import SECURITY
+
+        self.scopes.append((method.upper(), rule, scope))
+        if scope is not None:
+            kwargs.setdefault("security", SECURITY)
+        kwargs.setdefault("responses", problems.route_responses(kwargs.get("status_code", 200)))
+        kwargs.setdefault("include_in_schema", self.in_schema)
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            operation_id = kwargs.pop("operation_id", None) or to_camel(f"{self.name}_{handler.__name__}")
+            return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
+
+        return register
+
+    @property
+    def app(self) -> MediaflowResolver:
+        from mediaflow.api.app import MediaflowResolver
+
+        resolver = getattr(self._bound, "app", None) or self.api_resolver
+        if not isinstance(resolver, MediaflowResolver):
+            raise RuntimeError("this router is not included in a MediaflowResolver")
+        return resolver
+
+    @property
+    def ctx(self) -> ApiContext:
+        return self.app.ctx
+
+    def tenant(self) -> str:
+        return self.app.principal().tenant
+
+    @property
+    def raw_event(self) -> dict[str, Any]:
+        event: dict[str, Any] = self.app.current_event.raw_event
+        return event
