@@ -103,6 +103,8 @@ def make_handler(resolve: Resolve, max_body_bytes: int) -> type[BaseHTTPRequestH
             self._send(status, out_headers, data)
 
         def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+            if status in (204, 304):
+                data = b""  # no body may follow these: a stray one would be read as the next response
             self.send_response(status)
             for name, value in headers:
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):
