@@ -88,13 +88,28 @@ class ListWorkflowsIn(Model):
     status: WorkflowStatus | None = Field(default=None, description="Only workflows with this status")
 
 
-class CreateWorkflowIn(WorkflowInput):
+class DefinitionIn(WorkflowInput):
+    """``WorkflowInput`` with the field descriptions an agent needs to write a definition."""
+
+    nodes: list[Any] | None = Field(default=None, description=(
+        'Canonical: [{"id": "resize", "kind": "resize", "config": {"width": 1600}}]; kinds and their config '
+        "schemas: list_node_kinds"))
+    edges: list[Any] | None = Field(default=None, description=(
+        'Canonical: [{"source": "upload", "target": "resize"}]; out of a branch add "kind": "true" or "false"'))
+    definition: dict[str, Any] | None = Field(default=None, description=(
+        "Convertly payload: {nodes: [{id, data: {kind}}], edges, outputFormat, compressionLevel, renamePattern, "
+        "resizeWidth, branchConditions, ...}"))
+    status: WorkflowStatus | None = Field(default=None, description="draft (default), active (runs on uploads) "
+                                                                     "or paused; active needs a valid definition")
+
+
+class CreateWorkflowIn(DefinitionIn):
     """The body of `POST /api/workflows` (Convertly) or `POST /v1/workflows` (canonical nodes/edges)."""
 
     model_config = _examples(CONVERTLY_EXAMPLE, CANONICAL_EXAMPLE)
 
 
-class UpdateWorkflowIn(WorkflowInput):
+class UpdateWorkflowIn(DefinitionIn):
     """A full replacement definition for the workflow ``id``."""
 
     model_config = _examples({"id": "wf_0123456789abcdef", **CANONICAL_EXAMPLE})
@@ -130,13 +145,13 @@ class ListRunsIn(Model):
     limit: int = Field(default=50, ge=1, le=100, description="Most recent runs first")
 
 
-class ValidateIn(WorkflowInput):
+class ValidateIn(DefinitionIn):
     """A definition to check without saving it, or only ``id`` to check a saved workflow."""
 
     model_config = _examples(CANONICAL_EXAMPLE, {"id": "wf_0123456789abcdef"})
 
 
-class PlanIn(WorkflowInput):
+class PlanIn(DefinitionIn):
     """A definition to plan before saving it, or only ``id`` for a saved workflow."""
 
     model_config = _examples(CANONICAL_EXAMPLE, {"id": "wf_0123456789abcdef", "items": 500})

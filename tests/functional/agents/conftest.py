@@ -49,7 +49,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`mediaflow serve` in a fresh folder, and a key made with `mediaflow keys create` there."""
     folder = tmp_path_factory.mktemp("served")
     env = {**os.environ, "MEDIAFLOW_WORKERS": "1", "MEDIAFLOW_CONFIG_DIR": str(folder / "config"),
-           "PYTHONPATH": str(ROOT / "layers" / "core")}
+           "PYTHONPATH": str(ROOT / "layers" / "core"), "MEDIAFLOW_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
     for name in ("MEDIAFLOW_DATA_DIR", "MEDIAFLOW_API_URL", "MEDIAFLOW_API_KEY", "MEDIAFLOW_PROFILE"):
         env.pop(name, None)
     made = mediaflow("keys", "create", "--tenant", "demo", "--scopes", ALL_SCOPES, cwd=folder, env=env)

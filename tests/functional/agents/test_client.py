@@ -172,3 +172,45 @@ def test_unreachable_api_is_a_transport_error() -> None:
     api = MediaflowClient(f"http://127.0.0.1:{free_port()}", "k", max_retries=1, sleep=lambda s: None)
     with api, pytest.raises(TransportError):
         api.health()
+
+
+def test_webhooks(served: Served) -> None:
+    """Subscriptions on `serve` (loopback receivers allowed there): the receiver is a real HTTP server."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with MediaflowClient(served.url, served.key) as api:
+            url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+            hook = api.webhooks.create(url, event_types=["workflow.completed"], description="ci")
+            assert hook.secret.startswith("whsec_") and hook.url == url
+            assert hook.id in [h.id for h in api.webhooks.list().webhooks]
+            assert api.webhooks.get(hook.id).event_types == ["workflow.completed"]
+            ping = api.webhooks.ping(hook.id)
+            assert ping.webhook_id == hook.id
+            deadline = time.monotonic() + 60
+            while not received and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert received and b"ping" in received[0], "the ping reached the receiver"
+            assert api.webhooks.rotate_secret(hook.id).startswith("whsec_")
+            deliveries = api.webhooks.deliveries(hook.id)
+            assert deliveries.count >= 1
+            api.webhooks.delete(hook.id)
+            with pytest.raises(NotFound):
+                api.webhooks.get(hook.id)
+    finally:
+        receiver.shutdown()

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.functional.agents.conftest import ROOT, png, stop
+from tests.functional.agents.conftest import ROOT, Served, png, stop
 
 pytestmark = pytest.mark.functional
 CONVERTLY_TOOLS = {"list_workflows", "create_workflow", "update_workflow", "set_workflow_active", "delete_workflow",
@@ -140,5 +140,28 @@ def test_streamable_http(http_server: str, tmp_path: Path) -> None:
     async def main() -> None:
         async with Client(http_server, read_timeout_seconds=300) as client:
             await agent_session(client, tmp_path)
+
+    anyio.run(main)
+
+
+def test_stdio_against_a_remote_api(served: Served, tmp_path: Path) -> None:
+    """`mediaflow mcp --api URL`: the same tools drive a running API (here `mediaflow serve`)."""
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mediaflow.cli", "mcp", "--api", served.url],
+                                   env={**server_env(tmp_path), "MEDIAFLOW_API_KEY": served.key}, cwd=str(tmp_path))
+    payload = json.loads((ROOT / "examples" / "convertly-convert-compress.json").read_text())
+
+    async def main() -> None:
+        async with Client(params, read_timeout_seconds=300) as client:
+            created = await call(client, "create_workflow", payload)
+            assert not created.is_error, text_of(created)
+            workflow_id = created.structured_content["id"]
+            ran = await call(client, "run_workflow", {"id": workflow_id, "filePath": str(png(tmp_path))})
+            assert ran.structured_content["status"] == "completed", text_of(ran)
+            runs = await call(client, "list_workflow_runs", {"id": workflow_id})
+            assert runs.structured_content["runs"][0]["outputs"], text_of(runs)
+            missing = await call(client, "get_run", {"runId": "run_missing"})
+            assert missing.is_error and missing.structured_content["status"] == 404
 
     anyio.run(main)
