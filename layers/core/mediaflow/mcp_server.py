@@ -18,8 +18,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -496,16 +495,9 @@ def build_server(backend: Backend) -> MCPServer:
     from mediaflow.cli import catalog_markdown, package_version
 
     tools = Tools(backend)
-
-    @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        try:
-            yield None
-        finally:
-            backend.close()
-
+    # The backend outlives sessions (streamable HTTP runs one per client): cmd_mcp closes it at exit.
     server: MCPServer = MCPServer(
-        name="mediaflow", version=package_version(), instructions=GUIDE, lifespan=lifespan,
+        name="mediaflow", version=package_version(), instructions=GUIDE,
         tools=[build_tool(spec, getattr(tools, spec.name)) for spec in SPECS])
 
     @server.resource("mediaflow://catalog", name="node-catalog", mime_type="application/json",

@@ -63,8 +63,10 @@ def test_workflow_calls(api: MediaflowClient) -> None:
     with pytest.raises(Conflict) as stale:
         api.workflows.replace(workflow.id, body, if_version=renamed.version)
     assert stale.value.status in (409, 412) and stale.value.problem["status"] == stale.value.status
+    snapshot = api.workflows.snapshot(workflow.id, tag="v-ci", description="before the template")
+    assert snapshot.version_tag == "v-ci"
     versions = api.workflows.versions(workflow.id)
-    assert versions.current_version == replaced.version
+    assert versions.current_version == snapshot.version == replaced.version + 1
     assert api.workflows.version(workflow.id, renamed.version).name == "renamed"
     assert api.workflows.diff(workflow.id, renamed.version, replaced.version).fields_changed
     templates = api.workflows.templates()
@@ -112,6 +114,20 @@ def test_run_control_and_sample(api: MediaflowClient, tmp_path: Path) -> None:
         api.runs.get("run_does_not_exist")
 
 
+def test_meta_and_events(api: MediaflowClient) -> None:
+    assert api.health().status == "ok"
+    assert "/v1/workflows" in api.openapi()["paths"]
+    event = {"name": "on event", "status": "active", "nodes": [
+        {"id": "start", "kind": "event", "config": {"eventName": "order.*"}},
+        {"id": "meta", "kind": "transform", "config": {"set": {"seen": "yes"}}}],
+        "edges": [{"source": "start", "target": "meta"}]}
+    workflow = api.workflows.create(event)
+    fired = api.workflows.fire_event("order.created", {"orderId": 7})
+    started = [r for r in fired.results if r.get("workflowId") == workflow.id]
+    assert fired.event_name == "order.created" and started and started[0]["runId"], fired
+    api.workflows.pause(workflow.id)
+
+
 def test_keys_and_auth(api: MediaflowClient) -> None:
     created = api.keys.create(["workflows:read"], name="reader")
     assert created.key and created.scopes == ["workflows:read"]
@@ -132,6 +148,8 @@ def test_jobs(api: MediaflowClient, tmp_path: Path) -> None:
     job = api.jobs.wait(accepted.job_id, timeout=180)
     assert job.status == "completed", job
     assert job.progress.completed == 1 and job.results
+    with pytest.raises(Conflict):
+        api.jobs.cancel(job.job_id)  # only a pending job can be cancelled
 
 
 def test_rate_limited_requests_are_retried_after_retry_after(tmp_path: Path) -> None:
@@ -214,3 +232,27 @@ def test_webhooks(served: Served) -> None:
                 api.webhooks.get(hook.id)
     finally:
         receiver.shutdown()
+
+
+def test_failed_run_is_retried(api: MediaflowClient, tmp_path: Path) -> None:
+    workflow = api.workflows.create(EXAMPLE)
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n" * 50)
+    failed = api.runs.wait(api.runs.start(workflow.id, [text]).run_id, timeout=180)
+    assert failed.status == "failed" and failed.error, failed
+    again = api.runs.retry(failed.run_id)
+    retried = api.runs.wait(again.run_id, timeout=180)
+    assert retried.retry_of == failed.run_id and retried.status == "failed"
+
+
+def test_a_long_batch_is_cancelled(served: Served, tmp_path: Path) -> None:
+    """On `serve` (one worker) a 30-image batch takes seconds. On AWS an image workflow is Express and the
+    harness runs it to its end inside the POST, so there is nothing left to cancel there."""
+    api = MediaflowClient(served.url, served.key)
+    workflow = api.workflows.create(EXAMPLE)
+    key = api.upload(photo(tmp_path, "many.jpg"))
+    batch = api.runs.start_objects(workflow.id, [key] * 30)  # an inline Map (moto refuses Distributed Map)
+    cancelled = api.runs.cancel(batch.run_id)
+    assert cancelled.cancel_requested
+    assert api.runs.wait(batch.run_id, timeout=300).status == "cancelled"
+    api.close()
