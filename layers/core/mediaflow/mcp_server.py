@@ -13,6 +13,7 @@ detail and the errors naming node and field), never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import socket
@@ -23,18 +24,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mediaflow.api.models import FromTemplate, Model, RunRequest, WorkflowInput, WorkflowStatus
+from mediaflow.api.models import FromTemplate, Model, Run, RunRequest, WorkflowInput, WorkflowStatus
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
     from mcp.types import CallToolResult
 
     from mediaflow.client import MediaflowClient
 
 logger = logging.getLogger("mediaflow.mcp")
 M = TypeVar("M", bound=BaseModel)
+Report = Callable[[float, "float | None", str], None]
 LOCAL_HOST = "mediaflow.local"
 PROBLEM_BASE = "https://mediaflow.dev/problems/"
 
@@ -319,12 +324,13 @@ class Tools:
         self.api.workflows.delete(args.id)
         return {"id": args.id, "deleted": True, "runsKept": True}
 
-    def run_workflow(self, args: RunWorkflowIn) -> Any:
+    def run_workflow(self, args: RunWorkflowIn, report: Report) -> Any:
         if args.file_path:
             path = Path(args.file_path).expanduser()
             if not path.is_file():
                 return failed(problem(422, "FileNotFound", f"no such file: {path}",
                                       [{"field": "filePath", "path": "filePath", "message": "no such file"}]))
+            report(0, None, f"uploading {path.name}")
             accepted = self.api.runs.start(args.id, [path])
         elif args.objects:
             accepted = self.api.runs.start_objects(args.id, args.objects)
@@ -335,8 +341,14 @@ class Tools:
                                   [{"field": "filePath", "path": "filePath", "message": "required"}]))
         from mediaflow.client import WaitTimeout
 
+        report(0, None, f"run {accepted.run_id} started")
+
+        def seen(run: Run) -> None:
+            done = run.progress.completed + run.progress.failed
+            report(done, run.progress.total, f"run {run.run_id}: {run.status}")
+
         try:
-            run = self.api.runs.wait(accepted.run_id, timeout=args.wait_seconds)
+            run = self.api.runs.wait(accepted.run_id, timeout=args.wait_seconds, on_progress=seen)
         except WaitTimeout as late:
             return {**_json(late.last), "note": f"still running after {args.wait_seconds:.0f} s; "
                                                 "follow it with get_run"}
@@ -416,6 +428,7 @@ class Spec:
     description: str
     read_only: bool = False
     destructive: bool = False
+    reports_progress: bool = False
 
 
 SPECS = (
@@ -429,7 +442,8 @@ SPECS = (
          destructive=True),
     Spec("run_workflow", RunWorkflowIn,
          "Upload a local file and execute the workflow end-to-end; returns the run with its outputs "
-         "(download URLs; outputDir also saves them locally)."),
+         "(download URLs; outputDir also saves them locally). Sends progress notifications while it runs.",
+         reports_progress=True),
     Spec("list_workflow_runs", ListRunsIn, "Pull the 50 most recent runs of a workflow, with status and outputs.",
          read_only=True),
     Spec("validate_workflow", ValidateIn,
@@ -447,7 +461,7 @@ SPECS = (
 )
 
 
-def build_tool(spec: Spec, body: Callable[[Any], Any]) -> Any:
+def build_tool(spec: Spec, body: Callable[..., Any]) -> Any:
     """An SDK tool whose input schema is ``spec.model``'s JSON schema; arguments are validated by that same
     model, and every failure becomes a problem-shaped tool error."""
     from mcp.server.mcpserver.tools.base import Tool
@@ -462,7 +476,7 @@ def build_tool(spec: Spec, body: Callable[[Any], Any]) -> Any:
         def model_dump_one_level(self) -> dict[str, Any]:
             return {"arguments": dict(self.model_extra or {})}
 
-    def call(arguments: dict[str, Any]) -> CallToolResult:
+    def invoke(arguments: dict[str, Any], report: Report) -> CallToolResult:
         from mcp.types import CallToolResult
 
         try:
@@ -470,7 +484,7 @@ def build_tool(spec: Spec, body: Callable[[Any], Any]) -> Any:
         except ValidationError as error:
             return failed(validation_problem(error))
         try:
-            result = body(parsed)
+            result = body(parsed, report) if spec.reports_progress else body(parsed)
         except ApiError as error:
             return failed(error.problem)
         except ClientError as error:
@@ -480,12 +494,22 @@ def build_tool(spec: Spec, body: Callable[[Any], Any]) -> Any:
             return failed(problem(500, "InternalError", f"{spec.name} failed: {type(error).__name__}"))
         return result if isinstance(result, CallToolResult) else ok(result)
 
+    async def call(arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
+        def report(done: float, total: float | None, message: str) -> None:
+            try:
+                anyio.from_thread.run(ctx.report_progress, done, total, message)
+            except Exception:  # progress is best effort: a client without a progress token gets none
+                logger.debug("progress not sent", exc_info=True)
+
+        # The client is synchronous: the tool runs on a worker thread, progress hops back to the loop.
+        return await anyio.to_thread.run_sync(functools.partial(invoke, arguments, report))
+
     schema = spec.model.model_json_schema(by_alias=True)
     annotations = ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=spec.destructive,
                                   idempotent_hint=spec.read_only)
     return Tool(fn=call, name=spec.name, title=spec.name.replace("_", " "), description=spec.description,
-                parameters=schema, fn_metadata=FuncMetadata(arg_model=RawArguments), is_async=False,
-                context_kwarg=None, annotations=annotations)
+                parameters=schema, fn_metadata=FuncMetadata(arg_model=RawArguments), is_async=True,
+                context_kwarg="ctx", annotations=annotations)
 
 
 def build_server(backend: Backend) -> MCPServer:

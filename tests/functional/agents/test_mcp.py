@@ -58,9 +58,16 @@ async def agent_session(client: Any, folder: Path) -> None:
     assert workflow["status"] == "active" and workflow["source"] == "convertly"
 
     image = png(folder)
-    ran = await call(client, "run_workflow", {"id": workflow["id"], "filePath": str(image),
-                                              "outputDir": str(folder / "out"), "waitSeconds": 240})
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    ran = await client.call_tool("run_workflow", {"id": workflow["id"], "filePath": str(image),
+                                                  "outputDir": str(folder / "out"), "waitSeconds": 240},
+                                 progress_callback=on_progress)
     assert not ran.is_error, text_of(ran)
+    assert progress and any("completed" in (m or "") for _, _, m in progress), progress
     run = ran.structured_content
     assert run["status"] == "completed", run
     assert run["outputs"] and run["outputs"][0]["contentType"] == "image/webp"
