@@ -214,6 +214,8 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
 
 
 def keys(api: MediaflowClient, args: argparse.Namespace) -> int:
+    if args.tenant:
+        err.print("[yellow]warning[/] --tenant is ignored with --api: keys belong to the tenant of the key used")
     if args.action == "create":
         scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
         created = api.keys.create(scopes, name=args.name)
@@ -286,7 +288,7 @@ def dispatch(name: str, local: Handler) -> Handler:
             return 2
         if target is None:
             return local(args)
-        if name in ("validate", "plan") and Path(args.file).is_file():
+        if name in ("validate", "plan") and (args.file == "-" or Path(args.file).is_file()):
             return local(args)  # a file is checked by the same pure validator and compiler, no API needed
         if not target.api_key:
             err.print(f"[red]error[/] no API key for {escape(target.api_url)}: pass --key, set MEDIAFLOW_API_KEY "
