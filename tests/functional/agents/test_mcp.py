@@ -78,6 +78,14 @@ async def agent_session(client: Any, folder: Path) -> None:
     mine = [r for r in listed.structured_content["runs"] if r["runId"] == run["runId"]]
     assert mine and mine[0]["status"] == "completed" and mine[0]["outputs"][0]["filename"].endswith(".webp")
 
+    paused = await call(client, "set_workflow_active", {"id": workflow["id"], "isActive": False})
+    assert not paused.is_error and paused.structured_content["status"] == "paused", text_of(paused)
+    canonical = tools["create_workflow"].input_schema["examples"][1]
+    updated = await call(client, "update_workflow", {**canonical, "id": workflow["id"], "name": "now AVIF"})
+    assert not updated.is_error, text_of(updated)
+    assert updated.structured_content["name"] == "now AVIF" and updated.structured_content["version"] > 1
+    assert [n["kind"] for n in updated.structured_content["nodes"]] == ["upload", "resize", "convert", "storage"]
+
     refused = await call(client, "delete_workflow", {"id": workflow["id"]})
     assert refused.is_error
     assert refused.structured_content["type"].endswith("/ConfirmationRequired")
