@@ -172,9 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_local.register(sub)
     cli_remote.register(sub)
-    from mediaflow.mcp_server import register as register_mcp
-
-    register_mcp(sub)
+    cli_remote.register_mcp(sub)
     return parser
 
 

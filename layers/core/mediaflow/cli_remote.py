@@ -14,25 +14,21 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaflow.api.models import Run
-from mediaflow.client import ApiError, ClientError, MediaflowClient
-from mediaflow.client.profiles import (
-    DEFAULT_PROFILE,
-    Target,
-    profiles_path,
-    remove_profile,
-    resolve_target,
-    save_profile,
-)
+from mediaflow.settings import DEFAULT_PROFILE
+
+if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
+    import httpx
+
+    from mediaflow.api.models import Run
+    from mediaflow.client import MediaflowClient
+    from mediaflow.client.profiles import Target
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True, highlight=False)
@@ -50,16 +46,22 @@ def table_of(title: str, *columns: str) -> Table:
 
 
 def _dump(data: Any) -> None:
+    from pydantic import BaseModel
+
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json", by_alias=True)
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def open_client(target: Target) -> MediaflowClient:
+    from mediaflow.client import MediaflowClient
+
     return MediaflowClient(target.api_url, target.api_key, transport=transport)
 
 
 def target_of(args: argparse.Namespace) -> Target | None:
+    from mediaflow.client.profiles import resolve_target
+
     return resolve_target(getattr(args, "api", None), getattr(args, "key", None), getattr(args, "profile", None))
 
 
@@ -306,6 +308,8 @@ def _with_client(target: Target, action: Callable[[MediaflowClient], int]) -> in
 
 def guarded(action: Callable[[], int], refused: str = "") -> int:
     """Run ``action``; an API error prints its problem (exit 1), an unreachable API exits 2."""
+    from mediaflow.client import ApiError, ClientError
+
     try:
         return action()
     except ApiError as error:
@@ -329,6 +333,8 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not key:
         err.print("[red]error[/] no API key given")
         return 2
+    from mediaflow.client.profiles import Target, save_profile
+
     code = guarded(lambda: _with_client(Target(args.api, key, "--api"), _check_key),
                    refused=f"{args.api} refused the key: ")
     if code:
@@ -340,6 +346,8 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
+    from mediaflow.client.profiles import profiles_path, remove_profile
+
     if remove_profile(args.profile):
         console.print(f"removed profile {escape(args.profile)} from {escape(str(profiles_path()))}")
         return 0
@@ -376,3 +384,25 @@ def register(sub: Any) -> None:
     p = sub.add_parser("logout", help="forget a saved profile")
     p.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name (default: default)")
     p.set_defaults(handler=cmd_logout)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from mediaflow.mcp_server import cmd_mcp as run_mcp
+
+    return run_mcp(args)
+
+
+def register_mcp(sub: Any) -> None:
+    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
+    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
+    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
+    p.add_argument("--api", metavar="URL", default=None,
+                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
+    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
+    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
+    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
+    p.set_defaults(handler=cmd_mcp)

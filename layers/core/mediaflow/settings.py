@@ -82,6 +82,9 @@ def get_settings() -> Settings:
     return Settings()
 
 
+DEFAULT_PROFILE = "default"  # the profile `mediaflow login` writes unless told otherwise
+
+
 class ClientSettings(BaseSettings):
     """Where the remote CLI and `mediaflow mcp --api` find a deployed API (README: "CLI against a stack")."""
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mediaflow.settings import client_settings
+from mediaflow.settings import DEFAULT_PROFILE, client_settings
 
-DEFAULT_PROFILE = "default"
+__all__ = ["DEFAULT_PROFILE", "Target", "load_profiles", "resolve_target", "save_profile"]
 
 
 def config_dir() -> Path:
