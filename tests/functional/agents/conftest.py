@@ -44,7 +44,7 @@ class Served:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`mediaflow serve` in a fresh folder, and a key made with `mediaflow keys create` there."""
     folder = tmp_path_factory.mktemp("served")
@@ -107,7 +107,7 @@ class OnMoto:
     deployment: Any
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def on_moto() -> Iterator[OnMoto]:
     """The deployment of template.yaml on moto; requests reach functions/api/app.py's lambda_handler as API
     Gateway would send them."""
