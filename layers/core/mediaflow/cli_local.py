@@ -164,10 +164,11 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     with _service(args) as service:
         store = service.adapters.workflows
         if args.action == "add":
-            if not args.file:
-                console.print("[red]error[/] workflows add needs a workflow file")
+            from mediaflow.cli_remote import read_workflow_file
+
+            raw = read_workflow_file(args.file)
+            if raw is None:
                 return 2
-            raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
             record = service.save_workflow(raw, workflow_id=args.id, status="active" if args.activate else "draft")
             console.print(f"saved workflow {record['id']} v{record['version']} ({record['status']})")
             return 0

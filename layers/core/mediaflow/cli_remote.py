@@ -68,13 +68,29 @@ def target_of(args: argparse.Namespace) -> Target | None:
 # -- workflows -----------------------------------------------------------------------------------------
 
 
+def read_workflow_file(name: str | None) -> dict[str, Any] | None:
+    """The JSON object in ``name``, or None after saying what is wrong with it."""
+    if not name or not Path(name).is_file():
+        missing = f": no such file {escape(name)}" if name else ""
+        err.print(f"[red]error[/] workflows add needs a workflow file{missing}")
+        return None
+    try:
+        body = json.loads(Path(name).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        err.print(f"[red]error[/] {escape(name)} is not JSON: {escape(str(error))}")
+        return None
+    if not isinstance(body, dict):
+        err.print(f"[red]error[/] {escape(name)} holds no JSON object")
+        return None
+    return body
+
+
 def workflows(api: MediaflowClient, args: argparse.Namespace) -> int:
     action, ident = args.action, args.id or args.file
     if action == "add":
-        if not args.file:
-            err.print("[red]error[/] workflows add needs a workflow file")
+        body = read_workflow_file(args.file)
+        if body is None:
             return 2
-        body = json.loads(Path(args.file).read_text(encoding="utf-8"))
         if args.activate:
             body["status"] = "active"
         record = api.workflows.replace(args.id, body) if args.id else api.workflows.create(body)
