@@ -26,7 +26,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_SESSION_TOKEN ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup test demo bench lint golden sam-validate clean
+.PHONY: setup test demo bench lint golden sam-validate clean requirements
 
 setup:
 	@bash .ci/setup.sh
@@ -45,6 +45,10 @@ MYPY_TARGETS = layers/core/mediaflow $(if $(wildcard functions/*.py functions/*/
 lint: setup
 	$(VENV)/bin/ruff check layers tests $(wildcard functions bench)
 	$(VENV)/bin/mypy $(MYPY_TARGETS)
+
+# layers/*/requirements.txt from the pyproject extras layer-core, image-vips, image-ffmpeg, image-rembg
+requirements:
+	python3 layers/deployables.py write
 
 golden: setup
 	$(PY) -m mediaflow.compiler.golden

@@ -6,6 +6,7 @@
 #   .tools/u2net/u2netp.onnx   the small rembg model (md5-checked)
 #   .tools/numba-cache/        numba's compile cache (the first `import rembg` compiles for about a minute)
 #   .tools/bin/                ffmpeg from the imageio-ffmpeg wheel when apt-get cannot install it
+#   .tools/pkg-envs/           one virtual environment per deployable, from its requirement file
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,6 +124,20 @@ else
   else
     log "aws-sam-cli could not be installed: the sam validate test will be skipped"
   fi
+fi
+
+# 6. The deployables' own environments (tests/packaging) -----------------------------------------------
+# One virtual environment per deployable (core layer, vips, ffmpeg and rembg images) from exactly its
+# layers/*/requirements.txt, plus variants missing one package; .tools/pkg-envs/NAME-HASH, keyed on the
+# requirement lines and the interpreter. pip's cache makes a rebuild an offline copy.
+pkg_hash="$(cat layers/*/requirements.txt layers/deployables.py | "$PYTHON" -c 'import hashlib,sys;print(hashlib.md5(sys.stdin.buffer.read()).hexdigest())')"
+pkg_stamp="$STAMPS/pkg-envs-$pkg_hash"
+if [[ ! -f "$pkg_stamp" ]]; then
+  log "building the deployables' environments in .tools/pkg-envs (a few minutes the first time)"
+  "$VENV/bin/python" layers/deployables.py check
+  "$VENV/bin/python" layers/deployables.py build >/dev/null
+  rm -f "$STAMPS"/pkg-envs-*
+  touch "$pkg_stamp"
 fi
 
 log "ready"

@@ -695,8 +695,33 @@ def figure_p7(profile: Profile, media: MediaCache) -> list[Figure]:
     return run_p7(profile, media)
 
 
+def figure_scale(profile: Profile, media: MediaCache) -> list[Figure]:
+    """The AWS path on moto at volume (bench/scale.py; docs/scale.md reads these figures)."""
+    from scale import measure
+
+    uploads = 10_000 if profile is FULL else 2_000
+    measured = measure(full_uploads=20, volume_uploads=uploads)
+    full, volume = measured["full_path"], measured["volume"]
+    return [
+        Figure("scale_aws_calls_per_upload", full["aws_calls_per_upload"], SCALE_CALLS_TARGET, "<=", "calls",
+               "AWS API calls mediaflow makes per upload through the whole path (trigger, Express runner, vips "
+               "node, finishing), all services, one-node image workflow", details=full),
+        Figure("scale_trigger_cpu_ms_per_event", volume["trigger_cpu_ms_per_event"]["median"], 5.0, "<=", "ms",
+               "trigger handler CPU per upload event, median, excluding the AWS calls themselves",
+               details={"uploads": uploads, **volume["trigger_cpu_ms_per_event"],
+                        "calls_per_upload_by_service": volume["calls_per_upload_by_service"]}),
+        Figure("scale_hot_key_share", volume["hot_key_share"], 0.05, "<=", "share",
+               f"largest share of writes on one partition key of any table or index, {uploads} uploads of one "
+               "tenant", details=volume["key_distribution"]),
+    ]
+
+
+# The whole path's calls per upload after batching and caching (docs/scale.md lists each remaining call).
+SCALE_CALLS_TARGET = 15.0
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
+    "scale": figure_scale,
 }
 
 
@@ -705,6 +730,8 @@ def fmt_value(figure: Figure) -> str:
         return f"{figure.value * 100:+.1f} %"
     if figure.unit == "MB":
         return f"{figure.value:.0f} MB"
+    if figure.unit == "share":
+        return f"{figure.value:.3f}"
     if figure.unit != "x":
         return f"{figure.value:.2f} {figure.unit}"
     return f"{figure.value:.2f}x"

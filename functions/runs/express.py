@@ -9,7 +9,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mediaflow.cloud import app
-from mediaflow.cloud.launcher import mark_started
 from mediaflow.cloud.runs import run_express
 
 logger = Logger()
@@ -22,7 +21,6 @@ metrics = Metrics(namespace="mediaflow")
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     a = app.adapters()
-    mark_started(a.runs, event["input"]["run"]["tenant"], event["input"]["run"]["runId"])
     detail = run_express(event, orchestrator=a.orchestrator, runs=a.runs, bus=a.bus, blobs=a.blobs)
     if detail is not None:
         metrics.add_metric(name=f"Runs{detail['status'].capitalize()}", unit=MetricUnit.Count, value=1)

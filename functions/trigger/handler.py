@@ -1,4 +1,5 @@
-"""Upload trigger: S3 "Object Created" (EventBridge) -> one Step Functions run per matching active workflow."""
+"""Upload trigger: S3 "Object Created" (EventBridge, through the UploadEvents queue) -> one Step Functions run
+per matching active workflow. A message that fails goes back to the queue alone (partial batch response)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mediaflow.cloud import app
-from mediaflow.cloud.trigger import parse_upload_event
+from mediaflow.cloud.trigger import handle_queue_batch, is_queue_batch, parse_upload_event
 
 logger = Logger()
 tracer = Tracer()
@@ -21,7 +22,11 @@ metrics = Metrics(namespace="mediaflow")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     encoding = app.adapters().settings.eventbridge_key_encoding
     trigger = app.upload_trigger()
-    runs = [run for obj in parse_upload_event(event, eventbridge_encoding=encoding) for run in trigger.handle(obj)]
-    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in runs if r["started"]))
-    logger.info("upload handled", extra={"runs": runs})
-    return {"runs": runs}
+    if is_queue_batch(event):
+        result = handle_queue_batch(event, trigger.handle, eventbridge_encoding=encoding)
+    else:  # an event delivered directly (a rule without the queue, or a replay)
+        result = {"runs": [run for obj in parse_upload_event(event, eventbridge_encoding=encoding)
+                           for run in trigger.handle(obj)]}
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=sum(1 for r in result["runs"] if r["started"]))
+    logger.info("uploads handled", extra={"runs": result["runs"], "failed": result.get("batchItemFailures")})
+    return result

@@ -60,7 +60,7 @@ def test_upload_watcher_starts_matching_workflows_once(tmp_path: Path) -> None:
     assert mediaflow("workflows", "add", str(ROOT / "examples" / "mindia-linear-steps.json"), "--activate",
                      "--id", "photos", cwd=tmp_path).returncode == 0
     uploads = tmp_path / "data" / "uploads"
-    samples.photo(uploads / "cam" / "a.jpg", 500, 400)
+    samples.photo(uploads / "local" / "cam" / "a.jpg", 500, 400)  # uploads/<tenant>/...
     samples.pdf(uploads / "notes.pdf")
     first = mediaflow("serve", "--once", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr

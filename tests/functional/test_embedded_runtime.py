@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.errors import NodeError
-from mediaflow.runtime.embedded import EmbeddedRuntime, find_failures, output_refs
+from mediaflow.runs import begin_task, find_failures, output_refs
+from mediaflow.runtime.embedded import EmbeddedRuntime
 from mediaflow.settings import Settings
 
 pytestmark = pytest.mark.functional
@@ -64,14 +65,18 @@ def run_input(adapters: EmbeddedAdapters, run_id: str = "r1") -> dict[str, Any]:
 class FakeInvoker:
     """Stands in for the worker pool: returns the media under a new key, or raises."""
 
-    def __init__(self, fail_nodes: dict[str, Exception] | None = None, block: threading.Event | None = None):
+    def __init__(self, fail_nodes: dict[str, Exception] | None = None, block: threading.Event | None = None,
+                 runs: Any = None):
         self.fail_nodes = fail_nodes or {}
+        self.runs = runs  # given: starts each task as a worker does (a pending run becomes running)
         self.block = block
         self.started = threading.Event()
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, resource: str, payload: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(payload)
+        if self.runs is not None:
+            begin_task(self.runs, payload["run"]["tenant"], payload["run"]["runId"])
         self.started.set()
         if self.block is not None:
             self.block.wait(5)
@@ -161,7 +166,7 @@ def test_failure_object_in_a_succeeded_output_fails_the_run(runtime_with: Any,
 
 def test_async_run_can_be_cancelled(runtime_with: Any, adapters: EmbeddedAdapters) -> None:
     release = threading.Event()
-    invoker = FakeInvoker(block=release)
+    invoker = FakeInvoker(block=release, runs=adapters.runs)
     asl = {"StartAt": "a", "States": {"a": light_task("a", "storage", {}, Next="b"),
                                       "b": light_task("b", "storage", {})}}
     runtime = runtime_with(invoker)

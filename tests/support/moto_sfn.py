@@ -226,3 +226,56 @@ def run_on_moto(
         status=described["status"], output=output, error=described.get("error", error),
         cause=described.get("cause", cause), states=_entered_states(history), history=history, calls=calls,
     )
+
+
+def bridge_versions(patch: Any) -> None:
+    """moto 5.2 has no ListStateMachineVersions nor DeleteStateMachineVersion, cannot start an execution on
+    a version ARN and cannot list a version's executions (docs/moto-stepfunctions.md). This adds the two
+    calls over moto's own version records, starts a version's execution on its machine remembering the
+    version, and lists a version's executions from those (basic backend: executions stay RUNNING)."""
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def split(arn: str) -> tuple[str, int | None]:
+        parts = arn.split(":")
+        return (":".join(parts[:7]), int(parts[7])) if len(parts) == 8 and parts[7].isdigit() else (arn, None)
+
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        return ActionResult({"stateMachineVersions": [
+            {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]})
+
+    def delete_state_machine_version(self: Any) -> EmptyResult:
+        base, number = split(self._get_param("stateMachineVersionArn"))
+        machine = self.stepfunction_backend.describe_state_machine(base)
+        if number not in machine.versions:
+            raise StateMachineDoesNotExist(f"State Machine Version Does Not Exist: '{base}:{number}'")
+        del machine.versions[number]
+        return EmptyResult()
+
+    original_start = StepFunctionBackend.start_execution
+    original_list = StepFunctionBackend.list_executions
+
+    def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+        base, number = split(state_machine_arn)
+        execution = original_start(self, base, *args, **kwargs)
+        setattr(execution, "version_arn", state_machine_arn if number is not None else None)  # noqa: B010
+        return execution
+
+    def list_executions(self: Any, state_machine_arn: str, status_filter: str | None = None, **kwargs: Any) -> Any:
+        base, number = split(state_machine_arn)
+        if number is None:
+            return original_list(self, state_machine_arn, status_filter=status_filter, **kwargs)
+        executions = [e for e in self.describe_state_machine(base).executions
+                      if getattr(e, "version_arn", None) == state_machine_arn
+                      and (status_filter is None or e.status == status_filter)]
+        return executions, None
+
+    patch.setattr(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions, raising=False)
+    patch.setattr(StepFunctionResponse, "delete_state_machine_version", delete_state_machine_version,
+                  raising=False)
+    patch.setattr(StepFunctionBackend, "start_execution", start_execution)
+    patch.setattr(StepFunctionBackend, "list_executions", list_executions)

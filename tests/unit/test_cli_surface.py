@@ -24,9 +24,21 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("mediaflow ")
 
 
+def without_help(name: str, parser: argparse.ArgumentParser) -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if not (action.help or "").strip():
+            missing.append(f"{name} {action.dest}")
+        if isinstance(action, argparse._SubParsersAction):
+            for child, sub in action.choices.items():
+                missing += without_help(f"{name} {child}", sub)
+    return missing
+
+
 def test_every_flag_and_argument_has_help() -> None:
-    missing = [f"{name} {action.dest}" for name, parser in commands().items() for action in parser._actions
-               if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()]
+    missing = [m for name, parser in commands().items() for m in without_help(name, parser)]
     assert not missing, missing
 
 

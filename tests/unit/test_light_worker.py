@@ -181,11 +181,11 @@ def test_webhook_notify_publish_emit_events(env: TaskEnvironment, bus: InProcess
                                             upload: MediaRef) -> None:
     result = run_chain(task(
         upload,
-        ("hook", "webhook", {"event": "workflow.completed"}),
+        ("hook", "webhook", {"event": "asset.ready"}),
         ("note", "notify", {"message": "done"}),
         ("post", "publish", {"platforms": ["instagram", "x"], "caption": "hi"}),
     ), env)
-    assert [e.detail_type for e in bus.events] == ["workflow.completed", "workflow.notify", "media.publish"]
+    assert [e.detail_type for e in bus.events] == ["asset.ready", "workflow.notify", "media.publish"]
     hook, note, post = (e.detail for e in bus.events)
     for detail, node_id in ((hook, "hook"), (note, "note"), (post, "post")):
         assert detail["tenant"] == "acme"
@@ -199,6 +199,16 @@ def test_webhook_notify_publish_emit_events(env: TaskEnvironment, bus: InProcess
     assert post["platforms"] == ["instagram", "x"]
     assert result.outcomes[2].output == {"event": "media.publish", "published": True,
                                          "platforms": ["instagram", "x"]}
+
+
+def test_a_webhook_for_the_run_event_publishes_nothing_and_hands_its_data_to_the_run_end(
+        env: TaskEnvironment, bus: InProcessEventBus, upload: MediaRef) -> None:
+    result = run_chain(task(upload, ("hook", "webhook", {"event": "workflow.completed"})), env)
+    assert not bus.events  # the run's one workflow.completed carries it (mediaflow.runs.finish)
+    output = result.outcomes[0].output
+    assert output is not None and output["published"] is False
+    assert output["runEvent"]["media"] == upload.to_state()
+    assert output["runEvent"]["downloadUrl"].startswith("file://")
 
 
 def test_delivery_without_a_bus_is_recorded_as_not_published(env: TaskEnvironment, upload: MediaRef) -> None:

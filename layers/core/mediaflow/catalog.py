@@ -48,6 +48,7 @@ class NodeSpec:
     annotation: bool = False
     example: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    needs_media: bool = True  # False: runs in a run with no media (one started by an event)
 
     @property
     def module(self) -> ModuleType:
@@ -69,9 +70,9 @@ class NodeSpec:
 
 _SPECS: tuple[NodeSpec, ...] = (
     NodeSpec("upload", "trigger", "light", "Entry point: an uploaded file or a file posted to the run API",
-             role="trigger"),
+             role="trigger", needs_media=False),
     NodeSpec("event", "trigger", "light", "Entry point: POST /v1/workflows/events with a matching name",
-             role="trigger", example={"eventName": "product.created"}),
+             role="trigger", example={"eventName": "product.created"}, needs_media=False),
     NodeSpec("convert", "image", "vips", "Re-encode to another format (image formats on libvips, video on ffmpeg)",
              fusable=True, example={"outputFormat": "webp", "compressionLevel": 80}),
     NodeSpec("compress", "image", "vips", "Re-encode at a lower quality, keeping the format", fusable=True,
@@ -106,26 +107,26 @@ _SPECS: tuple[NodeSpec, ...] = (
     NodeSpec("extract_audio", "audio", "ffmpeg", "The audio track of a video as its own file", fusable=True,
              example={"outputFormat": "m4a"}),
     NodeSpec("pdf_preview", "document", "vips", "Render PDF pages to PNG/WebP/JPEG", example={"pages": [1]}),
-    NodeSpec("branch", "logic", "light", "Take the `true` or the `false` edge by conditions on the media",
-             role="choice",
+    NodeSpec("branch", "logic", "light", "Take the `true` or the `false` edge by conditions on the media or event",
+             role="choice", needs_media=False,
              example={"conditions": {"logic": "and", "conditions": [
                  {"field": "mediaType", "op": "eq", "value": "image"}]}}),
     NodeSpec("condition", "logic", "light", "Go on only when the conditions hold (else the path is skipped)",
-             role="gate",
+             role="gate", needs_media=False,
              example={"conditions": {"logic": "or", "conditions": [
                  {"field": "size", "op": "gt", "value": 1000000}]}}),
     NodeSpec("validate", "logic", "light", "Fail the path unless the media meets every rule",
-             example={"mediaTypes": ["image"], "maxSizeBytes": 20000000}),
+             example={"mediaTypes": ["image"], "maxSizeBytes": 20000000}, needs_media=False),
     NodeSpec("transform", "logic", "light", "Set or remove metadata keys", annotation=True,
-             example={"set": {"source": "{original}"}}),
+             example={"set": {"source": "{original}"}}, needs_media=False),
     NodeSpec("rename", "utility", "light", "Rewrite the output filename from a pattern", annotation=True,
              example={"pattern": "{original}-web"}),
     NodeSpec("storage", "delivery", "light", "Persist the media under the tenant's outputs",
              example={"prefix": "web/"}),
     NodeSpec("webhook", "delivery", "light", "Emit an event to the tenant's webhooks at this point",
-             example={"event": "workflow.completed"}),
+             example={"event": "workflow.completed"}, needs_media=False),
     NodeSpec("notify", "delivery", "light", "Emit a custom notification event with a message",
-             example={"event": "workflow.notify", "message": "done"}),
+             example={"event": "workflow.notify", "message": "done"}, needs_media=False),
     NodeSpec("publish", "delivery", "light", "Queue the media for publication to platforms",
              example={"platforms": ["instagram"]}, aliases=("platform",)),
 )

@@ -209,6 +209,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if not args.tenant:
         console.print("[red]error[/] keys needs --tenant on this machine (with --api the key decides the tenant)")
         return 2
+    if (args.stack or args.table) and args.action != "create":
+        console.print(f"[red]error[/] keys {args.action} on a deployed stack goes through its API: add --api URL")
+        return 2
     if args.action == "list":
         with _service(args) as service:
             found = service.adapters.keys.list_keys(args.tenant)
@@ -228,6 +231,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] unknown scope(s) {', '.join(unknown) or '(none)'}; "
                       f"use {', '.join(VALID_SCOPES)}")
         return 2
+    if args.stack or args.table:
+        from mediaflow.cli_stack import create_key
+
+        return create_key(args, scopes)
     with _service(args) as service:
         api_key, record = service.adapters.keys.create_key(args.tenant, scopes, name=args.name)
     sys.stdout.write(api_key + "\n")
@@ -286,9 +293,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("keys", help="create (printed once), list or revoke API keys")
     p.add_argument("action", choices=["create", "list", "revoke"], help="what to do")
     p.add_argument("key_id", nargs="?", help="key id (revoke)")
-    p.add_argument("--tenant", default=None, help="tenant of the key (this machine; with --api the key's own)")
+    p.add_argument("--tenant", default=None, help="tenant of the key (this machine or --stack; with --api the key's "
+                                                  "own)")
     p.add_argument("--scopes", default=None, help=f"create: comma-separated: {','.join(VALID_SCOPES)}")
     p.add_argument("--name", default="", help="create: a label for the key")
     p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    from mediaflow.cli_stack import stack_options
+
+    stack_options(p, table=True)  # --stack / --table: a key on a deployed stack (docs/deploy.md)
+    p.add_argument("--usage-plan", default=None, help="usage plan id to register the key with, with --table")
     p.set_defaults(handler=cmd_keys)

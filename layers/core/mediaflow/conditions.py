@@ -19,6 +19,8 @@ OPERATOR_ALIASES = {
     "one_of": "in", "oneOf": "in", "includes": "contains", "like": "matches", "glob": "matches",
 }
 _METADATA_KEY = re.compile(r"^metadata\.[A-Za-z0-9_]{1,64}$")
+# A run started by an event: its name, source, or a field of its data (up to four levels deep).
+_EVENT_FIELD = re.compile(r"^event\.(eventName|source|data(\.[A-Za-z0-9_]{1,64}){1,4})$")
 MAX_CONDITION_DEPTH = 4
 
 
@@ -28,7 +30,8 @@ class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     field: str = Field(description="mediaType, contentType, size, width, height, durationMs, filename, "
-                       "extension or metadata.<key>")
+                       "extension, metadata.<key>, or (event runs) event.eventName, event.source, "
+                       "event.data.<key>")
     op: Operator = Field(default="eq", validation_alias="op")
     value: Any = Field(description="A string or number; a list for `in`")
 
@@ -46,9 +49,10 @@ class Condition(BaseModel):
     @field_validator("field")
     @classmethod
     def _known_field(cls, value: str) -> str:
-        if value in MEDIA_FIELDS or _METADATA_KEY.match(value):
+        if value in MEDIA_FIELDS or _METADATA_KEY.match(value) or _EVENT_FIELD.match(value):
             return value
-        raise ValueError(f"unknown field {value!r}: use one of {', '.join(MEDIA_FIELDS)} or metadata.<key>")
+        raise ValueError(f"unknown field {value!r}: use one of {', '.join(MEDIA_FIELDS)}, metadata.<key>, "
+                         "event.eventName, event.source or event.data.<key>")
 
     @model_validator(mode="after")
     def _value_fits_operator(self) -> Condition:
@@ -104,6 +108,11 @@ def media_value(media: dict[str, Any], field: str) -> Any:
     """Read a condition field from a MediaRef dict (None when absent)."""
     if field.startswith("metadata."):
         return (media.get("metadata") or {}).get(field.split(".", 1)[1])
+    if field.startswith("event."):
+        value: Any = media.get("event")
+        for part in field.split(".")[1:]:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
     if field == "extension":
         name = str(media.get("filename") or media.get("key") or "")
         return name.rsplit(".", 1)[1].lower() if "." in name else ""

@@ -89,3 +89,10 @@ class InternalError(MediaflowError):
     """An unexpected failure inside a worker (a bug or a crashed toolchain), wrapped with its node id."""
 
     code = "InternalError"
+
+
+class RunCancelled(MediaflowError):
+    """The run was cancelled before this task started; the task does nothing."""
+
+    code = "RunCancelled"
+    http_status = 409

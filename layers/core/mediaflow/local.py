@@ -22,7 +22,8 @@ from mediaflow.errors import Conflict, InvalidDefinition
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
-from mediaflow.triggers import matching_workflows, run_name
+from mediaflow.starts import direct_key, start_upload, upload_key
+from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
@@ -149,12 +150,13 @@ class LocalService:
 
     # -- media ---------------------------------------------------------------------------------------
     def ingest(self, path: Path, *, prefix: str = "", key: str | None = None) -> MediaRef:
-        """Copy a local file into the tenant's uploads (never overwriting) with its sniffed type."""
+        """Copy a local file into the tenant's inputs (never overwriting) with its sniffed type; ``key`` given
+        (the upload watcher), there instead."""
         with Path(path).open("rb") as handle:
             head = handle.read(4096)
         sniffed = sniff(head) if head else None
         filename = safe_name(Path(path).name)
-        base = key or f"{self.tenant}/uploads/{prefix.strip('/') + '/' if prefix.strip('/') else ''}{filename}"
+        base = key or direct_key(self.tenant, *[part for part in prefix.split("/") if part], filename)
         candidate, counter = base, 1
         while True:
             try:
@@ -242,7 +244,7 @@ class LocalService:
                           record.get("error"), result.states_entered())
 
     def _output_refs(self, output: Any, input_key: str) -> list[dict[str, Any]]:
-        from mediaflow.runtime.embedded import output_refs
+        from mediaflow.runs import output_refs
 
         return output_refs(output, exclude={input_key})
 
@@ -276,33 +278,52 @@ class LocalService:
         return self.runtime.start(compiled.asl, {"run": run, "items": [r.to_state() for r in refs]}, run_id)
 
     # -- the upload watcher -------------------------------------------------------------------------
+    @property
+    def launcher(self) -> RuntimeLauncher:
+        return RuntimeLauncher(self)
+
     def handle_upload(self, path: Path, uploads_root: Path) -> list[str]:
         """Start the active workflows whose trigger matches a file dropped in uploads/; returns run ids.
 
+        ``uploads/<tenant>/<path>`` is an upload of that tenant, as ``{tenant}/uploads/<path>`` is on AWS;
+        a file directly in ``uploads/`` belongs to the default tenant (``MEDIAFLOW_TENANT``, ``local``).
         The same file (path, size, mtime) is handled once, even across restarts (idempotency table).
         """
         stat = path.stat()
-        relative = path.relative_to(uploads_root).as_posix()
-        marker = run_name("upload", relative, stat.st_size, stat.st_mtime_ns)
+        parts = path.relative_to(uploads_root).parts
+        tenant, relative = (parts[0], "/".join(parts[1:])) if len(parts) > 1 else (self.tenant, parts[0])
+        marker = run_name("upload", f"{tenant}/{relative}", stat.st_size, stat.st_mtime_ns)
         if self.adapters.idempotency.claim(marker, ttl_seconds=30 * 24 * 3600) is not None:
             return []
-        media = self.ingest(path, key=f"{self.tenant}/uploads/{marker[-12:]}/{relative}")
+        media = self.ingest(path, key=upload_key(tenant, marker[-12:], relative))
         media = media.model_copy(update={"filename": safe_name(path.name)})
-        workflows = matching_workflows(self.adapters.workflows.list(self.tenant, status="active"), media, relative)
-        run_ids = []
-        for workflow in workflows:
-            report = validate(workflow["definition"])
-            if not report.valid:
-                continue
-            compiled = compile_workflow(report.definition, report.configs)  # type: ignore[arg-type]
-            run_id = run_name(workflow["id"], relative, stat.st_mtime_ns, workflow["version"])
-            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": self.tenant,
-                                       "version": workflow["version"], "startedAt": now_iso()},
-                               "media": media.to_state()}
-            self.runtime.start_async(compiled.asl, execution_input, run_id)
-            run_ids.append(run_id)
+        started = start_upload(tenant, media, relative, launcher=self.launcher,
+                               workflows=self.adapters.workflows.list(tenant, status="active"),
+                               run_id_for=lambda record: run_name(record["id"], relative, stat.st_mtime_ns,
+                                                                  record["version"]))
+        run_ids = [str(run["runId"]) for run in started]
         self.adapters.idempotency.complete(marker, {"runs": run_ids})
         return run_ids
+
+
+class RuntimeLauncher:
+    """Starts runs on a LocalService's embedded runtime (a thread per run, Tasks in worker processes)."""
+
+    def __init__(self, service: LocalService) -> None:
+        self.service = service
+
+    def check(self, compiled: Compiled) -> None:
+        missing = missing_runtimes(compiled)
+        if missing:
+            raise InvalidDefinition(f"this deployment has no worker for: {', '.join(missing)}", field="nodes")
+
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
+              machine_type: str | None = None) -> dict[str, Any]:
+        self.service.runtime.start_async(asl, execution_input, run_id)
+        return {"runId": run_id, "started": True}
+
+    def cancel(self, tenant: str, run_id: str) -> bool:
+        return bool(self.service.runtime.cancel(run_id))
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:

@@ -63,7 +63,18 @@ class Settings(BaseSettings):
     light_function_arn: str = ""
     express_runner_function: str = Field(default="", description="AWS: function that runs Express executions")
     state_machine_log_group_arn: str = ""
+    trigger_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="AWS trigger: how long a warm trigger reuses a tenant's active workflows (0 = read each time)")
     presign_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="AWS: presigned URL lifetime")
+    usage_plan_id: str = Field(default="", description="AWS: usage plan every new API key joins (per-key limits)")
+    cors_allow_origins: str = Field(default="", description="Origins a browser may call the API from "
+                                    "(comma-separated, * for any; empty: no CORS headers)")
+    state_machine_versions_kept: int = Field(
+        default=20, ge=1, le=900, description="AWS: newest published versions kept per state machine (besides "
+        "the live one and any a running execution uses); AWS allows 1,000")
+    state_machine_version_grace_seconds: int = Field(
+        default=3600, ge=0, description="AWS: versions younger than this are never pruned (queued Express runs)")
     eventbridge_key_encoding: Literal["none", "form"] = Field(
         default="none", description="AWS: how EventBridge 'Object Created' events encode object keys")
 

@@ -260,6 +260,14 @@ def _validate_graph(definition: WorkflowDefinition, report: ValidationReport) ->
     elif len(triggers) > 1:
         report.errors.append(Issue("multiple_triggers", f"one trigger per workflow, found {', '.join(triggers)}",
                                    "nodes", triggers[1]))
+    if len(triggers) == 1 and kinds[triggers[0]] == "event":
+        for node_id, kind in kinds.items():
+            spec = get_spec(kind)
+            if spec is not None and spec.needs_media:
+                report.errors.append(Issue(
+                    "needs_media", f"`{node_id}` ({spec.kind}) works on media, and a run started by an event "
+                    "has none: use an `upload` trigger, or nodes that need no media (transform, notify, webhook, "
+                    "condition, branch, validate)", _node_path(definition, node_id), node_id))
     for trigger in triggers:
         if parents.get(trigger):
             report.errors.append(Issue("trigger_has_input", "a trigger cannot have incoming edges",

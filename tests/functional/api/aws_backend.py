@@ -132,15 +132,51 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 # -- the deployment ------------------------------------------------------------------------------------
 
 
+def _drain(queue_url: str, wait_s: float) -> list[dict[str, Any]]:
+    """Every message body on a queue so far (drained), waiting up to ``wait_s`` for the first."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait_s
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if not messages and (found or time.monotonic() >= deadline):
+            return found
+        if not messages:
+            time.sleep(0.05)
+
+
 @dataclass
 class AwsDeployment:
-    """What the fixture built: settings and adapters of the API function, and every routed invocation."""
+    """What the fixture built: settings and adapters of the API function, and every routed invocation.
+
+    ``bus_queue`` receives every event on the project's bus; ``upload_queue`` receives what the template's
+    TriggerFunction rule (its own pattern) matches on the default bus, for :meth:`trigger_uploads`."""
 
     settings: Any
     adapters: Any
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     app: Any
     calls: list[tuple[str, dict[str, Any]]]
+    bus_queue: str = ""
+    upload_queue: str = ""
+
+    def bus_events(self, wait_s: float = 0.0) -> list[dict[str, Any]]:
+        """The events put on the project's bus so far (drained), as EventBridge delivers them."""
+        return _drain(self.bus_queue, wait_s)
+
+    def trigger_uploads(self, wait_s: float = 5.0) -> list[dict[str, Any]]:
+        """Hand every "Object Created" event the template's trigger rule matched to functions/trigger's
+        entry point, as EventBridge would; returns the runs each started."""
+        trigger = load_handler("functions/trigger/handler.py")
+        started: list[dict[str, Any]] = []
+        for event in _drain(self.upload_queue, wait_s):
+            started.extend(trigger.lambda_handler(event, FakeContext("mediaflow-dev-trigger"))["runs"])
+        return started
 
 
 class StatusEvents:
@@ -221,6 +257,13 @@ def _create_bus(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None
         resolve.physical[logical] = name
 
 
+def _create_usage_plan(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
+    """The per-key usage plan (the API function registers every key it creates with it)."""
+    props = template["Resources"]["ApiUsagePlan"]["Properties"]
+    plan = boto3.client("apigateway", region_name=REGION).create_usage_plan(name=resolve(props["UsagePlanName"]))
+    resolve.physical["ApiUsagePlan"] = plan["id"]
+
+
 def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
                       ) -> dict[str, tuple[str, str]]:
     """The state-machine role and the routed functions; returns function name -> (file, attribute)."""
@@ -243,6 +286,23 @@ def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
         entry_points[name] = _handler_of(props)
     resolve.arns["StateMachineLogGroup"] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vendedlogs/states/{prefix}"
     return entry_points
+
+
+def _record_rules(boto3: Any, template: dict[str, Any], resolve: Resolver) -> tuple[str, str]:
+    """Queues behind the project's bus (every event) and behind the default bus with the upload rule's
+    (UploadCreatedRule) pattern from the template; returns their URLs."""
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    trigger_rule = template["Resources"]["UploadCreatedRule"]["Properties"]
+    urls = []
+    for name, bus, pattern in (("bus-events", resolve.physical["EventBus"], {"source": ["mediaflow"]}),
+                               ("uploads", "default", resolve(trigger_rule["EventPattern"]))):
+        url = sqs.create_queue(QueueName=f"record-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=f"record-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"record-{name}", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        urls.append(url)
+    return urls[0], urls[1]
 
 
 def api_settings(template: dict[str, Any], resolve: Resolver) -> Any:
@@ -303,7 +363,9 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         _create_tables(boto3, template, resolve)
         _create_buckets(boto3, template, resolve)
         _create_bus(boto3, template, resolve)
+        _create_usage_plan(boto3, template, resolve)
         entry_points.update(_create_functions(boto3, template, resolve))
+        bus_queue, upload_queue = _record_rules(boto3, template, resolve)
         settings = api_settings(template, resolve)
         adapters = open_aws(settings)
         # Every function of this deployment (API, nodes, runners) reads the same adapters.
@@ -315,4 +377,4 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediaflow")
         yield AwsDeployment(settings=settings, adapters=adapters, handler=api_module.lambda_handler,
-                            app=resolver_app, calls=calls)
+                            app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue)

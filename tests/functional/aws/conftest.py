@@ -174,14 +174,15 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             app.reset()
 
 
-def _start_versions_on_their_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+def _start_versions_on_their_machine(monkeypatch: pytest.MonkeyPatch, backend: Any = None) -> None:
     """moto 5.2 publishes versions but cannot run them: StartExecution on a version ARN fails inside
     its interpreter, and DescribeExecution looks executions up on the unversioned machine. In these
     tests the latest version is the machine's current definition, so a version ARN is run as the
     machine itself (the production code keeps starting the exact version, as on AWS)."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    original = StepFunctionsParserBackend.start_execution
+    backend = backend or StepFunctionsParserBackend
+    original = backend.start_execution
 
     def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
         parts = state_machine_arn.split(":")
@@ -189,7 +190,7 @@ def _start_versions_on_their_machine(monkeypatch: pytest.MonkeyPatch) -> None:
             state_machine_arn = ":".join(parts[:7])
         return original(self, state_machine_arn, *args, **kwargs)
 
-    monkeypatch.setattr(StepFunctionsParserBackend, "start_execution", start_execution)
+    monkeypatch.setattr(backend, "start_execution", start_execution)
 
 
 def _zip() -> bytes:

@@ -171,7 +171,7 @@ def test_a_finished_run_puts_workflow_completed_and_the_rule_sends_it_to_a_verif
     assert event["detail-type"] == "workflow.completed"
     detail = event["detail"]
     assert set(detail) == {"tenant", "workflowId", "version", "runId", "status", "startedAt", "endedAt", "error",
-                           "outputs"}
+                           "mediaIds", "outputs", "failedNodes"}
     assert (detail["tenant"], detail["workflowId"], detail["version"], detail["runId"], detail["status"]) == (
         TENANT, record["id"], record["version"], run_id, "completed")
     assert detail["error"] is None and detail["endedAt"]

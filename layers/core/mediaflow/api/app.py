@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel
@@ -31,11 +31,20 @@ def _rule_regex(rule: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"<[^>]+>", "[^/]+", rule) + "/?$")
 
 
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS headers on every answer to a browser origin (preflights are answered by API Gateway on AWS)."""
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]) or None,
+                      allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"],
+                      expose_headers=["Location", "Retry-After"], max_age=600)
+
+
 class MediaflowResolver(APIGatewayRestResolver):
     """APIGatewayRestResolver plus a gate (auth, scopes, rate, size) that runs before routing."""
 
     def __init__(self, ctx: ApiContext) -> None:
-        super().__init__(enable_validation=True)
+        super().__init__(enable_validation=True, cors=_cors(ctx.config.cors_allow_origins))
         self.ctx = ctx
         self._scopes: list[tuple[str, re.Pattern[str], str | None, bool]] = []
 
@@ -84,7 +93,8 @@ class MediaflowResolver(APIGatewayRestResolver):
         principal = authenticate(lower_headers(event), self.ctx.keys, authorizer)
         if scope != "authenticated":
             principal.require(scope)
-        self.ctx.limiter.check(principal.key_id)
+        if self.ctx.config.rate_limited:
+            self.ctx.limiter.check(principal.key_id)
         return principal
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from mediaflow.api.config import ApiConfig
 from mediaflow.api.context import ApiContext
+
+
+def aws_config(config: ApiConfig, settings: Any) -> ApiConfig:
+    """On AWS the usage plan limits each key (no per-container bucket) and the stack names the CORS origins."""
+    origins = tuple(o.strip() for o in str(settings.cors_allow_origins or "").split(",") if o.strip())
+    return dataclasses.replace(config, rate_limited=False, cors_allow_origins=origins or config.cors_allow_origins)
 
 
 def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiContext:
@@ -26,11 +33,12 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     def deleted(tenant: str, workflow_id: str) -> None:
         a.orchestrator.delete(tenant, workflow_id)
 
-    def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int) -> dict[str, Any]:
+    def presign(key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                fields: dict[str, str] | None = None) -> dict[str, Any]:
+        """A presigned POST whose policy fixes the key, the size range, the type and the x-amz-meta-* fields."""
         conditions: list[Any] = [["content-length-range", 1, max_bytes]]
-        fields = {"Content-Type": content_type} if content_type else {}
-        if content_type:
-            conditions.append({"Content-Type": content_type})
+        fields = {**({"Content-Type": content_type} if content_type else {}), **(fields or {})}
+        conditions.extend({name: value} for name, value in fields.items())
         post: dict[str, Any] = a.blobs.s3.generate_presigned_post(
             Bucket=a.blobs.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
         return post
@@ -40,6 +48,7 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
     webhook_settings = WebhookSettings()  # pings and replays are queued; the retry schedule sends them
     webhooks = aws_dispatcher(a, webhook_settings) if webhook_settings.webhooks_table else None
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
-                      blobs=a.blobs, launcher=launcher, config=config or ApiConfig(), signer=None, mode="aws",
+                      blobs=a.blobs, launcher=launcher, config=aws_config(config or ApiConfig(), a.settings),
+                      signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
                       on_workflow_deleted=deleted, presign_post=presign, webhooks=webhooks)

@@ -24,3 +24,7 @@ class ApiConfig:
     max_job_files: int = 50
     idempotency_ttl_seconds: int = 24 * 3600
     sample_size: int = 640
+    # The in-process token bucket limits one process: right for the local server, meaningless across Lambda
+    # containers, where the API Gateway usage plan limits each key instead (template.yaml ApiUsagePlan).
+    rate_limited: bool = True
+    cors_allow_origins: tuple[str, ...] = ()  # browser origins answered with CORS headers; "*" = any

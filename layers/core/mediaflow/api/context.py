@@ -12,6 +12,7 @@ from mediaflow.api.config import ApiConfig
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import RateLimiter, Signer
 from mediaflow.compiler import Compiled
+from mediaflow.local import RuntimeLauncher
 from mediaflow.ports import BlobStore, Idempotency, RunStore
 
 
@@ -57,7 +58,8 @@ class Launcher(Protocol):
         """Raise ApiProblem when this deployment cannot execute ``compiled``."""
         ...
 
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> Any: ...
+    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
+              machine_type: str | None = None) -> Any: ...
 
     def cancel(self, tenant: str, run_id: str) -> bool:
         """Ask a running run to stop; False when the orchestrator does not know it."""
@@ -96,11 +98,8 @@ class ApiContext:
         return f"{base}/v1/downloads/{token}"
 
 
-class EmbeddedLauncher:
-    """Runs on the LocalService's EmbeddedRuntime (a thread per run, Tasks in worker processes)."""
-
-    def __init__(self, service: Any) -> None:
-        self.service = service
+class EmbeddedLauncher(RuntimeLauncher):
+    """Runs on the LocalService's EmbeddedRuntime; a workflow it cannot run is a 422 naming the workers."""
 
     def check(self, compiled: Compiled) -> None:
         from mediaflow.local import missing_runtimes
@@ -111,12 +110,6 @@ class EmbeddedLauncher:
                              code="RuntimeUnavailable",
                              errors=[{"field": "nodes", "path": "nodes", "message": f"no worker for {m}"}
                                      for m in missing])
-
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str) -> None:
-        self.service.runtime.start_async(asl, execution_input, run_id)
-
-    def cancel(self, tenant: str, run_id: str) -> bool:
-        return bool(self.service.runtime.cancel(run_id))
 
 
 def _secret(data_dir: Path) -> bytes:

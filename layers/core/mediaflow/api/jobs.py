@@ -17,6 +17,8 @@ from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.compiler import compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.runs import cancel_pending
+from mediaflow.starts import direct_key
 from mediaflow.validation import LIMITS, validate
 
 JOB_TYPES = ("convert", "compress", "resize")
@@ -123,8 +125,8 @@ class JobService:
         self.ctx.launcher.check(compiled)
         entries: list[dict[str, Any]] = []
         for index, part in enumerate(files):
-            ref = store_bytes(self.ctx, f"{tenant}/uploads/jobs/{job_id}/{index}-{safe_name(part.filename or 'f')}",
-                              part.data, part.content_type)
+            key = direct_key(tenant, "jobs", job_id, f"{index}-{safe_name(part.filename or 'f')}")
+            ref = store_bytes(self.ctx, key, part.data, part.content_type)
             entries.append({"filename": part.filename or "", "key": ref.key, "runId": new_run_id(),
                             "media": ref.to_state()})
         self.ctx.jobs.create_job({"tenant": tenant, "jobId": job_id, "status": "pending", "jobType": job_type,
@@ -168,8 +170,9 @@ class JobService:
             current = job["status"] if job["status"] != "pending" else "processing"
             raise Conflict(f"only pending jobs can be cancelled; job {job_id!r} is {current}", field="status")
         for entry in job["files"]:
-            if _exists(self.ctx, tenant, entry["runId"]) and not self.ctx.launcher.cancel(tenant, entry["runId"]):
-                self.ctx.runs.update_run(tenant, entry["runId"], status="cancelled", endedAt=now_iso())
+            if _exists(self.ctx, tenant, entry["runId"]):  # no task started, so none will (runs.begin_task)
+                cancel_pending(self.ctx.runs, tenant, entry["runId"])
+                self.ctx.launcher.cancel(tenant, entry["runId"])
         self.ctx.jobs.update_job(tenant, job_id, status="cancelled")
         return {"jobId": job_id, "status": "cancelled"}
 

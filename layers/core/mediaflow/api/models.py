@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -320,9 +320,17 @@ class CancelResult(Model):
     cancel_requested: bool
 
 
+MetadataKey = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,64}$", description="lower case, as S3 keeps them")]
+
+
 class UploadIn(Model):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str | None = Field(default=None, max_length=255)
+    metadata: dict[MetadataKey, Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=dict, max_length=20,
+        description="Object metadata (sent as x-amz-meta-* fields), matched by trigger filters.metadata")
+    prefix: str = Field(default="", max_length=200, pattern=r"^([A-Za-z0-9_.\-]+/)*$",
+                        description="Folder below the tenant's uploads, e.g. `incoming/` (trigger filters.prefixes)")
 
 
 class UploadTarget(Model):

@@ -3,9 +3,9 @@ their steps and outputs, cancel and retry; presigned-style uploads and signed do
 
 from __future__ import annotations
 
-import fnmatch
 import tempfile
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ from mediaflow.compiler import BatchOptions, compile_workflow
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
-from mediaflow.runtime.embedded import find_failures, input_keys, output_refs
+from mediaflow.runs import cancel_pending, find_failures, input_keys, output_refs
 from mediaflow.sniff import sniff
+from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
+from mediaflow.triggers import run_name
 from mediaflow.validation import validate
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -57,7 +59,8 @@ class RunService:
             raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
         batch = uuid.uuid4().hex[:12]
-        return [store_bytes(self.ctx, f"{tenant}/uploads/api/{batch}/{index}-{safe_name(p.filename or 'file')}",
+        # One folder per part keeps the uploaded name, which outputs inherit ({original} in renames).
+        return [store_bytes(self.ctx, direct_key(tenant, "api", batch, str(index), safe_name(p.filename or "file")),
                             p.data, p.content_type) for index, p in enumerate(files)]
 
     def media_from_keys(self, tenant: str, keys: list[str]) -> list[MediaRef]:
@@ -80,11 +83,11 @@ class RunService:
                       "document": lambda: samples.pdf(folder / "sample.pdf")}
             try:
                 path = makers[kind]()
-            except RuntimeError as error:
+            except (RuntimeError, ImportError) as error:
                 raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
                                  errors=[{"field": "sampleType", "path": "body.sampleType",
                                           "message": str(error)}]) from None
-            key = f"{tenant}/uploads/samples/{uuid.uuid4().hex[:12]}/{path.name}"
+            key = direct_key(tenant, "samples", uuid.uuid4().hex[:12], path.name)
             return [store_bytes(self.ctx, key, path.read_bytes())]
 
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
@@ -115,20 +118,6 @@ class RunService:
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
                 "batch": batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
 
-    def start_input(self, tenant: str, workflow_id: str, execution_input: dict[str, Any]) -> str:
-        """Start a workflow with a prepared execution input (event triggers); returns the run id."""
-        record = self.ctx.workflows.get(tenant, workflow_id)
-        report = validate(record["definition"])
-        require_valid(report, "only a valid workflow can run")
-        assert report.definition is not None
-        compiled = compile_workflow(report.definition, report.configs)
-        self.ctx.launcher.check(compiled)
-        run_id = new_run_id()
-        run = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant, "version": record["version"],
-               "startedAt": now_iso()}
-        self.ctx.launcher.start(tenant, compiled.asl, {**execution_input, "run": run}, run_id)
-        return run_id
-
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
         run = self.ctx.runs.get_run(tenant, run_id)
@@ -139,7 +128,8 @@ class RunService:
         outputs = [] if run["output"] is None else output_refs(run["output"], exclude=input_keys(execution_input))
         return {
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
-            "status": run["status"], "batch": batch, "progress": progress(run, items if batch else None),
+            "status": run["status"], "batch": batch,
+            "progress": progress(run, items if batch else None, steps, self._leaves(tenant, run) if batch else ()),
             "steps": steps, "error": run.get("error"),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
@@ -147,6 +137,16 @@ class RunService:
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
+
+    def _leaves(self, tenant: str, run: dict[str, Any]) -> set[str]:
+        """The nodes that end a path of the run's workflow version (an item reaching one is done)."""
+        try:
+            record = self.ctx.workflows.get_version(tenant, run["workflowId"], int(run["version"]))
+        except NotFound:
+            return set()
+        definition = record["definition"]
+        sources = {edge["source"] for edge in definition.get("edges", [])}
+        return {node["id"] for node in definition.get("nodes", []) if node["id"] not in sources}
 
     def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
         self.ctx.workflows.get(tenant, workflow_id)
@@ -160,6 +160,10 @@ class RunService:
         run = self.ctx.runs.get_run(tenant, run_id)
         if run["status"] in TERMINAL:
             raise Conflict(f"run {run_id!r} is already {run['status']}", field="status")
+        cancelled = cancel_pending(self.ctx.runs, tenant, run_id)
+        if cancelled is not None:  # no task started: none will (runs.begin_task), so nothing is written
+            self.ctx.launcher.cancel(tenant, run_id)
+            return {"runId": run_id, "status": cancelled["status"], "cancelRequested": True}
         if not self.ctx.launcher.cancel(tenant, run_id):
             # Not running in this process (e.g. left pending by a stopped server): close the record.
             run = self.ctx.runs.update_run(tenant, run_id, status="cancelled", endedAt=now_iso())
@@ -179,25 +183,31 @@ class RunService:
         return self.start(tenant, run["workflowId"], media, base, retry_of=run_id, version=int(run["version"]))
 
     # -- uploads and downloads -----------------------------------------------------------------------
-    def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str) -> dict[str, Any]:
+    def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str, *,
+                      metadata: dict[str, str] | None = None, prefix: str = "") -> dict[str, Any]:
+        """Where to POST one file (presigned S3 POST on AWS, a signed local URL embedded). The stored upload
+        starts the tenant's matching active workflows once, with ``metadata`` matched by filters.metadata."""
         upload_id = uuid.uuid4().hex[:16]
-        key = f"{tenant}/uploads/api/{upload_id}/{safe_name(filename)}"
+        key = upload_key(tenant, *[part for part in prefix.split("/") if part], upload_id, safe_name(filename))
+        metadata = metadata or {}
         expires = self.ctx.config.upload_expires_seconds
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
-        presign = self.ctx.presign_post or getattr(self.ctx.blobs, "presigned_post", None)
-        if self.ctx.signer is None and callable(presign):
-            target = presign(key, content_type=content_type, expires_seconds=expires,
-                             max_bytes=self.ctx.config.max_upload_bytes)
+        meta_fields = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        if self.ctx.signer is None and self.ctx.presign_post is not None:
+            target = self.ctx.presign_post(key, content_type=content_type, expires_seconds=expires,
+                                           max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
             return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
                     "expiresAt": expires_at}
         if self.ctx.signer is None:
             raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
-        token = self.ctx.signer.sign({"k": key, "t": tenant}, expires)
+        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata}, expires)
         return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",
-                "fields": {"key": key, **({"Content-Type": content_type} if content_type else {})},
+                "fields": {"key": key, **({"Content-Type": content_type} if content_type else {}), **meta_fields},
                 "expiresAt": expires_at}
 
     def receive_upload(self, token: str, parts: list[Part] | None) -> dict[str, Any]:
+        """Store the file of a signed upload target (once: a second POST is a 409) and start the tenant's
+        matching active workflows on it, as the uploads bucket's trigger does on AWS."""
         if self.ctx.signer is None:
             raise NotFound("no such upload target")
         claims = self.ctx.signer.verify(token)
@@ -206,6 +216,13 @@ class RunService:
             raise ApiProblem(422, "send exactly one multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "one file part expected"}])
         ref = store_bytes(self.ctx, str(claims["k"]), files[0].data, files[0].content_type)
+        ref = ref.model_copy(update={"metadata": dict(claims.get("m") or {})})
+        owner = tenant_of_upload(ref.key)
+        if owner is not None:
+            tenant, relative = owner
+            start_upload(tenant, ref, relative, workflows=self.ctx.workflows.list(tenant, status="active"),
+                         launcher=self.ctx.launcher,
+                         run_id_for=lambda record: run_name(record["id"], ref.key, record["version"]))
         return {"key": ref.key, "size": ref.size, "contentType": ref.content_type, "mediaType": ref.media_type}
 
     def download(self, token: str) -> tuple[bytes, str, str]:
@@ -216,7 +233,10 @@ class RunService:
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
 
 
-def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
+def progress(run: dict[str, Any], items: list[Any] | None, steps: Sequence[dict[str, Any]] = (),
+             leaves: Collection[str] = ()) -> dict[str, Any]:
+    """How far a run is. A batch that is still running counts from its per-item steps (each names its item):
+    an item with a failed step has failed, one whose step reached a node that ends a path has completed."""
     counts = run.get("progress") or {}
     tasks = {"tasksSucceeded": int(counts.get("tasksSucceeded", 0)), "tasksFailed": int(counts.get("tasksFailed", 0))}
     status = run["status"]
@@ -225,7 +245,10 @@ def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
                 **tasks}
     total = len(items)
     if status not in TERMINAL:
-        return {"total": total, "completed": 0, "failed": 0, **tasks}
+        failed_items = {step["item"] for step in steps if step.get("status") == "failed" and "item" in step}
+        done_items = {step["item"] for step in steps if step.get("status") == "completed" and "item" in step
+                      and step.get("nodeId") in leaves} - failed_items
+        return {"total": total, "completed": len(done_items), "failed": len(failed_items), **tasks}
     outcomes = run.get("output")
     if isinstance(outcomes, dict) and isinstance(outcomes.get("results"), list):
         outcomes = outcomes["results"]
@@ -235,7 +258,3 @@ def progress(run: dict[str, Any], items: list[Any] | None) -> dict[str, Any]:
         return {"total": total, "completed": ok, "failed": total - ok, **tasks}
     failed = sum(1 for item in per_item if any(True for _ in find_failures(item)))
     return {"total": total, "completed": total - failed, "failed": failed, **tasks}
-
-
-def matches_event(pattern: str, name: str) -> bool:
-    return pattern == "*" or fnmatch.fnmatchcase(name, pattern)

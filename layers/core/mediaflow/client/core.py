@@ -57,6 +57,7 @@ RETRY_STATUSES = frozenset({429, 503})
 TERMINAL_RUN = frozenset({"completed", "failed", "cancelled"})
 TERMINAL_JOB = frozenset({"completed", "failed", "cancelled"})
 DEFAULT_TIMEOUT = 30.0
+DIRECT_LIMIT = 9 * 1024 * 1024  # files sent with a run request; API Gateway refuses bodies over 10 MB
 
 
 def _version() -> str:
@@ -132,16 +133,18 @@ class MediaflowClient:
     what ``Retry-After`` says (capped at ``max_retry_wait``) or an exponential backoff with jitter; POSTs carry
     an ``Idempotency-Key`` so that a retried POST never acts twice. ``timeout`` bounds each request (uploads
     and downloads get ``transfer_timeout`` to write or read). ``transport`` swaps httpx's network transport
-    (see ``mediaflow.client.gateway``)."""
+    (see ``mediaflow.client.gateway``). ``runs.start`` sends files up to ``direct_limit`` bytes with the run
+    request and uploads larger ones first."""
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
                  transfer_timeout: float = 600.0, max_retries: int = 4, max_retry_wait: float = 60.0,
-                 transport: httpx.BaseTransport | None = None,
+                 transport: httpx.BaseTransport | None = None, direct_limit: int = DIRECT_LIMIT,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         base = base_url.rstrip("/")
         self.base_url = base.removesuffix("/v1")
         self.api_key = api_key
         self.max_retries, self.max_retry_wait, self.sleep = max_retries, max_retry_wait, sleep
+        self.direct_limit = direct_limit
         self.transfer_timeout = httpx.Timeout(timeout, read=transfer_timeout, write=transfer_timeout)
         self.http = httpx.Client(timeout=httpx.Timeout(timeout), transport=transport, follow_redirects=False,
                                  headers={"User-Agent": f"mediaflow-client/{_version()}",
@@ -220,14 +223,21 @@ class MediaflowClient:
         document: dict[str, Any] = self.request("GET", "/v1/openapi.json").json()
         return document
 
-    def upload(self, path: str | Path, *, content_type: str | None = None) -> str:
-        """Upload a local file to an upload target of the API; returns the stored object's key."""
+    def upload(self, path: str | Path, *, content_type: str | None = None, prefix: str = "",
+               metadata: Mapping[str, str] | None = None) -> str:
+        """Upload a local file as an upload of the tenant (to the upload target the API hands out: a signed
+        local URL, or an S3 presigned POST); returns its key. Like any upload, it starts the tenant's active
+        workflows whose upload trigger matches (``prefix`` and ``metadata`` are what their filters see)."""
         source = Path(path)
         if not source.is_file():
             raise FileNotFoundError(f"no such file: {source}")
         declared = content_type or mimetypes.guess_type(source.name)[0]
-        target = self.call(UploadTarget, "POST", "/v1/uploads",
-                           json_body={"filename": source.name, **({"contentType": declared} if declared else {})})
+        body: dict[str, Any] = {"filename": source.name, **({"contentType": declared} if declared else {})}
+        if prefix:
+            body["prefix"] = prefix
+        if metadata:
+            body["metadata"] = dict(metadata)
+        target = self.call(UploadTarget, "POST", "/v1/uploads", json_body=body)
         with source.open("rb") as handle:
             response = self.request("POST", target.url, data=target.fields, timeout=self.transfer_timeout,
                                     files={"file": (source.name, handle, declared or "application/octet-stream")})
@@ -258,11 +268,11 @@ class MediaflowClient:
 
 def _reopen(files: Any) -> Any:
     """Rewind file handles so that a retried upload sends the whole file again."""
-    if isinstance(files, dict):
-        for value in files.values():
-            handle = value[1] if isinstance(value, tuple) and len(value) > 1 else value
-            if hasattr(handle, "seek"):
-                handle.seek(0)
+    values = files.values() if isinstance(files, dict) else [v for _, v in files] if isinstance(files, list) else []
+    for value in values:
+        handle = value[1] if isinstance(value, tuple) and len(value) > 1 else value
+        if hasattr(handle, "seek"):
+            handle.seek(0)
     return files
 
 
@@ -403,11 +413,24 @@ class Runs:
         self.c = client
 
     def start(self, workflow_id: str, files: Iterable[str | Path]) -> RunAccepted:
-        """Upload local files and run the workflow on them (several files: one batch run)."""
-        keys = [self.c.upload(path) for path in files]
-        if not keys:
+        """Run the workflow on local files (several: one batch run). A direct run: the files go with the request
+        and no upload trigger fires. Past ``direct_limit`` bytes (API Gateway takes 10 MB per request) they are
+        uploaded first (``upload``, which also starts the tenant's matching upload-triggered workflows) and
+        run as stored objects."""
+        paths = [Path(f) for f in files]
+        if not paths:
             raise ValueError("start needs at least one file")
-        return self.start_objects(workflow_id, keys)
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"no such file: {', '.join(missing)}")
+        if sum(p.stat().st_size for p in paths) > self.c.direct_limit:
+            return self.start_objects(workflow_id, [self.c.upload(p) for p in paths])
+        with ExitStack() as stack:
+            parts = [("files" if len(paths) > 1 else "file",
+                      (p.name, stack.enter_context(p.open("rb")),
+                       mimetypes.guess_type(p.name)[0] or "application/octet-stream")) for p in paths]
+            return self.c.call(RunAccepted, "POST", f"/v1/workflows/{_seg(workflow_id)}/runs", files=parts,
+                               timeout=self.c.transfer_timeout)
 
     def start_objects(self, workflow_id: str, keys: Sequence[str]) -> RunAccepted:
         """Run on stored objects (keys from ``upload`` or the uploads bucket)."""

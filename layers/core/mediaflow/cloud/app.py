@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from mediaflow.adapters.aws import AwsAdapters, open_aws
+from mediaflow.cloud.cached import CachedWorkflowReads
 from mediaflow.cloud.launcher import StepFunctionsLauncher
 from mediaflow.cloud.nodes import SCRATCH_ROOT
 from mediaflow.cloud.trigger import UploadTrigger
@@ -23,9 +24,12 @@ def launcher(a: AwsAdapters | None = None) -> StepFunctionsLauncher:
     return StepFunctionsLauncher(a.orchestrator, a.workflows, a.runs)
 
 
-def upload_trigger(a: AwsAdapters | None = None) -> UploadTrigger:
-    a = a or adapters()
-    return UploadTrigger(a.blobs, a.workflows, launcher(a))
+@cache
+def upload_trigger() -> UploadTrigger:
+    """One per container, so its cached reads (CachedWorkflowReads) live as long as the container."""
+    a = adapters()
+    reads = CachedWorkflowReads(a.workflows, a.settings.trigger_cache_seconds)
+    return UploadTrigger(a.blobs, reads, StepFunctionsLauncher(a.orchestrator, reads, a.runs))
 
 
 def task_environment(a: AwsAdapters | None = None, workdir: Path = SCRATCH_ROOT) -> TaskEnvironment:
@@ -36,4 +40,5 @@ def task_environment(a: AwsAdapters | None = None, workdir: Path = SCRATCH_ROOT)
 def reset() -> None:
     """Forget the cached adapters (tests change the settings between cases)."""
     adapters.cache_clear()
+    upload_trigger.cache_clear()
     get_settings.cache_clear()

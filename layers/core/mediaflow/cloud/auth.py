@@ -31,6 +31,12 @@ def presented_key(headers: Mapping[str, Any] | None) -> str | None:
     return lowered.get("x-api-key", "").strip() or None
 
 
+def usage_identifier(api_key: str) -> str:
+    from mediaflow.adapters.embedded.sqlite import hash_api_key
+
+    return hash_api_key(api_key)
+
+
 def allowed_methods(scopes: set[str] | frozenset[str]) -> list[str]:
     methods: list[str] = []
     if scopes & SCOPES:
@@ -44,7 +50,7 @@ def authorize(event: dict[str, Any], keys: Any) -> dict[str, Any]:
     """The authorizer response for a REQUEST event; raises Unauthorized for a missing or unknown key."""
     api_key = presented_key(event.get("headers"))
     record = keys.lookup(api_key) if api_key else None
-    if record is None or record.get("revoked"):
+    if api_key is None or record is None or record.get("revoked"):
         raise Unauthorized()
     scopes = frozenset(record.get("scopes") or ()) & SCOPES
     method_arn = str(event.get("methodArn") or "")
@@ -59,4 +65,7 @@ def authorize(event: dict[str, Any], keys: Any) -> dict[str, Any]:
         "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
         "context": {"tenant": str(record["tenant"]), "scopes": ",".join(sorted(scopes)),
                     "keyId": str(record["keyId"])},
+        # The API Gateway key registered for this key in the usage plan (ApiKeySourceType AUTHORIZER): its
+        # value is the key's SHA-256, so the per-key throttle needs no second secret (adapters/aws/usage_plan).
+        "usageIdentifierKey": usage_identifier(api_key),
     }

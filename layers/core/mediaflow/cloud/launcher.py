@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from mediaflow.compiler import Compiled, dumps_asl
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ports import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def infer_machine_type(asl: dict[str, Any]) -> str:
 class StepFunctionsLauncher:
     """Deploys definitions on demand and starts runs; the API's Launcher on AWS."""
 
-    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: Any) -> None:
+    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: RunStore) -> None:
         self.orchestrator = orchestrator
         self.registry = registry
         self.runs = runs
@@ -78,9 +79,9 @@ class StepFunctionsLauncher:
                 return {"runId": run_id, "started": False, "executionArn": existing.get("executionArn")}
         machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
         started = self.orchestrator.start(machine, run_id, execution_input)
-        if started["started"]:
-            mark_started(self.runs, tenant, run_id, executionArn=started["executionArn"],
-                         stateMachineArn=machine.get("versionArn") or machine["arn"])
+        if started["started"]:  # the run stays pending until a worker starts its first task
+            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"],
+                                 stateMachineArn=machine.get("versionArn") or machine["arn"])
         return {"runId": run_id, **started}
 
     def cancel(self, tenant: str, run_id: str) -> bool:
@@ -93,13 +94,3 @@ class StepFunctionsLauncher:
             return False  # Express executions cannot be stopped
         self.orchestrator.stop(arn)
         return True
-
-
-def mark_started(runs: Any, tenant: str, run_id: str, **fields: Any) -> None:
-    """pending -> running, unless the run already moved on (an Express run may finish before this)."""
-    update_if = getattr(runs, "update_run_if", None)
-    if callable(update_if):
-        update_if(tenant, run_id, {"pending"}, status="running", **fields)
-        return
-    if runs.get_run(tenant, run_id)["status"] == "pending":
-        runs.update_run(tenant, run_id, status="running", **fields)

@@ -12,15 +12,8 @@ import json
 import logging
 from typing import Any
 
-from mediaflow.adapters.embedded.sqlite import now_iso
-from mediaflow.errors import NotFound
-from mediaflow.runtime.embedded import (
-    RUN_STATUS_BY_EXECUTION,
-    describe_error,
-    find_failures,
-    input_keys,
-    output_refs,
-)
+from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.runs import Ended, RunIdentity, finish
 
 logger = logging.getLogger(__name__)
 
@@ -34,52 +27,22 @@ def _json(value: Any) -> Any:
     return value
 
 
-def outcome(status: str, output: Any, error: str | None, cause: str | None) -> tuple[str, dict[str, Any] | None]:
-    """The run status and error of an ended execution (a SUCCEEDED output with a ``failure`` is failed)."""
-    run_status = RUN_STATUS_BY_EXECUTION[status]
-    if status == "SUCCEEDED":
-        failures = list(find_failures(output))
-        if failures:
-            return "failed", {**failures[0], "failures": failures}
-        return run_status, None
-    if status in ("FAILED", "TIMED_OUT"):
-        return run_status, describe_error(error or ("States.Timeout" if status == "TIMED_OUT" else None), cause)
-    return run_status, None
-
-
-def finish_run(execution: dict[str, Any], *, runs: Any, bus: Any, blobs: Any) -> dict[str, Any] | None:
-    """Record the end of an execution on its run and publish workflow.completed / workflow.failed.
+def finish_run(execution: dict[str, Any], *, runs: RunStore, bus: EventBus,
+               blobs: BlobStore) -> dict[str, Any] | None:
+    """Record the end of an execution on its run and publish its events (see mediaflow.runs.finish).
 
     ``execution`` has ``status``, ``input`` and ``output`` (JSON text or parsed), ``error``, ``cause`` and
-    ``executionArn``. Returns the event detail, or None when the run had already been finished.
+    ``executionArn``. Returns the run event's detail, or None when the run had already been finished.
     """
     execution_input = _json(execution.get("input")) or {}
-    output = _json(execution.get("output"))
-    run = execution_input.get("run") if isinstance(execution_input, dict) else None
-    if not isinstance(run, dict) or not run.get("tenant") or not run.get("runId"):
+    identity = RunIdentity.of(execution_input)
+    if identity is None:
         logger.warning("execution %s has no mediaflow run in its input", execution.get("executionArn"))
         return None
-    tenant, run_id = str(run["tenant"]), str(run["runId"])
-    workflow_id, version = str(run.get("workflowId") or "adhoc"), int(run.get("version") or 1)
-    status, error = outcome(str(execution["status"]), output, execution.get("error"), execution.get("cause"))
-    ended_at = now_iso()
-    try:
-        runs.get_run(tenant, run_id)
-    except NotFound:  # started outside the launcher: record it now
-        runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": version,
-                         "status": "running", "input": execution_input})
-    finish = getattr(runs, "finish_run", None) or runs.update_run
-    updated = finish(tenant, run_id, status=status, output=output, error=error, endedAt=ended_at,
-                     executionArn=execution.get("executionArn"))
-    if updated is None:
-        logger.info("run %s was already finished", run_id)
-        return None
-    refs = output_refs(output, exclude=input_keys(execution_input))
-    outputs = [{**ref, "url": blobs.url(ref["key"])} for ref in refs]
-    detail = {"tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id, "status": status,
-              "startedAt": run.get("startedAt"), "endedAt": ended_at, "error": error, "outputs": outputs}
-    bus.publish("workflow.completed" if status == "completed" else "workflow.failed", detail)
-    return detail
+    ended = Ended(str(execution["status"]), _json(execution.get("output")), execution.get("error"),
+                  execution.get("cause"))
+    return finish(identity, ended, execution_input=execution_input, runs=runs, bus=bus, url_for=blobs.url,
+                  executionArn=execution.get("executionArn"))
 
 
 def execution_from_status_event(event: dict[str, Any], describe: Any = None) -> dict[str, Any]:
@@ -96,8 +59,8 @@ def execution_from_status_event(event: dict[str, Any], describe: Any = None) -> 
     return detail
 
 
-def run_express(event: dict[str, Any], *, orchestrator: Any, runs: Any, bus: Any,
-                blobs: Any) -> dict[str, Any] | None:
+def run_express(event: dict[str, Any], *, orchestrator: Any, runs: RunStore, bus: EventBus,
+                blobs: BlobStore) -> dict[str, Any] | None:
     """The Express runner: StartSyncExecution, then finish the run with the result."""
     execution_input = event["input"]
     response = orchestrator.run_sync(event["stateMachineArn"], event["name"], execution_input)

@@ -7,21 +7,21 @@ events carry it as stored. Each shape is decoded exactly once, by an explicit ru
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, Field
 
 from mediaflow.cloud.launcher import StepFunctionsLauncher
-from mediaflow.compiler import compile_workflow
 from mediaflow.errors import EmptyMedia, NotFound
 from mediaflow.media import MediaRef
 from mediaflow.sniff import HEAD_BYTES, sniff
-from mediaflow.triggers import matching_workflows, run_name
-from mediaflow.validation import validate
+from mediaflow.starts import start_upload, tenant_of_upload
+from mediaflow.triggers import run_name
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +76,16 @@ def _uploaded(bucket: str, obj: _S3Object, encoding: KeyEncoding) -> UploadedObj
 
 
 def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncoding = "none") -> list[UploadedObject]:
-    """The objects of an EventBridge "Object Created" event or of an S3 notification (``Records``).
+    """The objects of an EventBridge "Object Created" event, of an S3 notification (``Records``), or of an
+    SQS batch whose messages are such events (the upload rule delivers to a queue in front of the trigger).
 
     Validated with pydantic (a malformed event raises ValidationError). Note that powertools'
     ``S3EventBridgeNotificationEvent`` form-decodes EventBridge keys, which breaks keys holding ``+``
     or ``%``; hence these models.
     """
+    if is_queue_batch(event):
+        return [obj for record in event["Records"]
+                for obj in parse_upload_event(json.loads(record["body"]), eventbridge_encoding=eventbridge_encoding)]
     if "Records" in event:
         records = [_S3Record.model_validate(r) for r in event["Records"] if "s3" in r]
         return [_uploaded(r.s3.bucket.name, r.s3.object, "form") for r in records
@@ -92,18 +96,6 @@ def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncodi
     return []
 
 
-def tenant_of(key: str) -> tuple[str, str] | None:
-    """``(tenant, key below the tenant's uploads/)`` for ``{tenant}/uploads/...``, else None."""
-    parts = key.split("/", 2)
-    if len(parts) != 3 or parts[1] != "uploads" or not parts[0] or not parts[2]:
-        return None
-    return parts[0], parts[2]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class UploadTrigger:
     def __init__(self, blobs: Any, workflows: Any, launcher: StepFunctionsLauncher) -> None:
         self.blobs = blobs
@@ -111,10 +103,10 @@ class UploadTrigger:
         self.launcher = launcher
 
     def describe(self, obj: UploadedObject) -> MediaRef | None:
-        """HEAD + magic-byte sniff of the first bytes (one Range GET); None when it is gone or empty."""
+        """The object and a magic-byte sniff of its first bytes (one Range GET); None when gone or empty."""
         try:
-            head = self.blobs.head(obj.key)
-            sniffed = sniff(self.blobs.read_range(obj.key, 0, HEAD_BYTES))
+            head, first_bytes = self.blobs.read_head(obj.key, HEAD_BYTES)
+            sniffed = sniff(first_bytes)
         except (NotFound, EmptyMedia) as error:
             logger.info("upload %s skipped: %s", obj.key, error)
             return None
@@ -127,7 +119,7 @@ class UploadTrigger:
 
     def handle(self, obj: UploadedObject) -> list[dict[str, Any]]:
         """Start one run per matching active workflow; a duplicated event starts nothing new."""
-        owner = tenant_of(obj.key)
+        owner = tenant_of_upload(obj.key)
         if owner is None:
             logger.info("upload %s is not under {tenant}/uploads/: ignored", obj.key)
             return []
@@ -138,17 +130,33 @@ class UploadTrigger:
         media = self.describe(obj)
         if media is None:
             return []
-        started = []
-        for workflow in matching_workflows(candidates, media, relative):
-            report = validate(workflow["definition"])
-            if not report.valid or report.definition is None:
-                logger.warning("workflow %s is no longer valid: skipped", workflow["id"])
-                continue
-            compiled = compile_workflow(report.definition, report.configs)
-            version = int(workflow["version"])
-            run_id = run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, workflow["id"], version)
-            execution_input = {"run": {"runId": run_id, "workflowId": workflow["id"], "tenant": tenant,
-                                       "version": version, "startedAt": _now()}, "media": media.to_state()}
-            started.append(self.launcher.start(tenant, compiled.asl, execution_input, run_id,
-                                               machine_type=compiled.execution_type))
+        started: list[dict[str, Any]] = start_upload(
+            tenant, media, relative, workflows=candidates, launcher=self.launcher,
+            run_id_for=lambda record: run_name(obj.bucket, obj.key, obj.version_id, obj.sequencer, record["id"],
+                                               int(record["version"])))
         return started
+
+
+def handle_queue_batch(event: dict[str, Any], handle: Callable[[UploadedObject], list[dict[str, Any]]], *,
+                       eventbridge_encoding: KeyEncoding = "none") -> dict[str, Any]:
+    """Start the runs of each message of an SQS batch; the messages that failed go back to the queue.
+
+    Returns the started runs and ``batchItemFailures`` (the partial batch response Lambda reads when the
+    event source reports batch item failures), so one bad message is retried alone and a retried message
+    starts nothing twice (the run record is created conditionally).
+    """
+    runs: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records") or []:
+        try:
+            body = json.loads(record["body"])
+            for obj in parse_upload_event(body, eventbridge_encoding=eventbridge_encoding):
+                runs.extend(handle(obj))
+        except Exception:
+            logger.exception("upload message %s failed: it goes back to the queue", record.get("messageId"))
+            failures.append({"itemIdentifier": str(record.get("messageId"))})
+    return {"runs": runs, "batchItemFailures": failures}
+
+
+def is_queue_batch(event: dict[str, Any]) -> bool:
+    return any(record.get("eventSource") == "aws:sqs" for record in event.get("Records") or [])

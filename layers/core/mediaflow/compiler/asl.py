@@ -55,6 +55,7 @@ class CompiledTask:
     runtime: str
     node_ids: tuple[str, ...]
     kinds: tuple[str, ...] = ()
+    fallback: bool = False  # runs only after its fused Task failed (stopOnFailure: false)
 
 
 @dataclass
@@ -77,6 +78,10 @@ class _Compiler:
         self.batch = batch
         self.configs = configs
         self.stop_on_failure = stop_on_failure
+        # stopOnFailure: false: a failed node hands its input media on to its successors, which still run.
+        # A fused Task that fails re-runs its nodes one by one (see node_by_node), compiled unfused.
+        self.go_on = not definition.settings.stop_on_failure
+        self.go_on_unfused = False
         self.nodes = {node.id: node for node in definition.nodes}
         self.children: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
         self.branch_targets: dict[str, dict[str, str]] = {}
@@ -94,6 +99,8 @@ class _Compiler:
             "BackoffRate": retry.backoff_rate,
         }]
         self.run_timeout: int | None = definition.settings.timeout_seconds
+        # A run started by an event has the event in its state (and no media) for every Task.
+        self.event = self.kind(self.trigger()) == "event"
 
     # -- naming -------------------------------------------------------------------------------------
     def _name(self, wanted: str) -> str:
@@ -214,7 +221,8 @@ class _Compiler:
         chain: list[str] = []
         phase, runtime, open_runtime = 0, "light", False
         current: str | None = node_id
-        while current is not None and len(chain) < MAX_FUSED_OPS:
+        limit = 1 if self.go_on_unfused else MAX_FUSED_OPS
+        while current is not None and len(chain) < limit:
             if self.role(current) != "task":
                 break
             if self.is_light(current):
@@ -251,7 +259,7 @@ class _Compiler:
         That holds when the shared ops are all fusable libvips ops and every branch is a chain that ends
         the path: libvips ops (then light ops), or light ops alone.
         """
-        if (len(kids) < 2 or len(kids) > MAX_BRANCH_OUTPUTS or self.chain_runtime(chain) != "vips"
+        if (self.go_on_unfused or len(kids) < 2 or len(kids) > MAX_BRANCH_OUTPUTS or self.chain_runtime(chain) != "vips"
                 or any(self.is_light(m) or not self.fusable(m) for m in chain)):
             return None
         branches: list[list[str]] = []
@@ -274,8 +282,8 @@ class _Compiler:
         outputs = self.output_branches(chain, kids)
         if outputs is not None:
             return self.emit_task(chain, scope, outputs)
-        if (len(kids) > 1 and len(chain) < MAX_FUSED_OPS and not any(self.is_light(m) for m in chain)
-                and all(self.shares_runtime(chain, kid) for kid in kids)):
+        if (len(kids) > 1 and not self.go_on_unfused and len(chain) < MAX_FUSED_OPS
+                and not any(self.is_light(m) for m in chain) and all(self.shares_runtime(chain, kid) for kid in kids)):
             # Fan-out between ops of one runtime: each branch repeats the shared ops in its own Task,
             # so every output is decoded once and encoded once instead of re-encoding an intermediate.
             name = self._name(f"{chain[-1]}.fanout")
@@ -294,25 +302,33 @@ class _Compiler:
         return {"nodeId": member, "kind": self.kind(member),
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
-    def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None) -> str:
-        """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it)."""
+    def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
+                  following: dict[str, Any] | None = None, fallback: bool = False) -> str:
+        """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it).
+
+        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children; ``fallback`` marks
+        the one-node Tasks that re-run a fused chain node by node after it failed (stopOnFailure: false).
+        """
         runtime = self.chain_runtime(chain)
         members = chain + [member for branch in outputs or [] for member in branch]
         name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
         self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
-                                       kinds=tuple(self.kind(member) for member in members)))
+                                       kinds=tuple(self.kind(member) for member in members), fallback=fallback))
         ops = [self.op(member) for member in chain]
         timeout = RUNTIMES[runtime].timeout_seconds
         if self.run_timeout is not None:
             timeout = min(timeout, self.run_timeout)
-        failed = self._name(f"{name}.Failed")
+        fused_go_on = self.go_on and len(members) > 1
+        failed = "" if fused_go_on and not self.stop_on_failure else self._name(f"{name}.Failed")
         state: dict[str, Any] = {
             "Type": "Task",
             "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
             "Resource": RESOURCES[runtime],
             "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
-                           **({"item.$": "$.item"} if self.batch else {})},
+                           **({"item.$": "$.item"} if self.batch else {}),
+                           **({"event.$": "$.event"} if self.event else {}),
+                           **({"recordFailure": False} if fused_go_on else {})},
             "ResultPath": "$.branches" if outputs else "$.media",
             "TimeoutSeconds": timeout,
             "Retry": self.retry,
@@ -320,22 +336,53 @@ class _Compiler:
         }
         if outputs:
             state["Parameters"]["branches"] = [[self.op(member) for member in branch] for branch in outputs]
-        children = [] if outputs else self.children[chain[-1]]
-        if children:
-            state["Next"] = self.compile_targets(children, scope, anchor=chain[-1])
-        else:
-            state["End"] = True
+        if following is None:
+            children = [] if outputs else self.children[chain[-1]]
+            following = {"End": True}
+            if children:
+                following = {"Next": self.compile_targets(children, scope, anchor=chain[-1])}
+        state.update(following)
         scope.states[name] = state
         if self.stop_on_failure:
             scope.states[failed] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        elif fused_go_on:
+            # The fused Task failed: run its nodes one by one from the same input, so only the failing node
+            # is missed (the fast path stays one Task when nothing fails).
+            state["Catch"][0]["Next"] = self.node_by_node(chain, outputs, following, scope)
+        elif self.go_on:
+            # The failure is kept under its node (later failures do not overwrite it) and the input media,
+            # left in place by the Catch, goes on to the successors.
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members),
+                                    "ResultPath": f"$.failures.{_path_key(chain[-1])}", **following}
         else:
-            scope.states[failed] = {
-                "Type": "Pass",
-                "Parameters": {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
-                "ResultPath": "$.failure",
-                "End": True,
-            }
+            scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members), "ResultPath": "$.failure",
+                                    "End": True}
         return name
+
+    def failure(self, members: list[str]) -> dict[str, Any]:
+        """What a caught node failure records; in a batch, with the item's index and source key."""
+        return {"nodeIds": members, "error.$": "$.error.Error", "cause.$": "$.error.Cause",
+                **({"item.$": "$.item", "sourceKey.$": "$.sourceKey"} if self.batch else {})}
+
+    def node_by_node(self, chain: list[str], outputs: list[list[str]] | None, following: dict[str, Any],
+                     scope: _Scope) -> str:
+        """One-node Tasks for ``chain`` (then each output branch, compiled unfused), ending at ``following``."""
+        if outputs:
+            fused, self.go_on_unfused = self.go_on_unfused, True
+            try:
+                following = {"Next": self.compile_targets([branch[0] for branch in outputs], scope,
+                                                          anchor=chain[-1])}
+            finally:
+                self.go_on_unfused = fused
+        for member in reversed(chain):
+            following = {"Next": self.emit_task([member], scope, following=following, fallback=True)}
+        start: str = following["Next"]
+        return start
+
+
+def _path_key(node_id: str) -> str:
+    """A node id as a plain JSONPath field name (ids may hold ``-``)."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in node_id)
 
 
 def _runtimes_long(tasks: list[CompiledTask]) -> bool:
@@ -389,7 +436,8 @@ def compile_workflow(
             "States": {"Items": {
                 "Type": "Map",
                 "ItemsPath": "$.items",
-                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index"},
+                "ItemSelector": {"run.$": "$.run", "media.$": "$$.Map.Item.Value", "item.$": "$$.Map.Item.Index",
+                                 "sourceKey.$": "$$.Map.Item.Value.key"},
                 "MaxConcurrency": settings.max_concurrency,
                 "ItemProcessor": {"ProcessorConfig": processor, **body},
                 "ResultPath": "$.results",

@@ -9,7 +9,8 @@ from mediaflow.conditions import NUMERIC_FIELDS, Condition, ConditionGroup
 
 
 def variable(field: str) -> str:
-    return f"$.media.{field}"
+    """The state path of a condition field: the run's event for ``event.*``, else the media."""
+    return f"$.{field}" if field.startswith("event.") else f"$.media.{field}"
 
 
 def _escape_glob(text: str) -> str:

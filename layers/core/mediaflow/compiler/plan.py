@@ -95,7 +95,8 @@ class Plan:
 
     @property
     def task_states(self) -> int:
-        return len(self.compiled.tasks)
+        """Task states on the normal path (node-by-node fallbacks run only after a fused Task failed)."""
+        return sum(1 for task in self.compiled.tasks if not task.fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,8 +106,8 @@ class Plan:
             "transitionsPerRun": self.transitions_per_run,
             "lambdaInvocationsPerRun": self.lambda_invocations_per_run,
             "estimatedCostPer1000RunsUsd": self.cost_per_1000_runs_usd,
-            "tasks": [{"state": task.state, "runtime": task.runtime, "nodes": list(task.node_ids)}
-                      for task in self.compiled.tasks],
+            "tasks": [{"state": task.state, "runtime": task.runtime, "nodes": list(task.node_ids),
+                       **({"fallback": True} if task.fallback else {})} for task in self.compiled.tasks],
             "assumptions": PRICE_ASSUMPTIONS,
         }
 

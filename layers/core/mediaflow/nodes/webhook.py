@@ -13,6 +13,8 @@ from pydantic import Field
 
 from mediaflow.nodes.base import NodeConfig
 
+RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
+
 if TYPE_CHECKING:
     from mediaflow.media import MediaRef
     from mediaflow.runtime.tasks import OpContext, TaskEnvironment
@@ -31,7 +33,8 @@ def event_detail(media: MediaRef, ctx: OpContext, **extra: Any) -> dict[str, Any
         "version": ctx.run.version,
         "runId": ctx.run.run_id,
         "nodeId": ctx.node_id,
-        "media": media.to_state(),
+        "media": media.to_state() if media.key else None,  # a run started by an event has no media
+        **({"event": ctx.event} if ctx.event is not None else {}),
         **extra,
     }
 
@@ -48,7 +51,12 @@ def execute(
     media: MediaRef, config: Config, ctx: OpContext, env: TaskEnvironment
 ) -> tuple[MediaRef, dict[str, Any]]:
     extra: dict[str, Any] = {}
-    if config.include_download_urls:
+    if config.include_download_urls and media.key:
         with contextlib.suppress(Exception):  # a store that cannot sign URLs still delivers the event
             extra["downloadUrl"] = env.blobs.url(media.key)
+    if config.event in RUN_EVENTS:
+        # The run publishes exactly one workflow.completed / workflow.failed when it ends (mediaflow.runs):
+        # this node's data rides in that event instead of a second one.
+        return media, {"event": config.event, "published": False, "runEvent": {
+            "media": media.to_state() if media.key else None, **extra}}
     return media, emit(env, config.event, event_detail(media, ctx, **extra))

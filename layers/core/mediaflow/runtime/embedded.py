@@ -8,14 +8,12 @@ record and the ``workflow.completed`` / ``workflow.failed`` event follow the exe
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -27,15 +25,20 @@ from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.ports import BlobStore, EventBus, RunStore
+from mediaflow.runs import (
+    RUN_STATUS_BY_EXECUTION,
+    Ended,
+    RunIdentity,
+    describe_error,
+    find_failures,
+    finish,
+    output_refs,
+)
 from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-RUN_STATUS_BY_EXECUTION = {"SUCCEEDED": "completed", "FAILED": "failed", "TIMED_OUT": "failed",
-                           "ABORTED": "cancelled"}
-
 
 # -- worker processes ----------------------------------------------------------------------------------
 
@@ -243,8 +246,7 @@ class EmbeddedRuntime:
     def _execute(self, asl: dict[str, Any], input: dict[str, Any], run_id: str,
                  cancel_event: threading.Event) -> ExecutionResult:
         tenant, workflow_id, version = self._identity(input)
-        started_at = now_iso()
-        self.runs.update_run(tenant, run_id, status="running", startedAt=started_at)
+        started_at = now_iso()  # the run stays pending until a worker starts its first task (runs.begin_task)
         counts = {"tasksSucceeded": 0, "tasksFailed": 0}
         counts_lock = threading.Lock()
 
@@ -270,91 +272,10 @@ class EmbeddedRuntime:
 
     def _finish(self, result: ExecutionResult, input: dict[str, Any], tenant: str, workflow_id: str,
                 version: int, run_id: str, started_at: str, progress: dict[str, int]) -> None:
-        status = RUN_STATUS_BY_EXECUTION[result.status]
-        error: dict[str, Any] | None = None
-        if result.status == "SUCCEEDED":
-            failures = list(find_failures(result.output))
-            if failures:
-                status = "failed"
-                error = {**failures[0], "failures": failures}
-            for failure in failures:
-                self.bus.publish("run.node.failed", {
-                    "tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id,
-                    "nodeIds": failure.get("nodeIds", []), "error": failure})
-        elif result.status in ("FAILED", "TIMED_OUT"):
-            error = describe_error(result.error, result.cause)
-        ended_at = now_iso()
-        outputs = output_refs(result.output, exclude=input_keys(input))
-        self.runs.update_run(tenant, run_id, status=status, output=result.output, error=error,
-                             progress=progress, endedAt=ended_at)
-        self.bus.publish("workflow.completed" if status == "completed" else "workflow.failed", {
-            "tenant": tenant, "workflowId": workflow_id, "version": version, "runId": run_id,
-            "status": status, "startedAt": started_at, "endedAt": ended_at, "error": error,
-            "outputs": outputs,
-        })
+        identity = RunIdentity(tenant, run_id, workflow_id, version, started_at)
+        finish(identity, Ended(result.status, result.output, result.error, result.cause), execution_input=input,
+               runs=self.runs, bus=self.bus, progress=progress)
 
 
-# -- reading the outcome ---------------------------------------------------------------------------------
-
-
-def describe_error(error: str | None, cause: str | None) -> dict[str, Any]:
-    """A run error from an ASL error and cause; Lambda-shaped causes give their errorMessage."""
-    message = cause or ""
-    if cause:
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            message = str(parsed["errorMessage"])
-    return {"error": error or "States.Runtime", "message": message, "cause": cause}
-
-
-def find_failures(output: Any) -> Iterator[dict[str, Any]]:
-    """Every ``failure`` object in the output: nodes that failed in a run that went on without them."""
-    if isinstance(output, dict):
-        failure = output.get("failure")
-        if isinstance(failure, dict):
-            error = failure.get("error", failure.get("Error"))
-            cause = failure.get("cause", failure.get("Cause"))
-            described = describe_error(str(error) if error is not None else None,
-                                       str(cause) if cause is not None else None)
-            node_ids = failure.get("nodeIds") or ([failure["nodeId"]] if "nodeId" in failure else [])
-            yield {**described, "nodeIds": list(node_ids)}
-        for key, value in output.items():
-            if key != "failure":
-                yield from find_failures(value)
-    elif isinstance(output, list):
-        for item in output:
-            yield from find_failures(item)
-
-
-def _refs(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        if isinstance(value.get("bucket"), str) and isinstance(value.get("key"), str):
-            yield value
-            return
-        for item in value.values():
-            yield from _refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _refs(item)
-
-
-def input_keys(input: Any) -> set[str]:
-    return {ref["key"] for ref in _refs(input)}
-
-
-def output_refs(output: Any, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The media references in an execution output, once each, in order, minus the run's inputs."""
-    seen: set[str] = set(exclude)
-    refs: list[dict[str, Any]] = []
-    for ref in _refs(output):
-        if ref["key"] not in seen:
-            seen.add(ref["key"])
-            refs.append(ref)
-    return refs
-
-
-__all__ = ["EmbeddedRuntime", "ProcessPoolInvoker", "RunHandle", "describe_error", "find_failures",
-           "output_refs"]
+__all__ = ["RUN_STATUS_BY_EXECUTION", "EmbeddedRuntime", "ProcessPoolInvoker", "RunHandle", "describe_error",
+           "find_failures", "output_refs"]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from mediaflow.errors import InternalError, MediaflowError
@@ -45,14 +45,29 @@ class RunContext(_Camel):
     started_at: str = Field(default="", description="ISO time the run started; {timestamp} derives from it")
 
 
+def no_media() -> MediaRef:
+    """The media of a run started by an event: nothing stored (empty key); metadata nodes may annotate it."""
+    return MediaRef(bucket="", key="")
+
+
 class TaskPayload(_Camel):
     runtime: Literal["vips", "ffmpeg", "rembg", "light"]
     run: RunContext
-    media: MediaRef
+    media: MediaRef = Field(description="In a run started by an event (no media): NO_MEDIA, an empty reference "
+                            "that metadata nodes may annotate")
     ops: list[Op] = Field(min_length=1)
     branches: list[list[Op]] = Field(
         default_factory=list, description="Fan-out: after `ops`, each branch's ops run on the same decode")
     item: int | None = Field(default=None, ge=0, description="Index of the item in a batch run (Map)")
+
+    @field_validator("media", mode="before")
+    @classmethod
+    def _no_media(cls, value: Any) -> Any:
+        return no_media() if value is None else value
+    event: dict[str, Any] | None = Field(default=None, description="The event that started the run: eventName, "
+                                         "data, source")
+    record_failure: bool = Field(default=True, description="False for a fused Task that is re-run node by node "
+                                 "when it fails (stopOnFailure: false): the re-run records the steps")
 
 
 class StepRecord(_Camel):
@@ -65,6 +80,8 @@ class StepRecord(_Camel):
     error: str | None = None
     error_message: str | None = None
     output: dict[str, Any] | None = None
+    item: int | None = Field(default=None, description="Index of the batch item this step ran for")
+    source_key: str | None = Field(default=None, description="Key of the upload this step's item came from")
 
 
 @dataclass
@@ -84,6 +101,7 @@ class OpContext:
 
     node_id: str
     run: RunContext
+    event: dict[str, Any] | None = None  # the event that started the run, if an event did
 
 
 @dataclass
@@ -259,6 +277,12 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     """Run one compiled Task. Returns the output MediaRef as a state dict (a list of them for a fan-out
     Task); raises a named error on failure."""
     task = TaskPayload.model_validate(payload)
+    if not task.media.key:
+        _refuse_media_ops(task)
+    if env.runs is not None:
+        from mediaflow.runs import begin_task
+
+        begin_task(env.runs, task.run.tenant, task.run.run_id)
     started = time.time()
     try:
         result = run_ops(task, env)
@@ -270,19 +294,53 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
         _record_failure(task, env, wrapped, started)
         raise wrapped from error
     if env.runs is not None:
+        # The media a Task hands on is kept on the step of the node that made it, so a run that stops
+        # (or goes on without a node) still lists every output its steps wrote (mediaflow.runs.finish).
+        ends = _ends(task, result)
         for outcome in result.outcomes:
+            output = outcome.output
+            if outcome.node_id in ends:
+                output = {**(output or {}), "media": ends[outcome.node_id]}
             env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
                 node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
                 ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
-                output=outcome.output,
+                output=output, **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
 
 
+def _refuse_media_ops(task: TaskPayload) -> None:
+    """A run with no media (started by an event) reaches a node that works on media: a named error (the
+    validation refuses such workflows when they are saved; this guards definitions stored before)."""
+    from mediaflow.catalog import get_spec
+    from mediaflow.errors import NodeError
+
+    for op in [*task.ops, *(op for branch in task.branches for op in branch)]:
+        spec = get_spec(op.kind)
+        if spec is None or spec.needs_media:
+            raise NodeError(f"`{op.node_id}` works on media, and this run (started by an event) has none",
+                            node_id=op.node_id)
+
+
+def _item_fields(task: TaskPayload) -> dict[str, Any]:
+    """Which batch item a step belongs to: its index and the key of its upload (none outside a batch)."""
+    if task.item is None:
+        return {}
+    return {"item": task.item, "source_key": task.media.source_key or task.media.key}
+
+
+def _ends(task: TaskPayload, result: ChainResult) -> dict[str, dict[str, Any]]:
+    """node id -> the media state it handed on, for the last node of the chain or of each branch."""
+    if result.branches is None:
+        return {task.ops[-1].node_id: result.media.to_state()} if result.media.key else {}
+    lasts = [branch[-1].node_id if branch else task.ops[-1].node_id for branch in task.branches]
+    return {node_id: media.to_state() for node_id, media in zip(lasts, result.branches, strict=False)}
+
+
 def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowError, started: float) -> None:
-    if env.runs is None:
+    if env.runs is None or not task.record_failure:
         return
     ended = time.time()
     failed_node = error.node_id or task.ops[0].node_id
@@ -295,7 +353,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
                 node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
-                error_message=error.message if status == "failed" else None,
+                error_message=error.message if status == "failed" else None, **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))
 
 

@@ -19,6 +19,7 @@ from mediaflow.adapters.aws.dynamodb import (
 from mediaflow.adapters.aws.eventbridge import EventBridgeBus
 from mediaflow.adapters.aws.s3 import S3BlobStore
 from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
+from mediaflow.adapters.aws.usage_plan import UsagePlanKeys, UsagePlanKeyStore
 from mediaflow.settings import Settings, get_settings
 
 
@@ -30,7 +31,7 @@ class AwsAdapters:
     blobs: S3BlobStore
     workflows: DynamoDBWorkflowStore
     runs: DynamoDBRunStore
-    keys: DynamoDBKeyStore
+    keys: DynamoDBKeyStore | UsagePlanKeyStore
     idempotency: DynamoDBIdempotency
     jobs: DynamoDBJobStore
     bus: EventBridgeBus
@@ -44,9 +45,19 @@ class AwsAdapters:
             self._orchestrator = StepFunctionsOrchestrator(
                 role_arn=s.state_machine_role_arn, name_prefix=s.name_prefix, region=s.region,
                 log_group_arn=s.state_machine_log_group_arn, express_runner=s.express_runner_function,
+                versions_kept=s.state_machine_versions_kept,
+                version_grace_seconds=s.state_machine_version_grace_seconds,
                 function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
                                "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn})
         return self._orchestrator
+
+
+def _keys(s: Settings, ddb: Any) -> DynamoDBKeyStore | UsagePlanKeyStore:
+    """The key store; on a stack with a usage plan, new keys join it (per-key limits in API Gateway)."""
+    store = DynamoDBKeyStore(s.keys_table, ddb)
+    if not s.usage_plan_id:
+        return store
+    return UsagePlanKeyStore(store, UsagePlanKeys(s.usage_plan_id, s.name_prefix, region=s.region))
 
 
 def open_aws(settings: Settings | None = None, *, dynamodb: Any = None, s3: Any = None,
@@ -61,7 +72,7 @@ def open_aws(settings: Settings | None = None, *, dynamodb: Any = None, s3: Any 
         blobs=S3BlobStore(s.outputs_bucket, uploads_bucket=s.uploads_bucket, client=s3, region=s.region,
                           presign_seconds=s.presign_seconds),
         workflows=DynamoDBWorkflowStore(s.workflows_table, ddb), runs=DynamoDBRunStore(s.runs_table, ddb),
-        keys=DynamoDBKeyStore(s.keys_table, ddb), idempotency=DynamoDBIdempotency(s.idempotency_table, ddb),
+        keys=_keys(s, ddb), idempotency=DynamoDBIdempotency(s.idempotency_table, ddb),
         jobs=DynamoDBJobStore(s.jobs_table, ddb),
         bus=EventBridgeBus(s.event_bus_name, client=events, region=s.region),
     )

@@ -9,11 +9,14 @@ embedded SQLite stores return.
 
 from __future__ import annotations
 
+import heapq
 import json
 import secrets
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
@@ -29,11 +32,18 @@ WORKFLOW = "workflow#"
 VERSION = "version#"
 MACHINE = "machine#"
 RUN = "run#"
-STEP = "#step#"
+RUN_ITEM = "run"
+JOB = "job#"
+JOB_ITEM = "job"
+STEP = "step#"
 KEY = "key#"
 BY_TIME_INDEX = "byTime"
 BY_WORKFLOW_INDEX = "byWorkflow"
 BY_HASH_INDEX = "byHash"
+# Runs and jobs of one tenant are spread over this many index partitions (``{tenant}#{shard}``), so that a
+# single busy tenant never concentrates its writes on one partition key (docs/scale.md). Reads of a tenant's
+# list query every shard and merge. Changing it needs a re-index of existing items.
+INDEX_SHARDS = 32
 
 
 def _dumps(value: Any) -> str:
@@ -43,6 +53,24 @@ def _dumps(value: Any) -> str:
 def _doc(item: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(item["doc"])
     return doc
+
+
+def shard_of(identifier: str) -> int:
+    """The index shard of a run or job id (stable across processes, unlike ``hash``)."""
+    return zlib.crc32(identifier.encode()) % INDEX_SHARDS
+
+
+def run_partition(tenant: str, run_id: str) -> str:
+    """A run and its steps share one partition key of their own (never the tenant's alone)."""
+    return f"{tenant}#{RUN}{run_id}"
+
+
+def job_partition(tenant: str, job_id: str) -> str:
+    return f"{tenant}#{JOB}{job_id}"
+
+
+def shard_key(base: str, shard: int) -> str:
+    return f"{base}#{shard:02d}"
 
 
 def _conditional(error: BaseException) -> bool:
@@ -76,6 +104,43 @@ class DynamoTable:
                 return False
             raise translate(error, what) from error
         return True
+
+    def _query_sharded(self, index: str, hash_attribute: str, base: str, *, limit: int,
+                       offset: int = 0) -> list[dict[str, Any]]:
+        """The newest ``offset + limit`` items of a sharded index partition (``{base}#00`` .. ``#31``),
+        merged newest first by the index's sort key, then ``offset`` skipped."""
+        from boto3.dynamodb.conditions import Key
+
+        wanted = offset + limit
+
+        def newest(shard: int) -> list[dict[str, Any]]:
+            with translated(self.table_name):
+                page = self.table.query(IndexName=index, KeyConditionExpression=Key(hash_attribute).eq(
+                    shard_key(base, shard)), ScanIndexForward=False, Limit=wanted)
+            return list(page.get("Items", []))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            shards = list(pool.map(newest, range(INDEX_SHARDS)))
+        sort_key = "gsi1sk" if hash_attribute == "gsi1pk" else "gsi2sk"
+        merged = heapq.merge(*shards, key=lambda item: str(item[sort_key]), reverse=True)
+        return [item for position, item in enumerate(merged) if position < wanted][offset:]
+
+    def _count_sharded(self, index: str, hash_attribute: str, base: str) -> int:
+        """How many items a sharded index partition holds (a COUNT query per shard)."""
+        from boto3.dynamodb.conditions import Key
+
+        total = 0
+        with translated(self.table_name):
+            for shard in range(INDEX_SHARDS):
+                kwargs: dict[str, Any] = {"IndexName": index, "Select": "COUNT",
+                                          "KeyConditionExpression": Key(hash_attribute).eq(shard_key(base, shard))}
+                while True:
+                    page = self.table.query(**kwargs)
+                    total += int(page.get("Count", 0))
+                    if "LastEvaluatedKey" not in page:
+                        break
+                    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return total
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -240,9 +305,10 @@ class DynamoDBRunStore(DynamoTable):
 
     def _item(self, doc: dict[str, Any]) -> dict[str, Any]:
         tenant, run_id, order = doc["tenant"], doc["runId"], f"{doc['createdAt']}#{doc['runId']}"
-        return {"pk": tenant, "sk": RUN + run_id, "status": doc["status"], "workflowId": doc["workflowId"],
-                "gsi1pk": tenant, "gsi1sk": order, "gsi2pk": f"{tenant}#{doc['workflowId']}", "gsi2sk": order,
-                "doc": _dumps(doc)}
+        shard = shard_of(run_id)
+        return {"pk": run_partition(tenant, run_id), "sk": RUN_ITEM, "status": doc["status"],
+                "workflowId": doc["workflowId"], "gsi1pk": shard_key(tenant, shard), "gsi1sk": order,
+                "gsi2pk": shard_key(f"{tenant}#{doc['workflowId']}", shard), "gsi2sk": order, "doc": _dumps(doc)}
 
     def update_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set some of: status, input, output, error, progress, startedAt, endedAt, executionArn."""
@@ -283,7 +349,8 @@ class DynamoDBRunStore(DynamoTable):
 
     def _get_item(self, tenant: str, run_id: str) -> dict[str, Any]:
         with translated(f"run {run_id!r}"):
-            item = self.table.get_item(Key={"pk": tenant, "sk": RUN + run_id}, ConsistentRead=True).get("Item")
+            item = self.table.get_item(Key={"pk": run_partition(tenant, run_id), "sk": RUN_ITEM},
+                                       ConsistentRead=True).get("Item")
         if item is None:
             raise NotFound(f"run {run_id!r} not found")
         return dict(item)
@@ -291,23 +358,26 @@ class DynamoDBRunStore(DynamoTable):
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
         return _doc(self._get_item(tenant, run_id))
 
-    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key
+    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first, over every index shard of the tenant (or of the workflow)."""
+        index, attribute, base = self._runs_index(tenant, workflow_id)
+        return [_doc(item) for item in self._query_sharded(index, attribute, base, limit=limit, offset=offset)]
 
+    def count_runs(self, tenant: str, workflow_id: str | None = None) -> int:
+        return self._count_sharded(*self._runs_index(tenant, workflow_id))
+
+    @staticmethod
+    def _runs_index(tenant: str, workflow_id: str | None) -> tuple[str, str, str]:
         if workflow_id is None:
-            index, condition = BY_TIME_INDEX, Key("gsi1pk").eq(tenant)
-        else:
-            index, condition = BY_WORKFLOW_INDEX, Key("gsi2pk").eq(f"{tenant}#{workflow_id}")
-        with translated("runs"):
-            page = self.table.query(IndexName=index, KeyConditionExpression=condition, ScanIndexForward=False,
-                                    Limit=limit)
-        return [_doc(item) for item in page.get("Items", [])]
+            return BY_TIME_INDEX, "gsi1pk", tenant
+        return BY_WORKFLOW_INDEX, "gsi2pk", f"{tenant}#{workflow_id}"
 
     def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
         node_id = str(step.get("nodeId") or step.get("node_id") or "")
         order = f"{time.time_ns():020d}#{secrets.token_hex(3)}"
         with translated(f"run {run_id!r}"):
-            self.table.put_item(Item={"pk": tenant, "sk": f"{RUN}{run_id}{STEP}{order}", "nodeId": node_id,
+            self.table.put_item(Item={"pk": run_partition(tenant, run_id), "sk": f"{STEP}{order}", "nodeId": node_id,
                                       "recordedAt": now_iso(), "doc": _dumps(step)})
 
     def steps(self, tenant: str, run_id: str) -> list[dict[str, Any]]:
@@ -315,8 +385,8 @@ class DynamoDBRunStore(DynamoTable):
         from boto3.dynamodb.conditions import Key
 
         self._get_item(tenant, run_id)
-        items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant)
-                                & Key("sk").begins_with(f"{RUN}{run_id}{STEP}"))
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(run_partition(tenant, run_id))
+                                & Key("sk").begins_with(STEP))
         return [_doc(item) for item in items]
 
 
@@ -422,7 +492,6 @@ class DynamoDBIdempotency(DynamoTable):
 
 # -- jobs --------------------------------------------------------------------------------------------
 
-JOB = "job#"
 JOB_STATUSES = frozenset({"pending", "processing", "completed", "failed", "cancelled"})
 
 
@@ -445,12 +514,15 @@ class DynamoDBJobStore(DynamoTable):
         return doc
 
     def _item(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": str(doc["tenant"]), "sk": JOB + str(doc["jobId"]), "status": doc["status"],
-                "gsi1pk": str(doc["tenant"]), "gsi1sk": f"{doc['createdAt']}#{doc['jobId']}", "doc": _dumps(doc)}
+        tenant, job_id = str(doc["tenant"]), str(doc["jobId"])
+        return {"pk": job_partition(tenant, job_id), "sk": JOB_ITEM, "status": doc["status"],
+                "gsi1pk": shard_key(tenant, shard_of(job_id)), "gsi1sk": f"{doc['createdAt']}#{job_id}",
+                "doc": _dumps(doc)}
 
     def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
         with translated(f"job {job_id!r}"):
-            item = self.table.get_item(Key={"pk": tenant, "sk": JOB + job_id}, ConsistentRead=True).get("Item")
+            item = self.table.get_item(Key={"pk": job_partition(tenant, job_id), "sk": JOB_ITEM},
+                                           ConsistentRead=True).get("Item")
         if item is None:
             raise NotFound(f"job {job_id!r} not found")
         return _doc(item)
@@ -462,7 +534,8 @@ class DynamoDBJobStore(DynamoTable):
             _check_job(fields["status"])
         for _attempt in range(10):
             with translated(f"job {job_id!r}"):
-                item = self.table.get_item(Key={"pk": tenant, "sk": JOB + job_id}, ConsistentRead=True).get("Item")
+                item = self.table.get_item(Key={"pk": job_partition(tenant, job_id), "sk": JOB_ITEM},
+                                           ConsistentRead=True).get("Item")
             if item is None:
                 raise NotFound(f"job {job_id!r} not found")
             doc = {**_doc(item), **fields, "updatedAt": now_iso()}
@@ -471,12 +544,8 @@ class DynamoDBJobStore(DynamoTable):
         raise Conflict(f"job {job_id!r} is being updated concurrently")
 
     def list_jobs(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key
-
-        with translated("jobs"):
-            page = self.table.query(IndexName=BY_TIME_INDEX, KeyConditionExpression=Key("gsi1pk").eq(tenant),
-                                    ScanIndexForward=False, Limit=limit)
-        return [_doc(item) for item in page.get("Items", [])]
+        """Newest first, over every index shard of the tenant."""
+        return [_doc(item) for item in self._query_sharded(BY_TIME_INDEX, "gsi1pk", tenant, limit=limit)]
 
 
 def _check_job(status: Any) -> None:

@@ -28,8 +28,10 @@ def is_run_scoped(key: str) -> bool:
 
 
 def is_upload(key: str) -> bool:
+    """Keys kept in the uploads bucket: ``{tenant}/uploads/...`` (uploads that start the tenant's matching
+    workflows) and ``{tenant}/inputs/...`` (media of direct runs, which the bucket's trigger rule ignores)."""
     parts = key.split("/")
-    return len(parts) > 2 and parts[1] == "uploads"
+    return len(parts) > 2 and parts[1] in ("uploads", "inputs")
 
 
 class S3BlobStore:
@@ -59,8 +61,7 @@ class S3BlobStore:
                                 **self._extra(key, content_type)}
         if not overwrite:
             args["IfNoneMatch"] = "*"  # S3 conditional write: 412 when the key exists
-        self._put(args, key)
-        return self.head(key)
+        return self._written(key, self._put(args, key), len(data), content_type)
 
     def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
         validate_key(key)
@@ -71,8 +72,8 @@ class S3BlobStore:
                                         **self._extra(key, content_type)}
                 if not overwrite:
                     args["IfNoneMatch"] = "*"
-                self._put(args, key)
-            return self.head(key)
+                response = self._put(args, key)
+            return self._written(key, response, path.stat().st_size, content_type)
         # Large files go multipart; "never overwrite" is a HEAD check here (a narrow race documented
         # in docs/deploy.md), since the managed transfer does not pass If-None-Match.
         if not overwrite and self.exists(key):
@@ -85,11 +86,16 @@ class S3BlobStore:
                                 Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD))
         return self.head(key)
 
-    def _put(self, args: dict[str, Any], key: str) -> None:
+    def _written(self, key: str, response: dict[str, Any], size: int, content_type: str) -> MediaRef:
+        """The ref of an object just written, from what was sent and the PUT's answer (no HEAD)."""
+        return self._ref(key, {"ContentType": content_type, "ETag": response.get("ETag", "")}, size)
+
+    def _put(self, args: dict[str, Any], key: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
         try:
-            self.s3.put_object(**args)
+            response: dict[str, Any] = self.s3.put_object(**args)
+            return response
         except ClientError as error:
             if error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise Conflict(f"object {key!r} already exists and is never overwritten", field="key") from error
@@ -129,20 +135,28 @@ class S3BlobStore:
     def head(self, key: str) -> MediaRef:
         with translated(f"object {key!r}"):
             meta = self.s3.head_object(Bucket=self.bucket_for(key), Key=key)
+        return self._ref(key, meta, int(meta.get("ContentLength", 0)))
+
+    def _ref(self, key: str, meta: dict[str, Any], size: int) -> MediaRef:
         content_type = str(meta.get("ContentType") or "application/octet-stream")
         return MediaRef(
-            bucket=self.bucket_for(key), key=key, content_type=content_type, size=int(meta.get("ContentLength", 0)),
+            bucket=self.bucket_for(key), key=key, content_type=content_type, size=size,
             etag=str(meta.get("ETag", "")).strip('"') or None, media_type=media_type_of(content_type),
             filename=key.rsplit("/", 1)[-1], metadata=dict(meta.get("Metadata") or {}),
         )
 
     def download(self, key: str, path: Path) -> Path:
+        """One GET streamed to a temporary file, then renamed (s3transfer would HEAD first: a second call
+        per Task, which at volume is a call per upload for nothing)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".mf-tmp-{uuid.uuid4().hex}")
         try:
             with translated(f"object {key!r}"):
-                self.s3.download_file(self.bucket_for(key), key, str(tmp))
+                body = self.s3.get_object(Bucket=self.bucket_for(key), Key=key)["Body"]
+                with tmp.open("wb") as out:
+                    for chunk in body.iter_chunks(chunk_size=1024 * 1024):
+                        out.write(chunk)
             tmp.replace(path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -150,21 +164,35 @@ class S3BlobStore:
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes from ``start`` (fewer at the end of the object) with one Range GET."""
-        from botocore.exceptions import ClientError
-
         if start < 0 or length < 0:
             raise ValueError("start and length must not be negative")
         if length == 0:
             return b""
+        response = self._range_get(key, start, length)
+        return b"" if response is None else response[1]
+
+    def read_head(self, key: str, length: int) -> tuple[MediaRef, bytes]:
+        """The object's description and its first ``length`` bytes, from one Range GET (no HEAD)."""
+        response = self._range_get(key, 0, max(length, 1))
+        if response is None:  # an empty object: no byte range to read
+            return self.head(key), b""
+        meta, data = response
+        total = str(meta.get("ContentRange") or "").rpartition("/")[2]
+        size = int(total) if total.isdigit() else int(meta.get("ContentLength", len(data)))
+        return self._ref(key, meta, size), data[:length]
+
+    def _range_get(self, key: str, start: int, length: int) -> tuple[dict[str, Any], bytes] | None:
+        from botocore.exceptions import ClientError
+
         try:
             response = self.s3.get_object(Bucket=self.bucket_for(key), Key=key,
                                           Range=f"bytes={start}-{start + length - 1}")
         except ClientError as error:
             if error_code(error) == "InvalidRange":
-                return b""
+                return None
             raise translate(error, f"object {key!r}") from error
         data: bytes = response["Body"].read()
-        return data[:length]
+        return response, data[:length]
 
     def exists(self, key: str) -> bool:
         try:

@@ -239,6 +239,9 @@ class FolderBlobStore:
             src.seek(start)
             return src.read(length)
 
+    def read_head(self, key: str, length: int) -> tuple[MediaRef, bytes]:
+        return self.head(key), self.read_range(key, 0, length)
+
     def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
 

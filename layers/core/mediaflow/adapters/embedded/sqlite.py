@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.ports import check_run_status, new_run_identity
+from mediaflow.ports import RUN_STATUSES, TERMINAL_RUN_STATUSES, check_run_status, new_run_identity
 
 DB_FILENAME = "mediaflow.sqlite3"
 API_KEY_PREFIX = "mf_"
@@ -345,6 +345,19 @@ class SQLiteRunStore:
 
     def update_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set some of: status, input, output, error, progress, startedAt/started_at, endedAt/ended_at."""
+        updated = self.update_run_if(tenant, run_id, RUN_STATUSES, **fields)
+        if updated is None:
+            raise NotFound(f"run {run_id!r} not found")
+        return updated
+
+    def finish_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run is not finished yet; None when it already was."""
+        self.get_run(tenant, run_id)
+        return self.update_run_if(tenant, run_id, RUN_STATUSES - TERMINAL_RUN_STATUSES, **fields)
+
+    def update_run_if(self, tenant: str, run_id: str, statuses: frozenset[str] | set[str],
+                      **fields: Any) -> dict[str, Any] | None:
+        """Like update_run, but only while the run's status is one of ``statuses``; None otherwise."""
         assignments: list[str] = []
         params: list[Any] = []
         for name, value in fields.items():
@@ -356,12 +369,13 @@ class SQLiteRunStore:
             assignments.append(f"{column} = ?")
             params.append(_dumps(value) if column in _JSON_RUN_COLUMNS and value is not None else value)
         assignments.append("updated_at = ?")
-        params.extend([now_iso(), tenant, run_id])
+        allowed = sorted(statuses)
+        params.extend([now_iso(), tenant, run_id, *allowed])
         with self.db.write() as conn:
-            cursor = conn.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE tenant = ? AND run_id = ?",
-                                  params)
+            cursor = conn.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE tenant = ? AND run_id = ? "
+                                  f"AND status IN ({', '.join('?' for _ in allowed)})", params)
             if cursor.rowcount == 0:
-                raise NotFound(f"run {run_id!r} not found")
+                return None
         return self.get_run(tenant, run_id)
 
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:

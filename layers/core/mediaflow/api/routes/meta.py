@@ -104,7 +104,8 @@ def register(app: MediaflowResolver) -> None:
                  tags=["runs"], status_code=201)
     def create_upload(body: UploadIn) -> Response[UploadTarget]:
         target = runs.upload_target(app.principal().tenant, body.filename, body.content_type,
-                                    base_url(app.current_event.raw_event))
+                                    base_url(app.current_event.raw_event), metadata=body.metadata,
+                                    prefix=body.prefix)
         return reply(UploadTarget, target, 201)
 
     @app.secured("POST", "/v1/uploads/<token>", None, summary="Receive a file for an upload target (signed)",

@@ -32,8 +32,9 @@ from mediaflow.api.models import (
     WorkflowStats,
 )
 from mediaflow.api.routes import no_content, reply
-from mediaflow.api.runs import RunService, matches_event
 from mediaflow.api.workflows import WorkflowService, etag, parse_if_match, templates, view
+from mediaflow.local import new_run_id
+from mediaflow.starts import start_event
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -47,7 +48,6 @@ TAGS = ["workflows"]
 
 def register(app: MediaflowResolver) -> None:
     service = WorkflowService(app.ctx)
-    runs = RunService(app.ctx)
 
     def tenant() -> str:
         return app.principal().tenant
@@ -95,20 +95,10 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("POST", "/v1/workflows/events", EXECUTE, summary="Fire active workflows with a matching event "
                  "trigger", tags=TAGS)
     def fire_event(body: EventIn) -> Response[EventResult]:
-        results, failed = [], 0
-        for record in app.ctx.workflows.list(tenant(), status="active", limit=1000):
-            trigger = next((n for n in record["definition"].get("nodes", []) if n.get("kind") == "event"), None)
-            if trigger is None or not matches_event(str(trigger.get("config", {}).get("eventName", "*")),
-                                                    body.event_name):
-                continue
-            try:
-                run_id = runs.start_input(tenant(), record["id"], {"event": {
-                    "name": body.event_name, "data": body.data, "source": body.source}})
-                results.append({"workflowId": record["id"], "workflowName": record.get("name"), "runId": run_id})
-            except Exception as error:  # one workflow failing to start never stops the others
-                failed += 1
-                results.append({"workflowId": record["id"], "workflowName": record.get("name"),
-                                "error": getattr(error, "message", "could not start")})
+        results = start_event(tenant(), body.event_name, body.data, body.source, launcher=app.ctx.launcher,
+                              workflows=app.ctx.workflows.list(tenant(), status="active", limit=1000),
+                              new_run_id=new_run_id)
+        failed = sum(1 for result in results if "error" in result)
         return reply(EventResult, {"eventName": body.event_name, "workflowsTriggered": len(results) - failed,
                                    "workflowsFailed": failed, "results": results})
 

@@ -1,0 +1,137 @@
+"""Every kind of the catalog, saved and started through the API function, its compiled machine run with
+each Task in the environment of the function the compiler assigned it to, on media generated here."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mediaflow import samples
+from mediaflow.catalog import catalog
+
+from tests.packaging.conftest import TENANT, Stack, build_stack
+
+pytestmark = pytest.mark.packaging
+
+# The media each kind is given (its category's), and configs beyond the catalog example for the kinds
+# whose runtime or code path depends on their config.
+MEDIA = {"image": "photo.jpg", "video": "clip.mp4", "audio": "tone.wav", "document": "photo.jpg",
+         "logic": "photo.jpg", "utility": "photo.jpg", "delivery": "photo.jpg"}
+CASES: list[tuple[str, dict[str, Any] | None, str | None]] = [
+    (kind, None, None) for kind, spec in catalog().items() if spec.role != "trigger"
+] + [
+    ("validate", {"mediaTypes": ["image"], "minWidth": 16, "maxHeight": 4000}, None),  # Pillow reads the size
+    ("background_remove", {"outputFormat": "png"}, "subject.heic"),  # pillow-heif in the rembg image
+    ("thumbnail", {"source": "video", "width": 160}, "clip.mp4"),
+    ("convert", {"outputFormat": "webm"}, "clip.mp4"),
+    ("condition", {"conditions": {"logic": "and", "conditions": [
+        {"field": "mediaType", "op": "eq", "value": "image"}]}}, None),  # a gate that holds
+]
+KIND_MEDIA = {"pdf_preview": "doc.pdf"}
+
+
+def case_id(case: tuple[str, dict[str, Any] | None, str | None]) -> str:
+    kind, config, media = case
+    return kind if config is None else f"{kind}-{media or 'configured'}"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("media")
+    made = {"photo.jpg": samples.photo(folder / "photo.jpg", 320, 240),
+            "clip.mp4": samples.video(folder / "clip.mp4", 6.5, size="160x90"),
+            "tone.wav": samples.tone(folder / "tone.wav", 1.5),
+            "doc.pdf": samples.pdf(folder / "doc.pdf"),
+            "subject.png": samples.subject_on_flat_background(folder / "subject.png", 192)}
+    found = {name: path.read_bytes() for name, path in made.items()}
+    found["subject.heic"] = heic(found["subject.png"])
+    return found
+
+
+def heic(png: bytes) -> bytes:
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, format="HEIF", quality=80)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def shared(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str]]:
+    """One stack for all the kinds: its function processes stay warm between cases, as containers do."""
+    with pytest.MonkeyPatch.context() as patch, build_stack(moto_endpoint, tmp_path_factory.mktemp("logs"),
+                                                             patch) as built:
+        yield built, built.create_key()
+
+
+def workflow(kind: str, config: dict[str, Any] | None) -> dict[str, Any]:
+    spec = catalog()[kind]
+    node = {"id": "node", "kind": kind, "config": config if config is not None else spec.example}
+    nodes = [{"id": "upload", "kind": "upload"}, node, {"id": "keep", "kind": "storage", "config": {}}]
+    edges = [{"source": "upload", "target": "node"}]
+    if spec.role == "choice":
+        edges += [{"source": "node", "target": "keep", "kind": "true"},
+                  {"source": "node", "target": "other", "kind": "false"}]
+        nodes.append({"id": "other", "kind": "storage", "config": {"prefix": "other/"}})
+    elif kind == "storage":
+        nodes.pop()
+    else:
+        edges.append({"source": "node", "target": "keep"})
+    return {"name": f"packaging {kind}", "nodes": nodes, "edges": edges}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_each_kind_runs_in_its_functions_environment(
+        case: tuple[str, dict[str, Any] | None, str | None], shared: tuple[Stack, str],
+        media: dict[str, bytes]) -> None:
+    stack, key = shared
+    kind, config, media_name = case
+    name = media_name or KIND_MEDIA.get(kind) or MEDIA[catalog()[kind].category]
+    object_key = f"{TENANT}/uploads/packaging/{kind}/{name}"
+    stack.boto("s3").put_object(Bucket=stack.resolve.physical["UploadsBucket"], Key=object_key, Body=media[name])
+
+    status, saved = stack.api("POST", "/v1/workflows", workflow(kind, config), key=key)
+    assert status == 201, saved
+    status, accepted = stack.api("POST", f"/v1/workflows/{saved['id']}/runs", {"objects": [object_key]}, key=key)
+    assert status == 202, accepted
+
+    result = stack.execute(accepted["runId"])
+    assert result.status == "SUCCEEDED", (result.error, result.cause, stack.logs())
+    assert not _failures(result.output), (result.output, stack.logs())
+    status, run = stack.api("GET", f"/v1/runs/{accepted['runId']}", key=key)
+    assert status == 200 and run["status"] == "completed", (run, stack.logs())
+    tasks = [e for e in result.history if e["type"] == "TaskScheduled"]
+    assert tasks or kind == "condition", "a workflow whose path is not skipped runs its storage Task"
+    for output in run.get("outputs") or []:
+        head = stack.boto("s3").head_object(Bucket=output.get("bucket") or stack.resolve.physical["OutputsBucket"],
+                                            Key=output["key"])
+        assert head["ContentLength"] > 0
+
+
+def _failures(output: Any) -> list[Any]:
+    text = json.dumps(output)
+    return [text] if '"failure"' in text and '"failure": null' not in text else []
+
+
+def test_choice_kinds_compile_to_states_without_a_function(shared: tuple[Stack, str]) -> None:
+    """branch and condition run in Step Functions itself: no function, so no package set to hold them."""
+    from mediaflow.compiler.asl import compile_workflow
+    from mediaflow.validation import validate
+
+    for kind in ("branch", "condition"):
+        report = validate(workflow(kind, None))
+        assert report.definition is not None
+        asl = json.dumps(compile_workflow(report.definition).asl)
+        assert '"Choice"' in asl
+
+
+def test_the_heic_input_is_heic(media: dict[str, bytes]) -> None:
+    from PIL import Image
+
+    assert media["subject.heic"][4:12] in (b"ftypheic", b"ftypmif1")
+    assert Image.open(io.BytesIO(media["photo.jpg"])).size == (320, 240)

@@ -1,0 +1,85 @@
+"""Operating the stack through API Gateway's behaviour: public routes, CORS, per-key limits in the usage plan
+(keys made by the API, by `mediaflow keys create --table` and registered by `mediaflow stack sync-keys`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.conftest import REGION, ROOT, TENANT, Stack
+
+pytestmark = pytest.mark.packaging
+
+
+def mediaflow(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core"), "AWS_ENDPOINT_URL": stack.endpoint,
+           "AWS_DEFAULT_REGION": REGION}
+    return subprocess.run([sys.executable, "-m", "mediaflow.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_health_and_openapi_are_public_and_everything_else_needs_a_key(stack: Stack) -> None:
+    assert ("GET", "/v1/health") in stack.public_routes() and ("GET", "/v1/openapi.json") in stack.public_routes()
+    status, health = stack.api("GET", "/v1/health")
+    assert status == 200, health
+    status, document = stack.api("GET", "/v1/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3."), document
+    assert stack.api("GET", "/v1/workflows")[0] == 401
+
+
+def test_answers_carry_cors_headers_for_a_browser_origin(stack: Stack, api_key: str) -> None:
+    origin = {"Origin": "https://app.example.com", "Authorization": f"Bearer {api_key}"}
+    status, headers, _ = stack.gateway("GET", "/v1/workflows", origin, b"")
+    assert status == 200 and headers.get("access-control-allow-origin") == "*", headers
+    props = stack.template["Resources"]["Api"]["Properties"]
+    assert props["Cors"]["AllowOrigin"] == {"Fn::Sub": "'${CorsAllowOrigin}'"}
+    for response in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert "Access-Control-Allow-Origin" in props["GatewayResponses"][response]["ResponseParameters"]["Headers"]
+
+
+def test_keys_made_by_the_api_join_the_usage_plan_and_leave_it_when_revoked(stack: Stack, api_key: str) -> None:
+    status, created = stack.api("POST", "/v1/keys", {"scopes": ["workflows:read"], "name": "reader"}, key=api_key)
+    assert status == 201, created
+    assert stack.api("GET", "/v1/workflows", key=created["key"])[0] == 200
+    status, _ = stack.api("DELETE", f"/v1/keys/{created['keyId']}", key=api_key)
+    assert status in (200, 204)
+    from mediaflow.cloud.auth import usage_identifier
+
+    assert not stack.in_usage_plan(usage_identifier(created["key"]))
+
+
+def test_a_key_written_to_the_table_alone_is_refused_until_sync_keys_registers_it(stack: Stack) -> None:
+    table, plan = stack.resolve.physical["ApiKeysTable"], stack.resolve.physical["ApiUsagePlan"]
+    made = mediaflow(stack, "keys", "create", "--table", table, "--tenant", TENANT, "--scopes", "workflows:read")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert stack.api("GET", "/v1/workflows", key=key)[0] == 403  # API Gateway: not in the usage plan
+
+    synced = mediaflow(stack, "stack", "sync-keys", "--table", table, "--usage-plan", plan)
+    assert synced.returncode == 0, synced.stderr
+    assert stack.api("GET", "/v1/workflows", key=key)[0] == 200
+
+
+def test_the_root_dockerignore_sends_only_what_the_images_copy() -> None:
+    allowed = [line[1:] for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")]
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert lines[0] == "*", "everything is excluded first"
+    for dockerfile in sorted((ROOT / "layers").glob("*/Dockerfile")):
+        for source in _copied(dockerfile):
+            assert any(Path(source).match(pattern.removesuffix("/**")) or source.startswith(
+                pattern.removesuffix("**")) for pattern in allowed), f"{dockerfile}: {source} is not sent"
+        rules = [line for line in dockerfile.with_name("Dockerfile.dockerignore").read_text().splitlines()
+                 if line and not line.startswith("#")]
+        assert rules == lines, f"{dockerfile}: its own ignore file and the root one send the same files"
+
+
+def _copied(dockerfile: Path) -> list[str]:
+    sources: list[str] = []
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            sources.extend(line.split()[1:-1])
+    return sources
