@@ -39,9 +39,20 @@ def test_new_user_flow(api: MediaflowClient, tmp_path: Path) -> None:
     assert run.status == "completed", run.error
     assert seen[-1] == "completed"
     paths = api.runs.download_outputs(run, tmp_path / "out")
-    assert [p.suffix for p in paths] == [".webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
+    assert [p.name for p in paths] == ["photo.webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
     listed = api.runs.list(workflow.id)
     assert accepted.run_id in [r.run_id for r in listed.runs]
+
+
+def test_large_files_go_through_an_upload_target(api: MediaflowClient, tmp_path: Path) -> None:
+    """Past direct_limit (API Gateway's body limit) a file is uploaded first, then run as a stored object."""
+    workflow = api.workflows.create(json.loads(EXAMPLE.read_text()) | {"isActive": False})
+    big = MediaflowClient(api.base_url, api.api_key, transport=api.http._transport, direct_limit=0)
+    run = big.runs.wait(big.runs.start(workflow.id, [photo(tmp_path, "large.jpg")]).run_id, timeout=180)
+    # (other active workflows of the tenant also ran on this upload and may have taken large.webp)
+    assert run.status == "completed" and [o.filename[:5] for o in run.outputs] == ["large"], run
+    assert run.outputs[0].filename.endswith(".webp")
+    big.close()
 
 
 def test_workflow_calls(api: MediaflowClient) -> None:
