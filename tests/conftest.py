@@ -16,6 +16,8 @@ _ENV_DEFAULTS: dict[str, str] = {
     "MEDIAFLOW_U2NET_HOME": str(TOOLS / "u2net"),
     "NUMBA_CACHE_DIR": str(TOOLS / "numba-cache"),
     "MEDIAFLOW_NUMBA_CACHE_DIR": str(TOOLS / "numba-cache"),
+    # Deployed functions use every vCPU ("auto"); tests fix the encoder threads so outputs are comparable.
+    "MEDIAFLOW_FFMPEG_THREADS": "1",
 }
 _AWS_FAKE: dict[str, str] = {
     "AWS_ACCESS_KEY_ID": "testing",

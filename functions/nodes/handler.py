@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mediaflow.cloud import app
-from mediaflow.cloud.nodes import prepare_runtime, run_node
+from mediaflow.cloud.nodes import prepare_runtime, run_node, with_lambda_budget
 
 logger = Logger()
 tracer = Tracer()
@@ -26,6 +26,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(runId=(event.get("run") or {}).get("runId"), runtime=event.get("runtime"))
     prepare_runtime()  # a cold start seeds the writable numba cache; later calls find it in place
     adapters = app.adapters()
-    result = run_node(event, app.task_environment(adapters), adapters.idempotency)
+    env = with_lambda_budget(app.task_environment(adapters), event, context)
+    result = run_node(event, env, adapters.idempotency)  # ffmpeg past the budget: ExceedsLambdaBudget
     metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=1)
     return result

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mediaflow.compiler import BatchOptions, compile_workflow, dumps_asl, plan_workflow
+from mediaflow.compiler.asl import LONG_ROUTE_RESOURCE
 from mediaflow.compiler.check import check_asl
 from mediaflow.validation import validate
 
@@ -92,7 +93,11 @@ def test_random_valid_dags_compile_to_sound_asl(workflow: dict[str, Any]) -> Non
     for state in _all_states(compiled.asl):
         if state["Type"] == "Task":
             assert state["Retry"] and state["Catch"]
-            assert state["Parameters"]["media.$"] == "$.media"
+            if state["Resource"] == LONG_ROUTE_RESOURCE:  # its payload is the Handoff Pass's copy of the Task's
+                environment = state["Parameters"]["Overrides"]["ContainerOverrides"][0]["Environment"]
+                assert environment[0]["Value.$"] == "States.JsonToString($.handoff)"
+            else:
+                assert state["Parameters"]["media.$"] == "$.media"
     # every non-trigger node is executed by some task or choice state
     covered = {op for task in compiled.tasks for op in task.node_ids}
     choice_nodes = {n["id"] for n in workflow["nodes"] if n["kind"] in ("branch", "condition")}

@@ -85,9 +85,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     table.add_column("task state")
     table.add_column("runtime")
     table.add_column("nodes")
+    table.add_column("past Lambda's budget")
     for task in plan.compiled.tasks:
-        table.add_row(task.state, task.runtime, ", ".join(task.node_ids))
+        table.add_row(task.state, task.runtime, ", ".join(task.node_ids),
+                      f"ECS Fargate: {task.long_route}" if task.long_route else "")
     console.print(table)
+    if any(task.long_route for task in plan.compiled.tasks):
+        console.print("long route         ffmpeg work estimated past the Lambda budget runs as an ECS Fargate task "
+                      "(ecs:runTask.sync, same image; docs/long-video.md)")
     console.print(f"execution type     {plan.compiled.execution_type}")
     console.print(f"task states        {plan.task_states}")
     console.print(f"transitions / run  {plan.transitions_per_run}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,8 +84,29 @@ class Settings(BaseSettings):
     ffprobe_path: str = Field(default="ffprobe", description="ffprobe binary (a name on PATH or a path)")
     max_video_pixels: int = Field(default=7680 * 4320, ge=1, description="Refuse video frames above this many pixels")
     ffmpeg_timeout_seconds: float = Field(default=840.0, gt=0, description="Kill one ffmpeg op after this long")
-    ffmpeg_threads: int = Field(default=1, ge=1, le=64,
-                                description="Encoder threads; a fixed count keeps outputs byte-identical")
+    ffmpeg_threads: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        default="auto", description="Encoder threads: auto = the vCPUs this process may use (the Lambda "
+                                    "function's or the Fargate task's); a fixed count keeps outputs byte-identical")
+    ffmpeg_long_route: Literal["off", "fargate"] = Field(
+        default="off", description="AWS: where ffmpeg work past the Lambda budget goes (fargate: ECS task)")
+    ffmpeg_lambda_budget_seconds: float | None = Field(
+        default=None, ge=0, description="AWS: estimated ffmpeg seconds a Lambda invocation takes on "
+                                        "(default: its remaining time less a margin)")
+    ffmpeg_cluster_arn: str = Field(default="", description="AWS: ECS cluster of the long ffmpeg route")
+    ffmpeg_task_definition_arn: str = Field(default="", description="AWS: task definition of the long route")
+    fargate_subnets: str = Field(default="", description="AWS: comma-separated subnets of the Fargate tasks")
+    fargate_security_groups: str = Field(default="", description="AWS: comma-separated security groups")
+
+    @property
+    def ffmpeg_thread_count(self) -> int:
+        """``ffmpeg_threads`` as a number: auto follows the CPUs this process may run on."""
+        if self.ffmpeg_threads != "auto":
+            return self.ffmpeg_threads
+        try:
+            available = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            available = os.cpu_count() or 1
+        return max(1, min(available, 64))
 
 
 @cache

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mediaflow.compiler.asl import PLACEHOLDERS
+from mediaflow.compiler.asl import LONG_ROUTE_PLACEHOLDERS, PLACEHOLDERS
 
 pytestmark = pytest.mark.functional
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,8 +39,10 @@ def test_every_golden_state_machine_is_valid_for_cloudformation(tmp_path: Path) 
             "StateMachineType": "STANDARD",
             "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
             "Definition": asl,
-            "DefinitionSubstitutions": {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-                                        for name in PLACEHOLDERS},
+            "DefinitionSubstitutions": {**{name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                                           for name in PLACEHOLDERS},
+                                        **{name: f"arn:aws:ecs:us-east-1:123456789012:{name}"
+                                           for name in LONG_ROUTE_PLACEHOLDERS}},
         }}
     template = tmp_path / "machines.yaml"
     template.write_text(yaml.safe_dump({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}))

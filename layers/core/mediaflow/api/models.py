@@ -27,9 +27,32 @@ class Loose(BaseModel):
 # -- workflows -----------------------------------------------------------------------------------------
 
 
+WORKFLOW_EXAMPLE: dict[str, Any] = {
+    "name": "Web images",
+    "description": "Resize uploads under incoming/ to 1600 px and store a WebP",
+    "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "resize", "kind": "resize", "config": {"width": 1600, "height": 1600, "fit": "inside"}},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp", "compressionLevel": 80}},
+        {"id": "store", "kind": "storage", "config": {"prefix": "web/"}},
+    ],
+    "edges": [{"source": "upload", "target": "resize"}, {"source": "resize", "target": "webp"},
+              {"source": "webp", "target": "store"}],
+    "trigger": {"onUpload": True, "filters": {"mediaTypes": ["image"], "prefixes": ["incoming/"]}},
+    "settings": {"stopOnFailure": True},
+}
+
+
+def examples(*values: dict[str, Any]) -> ConfigDict:
+    """``json_schema_extra`` with request examples (shown by the docs page; tests check they validate)."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
 class WorkflowInput(Loose):
     """A workflow in any accepted shape: canonical (nodes/edges), Convertly (definition.nodes[].data.kind),
     Mindia (steps) or Strongly-style connections; ``mediaflow.validation.validate`` checks it."""
+
+    model_config = Loose.model_config | examples(WORKFLOW_EXAMPLE)
 
     id: str | None = Field(default=None, max_length=64, description="Convertly: replace this workflow")
     name: str | None = Field(default=None, max_length=200)
@@ -86,6 +109,30 @@ class WorkflowPatch(Model):
     is_active: bool | None = None
     status: WorkflowStatus | None = None
     version: int | None = Field(default=None, ge=0, le=2_147_483_647)
+
+
+class PlanTask(Model):
+    state: str
+    runtime: str
+    nodes: list[str]
+    long_route: str | None = Field(default=None, description="The ECS Fargate state that takes this Task's work "
+                                                             "when it is estimated past the Lambda budget")
+    fallback: bool = Field(default=False, description="Runs only after its fused Task failed (stopOnFailure: "
+                                                       "false): the chain's nodes one by one")
+
+
+class WorkflowPlan(Model):
+    """The compiled state machine of a workflow and what one run costs (docs/pricing.md)."""
+
+    workflow_id: str
+    state_machine: dict[str, Any]
+    execution_type: Literal["EXPRESS", "STANDARD"]
+    task_states: int
+    transitions_per_run: int
+    lambda_invocations_per_run: int
+    estimated_cost_per_1000_runs_usd: float
+    tasks: list[PlanTask]
+    assumptions: dict[str, Any]
 
 
 class StatusChange(Model):
@@ -190,6 +237,9 @@ class NodeList(Model):
 
 
 class NodeIn(Model):
+    model_config = Model.model_config | examples(
+        {"kind": "compress", "after": "resize", "config": {"compressionLevel": 75}})
+
     kind: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("kind", "nodeType", "type"))
     id: str | None = Field(default=None, pattern=NODE_ID)
     label: str | None = Field(default=None, max_length=200)
@@ -233,6 +283,8 @@ class ConnectionResult(Model):
 
 
 class EventIn(Model):
+    model_config = Model.model_config | examples({"eventName": "order.paid", "data": {"orderId": "o-123"}})
+
     event_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$",
                             validation_alias=AliasChoices("eventName", "event_type", "eventType"))
     data: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("data", "event_data",
@@ -251,6 +303,11 @@ class EventResult(Model):
 
 
 class RunRequest(Model):
+    """The JSON body of a run (a multipart ``file`` is the other way to start one)."""
+
+    model_config = Model.model_config | examples({"objects": ["incoming/photo.jpg"]},
+                                                 {"sample": True, "sampleType": "image"})
+
     objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
     sample: bool = Field(default=False, description="A test run on generated sample media")
     sample_type: Literal["image", "video", "audio", "document"] = "image"
@@ -264,6 +321,15 @@ class RunAccepted(Model):
     batch: bool
     total: int
     location: str
+    redriven: bool = Field(default=False, description="retry only: the run continues under its own id from "
+                                                      "its failed Task")
+
+
+class RetryRequest(Model):
+    start_from: Literal["failed", "start"] = Field(
+        default="failed", alias="from",
+        description="`failed` (default): redrive from the failed Task, reusing what completed; `start`: a new "
+                    "run of the whole workflow with `retryOf`")
 
 
 class Progress(Model):
@@ -310,7 +376,10 @@ class RunSummary(Model):
 
 class RunList(Model):
     workflow_id: str
-    count: int
+    count: int = Field(description="All runs of the workflow, not only this page")
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(default=None, description="The next page; null on the last one")
     runs: list[RunSummary]
 
 
@@ -380,6 +449,8 @@ class Job(Model):
 
 
 class KeyIn(Model):
+    model_config = Model.model_config | examples({"name": "ci", "scopes": ["workflows:read", "workflows:execute"]})
+
     name: str = Field(default="", max_length=100)
     scopes: list[Scope] = Field(min_length=1)
 

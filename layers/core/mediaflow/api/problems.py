@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from mediaflow.errors import MediaflowError
 
@@ -140,22 +140,35 @@ def register(app: Any) -> None:
         return problem_response(404, "no such route", code="NotFound")
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": ["string", "null"]}, "path": {"type": ["string", "null"]},
-            "nodeId": {"type": "string"}, "message": {"type": "string"}, "code": {"type": "string"}}}},
-    },
-}
+class FieldProblem(BaseModel):
+    """One field's error inside a problem: where (``field``/``path``, ``nodeId``), what and a machine code."""
+
+    field: str | None = None
+    path: str | None = None
+    node_id: str | None = Field(default=None, alias="nodeId")
+    message: str
+    code: str | None = None
 
 
-def error_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
-    common = (400, 401, 403, 404, 413, 415, 422, 429)
-    return {status: {"description": HTTPStatus(status).phrase,
-                     "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
-            for status in sorted(set(common + statuses))}
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503)
+
+
+def route_responses(success_status: int = 200) -> dict[int, Any]:
+    """OpenAPI ``responses`` of a route: its success status (schema from the handler's ``Response[Model]``
+    annotation; none for 204) and the problem statuses every route can answer."""
+    success: dict[str, Any] = {"description": HTTPStatus(success_status).phrase}
+    if success_status == 204:
+        success["content"] = {}
+    problem = {PROBLEM_JSON: {"model": Problem}}
+    return {success_status: success,
+            **{status: {"description": HTTPStatus(status).phrase, "content": problem} for status in ERROR_STATUSES}}

@@ -107,7 +107,8 @@ class Plan:
             "lambdaInvocationsPerRun": self.lambda_invocations_per_run,
             "estimatedCostPer1000RunsUsd": self.cost_per_1000_runs_usd,
             "tasks": [{"state": task.state, "runtime": task.runtime, "nodes": list(task.node_ids),
-                       **({"fallback": True} if task.fallback else {})} for task in self.compiled.tasks],
+                       "longRoute": task.long_route, **({"fallback": True} if task.fallback else {})}
+                      for task in self.compiled.tasks],
             "assumptions": PRICE_ASSUMPTIONS,
         }
 

@@ -32,12 +32,17 @@ Decisions written down here because they span ops:
 * The first video stream and the first audio stream are used (``extract_audio`` picks a track;
   a stream-copy trim keeps every audio track). Cover art is not video.
 * Outputs are deterministic: ``-fflags +bitexact``, ``-flags +bitexact`` per stream, no metadata
-  or chapters copied, and a fixed encoder thread count (``ffmpeg_threads``), so the same input
-  gives the same bytes on every runtime.
+  or chapters copied, and the encoder thread count of ``ffmpeg_threads`` (auto: the vCPUs of the Lambda
+  function or Fargate task; tests fix it), so the same input and thread count give the same bytes on every
+  runtime.
+* Work estimated to outlast the Lambda invocation (``TaskEnvironment.time_budget_seconds``, set by the
+  Lambda entry point only) raises :class:`ExceedsLambdaBudget` before any encoding; the state machine then
+  runs the same Task on ECS Fargate (see :func:`estimate_seconds`).
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +54,7 @@ import ffmpeg
 from mediaflow.catalog import get_spec
 from mediaflow.errors import (
     EmptyMedia,
+    ExceedsLambdaBudget,
     InvalidDefinition,
     MediaDecodeError,
     MediaflowError,
@@ -251,7 +257,7 @@ class VideoState:
     def output_options(self, *, video: bool = True, audio: bool = True) -> dict[str, Any]:
         """Deterministic muxing/encoding options every output gets."""
         options: dict[str, Any] = {"fflags": "+bitexact", "map_metadata": "-1", "map_chapters": "-1",
-                                   "threads": str(self.settings.ffmpeg_threads)}
+                                   "threads": str(self.settings.ffmpeg_thread_count)}
         if video:
             options["flags:v"] = "+bitexact"
         if audio:
@@ -299,6 +305,11 @@ class VideoState:
 def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     """Run a fused chain of ffmpeg ops (see the module docstring)."""
     steps = _parse_steps(task)
+    known = task.media
+    check_scratch_space(env, known.size, steps[0].node_id)
+    if known.duration_ms is not None:  # what the upload already says: hand off before downloading
+        pixels = known.width * known.height if known.width and known.height else None
+        check_time_budget(env, [step.kind for step in steps], known.duration_ms / 1000, pixels, steps[0].node_id)
     with scratch_dir(env, "ffmpeg-") as workdir:
         return _run(task, env, steps, workdir)
 
@@ -307,7 +318,7 @@ def _parse_steps(task: TaskPayload) -> list[_Step]:
     steps: list[_Step] = []
     for op in task.ops:
         kind, config = parse_op(op, KINDS, "ffmpeg")
-        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     if not any(step.kind in VIDEO_KINDS for step in steps):
         raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
     return steps
@@ -325,6 +336,9 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     demuxer = demuxer_for(sniffed, first_id)
     info = read_info(source, demuxer, settings=env.settings, node_id=first_id)
     check_budget(info, env.settings, first_id)
+    size = info.display_size
+    check_time_budget(env, [step.kind for step in steps], info.duration, size[0] * size[1] if size else None,
+                      first_id)
 
     state = VideoState(env=env, workdir=workdir, media=task.media, path=source, sniffed=sniffed, info=info,
                        first_node_id=first_id)
@@ -370,6 +384,52 @@ def check_budget(info: MediaInfo, settings: Settings, node_id: str) -> None:
                             f"{settings.max_video_pixels}", node_id=node_id)
 
 
+# CPU seconds one op spends per second of media at 1280x720 on one encoder thread (x264/AAC defaults,
+# measured order of magnitude, rounded up): the ops that re-encode everything dominate.
+CPU_SECONDS_PER_MEDIA_SECOND: dict[str, float] = {
+    "transcode": 1.0, "convert": 1.0, "trim": 0.3, "storyboard": 0.15, "gif": 0.1, "audio": 0.05,
+    "extract_audio": 0.05, "poster_frame": 0.02, "thumbnail": 0.02,
+}
+REFERENCE_PIXELS = 1280 * 720
+SCRATCH_FACTOR = 2.5  # the input, the output and a sidecar or two-pass file
+AUDIO_ONLY_KINDS = frozenset({"audio", "extract_audio"})
+
+
+def estimate_seconds(kinds: Sequence[str], duration: float | None, pixels: int | None, threads: int) -> float:
+    """Wall seconds a chain of ffmpeg ops is expected to take on ``duration`` seconds of media with
+    ``pixels`` per frame on ``threads`` encoder threads (threads help sublinearly)."""
+    if not duration:
+        return 0.0
+    scale = max(0.25, (pixels or REFERENCE_PIXELS) / REFERENCE_PIXELS)
+    cpu = sum(CPU_SECONDS_PER_MEDIA_SECOND.get(kind, 0.0) * duration * (1.0 if kind in AUDIO_ONLY_KINDS else scale)
+              for kind in kinds)
+    return cpu / max(1, threads) ** 0.8
+
+
+def check_scratch_space(env: TaskEnvironment, size: int | None, node_id: str) -> None:
+    """Under a time budget (a Lambda), an input whose copy and output would not fit in the scratch space
+    goes to the long route before it is downloaded."""
+    if env.time_budget_seconds is None or not size:
+        return
+    env.workdir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(env.workdir).free
+    if size * SCRATCH_FACTOR > free:
+        raise ExceedsLambdaBudget(f"the input ({size} bytes) and its output need more scratch space than this "
+                                  f"invocation has ({free} bytes free)", node_id=node_id)
+
+
+def check_time_budget(env: TaskEnvironment, kinds: Sequence[str], duration: float | None, pixels: int | None,
+                      node_id: str) -> None:
+    """Hand the chain to the long route (ECS Fargate) when its estimate exceeds this invocation's budget."""
+    budget = env.time_budget_seconds
+    if budget is None:
+        return
+    estimate = estimate_seconds(kinds, duration, pixels, env.settings.ffmpeg_thread_count)
+    if estimate > budget:
+        raise ExceedsLambdaBudget(f"estimated {estimate:.0f} s of ffmpeg work ({duration or 0:.0f} s of media) "
+                                  f"exceeds the Lambda budget of {budget:.0f} s", node_id=node_id)
+
+
 def _execute(state: VideoState, step: _Step) -> dict[str, Any] | None:
     if step.kind == "convert":
         return run_convert(state, step.config, step.ctx)
@@ -389,11 +449,13 @@ def run_convert(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any
 
 
 def run_thumbnail(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
-    """``thumbnail`` with ``source: video``: one frame scaled to fit (or cover and crop) the box."""
+    """``thumbnail`` on a video: one frame scaled to fit (or cover and crop) the box; without ``atSeconds``, the
+    most representative frame (ffmpeg's thumbnail filter) near 10 % of the duration."""
     from mediaflow.nodes import poster_frame
 
     crop = config.crop != "none" and config.height is not None
-    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None, best_frame=False,
+    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None,
+                             best_frame=config.at_seconds is None,
                              fmt=config.output_format, width=config.width, height=config.height, crop=crop)
 
 

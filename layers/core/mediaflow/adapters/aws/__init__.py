@@ -48,8 +48,15 @@ class AwsAdapters:
                 versions_kept=s.state_machine_versions_kept,
                 version_grace_seconds=s.state_machine_version_grace_seconds,
                 function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
-                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn})
+                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn,
+                               **long_route_values(s)})
         return self._orchestrator
+
+
+def long_route_values(s: Settings) -> dict[str, str]:
+    """The placeholders of the ffmpeg long route (compiler.asl.LONG_ROUTE_PLACEHOLDERS)."""
+    return {"FfmpegClusterArn": s.ffmpeg_cluster_arn, "FfmpegTaskDefinitionArn": s.ffmpeg_task_definition_arn,
+            "FargateSubnets": s.fargate_subnets, "FargateSecurityGroups": s.fargate_security_groups}
 
 
 def _keys(s: Settings, ddb: Any) -> DynamoDBKeyStore | UsagePlanKeyStore:

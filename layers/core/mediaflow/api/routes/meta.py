@@ -9,55 +9,13 @@ from aws_lambda_powertools.event_handler import Response
 
 from mediaflow.api.http import base_url, form_parts
 from mediaflow.api.models import ApiKeyCreated, Health, KeyIn, KeyList, StoredObject, UploadIn, UploadTarget
+from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
-
-DOCS_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mediaflow API</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}code{background:#f4f4f4;padding:0 .3em}
-.op{margin:.4em 0}.m{display:inline-block;width:5em;font-weight:bold}</style></head>
-<body><h1>mediaflow API</h1><p>The OpenAPI document: <a href="openapi.json">openapi.json</a>
-(load it in any Swagger UI or client generator).</p><div id="ops">Loading...</div>
-<script>
-fetch("openapi.json").then(r => r.json()).then(spec => {
-  const out = [];
-  for (const [path, item] of Object.entries(spec.paths || {})) {
-    for (const [method, op] of Object.entries(item)) {
-      out.push(`<div class="op"><span class="m">${method.toUpperCase()}</span>` +
-               `<code>${path}</code> ${op.summary || ""}</div>`);
-    }
-  }
-  document.getElementById("ops").innerHTML = out.join("");
-});
-</script></body></html>
-"""
-MULTIPART_ROUTES = {
-    ("/v1/workflows/{workflow_id}/runs", "post"): {"file": {"type": "string", "format": "binary"}},
-    ("/v1/jobs", "post"): {"jobType": {"type": "string", "enum": ["convert", "compress", "resize"]},
-                           "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                           "formats": {"type": "string"}, "compressions": {"type": "string"},
-                           "resizes": {"type": "string"}, "createArchive": {"type": "string"},
-                           "saveToStorage": {"type": "string"}},
-    ("/v1/uploads/{token}", "post"): {"file": {"type": "string", "format": "binary"}},
-}
-
-
-def openapi_document(app: MediaflowResolver) -> dict[str, Any]:
-    """The generated OpenAPI document plus the multipart request bodies the routes read themselves."""
-    spec: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="mediaflow API", version="1.0.0"))
-    for (path, method), properties in MULTIPART_ROUTES.items():
-        operation = spec.get("paths", {}).get(path, {}).get(method)
-        if operation is None:
-            continue
-        content = {"multipart/form-data": {"schema": {"type": "object", "properties": properties}}}
-        if path.endswith("/runs"):
-            content["application/json"] = {"schema": {"$ref": "#/components/schemas/RunRequest"}}
-        operation["requestBody"] = {"required": False, "content": content}
-    return spec
 
 
 def register(app: MediaflowResolver) -> None:
@@ -70,12 +28,22 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("GET", "/v1/openapi.json", None, summary="This OpenAPI document", tags=["meta"],
                  include_in_schema=False, enable_validation=False)
     def openapi() -> Response[Any]:
-        return Response(200, "application/json", json.dumps(openapi_document(app)))
+        document = openapi_document(app, server=base_url(app.current_event.raw_event))
+        return Response(200, "application/json", json.dumps(document))
 
     @app.secured("GET", "/v1/docs", None, summary="API documentation page", tags=["meta"], include_in_schema=False,
                  enable_validation=False)
     def docs() -> Response[Any]:
         return Response(200, "text/html; charset=utf-8", DOCS_HTML)
+
+    @app.secured("GET", "/v1/docs/<asset>", None, summary="Swagger UI script and stylesheet (packaged)",
+                 tags=["meta"], include_in_schema=False, enable_validation=False)
+    def docs_file(asset: str) -> Response[Any]:
+        found = docs_asset(asset)
+        if found is None:
+            raise ApiProblem(404, f"no documentation asset named {asset!r}", code="NotFound")
+        content_type, text = found
+        return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
 
     @app.secured("GET", "/v1/keys", "workflows:write", summary="List the tenant's API keys", tags=["keys"])
     def list_keys() -> Response[KeyList]:

@@ -29,6 +29,7 @@ from mediaflow.api.models import (
     WorkflowInput,
     WorkflowList,
     WorkflowPatch,
+    WorkflowPlan,
     WorkflowStats,
 )
 from mediaflow.api.routes import no_content, reply
@@ -145,8 +146,8 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("GET", "/v1/workflows/<workflow_id>/plan", READ, summary="Compiled state machine and cost",
                  tags=TAGS)
     def plan_workflow(workflow_id: WorkflowId, items: Annotated[int, Query(ge=1, le=10_000)] = 1
-                      ) -> Response[dict[str, Any]]:
-        return Response(200, "application/json", service.plan(tenant(), workflow_id, items))
+                      ) -> Response[WorkflowPlan]:
+        return reply(WorkflowPlan, service.plan(tenant(), workflow_id, items))
 
     @app.secured("GET", "/v1/workflows/<workflow_id>/versions", READ, summary="Versions", tags=TAGS)
     def list_versions(workflow_id: WorkflowId) -> Response[VersionList]:
