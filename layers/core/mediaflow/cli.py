@@ -31,6 +31,15 @@ def _read_definition(path: str) -> tuple[ValidationReport, str]:
     return validate(source.read_bytes()), path
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mediaflow")
+    except PackageNotFoundError:  # a source checkout on PYTHONPATH
+        return "0+unknown"
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -143,29 +152,33 @@ def catalog_markdown(entries: list[dict[str, Any]]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediaflow", description="Serverless media workflows, also on one machine")
+    parser.add_argument("--version", action="version", version=f"mediaflow {package_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a workflow file (exit 0 valid, 1 invalid)")
-    p.add_argument("file", help="workflow JSON (canonical, Convertly or Mindia shape); - for stdin")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("file", help="workflow JSON (canonical, Convertly or Mindia shape); - for stdin; "
+                                "with --api: a stored workflow id")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("plan", help="compile to Step Functions ASL and estimate the cost")
-    p.add_argument("file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("file", help="workflow JSON; with --api: a stored workflow id")
+    p.add_argument("--json", action="store_true", help="print the plan (with the ASL) as JSON")
     p.add_argument("--batch", type=int, default=0, metavar="N", help="plan a batch run of N items")
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser("nodes", help="list the node catalog")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the catalog with config schemas as JSON")
     p.add_argument("--markdown", action="store_true", help="print the node reference as Markdown")
     p.set_defaults(handler=cmd_nodes)
 
-    from mediaflow.cli_local import register
-    from mediaflow.cli_stack import register as register_stack
+    from mediaflow import cli_local, cli_remote, cli_stack
 
-    register(sub)
-    register_stack(sub)
+    cli_local.register(sub)
+    cli_stack.register(sub)
+    cli_remote.register(sub)
+    cli_remote.register_mcp(sub)
     return parser
 
 

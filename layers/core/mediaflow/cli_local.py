@@ -179,7 +179,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             console.print(table)
             return 0
         if not args.run_id:
-            console.print("[red]error[/] runs show needs a run id")
+            console.print(f"[red]error[/] runs {args.action} needs a run id")
+            return 2
+        if args.action in ("cancel", "retry"):
+            console.print(f"[red]error[/] runs {args.action} acts on a running API: add --api URL "
+                          "(e.g. http://127.0.0.1:8080 for `mediaflow serve`)")
             return 2
         record = runs.get_run(service.tenant, args.run_id)
         record["steps"] = runs.steps(service.tenant, args.run_id)
@@ -204,32 +208,68 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     with _service(args) as service:
         store = service.adapters.workflows
         if args.action == "add":
-            raw = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            from mediaflow.cli_remote import read_workflow_file
+
+            raw = read_workflow_file(args.file)
+            if raw is None:
+                return 2
             record = service.save_workflow(raw, workflow_id=args.id, status="active" if args.activate else "draft")
             console.print(f"saved workflow {record['id']} v{record['version']} ({record['status']})")
             return 0
-        if args.action in ("activate", "pause"):
-            record = store.get(service.tenant, args.id)
-            record["status"] = "active" if args.action == "activate" else "paused"
-            record = store.put(service.tenant, record, expected_version=record["version"])
-            console.print(f"workflow {record['id']} is {record['status']}")
+        if args.action == "list":
+            return _workflow_table(store.list(service.tenant), args.json)
+        workflow_id = args.id or args.file  # `workflows activate ID` or `--id ID`
+        if not workflow_id:
+            console.print(f"[red]error[/] workflows {args.action} needs a workflow id")
+            return 2
+        if args.action == "get":
+            sys.stdout.write(json.dumps(store.get(service.tenant, workflow_id), indent=2, default=str) + "\n")
             return 0
-        records = store.list(service.tenant)
-        if args.json:
-            sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
+        if args.action == "delete":
+            store.delete(service.tenant, workflow_id)
+            console.print(f"deleted workflow {workflow_id} (its runs are kept)")
             return 0
-        table = Table(title="workflows")
-        for column in ("id", "name", "version", "status"):
-            table.add_column(column)
-        for record in records:
-            table.add_row(record["id"], escape(str(record.get("name") or "")), str(record["version"]),
-                          record["status"])
-        console.print(table)
+        record = store.get(service.tenant, workflow_id)
+        record["status"] = "active" if args.action == "activate" else "paused"
+        record = store.put(service.tenant, record, expected_version=record["version"])
+        console.print(f"workflow {record['id']} is {record['status']}")
         return 0
 
 
+def _workflow_table(records: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
+        return 0
+    table = Table(title="workflows")
+    for column in ("id", "name", "version", "status"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(record["id"], escape(str(record.get("name") or "")), str(record["version"]), record["status"])
+    console.print(table)
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
-    scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
+    if not args.tenant:
+        console.print("[red]error[/] keys needs --tenant on this machine (with --api the key decides the tenant)")
+        return 2
+    if (args.stack or args.table) and args.action != "create":
+        console.print(f"[red]error[/] keys {args.action} on a deployed stack goes through its API: add --api URL")
+        return 2
+    if args.action == "list":
+        with _service(args) as service:
+            found = service.adapters.keys.list_keys(args.tenant)
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        return 0
+    if args.action == "revoke":
+        if not args.key_id:
+            console.print("[red]error[/] keys revoke needs a key id")
+            return 2
+        with _service(args) as service:
+            service.adapters.keys.revoke(args.tenant, args.key_id)
+        console.print(f"revoked key {args.key_id}")
+        return 0
+    scopes = [scope.strip() for scope in (args.scopes or "").split(",") if scope.strip()]
     unknown = [scope for scope in scopes if scope not in VALID_SCOPES]
     if unknown or not scopes:
         console.print(f"[red]error[/] unknown scope(s) {', '.join(unknown) or '(none)'}; "
@@ -252,11 +292,12 @@ def register(sub: Any) -> None:
         parser.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
         parser.add_argument("--tenant", default=None, help="tenant (default MEDIAFLOW_TENANT or local)")
 
+    json_help = "print JSON instead of tables"
     p = sub.add_parser("run", help="run a workflow on files or folders (a batch when several)")
-    p.add_argument("workflow", help="workflow file or stored workflow id")
+    p.add_argument("workflow", help="workflow file or stored workflow id (with --api: a stored id)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
     p.add_argument("--out", required=True, help="folder for the outputs")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--force", action="store_true",
                    help="run every file again (by default a file this workflow version already completed into "
                         "--out is not run again, and an interrupted run resumes)")
@@ -266,17 +307,17 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("demo", help="run the example workflows on generated sample media")
-    p.add_argument("--out", default="out")
-    p.add_argument("--examples", default="examples")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default="out", help="folder for the outputs (default out)")
+    p.add_argument("--examples", default="examples", help="folder of example workflows (default examples)")
+    p.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/<tenant>/)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--poll-seconds", type=float, default=1.0)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    p.add_argument("--poll-seconds", type=float, default=1.0, help="how often uploads/ is scanned (default 1)")
     p.add_argument("--once", action="store_true", help="handle what is in uploads/ now, then exit")
     p.add_argument("--rate-per-second", type=float, default=None,
                    help="requests per second per API key (token bucket; default 20)")
@@ -285,30 +326,33 @@ def register(sub: Any) -> None:
                    help="on SIGTERM/Ctrl-C, how long running tasks may finish before the rest is checkpointed")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("runs", help="list runs or show one with its steps")
-    p.add_argument("action", choices=["list", "show"])
-    p.add_argument("run_id", nargs="?")
-    p.add_argument("--workflow", default=None)
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("runs", help="list runs, show one with its steps, cancel or retry one")
+    p.add_argument("action", choices=["list", "show", "cancel", "retry"], help="what to do")
+    p.add_argument("run_id", nargs="?", help="run id (show, cancel, retry)")
+    p.add_argument("--workflow", default=None, help="only the runs of this workflow id")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument("--json", action="store_true", help=json_help)
     data_dir_option(p)
     p.set_defaults(handler=cmd_runs)
 
-    p = sub.add_parser("workflows", help="save, list, activate or pause stored workflows")
-    p.add_argument("action", choices=["add", "list", "activate", "pause"])
-    p.add_argument("file", nargs="?", help="workflow file (add)")
-    p.add_argument("--id", default=None)
-    p.add_argument("--activate", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("workflows", help="save, list, show, activate, pause or delete stored workflows")
+    p.add_argument("action", choices=["add", "list", "get", "activate", "pause", "delete"], help="what to do")
+    p.add_argument("file", nargs="?", metavar="FILE|ID", help="workflow file (add) or workflow id (the others)")
+    p.add_argument("--id", default=None, help="workflow id (add: replace this workflow)")
+    p.add_argument("--activate", action="store_true", help="add: save as active (runs on uploads)")
+    p.add_argument("--json", action="store_true", help=json_help)
     data_dir_option(p)
     p.set_defaults(handler=cmd_workflows)
 
-    p = sub.add_parser("keys", help="create an API key (printed once)")
-    p.add_argument("action", choices=["create"])
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--scopes", required=True, help=f"comma-separated: {','.join(VALID_SCOPES)}")
-    p.add_argument("--name", default="")
-    p.add_argument("--data-dir", default=None)
+    p = sub.add_parser("keys", help="create (printed once), list or revoke API keys")
+    p.add_argument("action", choices=["create", "list", "revoke"], help="what to do")
+    p.add_argument("key_id", nargs="?", help="key id (revoke)")
+    p.add_argument("--tenant", default=None, help="tenant of the key (this machine or --stack; with --api the key's "
+                                                  "own)")
+    p.add_argument("--scopes", default=None, help=f"create: comma-separated: {','.join(VALID_SCOPES)}")
+    p.add_argument("--name", default="", help="create: a label for the key")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--data-dir", default=None, help="data dir (default MEDIAFLOW_DATA_DIR or ./data)")
     from mediaflow.cli_stack import stack_options
 
     stack_options(p, table=True)  # --stack / --table: a key on a deployed stack (docs/deploy.md)

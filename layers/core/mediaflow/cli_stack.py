@@ -108,10 +108,10 @@ def stack_options(parser: argparse.ArgumentParser, *, table: bool = False) -> No
 
 def register(sub: Any) -> None:
     p = sub.add_parser("stack", help="operate a deployed stack: register keys, delete its state machines")
-    actions = p.add_subparsers(dest="action", required=True)
+    actions = p.add_subparsers(dest="action", required=True, help="what to do")
 
     q = actions.add_parser("output", help="print one output of the stack (ApiUrl, UploadsBucketName, ...)")
-    q.add_argument("name")
+    q.add_argument("name", help="the output's key: ApiUrl, UploadsBucketName, ...")
     stack_options(q)
     q.set_defaults(handler=cmd_output)
 

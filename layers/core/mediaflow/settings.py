@@ -140,3 +140,22 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+DEFAULT_PROFILE = "default"  # the profile `mediaflow login` writes unless told otherwise
+
+
+class ClientSettings(BaseSettings):
+    """Where the remote CLI and `mediaflow mcp --api` find a deployed API (README: "CLI against a stack")."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIAFLOW_", extra="ignore")
+
+    api_url: str | None = Field(default=None, description="API root of a deployed stack or a `serve`")
+    api_key: str | None = Field(default=None, description="API key for api_url")
+    profile: str | None = Field(default=None, description="Profile saved by `mediaflow login`")
+    config_dir: Path | None = Field(default=None, description="Folder of profiles.json (default: user config)")
+
+
+def client_settings() -> ClientSettings:
+    """Read each time: a CLI invocation is short and tests change the environment between calls."""
+    return ClientSettings()

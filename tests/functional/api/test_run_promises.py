@@ -432,8 +432,8 @@ def test_batch_progress_moves_while_it_runs_and_item_steps_and_errors_name_their
     assert any(0 < done + failed < 6 for done, failed in moving), seen  # counts moved before the end
     assert moving == sorted(moving)  # and only ever up
     for step in run["steps"]:
-        assert f"/{step['item']}-" in step["sourceKey"], step
+        assert f"/{step['item']}/" in step["sourceKey"], step
     [failed_step] = [step for step in run["steps"] if step["status"] == "failed"]
-    assert failed_step["item"] == 2 and failed_step["sourceKey"].endswith("2-broken.jpg")
+    assert failed_step["item"] == 2 and failed_step["sourceKey"].endswith("/2/broken.jpg")
     [failure] = run["error"]["failures"]
-    assert failure["item"] == 2 and failure["sourceKey"].endswith("2-broken.jpg") and failure["nodeIds"]
+    assert failure["item"] == 2 and failure["sourceKey"].endswith("/2/broken.jpg") and failure["nodeIds"]

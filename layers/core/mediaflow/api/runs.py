@@ -98,7 +98,8 @@ class RunService:
         stored: list[MediaRef] = []
         try:
             for index, part in enumerate(files):
-                key = direct_key(tenant, "api", batch, f"{index}-{safe_name(part.filename or 'file')}")
+                # one folder per part keeps the uploaded name, which outputs inherit ({original} in renames)
+                key = direct_key(tenant, "api", batch, str(index), safe_name(part.filename or "file"))
                 stored.append(store_bytes(self.ctx, key, part.data, part.content_type))
         except BaseException:
             self.forget(stored)

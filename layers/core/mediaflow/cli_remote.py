@@ -1,0 +1,424 @@
+"""The CLI against a deployed stack (or any `mediaflow serve`): `--api URL` with a key (`--key`,
+MEDIAFLOW_API_URL / MEDIAFLOW_API_KEY, or a profile saved by `mediaflow login`).
+
+The commands that make sense remotely (validate, plan, run, runs, workflows, keys) get the remote options;
+without a target they keep their local behaviour (DESIGN.md "CLI contract"). Every remote call goes through
+``mediaflow.client``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediaflow.settings import DEFAULT_PROFILE
+
+if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
+    import httpx
+
+    from mediaflow.api.models import Run
+    from mediaflow.client import MediaflowClient
+    from mediaflow.client.profiles import Target
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, highlight=False)
+REMOTE_COMMANDS = ("validate", "plan", "run", "runs", "workflows", "keys")
+# Tests bridge to an API Gateway on moto through this (mediaflow.client.gateway.GatewayTransport).
+transport: httpx.BaseTransport | None = None
+Handler = Callable[[argparse.Namespace], int]
+
+
+def table_of(title: str, *columns: str) -> Table:
+    grid = Table(title=title)
+    for column in columns:
+        grid.add_column(column)
+    return grid
+
+
+def _dump(data: Any) -> None:
+    from pydantic import BaseModel
+
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json", by_alias=True)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def open_client(target: Target) -> MediaflowClient:
+    from mediaflow.client import MediaflowClient
+
+    return MediaflowClient(target.api_url, target.api_key, transport=transport)
+
+
+def target_of(args: argparse.Namespace) -> Target | None:
+    from mediaflow.client.profiles import resolve_target
+
+    return resolve_target(getattr(args, "api", None), getattr(args, "key", None), getattr(args, "profile", None))
+
+
+# -- workflows -----------------------------------------------------------------------------------------
+
+
+def read_workflow_file(name: str | None) -> dict[str, Any] | None:
+    """The JSON object in ``name``, or None after saying what is wrong with it."""
+    if not name or not Path(name).is_file():
+        missing = f": no such file {escape(name)}" if name else ""
+        err.print(f"[red]error[/] workflows add needs a workflow file{missing}")
+        return None
+    try:
+        body = json.loads(Path(name).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        err.print(f"[red]error[/] {escape(name)} is not JSON: {escape(str(error))}")
+        return None
+    if not isinstance(body, dict):
+        err.print(f"[red]error[/] {escape(name)} holds no JSON object")
+        return None
+    return body
+
+
+def workflows(api: MediaflowClient, args: argparse.Namespace) -> int:
+    action, ident = args.action, args.id or args.file
+    if action == "add":
+        body = read_workflow_file(args.file)
+        if body is None:
+            return 2
+        if args.activate:
+            body["status"] = "active"
+        record = api.workflows.replace(args.id, body) if args.id else api.workflows.create(body)
+        if args.json:
+            _dump(record)
+        else:
+            console.print(f"saved workflow {record.id} v{record.version} ({record.status})")
+        return 0
+    if action == "list":
+        records = list(api.workflows.iter())
+        if args.json:
+            _dump([r.model_dump(mode="json", by_alias=True) for r in records])
+            return 0
+        table = table_of(f"workflows on {escape(api.base_url)}", "id", "name", "version", "status", "valid")
+        for r in records:
+            table.add_row(r.id, escape(r.name), str(r.version), r.status, "yes" if r.valid else "no")
+        console.print(table)
+        return 0
+    if not ident:
+        err.print(f"[red]error[/] workflows {action} needs a workflow id")
+        return 2
+    if action == "get":
+        _dump(api.workflows.get(ident))
+        return 0
+    if action == "delete":
+        api.workflows.delete(ident)
+        console.print(f"deleted workflow {ident} (its runs are kept)")
+        return 0
+    record = api.workflows.activate(ident) if action == "activate" else api.workflows.pause(ident)
+    console.print(f"workflow {record.id} is {record.status}")
+    return 0
+
+
+# -- runs ----------------------------------------------------------------------------------------------
+
+
+def runs(api: MediaflowClient, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        ids = [args.workflow] if args.workflow else [w.id for w in api.workflows.iter()]
+        found = [r for workflow_id in ids for r in api.runs.list(workflow_id, limit=args.limit).runs]
+        found.sort(key=lambda r: r.created_at, reverse=True)
+        found = found[:args.limit]
+        if args.json:
+            _dump([r.model_dump(mode="json", by_alias=True) for r in found])
+            return 0
+        table = table_of(f"runs on {escape(api.base_url)}", "run", "workflow", "version", "status", "started",
+                         "ended")
+        for r in found:
+            table.add_row(r.run_id, r.workflow_id, str(r.version), r.status, r.started_at or "", r.ended_at or "")
+        console.print(table)
+        return 0
+    if not args.run_id:
+        err.print(f"[red]error[/] runs {args.action} needs a run id")
+        return 2
+    if args.action == "cancel":
+        cancelled = api.runs.cancel(args.run_id)
+        console.print(f"run {cancelled.run_id}: cancel requested ({cancelled.status})")
+        return 0
+    if args.action == "retry":
+        accepted = api.runs.retry(args.run_id)
+        console.print(f"run {args.run_id} retried as {accepted.run_id} ({accepted.status})")
+        return 0
+    run = api.runs.get(args.run_id)
+    if args.json:
+        _dump(run)
+        return 0
+    console.print(f"run {run.run_id}  workflow {run.workflow_id} v{run.version}  [bold]{run.status}[/]")
+    if run.error:
+        console.print(f"[red]error[/] {escape(json.dumps(run.error)[:400])}")
+    table = table_of("steps", "node", "kind", "status", "ms", "error")
+    for step in run.steps:
+        table.add_row(str(step.get("nodeId", "")), str(step.get("kind", "")), str(step.get("status", "")),
+                      f"{float(step.get('durationMs') or 0):.1f}", escape(str(step.get("errorMessage") or "")))
+    console.print(table)
+    for output in run.outputs:
+        console.print(f"output {escape(output.filename)} ({output.size} B, {output.content_type})")
+    return 0
+
+
+def _describe(progress: Progress, task: Any, name: str) -> Callable[[Run], None]:
+    return lambda run: progress.update(task, description=f"{name}: {run.status}")
+
+
+def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
+    """Upload each input, run the workflow on it, show progress, download every output to --out."""
+    from mediaflow.cli_local import human_size
+    from mediaflow.local import expand_inputs
+
+    inputs = expand_inputs(args.inputs)
+    missing = [str(p) for p in inputs if not p.is_file()]
+    if missing or not inputs:
+        err.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
+        return 2
+    if Path(args.workflow).is_file():
+        err.print(f"[red]error[/] with --api, WORKFLOW is a stored workflow id; save {escape(args.workflow)} first "
+                  "with `mediaflow workflows add FILE --api ...`")
+        return 2
+    out_dir = Path(args.out)
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=args.json) as progress:
+        task = progress.add_task("uploading", total=len(inputs))
+        accepted = []
+        for path in inputs:
+            accepted.append((path, api.runs.start(args.workflow, [path])))
+            progress.advance(task)
+        progress.update(task, description="running", completed=0)
+        for path, ticket in accepted:
+            run = api.runs.wait(ticket.run_id, timeout=args.timeout,
+                                on_progress=_describe(progress, task, escape(path.name)))
+            folder = out_dir / path.stem if len(inputs) > 1 else out_dir
+            files = api.runs.download_outputs(run, folder) if run.status == "completed" else []
+            results.append({"input": str(path), "runId": run.run_id, "status": run.status, "error": run.error,
+                            "outputs": [{"key": o.key, "filename": o.filename, "size": o.size,
+                                         "contentType": o.content_type, "path": str(p)}
+                                        for o, p in zip(run.outputs, files, strict=False)]})
+            progress.advance(task)
+    elapsed = time.perf_counter() - started
+    failed = sum(1 for r in results if r["status"] != "completed")
+    if args.json:
+        _dump({"workflow": args.workflow, "total": len(results), "completed": len(results) - failed,
+               "failed": failed, "seconds": round(elapsed, 3), "results": results})
+        return 1 if failed else 0
+    table = table_of(f"{escape(args.workflow)} on {escape(api.base_url)}: {len(results)} file(s)", "input", "run",
+                     "status", "outputs", "size")
+    for r in results:
+        style = "green" if r["status"] == "completed" else "red"
+        table.add_row(escape(Path(r["input"]).name), r["runId"], f"[{style}]{r['status']}[/]",
+                      "\n".join(escape(o["path"]) for o in r["outputs"]) or "-",
+                      "\n".join(human_size(o["size"]) for o in r["outputs"]) or "-")
+    console.print(table)
+    console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
+                  f"{escape(str(out_dir))}")
+    return 1 if failed else 0
+
+
+# -- keys, validate, plan ------------------------------------------------------------------------------
+
+
+def keys(api: MediaflowClient, args: argparse.Namespace) -> int:
+    if args.tenant:
+        err.print("[yellow]warning[/] --tenant is ignored with --api: keys belong to the tenant of the key used")
+    if args.action == "create":
+        scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
+        created = api.keys.create(scopes, name=args.name)
+        sys.stdout.write(created.key + "\n")
+        err.print(f"key {created.key_id} ({', '.join(created.scopes)}); shown once: store it now")
+        return 0
+    if args.action == "revoke":
+        if not args.key_id:
+            err.print("[red]error[/] keys revoke needs a key id")
+            return 2
+        api.keys.revoke(args.key_id)
+        console.print(f"revoked key {args.key_id}")
+        return 0
+    listed = api.keys.list()
+    if args.json:
+        _dump(listed)
+        return 0
+    table = table_of("API keys", "key id", "name", "scopes", "created", "revoked")
+    for k in listed.keys:
+        table.add_row(k.key_id, escape(k.name), ", ".join(k.scopes), k.created_at, k.revoked_at or "")
+    console.print(table)
+    return 0
+
+
+def validate_remote(api: MediaflowClient, args: argparse.Namespace) -> int:
+    result = api.workflows.validate(args.file)
+    if args.json:
+        _dump(result)
+        return 0 if result.valid else 1
+    for issue in result.warnings:
+        console.print(f"[yellow]warning[/] {escape(issue.get('message', ''))}")
+    if result.valid:
+        console.print(f"[green]valid[/] {result.workflow_id}: {result.node_count} nodes, "
+                      f"{result.connection_count} edges")
+        return 0
+    console.print(f"[red]invalid[/] {result.workflow_id}: {len(result.errors)} error(s)")
+    for issue in result.errors:
+        where = f"node {issue['nodeId']} " if issue.get("nodeId") else ""
+        console.print(f"  [red]error[/] {escape(where + str(issue.get('path') or ''))}: "
+                      f"{escape(str(issue.get('message')))}")
+    return 1
+
+
+def plan_remote(api: MediaflowClient, args: argparse.Namespace) -> int:
+    plan = api.workflows.plan(args.file, items=max(1, args.batch))
+    if args.json:
+        _dump(plan)
+        return 0
+    for key in ("executionType", "taskStates", "transitionsPerRun", "lambdaInvocationsPerRun",
+                "estimatedCostPer1000RunsUsd"):
+        if key in plan:
+            console.print(f"{key:<24} {plan[key]}")
+    return 0
+
+
+REMOTE: dict[str, Callable[[MediaflowClient, argparse.Namespace], int]] = {
+    "workflows": workflows, "runs": runs, "run": run_files, "keys": keys, "validate": validate_remote,
+    "plan": plan_remote,
+}
+
+
+def dispatch(name: str, local: Handler) -> Handler:
+    """Run ``name`` remotely when a target is configured, else the local handler."""
+
+    def handle(args: argparse.Namespace) -> int:
+        try:
+            target = target_of(args)
+        except LookupError as error:
+            err.print(f"[red]error[/] {escape(str(error))}")
+            return 2
+        if target is None:
+            return local(args)
+        if name in ("validate", "plan") and (args.file == "-" or Path(args.file).is_file()):
+            return local(args)  # a file is checked by the same pure validator and compiler, no API needed
+        if not target.api_key:
+            err.print(f"[red]error[/] no API key for {escape(target.api_url)}: pass --key, set MEDIAFLOW_API_KEY "
+                      "or run `mediaflow login`")
+            return 2
+        return guarded(lambda: _with_client(target, lambda api: REMOTE[name](api, args)))
+
+    return handle
+
+
+def _with_client(target: Target, action: Callable[[MediaflowClient], int]) -> int:
+    with open_client(target) as api:
+        return action(api)
+
+
+def guarded(action: Callable[[], int], refused: str = "") -> int:
+    """Run ``action``; an API error prints its problem (exit 1), an unreachable API exits 2."""
+    from mediaflow.client import ApiError, ClientError
+
+    try:
+        return action()
+    except ApiError as error:
+        err.print(f"[red]error[/] {escape(refused)}{escape(str(error))}")
+        return 1
+    except ClientError as error:
+        err.print(f"[red]error[/] {escape(str(error))}")
+        return 2
+
+
+# -- login / logout ------------------------------------------------------------------------------------
+
+
+def _check_key(api: MediaflowClient) -> int:
+    api.workflows.list(limit=1)
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    key = args.key or (sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("API key: "))
+    if not key:
+        err.print("[red]error[/] no API key given")
+        return 2
+    from mediaflow.client.profiles import Target, save_profile
+
+    code = guarded(lambda: _with_client(Target(args.api, key, "--api"), _check_key),
+                   refused=f"{args.api} refused the key: ")
+    if code:
+        return code
+    path = save_profile(args.profile, args.api, key)
+    console.print(f"logged in to {escape(args.api)} as profile {escape(args.profile)} ({escape(str(path))}); "
+                  f"use --profile {escape(args.profile)} or --api {escape(args.api.rstrip('/'))}")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from mediaflow.client.profiles import profiles_path, remove_profile
+
+    if remove_profile(args.profile):
+        console.print(f"removed profile {escape(args.profile)} from {escape(str(profiles_path()))}")
+        return 0
+    err.print(f"[yellow]no profile {escape(args.profile)}[/]")
+    return 1
+
+
+def remote_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("remote (a deployed stack or a running `mediaflow serve`)")
+    group.add_argument("--api", metavar="URL", default=None,
+                       help="API root, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod "
+                            "(default MEDIAFLOW_API_URL; unset = this machine's data dir)")
+    group.add_argument("--key", default=None, help="API key (default MEDIAFLOW_API_KEY, else the login profile)")
+    group.add_argument("--profile", default=None,
+                       help="profile saved by `mediaflow login` (default MEDIAFLOW_PROFILE)")
+
+
+def register(sub: Any) -> None:
+    """Add the remote options to the commands that have a remote meaning, and login/logout."""
+    for name in REMOTE_COMMANDS:
+        parser: argparse.ArgumentParser = sub.choices[name]
+        remote_options(parser)
+        parser.set_defaults(handler=dispatch(name, parser.get_default("handler")))
+        if name == "run":
+            parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
+                                help="remote: how long to wait for each run (default 900)")
+
+    p = sub.add_parser("login", help="save an API URL and key as a profile in the user's config dir")
+    p.add_argument("--api", metavar="URL", required=True, help="API root of the stack")
+    p.add_argument("--key", default=None, help="API key (default: read from stdin or prompted)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name (default: default)")
+    p.set_defaults(handler=cmd_login)
+
+    p = sub.add_parser("logout", help="forget a saved profile")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name (default: default)")
+    p.set_defaults(handler=cmd_logout)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from mediaflow.mcp_server import cmd_mcp as run_mcp
+
+    return run_mcp(args)
+
+
+def register_mcp(sub: Any) -> None:
+    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
+    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
+    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
+    p.add_argument("--api", metavar="URL", default=None,
+                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
+    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
+    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
+    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
+    p.set_defaults(handler=cmd_mcp)

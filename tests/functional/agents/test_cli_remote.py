@@ -1,0 +1,124 @@
+"""The remote CLI: the README's remote script verbatim against a real `mediaflow serve`, the same flow
+in-process against the API Lambda on moto, and the local `workflows activate|pause ID` fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.functional.agents.conftest import ROOT, OnMoto, Served, mediaflow, photo
+
+pytestmark = pytest.mark.functional
+EXAMPLE = ROOT / "examples" / "convertly-convert-compress.json"
+
+
+def readme_block(marker: str) -> str:
+    match = re.search(rf"<!-- {marker} -->\n```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.DOTALL)
+    assert match, f"README lost its {marker}"
+    return match.group(1)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_readme_remote_script_against_serve(served: Served) -> None:
+    folder = served.folder
+    (folder / "examples").mkdir(exist_ok=True)
+    shutil.copy(EXAMPLE, folder / "examples" / EXAMPLE.name)
+    if not (folder / ".venv").exists():
+        (folder / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    env = {**served.env, "API": served.url}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block("remote-cli-script")], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"workflow wf_\w+ is paused", done.stdout) and re.search(r"workflow wf_\w+ is active",
+                                                                              done.stdout)
+    assert "1 completed, 0 failed" in done.stdout, done.stdout
+    assert (folder / "remote-out" / "photo.webp").read_bytes()[8:12] == b"WEBP"
+    profiles = json.loads((folder / "config" / "profiles.json").read_text())
+    assert profiles["default"]["api"] == served.url
+    assert (folder / "config" / "profiles.json").stat().st_mode & 0o077 == 0
+
+
+def test_remote_errors_and_keys_against_serve(served: Served, tmp_path: Path) -> None:
+    remote = ["--api", served.url, "--key", served.key]
+    missing = mediaflow("workflows", "activate", "wf_missing", *remote, cwd=tmp_path, env=served.env)
+    assert missing.returncode == 1 and "404 NotFound" in missing.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "bad", "status": "active", "nodes": [
+        {"id": "upload", "kind": "upload"}, {"id": "shrink", "kind": "resize", "config": {"width": -5}}],
+        "edges": [{"source": "upload", "target": "shrink"}]}))
+    refused = mediaflow("workflows", "add", str(bad), *remote, cwd=tmp_path, env=served.env)
+    assert refused.returncode == 1 and "node shrink" in refused.stderr and "width" in refused.stderr
+    created = mediaflow("keys", "create", "--scopes", "workflows:read", "--name", "ci", *remote, cwd=tmp_path,
+                        env=served.env)
+    assert created.returncode == 0, created.stderr
+    listed = mediaflow("keys", "list", "--json", *remote, cwd=tmp_path, env=served.env)
+    key_id = next(k["keyId"] for k in json.loads(listed.stdout)["keys"] if k["name"] == "ci")
+    revoked = mediaflow("keys", "revoke", key_id, *remote, cwd=tmp_path, env=served.env)
+    assert revoked.returncode == 0
+    denied = mediaflow("workflows", "list", "--api", served.url, "--key", created.stdout.strip(), cwd=tmp_path,
+                       env=served.env)
+    assert denied.returncode == 1 and "401" in denied.stderr
+    no_key = mediaflow("workflows", "list", "--api", "http://127.0.0.1:9/", cwd=tmp_path,
+                       env={**served.env, "MEDIAFLOW_CONFIG_DIR": str(tmp_path / "empty")})
+    assert no_key.returncode == 2 and "no API key" in no_key.stderr
+
+
+def test_remote_flow_against_the_lambda_on_moto(on_moto: OnMoto, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The README remote flow, in-process, with the CLI's requests turned into API Gateway events."""
+    from mediaflow import cli_remote
+    from mediaflow.cli import main
+
+    monkeypatch.setattr(cli_remote, "transport", on_moto.transport)
+    monkeypatch.setenv("MEDIAFLOW_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    api = ["--api", on_moto.url]
+
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        assert code == 0, f"{argv}: {out}{err}"
+        # The Lambda handlers run in this process: drop their metrics lines (CloudWatch EMF on stdout).
+        return "\n".join(line for line in out.splitlines() if not line.startswith('{"_aws"'))
+
+    run("login", "--api", on_moto.url, "--key", on_moto.key)
+    workflow = json.loads(run("workflows", "add", str(EXAMPLE), "--json", *api))
+    assert workflow["status"] == "active"
+    assert "is paused" in run("workflows", "pause", workflow["id"], "--profile", "default")
+    assert "is active" in run("workflows", "activate", workflow["id"], *api)
+    assert "valid" in run("validate", workflow["id"], *api)
+    assert "executionType" in run("plan", workflow["id"], *api)
+    image = photo(tmp_path)
+    report = json.loads(run("run", workflow["id"], str(image), "--out", "remote-out", "--json", *api))
+    assert report["completed"] == 1, report
+    assert (tmp_path / "remote-out" / "photo.webp").read_bytes()[8:12] == b"WEBP"
+    runs = json.loads(run("runs", "list", "--workflow", workflow["id"], "--json", *api))
+    assert runs[0]["runId"] == report["results"][0]["runId"] and runs[0]["status"] == "completed"
+    assert "completed" in run("runs", "show", runs[0]["runId"], *api)
+    listed = json.loads(run("workflows", "list", "--json", *api))
+    assert workflow["id"] in [w["id"] for w in listed]
+    run("workflows", "delete", workflow["id"], *api)
+
+
+def test_local_workflows_activate_and_pause_take_the_id(tmp_path: Path) -> None:
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT / "layers" / "core")}
+    env.pop("MEDIAFLOW_API_URL", None)
+    added = mediaflow("workflows", "add", str(EXAMPLE), "--id", "web", cwd=tmp_path, env=env)
+    assert added.returncode == 0, added.stdout + added.stderr
+    paused = mediaflow("workflows", "pause", "web", cwd=tmp_path, env=env)
+    assert paused.returncode == 0 and "workflow web is paused" in paused.stdout, paused.stdout + paused.stderr
+    active = mediaflow("workflows", "activate", "web", cwd=tmp_path, env=env)
+    assert active.returncode == 0 and "workflow web is active" in active.stdout
+    shown = mediaflow("workflows", "get", "web", cwd=tmp_path, env=env)
+    assert json.loads(shown.stdout)["status"] == "active"
+    assert mediaflow("workflows", "delete", "web", cwd=tmp_path, env=env).returncode == 0
+    assert "web" not in mediaflow("workflows", "list", "--json", cwd=tmp_path, env=env).stdout
