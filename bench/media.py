@@ -64,10 +64,12 @@ class MediaCache:
         self.root = root
         self.generated: list[str] = []
 
-    def photo(self, width: int, height: int, *, seed: int = 1, fmt: str = "jpg", alpha: bool = False) -> Path:
-        name = f"photo-v{GENERATOR_VERSION}-{width}x{height}-s{seed}{'-alpha' if alpha else ''}.{fmt}"
+    def photo(self, width: int, height: int, *, seed: int = 1, fmt: str = "jpg", alpha: bool = False,
+              quality: int = 90) -> Path:
+        variant = f"{'-alpha' if alpha else ''}{'' if quality == 90 else f'-q{quality}'}"
+        name = f"photo-v{GENERATOR_VERSION}-{width}x{height}-s{seed}{variant}.{fmt}"
         path = self.root / name
         if not path.is_file():
-            photo(path, width, height, seed=seed, alpha=alpha)
+            photo(path, width, height, seed=seed, alpha=alpha, quality=quality)
             self.generated.append(name)
         return path

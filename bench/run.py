@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything (`make bench`), about 3-6 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # a smoke run with fewer repeats, under 2 minutes
-    .venv/bin/python bench/run.py --only p3  # one group (p1..p5) or one figure by name
+    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale) or one figure by name
 
 Media is generated with libvips under bench/work/media/ (kept between runs); runs use their own data
 dirs under bench/work/data/. Results go to bench/results.json and a table on stdout. Each figure keeps
@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 from media import MediaCache  # noqa: E402
 from mediaflow.compiler import Compiled, compile_workflow  # noqa: E402
 from mediaflow.local import FileResult, LocalService  # noqa: E402
+from mediaflow.runtime.workerpool import WorkerPool  # noqa: E402
 from mediaflow.settings import Settings  # noqa: E402
 from mediaflow.validation import ValidationReport  # noqa: E402
 from probes import bare_one_decode_two_encodes, bare_resize_webp, worker_info  # noqa: E402
@@ -163,14 +163,13 @@ class Engine:
         return result
 
     @property
-    def pool(self) -> ProcessPoolExecutor:
-        """The runtime's own process pool (started on first use)."""
-        pool: ProcessPoolExecutor = self.service.runtime._own_invoker._get_pool()
+    def pool(self) -> WorkerPool:
+        """The runtime's own worker processes (started on first use); ``submit`` runs a probe in one."""
+        pool: WorkerPool = self.service.runtime._own_invoker.pool
         return pool
 
     def worker_pids(self) -> list[int]:
-        processes = getattr(self.pool, "_processes", None) or {}
-        return sorted(int(pid) for pid in processes)
+        return self.pool.worker_pids()
 
     def probe_workers(self) -> list[dict[str, Any]]:
         """pid and libvips thread count of every worker (each probe holds its worker for a moment)."""
@@ -719,9 +718,30 @@ def figure_scale(profile: Profile, media: MediaCache) -> list[Figure]:
 # The whole path's calls per upload after batching and caching (docs/scale.md lists each remaining call).
 SCALE_CALLS_TARGET = 15.0
 
+def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
+    """A folder of 24 MP camera JPEGs -> 1600 px: mediaflow against sharp, Pillow and bare pyvips (bench/folder.py)."""
+    import folder
+
+    images, rounds = (24, 3) if profile is FULL else (6, 1)
+    result = folder.measure(media, images=images, rounds=rounds, log=log)
+    return [
+        Figure("folder_jpeg_vs_sharp_all", folder.ratio(result, "sharp-all", "jpeg"), 1.0, ">=", "x",
+               f"{images} camera JPEGs -> 1600 px JPEG q75, whole processes: sharp Promise.all wall / mediaflow run "
+               "wall (>1: mediaflow faster)", details=result),
+        Figure("folder_jpeg_vs_pillow", folder.ratio(result, "pillow", "jpeg"), 2.5, ">=", "x",
+               "the same job: a Pillow loop's wall / mediaflow run's wall", details={}),
+        Figure("folder_webp_vs_sharp_all", folder.ratio(result, "sharp-all", "webp"), 1.0, ">=", "x",
+               "-> 1600 px WebP q80 effort 4 on both sides: sharp Promise.all wall / mediaflow run wall",
+               details={}),
+        Figure("folder_jpeg_vs_bare_vips", folder.ratio(result, "vips-bare", "jpeg"), None, "", "x",
+               "bare pyvips (one process per core, thumbnail + save) wall / mediaflow run wall: the floor",
+               details={}),
+    ]
+
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
-    "scale": figure_scale,
+    "scale": figure_scale, "folder": figure_folder,
 }
 
 
@@ -783,7 +803,7 @@ def select(only: str | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mediaflow benchmarks (bench/README.md)")
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats: a smoke run")
-    parser.add_argument("--only", metavar="NAME", help="one group (p1..p5) or figure (e.g. p4_peak_rss_mb_100mp)")
+    parser.add_argument("--only", metavar="NAME", help="one group (p1..p7, scale) or figure (e.g. p4_peak_rss_mb_100mp)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL

@@ -66,8 +66,17 @@ def test_put_file_and_copy(blobs: FolderBlobStore, tmp_path: Path) -> None:
     assert ref.media_type == "video"
     copied = blobs.copy("t1/uploads/in.mp4", "t1/outputs/in.mp4", overwrite=False)
     assert (copied.content_type, copied.etag) == ("video/mp4", ref.etag)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict):  # create-only copies stay strict, even for the same bytes
         blobs.copy("t1/uploads/in.mp4", "t1/outputs/in.mp4", overwrite=False)
+
+
+def test_writing_the_same_bytes_again_is_a_no_op(blobs: FolderBlobStore, tmp_path: Path) -> None:
+    first = blobs.put_bytes("t1/runs/r1/n1/out.jpg", b"pixels", "image/jpeg", overwrite=False)
+    second = blobs.put_bytes("t1/runs/r1/n1/out.jpg", b"pixels", "image/jpeg", overwrite=False)
+    assert second == first
+    with pytest.raises(Conflict):
+        blobs.put_bytes("t1/runs/r1/n1/out.jpg", b"other pixels", "image/jpeg", overwrite=False)
+    assert sorted(blobs.list("t1/runs/r1/")) == ["t1/runs/r1/n1/out.jpg"]
 
 
 def test_originals_are_never_overwritten(blobs: FolderBlobStore) -> None:

@@ -101,7 +101,7 @@ def deploy_outputs(stack: Stack, gateway: Gateway) -> None:
              "UsagePlanId": stack.resolve.physical["ApiUsagePlan"],
              "OutputsBucketName": stack.resolve.physical["OutputsBucket"]}
     assert set(names) <= set(stack.template["Outputs"]), "the doc's outputs are the template's"
-    template = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    template = {"Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},  # a resource moto can create
                 "Outputs": {name: {"Value": value} for name, value in names.items()}}
     stack.boto("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
 

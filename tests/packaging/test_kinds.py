@@ -135,3 +135,23 @@ def test_the_heic_input_is_heic(media: dict[str, bytes]) -> None:
 
     assert media["subject.heic"][4:12] in (b"ftypheic", b"ftypmif1")
     assert Image.open(io.BytesIO(media["photo.jpg"])).size == (320, 240)
+
+
+def test_an_event_trigger_starts_its_workflow_through_the_api(shared: tuple[Stack, str]) -> None:
+    """The other trigger kind: POST /v1/workflows/events starts the active workflow whose event matches."""
+    stack, key = shared
+    definition = {"name": "packaging event", "status": "active", "nodes": [
+        {"id": "on", "kind": "event", "config": {"eventName": "product.created"}},
+        {"id": "say", "kind": "notify", "config": {"event": "workflow.notify", "message": "product made"}}],
+        "edges": [{"source": "on", "target": "say"}]}
+    status, saved = stack.api("POST", "/v1/workflows", definition, key=key)
+    assert status == 201 and saved["status"] == "active", saved
+    status, fired = stack.api("POST", "/v1/workflows/events", {"eventName": "product.created",
+                                                                "data": {"sku": "A-1"}}, key=key)
+    assert status in (200, 202), fired
+    [started] = [r for r in fired["results"] if r["workflowId"] == saved["id"]]
+    result = stack.execute(started["runId"])
+    assert result.status == "SUCCEEDED", (result.error, result.cause, stack.logs())
+    assert [e for e in result.history if e["type"] == "TaskScheduled"], "notify runs in the light function"
+    status, run = stack.api("GET", f"/v1/runs/{started['runId']}", key=key)
+    assert run["status"] == "completed", run

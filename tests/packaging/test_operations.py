@@ -6,13 +6,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import REGION, ROOT, TENANT, Stack
+from tests.packaging.conftest import REGION, ROOT, TENANT, Stack, build_stack
 
 pytestmark = pytest.mark.packaging
+
+
+@pytest.fixture(scope="module")
+def ops(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str]]:
+    """One stack for these checks (they make their own keys): its functions stay warm between them."""
+    with pytest.MonkeyPatch.context() as patch, build_stack(moto_endpoint, tmp_path_factory.mktemp("logs"),
+                                                             patch) as built:
+        yield built, built.create_key()
 
 
 def mediaflow(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -22,7 +31,8 @@ def mediaflow(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
-def test_health_and_openapi_are_public_and_everything_else_needs_a_key(stack: Stack) -> None:
+def test_health_and_openapi_are_public_and_everything_else_needs_a_key(ops: tuple[Stack, str]) -> None:
+    stack, _ = ops
     assert ("GET", "/v1/health") in stack.public_routes() and ("GET", "/v1/openapi.json") in stack.public_routes()
     status, health = stack.api("GET", "/v1/health")
     assert status == 200, health
@@ -31,7 +41,8 @@ def test_health_and_openapi_are_public_and_everything_else_needs_a_key(stack: St
     assert stack.api("GET", "/v1/workflows")[0] == 401
 
 
-def test_answers_carry_cors_headers_for_a_browser_origin(stack: Stack, api_key: str) -> None:
+def test_answers_carry_cors_headers_for_a_browser_origin(ops: tuple[Stack, str]) -> None:
+    stack, api_key = ops
     origin = {"Origin": "https://app.example.com", "Authorization": f"Bearer {api_key}"}
     status, headers, _ = stack.gateway("GET", "/v1/workflows", origin, b"")
     assert status == 200 and headers.get("access-control-allow-origin") == "*", headers
@@ -41,7 +52,8 @@ def test_answers_carry_cors_headers_for_a_browser_origin(stack: Stack, api_key: 
         assert "Access-Control-Allow-Origin" in props["GatewayResponses"][response]["ResponseParameters"]["Headers"]
 
 
-def test_keys_made_by_the_api_join_the_usage_plan_and_leave_it_when_revoked(stack: Stack, api_key: str) -> None:
+def test_keys_made_by_the_api_join_the_usage_plan_and_leave_it_when_revoked(ops: tuple[Stack, str]) -> None:
+    stack, api_key = ops
     status, created = stack.api("POST", "/v1/keys", {"scopes": ["workflows:read"], "name": "reader"}, key=api_key)
     assert status == 201, created
     assert stack.api("GET", "/v1/workflows", key=created["key"])[0] == 200
@@ -52,7 +64,8 @@ def test_keys_made_by_the_api_join_the_usage_plan_and_leave_it_when_revoked(stac
     assert not stack.in_usage_plan(usage_identifier(created["key"]))
 
 
-def test_a_key_written_to_the_table_alone_is_refused_until_sync_keys_registers_it(stack: Stack) -> None:
+def test_a_key_written_to_the_table_alone_is_refused_until_sync_keys_registers_it(ops: tuple[Stack, str]) -> None:
+    stack, _ = ops
     table, plan = stack.resolve.physical["ApiKeysTable"], stack.resolve.physical["ApiUsagePlan"]
     made = mediaflow(stack, "keys", "create", "--table", table, "--tenant", TENANT, "--scopes", "workflows:read")
     assert made.returncode == 0, made.stderr

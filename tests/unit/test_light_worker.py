@@ -155,13 +155,27 @@ def test_storage_copies_under_the_tenant_outputs(env: TaskEnvironment, blobs: Co
 
 def test_storage_never_overwrites_unless_asked(env: TaskEnvironment, blobs: CountingStore,
                                                upload: MediaRef) -> None:
-    keys = [run_chain(task(upload, ("save", "storage", {})), env).media.key for _ in range(3)]
+    keys = []
+    for n in range(3):  # three runs store the same name: each gets its own object
+        payload = task(upload, ("save", "storage", {}))
+        keys.append(run_chain(payload.model_copy(update={"run": payload.run.model_copy(
+            update={"run_id": f"run-{n}"})}), env).media.key)
     assert keys == ["acme/outputs/Holiday Photo.png", "acme/outputs/Holiday Photo-1.png",
                     "acme/outputs/Holiday Photo-2.png"]
     blobs.put_bytes(upload.key, b"new bytes", "image/png")
     again = run_chain(task(upload, ("save", "storage", {"overwrite": True})), env)
     assert again.media.key == "acme/outputs/Holiday Photo.png"
     assert blobs.read_range(again.media.key, 0, 100) == b"new bytes"
+
+
+def test_storage_run_again_for_the_same_run_node_and_item_keeps_one_object(env: TaskEnvironment,
+                                                                           upload: MediaRef) -> None:
+    payload = task(upload, ("save", "storage", {}))
+    keys = {run_chain(payload, env).media.key for _ in range(3)}  # a retry, a resume, a redrive
+    assert keys == {"acme/outputs/Holiday Photo.png"}
+    items = [run_chain(payload.model_copy(update={"item": n}), env).media.key for n in (0, 1)]
+    assert items == ["acme/outputs/Holiday Photo-1.png", "acme/outputs/Holiday Photo-2.png"]  # one per item
+    assert [run_chain(payload.model_copy(update={"item": n}), env).media.key for n in (0, 1)] == items
 
 
 def test_storage_prefix_cannot_escape_the_outputs(env: TaskEnvironment, upload: MediaRef) -> None:

@@ -43,6 +43,12 @@ def test_only_active_workflows_match() -> None:
     assert [w["id"] for w in matching_workflows(workflows, PHOTO, "incoming/a.jpg")] == ["a"]
 
 
+def test_an_event_workflow_never_runs_on_an_upload() -> None:
+    on_event = {"id": "e", "status": "active", "definition": {
+        "nodes": [{"id": "ev", "kind": "event"}, {"id": "n", "kind": "notify"}], "trigger": {}}}
+    assert matching_workflows([on_event], PHOTO, "incoming/a.jpg") == []
+
+
 @given(st.text(), st.text(), st.text(), st.integers(min_value=1, max_value=10_000))
 def test_run_names_are_deterministic_and_safe(bucket: str, key: str, sequencer: str, version: int) -> None:
     name = run_name(bucket, key, sequencer, version)

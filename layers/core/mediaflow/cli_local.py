@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ def human_size(size: int) -> str:
 def result_dict(result: FileResult) -> dict[str, Any]:
     return {
         "input": str(result.input), "runId": result.run_id, "status": result.status,
-        "seconds": round(result.seconds, 3), "error": result.error,
+        "seconds": round(result.seconds, 3), "error": result.error, "reused": result.reused,
         "outputs": [{"key": o.key, "filename": o.filename, "size": o.size, "contentType": o.content_type,
                      "path": str(o.path) if o.path else None} for o in result.outputs],
     }
@@ -82,15 +84,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
         version = int(report.meta.get("version") or 1)
         started = time.perf_counter()
+        options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force}
         if args.json or len(inputs) == 1:
-            results = service.run_files(report, inputs, out_dir, workflow_id=workflow_id, version=version)
+            results, drained = _run_draining(service, args.grace_seconds,
+                                             lambda: service.run_files(report, inputs, out_dir, **options))
         else:
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=False) as progress:
                 task = progress.add_task("running", total=len(inputs))
-                results = service.run_files(report, inputs, out_dir, workflow_id=workflow_id, version=version,
-                                            on_done=lambda _: progress.advance(task))
+                results, drained = _run_draining(
+                    service, args.grace_seconds,
+                    lambda: service.run_files(report, inputs, out_dir, on_done=lambda _: progress.advance(task),
+                                              **options))
         elapsed = time.perf_counter() - started
+    if drained:
+        unfinished = sum(1 for r in results if r.status not in ("completed", "failed", "cancelled"))
+        console.print(f"[yellow]stopped[/]: {unfinished} run(s) checkpointed; run the same command again to "
+                      "finish them (nothing done is redone)")
+        return EXIT_DRAINED
     failed = sum(1 for r in results if r.status != "completed")
     if args.json:
         sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(results),
@@ -104,6 +115,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+EXIT_DRAINED = 3
+
+
+def _run_draining(service: LocalService, grace_seconds: float,
+                  work: Callable[[], list[FileResult]]) -> tuple[list[FileResult], bool]:
+    """Run ``work`` on a thread; SIGTERM or SIGINT drains the runtime (running tasks get ``grace_seconds``,
+    the rest is checkpointed). Returns the results and whether a signal stopped the work."""
+    from mediaflow.serve import stop_signals
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["results"] = work()
+        except BaseException as error:
+            box["error"] = error
+
+    with stop_signals() as stop:
+        thread = threading.Thread(target=target, name="mediaflow-run-files", daemon=True)
+        thread.start()
+        while thread.is_alive() and not stop.wait(0.2):
+            pass
+        drained = stop.is_set() and thread.is_alive()
+        if drained:
+            service.runtime.drain(grace_seconds)
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    results: list[FileResult] = box.get("results", [])
+    return results, drained
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mediaflow.demo import run_demo
 
@@ -115,7 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mediaflow.serve import serve
 
     return serve(host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
-                 poll_seconds=args.poll_seconds, once=args.once)
+                 poll_seconds=args.poll_seconds, once=args.once, grace_seconds=args.grace_seconds,
+                 rate_per_second=args.rate_per_second, burst=args.burst)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -213,6 +257,11 @@ def register(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
     p.add_argument("--out", required=True, help="folder for the outputs")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="run every file again (by default a file this workflow version already completed into "
+                        "--out is not run again, and an interrupted run resumes)")
+    p.add_argument("--grace-seconds", type=float, default=30.0,
+                   help="on SIGTERM/Ctrl-C, how long running tasks may finish before the rest is checkpointed")
     data_dir_option(p)
     p.set_defaults(handler=cmd_run)
 
@@ -223,12 +272,17 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/)")
+    p = sub.add_parser("serve", help="local API and upload watcher (files dropped in <data dir>/uploads/<tenant>/)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--poll-seconds", type=float, default=1.0)
     p.add_argument("--once", action="store_true", help="handle what is in uploads/ now, then exit")
+    p.add_argument("--rate-per-second", type=float, default=None,
+                   help="requests per second per API key (token bucket; default 20)")
+    p.add_argument("--burst", type=int, default=None, help="burst per API key (default 40)")
+    p.add_argument("--grace-seconds", type=float, default=30.0,
+                   help="on SIGTERM/Ctrl-C, how long running tasks may finish before the rest is checkpointed")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("runs", help="list runs or show one with its steps")

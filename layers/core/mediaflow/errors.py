@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 class MediaflowError(Exception):
     """Base of every domain error. ``code`` is the stable name shown to users and used as ASL error name."""
@@ -99,8 +102,37 @@ class InternalError(MediaflowError):
     code = "InternalError"
 
 
+class StorageFull(MediaflowError):
+    """No room to write an output (disk full, quota, file size limit); the inputs are untouched."""
+
+    code = "StorageFull"
+    http_status = 507
+
+
 class RunCancelled(MediaflowError):
     """The run was cancelled before this task started; the task does nothing."""
 
     code = "RunCancelled"
     http_status = 409
+
+
+# An absolute path on the server (a scratch file, a package): a slash that starts a token, then path characters.
+# URLs ("https://host/x"), MIME types ("image/png") and ratios ("1/2") do not start a token with a slash.
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:/[\w.@+~-]+)+/?")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute server path cut to its last component (``/tmp/x/source: bad`` ->
+    ``source: bad``): tool messages (ffprobe, libvips, Pillow) keep their meaning, the server keeps its layout."""
+    return _SERVER_PATH.sub(lambda match: match.group(0).rstrip("/").rsplit("/", 1)[-1] or "/", text)
+
+
+def public_error(value: Any) -> Any:
+    """An error value (a string, or a dict/list of them as run records keep it) with server paths removed."""
+    if isinstance(value, str):
+        return without_paths(value)
+    if isinstance(value, dict):
+        return {key: public_error(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [public_error(item) for item in value]
+    return value

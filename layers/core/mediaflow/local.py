@@ -3,8 +3,10 @@ shared by the CLI (`mediaflow run`, `serve`, `demo`) and the local API server.""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import json
 import re
 import threading
 import time
@@ -18,7 +20,7 @@ from typing import Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
-from mediaflow.errors import Conflict, InvalidDefinition
+from mediaflow.errors import Conflict, InvalidDefinition, NotFound
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
@@ -26,6 +28,7 @@ from mediaflow.starts import direct_key, start_upload, upload_key
 from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
 
+UPLOAD_LEASE_SECONDS = 300.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
 WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
                   "rembg": "mediaflow.workers.cutout", "light": "mediaflow.workers.light"}
@@ -83,6 +86,7 @@ class FileResult:
     outputs: list[OutputFile] = field(default_factory=list)
     error: dict[str, Any] | None = None
     nodes: list[str] = field(default_factory=list)
+    reused: bool = False  # completed by an earlier `mediaflow run`: nothing ran again
 
 
 class LocalService:
@@ -97,6 +101,9 @@ class LocalService:
         self.data_dir = Path(self.settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.adapters: EmbeddedAdapters = open_embedded(self.data_dir)
+        from mediaflow.adapters.embedded.durable import DurableStore
+
+        self.durable = DurableStore(self.adapters.db)
         self._runtime: Any = None
         self._webhooks: Any = None
         self._watching_jobs = False
@@ -207,16 +214,35 @@ class LocalService:
         workflow_id: str = "adhoc",
         version: int = 1,
         on_done: Callable[[FileResult], None] | None = None,
+        force: bool = False,
     ) -> list[FileResult]:
-        """One run per input file, several at once; a failing file never stops the others."""
+        """One run per input file, several at once; a failing file never stops the others.
+
+        With an ``out_dir`` each file's run id is derived from the compiled workflow, the file's bytes and the
+        folder (see ``file_run_id``), so running the same command again completes what is missing: a
+        completed run only has its outputs copied again where they are missing, an interrupted or failed one
+        resumes from its checkpoints. ``force`` starts every file afresh."""
         if not report.valid or report.definition is None:
             raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
         compiled = compile_workflow(report.definition, report.configs)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
+        from mediaflow.runtime.workerpool import PoolDraining
+
         def one(index: int) -> None:
-            result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version)
+            run_id = None
+            if out_dir is not None:
+                try:
+                    run_id = file_run_id(compiled, inputs[index], out_dir, self.tenant, force=force)
+                except OSError:
+                    run_id = None  # run_one reports the unreadable input
+            try:
+                result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version,
+                                      run_id=run_id, replace_outputs=out_dir is not None)
+            except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
+                result = FileResult(inputs[index], run_id or "", "pending", 0.0,
+                                    error={"error": stopping.code, "message": stopping.message})
             results[index] = result
             if on_done is not None:
                 on_done(result)
@@ -226,20 +252,37 @@ class LocalService:
         return [result for result in results if result is not None]
 
     def run_one(self, compiled: Compiled, path: Path, out_dir: Path | None, *, workflow_id: str = "adhoc",
-                version: int = 1, media: MediaRef | None = None, run_id: str | None = None) -> FileResult:
+                version: int = 1, media: MediaRef | None = None, run_id: str | None = None,
+                replace_outputs: bool = False) -> FileResult:
         started = time.perf_counter()
         run_id = run_id or new_run_id()
         try:
-            media = media or self.ingest(path, prefix=run_id)
-        except OSError as error:
-            return FileResult(Path(path), run_id, "failed", 0.0,
-                              error={"error": "InputUnreadable", "message": str(error)})
-        run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
-               "startedAt": now_iso()}
-        execution_input = {"run": run, "media": media.to_state()}
+            existing: dict[str, Any] | None = self.adapters.runs.get_run(self.tenant, run_id)
+        except NotFound:
+            existing = None
+        if existing is not None and existing["status"] == "completed":  # done before: only outputs may be missing
+            from mediaflow.runs import input_keys, output_refs
+
+            refs = output_refs(existing.get("output"), exclude=input_keys(existing.get("input")))
+            outputs = [self._output(ref, out_dir, replace=True) for ref in refs]
+            return FileResult(Path(path), run_id, "completed", time.perf_counter() - started, outputs,
+                              None, [], reused=True)
+        if existing is not None and isinstance(existing.get("input"), dict):
+            execution_input = existing["input"]  # resumed: the same input gives the same Tasks (checkpoints)
+            media = MediaRef.model_validate(execution_input["media"])
+        else:
+            try:
+                media = media or self.ingest(path, prefix=run_id)
+            except OSError as error:
+                return FileResult(Path(path), run_id, "failed", 0.0,
+                                  error={"error": "InputUnreadable", "message": str(error)})
+            run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
+                   "startedAt": now_iso()}
+            execution_input = {"run": run, "media": media.to_state()}
         result = self.runtime.start(compiled.asl, execution_input, run_id)
         record = self.adapters.runs.get_run(self.tenant, run_id)
-        outputs = [self._output(ref, out_dir) for ref in self._output_refs(result.output, media.key)]
+        outputs = [self._output(ref, out_dir, replace=replace_outputs)
+                   for ref in self._output_refs(result.output, media.key)]
         return FileResult(Path(path), run_id, record["status"], time.perf_counter() - started, outputs,
                           record.get("error"), result.states_entered())
 
@@ -248,22 +291,30 @@ class LocalService:
 
         return output_refs(output, exclude={input_key})
 
-    def _output(self, ref: dict[str, Any], out_dir: Path | None) -> OutputFile:
+    def _output(self, ref: dict[str, Any], out_dir: Path | None, *, replace: bool = False) -> OutputFile:
+        """Copy one output into ``out_dir``. A name another output already holds gets a numeric suffix; with
+        ``replace`` (``mediaflow run``) a file this output wrote before, per the folder's manifest, is
+        written in place (or left alone when its bytes are the same), so a re-run never makes copies."""
         key = str(ref["key"])
         filename = str(ref.get("filename") or key.rsplit("/", 1)[-1])
         output = OutputFile(key, filename, int(ref.get("size") or 0), str(ref.get("contentType") or ""))
-        if out_dir is not None:
-            parts = key.split("/")
-            relative = "/".join(parts[2:]) if len(parts) > 2 and parts[1] == "outputs" else safe_name(filename)
+        if out_dir is None:
+            return output
+        parts = key.split("/")
+        relative = "/".join(parts[2:]) if len(parts) > 2 and parts[1] == "outputs" else safe_name(filename)
+        manifest = OutputManifest.of(Path(out_dir))
+        with manifest.lock:
             target = Path(out_dir) / relative
             stem, suffix, counter = target.stem, target.suffix, 1
-            while target.exists():
+            while target.exists() and not (replace and manifest.owner(target) == key):
                 counter += 1
                 target = target.with_name(f"{stem}-{counter}{suffix}")
+            manifest.claim(target, key)
+        if not _same_file(target, self.adapters.blobs.local_path(key)):
             target.parent.mkdir(parents=True, exist_ok=True)
             self.adapters.blobs.download(key, target)
-            output.path = target
-            output.size = target.stat().st_size
+        output.path = target
+        output.size = target.stat().st_size
         return output
 
     def run_batch_map(self, report: ValidationReport, refs: list[MediaRef], *, workflow_id: str = "adhoc",
@@ -287,13 +338,17 @@ class LocalService:
 
         ``uploads/<tenant>/<path>`` is an upload of that tenant, as ``{tenant}/uploads/<path>`` is on AWS;
         a file directly in ``uploads/`` belongs to the default tenant (``MEDIAFLOW_TENANT``, ``local``).
-        The same file (path, size, mtime) is handled once, even across restarts (idempotency table).
+        The same file (path, size, mtime) is handled once, even across restarts (a lease, then a done record).
         """
         stat = path.stat()
         parts = path.relative_to(uploads_root).parts
         tenant, relative = (parts[0], "/".join(parts[1:])) if len(parts) > 1 else (self.tenant, parts[0])
         marker = run_name("upload", f"{tenant}/{relative}", stat.st_size, stat.st_mtime_ns)
-        if self.adapters.idempotency.claim(marker, ttl_seconds=30 * 24 * 3600) is not None:
+        # A lease, not an eternal claim: if this process dies before the runs are recorded, the next one to
+        # look (after a restart, or once the lease expires) takes the file again. Run ids are deterministic
+        # and the launcher starts an existing run id once, so taking it twice never starts a run twice.
+        claimed, _ = self.durable.claim(marker, seconds=UPLOAD_LEASE_SECONDS)
+        if not claimed:
             return []
         media = self.ingest(path, key=upload_key(tenant, marker[-12:], relative))
         media = media.model_copy(update={"filename": safe_name(path.name)})
@@ -302,7 +357,7 @@ class LocalService:
                                run_id_for=lambda record: run_name(record["id"], relative, stat.st_mtime_ns,
                                                                   record["version"]))
         run_ids = [str(run["runId"]) for run in started]
-        self.adapters.idempotency.complete(marker, {"runs": run_ids})
+        self.durable.complete(marker, {"runs": run_ids})
         return run_ids
 
 
@@ -319,11 +374,81 @@ class RuntimeLauncher:
 
     def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
               machine_type: str | None = None) -> dict[str, Any]:
-        self.service.runtime.start_async(asl, execution_input, run_id)
-        return {"runId": run_id, "started": True}
+        """Start a run; a run id that already exists is not started again (a re-delivered upload, a watcher
+        claim taken again after a crash: the first start, or the recovery of its run, carries on)."""
+        try:
+            self.service.adapters.runs.get_run(tenant, run_id)
+        except NotFound:
+            self.service.runtime.start_async(asl, execution_input, run_id)
+            return {"runId": run_id, "started": True}
+        return {"runId": run_id, "started": False}
+
+    def redrive(self, tenant: str, run_id: str) -> bool:
+        """Continue a failed run from its checkpoints; False when its execution was never recorded here."""
+        try:
+            self.service.runtime.redrive(tenant, run_id)
+        except NotFound:
+            return False
+        return True
 
     def cancel(self, tenant: str, run_id: str) -> bool:
         return bool(self.service.runtime.cancel(run_id))
+
+
+def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, force: bool = False) -> str:
+    """The run id of ``mediaflow run`` for one file: a digest of the compiled state machine (the workflow
+    version), the file's bytes, the output folder and the tenant; ``force`` adds a fresh nonce."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    digest.update(f"\0{Path(out_dir).resolve()}\0{tenant}".encode())
+    if force:
+        digest.update(uuid.uuid4().bytes)
+    return f"run-{digest.hexdigest()[:24]}"
+
+
+class OutputManifest:
+    """Which output key each file of an ``--out`` folder holds (``.mediaflow-outputs.json`` in the folder)."""
+
+    _open: dict[Path, OutputManifest] = {}
+    _open_lock = threading.Lock()
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".mediaflow-outputs.json"
+        self.folder = folder
+        self.lock = threading.Lock()
+        try:
+            self.owners: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.owners = {}
+
+    @classmethod
+    def of(cls, folder: Path) -> OutputManifest:
+        resolved = folder.resolve()
+        with cls._open_lock:
+            manifest = cls._open.get(resolved)
+            if manifest is None:
+                manifest = cls._open[resolved] = cls(resolved)
+            return manifest
+
+    def owner(self, target: Path) -> str | None:
+        return self.owners.get(target.resolve().relative_to(self.folder).as_posix())
+
+    def claim(self, target: Path, key: str) -> None:
+        """Record ``target`` as ``key``'s file (written through a temporary file, so a kill never corrupts it)."""
+        self.owners[target.resolve().relative_to(self.folder).as_posix()] = key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps(self.owners, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    import filecmp
+
+    return target.is_file() and source.is_file() and filecmp.cmp(target, source, shallow=False)
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:

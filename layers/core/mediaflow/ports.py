@@ -84,8 +84,12 @@ class RunStore(Protocol):
 
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]: ...
 
-    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first, skipping the ``offset`` newest."""
         ...
+
+    def count_runs(self, tenant: str, workflow_id: str | None = None) -> int: ...
 
     def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None: ...
 

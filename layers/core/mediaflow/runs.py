@@ -171,6 +171,13 @@ def _step_nodes(steps: list[dict[str, Any]], status: str) -> list[str]:
     return list(dict.fromkeys(str(step.get("nodeId")) for step in steps if step.get("status") == status))
 
 
+def _failed_nodes(error: dict[str, Any] | None, failures: list[dict[str, Any]]) -> list[str]:
+    """Every node that failed, once each, in the order they are reported."""
+    node_ids = [node for failure in failures for node in failure.get("nodeIds", [])] if failures else \
+        list((error or {}).get("nodeIds", []))
+    return list(dict.fromkeys(str(node) for node in node_ids))
+
+
 def _webhook_data(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What webhook nodes asked to carry in the run event (see nodes/webhook.py)."""
     return [dict(step["output"]["runEvent"], nodeId=step.get("nodeId")) for step in steps
@@ -242,7 +249,7 @@ def finish(identity: RunIdentity, ended: Ended, *, execution_input: Any, runs: R
     detail: dict[str, Any] = {
         **base, "status": status, "startedAt": updated.get("startedAt") or identity.started_at,
         "endedAt": ended_at, "error": error, "mediaIds": media_ids(execution_input), "outputs": outputs,
-        "failedNodes": (error or {}).get("nodeIds", []) if status == "failed" else [],
+        "failedNodes": _failed_nodes(error, failures) if status == "failed" else [],
     }
     webhooks = _webhook_data(steps)
     if webhooks:

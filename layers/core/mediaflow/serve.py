@@ -3,7 +3,14 @@ watcher (files dropped in <data dir>/uploads/) running alongside."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -54,27 +61,75 @@ class UploadWatcher:
         return statuses
 
 
+@contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT (a second one of either stops at once)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def access_log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    for name in ("uvicorn.access", "uvicorn.error", "mediaflow.server"):
+        log = logging.getLogger(name)
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = None,
-          poll_seconds: float = 1.0, once: bool = False) -> int:
+          poll_seconds: float = 1.0, once: bool = False, grace_seconds: float = 30.0,
+          rate_per_second: float | None = None, burst: int | None = None) -> int:
     with LocalService(data_dir=data_dir) as service:
         watcher = UploadWatcher(service)
+        recovered = service.runtime.recover()
+        if recovered["resumed"] or recovered["interrupted"]:
+            console.print(f"resumed {len(recovered['resumed'])} run(s) a previous process left in flight; "
+                          f"{len(recovered['interrupted'])} ended RuntimeInterrupted")
         if once:
             statuses = watcher.wait(watcher.scan(settle=False))
             for run_id, status in statuses.items():
                 console.print(f"{run_id}: {status}")
             return 0 if all(status == "completed" for status in statuses.values()) else 1
+        from mediaflow.api import ApiConfig
         from mediaflow.api_server import local_api
 
-        server = local_api(service, host, port).start()
-        service.webhooks.start()
-        console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
-                      f"watching {escape(str(watcher.root))} (Ctrl-C stops)")
-        try:
-            while True:
-                watcher.scan()
-                time.sleep(poll_seconds)
-        except KeyboardInterrupt:
-            console.print("stopping")
-        finally:
-            server.stop()
+        access_log_to_stderr()
+        with stop_signals() as stop:
+            defaults = ApiConfig()
+            config = dataclasses.replace(
+                defaults, rate_per_second=defaults.rate_per_second if rate_per_second is None else rate_per_second,
+                burst=defaults.burst if burst is None else burst)
+            server = local_api(service, host, port, config, access_log=True).start()
+            service.webhooks.start()
+            console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
+                          f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")
+            try:
+                while not stop.is_set():
+                    watcher.scan()
+                    stop.wait(poll_seconds)
+                console.print("stopping: finishing requests and running tasks")
+            except KeyboardInterrupt:
+                console.print("stopping now")
+                grace_seconds = 0.0
+            finally:
+                server.stop()
+                left = service.runtime.drain(grace_seconds)
+                if left:
+                    console.print(f"{len(left)} run(s) checkpointed; they resume when mediaflow starts again")
     return 0

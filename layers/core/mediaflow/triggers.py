@@ -49,9 +49,15 @@ def matching_workflows(workflows: Iterable[dict[str, Any]], media: MediaRef, rel
     """Active workflows (stored records with a canonical ``definition``) whose trigger fires for this upload."""
     selected = []
     for workflow in workflows:
-        if workflow.get("status") != "active":
+        if workflow.get("status") != "active" or not _starts_on_upload(workflow):
             continue
         trigger = Trigger.model_validate(workflow.get("definition", {}).get("trigger", {}))
         if matches(trigger, media, relative_key):
             selected.append(workflow)
     return selected
+
+
+def _starts_on_upload(workflow: dict[str, Any]) -> bool:
+    """Whether the workflow's trigger node is an ``upload`` one (an ``event`` workflow never runs on uploads)."""
+    kinds = {node.get("kind") for node in workflow.get("definition", {}).get("nodes", [])}
+    return "event" not in kinds

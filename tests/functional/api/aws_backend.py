@@ -190,17 +190,26 @@ class AwsDeployment:
     bus_queue: str = ""
     upload_queue: str = ""
 
+    # node id -> how many more invocations of a Task holding it fail (a fault a test injects)
+    faults: dict[str, int] = field(default_factory=dict)
+    redrives: list[str] = field(default_factory=list)  # RedriveExecution calls moto could not answer
+
     def bus_events(self, wait_s: float = 0.0) -> list[dict[str, Any]]:
         """The events put on the project's bus so far (drained), as EventBridge delivers them."""
         return _drain(self.bus_queue, wait_s)
 
     def trigger_uploads(self, wait_s: float = 5.0) -> list[dict[str, Any]]:
-        """Hand every "Object Created" event the template's trigger rule matched to functions/trigger's
-        entry point, as EventBridge would; returns the runs each started."""
+        """Hand every "Object Created" event the template's upload rule matched to functions/trigger's entry
+        point as the UploadEvents queue does (SQS batches of 10); returns the runs each batch started."""
         trigger = load_handler("functions/trigger/handler.py")
+        events = _drain(self.upload_queue, wait_s)
         started: list[dict[str, Any]] = []
-        for event in _drain(self.upload_queue, wait_s):
-            started.extend(trigger.lambda_handler(event, FakeContext("mediaflow-dev-trigger"))["runs"])
+        for first in range(0, len(events), 10):
+            records = [{"messageId": f"m-{first + index}", "eventSource": "aws:sqs", "body": json.dumps(event)}
+                       for index, event in enumerate(events[first:first + 10])]
+            result = trigger.lambda_handler({"Records": records}, FakeContext("mediaflow-dev-trigger"))
+            assert not result.get("batchItemFailures"), result
+            started.extend(result["runs"])
         return started
 
 
@@ -313,6 +322,13 @@ def _create_functions(boto3: Any, template: dict[str, Any], resolve: Resolver,
     return entry_points
 
 
+def api_environment(template: dict[str, Any], resolve: Resolver) -> dict[str, str]:
+    """The API function's MEDIAFLOW_* environment (Globals plus its own), resolved."""
+    env = {**template["Globals"]["Function"]["Environment"]["Variables"],
+           **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]}
+    return {name: str(resolve(value)) for name, value in env.items() if name.startswith("MEDIAFLOW_")}
+
+
 def _record_rules(boto3: Any, template: dict[str, Any], resolve: Resolver) -> tuple[str, str]:
     """Queues behind the project's bus (every event) and behind the default bus with the upload rule's
     (UploadCreatedRule) pattern from the template; returns their URLs."""
@@ -334,10 +350,8 @@ def api_settings(template: dict[str, Any], resolve: Resolver) -> Any:
     """The Settings the API function reads: Globals' environment plus its own, resolved."""
     from mediaflow.settings import Settings
 
-    env = {**template["Globals"]["Function"]["Environment"]["Variables"],
-           **template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]}
-    values = {name.removeprefix("MEDIAFLOW_").lower(): resolve(value) for name, value in env.items()
-              if name.startswith("MEDIAFLOW_")}
+    values: dict[str, Any] = {name.removeprefix("MEDIAFLOW_").lower(): value
+                              for name, value in api_environment(template, resolve).items()}
     known = set(Settings.model_fields)
     return Settings(**{name: value for name, value in values.items() if name in known})
 
@@ -359,7 +373,16 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
     modules: dict[str, ModuleType] = {}
     entry_points: dict[str, tuple[str, str]] = {}
 
+    faults: dict[str, int] = {}
+    redrives: list[str] = []
+
     def answer(runtime: str, payload: dict[str, Any]) -> Any:
+        for op in payload.get("ops") or []:
+            if faults.get(op.get("nodeId"), 0) > 0:
+                faults[op["nodeId"]] -= 1
+                from mediaflow.errors import ToolchainError
+
+                raise ToolchainError("a fault injected by the test", node_id=op["nodeId"])
         name = f"mediaflow-{runtime}"  # routed_lambdas strips the "mediaflow-" of the function name
         path, attribute = entry_points[name]
         if path not in modules:
@@ -385,6 +408,12 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setattr(StepFunctionsOrchestrator, "run_sync", sync_runner(StepFunctionsOrchestrator))
         patch.setattr(StepFunctionsOrchestrator, "start", start)
 
+        def redrive(self: Any, execution: str) -> bool:  # moto 5.2 has no RedriveExecution: see the docs
+            redrives.append(execution)
+            return False
+
+        patch.setattr(StepFunctionsOrchestrator, "redrive", redrive)
+
         _create_tables(boto3, template, resolve)
         _create_buckets(boto3, template, resolve)
         _create_bus(boto3, template, resolve)
@@ -397,9 +426,13 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         patch.setattr(cloud, "adapters", lambda: adapters)
 
         api_module = load_handler("functions/api/app.py")
-        resolver_app = create_app(aws_context(config, adapters))
+        with pytest.MonkeyPatch.context() as api_env:  # what the API function reads from its environment
+            for name, value in api_environment(template, resolve).items():
+                api_env.setenv(name, value)
+            resolver_app = create_app(aws_context(config, adapters))
         patch.setattr(api_module, "app", lambda: resolver_app)
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediaflow")
         yield AwsDeployment(settings=settings, adapters=adapters, handler=api_module.lambda_handler,
-                            app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue)
+                            app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue,
+                            faults=faults, redrives=redrives)

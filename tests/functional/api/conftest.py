@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,14 @@ def simple_workflow(name: str = "simple", **extra: Any) -> dict[str, Any]:
                                     {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
                                     {"id": "store", "kind": "storage", "config": {"prefix": "api/"}}],
             "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "store"}], **extra}
+
+
+def chain_workflow(name: str, *nodes: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    """upload -> each ``(id, kind, config)`` in order."""
+    ids = ["upload", *(node_id for node_id, _, _ in nodes)]
+    return {"name": name, "nodes": [{"id": "upload", "kind": "upload"}, *(
+        {"id": node_id, "kind": kind, "config": config} for node_id, kind, config in nodes)],
+            "edges": [{"source": a, "target": b} for a, b in pairwise(ids)]}
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def test_failed_run_is_retried_and_finished_runs_cannot_be_cancelled(client: Cli
     failed = client.wait_run(first["runId"])
     assert failed["status"] == "failed" and failed["error"]
     assert any(s["status"] == "failed" and s["nodeId"] == "only-video" for s in failed["steps"])
-    retried = client.post(f"/v1/runs/{first['runId']}/retry")
+    retried = client.post(f"/v1/runs/{first['runId']}/retry", {"from": "start"})
     assert retried.status == 202
     again = client.wait_run(retried.json()["runId"])
     assert again["retryOf"] == first["runId"] and again["status"] == "failed"

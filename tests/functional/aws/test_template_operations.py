@@ -84,6 +84,8 @@ def test_the_api_logs_access_answers_cors_limits_each_key_and_keeps_health_publi
     assert "$context.requestId" in api["AccessLogSetting"]["Format"]
     assert api["Cors"]["AllowOrigin"] == {"Fn::Sub": "'${CorsAllowOrigin}'"}
     assert api["ApiKeySourceType"] == "AUTHORIZER" and api["Auth"]["ApiKeyRequired"] is True
+    assert api["Auth"]["AddApiKeyRequiredToCorsPreflight"] is False  # preflights carry no key
+    assert api["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
     plan = template["Resources"]["ApiUsagePlan"]["Properties"]
     assert plan["Throttle"] == {"RateLimit": {"Ref": "KeyRateLimit"}, "BurstLimit": {"Ref": "KeyBurstLimit"}}
     assert plan["ApiStages"][0]["ApiId"] == {"Ref": "Api"}
@@ -105,3 +107,28 @@ def test_on_aws_the_in_process_bucket_is_off_and_the_stack_names_the_origins() -
     assert config.rate_limited is False
     assert config.cors_allow_origins == ("https://a.example", "https://b.example")
     assert ApiConfig().rate_limited is True  # the local server keeps its token bucket
+
+
+SAM_PYTHON = ROOT / ".tools" / "sam-venv" / "bin" / "python"
+
+
+@pytest.mark.skipif(not SAM_PYTHON.exists(), reason="aws-sam-cli is not installed in .tools/sam-venv (.ci/setup.sh)")
+def test_after_the_sam_transform_public_routes_and_preflights_need_neither_key_nor_authorizer() -> None:
+    import json
+    import subprocess
+
+    done = subprocess.run([str(SAM_PYTHON), str(ROOT / "tests" / "support" / "sam_transform.py"),
+                           str(ROOT / "template.yaml")], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resources = json.loads(done.stdout)["Resources"]
+    paths = resources["Api"]["Properties"]["Body"]["paths"]
+    for path in ("/v1/health", "/v1/openapi.json"):
+        assert paths[path]["get"]["security"] == [], path
+    for path, operations in paths.items():
+        assert not (operations.get("options") or {}).get("security"), f"the {path} preflight needs nothing"
+    assert {"ApiKeyAuthorizer": []} in paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
+    assert {"api_key": []} in paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
+    assert resources["Api"]["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
+    stage = resources["ApiUsagePlan"]["Properties"]["ApiStages"][0]["Stage"]
+    assert resources[stage["Ref"]]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
+        "Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}

@@ -19,12 +19,11 @@ from pydantic.alias_generators import to_camel
 from mediaflow.api import openapi, problems
 from mediaflow.api.config import API_PREFIX
 from mediaflow.api.context import ApiContext
-from mediaflow.api.http import lower_headers, raw_body
+from mediaflow.api.guards import check_body, check_method
+from mediaflow.api.http import body_fingerprint, lower_headers, raw_body
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal, authenticate
 
-# powertools keeps the current event on a class attribute: one request at a time per process.
-RESOLVE_LOCK = threading.RLock()
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
 
@@ -42,12 +41,54 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
 
 
 class MediaflowResolver(APIGatewayRestResolver):
-    """APIGatewayRestResolver plus a gate (auth, scopes, rate, size) that runs before routing."""
+    """APIGatewayRestResolver plus a gate (auth, scopes, rate, size) that runs before routing.
+
+    powertools keeps the request (event, Lambda context, route context) on the class ``BaseRouter`` and on
+    the instance; here each thread sees its own, so the local server resolves requests concurrently."""
 
     def __init__(self, ctx: ApiContext) -> None:
+        self._request = threading.local()
         super().__init__(enable_validation=True, cors=_cors(ctx.config.cors_allow_origins))
         self.ctx = ctx
         self._scopes: list[tuple[str, re.Pattern[str], str | None, bool]] = []
+
+    @property
+    def current_event(self) -> Any:
+        return self._request.event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._request.event = value
+
+    @property
+    def lambda_context(self) -> Any:
+        return getattr(self._request, "lambda_context", None)
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._request.lambda_context = value
+
+    @property
+    def context(self) -> dict[str, Any]:
+        context: dict[str, Any] | None = getattr(self._request, "context", None)
+        if context is None:
+            context = self._request.context = {}
+        return context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._request.context = value
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> Any:
+        proxy = super()._to_proxy_event(event)
+        self.current_event = proxy  # powertools also sets it on BaseRouter, which this class never reads
+        return proxy
+
+    def prepare_routes(self) -> None:
+        """Build every route's middleware stack now (powertools builds it on first use, not thread-safely)."""
+        for route in [*self._static_routes, *self._dynamic_routes]:
+            if not route._middleware_stack_built:
+                route._build_middleware_stack(router_middlewares=self._router_middlewares, app=self)
 
     def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
         """Register a route with its scope (None: public). Static rules are matched before dynamic ones."""
@@ -77,21 +118,23 @@ class MediaflowResolver(APIGatewayRestResolver):
         return principal
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        with RESOLVE_LOCK:
-            try:
-                principal = self._gate(event)
-            except ApiProblem as problem:
-                return _gateway_response(problems.from_exception(problem))
-            if principal is not None:
-                self.append_context(principal=principal)
-            return super().resolve(event, context)
+        self.lambda_context = context
+        try:
+            principal = self._gate(event)
+        except ApiProblem as problem:
+            return _gateway_response(problems.from_exception(problem))
+        if principal is not None:
+            self.append_context(principal=principal)
+        return super().resolve(event, context)
 
     def _gate(self, event: Mapping[str, Any]) -> Principal | None:
         method = str(event.get("httpMethod") or "GET").upper()
         path = str(event.get("path") or "/")
+        check_method(method)
         if len(raw_body(event)) > self.ctx.config.max_body_bytes:
             raise ApiProblem(413, f"the body is larger than {self.ctx.config.max_body_bytes} bytes",
                              code="PayloadTooLarge")
+        check_body(event)
         _, scope = self.scope_of(method, path)
         if scope is None:
             return None
@@ -121,8 +164,7 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
         return next_middleware(app)
     if len(key) > 255:
         raise ApiProblem(400, "Idempotency-Key is longer than 255 characters", code="BadIdempotencyKey")
-    body = raw_body(event.raw_event)
-    fingerprint = hashlib.sha256(event.path.encode() + b"\0" + body).hexdigest()
+    fingerprint = hashlib.sha256(event.path.encode() + b"\0" + body_fingerprint(event.raw_event)).hexdigest()
     store_key = "api:" + hashlib.sha256(f"{principal.tenant}\0{key}".encode()).hexdigest()
     ttl = app.ctx.config.idempotency_ttl_seconds
     stored = app.ctx.idempotency.claim(store_key, ttl_seconds=ttl)
@@ -167,7 +209,8 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
         security_schemes={"bearerAuth": HTTPBearer(),
                           "apiKeyHeader": APIKey(name="X-API-Key", **{"in": APIKeyIn.header})},
     )
+    app.prepare_routes()
     return app
 
 
-__all__ = ["API_PREFIX", "RESOLVE_LOCK", "MediaflowResolver", "create_app"]
+__all__ = ["API_PREFIX", "MediaflowResolver", "create_app"]

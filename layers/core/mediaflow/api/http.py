@@ -4,6 +4,7 @@ form data, the public base URL of the API, and header access."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,21 +63,30 @@ def _param(header: str, name: str) -> str | None:
     return None
 
 
+def _bad_multipart(detail: str) -> ApiProblem:
+    return ApiProblem(400, f"malformed multipart/form-data: {detail}", code="BadMultipart",
+                      errors=[{"field": "body", "path": "body", "message": detail}])
+
+
 def parse_multipart(body: bytes, content_type: str) -> list[Part]:
-    """Split a multipart/form-data body into parts (files keep their bytes untouched)."""
+    """Split a multipart/form-data body into parts (files keep their bytes untouched). Anything that is not a
+    well-formed body (no boundary, no delimiter, a part without headers, no closing delimiter) is a 400."""
     boundary = _param(content_type, "boundary")
     if not boundary:
-        raise ApiProblem(400, "multipart/form-data without a boundary", code="BadMultipart")
+        raise _bad_multipart("the Content-Type has no boundary parameter")
     delimiter = b"--" + boundary.encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 2:
+        raise _bad_multipart("the body does not contain the boundary")
     parts: list[Part] = []
-    for chunk in body.split(delimiter)[1:]:
+    for chunk in chunks[1:]:
         if chunk.startswith(b"--"):
-            break
+            return parts
         chunk = chunk.removeprefix(b"\r\n")
         chunk = chunk.removesuffix(b"\r\n")
         head, sep, data = chunk.partition(b"\r\n\r\n")
         if not sep:
-            raise ApiProblem(400, "a multipart part has no header block", code="BadMultipart")
+            raise _bad_multipart("a part has no header block")
         headers = {}
         for line in head.decode("utf-8", errors="replace").split("\r\n"):
             key, _, value = line.partition(":")
@@ -86,7 +96,7 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part]:
         if name is None:
             continue
         parts.append(Part(name, data, _param(disposition, "filename"), headers.get("content-type")))
-    return parts
+    raise _bad_multipart("the closing boundary is missing (a truncated body?)")
 
 
 def form_parts(event: Mapping[str, Any]) -> list[Part] | None:
@@ -95,6 +105,17 @@ def form_parts(event: Mapping[str, Any]) -> list[Part] | None:
     if not content_type.lower().startswith("multipart/form-data"):
         return None
     return parse_multipart(raw_body(event), content_type)
+
+
+def body_fingerprint(event: Mapping[str, Any]) -> bytes:
+    """What identifies a request body under an ``Idempotency-Key``: a multipart body by its parsed fields and
+    the digests of their bytes (a retry by ``curl -F`` has a new boundary, yet is the same request), any
+    other body by its bytes."""
+    parts = form_parts(event)
+    if parts is None:
+        return raw_body(event)
+    fields = [[part.name, part.filename, part.content_type, hashlib.sha256(part.data).hexdigest()] for part in parts]
+    return json.dumps(fields).encode()
 
 
 def base_url(event: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ from mediaflow.api.http import Part
 from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.compiler import compile_workflow
-from mediaflow.errors import Conflict, NotFound
+from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.runs import cancel_pending
 from mediaflow.starts import direct_key
@@ -146,7 +146,7 @@ class JobService:
             run = self.runs.get(tenant, entry["runId"], base)
             results.append({"file": entry["filename"], "key": entry["key"], "runId": entry["runId"],
                             "status": run["status"], "outputs": run["outputs"],
-                            "error": (run.get("error") or {}).get("message")})
+                            "error": public_error((run.get("error") or {}).get("message"))})
         status = job["status"] if job["status"] == "cancelled" else _derive(results)
         completed = sum(1 for r in results if r["status"] == "completed")
         failed = sum(1 for r in results if r["status"] in ("failed", "cancelled"))

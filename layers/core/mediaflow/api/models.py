@@ -321,6 +321,15 @@ class RunAccepted(Model):
     batch: bool
     total: int
     location: str
+    redriven: bool = Field(default=False, description="retry only: the run continues under its own id from "
+                                                      "its failed Task")
+
+
+class RetryRequest(Model):
+    start_from: Literal["failed", "start"] = Field(
+        default="failed", alias="from",
+        description="`failed` (default): redrive from the failed Task, reusing what completed; `start`: a new "
+                    "run of the whole workflow with `retryOf`")
 
 
 class Progress(Model):
@@ -367,7 +376,10 @@ class RunSummary(Model):
 
 class RunList(Model):
     workflow_id: str
-    count: int
+    count: int = Field(description="All runs of the workflow, not only this page")
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(default=None, description="The next page; null on the last one")
     runs: list[RunSummary]
 
 

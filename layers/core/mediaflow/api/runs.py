@@ -6,16 +6,20 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
+from mediaflow.api.models import RunRequest
 from mediaflow.api.problems import ApiProblem
+from mediaflow.api.workflows import _decode_cursor as decode_cursor
+from mediaflow.api.workflows import _encode_cursor as encode_cursor
 from mediaflow.api.workflows import require_valid
-from mediaflow.compiler import BatchOptions, compile_workflow
-from mediaflow.errors import Conflict, NotFound
+from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.runs import cancel_pending, find_failures, input_keys, output_refs
@@ -48,19 +52,57 @@ def tenant_object(ctx: ApiContext, tenant: str, key: str) -> MediaRef:
                                   "filename": key.rsplit("/", 1)[-1], "source_key": key})
 
 
+def upload_parts(parts: list[Part]) -> list[Part]:
+    """The file parts of a multipart run request (``file``, or ``files`` for a batch); 422 without one."""
+    files = [p for p in parts if p.filename is not None and p.name in ("file", "files")]
+    if not files:
+        raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
+                         errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
+    return files
+
+
+def missing_media() -> ApiProblem:
+    message = "say what to run on: a multipart `file`, stored `objects`, or `sample: true` for generated sample media"
+    return ApiProblem(422, message, code="MissingMedia", errors=[
+        {"field": "file", "path": "body.file", "message": "a multipart file part, or"},
+        {"field": "objects", "path": "body.objects", "message": "keys of stored media, or"},
+        {"field": "sample", "path": "body.sample", "message": "true, to run on generated sample media"}])
+
+
+def workflow_paused(workflow_id: str) -> ApiProblem:
+    return ApiProblem(409, f"workflow {workflow_id!r} is paused: nothing runs it until it is resumed with "
+                           f'PUT /v1/workflows/{workflow_id}/status {{"status": "active"}}',
+                      code="WorkflowPaused",
+                      errors=[{"field": "status", "path": "status", "message": "the workflow is paused"}])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A workflow checked and compiled for a run that has not started yet."""
+
+    tenant: str
+    workflow_id: str
+    record: dict[str, Any]
+    compiled: Compiled
+    batch: bool
+
+
 class RunService:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
     # -- starting ------------------------------------------------------------------------------------
-    def media_from_parts(self, tenant: str, parts: list[Part]) -> list[MediaRef]:
-        files = [p for p in parts if p.filename is not None and p.name in ("file", "files")]
-        if not files:
-            raise ApiProblem(422, "send the media as a multipart field `file`", code="MissingFile",
-                             errors=[{"field": "file", "path": "body.file", "message": "no file part"}])
+    def media_from_parts(self, tenant: str, files: list[Part]) -> list[MediaRef]:
         batch = uuid.uuid4().hex[:12]
-        return [store_bytes(self.ctx, direct_key(tenant, "api", batch, f"{index}-{safe_name(p.filename or 'file')}"),
-                            p.data, p.content_type) for index, p in enumerate(files)]
+        stored: list[MediaRef] = []
+        try:
+            for index, part in enumerate(files):
+                key = direct_key(tenant, "api", batch, f"{index}-{safe_name(part.filename or 'file')}")
+                stored.append(store_bytes(self.ctx, key, part.data, part.content_type))
+        except BaseException:
+            self.forget(stored)
+            raise
+        return stored
 
     def media_from_keys(self, tenant: str, keys: list[str]) -> list[MediaRef]:
         if len(keys) > self.ctx.config.max_batch_objects:
@@ -89,33 +131,78 @@ class RunService:
             key = direct_key(tenant, "samples", uuid.uuid4().hex[:12], path.name)
             return [store_bytes(self.ctx, key, path.read_bytes())]
 
+    def start_request(self, tenant: str, workflow_id: str, parts: list[Part] | None, request: RunRequest | None,
+                      base: str) -> dict[str, Any]:
+        """POST .../runs: the workflow is checked before any media is stored, and media stored for a run that
+        then does not start is deleted again, so a refused request leaves nothing behind."""
+        request = request or RunRequest()
+        if parts is not None:
+            files = upload_parts(parts)
+            prepared = self.prepare(tenant, workflow_id, len(files))
+            media, owned = self.media_from_parts(tenant, files), True
+        elif request.objects:
+            prepared = self.prepare(tenant, workflow_id, len(request.objects))
+            media, owned = self.media_from_keys(tenant, request.objects), False
+        elif request.sample:
+            prepared = self.prepare(tenant, workflow_id, 1)
+            media, owned = self.sample_media(tenant, request.sample_type), True
+        else:
+            raise missing_media()
+        try:
+            return self.launch(prepared, media, base)
+        except BaseException:
+            if owned:
+                self.forget(media)
+            raise
+
+    def forget(self, media: list[MediaRef]) -> None:
+        for ref in media:
+            self.ctx.blobs.delete(ref.key)
+
     def start(self, tenant: str, workflow_id: str, media: list[MediaRef], base: str, *,
               retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        prepared = self.prepare(tenant, workflow_id, len(media), version=version)
+        return self.launch(prepared, media, base, retry_of=retry_of)
+
+    def prepare(self, tenant: str, workflow_id: str, items: int, *, version: int | None = None) -> Prepared:
+        """The workflow compiled for ``items`` media, or the reason it cannot run now (404, 409, 422)."""
         store = self.ctx.workflows
         record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
                                                                                              version)
         if record.get("status") == "archived" and version is None:
             raise Conflict(f"workflow {workflow_id!r} is archived", field="status")
+        if self._current_status(tenant, workflow_id, record, version) == "paused":
+            raise workflow_paused(workflow_id)
         report = validate(record["definition"])
         require_valid(report, "only a valid workflow can run")
         assert report.definition is not None
-        batch = len(media) > 1
+        batch = items > 1
         compiled = compile_workflow(report.definition, report.configs,
-                                    batch=BatchOptions(expected_items=len(media)) if batch else None)
+                                    batch=BatchOptions(expected_items=items) if batch else None)
         self.ctx.launcher.check(compiled)
+        return Prepared(tenant, workflow_id, record, compiled, batch)
+
+    def _current_status(self, tenant: str, workflow_id: str, record: dict[str, Any], version: int | None) -> str:
+        if version is None:
+            return str(record.get("status"))
+        return str(self.ctx.workflows.get(tenant, workflow_id).get("status"))
+
+    def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *,
+               retry_of: str | None = None) -> dict[str, Any]:
+        tenant, workflow_id, record = prepared.tenant, prepared.workflow_id, prepared.record
         run_id = new_run_id()
         run: dict[str, Any] = {"runId": run_id, "workflowId": workflow_id, "tenant": tenant,
                                "version": record["version"], "startedAt": now_iso()}
         if retry_of:
             run["retryOf"] = retry_of
         payload: dict[str, Any] = {"run": run}
-        if batch:
+        if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
         else:
             payload["media"] = media[0].to_state()
-        self.ctx.launcher.start(tenant, compiled.asl, payload, run_id)
+        self.ctx.launcher.start(tenant, prepared.compiled.asl, payload, run_id)
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
-                "batch": batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
+                "batch": prepared.batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
@@ -129,7 +216,7 @@ class RunService:
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
             "status": run["status"], "batch": batch,
             "progress": progress(run, items if batch else None, steps, self._leaves(tenant, run) if batch else ()),
-            "steps": steps, "error": run.get("error"),
+            "steps": [public_step(step) for step in steps], "error": public_error(run.get("error")),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
                          "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
@@ -147,12 +234,18 @@ class RunService:
         sources = {edge["source"] for edge in definition.get("edges", [])}
         return {node["id"] for node in definition.get("nodes", []) if node["id"] not in sources}
 
-    def runs_of(self, tenant: str, workflow_id: str, limit: int) -> dict[str, Any]:
+    def runs_of(self, tenant: str, workflow_id: str, limit: int, offset: int = 0,
+                cursor: str | None = None) -> dict[str, Any]:
+        """One page of a workflow's runs, newest first; ``count`` is the total, ``nextCursor`` the next page."""
         self.ctx.workflows.get(tenant, workflow_id)
-        runs = self.ctx.runs.list_runs(tenant, workflow_id, limit=limit)
+        start = decode_cursor(cursor) if cursor else offset
+        runs = self.ctx.runs.list_runs(tenant, workflow_id, limit=limit, offset=start)
+        total = self.ctx.runs.count_runs(tenant, workflow_id)
         summaries = [{k: r.get(k) for k in ("runId", "workflowId", "version", "status", "createdAt", "startedAt",
                                             "endedAt")} for r in runs]
-        return {"workflowId": workflow_id, "count": len(summaries), "runs": summaries}
+        following = start + limit
+        return {"workflowId": workflow_id, "count": total, "limit": limit, "offset": start,
+                "nextCursor": encode_cursor(following) if following < total else None, "runs": summaries}
 
     # -- control -------------------------------------------------------------------------------------
     def cancel(self, tenant: str, run_id: str) -> dict[str, Any]:
@@ -168,12 +261,22 @@ class RunService:
             run = self.ctx.runs.update_run(tenant, run_id, status="cancelled", endedAt=now_iso())
         return {"runId": run_id, "status": run["status"], "cancelRequested": True}
 
-    def retry(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
-        """Re-run the whole run: same media, same workflow version (see docs/api.md for why not redrive)."""
+    def retry(self, tenant: str, run_id: str, base: str, start_from: str = "failed") -> dict[str, Any]:
+        """Redrive a failed or cancelled run from its failed Task (``start_from="failed"``: the Tasks that
+        completed keep their outputs and step records, the run keeps its id) or re-run it whole as a new run
+        with ``retryOf`` (``"start"``). A run whose execution cannot be redriven is re-run whole."""
         run = self.ctx.runs.get_run(tenant, run_id)
         if run["status"] not in ("failed", "cancelled"):
             raise Conflict(f"only failed or cancelled runs can be retried; {run_id!r} is {run['status']}",
                            field="status")
+        redrive = getattr(self.ctx.launcher, "redrive", None)
+        if start_from == "failed" and callable(redrive) and redrive(tenant, run_id):
+            input = run.get("input") or {}
+            items = input.get("items")
+            return {"runId": run_id, "status": "pending", "workflowId": run["workflowId"],
+                    "version": run["version"], "batch": isinstance(items, list),
+                    "total": len(items) if isinstance(items, list) else 1, "redriven": True,
+                    "location": f"{base}/v1/runs/{run_id}"}
         execution_input = run.get("input") or {}
         states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
         if not states:
@@ -230,6 +333,12 @@ class RunService:
         key = str(self.ctx.signer.verify(token)["k"])
         ref = self.ctx.blobs.head(key)
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
+
+
+def public_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A step record as the API shows it: its error fields without server paths."""
+    return {key: public_error(value) if key in ("error", "errorMessage", "cause") else value
+            for key, value in step.items()}
 
 
 def progress(run: dict[str, Any], items: list[Any] | None, steps: Sequence[dict[str, Any]] = (),

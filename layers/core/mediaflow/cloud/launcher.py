@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from typing import Any, Protocol
 
 from mediaflow.compiler import Compiled, dumps_asl
@@ -69,15 +70,16 @@ class StepFunctionsLauncher:
         """Create the run record and start its execution (named ``run_id``). Idempotent per run id."""
         run = execution_input.get("run") or {}
         workflow_id, version = str(run.get("workflowId") or "adhoc"), int(run.get("version") or 1)
-        try:
+        machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
+        try:  # the machine is recorded with the run: a redrive starts the same version again
             self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": version,
-                                  "status": "pending", "input": execution_input})
+                                  "status": "pending", "input": execution_input,
+                                  "stateMachineArn": machine.get("versionArn") or machine["arn"]})
         except Conflict:
             existing = self.runs.get_run(tenant, run_id)
             if existing["status"] != "pending":
                 logger.info("run %s already started (%s)", run_id, existing["status"])
                 return {"runId": run_id, "started": False, "executionArn": existing.get("executionArn")}
-        machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
         started = self.orchestrator.start(machine, run_id, execution_input)
         if started["started"]:  # the run stays pending until a worker starts its first task
             self.runs.update_run(tenant, run_id, executionArn=started["executionArn"],
@@ -93,4 +95,26 @@ class StepFunctionsLauncher:
         if not arn or ":express:" in arn or run["status"] not in ("pending", "running"):
             return False  # Express executions cannot be stopped
         self.orchestrator.stop(arn)
+        return True
+
+    def redrive(self, tenant: str, run_id: str) -> bool:
+        """Continue a failed or cancelled run from its failed Task, under its own run id.
+
+        Standard: RedriveExecution. Express (or a Standard execution Step Functions will not redrive): a new
+        execution of the same state machine version with the run's recorded input; the node functions answer
+        the Tasks that completed from their kept results (cloud/nodes.py, a day), so only the failed Task and
+        what follows it run. False when the run has no recorded execution to continue."""
+        run = self.runs.get_run(tenant, run_id)
+        arn, machine_arn = run.get("executionArn"), run.get("stateMachineArn")
+        execution_input = run.get("input")
+        if not arn or not machine_arn or not isinstance(execution_input, dict):
+            return False
+        self.runs.update_run(tenant, run_id, status="pending", error=None, endedAt=None)
+        if self.orchestrator.redrive(arn):
+            return True
+        base = ":".join(str(machine_arn).split(":")[:7])  # without a version suffix
+        machine = {"arn": base, "versionArn": machine_arn, "type": "EXPRESS" if ":express:" in arn else "STANDARD"}
+        name = f"{run_id[:60]}-redrive-{uuid.uuid4().hex[:8]}"
+        started = self.orchestrator.start(machine, name, execution_input)
+        self.runs.update_run(tenant, run_id, executionArn=started["executionArn"])
         return True

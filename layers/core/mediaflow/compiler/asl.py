@@ -67,6 +67,7 @@ class CompiledTask:
     node_ids: tuple[str, ...]
     kinds: tuple[str, ...] = ()
     fallback: bool = False  # runs only after its fused Task failed (stopOnFailure: false)
+    quick: bool = False  # short whatever its runtime (a frame grab): never makes the run long-running
     long_route: str | None = None
     """The ECS Fargate state that runs this Task when its estimate exceeds the Lambda budget."""
 
@@ -146,6 +147,13 @@ class _Compiler:
     def annotation(self, node_id: str) -> bool:
         spec = get_spec(self.nodes[node_id].kind)
         return bool(spec and spec.annotation)
+
+    def media_switch(self, node_id: str) -> bool:
+        """A node that takes images and videos alike (``thumbnail`` with ``source: auto``). Where it starts a
+        chain (after the trigger, a branch, light ops or another runtime's ops) a Choice on the media type
+        sends a video through an ffmpeg frame grab first; after libvips ops the media is an image, so it
+        fuses with them like any image op."""
+        return self.kind(node_id) == "thumbnail" and getattr(self.configs[node_id], "source", None) == "auto"
 
     def fusable(self, node_id: str) -> bool:
         spec = get_spec(self.nodes[node_id].kind)
@@ -237,8 +245,8 @@ class _Compiler:
         current: str | None = node_id
         limit = 1 if self.go_on_unfused else MAX_FUSED_OPS
         while current is not None and len(chain) < limit:
-            if self.role(current) != "task":
-                break
+            if self.role(current) != "task" or (self.media_switch(current) and chain and phase == 0):
+                break  # after light ops only, the media may be a video: the switch starts its own chain
             if self.is_light(current):
                 if phase == 1 and not (open_runtime and self.annotation(current)):
                     phase = 2
@@ -290,7 +298,10 @@ class _Compiler:
             branches.append(branch)
         return branches
 
-    def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = ()) -> str:
+    def compile_task_chain(self, node_id: str, scope: _Scope, prefix: tuple[str, ...] = (),
+                           switched: bool = False) -> str:
+        if not prefix and not switched and self.media_switch(node_id):
+            return self.compile_media_switch(node_id, scope)
         chain = [*prefix, *self.chain_from(node_id)]
         kids = self.children[chain[-1]]
         outputs = self.output_branches(chain, kids)
@@ -312,25 +323,48 @@ class _Compiler:
             return name
         return self.emit_task(chain, scope)
 
+    def compile_media_switch(self, node_id: str, scope: _Scope) -> str:
+        """Choice on ``$.media.mediaType``: a video goes through an ffmpeg Task that grabs the frame, then
+        into the node's own (libvips) chain, which every other media enters directly."""
+        name = self._name(f"{node_id}.media")
+        scope.states[name] = {}
+        image_chain = self.compile_task_chain(node_id, scope, switched=True)
+        frame = self.emit_task([node_id], scope, following={"Next": image_chain}, frame=True)
+        scope.states[name] = {
+            "Type": "Choice",
+            "Comment": f"{self.kind(node_id)} {node_id}: a video gives a representative frame first",
+            "Choices": [{"Variable": "$.media.mediaType", "StringEquals": "video", "Next": frame}],
+            "Default": image_chain,
+        }
+        return name
+
     def op(self, member: str) -> dict[str, Any]:
         return {"nodeId": member, "kind": self.kind(member),
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
+    def frame_op(self, node_id: str) -> dict[str, Any]:
+        from mediaflow.nodes.thumbnail import frame_config
+
+        return {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
+
     def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
-                  following: dict[str, Any] | None = None, fallback: bool = False) -> str:
+                  following: dict[str, Any] | None = None, frame: bool = False) -> str:
         """One Task state for ``chain`` (and, for a fan-out Task, every branch's ops after it).
 
-        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children; ``fallback`` marks
-        the one-node Tasks that re-run a fused chain node by node after it failed (stopOnFailure: false).
+        ``following`` ({"Next": state} or {"End": True}) defaults to the chain's children. Tasks compiled
+        while re-running a fused chain node by node (stopOnFailure: false) are marked ``fallback``;
+        ``frame`` makes the ffmpeg Task that grabs a video's frame for the one node of ``chain`` (a media switch).
         """
-        runtime = self.chain_runtime(chain)
+        runtime = "ffmpeg" if frame else self.chain_runtime(chain)
         members = chain + [member for branch in outputs or [] for member in branch]
-        name = self._name("+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
+        name = self._name(f"{chain[0]}.frame" if frame else
+                          "+".join(chain) + (f".fanout{len(outputs)}" if outputs else ""))
         scope.states[name] = {}
         position = len(self.tasks)
         self.tasks.append(CompiledTask(state=name, runtime=runtime, node_ids=tuple(members),
-                                       kinds=tuple(self.kind(member) for member in members), fallback=fallback))
-        ops = [self.op(member) for member in chain]
+                                       kinds=tuple(self.kind(member) for member in members),
+                                       fallback=self.go_on_unfused, quick=frame))
+        ops = [self.frame_op(chain[0]) if frame else self.op(member) for member in chain]
         timeout = RUNTIMES[runtime].timeout_seconds
         if self.run_timeout is not None:
             timeout = min(timeout, self.run_timeout)
@@ -338,7 +372,7 @@ class _Compiler:
         failed = "" if fused_go_on and not self.stop_on_failure else self._name(f"{name}.Failed")
         state: dict[str, Any] = {
             "Type": "Task",
-            "Comment": f"{runtime}: {', '.join(self.kind(member) for member in chain)}",
+            "Comment": f"{runtime}: {', '.join(op['kind'] for op in ops)}",
             "Resource": RESOURCES[runtime],
             "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
                            **({"item.$": "$.item"} if self.batch else {}),
@@ -372,7 +406,7 @@ class _Compiler:
         else:
             scope.states[failed] = {"Type": "Pass", "Parameters": self.failure(members), "ResultPath": "$.failure",
                                     "End": True}
-        if runtime in LONG_ROUTE_RUNTIMES and not outputs and self.long_route:
+        if runtime in LONG_ROUTE_RUNTIMES and not outputs and self.long_route and not frame:
             fargate = self.emit_long_route(name, state, scope)
             self.tasks[position] = dataclasses.replace(self.tasks[position], long_route=fargate)
         return name
@@ -427,15 +461,15 @@ class _Compiler:
     def node_by_node(self, chain: list[str], outputs: list[list[str]] | None, following: dict[str, Any],
                      scope: _Scope) -> str:
         """One-node Tasks for ``chain`` (then each output branch, compiled unfused), ending at ``following``."""
-        if outputs:
-            fused, self.go_on_unfused = self.go_on_unfused, True
-            try:
+        unfused, self.go_on_unfused = self.go_on_unfused, True
+        try:
+            if outputs:
                 following = {"Next": self.compile_targets([branch[0] for branch in outputs], scope,
                                                           anchor=chain[-1])}
-            finally:
-                self.go_on_unfused = fused
-        for member in reversed(chain):
-            following = {"Next": self.emit_task([member], scope, following=following, fallback=True)}
+            for member in reversed(chain):
+                following = {"Next": self.emit_task([member], scope, following=following)}
+        finally:
+            self.go_on_unfused = unfused
         start: str = following["Next"]
         return start
 
@@ -446,7 +480,7 @@ def _path_key(node_id: str) -> str:
 
 
 def _runtimes_long(tasks: list[CompiledTask]) -> bool:
-    return any(RUNTIMES[task.runtime].long_running for task in tasks)
+    return any(RUNTIMES[task.runtime].long_running and not task.quick for task in tasks)
 
 
 def compile_workflow(

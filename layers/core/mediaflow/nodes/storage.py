@@ -6,13 +6,14 @@ unless ``overwrite`` is set: on a clash the name gets a numeric suffix (``photo-
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from mediaflow.errors import Conflict
+from mediaflow.errors import Conflict, NotFound
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
@@ -66,14 +67,38 @@ def _copy(env: TaskEnvironment, media: MediaRef, key: str, overwrite: bool) -> M
         return env.blobs.put_file(key, local, media.content_type, overwrite=overwrite)
 
 
+def _marker_key(ctx: OpContext) -> str:
+    """Where this (run, node, item) records the object it stored, so running it again reuses that object."""
+    from mediaflow.runtime.tasks import node_prefix
+
+    return f"{node_prefix(ctx.run, ctx.item, ctx.node_id)}/stored.json"
+
+
+def _stored_before(env: TaskEnvironment, marker: str) -> MediaRef | None:
+    """The object an earlier attempt of this (run, node, item) stored, unless something replaced it since."""
+    if not env.blobs.exists(marker):
+        return None
+    try:
+        record = json.loads(env.blobs.read_range(marker, 0, 65536))
+        existing = env.blobs.head(str(record["key"]))
+    except (ValueError, KeyError, TypeError, NotFound):
+        return None
+    return existing if existing.etag is not None and existing.etag == record.get("etag") else None
+
+
 def execute(
     media: MediaRef, config: Config, ctx: OpContext, env: TaskEnvironment
 ) -> tuple[MediaRef, dict[str, Any]]:
     """Copy the media to the tenant's outputs; the stored reference becomes the current media."""
     folder = f"{ctx.run.tenant}/outputs/{output_prefix(media, config, ctx)}"
     filename = output_filename(media)
-    stored: MediaRef | None = None
-    names = [filename] if config.overwrite else candidate_names(filename)
+    marker = _marker_key(ctx)
+    stored: MediaRef | None = None if config.overwrite else _stored_before(env, marker)
+    if stored is not None:  # this node already stored for this run and item (a retry, a resume): that object
+        filename = stored.key.rsplit("/", 1)[-1]
+        if stored.etag != media.etag:
+            stored = _copy(env, media, stored.key, True)
+    names = [] if stored is not None else [filename] if config.overwrite else candidate_names(filename)
     for name in names:
         key = folder + name
         if key == media.key:
@@ -90,6 +115,7 @@ def execute(
         break
     if stored is None:
         raise Conflict(f"no free name for {filename!r} under {folder!r}", node_id=ctx.node_id, field="prefix")
+    env.blobs.put_bytes(marker, json.dumps({"key": stored.key, "etag": stored.etag}).encode(), "application/json")
     result = media.model_copy(update={
         "bucket": stored.bucket, "key": stored.key, "size": stored.size, "etag": stored.etag,
         "filename": filename,

@@ -71,7 +71,10 @@ def vtt(plan: Layout, sprite: str) -> bytes:
 
 
 def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:
-    """One frame per interval (fps filter), scaled to the tile, laid out by the tile filter, in one run."""
+    """The first frame of every interval (select), scaled to the tile, laid out by the tile filter, in one run.
+
+    ``select`` keeps the frame at or after each interval's start, so a clip shorter than one interval still
+    gives its first frame (the fps filter rounds a partial last interval away and wrote nothing)."""
     import ffmpeg
 
     from mediaflow.nodes.poster_frame import image_encoder_options
@@ -84,7 +87,7 @@ def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, An
     plan = layout(config, duration, width, height)
     source = state.open(length=plan.count * plan.interval)
     video = (source["v:0"]
-             .filter("fps", fps=f"1/{plan.interval:g}", round="down")
+             .filter("select", f"gte(t,selected_n*{plan.interval!r})")
              .filter("scale", plan.tile_width, plan.tile_height, flags="bicubic")
              .filter("setsar", "1")
              .filter("tile", f"{plan.columns}x{plan.rows}", nb_frames=str(plan.count)))

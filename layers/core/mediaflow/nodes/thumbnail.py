@@ -1,4 +1,9 @@
-"""`thumbnail`: a small preview. Images shrink on load (libvips); videos grab a frame (ffmpeg)."""
+"""`thumbnail`: a small preview. Images shrink on load (libvips); videos grab a representative frame (ffmpeg).
+
+With ``source: auto`` (the default) one node serves both: the compiler puts a Choice on ``$.media.mediaType``
+in front of it, and a video first goes through an ffmpeg Task that grabs a representative frame as a lossless
+PNG (at most 4096 px wide), which the node's own libvips Task then scales, crops and encodes like any image
+(see ``frame_config``)."""
 
 from __future__ import annotations
 
@@ -13,17 +18,31 @@ if TYPE_CHECKING:
     from mediaflow.workers.image import ImagePipelineState
 
 
+FRAME_MAX_WIDTH = 4096  # the widest box a thumbnail asks for: the frame never needs more
+
+
 class Config(NodeConfig):
     width: int = Field(default=256, ge=8, le=4096)
     height: int | None = Field(default=None, ge=8, le=4096)
     crop: Literal["none", "centre", "attention", "entropy"] = "none"
     output_format: Literal["jpeg", "png", "webp", "avif"] = "webp"
-    source: Literal["image", "video"] = Field(default="image", description="video: grab a frame first")
-    at_seconds: float | None = Field(default=None, ge=0, description="Video only: time of the frame")
+    source: Literal["auto", "image", "video"] = Field(
+        default="auto", description="auto: images are scaled, videos give a representative frame, scaled; "
+                                    "image or video: only that kind of media")
+    at_seconds: float | None = Field(default=None, ge=0, description="Video only: time of the frame "
+                                                                      "(default: a representative one)")
 
 
 def runtime_for(config: Any) -> str:
     return "ffmpeg" if config.source == "video" else "vips"
+
+
+def frame_config(config: NodeConfig) -> dict[str, Any]:
+    """The config of the ffmpeg op that turns a video into the frame this node then encodes (``auto``)."""
+    assert isinstance(config, Config)
+    frame = config.model_copy(update={"source": "video", "output_format": "png", "width": FRAME_MAX_WIDTH,
+                                      "height": None, "crop": "none"})
+    return frame.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def scaled_size(config: Config, width: int, height: int) -> tuple[int, int]:

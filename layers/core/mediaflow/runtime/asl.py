@@ -707,9 +707,16 @@ class _Execution:
         box: dict[str, Any] = {}
         done = threading.Event()
 
+        # An invoker that measures the timeout itself (from when the task starts executing, not while it
+        # waits for a worker) says so with ``measures_timeout``; it raises States.Timeout.
+        own_timeout = bool(getattr(self.interpreter.invoker, "measures_timeout", False))
+
         def target() -> None:
             try:
-                box["result"] = self.interpreter.invoker(resource, payload)
+                if own_timeout:
+                    box["result"] = self.interpreter.invoker(resource, payload, timeout)  # type: ignore[call-arg]
+                else:
+                    box["result"] = self.interpreter.invoker(resource, payload)
             except BaseException as exc:
                 box["error"] = exc
             finally:
@@ -719,7 +726,7 @@ class _Execution:
         started = time.time()
         while not done.wait(_POLL_SECONDS):
             self.check(scope)
-            if timeout is not None and time.time() - started >= timeout:
+            if not own_timeout and timeout is not None and time.time() - started >= timeout:
                 raise StatesError("States.Timeout", f"the task did not finish within {timeout:g} seconds")
         if "error" in box:
             raise task_error(box["error"])

@@ -7,20 +7,15 @@ record and the ``workflow.completed`` / ``workflow.failed`` event follow the exe
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import multiprocessing
-import os
-import shutil
-import tempfile
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+from mediaflow.adapters.embedded.durable import DurableStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.errors import InternalError, NotFound
@@ -35,41 +30,22 @@ from mediaflow.runs import (
     output_refs,
 )
 from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
+from mediaflow.runtime.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
 # -- worker processes ----------------------------------------------------------------------------------
-
-_WORKER: dict[str, TaskEnvironment] = {}
-
-
-def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str) -> None:
-    """Process-pool initializer: build this process's TaskEnvironment once."""
-    workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True, exist_ok=True)
-    db = SQLiteDatabase(Path(db_path))
-    _WORKER["env"] = TaskEnvironment(
-        blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
-        runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
-    )
-
-
-def _run_in_worker(payload: dict[str, Any]) -> dict[str, Any]:
-    env = _WORKER["env"]
-    # A fresh scratch folder per task, removed whatever happens.
-    with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
-        return execute_task(payload, dataclasses.replace(env, workdir=Path(scratch)))
-
-
-def _start_method() -> str:
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class ProcessPoolInvoker:
-    """An ASL invoker that runs ``execute_task`` in worker processes. The pool starts on first use."""
+    """An ASL invoker that runs ``execute_task`` in worker processes (see runtime/workerpool.py); the pool
+    starts on first use. It measures a Task's timeout itself, from when a worker takes the task."""
+
+    measures_timeout = True
 
     def __init__(self, settings: Settings, blobs_root: Path, bucket: str, db_path: Path,
                  workers: int | None = None) -> None:
@@ -78,36 +54,66 @@ class ProcessPoolInvoker:
         self.bucket = bucket
         self.db_path = db_path
         self.workers = workers or settings.workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
-    def _get_pool(self) -> ProcessPoolExecutor:
+    @property
+    def pool(self) -> WorkerPool:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context(_start_method()),
-                    initializer=_init_worker,
-                    initargs=(self.settings, str(self.blobs_root), self.bucket, str(self.db_path)),
-                )
+                if self._closed:
+                    raise PoolDraining("the runtime is stopping and takes no more tasks")
+                self._pool = WorkerPool(self.workers, (self.settings, str(self.blobs_root), self.bucket,
+                                                       str(self.db_path)))
             return self._pool
 
-    def __call__(self, resource: str, payload: dict[str, Any]) -> dict[str, Any]:
-        pool = self._get_pool()
+    def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         try:
-            return pool.submit(_run_in_worker, payload).result()
-        except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            node = next(iter(payload.get("ops") or [{}])).get("nodeId")
-            raise InternalError("a worker process exited while running the task", node_id=node) from None
+            return self.pool.run(payload, timeout)
+        except WorkerLost as lost:
+            node = task_node(payload)
+            raise InternalError(f"{lost.message} (each time it was tried)", node_id=node) from None
+
+    def drain(self, grace_seconds: float) -> int:
+        with self._lock:
+            pool, self._closed = self._pool, True
+        return pool.drain(grace_seconds) if pool is not None else 0
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
+
+
+class CheckpointingInvoker:
+    """Answers a Task of a run from its checkpoint when it already completed, else runs it and records the
+    result; events that worker processes published reach the bus after each task."""
+
+    measures_timeout = True
+
+    def __init__(self, invoker: ProcessPoolInvoker, durable: DurableStore | None, outbox: OutboxBus | None,
+                 bus: EventBus) -> None:
+        self.invoker = invoker
+        self.durable = durable
+        self.outbox = outbox
+        self.bus = bus
+
+    def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
+        run = payload.get("run") if isinstance(payload, dict) else None
+        run_id = run.get("runId") if isinstance(run, dict) else None
+        key = checkpoint_key(payload) if run_id and self.durable else None
+        if key is not None and self.durable is not None:
+            done, result = self.durable.checkpoint(str(run_id), key)
+            if done:
+                return result
+        try:
+            result = self.invoker(resource, payload, timeout)
+        finally:
+            if self.outbox is not None:
+                self.outbox.drain(self.bus)
+        return result  # the worker saved the checkpoint, in one transaction with the Task's step records
 
 
 # -- runs ----------------------------------------------------------------------------------------------
@@ -153,6 +159,7 @@ class EmbeddedRuntime:
         self.sleep = sleep
         self._own_invoker: ProcessPoolInvoker | None = None
         self._outbox: OutboxBus | None = None
+        self.durable: DurableStore | None = DurableStore(runs.db) if isinstance(runs, SQLiteRunStore) else None
         if invoker is None:
             db_path = runs.db.path if isinstance(runs, SQLiteRunStore) else database_path(settings.data_dir)
             self._own_invoker = ProcessPoolInvoker(
@@ -162,28 +169,46 @@ class EmbeddedRuntime:
                 db_path,
             )
             self._outbox = OutboxBus(runs.db if isinstance(runs, SQLiteRunStore) else SQLiteDatabase(db_path))
-            invoker = self._draining(self._own_invoker)
+            invoker = CheckpointingInvoker(self._own_invoker, self.durable, self._outbox, bus)
         self.invoker: Invoker = invoker
         self._runs_pool = ThreadPoolExecutor(max_workers=max_concurrent_runs,
                                              thread_name_prefix="mediaflow-run")
         self._active: dict[str, RunHandle] = {}
+        self._leased: set[str] = set()
+        self._cancels: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._suspending = threading.Event()
+        self._stopped = threading.Event()  # ends the lease renewals
+        self._heartbeat: threading.Thread | None = None
 
     # -- public ----------------------------------------------------------------------------------------
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""
-        self._ensure_run(input, run_id)
-        return self._execute(asl, input, run_id, threading.Event())
+        self._ensure_run(asl, input, run_id)
+        cancel_event = threading.Event()
+        with self._lock:
+            self._leased.add(run_id)
+            self._cancels[run_id] = cancel_event
+        try:
+            return self._execute(asl, input, run_id, cancel_event)
+        finally:
+            self._forget(run_id)
 
     def start_async(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> RunHandle:
         """Record the run as pending and run it on a background thread."""
-        self._ensure_run(input, run_id)
+        self._ensure_run(asl, input, run_id)
+        return self._submit(asl, input, run_id)
+
+    def _submit(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> RunHandle:
         cancel_event = threading.Event()
+        with self._lock:
+            self._leased.add(run_id)
         future = self._runs_pool.submit(self._execute, asl, input, run_id, cancel_event)
         handle = RunHandle(run_id, future, cancel_event)
         with self._lock:
             self._active[run_id] = handle
+            self._cancels[run_id] = cancel_event
         future.add_done_callback(lambda _: self._forget(run_id))
         return handle
 
@@ -202,8 +227,100 @@ class EmbeddedRuntime:
         for handle in handles:
             handle.cancel()
         self._runs_pool.shutdown(wait=True)
+        self._stopped.set()
         if self._own_invoker is not None:
             self._own_invoker.close()
+
+    # -- durability: drain, recover, redrive ----------------------------------------------------------
+
+    def drain(self, grace_seconds: float = 30.0) -> list[str]:
+        """Stop taking work; Tasks already running get ``grace_seconds`` to finish (their results are
+        checkpointed); the runs in flight stop at the next state and stay resumable (the next process to start
+        on this data dir resumes them). Returns the ids of the runs left to resume."""
+        self._suspending.set()
+        with self._lock:
+            cancels = list(self._cancels.values())
+            suspended = sorted(self._leased)
+        for cancel_event in cancels:
+            cancel_event.set()
+        if self._own_invoker is not None:
+            left = self._own_invoker.drain(grace_seconds)
+            if left:
+                logger.warning("%d task(s) still running after %.0f s were stopped; they run again on resume",
+                               left, grace_seconds)
+        self._runs_pool.shutdown(wait=True)
+        self._stopped.set()
+        return suspended
+
+    def recover(self, *, max_resumes: int = 3) -> dict[str, list[str]]:
+        """Take over the runs whose process stopped (lease expired or owner gone) and resume them from their
+        checkpoints; a run that already failed to finish ``max_resumes`` times ends failed with
+        RuntimeInterrupted. Returns ``{"resumed": [...], "interrupted": [...]}``."""
+        outcome: dict[str, list[str]] = {"resumed": [], "interrupted": []}
+        if self.durable is None:
+            return outcome
+        for execution in self.durable.orphans():
+            if not self.durable.take(execution.run_id, execution.owner):
+                continue  # another process took it first
+            try:
+                status = self.runs.get_run(execution.tenant, execution.run_id)["status"]
+            except NotFound:
+                self.durable.finish(execution.run_id)
+                continue
+            if status in TERMINAL:
+                self.durable.finish(execution.run_id)
+                continue
+            if execution.resumes + 1 > max_resumes:
+                self.interrupt(execution.tenant, execution.run_id,
+                               f"the run was interrupted {execution.resumes + 1} times without finishing")
+                outcome["interrupted"].append(execution.run_id)
+                continue
+            logger.info("resuming run %s from its checkpoints", execution.run_id)
+            self._submit(execution.asl, execution.input, execution.run_id)
+            outcome["resumed"].append(execution.run_id)
+        for tenant, run_id in self.durable.stranded(older_than_seconds=self.durable.lease_seconds):
+            self.interrupt(tenant, run_id, "the run's process stopped before it recorded the run's execution")
+            outcome["interrupted"].append(run_id)
+        self._start_heartbeat()
+        return outcome
+
+    def interrupt(self, tenant: str, run_id: str, message: str) -> None:
+        """End a run that cannot be resumed safely: failed, RuntimeInterrupted (retry accepts it)."""
+        record = self.runs.get_run(tenant, run_id)
+        input = record.get("input") or {}
+        _, workflow_id, version = self._identity(input)
+        result = ExecutionResult(status="FAILED", error="RuntimeInterrupted", cause=message, name=run_id)
+        self._finish(result, input, tenant, workflow_id, version, run_id,
+                     str(record.get("startedAt") or now_iso()), dict(record.get("progress") or {}))
+        if self.durable is not None:
+            self.durable.finish(run_id)
+
+    def redrive(self, tenant: str, run_id: str) -> RunHandle:
+        """Run a failed or cancelled run again under the same id from its failed Task: every Task that
+        completed before is answered from its checkpoint (its outputs and step records are kept)."""
+        execution = self.durable.reopen(run_id) if self.durable is not None else None
+        if execution is None:
+            raise NotFound(f"run {run_id!r} has no recorded execution to redrive", field="runId")
+        self.runs.update_run(tenant, run_id, status="pending", error=None, endedAt=None)
+        return self._submit(execution.asl, execution.input, run_id)
+
+    def _start_heartbeat(self) -> None:
+        with self._lock:
+            if self._heartbeat is not None or self.durable is None:
+                return
+            self._heartbeat = threading.Thread(target=self._renew_leases, name="mediaflow-leases", daemon=True)
+            self._heartbeat.start()
+
+    def _renew_leases(self) -> None:
+        assert self.durable is not None
+        interval = max(1.0, self.durable.lease_seconds / 3)
+        while not self._stopped.wait(interval):
+            with self._lock:
+                run_ids = sorted(self._leased)
+            try:
+                self.durable.renew(run_ids)
+            except Exception:  # a busy database delays one renewal; the lease outlasts several intervals
+                logger.exception("could not renew run leases")
 
     def __enter__(self) -> EmbeddedRuntime:
         return self
@@ -227,6 +344,8 @@ class EmbeddedRuntime:
     def _forget(self, run_id: str) -> None:
         with self._lock:
             self._active.pop(run_id, None)
+            self._leased.discard(run_id)
+            self._cancels.pop(run_id, None)
 
     def _identity(self, input: dict[str, Any]) -> tuple[str, str, int]:
         run = input.get("run")
@@ -235,18 +354,24 @@ class EmbeddedRuntime:
         return (str(run.get("tenant") or self.settings.tenant), str(run.get("workflowId") or "adhoc"),
                 int(run.get("version") or 1))
 
-    def _ensure_run(self, input: dict[str, Any], run_id: str) -> None:
+    def _ensure_run(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> None:
+        if self._suspending.is_set():
+            raise PoolDraining("the runtime is stopping and starts no more runs")
         tenant, workflow_id, version = self._identity(input)
         try:
             self.runs.get_run(tenant, run_id)
         except NotFound:
             self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
                                   "version": version, "status": "pending", "input": input})
+        if self.durable is not None:
+            self.durable.record_execution(tenant, run_id, asl, input)
+            self._start_heartbeat()
 
     def _execute(self, asl: dict[str, Any], input: dict[str, Any], run_id: str,
                  cancel_event: threading.Event) -> ExecutionResult:
         tenant, workflow_id, version = self._identity(input)
-        started_at = now_iso()  # the run stays pending until a worker starts its first task (runs.begin_task)
+        # Kept on resume; the run stays pending until a worker starts its first task (runs.begin_task).
+        started_at = str(self.runs.get_run(tenant, run_id).get("startedAt") or now_iso())
         counts = {"tasksSucceeded": 0, "tasksFailed": 0}
         counts_lock = threading.Lock()
 
@@ -267,7 +392,13 @@ class EmbeddedRuntime:
             result = interpreter.execute(input, name=run_id, cancel=cancel_event)
         except Exception as exc:  # an invalid document: the run fails rather than staying "running"
             result = ExecutionResult(status="FAILED", error="States.Runtime", cause=str(exc), name=run_id)
+        if self._suspending.is_set() and result.status == "ABORTED":
+            if self.durable is not None:  # drained: left running, resumed by the next process to start
+                self.durable.release(run_id)
+            return result
         self._finish(result, input, tenant, workflow_id, version, run_id, started_at, dict(counts))
+        if self.durable is not None:
+            self.durable.finish(run_id)
         return result
 
     def _finish(self, result: ExecutionResult, input: dict[str, Any], tenant: str, workflow_id: str,
@@ -277,5 +408,5 @@ class EmbeddedRuntime:
                runs=self.runs, bus=self.bus, progress=progress)
 
 
-__all__ = ["RUN_STATUS_BY_EXECUTION", "EmbeddedRuntime", "ProcessPoolInvoker", "RunHandle", "describe_error",
-           "find_failures", "output_refs"]
+__all__ = ["RUN_STATUS_BY_EXECUTION", "CheckpointingInvoker", "EmbeddedRuntime", "ProcessPoolInvoker", "RunHandle",
+           "describe_error", "find_failures", "output_refs"]

@@ -7,7 +7,9 @@ returns the new MediaRef. The Lambda handlers and the embedded executor both cal
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import shutil
 import tempfile
 import time
@@ -21,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError
+from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.settings import Settings, get_settings
@@ -103,6 +105,7 @@ class OpContext:
 
     node_id: str
     run: RunContext
+    item: int | None = None  # the batch item (Map iteration) this op runs for
     event: dict[str, Any] | None = None  # the event that started the run, if an event did
 
 
@@ -195,11 +198,16 @@ def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
 
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
+    return node_prefix(task.run, task.item, node_id)
+
+
+def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
+    """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
     from mediaflow.nodes.rename import clean_component
 
-    parts = [task.run.tenant, "runs", task.run.run_id]
-    if task.item is not None:  # items of one batch never share an output key
-        parts.append(f"item-{task.item}")
+    parts = [run.tenant, "runs", run.run_id]
+    if item is not None:  # items of one batch never share an output key
+        parts.append(f"item-{item}")
     parts.append(node_id)
     return "/".join(clean_component(part) or "_" for part in parts)
 
@@ -290,12 +298,17 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
         result = run_ops(task, env)
     except ExceedsLambdaBudget:
         raise  # handed to the long route: not a failure of the node
-    except MediaflowError as error:
-        _record_failure(task, env, error, started)
-        raise
     except Exception as error:  # a toolchain crash still gets a named, recorded error
-        wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=task.ops[0].node_id)
+        node_id = getattr(error, "node_id", None) or task.ops[0].node_id
+        if storage_full(error) and not isinstance(error, StorageFull):
+            wrapped: MediaflowError = StorageFull(f"no room to write the output: {error}", node_id=node_id)
+        elif isinstance(error, MediaflowError):
+            wrapped = error
+        else:
+            wrapped = InternalError(f"{type(error).__name__}: {error}", node_id=node_id)
         _record_failure(task, env, wrapped, started)
+        if wrapped is error:
+            raise
         raise wrapped from error
     if env.runs is not None:
         # The media a Task hands on is kept on the step of the node that made it, so a run that stops
@@ -313,6 +326,17 @@ def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
     if result.branches is not None:
         return [media.to_state() for media in result.branches]
     return result.media.to_state()
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or a tool's error carrying its text) says the disk had no room."""
+    if isinstance(error, OSError) and error.errno in _NO_ROOM:
+        return True
+    text = str(error)
+    return any(os.strerror(code) in text for code in _NO_ROOM)
 
 
 def _refuse_media_ops(task: TaskPayload) -> None:

@@ -70,23 +70,23 @@ def session_for(model: str, settings: Settings) -> Any:
 
 
 def _open_image(path: Path, node_id: str, max_pixels: int) -> Any:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
+
+    from mediaflow.workers.pillow_fallback import DECODE_ERRORS, opened
 
     sniffed = sniff_file(path)
     if sniffed.format not in RASTER:
         raise UnsupportedMedia(f"background_remove needs a raster image, got {sniffed.format}", node_id=node_id)
-    if sniffed.format == "heic":
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
     try:
-        image = Image.open(path)
-        if image.width * image.height > max_pixels:
-            raise MediaTooLarge(f"{image.width}x{image.height} is more than {max_pixels} pixels", node_id=node_id)
-        image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise MediaDecodeError(f"could not decode the image: {error}", node_id=node_id) from error
+        with opened(path, sniffed.format) as image:
+            if image.width * image.height > max_pixels:
+                raise MediaTooLarge(f"{image.width}x{image.height} is more than {max_pixels} pixels",
+                                    node_id=node_id)
+            image.load()
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except DECODE_ERRORS as error:
+        raise MediaDecodeError(f"could not decode the image: {error or type(error).__name__}",
+                               node_id=node_id) from error
 
 
 def cut_out(image: Any, config: Config, session: Any) -> Any:

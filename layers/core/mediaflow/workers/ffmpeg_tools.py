@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import MediaDecodeError, MediaflowError, ToolchainError, UnsupportedMedia
+from mediaflow.procs import die_with_parent
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import Sniffed, sniff_file
 
@@ -159,7 +160,7 @@ def run_tool(argv: list[str], *, timeout: float, node_id: str | None, what: str)
     """
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=die_with_parent)
     except FileNotFoundError as error:
         raise ToolchainError(f"{argv[0]} is not installed (make setup installs ffmpeg)", node_id=node_id) from error
     try:

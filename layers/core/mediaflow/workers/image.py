@@ -33,6 +33,10 @@ Decisions written down here because they span ops:
 * Multi-page input (animated GIF/WebP, multi-page TIFF) contributes its first page only.
 * BMP and HEIC are decoded by Pillow (pillow-heif) after the same pixel check; BMP output is PNG and
   HEIC output is JPEG unless a ``convert`` says otherwise (libvips here cannot write either).
+* TIFF and AVIF files that libvips refuses although they are valid (CIELab, 12-bit, old-style JPEG,
+  tiled with separate planes, AVIF sequences) are decoded by Pillow instead, restricted to the sniffed
+  format's plugin, after the same pixel check (:mod:`mediaflow.workers.pillow_fallback`). Float samples
+  are mapped onto 0..255 by their range. Every decode failure is a named ``MediaDecodeError``.
 * Without ``strip_metadata`` the output keeps the input's metadata (orientation reset to 1 after the
   pixels were rotated, the ICC profile replaced by sRGB). With it (or ``compress`` with
   ``stripMetadata`` or ``thumbnail``) nothing is kept but what the op asks for.
@@ -44,7 +48,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +83,7 @@ from mediaflow.runtime.tasks import (
 )
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, Sniffed, sniff_file
+from mediaflow.workers import pillow_fallback
 
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif", "tiff"]
 
@@ -329,33 +334,35 @@ def gravity_offset(gravity: str, free_x: int, free_y: int) -> tuple[int, int]:
 # Decoding
 
 def read_header(path: Path, sniffed: Sniffed, node_id: str) -> tuple[SourceInfo, Any]:
-    """Open the header only (no pixels) and describe it; returns the lazy libvips image when there is one."""
+    """Open the header only (no pixels) and describe it; returns the lazy libvips image when libvips decodes
+    the file, None when Pillow does (BMP, HEIC, and the TIFF/AVIF files libvips refuses)."""
     size = path.stat().st_size
     if sniffed.format in VIPS_FORMATS:
-        try:
-            image = pyvips.Image.new_from_file(str(path), access="sequential", **LOAD_OPTIONS)
-        except pyvips.Error as error:
-            raise MediaDecodeError(f"cannot read the {sniffed.format} header: {_first_line(error)}",
-                                   node_id=node_id) from error
-        info = SourceInfo(
-            sniffed=sniffed, path=path, size=size, width=image.width, height=image.height, bands=image.bands,
-            has_alpha=bool(image.hasalpha()), orientation=_int_field(image, "orientation", 1),
-            icc_profile=image.get_typeof("icc-profile-data") != 0, pages=_int_field(image, "n-pages", 1),
-            exif=_exif_fields(image),
-        )
-        return info, image
+        refusal = pillow_fallback.vips_refusal(path, sniffed.format)
+        if refusal is None:
+            try:
+                image = pyvips.Image.new_from_file(str(path), access="sequential", **LOAD_OPTIONS)
+            except pyvips.Error as error:
+                if sniffed.format not in pillow_fallback.FALLBACK_FORMATS:
+                    raise MediaDecodeError(f"cannot read the {sniffed.format} header: {_first_line(error)}",
+                                           node_id=node_id) from error
+                refusal = _first_line(error)
+            else:
+                info = SourceInfo(
+                    sniffed=sniffed, path=path, size=size, width=image.width, height=image.height,
+                    bands=image.bands, has_alpha=bool(image.hasalpha()),
+                    orientation=_int_field(image, "orientation", 1),
+                    icc_profile=image.get_typeof("icc-profile-data") != 0, pages=_int_field(image, "n-pages", 1),
+                    exif=_exif_fields(image),
+                )
+                return info, image
+        return _pillow_header(path, sniffed, size, node_id, refusal), None
     return _pillow_header(path, sniffed, size, node_id), None
 
 
-def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str) -> SourceInfo:
-    from PIL import Image as PILImage
-
-    if sniffed.format == "heic":
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
+def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str, libvips: str | None = None) -> SourceInfo:
     try:
-        with pillow_pixel_limit(), PILImage.open(path) as handle:
+        with pillow_fallback.opened(path, sniffed.format) as handle:
             exif = handle.getexif()
             return SourceInfo(
                 sniffed=sniffed, path=path, size=size, width=handle.width, height=handle.height,
@@ -363,46 +370,25 @@ def _pillow_header(path: Path, sniffed: Sniffed, size: int, node_id: str) -> Sou
                 orientation=int(exif.get(0x0112, 1)) if sniffed.format != "heic" else 1,
                 icc_profile=bool(handle.info.get("icc_profile")), pages=int(getattr(handle, "n_frames", 1)),
             )
-    except Exception as error:
-        message = f"cannot read the {sniffed.format} header: {error}"
-        raise MediaDecodeError(message, node_id=node_id) from error
-
-
-@contextlib.contextmanager
-def pillow_pixel_limit() -> Iterator[None]:
-    """Let Pillow open what the header check already accepted (its own bomb limit is lower)."""
-    import warnings
-
-    from PIL import Image as PILImage
-
-    previous = PILImage.MAX_IMAGE_PIXELS
-    PILImage.MAX_IMAGE_PIXELS = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            yield
-    finally:
-        PILImage.MAX_IMAGE_PIXELS = previous
+    except pillow_fallback.DECODE_ERRORS as error:
+        raise pillow_fallback.decode_failure(sniffed.format, error, node_id, header=True,
+                                             libvips=libvips) from error
 
 
 def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
-    from PIL import Image as PILImage
     from PIL import ImageOps
 
-    if sniffed.format == "heic":
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    with pillow_pixel_limit(), PILImage.open(path) as handle:
-        handle.load()
-        picture = ImageOps.exif_transpose(handle) if autorotate else handle.copy()
-        icc = handle.info.get("icc_profile")
-        exif = handle.info.get("exif")
-    has_alpha = "A" in picture.getbands() or "transparency" in picture.info
-    picture = picture.convert("RGBA" if has_alpha else "RGB")
-    image = pyvips.Image.new_from_memory(picture.tobytes(), picture.width, picture.height,
-                                         len(picture.getbands()), "uchar").copy(interpretation="srgb")
-    if icc:
+    try:
+        with pillow_fallback.opened(path, sniffed.format) as handle:
+            handle.load()
+            bits = pillow_fallback.bits_per_sample(handle)
+            picture = ImageOps.exif_transpose(handle) if autorotate else handle.copy()
+            icc = handle.info.get("icc_profile")
+            exif = handle.info.get("exif")
+        image = pillow_fallback.to_vips(picture, bits)
+    except pillow_fallback.DECODE_ERRORS as error:
+        raise pillow_fallback.decode_failure(sniffed.format, error, None) from error
+    if icc and not picture.mode.startswith(("LAB", "I", "F")):  # those pixels were converted above
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(icc))
     if exif and not autorotate:
         blob = exif if exif.startswith(b"Exif") else b"Exif\x00\x00" + exif
@@ -413,7 +399,7 @@ def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
 def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool) -> Any:
     """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB."""
     sniffed = info.sniffed
-    if sniffed.format in VIPS_FORMATS:
+    if header_image is not None:
         if size is not None:
             extra: dict[str, Any] = {"export_profile": "srgb"} if info.icc_profile else {}
             image = pyvips.Image.thumbnail(str(info.path), size[0], height=size[1], size="force",
@@ -435,7 +421,7 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
     if autorotate and image.get_typeof("orientation") != 0:
         image = image.copy()
         image.remove("orientation")
-    return to_srgb_8bit(image)
+    return to_srgb_8bit(pillow_fallback.display_range(image))
 
 
 def _header_stand_in(header_image: Any, info: SourceInfo) -> Any:
@@ -547,7 +533,7 @@ def encode_pdf(image: Any, plan: EncodePlan, path: Path) -> None:
                 else (img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11)))
         layout = img2pdf.get_layout_fun(pagesize=page, fit=img2pdf.FitMode.into, auto_orient=True)
     extra: dict[str, Any] = {"title": pdf.title} if pdf.title else {}
-    with pillow_pixel_limit():
+    with pillow_fallback.pixel_limit_lifted():
         data = img2pdf.convert(str(inner), layout_fun=layout, nodate=True, engine=img2pdf.Engine.internal,
                                **extra)
     path.write_bytes(data)
@@ -574,7 +560,7 @@ def _parse_steps(task: TaskPayload, ops: list[Op]) -> list[_Step]:
     steps: list[_Step] = []
     for op in ops:
         kind, config = parse_op(op, IMAGE_KINDS | ANNOTATION_KINDS, "vips")
-        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     return steps
 
 
@@ -607,6 +593,9 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
             image = _header_stand_in(header_image, info)
         else:
             image = decode(header_image, info, load_size, autorotate)
+    except MediaDecodeError as error:
+        error.node_id = error.node_id or first_id
+        raise
     except pyvips.Error as error:
         raise MediaDecodeError(f"cannot decode the {sniffed.format} image: {_first_line(error)}",
                                node_id=first_id) from error

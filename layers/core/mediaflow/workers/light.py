@@ -70,7 +70,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     media = task.media
     outcomes: list[OpOutcome] = []
     for op, kind, config in parsed:
-        ctx = OpContext(node_id=op.node_id, run=task.run, event=task.event)
+        ctx = OpContext(node_id=op.node_id, run=task.run, item=task.item, event=task.event)
         started = time.time()
         try:
             media, output = run_op(kind, media, config, ctx, env)

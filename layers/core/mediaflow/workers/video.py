@@ -318,7 +318,7 @@ def _parse_steps(task: TaskPayload) -> list[_Step]:
     steps: list[_Step] = []
     for op in task.ops:
         kind, config = parse_op(op, KINDS, "ffmpeg")
-        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run)))
+        steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     if not any(step.kind in VIDEO_KINDS for step in steps):
         raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
     return steps
@@ -449,11 +449,13 @@ def run_convert(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any
 
 
 def run_thumbnail(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
-    """``thumbnail`` with ``source: video``: one frame scaled to fit (or cover and crop) the box."""
+    """``thumbnail`` on a video: one frame scaled to fit (or cover and crop) the box; without ``atSeconds``, the
+    most representative frame (ffmpeg's thumbnail filter) near 10 % of the duration."""
     from mediaflow.nodes import poster_frame
 
     crop = config.crop != "none" and config.height is not None
-    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None, best_frame=False,
+    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None,
+                             best_frame=config.at_seconds is None,
                              fmt=config.output_format, width=config.width, height=config.height, crop=crop)
 
 

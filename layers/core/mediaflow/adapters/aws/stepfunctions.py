@@ -219,6 +219,21 @@ class StepFunctionsOrchestrator:
                 input=json.dumps(execution_input, sort_keys=True, separators=(",", ":")))
         return response
 
+    def redrive(self, execution: str) -> bool:
+        """RedriveExecution (Standard): the execution continues from its failed states; False when Step
+        Functions will not redrive it (Express, too old, not failed)."""
+        from botocore.exceptions import ClientError
+
+        if ":express:" in execution:
+            return False
+        try:
+            self.sfn.redrive_execution(executionArn=execution)
+        except ClientError as error:
+            if error_code(error) in ("ExecutionNotRedrivable", "ExecutionDoesNotExist", "ExecutionLimitExceeded"):
+                return False
+            raise translate(error, f"execution {execution!r}") from error
+        return True
+
     def stop(self, execution: str, cause: str = "cancelled") -> None:
         with translated(f"execution {execution!r}"):
             self.sfn.stop_execution(executionArn=execution, error="Cancelled", cause=cause)

@@ -35,10 +35,17 @@ class UsagePlanKeys:
         from botocore.exceptions import ClientError
 
         name = usage_key_name(self.prefix, key_id)
-        existing = self._find(name)
-        api_key_id = existing or self.apigateway.create_api_key(
-            name=name, value=key_hash, enabled=True, description="mediaflow API key (value: its SHA-256)",
-            tags={"mediaflow:deployment": self.prefix})["id"]
+        api_key_id = self._find(name)
+        if api_key_id is None:
+            try:
+                api_key_id = str(self.apigateway.create_api_key(
+                    name=name, value=key_hash, enabled=True, description="mediaflow API key (value: its SHA-256)",
+                    tags={"mediaflow:deployment": self.prefix})["id"])
+            except ClientError as error:
+                found = self._find_value(key_hash) if error_code(error) == "ConflictException" else None
+                if found is None:  # values are unique per account and region: it exists under another name
+                    raise
+                api_key_id = found
         try:
             self.apigateway.create_usage_plan_key(usagePlanId=self.usage_plan_id, keyId=api_key_id, keyType="API_KEY")
         except ClientError as error:
@@ -50,6 +57,15 @@ class UsagePlanKeys:
         found = self._find(usage_key_name(self.prefix, key_id))
         if found:
             self.apigateway.delete_api_key(apiKey=found)
+
+    def _find_value(self, value: str) -> str | None:
+        page: dict[str, Any] = {}
+        while True:
+            listed = self.apigateway.get_api_keys(includeValues=True, limit=500, **page)
+            found = next((str(item["id"]) for item in listed.get("items", []) if item.get("value") == value), None)
+            if found or not listed.get("position"):
+                return found
+            page = {"position": listed["position"]}
 
     def _find(self, name: str) -> str | None:
         listed = self.apigateway.get_api_keys(nameQuery=name, limit=500).get("items", [])

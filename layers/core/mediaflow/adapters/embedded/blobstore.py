@@ -104,7 +104,9 @@ class FolderBlobStore:
 
     def copy(self, source_key: str, key: str, *, content_type: str | None = None,
              overwrite: bool = True) -> MediaRef:
-        """Copy an object inside the store (S3 CopyObject); the source is left as it is.
+        """Copy an object inside the store (S3 CopyObject); the source is left as it is. Create-only copies
+        stay strict (a Conflict even for the same bytes): the storage node relies on it to give each item
+        its own name.
 
         Stored files are never modified in place (every write renames a new file over the key), so the
         copy is a hard link to the same bytes: instant, and the source can never change under it.
@@ -139,8 +141,6 @@ class FolderBlobStore:
 
     def _put(self, key: str, content_type: str, overwrite: bool, write: Any) -> MediaRef:
         target = self.local_path(key)
-        if not overwrite and target.exists():
-            raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
         self._make_parent(target, key)
         tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
@@ -156,8 +156,7 @@ class FolderBlobStore:
                 try:
                     os.link(tmp, target)
                 except FileExistsError:
-                    raise Conflict(f"object {key!r} already exists and is never overwritten",
-                                   field="key") from None
+                    return self._unchanged(key, etag)
                 finally:
                     tmp.unlink(missing_ok=True)
         except IsADirectoryError:
@@ -166,6 +165,13 @@ class FolderBlobStore:
             tmp.unlink(missing_ok=True)
         self._write_meta(key, meta)
         return self._ref(key, meta)
+
+    def _unchanged(self, key: str, etag: str | None) -> MediaRef:
+        """Writing an existing key (never overwritten) with the same bytes is a no-op; other bytes conflict."""
+        existing = self.head(key)
+        if etag is not None and existing.etag == etag:
+            return existing
+        raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
 
     def _make_parent(self, target: Path, key: str) -> None:
         try:

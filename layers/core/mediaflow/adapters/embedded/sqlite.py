@@ -183,8 +183,12 @@ class SQLiteDatabase:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction that takes the write lock up front (no upgrade deadlocks)."""
+        """A short write transaction that takes the write lock up front (no upgrade deadlocks). Inside another
+        ``write()`` of the same thread it joins that transaction (writes that must land together)."""
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -384,14 +388,23 @@ class SQLiteRunStore:
             raise NotFound(f"run {run_id!r} not found")
         return _run_doc(rows[0])
 
-    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> list[dict[str, Any]]:
         if workflow_id is None:
             rows = self.db.read("SELECT * FROM runs WHERE tenant = ? "
-                                "ORDER BY created_at DESC, run_id LIMIT ?", (tenant, limit))
+                                "ORDER BY created_at DESC, run_id LIMIT ? OFFSET ?", (tenant, limit, offset))
         else:
             rows = self.db.read("SELECT * FROM runs WHERE tenant = ? AND workflow_id = ? "
-                                "ORDER BY created_at DESC, run_id LIMIT ?", (tenant, workflow_id, limit))
+                                "ORDER BY created_at DESC, run_id LIMIT ? OFFSET ?",
+                                (tenant, workflow_id, limit, offset))
         return [_run_doc(r) for r in rows]
+
+    def count_runs(self, tenant: str, workflow_id: str | None = None) -> int:
+        if workflow_id is None:
+            rows = self.db.read("SELECT COUNT(*) FROM runs WHERE tenant = ?", (tenant,))
+        else:
+            rows = self.db.read("SELECT COUNT(*) FROM runs WHERE tenant = ? AND workflow_id = ?", (tenant, workflow_id))
+        return int(rows[0][0])
 
     def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
         node_id = str(step.get("nodeId") or step.get("node_id") or "")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from mediaflow.api.http import base_url, form_parts, json_body
-from mediaflow.api.models import CancelResult, Run, RunAccepted, RunList, RunRequest
+from mediaflow.api.models import CancelResult, RetryRequest, Run, RunAccepted, RunList, RunRequest
 from mediaflow.api.routes import reply
 from mediaflow.api.runs import RunService
 
@@ -33,21 +33,20 @@ def register(app: MediaflowResolver) -> None:
         return reply(RunAccepted, data, 202, {"Location": f"/v1/runs/{data['runId']}"})
 
     @app.secured("POST", "/v1/workflows/<workflow_id>/runs", EXECUTE, tags=TAGS, status_code=202,
-                 summary="Run on a multipart `file`, on stored `objects` (several = a batch) or on `sample` media")
+                 summary="Run on a multipart `file`, on stored `objects` (several = a batch) or, with "
+                         "`sample: true`, on generated sample media; 409 `WorkflowPaused` while paused")
     def start_run(workflow_id: Id) -> Response[RunAccepted]:
         event = app.current_event.raw_event
         parts = form_parts(event)
-        if parts is not None:
-            media = service.media_from_parts(tenant(), parts)
-        else:
-            request = RunRequest.model_validate(json_body(event))
-            media = (service.sample_media(tenant(), request.sample_type) if request.sample or not request.objects
-                     else service.media_from_keys(tenant(), request.objects))
-        return accepted(service.start(tenant(), workflow_id, media, base()))
+        request = None if parts is not None else RunRequest.model_validate(json_body(event))
+        return accepted(service.start_request(tenant(), workflow_id, parts, request, base()))
 
-    @app.secured("GET", "/v1/workflows/<workflow_id>/runs", READ, summary="Recent runs of a workflow", tags=TAGS)
-    def list_runs(workflow_id: Id, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Response[RunList]:
-        return reply(RunList, service.runs_of(tenant(), workflow_id, limit))
+    @app.secured("GET", "/v1/workflows/<workflow_id>/runs", READ, tags=TAGS,
+                 summary="Runs of a workflow, newest first: `limit` + `offset` (or `cursor`); `count` is the total")
+    def list_runs(workflow_id: Id, limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                  offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+                  cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response[RunList]:
+        return reply(RunList, service.runs_of(tenant(), workflow_id, limit, offset, cursor))
 
     @app.secured("GET", "/v1/runs/<run_id>", READ, summary="A run: status, progress, steps, outputs", tags=TAGS)
     def get_run(run_id: Id) -> Response[Run]:
@@ -58,7 +57,8 @@ def register(app: MediaflowResolver) -> None:
     def cancel_run(run_id: Id) -> Response[CancelResult]:
         return reply(CancelResult, service.cancel(tenant(), run_id), 202)
 
-    @app.secured("POST", "/v1/runs/<run_id>/retry", EXECUTE, summary="Run a failed run again (whole run)",
-                 tags=TAGS, status_code=202)
+    @app.secured("POST", "/v1/runs/<run_id>/retry", EXECUTE, tags=TAGS, status_code=202,
+                 summary="Redrive a failed run from its failed Task (body `{\"from\": \"start\"}`: run it whole)")
     def retry_run(run_id: Id) -> Response[RunAccepted]:
-        return accepted(service.retry(tenant(), run_id, base()))
+        request = RetryRequest.model_validate(json_body(app.current_event.raw_event) or {})
+        return accepted(service.retry(tenant(), run_id, base(), request.start_from))

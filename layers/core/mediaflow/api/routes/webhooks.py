@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from mediaflow.api.models import Model, examples
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
+from mediaflow.errors import NotFound
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -85,6 +86,14 @@ class Secret(Model):
     secret: str
 
 
+def require_own_workflow(app: MediaflowResolver, workflow_id: str) -> None:
+    """404 unless the workflow is the caller's (another tenant's id reads as not found)."""
+    try:
+        app.ctx.workflows.get(app.principal().tenant, workflow_id)
+    except NotFound:
+        raise NotFound(f"workflow {workflow_id!r} not found", field="workflowId") from None
+
+
 def register(app: MediaflowResolver) -> None:
     def hooks() -> Any:
         if app.ctx.webhooks is None:
@@ -94,6 +103,8 @@ def register(app: MediaflowResolver) -> None:
     @app.secured("POST", "/v1/webhooks", "workflows:write", summary="Register a webhook (secret shown once)",
                  tags=TAGS, status_code=201)
     def create_webhook(body: WebhookIn) -> Response[WebhookCreated]:
+        if body.workflow_id is not None:
+            require_own_workflow(app, body.workflow_id)
         record, secret = hooks().register(app.principal().tenant, body.url, body.event_types,
                                           workflow_id=body.workflow_id, description=body.description)
         return reply(WebhookCreated, {**record, "secret": secret}, 201, {"Location": f"/v1/webhooks/{record['id']}"})

@@ -1,0 +1,182 @@
+"""The folder benchmark: a folder of camera JPEGs -> 1600 px, each tool as a whole process, side by side.
+
+The job most users have ("a folder of photos -> web sizes"), done the way each tool's users do it:
+
+- ``mediaflow``: ``mediaflow run WORKFLOW FOLDER --out DIR`` (its default workers, a fresh data dir);
+- ``sharp-serial`` / ``sharp-all``: a node script with sharp (pinned in bench/peers/package.json and
+  installed here by ``npm ci``), one file after another, or every file at once with ``Promise.all``;
+- ``pillow``: the Python loop (open, thumbnail, save), one process;
+- ``vips-bare``: the floor, bare pyvips ``thumbnail`` + one save, one process per core.
+
+JPEG at quality 75 (libjpeg defaults on every side, no mozjpeg tricks) and WebP at quality 80 with
+effort/method 4 on every side (sharp's default effort). Rounds are interleaved (the order rotates each
+round) and medians taken, so a noisy machine slows every side alike. Each side's outputs are then
+checked against a reference made from the full-resolution decode with a Lanczos reduce: SSIM on
+luminance and file size, so no side buys speed with visible loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PEERS = BENCH / "peers"
+WORKFLOWS = BENCH / "workflows"
+SETTINGS = {"jpeg": {"quality": 75, "effort": 0}, "webp": {"quality": 80, "effort": 4}}
+TOOLS = ("mediaflow", "sharp-all", "sharp-serial", "pillow", "vips-bare")
+
+
+def ensure_sharp(log: Any) -> str:
+    """``npm ci`` in bench/peers when its lockfile changed (stamped); returns sharp's version."""
+    lock = (PEERS / "package-lock.json").read_bytes()
+    stamp = PEERS / "node_modules" / f".installed-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if not stamp.is_file():
+        log("installing sharp for the folder benchmark (npm ci in bench/peers)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=PEERS, check=True, timeout=600)
+        stamp.touch()
+    version = subprocess.run(["node", "-e", "console.log(require('sharp').versions.sharp)"], cwd=PEERS,
+                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    return version
+
+
+def folder_of_photos(media: Any, count: int, target: Path) -> Path:
+    """``count`` 24 MP camera-like JPEGs (quality 75, about 4-5 MB each) in a folder of their own."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for seed in range(1, count + 1):
+        source = media.photo(6000, 4000, seed=seed, quality=75)
+        link = target / source.name
+        wanted.add(link.name)
+        if not link.exists():
+            os.link(source, link)
+    for stray in target.iterdir():
+        if stray.name not in wanted:
+            stray.unlink()
+    return target
+
+
+def command(tool: str, fmt: str, folder: Path, out: Path, data: Path) -> list[str]:
+    quality, effort = str(SETTINGS[fmt]["quality"]), str(SETTINGS[fmt]["effort"])
+    python = sys.executable
+    if tool == "mediaflow":
+        return [str(Path(python).parent / "mediaflow"), "run", str(WORKFLOWS / f"folder-{fmt}.json"), str(folder),
+                "--out", str(out), "--json"]
+    if tool.startswith("sharp"):
+        mode = "all" if tool == "sharp-all" else "serial"
+        return ["node", str(PEERS / "sharp_folder.mjs"), str(folder), str(out), fmt, mode, quality, effort]
+    if tool == "pillow":
+        return [python, str(PEERS / "pillow_folder.py"), str(folder), str(out), fmt, quality, effort or "4"]
+    return [python, str(PEERS / "vips_folder.py"), str(folder), str(out), fmt, quality, effort,
+            str(os.cpu_count() or 1)]
+
+
+def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, Path]:
+    out = scratch / f"{tool}-{fmt}"
+    data = scratch / f"data-{tool}-{fmt}"
+    for path in (out, data):
+        shutil.rmtree(path, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(data)}
+    started = time.perf_counter()
+    done = subprocess.run(command(tool, fmt, folder, out, data), env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{tool} {fmt} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return wall, out
+
+
+def outputs_of(out: Path, fmt: str) -> list[Path]:
+    suffix = ".jpg" if fmt == "jpeg" else ".webp"
+    return sorted(p for p in out.rglob(f"*{suffix}") if p.is_file())
+
+
+def quality_check(sources: list[Path], outputs: list[Path]) -> dict[str, Any]:
+    """SSIM (luminance) of each output against the full-decode Lanczos reference of its source, and size."""
+    import numpy as np
+    import pyvips
+    from skimage.metrics import structural_similarity
+
+    def luminance(image: Any) -> Any:
+        grey = image.colourspace("b-w")[0] if image.bands >= 3 else image[0]
+        return np.ndarray(buffer=grey.cast("uchar").write_to_memory(), dtype=np.uint8,
+                          shape=(grey.height, grey.width))
+
+    by_stem = {source.stem: source for source in sources}
+    scores, sizes = [], []
+    for output in outputs:
+        stem = next((s for s in by_stem if output.name.startswith(s) or s in output.name), None)
+        if stem is None:
+            continue
+        made = pyvips.Image.new_from_file(str(output))
+        full = pyvips.Image.new_from_file(str(by_stem[stem]))
+        reference = full.resize(made.width / full.width, vscale=made.height / full.height, kernel="lanczos3")
+        scores.append(float(structural_similarity(luminance(reference), luminance(made), data_range=255)))
+        sizes.append(output.stat().st_size)
+    return {"ssim_min": round(min(scores), 4) if scores else None,
+            "ssim_mean": round(statistics.fmean(scores), 4) if scores else None,
+            "checked": len(scores), "mean_bytes": int(statistics.fmean(sizes)) if sizes else None}
+
+
+def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]:
+    sharp_version = ensure_sharp(log)
+    work = BENCH / "work"
+    folder = folder_of_photos(media, images, work / f"folder-{images}")
+    sources = sorted(folder.glob("*.jpg"))
+    walls: dict[str, list[float]] = {f"{tool}/{fmt}": [] for tool in TOOLS for fmt in SETTINGS}
+    last_out: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(dir=work, prefix="folder-") as scratch_name:
+        scratch = Path(scratch_name)
+        for round_index in range(rounds):
+            order = TOOLS[round_index % len(TOOLS):] + TOOLS[:round_index % len(TOOLS)]
+            for fmt in SETTINGS:
+                for tool in order:
+                    wall, out = run_once(tool, fmt, folder, scratch)
+                    walls[f"{tool}/{fmt}"].append(wall)
+                    count = len(outputs_of(out, fmt))
+                    if count != len(sources):
+                        raise RuntimeError(f"{tool} {fmt} wrote {count} outputs for {len(sources)} inputs")
+                    if round_index == rounds - 1:
+                        kept = work / f"folder-out-{tool}-{fmt}"
+                        shutil.rmtree(kept, ignore_errors=True)
+                        shutil.copytree(out, kept)
+                        last_out[f"{tool}/{fmt}"] = kept
+                    log(f"folder round {round_index + 1}/{rounds}: {tool} {fmt} {wall:.2f} s")
+        checked = {name: quality_check(sources[:4], [p for p in outputs_of(path, name.split("/")[1])
+                                                     if any(s.stem in p.name for s in sources[:4])])
+                   for name, path in last_out.items()}
+    medians = {name: round(statistics.median(values), 3) for name, values in walls.items()}
+    return {"images": images, "rounds": rounds, "input_bytes_mean": int(statistics.fmean(
+                p.stat().st_size for p in sources)),
+            "settings": {"jpeg": "quality 75, libjpeg defaults (sharp: mozjpeg off)",
+                         "webp": "quality 80, effort 4 (Pillow: method 4)"},
+            "sharp": sharp_version, "cpus": os.cpu_count(), "median_wall_s": medians,
+            "samples_s": {name: [round(v, 3) for v in values] for name, values in walls.items()},
+            "quality": checked}
+
+
+def ratio(result: dict[str, Any], baseline: str, fmt: str) -> float:
+    """How many times faster mediaflow is than ``baseline`` (>1: mediaflow is faster)."""
+    medians = result["median_wall_s"]
+    return float(medians[f"{baseline}/{fmt}"] / medians[f"mediaflow/{fmt}"])
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(BENCH))
+    from media import MediaCache
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+    found = measure(MediaCache(BENCH / "work" / "media"), images=count, rounds=1,
+                    log=lambda m: sys.stderr.write(m + "\n"))
+    print(json.dumps(found, indent=2))

@@ -1,0 +1,62 @@
+"""Process lifetimes: children that die with their parent, and liveness checks by pid."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Ask Linux to send ``signum`` to this process when the thread that forked it exits (a no-op elsewhere).
+    Used as ``preexec_fn`` of tool processes and in worker processes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    except OSError:
+        return
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (zombies count as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
+    """A daemon thread that kills this process's whole process group as soon as ``owner_pid`` is gone or this
+    process is re-parented, so neither it nor any tool it started outlives the owner."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent or not pid_alive(owner_pid):
+                try:
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
+                finally:
+                    os._exit(137)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name="mediaflow-parent-watch", daemon=True)
+    thread.start()
+    return thread

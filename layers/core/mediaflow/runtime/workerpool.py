@@ -1,0 +1,375 @@
+"""Worker processes of the embedded runtime: one task at a time per process, a known pid per task.
+
+- A task's timeout runs from the moment a worker takes it, never while it waits for a free worker; past it
+  the worker's process group is killed before the timeout is reported, so a timed-out task can never
+  publish anything afterwards.
+- A worker that dies mid-task (killed, out of memory) is replaced and the task runs again on a fresh one
+  (up to ``retries_on_loss`` times), so one lost process never fails a run.
+- Workers never outlive the runtime's process: each leads its own process group, gets SIGKILL when the
+  process that forked it exits (PR_SET_PDEATHSIG) and watches the owner's pid, killing its group (tools it
+  started die with it: ffmpeg is started with the same parent-death signal).
+- ``drain`` stops handing out work, lets running tasks finish up to a grace period, then kills the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.procs import die_with_parent, watch_parent
+from mediaflow.runtime.asl import StatesError
+from mediaflow.runtime.tasks import TaskEnvironment, execute_task
+from mediaflow.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_WORKER: dict[str, TaskEnvironment] = {}
+_DURABLE: dict[str, Any] = {}
+
+
+def checkpoint_key(payload: dict[str, Any]) -> str:
+    """The checkpoint of a Task: a digest of its payload (run, media, ops, item)."""
+    from mediaflow.adapters.embedded.durable import task_key
+
+    return task_key(payload)
+
+
+class WorkerLost(MediaflowError):
+    """The worker process running a task exited before answering."""
+
+    code = "WorkerLost"
+
+
+class PoolDraining(MediaflowError):
+    """The pool is shutting down and takes no more tasks."""
+
+    code = "RuntimeInterrupted"
+
+
+def task_node(payload: dict[str, Any]) -> str | None:
+    """The node id of a task payload's first op (for messages)."""
+    ops = payload.get("ops")
+    first = ops[0] if isinstance(ops, list) and ops and isinstance(ops[0], dict) else {}
+    node = first.get("nodeId")
+    return str(node) if node is not None else None
+
+
+def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str) -> None:
+    """Build this process's TaskEnvironment once."""
+    from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+    from mediaflow.adapters.embedded.durable import DurableStore
+    from mediaflow.adapters.embedded.outbox import OutboxBus
+    from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
+
+    workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = SQLiteDatabase(Path(db_path))
+    _DURABLE["store"] = DurableStore(db)
+    _WORKER["env"] = TaskEnvironment(
+        blobs=FolderBlobStore(Path(blobs_root), bucket), workdir=workdir,
+        runs=SQLiteRunStore(db), bus=OutboxBus(db), settings=settings,
+    )
+
+
+class _StepBuffer:
+    """Holds a task's step records until it ends: a completed task's steps land in one transaction with its
+    checkpoint, so a task killed in between leaves neither and its re-run records its steps once."""
+
+    def __init__(self, runs: Any) -> None:
+        self.runs = runs
+        self.steps: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record_step(self, tenant: str, run_id: str, step: dict[str, Any]) -> None:
+        self.steps.append((tenant, run_id, step))
+
+    def __getattr__(self, name: str) -> Any:  # every other RunStore call goes to the store
+        return getattr(self.runs, name)
+
+
+def _run_in_worker(payload: dict[str, Any]) -> Any:
+    env = _WORKER["env"]
+    durable, runs = _DURABLE.get("store"), env.runs
+    buffer = _StepBuffer(runs)
+    # A fresh scratch folder per task, removed whatever happens.
+    with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
+        try:
+            result = execute_task(payload, dataclasses.replace(env, workdir=Path(scratch), runs=buffer))  # type: ignore[arg-type]
+        except BaseException:
+            if runs is not None:
+                for tenant, step_run, step in buffer.steps:
+                    runs.record_step(tenant, step_run, step)
+            raise
+    if runs is None:
+        return result
+    run = payload.get("run") if isinstance(payload, dict) else None
+    run_id = run.get("runId") if isinstance(run, dict) else None
+    if durable is None or not run_id:
+        for tenant, step_run, step in buffer.steps:
+            runs.record_step(tenant, step_run, step)
+        return result
+    durable.ready()  # creating tables would commit the transaction below early
+    with durable.db.write():
+        for tenant, step_run, step in buffer.steps:
+            runs.record_step(tenant, step_run, step)
+        durable.save_checkpoint(str(run_id), checkpoint_key(payload), result)
+    return result
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error itself when it survives pickling, else an InternalError carrying its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        return InternalError(f"{type(error).__name__}: {error}", node_id=getattr(error, "node_id", None))
+
+
+def _worker_main(conn: Connection, owner_pid: int, init_args: tuple[Any, ...]) -> None:
+    os.setpgrp()
+    die_with_parent()
+    watch_parent(owner_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group; the owner decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _init_worker(*init_args)
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        if payload is None:
+            os._exit(0)
+        try:
+            if isinstance(payload, tuple):  # ("call", function, args): a probe run in this worker process
+                reply: tuple[str, Any] = ("ok", payload[1](*payload[2]))
+            else:
+                reply = ("ok", _run_in_worker(payload))
+        except BaseException as error:
+            reply = ("error", _portable(error))
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            os._exit(0)
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group and reap it (returns once nothing of it runs)."""
+        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                target()
+        self.process.join(timeout=10)
+        self.conn.close()
+
+
+def _start_method() -> str:
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class WorkerPool:
+    """Up to ``size`` worker processes started on demand; ``run`` blocks for a free one, then for the answer."""
+
+    def __init__(self, size: int, init_args: tuple[Any, ...], *, retries_on_loss: int = 2) -> None:
+        self.size = max(1, size)
+        self.init_args = init_args
+        self.retries_on_loss = retries_on_loss
+        self._context: Any = multiprocessing.get_context(_start_method())
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._busy: dict[int, _Worker] = {}
+        self._all: set[int] = set()
+        self._started = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._all_idle = threading.Condition(self._lock)
+
+    # -- public --------------------------------------------------------------------------------------
+
+    def run(self, payload: dict[str, Any], timeout: float | None = None) -> Any:
+        node = task_node(payload)
+        for attempt in range(self.retries_on_loss + 1):
+            try:
+                return self._run_once(payload, timeout)
+            except WorkerLost:
+                if self._closing.is_set() or attempt == self.retries_on_loss:
+                    raise
+                logger.warning("a worker exited while running a task of node %s; running it again", node)
+        raise AssertionError("unreachable")
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run a picklable module-level ``function(*args)`` in one of the worker processes (benchmarks probe
+        the very processes that run the Tasks); the answer comes back as a Future."""
+        future: Future[Any] = Future()
+
+        def call() -> None:
+            try:
+                future.set_result(self._run_once(("call", function, args), None))
+            except BaseException as error:
+                future.set_exception(error)
+
+        threading.Thread(target=call, name="mediaflow-worker-call", daemon=True).start()
+        return future
+
+    def worker_pids(self) -> list[int]:
+        """Every worker process started and not yet gone, busy or idle."""
+        with self._lock:
+            return sorted(self._all)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.pid for w in self._busy.values()]
+
+    def drain(self, grace_seconds: float) -> int:
+        """Take no more tasks; wait up to ``grace_seconds`` for running ones; kill the rest. Returns how many
+        tasks were still running when the grace period ended."""
+        self._closing.set()
+        deadline = time.monotonic() + grace_seconds
+        with self._all_idle:
+            while self._busy and (remaining := deadline - time.monotonic()) > 0:
+                self._all_idle.wait(min(remaining, 0.2))
+            left = list(self._busy.values())
+        for worker in left:
+            worker.kill()
+        self._stop_idle()
+        return len(left)
+
+    def close(self) -> None:
+        self._closing.set()
+        with self._lock:
+            busy = list(self._busy.values())
+        for worker in busy:
+            worker.kill()
+        self._stop_idle()
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _stop_idle(self) -> None:
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.kill()
+            worker.conn.close()
+
+    def _spawn(self) -> _Worker:
+        ours, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=_worker_main, args=(theirs, os.getpid(), self.init_args),
+                                        name="mediaflow-worker", daemon=True)
+        process.start()
+        theirs.close()
+        with self._lock:
+            self._all.add(int(process.pid))
+        return _Worker(process, ours)
+
+    def _acquire(self) -> _Worker:
+        while True:
+            if self._closing.is_set():
+                raise PoolDraining("the runtime is stopping and takes no more tasks")
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = None
+            if worker is not None:
+                if worker.process.is_alive():
+                    return worker
+                self._discard(worker)
+                continue
+            with self._lock:
+                can_start = self._started < self.size
+                if can_start:
+                    self._started += 1
+            if can_start:
+                try:
+                    return self._spawn()
+                except BaseException:
+                    with self._lock:
+                        self._started -= 1
+                    raise
+            try:
+                worker = self._idle.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if worker.process.is_alive():
+                return worker
+            self._discard(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._started -= 1
+            self._all.discard(worker.pid)
+
+    def _run_once(self, payload: Any, timeout: float | None) -> Any:
+        worker = self._acquire()
+        with self._lock:
+            self._busy[worker.pid] = worker
+        healthy = False
+        try:
+            try:
+                worker.conn.send(payload)
+            except OSError:
+                raise WorkerLost("the worker process exited before taking the task") from None
+            started = time.monotonic()  # the timeout measures execution, from here
+            while True:
+                wait = 0.2 if timeout is None else max(0.0, min(0.2, started + timeout - time.monotonic()))
+                try:
+                    ready = worker.conn.poll(wait)
+                except OSError:
+                    ready = True
+                if ready:
+                    try:
+                        kind, value = worker.conn.recv()
+                    except (EOFError, OSError):
+                        raise WorkerLost(f"the worker process {worker.pid} exited while running the task") from None
+                    healthy = True
+                    if kind == "error":
+                        raise value
+                    return value
+                if not worker.process.is_alive():
+                    raise WorkerLost(f"the worker process {worker.pid} exited while running the task")
+                if timeout is not None and time.monotonic() - started >= timeout:
+                    worker.kill()  # before reporting: nothing of this task can land afterwards
+                    raise StatesError("States.Timeout",
+                                      f"the task did not finish within {timeout:g} seconds of starting")
+        finally:
+            with self._all_idle:
+                self._busy.pop(worker.pid, None)
+                self._all_idle.notify_all()
+            if healthy and not self._closing.is_set():
+                self._idle.put(worker)
+            elif healthy:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+                with self._lock:
+                    self._started -= 1
+            else:
+                self._discard(worker)

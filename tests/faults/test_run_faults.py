@@ -1,0 +1,179 @@
+"""`mediaflow run` killed and run again, SQLite under concurrent writers from several processes, and a full
+disk while an output is written (RLIMIT_FSIZE on the process: every file it or its workers write is capped)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import THREE_TASKS, cli_env, descendants, mediaflow, wait_for, wait_gone
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, photo: bytes) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(16):  # distinct bytes per file: a JPEG comment makes each one its own input
+        (folder / f"p{n:02d}.jpg").write_bytes(photo[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + photo[2:])
+    return folder
+
+
+def _workflow(tmp_path: Path) -> Path:
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(THREE_TASKS))
+    return path
+
+
+def _steps(data_dir: Path) -> dict[tuple[str, str], int]:
+    """Completed step records per (run, node) in the data dir's database."""
+    import sqlite3
+
+    counts: dict[tuple[str, str], int] = {}
+    with sqlite3.connect(data_dir / "mediaflow.sqlite3") as conn:
+        for run_id, node_id, body in conn.execute("SELECT run_id, node_id, body FROM steps"):
+            if json.loads(body).get("status") == "completed":
+                counts[(run_id, node_id)] = counts.get((run_id, node_id), 0) + 1
+    return counts
+
+
+def test_mediaflow_run_killed_then_run_again_completes_without_duplicates(tmp_path: Path, data_dir: Path,
+                                                                           inputs: Path) -> None:
+    workflow, out = _workflow(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(inputs), "--out", str(out),
+               "--json", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    kept = out / "kept"
+    wait_for(lambda: kept.exists() and len(list(kept.glob("*.webp"))) >= 3, 300, "a few files to finish")
+    children = descendants(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert wait_gone(children, timeout=30) == [], "no worker outlives the killed `mediaflow run`"
+    done_before = len(list(kept.glob("*.webp")))
+    steps_before = _steps(data_dir)
+
+    again = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--data-dir", str(data_dir),
+                      data_dir=data_dir, timeout=600)
+    report = json.loads(again.stdout)
+    assert again.returncode == 0, [(r["input"], r["status"], r["error"]) for r in report["results"]
+                                   if r["status"] != "completed"]
+    assert report["completed"] == 16 and report["failed"] == 0
+    assert sum(result["reused"] for result in report["results"]) >= done_before - 1
+    files = sorted(p.name for p in kept.iterdir())
+    assert len(files) == 16 and not any("-2." in name or "-1." in name for name in files), files
+    steps_after = _steps(data_dir)
+    assert all(count == 1 for count in steps_after.values()), "no node ran twice for one run"
+    assert all(steps_after.get(key) == 1 for key in steps_before)  # nothing done before was redone
+
+    third = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--data-dir", str(data_dir),
+                      data_dir=data_dir, timeout=600)
+    assert third.returncode == 0 and all(r["reused"] for r in json.loads(third.stdout)["results"])
+    assert sorted(p.name for p in kept.iterdir()) == files and _steps(data_dir) == steps_after
+
+    forced = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--force",
+                       "--data-dir", str(data_dir), data_dir=data_dir, timeout=600)
+    assert forced.returncode == 0 and not any(r["reused"] for r in json.loads(forced.stdout)["results"])
+
+
+def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: Path, data_dir: Path,
+                                                                      inputs: Path) -> None:
+    workflow, out = _workflow(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(inputs), "--out", str(out),
+               "--json", "--grace-seconds", "30", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    kept = out / "kept"
+    wait_for(lambda: kept.exists() and len(list(kept.glob("*.webp"))) >= 2, 300, "a few files to finish")
+    children = descendants(process.pid)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=180)
+    assert process.returncode == 3, stdout[-2000:]
+    assert "checkpointed" in stdout
+    assert wait_gone(children, timeout=30) == []
+    again = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--data-dir", str(data_dir),
+                      data_dir=data_dir, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert len(list(kept.iterdir())) == 16
+    assert all(count == 1 for count in _steps(data_dir).values())
+
+
+WRITER = r"""
+import sys, time
+from pathlib import Path
+from mediaflow.adapters.embedded import open_embedded
+from mediaflow.adapters.embedded.durable import DurableStore
+
+data_dir, me, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+adapters = open_embedded(data_dir)
+durable = DurableStore(adapters.db)
+runs = adapters.runs
+for n in range(count):
+    run_id = f"run-{me}-{n}"
+    runs.create_run({"tenant": "t", "runId": run_id, "workflowId": "wf", "status": "pending", "input": {}})
+    runs.update_run("t", run_id, status="running")
+    runs.record_step("t", run_id, {"nodeId": "a", "kind": "resize", "status": "completed", "startedAt": "x",
+                                   "endedAt": "x", "durationMs": 1.0})
+    durable.save_checkpoint(run_id, "k", {"n": n})
+    assert durable.claim(f"shared-{n}", 60)[0] in (True, False)
+    runs.update_run("t", run_id, status="completed")
+print("ok")
+"""
+
+
+def test_sqlite_busy_under_concurrent_writers(data_dir: Path) -> None:
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), str(n), "60"], env=cli_env(data_dir),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(6)]
+    outcomes = [writer.communicate(timeout=300) for writer in writers]
+    assert [writer.returncode for writer in writers] == [0] * 6, [err[-1500:] for _, err in outcomes]
+    from mediaflow.adapters.embedded import open_embedded
+    from mediaflow.adapters.embedded.durable import DurableStore
+
+    adapters = open_embedded(data_dir)
+    runs = adapters.runs.list_runs("t", limit=1000)
+    assert len(runs) == 360 and {run["status"] for run in runs} == {"completed"}
+    assert sum(len(adapters.runs.steps("t", run["runId"])) for run in runs) == 360
+    durable = DurableStore(adapters.db)
+    assert all(durable.checkpoint(run["runId"], "k")[0] for run in runs)
+    held = adapters.db.read("SELECT COUNT(*) AS n FROM leases")[0]["n"]
+    assert held == 60  # one holder per name, however many processes asked
+
+
+def _limit_file_size(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_while_writing_an_output_fails_the_run_and_keeps_the_original(
+        tmp_path: Path, data_dir: Path) -> None:
+    from mediaflow import samples
+
+    source = samples.photo(tmp_path / "noise.jpg", 2400, 1600, quality=50)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    workflow = tmp_path / "png.json"
+    workflow.write_text(json.dumps({"name": "big png", "nodes": [
+        {"id": "upload", "kind": "upload"}, {"id": "png", "kind": "convert", "config": {"outputFormat": "png"}}],
+        "edges": [{"source": "upload", "target": "png"}]}))
+    out = tmp_path / "out"
+    limit = 2 * 1024 * 1024  # the input and the database fit; the PNG of a noisy photo does not
+    assert source.stat().st_size < limit // 2
+    result = subprocess.run([sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(source), "--out",
+                             str(out), "--json", "--data-dir", str(data_dir)], env=cli_env(data_dir), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, preexec_fn=lambda: _limit_file_size(limit))
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    [run] = json.loads(result.stdout)["results"]
+    assert run["status"] == "failed" and run["error"]["error"] == "StorageFull", run["error"]
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
+    stored = list((data_dir / "blobs" / "local").rglob("noise.jpg"))  # the ingested original
+    assert len(stored) == 1 and hashlib.sha256(stored[0].read_bytes()).hexdigest() == digest
+    assert not list(out.rglob("*.png"))
+    listed = mediaflow("runs", "show", run["runId"], "--json", "--data-dir", str(data_dir), data_dir=data_dir)
+    steps = json.loads(listed.stdout)["steps"]
+    assert any(s["status"] == "failed" and s.get("error") == "StorageFull" for s in steps), steps

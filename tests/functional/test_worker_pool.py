@@ -1,0 +1,103 @@
+"""The embedded runtime's worker processes: a Task's timeout counts its execution, not its time in the queue,
+and a Task that timed out can never publish an output afterwards (its worker is gone before the timeout is
+reported)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mediaflow.local import LocalService
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[LocalService]:
+    from mediaflow.settings import Settings
+
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mediaflow import samples
+
+    return samples.photo(tmp_path_factory.mktemp("media") / "photo.jpg", 3000, 2000)
+
+
+def _compiled(timeout: int) -> dict[str, Any]:
+    from mediaflow.compiler import compile_workflow
+    from mediaflow.validation import validate
+
+    report = validate({"name": "t", "nodes": [
+        {"id": "upload", "kind": "upload"}, {"id": "small", "kind": "resize", "config": {"width": 1200}},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}}],
+        "edges": [{"source": "upload", "target": "small"}, {"source": "small", "target": "webp"}]})
+    assert report.definition is not None
+    asl = copy.deepcopy(compile_workflow(report.definition, report.configs).asl)
+    for state in asl["States"].values():
+        if state["Type"] == "Task":
+            state["TimeoutSeconds"] = timeout
+    return asl
+
+
+def test_time_waiting_for_a_worker_does_not_count_against_the_timeout(service: LocalService, photo: Path) -> None:
+    timeout = 4
+    asl = _compiled(timeout)
+    handles = []
+    for n in range(24):  # one worker: the last ones wait far longer than the timeout before they start
+        media = service.ingest(photo, prefix=f"q{n}")
+        run = {"runId": f"run-queue-{n}", "tenant": service.tenant, "workflowId": "t", "version": 1}
+        handles.append(service.runtime.start_async(asl, {"run": run, "media": media.to_state()}, run["runId"]))
+    results = [handle.result(timeout=900) for handle in handles]
+    assert [r.status for r in results] == ["SUCCEEDED"] * len(results), [(r.error, r.cause) for r in results]
+    waited = []
+    for handle in handles:
+        record = service.adapters.runs.get_run(service.tenant, handle.run_id)
+        steps = service.adapters.runs.steps(service.tenant, handle.run_id)
+        first = min(step["startedAt"] for step in steps)
+        waited.append(_seconds(first) - _seconds(record["createdAt"]))
+    if max(waited) <= timeout:
+        pytest.skip(f"this machine never queued a Task past {timeout} s (max {max(waited):.1f} s)")
+    assert max(waited) > timeout  # queued longer than the timeout, and still not timed out
+
+
+def _seconds(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_timed_out_task_is_killed_before_it_can_publish(service: LocalService, photo: Path) -> None:
+    from mediaflow.procs import pid_alive
+    from mediaflow.runtime.asl import StatesError
+    from mediaflow.runtime.workerpool import WorkerPool
+
+    media = service.ingest(photo, prefix="timeout")
+    payload = {"runtime": "vips", "run": {"runId": "run-timeout", "tenant": service.tenant},
+               "media": media.to_state(), "ops": [
+                   {"nodeId": "small", "kind": "resize", "config": {"width": 2900}},
+                   {"nodeId": "webp", "kind": "convert", "config": {"outputFormat": "webp"}}]}
+    settings = service.settings
+    pool = WorkerPool(1, (settings, str(service.adapters.blobs.root), service.adapters.blobs.bucket,
+                          str(service.adapters.db.path)))
+    try:
+        assert pool.run(payload, timeout=300)["key"]  # the same Task, given time, writes its output
+        outputs = service.data_dir / "blobs" / service.tenant / "runs" / "run-timeout"
+        written = {p: p.stat().st_mtime for p in outputs.rglob("*") if p.is_file()}
+        assert written
+        with pytest.raises(StatesError) as timed_out:
+            pool.run({**payload, "run": {"runId": "run-timeout-2", "tenant": service.tenant}}, timeout=0.05)
+        assert timed_out.value.error == "States.Timeout"
+        victims = [int(p.name.removeprefix("worker-")) for p in (service.data_dir / "tmp").glob("worker-*")]
+        time.sleep(3)  # long enough for the Task to have finished, had it lived on
+        assert not list((service.data_dir / "blobs" / service.tenant / "runs" / "run-timeout-2").rglob("*.webp"))
+        assert victims and not any(pid_alive(pid) for pid in victims)  # the worker was killed, not left running
+    finally:
+        pool.close()
