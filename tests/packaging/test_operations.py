@@ -87,7 +87,7 @@ def test_the_root_dockerignore_sends_only_what_the_images_copy() -> None:
                 pattern.removesuffix("**")) for pattern in allowed), f"{dockerfile}: {source} is not sent"
         rules = [line for line in dockerfile.with_name("Dockerfile.dockerignore").read_text().splitlines()
                  if line and not line.startswith("#")]
-        assert rules == lines, f"{dockerfile}: its own ignore file and the root one send the same files"
+        assert set(rules) <= set(lines), f"{dockerfile}: the root ignore file sends what its own one sends"
 
 
 def _copied(dockerfile: Path) -> list[str]:
