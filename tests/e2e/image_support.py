@@ -59,6 +59,9 @@ class FolderBlobs:
     def head(self, key: str) -> MediaRef:
         return self._ref(key, "application/octet-stream")
 
+    def read_head(self, key: str, length: int) -> tuple[MediaRef, bytes]:
+        return self.head(key), self.read_range(key, 0, length)
+
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
