@@ -96,7 +96,7 @@ def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: P
     children = descendants(process.pid)
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=180)
-    assert process.returncode == 3, stdout[-2000:]
+    assert process.returncode == 0, stdout[-2000:]  # an orderly stop: the rest is checkpointed
     assert "checkpointed" in stdout
     assert wait_gone(children, timeout=30) == []
     again = mediaflow("run", str(workflow), str(inputs), "--out", str(out), "--json", "--data-dir", str(data_dir),
