@@ -219,7 +219,6 @@ def mindia_upload(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         yield upload_local
         return
     import boto3
-
     from mediaflow.cloud import app as cloud
 
     from tests.functional.aws.conftest import FakeContext, load_handler
