@@ -201,7 +201,7 @@ def mindia(product: Product) -> Product:
 
 
 @pytest.fixture
-def mindia_upload(mindia: Product) -> Any:
+def mindia_upload(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """``upload(relative_key, data) -> run ids``: a file stored under the tenant's uploads/ and handed to the
     upload trigger of its runtime (the `serve` upload watcher; on AWS the trigger function with the
     EventBridge "Object Created" event S3 sends)."""
@@ -216,8 +216,10 @@ def mindia_upload(mindia: Product) -> Any:
             target.write_bytes(data)
             return watcher.scan(settle=False)
 
-        return upload_local
+        yield upload_local
+        return
     import boto3
+    from mediaflow.cloud import app as cloud
 
     from tests.functional.aws.conftest import FakeContext, load_handler
 
@@ -233,7 +235,12 @@ def mindia_upload(mindia: Product) -> Any:
         runs = trigger.lambda_handler(event, FakeContext("trigger"))["runs"]
         return [str(run["runId"]) for run in runs]
 
-    return upload_s3
+    # A warm trigger keeps a tenant's active workflows trigger_cache_seconds (docs/compat.md): a workflow a test
+    # saves just before its upload is seen by a fresh trigger, as after that delay on AWS.
+    monkeypatch.setattr(mindia.api.deployment.adapters.settings, "trigger_cache_seconds", 0)
+    cloud.upload_trigger.cache_clear()
+    yield upload_s3
+    cloud.upload_trigger.cache_clear()
 
 
 def drawn_figure(path: Path) -> Path:

@@ -433,6 +433,9 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         adapters = open_aws(settings)
         # Every function of this deployment (API, nodes, runners) reads the same adapters.
         patch.setattr(cloud, "adapters", lambda: adapters)
+        # The warm upload trigger is cached per process: one built for an earlier deployment would read its
+        # workflows (and start its machines), so this deployment's trigger is built afresh, and dropped after.
+        cloud.upload_trigger.cache_clear()
 
         api_module = load_handler("functions/api/app.py")
         with pytest.MonkeyPatch.context() as api_env:  # what the API function reads from its environment
@@ -445,3 +448,4 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         yield AwsDeployment(settings=settings, adapters=adapters, handler=api_module.lambda_handler,
                             app=resolver_app, calls=calls, bus_queue=bus_queue, upload_queue=upload_queue,
                             faults=faults, redrives=redrives)
+        cloud.upload_trigger.cache_clear()
