@@ -32,14 +32,16 @@ def api(request: pytest.FixtureRequest) -> Iterator[MediaflowClient]:
 def test_new_user_flow(api: MediaflowClient, tmp_path: Path) -> None:
     workflow = api.workflows.create(EXAMPLE)
     assert workflow.status == "active" and workflow.source == "convertly" and workflow.valid
-    accepted = api.runs.start(workflow.id, [photo(tmp_path)])
+    # a name of its own: the server (and its tenant's outputs) is shared by the package, and storage never
+    # replaces an existing output, it suffixes the name (photo-1.webp) when another test stored photo.webp
+    accepted = api.runs.start(workflow.id, [photo(tmp_path, "first-photo.jpg")])
     assert accepted.status == "pending" and not accepted.batch
     seen: list[str] = []
     run = api.runs.wait(accepted.run_id, timeout=180, on_progress=lambda r: seen.append(r.status))
     assert run.status == "completed", run.error
     assert seen[-1] == "completed"
     paths = api.runs.download_outputs(run, tmp_path / "out")
-    assert [p.name for p in paths] == ["photo.webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
+    assert [p.name for p in paths] == ["first-photo.webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
     listed = api.runs.list(workflow.id)
     assert accepted.run_id in [r.run_id for r in listed.runs]
 
