@@ -97,10 +97,10 @@ def test_remote_flow_against_the_lambda_on_moto(on_moto: OnMoto, tmp_path: Path,
     assert "is active" in run("workflows", "activate", workflow["id"], *api)
     assert "valid" in run("validate", workflow["id"], *api)
     assert "executionType" in run("plan", workflow["id"], *api)
-    image = photo(tmp_path)
+    image = photo(tmp_path, "remote-photo.jpg")  # its own name in the package's shared tenant outputs
     report = json.loads(run("run", workflow["id"], str(image), "--out", "remote-out", "--json", *api))
     assert report["completed"] == 1, report
-    assert (tmp_path / "remote-out" / "photo.webp").read_bytes()[8:12] == b"WEBP"
+    assert (tmp_path / "remote-out" / "remote-photo.webp").read_bytes()[8:12] == b"WEBP"
     runs = json.loads(run("runs", "list", "--workflow", workflow["id"], "--json", *api))
     assert runs[0]["runId"] == report["results"][0]["runId"] and runs[0]["status"] == "completed"
     assert "completed" in run("runs", "show", runs[0]["runId"], *api)

@@ -32,21 +32,23 @@ def api(request: pytest.FixtureRequest) -> Iterator[MediaflowClient]:
 def test_new_user_flow(api: MediaflowClient, tmp_path: Path) -> None:
     workflow = api.workflows.create(EXAMPLE)
     assert workflow.status == "active" and workflow.source == "convertly" and workflow.valid
-    accepted = api.runs.start(workflow.id, [photo(tmp_path)])
+    # a name of its own: the server (and its tenant's outputs) is shared by the package, and storage never
+    # replaces an existing output, it suffixes the name (photo-1.webp) when another test stored photo.webp
+    accepted = api.runs.start(workflow.id, [photo(tmp_path, "first-photo.jpg")])
     assert accepted.status == "pending" and not accepted.batch
     seen: list[str] = []
     run = api.runs.wait(accepted.run_id, timeout=180, on_progress=lambda r: seen.append(r.status))
     assert run.status == "completed", run.error
     assert seen[-1] == "completed"
     paths = api.runs.download_outputs(run, tmp_path / "out")
-    assert [p.name for p in paths] == ["photo.webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
+    assert [p.name for p in paths] == ["first-photo.webp"] and paths[0].read_bytes()[8:12] == b"WEBP"
     listed = api.runs.list(workflow.id)
     assert accepted.run_id in [r.run_id for r in listed.runs]
 
 
 def test_large_files_go_through_an_upload_target(api: MediaflowClient, tmp_path: Path) -> None:
     """Past direct_limit (API Gateway's body limit) a file is uploaded first, then run as a stored object."""
-    workflow = api.workflows.create(json.loads(EXAMPLE.read_text()) | {"isActive": False})
+    workflow = api.workflows.create(EXAMPLE)  # active: a paused workflow refuses manual runs (409)
     big = MediaflowClient(api.base_url, api.api_key, transport=api.http._transport, direct_limit=0)
     run = big.runs.wait(big.runs.start(workflow.id, [photo(tmp_path, "large.jpg")]).run_id, timeout=180)
     # (other active workflows of the tenant also ran on this upload and may have taken large.webp)
@@ -251,9 +253,14 @@ def test_failed_run_is_retried(api: MediaflowClient, tmp_path: Path) -> None:
     text.write_text("not an image\n" * 50)
     failed = api.runs.wait(api.runs.start(workflow.id, [text]).run_id, timeout=180)
     assert failed.status == "failed" and failed.error, failed
-    again = api.runs.retry(failed.run_id)
+    redrive = api.runs.retry(failed.run_id)  # by default: the same run, from its failed Task
+    assert redrive.run_id == failed.run_id and redrive.redriven, redrive
+    redriven = api.runs.wait(redrive.run_id, timeout=180)
+    assert redriven.status == "failed" and redriven.error and redriven.retry_of is None, redriven
+    again = api.runs.retry(failed.run_id, from_start=True)  # the whole workflow, as a new run
+    assert again.run_id != failed.run_id and not again.redriven, again
     retried = api.runs.wait(again.run_id, timeout=180)
-    assert retried.retry_of == failed.run_id and retried.status == "failed"
+    assert retried.retry_of == failed.run_id and retried.status == "failed" and retried.error, retried
 
 
 def test_a_long_batch_is_cancelled(served: Served, tmp_path: Path) -> None:

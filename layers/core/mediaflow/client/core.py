@@ -457,8 +457,11 @@ class Runs:
     def cancel(self, run_id: str) -> CancelResult:
         return self.c.call(CancelResult, "POST", f"/v1/runs/{_seg(run_id)}/cancel")
 
-    def retry(self, run_id: str) -> RunAccepted:
-        return self.c.call(RunAccepted, "POST", f"/v1/runs/{_seg(run_id)}/retry")
+    def retry(self, run_id: str, *, from_start: bool = False) -> RunAccepted:
+        """Redrive a failed or cancelled run from its failed Task (same run id, ``redriven``); with
+        ``from_start`` run the whole workflow again as a new run whose ``retry_of`` names this one."""
+        return self.c.call(RunAccepted, "POST", f"/v1/runs/{_seg(run_id)}/retry",
+                           json_body={"from": "start" if from_start else "failed"})
 
     def download_outputs(self, run: Run | str, folder: str | Path) -> Sequence[Path]:
         """Every output of the run into ``folder`` (created), named by the output's filename."""
