@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from tests.faults.conftest import (
-    TERMINAL,
     SLOW_FIRST_TASK,
+    TERMINAL,
     THREE_TASKS,
     Api,
     Servers,
