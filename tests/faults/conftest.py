@@ -38,6 +38,19 @@ THREE_TASKS: dict[str, Any] = {
 }
 
 
+# Full-resolution WebP encode first: a Task lasting seconds on the 17-megapixel `big` photo. A downscale cannot
+# be caught mid-way: JPEG shrink-on-load makes it take tens of milliseconds, however large the photo.
+SLOW_FIRST_TASK: dict[str, Any] = {
+    "name": "faults-slow", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
+        {"id": "small", "kind": "resize", "config": {"width": 480}},
+        {"id": "keep", "kind": "storage", "config": {"prefix": "kept/"}}],
+    "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "small"},
+              {"source": "small", "target": "keep"}],
+}
+
+
 def cli_env(data_dir: Path, workers: int = 2) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"MEDIAFLOW_DATA_DIR": str(data_dir), "MEDIAFLOW_WORKERS": str(workers),

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from tests.faults.conftest import (
+    SLOW_FIRST_TASK,
     TERMINAL,
     THREE_TASKS,
     Api,
@@ -75,7 +76,7 @@ def test_sigterm_drains_and_the_next_start_finishes(servers: Servers, photo: byt
 
 def test_kill_9_of_one_worker_mid_task_retries_the_task(servers: Servers, big: bytes) -> None:
     server, api = servers.start()
-    workflow_id = servers.workflow(api)
+    workflow_id = servers.workflow(api, SLOW_FIRST_TASK)
     run_id = api.start_run(workflow_id, big, "big.jpg")
     tmp = servers.data_dir / "tmp"
 
@@ -127,7 +128,7 @@ def test_the_upload_claimed_when_the_watcher_died_runs_after_restart(data_dir: P
 
 def test_no_worker_outlives_a_killed_serve_even_mid_encode(servers: Servers, big: bytes) -> None:
     server, api = servers.start()
-    workflow_id = servers.workflow(api)
+    workflow_id = servers.workflow(api, SLOW_FIRST_TASK)
     run_id = api.start_run(workflow_id, big, "big.jpg")
     wait_for(lambda: any((servers.data_dir / "tmp").glob("worker-*/task-*")), 120, "a task to start")
     children = server.kill()
