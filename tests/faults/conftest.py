@@ -38,16 +38,15 @@ THREE_TASKS: dict[str, Any] = {
 }
 
 
-# Full-resolution WebP encode first: a Task lasting seconds on the 17-megapixel `big` photo. A downscale cannot
-# be caught mid-way: JPEG shrink-on-load makes it take tens of milliseconds, however large the photo.
+# One Task that stays busy for seconds on the 17-megapixel `big` photo, so a test can catch a worker mid-task:
+# a lossless WebP at full size. A downscale cannot be caught mid-way (JPEG shrink-on-load makes it take tens
+# of milliseconds), and a resize in the same chain would be fused with the encode and shrink on load first.
 SLOW_FIRST_TASK: dict[str, Any] = {
     "name": "faults-slow", "nodes": [
         {"id": "upload", "kind": "upload"},
-        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
-        {"id": "small", "kind": "resize", "config": {"width": 480}},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp", "lossless": True, "effort": 4}},
         {"id": "keep", "kind": "storage", "config": {"prefix": "kept/"}}],
-    "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "small"},
-              {"source": "small", "target": "keep"}],
+    "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "keep"}],
 }
 
 
