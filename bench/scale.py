@@ -163,31 +163,16 @@ def _key_values(body: dict[str, Any]) -> dict[str, Any]:
 # -- the deployment ----------------------------------------------------------------------------------
 
 
-class _CfnLoader:
-    """Loads template.yaml keeping CloudFormation short-form tags as plain values."""
+def load_template() -> dict[str, Any]:
+    """template.yaml, as the AWS tests load it (CloudFormation short-form tags kept as plain values)."""
+    from tests.functional.aws.conftest import load_template as load
 
-    @staticmethod
-    def load() -> dict[str, Any]:
-        import yaml
-
-        class Loader(yaml.SafeLoader):
-            pass
-
-        def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-            if isinstance(node, yaml.ScalarNode):
-                return loader.construct_scalar(node)
-            if isinstance(node, yaml.SequenceNode):
-                return loader.construct_sequence(node, deep=True)
-            return loader.construct_mapping(node, deep=True)
-
-        Loader.add_multi_constructor("!", tag)
-        loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
-        return loaded
+    return load()
 
 
 def table_keys() -> dict[str, dict[str, list[str]]]:
     """{table logical name: {"table" | index name: [hash key, range key?]}} from template.yaml."""
-    resources = _CfnLoader.load()["Resources"]
+    resources = load_template()["Resources"]
     keys: dict[str, dict[str, list[str]]] = {}
     for logical in TABLES:
         props = resources[logical]["Properties"]
@@ -272,7 +257,7 @@ def deployed(ledger: Ledger, *, execute: bool) -> Iterator[Stack]:
         s3.put_bucket_versioning(Bucket=env["MEDIAFLOW_UPLOADS_BUCKET"],
                                  VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        resources = _CfnLoader.load()["Resources"]
+        resources = load_template()["Resources"]
         for logical, short in TABLES.items():
             props = resources[logical]["Properties"]
             args: dict[str, Any] = {"TableName": f"{PREFIX}-{short}", "KeySchema": props["KeySchema"],
