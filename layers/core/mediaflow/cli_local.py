@@ -73,9 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for issue in report.errors:
                 console.print(f"[red]error[/] {escape(str(issue))}")
             return 1
-        from mediaflow.compiler import compile_workflow
+        from mediaflow.compiler import compile_definition
 
-        unavailable = missing_runtimes(compile_workflow(report.definition, report.configs))
+        unavailable = missing_runtimes(compile_definition(report))
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2

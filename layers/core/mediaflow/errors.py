@@ -32,8 +32,17 @@ class Conflict(MediaflowError):
 
 
 class InvalidDefinition(MediaflowError):
+    """A workflow definition (or a node's config) that does not validate. ``issues`` and ``warnings`` hold
+    the validation issues when a whole definition was checked (``compiler.compile_definition``)."""
+
     code = "InvalidDefinition"
     http_status = 422
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
+                 issues: list[Any] | None = None, warnings: list[Any] | None = None) -> None:
+        super().__init__(message, node_id=node_id, field=field)
+        self.issues = issues or []
+        self.warnings = warnings or []
 
 
 class NodeError(MediaflowError):

@@ -19,11 +19,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mediaflow.compiler import Compiled, compile_workflow
+from mediaflow.compiler import Compiled, compile_definition
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.triggers import matching_workflows
-from mediaflow.validation import validate
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +63,7 @@ def tenant_of_upload(key: str) -> tuple[str, str] | None:
 
 def compiled_for(record: dict[str, Any]) -> Compiled:
     """The compiled state machine of a stored workflow (InvalidDefinition when it no longer validates)."""
-    report = validate(record["definition"])
-    if not report.valid or report.definition is None:
-        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
-    return compile_workflow(report.definition, report.configs)
+    return compile_definition(record["definition"])
 
 
 def execution_input(tenant: str, record: dict[str, Any], run_id: str, **state: Any) -> dict[str, Any]:

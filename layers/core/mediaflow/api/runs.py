@@ -14,11 +14,10 @@ from typing import Any
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
 from mediaflow.api.models import RunRequest
-from mediaflow.api.problems import ApiProblem
+from mediaflow.api.problems import ApiProblem, rejected_as
 from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
-from mediaflow.api.workflows import require_valid
-from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
@@ -26,7 +25,6 @@ from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids,
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
-from mediaflow.validation import validate
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
@@ -193,12 +191,9 @@ class RunService:
             raise workflow_paused(workflow_id)
         original = definition if definition is not None else record["definition"]
         source, _ = mappings.prepare(original, media or [], inputs)
-        report = validate(source)
-        require_valid(report, "only a valid workflow can run")
-        assert report.definition is not None
         batch = items > 1
-        compiled = compile_workflow(report.definition, report.configs,
-                                    batch=BatchOptions(expected_items=items) if batch else None)
+        with rejected_as("the workflow is not valid: only a valid workflow can run"):
+            compiled = compile_definition(source, batch=BatchOptions(expected_items=items) if batch else None)
         self.ctx.launcher.check(compiled)
         return Prepared(tenant, workflow_id, record, compiled, batch, mappings.passthrough(original, inputs))
 
