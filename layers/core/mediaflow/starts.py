@@ -122,3 +122,14 @@ def start_event(tenant: str, event_name: str, data: dict[str, Any], source: str,
             result["error"] = "could not start"
         results.append(result)
     return results
+
+
+def fire_event(tenant: str, event_name: str, data: dict[str, Any], source: str, *,
+               workflows: Iterable[dict[str, Any]], launcher: Launcher,
+               new_run_id: Callable[[], str]) -> dict[str, Any]:
+    """``POST /v1/workflows/events``: :func:`start_event`, summed up (how many started, how many failed)."""
+    results = start_event(tenant, event_name, data, source, workflows=workflows, launcher=launcher,
+                          new_run_id=new_run_id)
+    failed = sum(1 for result in results if "error" in result)
+    return {"eventName": event_name, "workflowsTriggered": len(results) - failed, "workflowsFailed": failed,
+            "results": results}

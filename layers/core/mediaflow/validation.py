@@ -6,14 +6,16 @@ import difflib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from mediaflow.catalog import RUNTIMES, catalog, get_spec
 from mediaflow.compat import Source, normalise
 from mediaflow.definition import WorkflowDefinition
-from mediaflow.nodes.base import NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import NodeConfig
 
 
 @dataclass(frozen=True)

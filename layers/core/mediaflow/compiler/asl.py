@@ -10,13 +10,15 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mediaflow.catalog import RUNTIMES, get_spec
+from mediaflow.catalog import RUNTIMES, get_spec, node_module
 from mediaflow.compiler.choice import choice_rule
 from mediaflow.definition import WorkflowDefinition
 from mediaflow.errors import InvalidDefinition
-from mediaflow.nodes.base import NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import NodeConfig
 
 RESOURCES: dict[str, str] = {runtime: profile.resource for runtime, profile in RUNTIMES.items()}
 RESOURCE_RUNTIMES = {placeholder: runtime for runtime, placeholder in RESOURCES.items()}
@@ -340,9 +342,8 @@ class _Compiler:
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
     def frame_op(self, node_id: str) -> dict[str, Any]:
-        from mediaflow.nodes.thumbnail import frame_config
-
-        return {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
+        thumbnail = node_module("thumbnail")  # a video's frame for the thumbnail's own libvips Task
+        return {"nodeId": node_id, "kind": self.kind(node_id), "config": thumbnail.frame_config(self.configs[node_id])}
 
     def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
                   following: dict[str, Any] | None = None, frame: bool = False) -> str:

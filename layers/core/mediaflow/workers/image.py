@@ -50,7 +50,7 @@ import time
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyvips
 
@@ -68,7 +68,6 @@ from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, 
 from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
 from mediaflow.workers import pillow_fallback
@@ -81,6 +80,9 @@ from mediaflow.workers.image_state import (
     resample,
     to_uchar,
 )
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad
 
 # Fan-out tasks keep the shared decode in memory up to this size (above it each branch decodes again).
 SHARED_DECODE_MAX_PIXELS = 40_000_000

@@ -15,14 +15,16 @@ encode); the other light task kinds (``validate``, ``storage``, ``webhook``, ``n
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.catalog import annotation_kinds, get_spec, kinds_for, node_module
 from mediaflow.errors import MediaflowError
 from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, TaskEnvironment, TaskPayload
 from mediaflow.execution.tasks import parse_op
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import Annotation, LightOp, NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, LightOp, NodeConfig
 
 
 def parse_config(op: Op) -> tuple[str, NodeConfig]:

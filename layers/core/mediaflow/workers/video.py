@@ -47,7 +47,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.catalog import annotation_kinds, kinds_for, node_module
 from mediaflow.errors import (
@@ -61,7 +61,6 @@ from mediaflow.execution.contract import ChainResult, OpContext, OpOutcome, Task
 from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import Annotation, NodeConfig, VideoOp
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, MEDIA_TYPES, sniff_file
 from mediaflow.workers.ffmpeg_tools import (
@@ -71,6 +70,9 @@ from mediaflow.workers.ffmpeg_tools import (
     read_info,
 )
 from mediaflow.workers.video_state import Produced, Sidecar, VideoState, Window
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, NodeConfig, VideoOp
 
 __all__ = ["Sidecar", "VideoState", "Window", "probe", "run_chain"]
 
