@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from mediaflow.compiler import compile_workflow
+from mediaflow.embedded.app import missing_runtimes
 from mediaflow.errors import (
     EmptyMedia,
     InvalidDefinition,
@@ -20,7 +21,6 @@ from mediaflow.errors import (
     ToolchainError,
     UnsupportedMedia,
 )
-from mediaflow.local import missing_runtimes
 from mediaflow.media import MediaRef
 from mediaflow.runtime.tasks import ChainResult, TaskEnvironment, execute_task
 from mediaflow.workers import ffmpeg_tools, video

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from mediaflow import samples
 from mediaflow.adapters.embedded import SQLiteDatabase
-from mediaflow.local import LocalService
+from mediaflow.adapters.embedded.webhooks import WebhookStore
+from mediaflow.embedded.app import LocalService
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 from mediaflow.webhooks.dispatch import Dispatcher, sign
 from mediaflow.webhooks.ssrf import UnsafeWebhookUrl
-from mediaflow.webhooks.store import WebhookStore
 from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.functional

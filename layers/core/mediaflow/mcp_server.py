@@ -262,7 +262,7 @@ class Backend:
         from mediaflow.api import create_app, embedded_context
         from mediaflow.api.config import SCOPES
         from mediaflow.client.gateway import GatewayTransport
-        from mediaflow.local import LocalService
+        from mediaflow.embedded.app import LocalService
 
         self._service = LocalService(data_dir=self.data_dir, tenant=self.tenant)
         app = create_app(embedded_context(self._service))

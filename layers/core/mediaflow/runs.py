@@ -1,6 +1,6 @@
 """How a run ends, and what it publishes: one home for both runtimes.
 
-The embedded executor (``runtime/embedded.py``) and the AWS runs / Express runner functions
+The embedded executor (``embedded/executor.py``) and the AWS runs / Express runner functions
 (``cloud/runs.py``) hand the end of an execution to :func:`finish`. It decides the run status (a
 SUCCEEDED execution whose output holds node failures is ``failed``), writes it once (``RunStore.finish_run``
 is conditional, so a repeated status event neither rewrites the run nor publishes again), and publishes:

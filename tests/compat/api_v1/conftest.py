@@ -104,8 +104,8 @@ def chat_stub() -> Iterator[ChatStub]:
 @pytest.fixture(scope="session")
 def v1_embedded(tmp_path_factory: pytest.TempPathFactory, chat_stub: ChatStub) -> Iterator[Api]:
     from mediaflow.api import ApiConfig, create_app, embedded_context
-    from mediaflow.api_server import local_api
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.http_server import local_api
     from mediaflow.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("api-v1"), workers=1, ai_provider="openai",

@@ -79,7 +79,7 @@ def test_an_input_mapped_width_reaches_the_resize_and_a_sync_trigger_returns_out
     image = Image.open(io.BytesIO(client.download(output["url"]).content))
     assert image.size == (123, 62)  # the mapped width, not the configured 64
     run = backend.runs.get_run("tenant-a", body["execution_id"])
-    from mediaflow.runtime.embedded import output_refs
+    from mediaflow.embedded.executor import output_refs
 
     [stored] = [r for r in output_refs(run["output"]) if r["key"] == output["key"]]
     assert stored["metadata"]["orderId"] == "ord_123"  # pass-through value carried to the run's result

@@ -172,7 +172,7 @@ def test_rate_limited_requests_are_retried_after_retry_after(tmp_path: Path) -> 
     from mediaflow.api import ApiConfig, create_app, embedded_context
     from mediaflow.client import RateLimited
     from mediaflow.client.gateway import GatewayTransport
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
 
     with LocalService(data_dir=tmp_path / "data") as service:
         key = service.adapters.keys.create_key("demo", ["workflows:read"])[0]

@@ -70,7 +70,7 @@ def test_alarms_cover_both_dead_letter_queues_failed_runs_and_every_function() -
 
 
 def test_the_runs_functions_name_the_metric_the_failed_runs_alarm_watches() -> None:
-    from mediaflow.runtime.embedded import RUN_STATUS_BY_EXECUTION
+    from mediaflow.embedded.executor import RUN_STATUS_BY_EXECUTION
 
     source = "".join((ROOT / "functions" / "runs" / f"{name}.py").read_text() for name in ("handler", "express"))
     assert source.count('f"Runs{detail[\'status\'].capitalize()}"') == 2

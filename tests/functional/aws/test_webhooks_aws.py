@@ -309,7 +309,7 @@ def test_two_dispatchers_cannot_claim_the_same_attempt_and_a_dead_claim_expires(
 
 def test_the_dynamodb_store_returns_the_sqlite_store_shapes(hooks: Hooks, tmp_path: Path) -> None:
     from mediaflow.adapters.embedded import SQLiteDatabase
-    from mediaflow.webhooks.store import WebhookStore
+    from mediaflow.adapters.embedded.webhooks import WebhookStore
 
     sqlite = WebhookStore(SQLiteDatabase(tmp_path / "h.sqlite3"))
     shapes = []

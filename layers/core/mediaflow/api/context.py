@@ -12,7 +12,7 @@ from mediaflow.api.config import ApiConfig
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import RateLimiter, Signer
 from mediaflow.compiler import Compiled
-from mediaflow.local import RuntimeLauncher
+from mediaflow.embedded.app import RuntimeLauncher
 from mediaflow.ports import BlobStore, Idempotency, RunStore
 
 
@@ -103,7 +103,7 @@ class EmbeddedLauncher(RuntimeLauncher):
     """Runs on the LocalService's EmbeddedRuntime; a workflow it cannot run is a 422 naming the workers."""
 
     def check(self, compiled: Compiled) -> None:
-        from mediaflow.local import missing_runtimes
+        from mediaflow.embedded.app import missing_runtimes
 
         missing = missing_runtimes(compiled)
         if missing:

@@ -14,7 +14,7 @@ from mediaflow.api.http import Part
 from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.compiler import compile_workflow
-from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.embedded.app import new_run_id, now_iso, safe_name
 from mediaflow.starts import direct_key
 from mediaflow.validation import validate
 

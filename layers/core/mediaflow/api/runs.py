@@ -19,8 +19,8 @@ from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
 from mediaflow.api.workflows import require_valid
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.embedded.app import new_run_id, now_iso, safe_name
 from mediaflow.errors import Conflict, NotFound, public_error
-from mediaflow.local import new_run_id, now_iso, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids, output_refs
 from mediaflow.sniff import sniff

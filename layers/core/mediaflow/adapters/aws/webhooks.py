@@ -85,7 +85,7 @@ _event: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVa
 
 
 class DynamoDBWebhookStore(DynamoTable):
-    """Same methods and return shapes as :class:`mediaflow.webhooks.store.WebhookStore` (SQLite)."""
+    """Same methods and return shapes as :class:`mediaflow.adapters.embedded.webhooks.WebhookStore` (SQLite)."""
 
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None, *,
                  retention_days: int = 30, clock: Callable[[], float] = time.time,

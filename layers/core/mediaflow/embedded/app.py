@@ -113,7 +113,7 @@ class LocalService:
     def runtime(self) -> Any:
         with self._lock:
             if self._runtime is None:
-                from mediaflow.runtime.embedded import EmbeddedRuntime
+                from mediaflow.embedded.executor import EmbeddedRuntime
 
                 a = self.adapters
                 self._runtime = EmbeddedRuntime(self.settings, a.blobs, a.runs, a.bus)
@@ -124,8 +124,8 @@ class LocalService:
         """The webhook dispatcher, subscribed once to this service's bus (deliveries run in ``start()``)."""
         with self._lock:
             if self._webhooks is None:
+                from mediaflow.adapters.embedded.webhooks import WebhookStore
                 from mediaflow.webhooks.dispatch import Dispatcher
-                from mediaflow.webhooks.store import WebhookStore
 
                 a = self.adapters
                 self._webhooks = Dispatcher(WebhookStore(a.db), url_for=a.blobs.url,
@@ -228,7 +228,7 @@ class LocalService:
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
-        from mediaflow.runtime.workerpool import PoolDraining
+        from mediaflow.embedded.workerpool import PoolDraining
 
         def one(index: int) -> None:
             run_id = None
