@@ -20,9 +20,9 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from mediaflow.clock import now_iso
 from mediaflow.errors import NotFound, RunCancelled
 from mediaflow.ports import EventBus, RunStore
 
@@ -32,9 +32,6 @@ RUN_STATUS_BY_EXECUTION = {"SUCCEEDED": "completed", "FAILED": "failed", "TIMED_
                            "ABORTED": "cancelled"}
 RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from mediaflow.clock import now_iso
 from mediaflow.compiler import Compiled, compile_workflow
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
@@ -39,9 +39,6 @@ class Launcher(Protocol):
     def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
               machine_type: str | None = None) -> Any: ...
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def direct_key(tenant: str, *parts: str) -> str:

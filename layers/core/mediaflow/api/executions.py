@@ -27,8 +27,8 @@ from mediaflow.api.problems import ApiProblem
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.api.security import Principal
 from mediaflow.catalog import get_spec
-from mediaflow.embedded.app import safe_name
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ids import safe_name
 from mediaflow.media import MediaRef
 from mediaflow.starts import direct_key
 from mediaflow.triggers import run_name
@@ -150,7 +150,7 @@ class ExecutionService:
                    ) -> list[dict[str, Any]]:
         """Every active workflow this key may see whose `event` trigger matches, through the lifecycle gate,
         started by the event use case of `/v1` (mediaflow.starts); one result per workflow."""
-        from mediaflow.embedded.app import new_run_id
+        from mediaflow.ids import new_run_id
         from mediaflow.starts import event_trigger_matches, start_event
 
         admitted, refused = [], []

@@ -18,9 +18,10 @@ from mediaflow.api.problems import ApiProblem
 from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
 from mediaflow.api.workflows import require_valid
+from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
-from mediaflow.embedded.app import new_run_id, now_iso, safe_name
 from mediaflow.errors import Conflict, NotFound, public_error
+from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids, output_refs
 from mediaflow.sniff import sniff

@@ -110,7 +110,7 @@ class UploadTrigger:
         except (NotFound, EmptyMedia) as error:
             logger.info("upload %s skipped: %s", obj.key, error)
             return None
-        from mediaflow.embedded.app import safe_name
+        from mediaflow.ids import safe_name
 
         return head.model_copy(update={
             "bucket": obj.bucket, "content_type": sniffed.content_type, "media_type": sniffed.media_type,

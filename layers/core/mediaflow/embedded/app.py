@@ -7,20 +7,20 @@ import hashlib
 import importlib
 import importlib.util
 import json
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
+from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
 from mediaflow.errors import Conflict, InvalidDefinition, NotFound
+from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
@@ -29,22 +29,9 @@ from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
 
 UPLOAD_LEASE_SECONDS = 300.0
-_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
 WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
                   "rembg": "mediaflow.workers.cutout", "light": "mediaflow.workers.light"}
 
-
-def safe_name(name: str, fallback: str = "file") -> str:
-    cleaned = _UNSAFE.sub("-", Path(name).name).strip(".-")[:180]
-    return cleaned or fallback
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_run_id() -> str:
-    return f"run-{uuid.uuid4().hex[:20]}"
 
 
 def missing_runtimes(compiled: Compiled) -> list[str]:

@@ -17,7 +17,8 @@ from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
 from mediaflow.adapters.embedded.durable import DurableStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
-from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
+from mediaflow.clock import now_iso
 from mediaflow.embedded.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.ports import BlobStore, EventBus, RunStore

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from mediaflow.clock import now_iso
 from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
@@ -213,10 +213,6 @@ def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
     return "/".join(clean_component(part) or "_" for part in parts)
 
 
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _is_light(op: Op) -> bool:
     from mediaflow.catalog import get_spec
 
@@ -335,8 +331,8 @@ def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpO
         if outcome.node_id in ends:
             output = {**(output or {}), "media": ends[outcome.node_id]}
         env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
-            ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=now_iso(outcome.started),
+            ended_at=now_iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
             output=output, **_item_fields(task),
         ).model_dump(by_alias=True, exclude_none=True))
 
@@ -390,7 +386,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
         if op.node_id == failed_node or status == "skipped":
             reached = True
             env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
+                node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
                 error_message=error.message if status == "failed" else None, **_item_fields(task),

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
-from mediaflow.adapters.embedded.blobstore import media_type_of, validate_key
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.media import MediaRef
+from mediaflow.media import MediaRef, media_type_of, validate_key
 
 RETENTION_TAG = "mediaflow-retention"
 RUN_SCOPED = "run"

@@ -18,7 +18,6 @@ by a lease; if its dispatcher dies, the delivery is due again once the lease end
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import hashlib
@@ -26,7 +25,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +33,9 @@ from pydantic import Field
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
 from mediaflow.adapters.aws.dynamodb import DynamoTable
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ids import new_webhook_secret
 from mediaflow.settings import Settings
 from mediaflow.webhooks.dispatch import Dispatcher
 
@@ -53,15 +54,6 @@ class WebhookSettings(Settings):
                                                  description="AWS: days a delivery record is kept (TTL)")
     webhook_dead_letter_queue_url: str = Field(default="", description="AWS: SQS queue of dead deliveries")
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="Timeout of one delivery")
-
-
-def _now_iso(now: float | None = None) -> str:
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _number(value: Any) -> float | None:
@@ -121,11 +113,11 @@ class DynamoDBWebhookStore(DynamoTable):
     # -- subscriptions --------------------------------------------------------------------------------
     def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,
                description: str = "") -> tuple[dict[str, Any], str]:
-        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_secret()
+        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_webhook_secret()
         item = {"pk": tenant, "sk": WEBHOOK + webhook_id, "id": webhook_id, "url": url,
                 "eventTypes": sorted(set(event_types)), "workflowId": workflow_id, "description": description,
                 "secret": secret, "previousSecret": None, "previousExpiresAt": None, "status": "active",
-                "createdAt": _now_iso(), "disabledReason": None}
+                "createdAt": now_iso(), "disabledReason": None}
         with translated(f"webhook {webhook_id!r}"):
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         return self._public(item, False), secret
@@ -170,7 +162,7 @@ class DynamoDBWebhookStore(DynamoTable):
         """A new secret; the current one keeps signing until ``now + overlap_seconds``."""
         for _attempt in range(5):  # conditional on the secret read, so a concurrent rotation is not lost
             current = self.get(tenant, webhook_id, with_secrets=True)
-            secret = new_secret()
+            secret = new_webhook_secret()
             if self._update({"pk": tenant, "sk": WEBHOOK + webhook_id}, f"webhook {webhook_id!r}",
                             UpdateExpression="SET secret = :new, previousSecret = :old, previousExpiresAt = :until",
                             ConditionExpression="secret = :old",
@@ -219,7 +211,7 @@ class DynamoDBWebhookStore(DynamoTable):
         from botocore.exceptions import ClientError
 
         delivery_id = self._new_delivery_id(webhook_id)
-        stamp = _now_iso()
+        stamp = now_iso()
         item = {"pk": tenant, "sk": DELIVERY + delivery_id, "id": delivery_id, "webhookId": webhook_id,
                 "eventType": event_type, "payload": json.dumps(payload, sort_keys=True), "status": "pending",
                 "attempts": 0, "nextAttemptAt": _decimal(due), "dueShard": _shard(delivery_id),
@@ -273,14 +265,14 @@ class DynamoDBWebhookStore(DynamoTable):
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":sending": "sending", ":pending": "pending", ":retrying": "retrying",
                                        ":attempts": attempts, ":next": attempts + 1, ":now": _decimal(now),
-                                       ":lease": _decimal(now + self.lease_seconds), ":stamp": _now_iso()})
+                                       ":lease": _decimal(now + self.lease_seconds), ":stamp": now_iso()})
         return claimed is not None
 
     def record_attempt(self, tenant: str, delivery_id: str, number: int, status_code: int | None,
                        latency_ms: float, error: str | None, *, status: str, next_attempt_at: float | None) -> None:
-        attempt = {"number": number, "at": _now_iso(), "statusCode": status_code,
+        attempt = {"number": number, "at": now_iso(), "statusCode": status_code,
                    "latencyMs": _decimal(latency_ms), "error": error}
-        values: dict[str, Any] = {":status": status, ":code": status_code, ":stamp": _now_iso(), ":attempt": [attempt],
+        values: dict[str, Any] = {":status": status, ":code": status_code, ":stamp": now_iso(), ":attempt": [attempt],
                                   ":none": []}
         expression = ("SET #s = :status, lastStatusCode = :code, updatedAt = :stamp, "
                       "#log = list_append(if_not_exists(#log, :none), :attempt)")
@@ -300,7 +292,7 @@ class DynamoDBWebhookStore(DynamoTable):
                              "expiresAt = :expires",
             ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":pending": "pending", ":due": _decimal(due), ":shard": _shard(delivery_id),
-                                       ":stamp": _now_iso(), ":expires": int(time.time() + self.retention_seconds)})
+                                       ":stamp": now_iso(), ":expires": int(time.time() + self.retention_seconds)})
         if updated is None:
             raise NotFound(f"no delivery {delivery_id!r}", field="deliveryId")
         return self._delivery(updated)
@@ -362,7 +354,7 @@ def deliver_event(dispatcher: Dispatcher, event: dict[str, Any], *, time_left: C
     """An EventBridge event -> one delivery per matching subscription, each attempted at once while the
     invocation has time; the rest (and every retry) is left to the scheduled runner."""
     detail = event.get("detail") or {}
-    when = datetime.fromisoformat(str(event.get("time") or _now_iso()).replace("Z", "+00:00")).timestamp()
+    when = datetime.fromisoformat(str(event.get("time") or now_iso()).replace("Z", "+00:00")).timestamp()
     store = dispatcher.store
     scope = store.for_event(str(event.get("id") or secrets.token_hex(8)), when) \
         if isinstance(store, DynamoDBWebhookStore) else contextlib.nullcontext()
