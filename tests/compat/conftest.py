@@ -130,8 +130,9 @@ def replicate() -> Iterator[ReplicateStub]:
 def embedded_api(tmp_path_factory: pytest.TempPathFactory, replicate: ReplicateStub) -> Iterator[Api]:
     """`serve`'s server on loopback over the embedded adapters, with Replicate's token and the stub's URL
     in its settings (as MEDIAFLOW_REPLICATE_API_TOKEN / MEDIAFLOW_REPLICATE_BASE_URL would set them)."""
-    from mediaflow.api import ApiConfig, create_app, embedded_context
+    from mediaflow.api import ApiConfig, create_app
     from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
     from mediaflow.embedded.http_server import local_api
     from mediaflow.settings import get_settings
 
@@ -219,7 +220,7 @@ def mindia_upload(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         yield upload_local
         return
     import boto3
-    from mediaflow.cloud import app as cloud
+    from mediaflow.cloud import bootstrap as cloud
 
     from tests.functional.aws.conftest import FakeContext, load_handler
 

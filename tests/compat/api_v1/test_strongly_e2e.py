@@ -248,8 +248,8 @@ def test_the_embedded_queue_is_durable_and_starts_each_message_once(client: Stro
     if backend.service is None:
         pytest.skip("the SQLite queue of the embedded mode")
     from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
-    from mediaflow.api import embedded_context
     from mediaflow.api.executions import ExecutionService, queued_run_id
+    from mediaflow.embedded.bootstrap import embedded_context
 
     workflow_id = deployed(client, media_workflow("durable", trigger="queue"))
     key = store_photo(backend, "tenant-a", f"{time.monotonic_ns()}.jpg", photo)

@@ -141,7 +141,8 @@ def test_concurrent_clients_all_answered(api: Api) -> None:
 
 @pytest.fixture
 def short_timeouts(api: Api) -> Iterator[str]:
-    from mediaflow.api import create_app, embedded_context
+    from mediaflow.api import create_app
+    from mediaflow.embedded.bootstrap import embedded_context
     from mediaflow.embedded.http_server import ApiServer, ServerLimits
 
     limits = ServerLimits(keep_alive_seconds=1, idle_read_seconds=1, request_read_seconds=3, graceful_seconds=5)

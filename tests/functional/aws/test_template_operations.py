@@ -99,8 +99,8 @@ def test_the_api_logs_access_answers_cors_limits_each_key_and_keeps_health_publi
 
 
 def test_on_aws_the_in_process_bucket_is_off_and_the_stack_names_the_origins() -> None:
-    from mediaflow.api.aws import aws_config
     from mediaflow.api.config import ApiConfig
+    from mediaflow.cloud.bootstrap import aws_config
     from mediaflow.settings import Settings
 
     config = aws_config(ApiConfig(), Settings(cors_allow_origins="https://a.example, https://b.example"))

@@ -182,9 +182,8 @@ class DeploymentService:
     def compute_scopes(self, principal: Principal, workflow_id: str) -> list[str]:
         record = self.load(principal, workflow_id)
         urls: list[str] = []
-        store = getattr(self.ctx.webhooks, "store", None)
-        if store is not None:
-            urls = [str(hook.get("url")) for hook in store.list_webhooks(principal.tenant)
+        if self.ctx.webhooks is not None:
+            urls = [str(hook.get("url")) for hook in self.ctx.webhooks.store.list_webhooks(principal.tenant)
                     if hook.get("workflowId") in (None, workflow_id)]
         found = scopes.compute(workflow_id, principal.tenant, record["definition"], urls)
         self.workflows.update(principal.tenant, workflow_id, {}, extra={"scopes": found})

@@ -181,9 +181,7 @@ class ExecutionService:
                              code="QueueUnavailable")
         message_id = str(self.ctx.queue.send(principal.tenant, workflow_id, message, priority=priority,
                                              source=source))
-        kick = getattr(self.ctx.queue, "kick", None)
-        if callable(kick):
-            kick(self.run_queued)
+        self.ctx.queue.kick(self.run_queued)
         return message_id, queued_run_id(principal.tenant, workflow_id, message_id)
 
     def run_queued(self, item: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
@@ -27,6 +27,11 @@ from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, upload_key
 from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from mediaflow.embedded.executor import EmbeddedRuntime
+    from mediaflow.ports import JobStore
+    from mediaflow.webhooks.dispatch import Dispatcher
 
 UPLOAD_LEASE_SECONDS = 300.0
 WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
@@ -91,13 +96,13 @@ class LocalService:
         from mediaflow.adapters.embedded.durable import DurableStore
 
         self.durable = DurableStore(self.adapters.db)
-        self._runtime: Any = None
-        self._webhooks: Any = None
+        self._runtime: EmbeddedRuntime | None = None
+        self._webhooks: Dispatcher | None = None
         self._watching_jobs = False
         self._lock = threading.Lock()
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> EmbeddedRuntime:
         with self._lock:
             if self._runtime is None:
                 from mediaflow.embedded.executor import EmbeddedRuntime
@@ -107,20 +112,17 @@ class LocalService:
             return self._runtime
 
     @property
-    def webhooks(self) -> Any:
+    def webhooks(self) -> Dispatcher:
         """The webhook dispatcher, subscribed once to this service's bus (deliveries run in ``start()``)."""
         with self._lock:
             if self._webhooks is None:
-                from mediaflow.adapters.embedded.webhooks import WebhookStore
-                from mediaflow.webhooks.dispatch import Dispatcher
+                from mediaflow.embedded.bootstrap import webhook_dispatcher
 
-                a = self.adapters
-                self._webhooks = Dispatcher(WebhookStore(a.db), url_for=a.blobs.url,
-                                            allow_loopback_http=self.settings.webhook_allow_loopback_http)
-                a.bus.subscribe(self._webhooks.on_event)
+                self._webhooks = webhook_dispatcher(self.adapters, self.settings)
+                self.adapters.bus.subscribe(self._webhooks.on_event)
             return self._webhooks
 
-    def watch_jobs(self, jobs: Any) -> None:
+    def watch_jobs(self, jobs: JobStore) -> None:
         """Publish job.completed / job.failed when a job's last run ends (once per service)."""
         with self._lock:
             if not self._watching_jobs:

@@ -189,11 +189,9 @@ def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
 def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
     """The input as a local file: read in place when the store is a local folder (the embedded mode never
     writes to an object it has stored, so readers are safe), else downloaded to ``target``."""
-    local_path = getattr(env.blobs, "local_path", None)
-    if local_path is not None:
-        path: Path = local_path(key)
-        if path.is_file():
-            return path
+    path = env.blobs.local_path(key)
+    if path is not None and path.is_file():
+        return path
     return env.blobs.download(key, target)
 
 

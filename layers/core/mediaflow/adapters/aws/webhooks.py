@@ -1,4 +1,4 @@
-"""Webhook subscriptions and deliveries on DynamoDB, and the dispatcher of the AWS deployment.
+"""Webhook subscriptions and deliveries on DynamoDB, and dead letters on SQS.
 
 One table (``WebhooksTable``), keys led by the tenant:
 
@@ -25,19 +25,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from pydantic import Field
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
 from mediaflow.adapters.aws.dynamodb import DynamoTable
 from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.ids import new_webhook_secret
-from mediaflow.settings import Settings
-from mediaflow.webhooks.dispatch import Dispatcher
 
 WEBHOOK = "webhook#"
 DELIVERY = "delivery#"
@@ -45,15 +40,6 @@ BY_DUE_INDEX = "byDue"
 DUE_SHARDS = 4
 SENDABLE = ("pending", "retrying")
 DEFAULT_LEASE_SECONDS = 900.0  # the longest a Lambda invocation can hold a claimed delivery
-
-
-class WebhookSettings(Settings):
-    """The webhook dispatcher's MEDIAFLOW_* settings on AWS (on top of the deployment's settings)."""
-
-    webhook_delivery_retention_days: int = Field(default=30, ge=1, le=365,
-                                                 description="AWS: days a delivery record is kept (TTL)")
-    webhook_dead_letter_queue_url: str = Field(default="", description="AWS: SQS queue of dead deliveries")
-    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="Timeout of one delivery")
 
 
 def _number(value: Any) -> float | None:
@@ -332,56 +318,3 @@ class SqsDeadLetters:
                                           ("eventType", "eventType"))}
         with translated(f"queue {self.queue_url!r}"):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)
-
-
-def aws_dispatcher(adapters: Any, settings: WebhookSettings | None = None, *, dynamodb: Any = None,
-                   sqs: Any = None, clock: Callable[[], float] = time.time, **options: Any) -> Dispatcher:
-    """The dispatcher over the deployment's webhooks table, presigned S3 GETs (1 h) for output keys and
-    the SQS dead-letter queue (when ``MEDIAFLOW_WEBHOOK_DEAD_LETTER_QUEUE_URL`` is set)."""
-    s = settings or WebhookSettings()
-    store = DynamoDBWebhookStore(s.webhooks_table, dynamodb, s.region,
-                                 retention_days=s.webhook_delivery_retention_days, clock=clock)
-    dead = SqsDeadLetters(s.webhook_dead_letter_queue_url, client=sqs, region=s.region) \
-        if s.webhook_dead_letter_queue_url else None
-    blobs = adapters.blobs
-    return Dispatcher(store, timeout_seconds=s.webhook_timeout_seconds,
-                      allow_loopback_http=s.webhook_allow_loopback_http, clock=clock, dead_letter=dead,
-                      url_for=lambda key: str(blobs.url(key, 3600)), **options)
-
-
-def deliver_event(dispatcher: Dispatcher, event: dict[str, Any], *, time_left: Callable[[], float],
-                  reserve_seconds: float = 20.0) -> dict[str, int]:
-    """An EventBridge event -> one delivery per matching subscription, each attempted at once while the
-    invocation has time; the rest (and every retry) is left to the scheduled runner."""
-    detail = event.get("detail") or {}
-    when = datetime.fromisoformat(str(event.get("time") or now_iso()).replace("Z", "+00:00")).timestamp()
-    store = dispatcher.store
-    scope = store.for_event(str(event.get("id") or secrets.token_hex(8)), when) \
-        if isinstance(store, DynamoDBWebhookStore) else contextlib.nullcontext()
-    with scope:
-        deliveries = dispatcher.enqueue(str(event.get("detail-type") or ""), dict(detail))
-    attempted = 0
-    for delivery in deliveries:
-        if time_left() < dispatcher.timeout_seconds + reserve_seconds:
-            break
-        attempted += int(dispatcher.attempt(delivery))
-    return {"deliveries": len(deliveries), "attempted": attempted}
-
-
-def run_due(dispatcher: Dispatcher, *, time_left: Callable[[], float], batch: int = 25,
-            reserve_seconds: float = 20.0) -> int:
-    """The scheduled runner: attempt due deliveries in batches while the invocation has time."""
-    total = 0
-    while time_left() >= dispatcher.timeout_seconds + reserve_seconds:
-        due = dispatcher.store.due(dispatcher.clock(), batch)
-        if not due:
-            break
-        sent = 0
-        for delivery in due:
-            if time_left() < dispatcher.timeout_seconds + reserve_seconds:
-                break
-            sent += int(dispatcher.attempt(delivery))
-        total += sent
-        if sent == 0:
-            break
-    return total

@@ -39,6 +39,11 @@ class FolderBlobStore:
         """Where the object for ``key`` lives (it may not exist)."""
         return self.root.joinpath(*validate_key(key).split("/"))
 
+    def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                       fields: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """None: a folder signs no uploads (the embedded API hands out its own signed upload URLs)."""
+        return None
+
     def _meta_path(self, key: str) -> Path:
         parts = validate_key(key).split("/")
         return self.root.joinpath(_META_DIR, *parts[:-1], parts[-1] + ".json")
