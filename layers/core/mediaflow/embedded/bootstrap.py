@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mediaflow.api.config import ApiConfig
     from mediaflow.api.context import ApiContext
     from mediaflow.compiler import Compiled
-    from mediaflow.runtime.tasks import TaskEnvironment
+    from mediaflow.execution.contract import TaskEnvironment
     from mediaflow.webhooks.dispatch import Dispatcher
 
 
@@ -49,13 +49,13 @@ def job_store(adapters: EmbeddedAdapters) -> SQLiteJobStore:
 
 def task_environment(settings: Settings, workdir: Path, blobs_root: Path, bucket: str,
                      db: SQLiteDatabase) -> TaskEnvironment:
-    """What a worker process runs Tasks with: the data dir's blobs and run store, the outbox as its bus
-    (the server publishes what workers wrote; one database connection per process) and the local moderation/labels model."""
+    """What a worker process runs Tasks with: the data dir's blobs and run store, the outbox as its bus (the
+    server publishes what workers wrote) and the local moderation/labels model, on the process's one ``db``."""
     from mediaflow.adapters.embedded.blobstore import FolderBlobStore
     from mediaflow.adapters.embedded.outbox import OutboxBus
     from mediaflow.adapters.embedded.sqlite import SQLiteRunStore
     from mediaflow.adapters.embedded.vision import LocalVision
-    from mediaflow.runtime.tasks import TaskEnvironment
+    from mediaflow.execution.contract import TaskEnvironment
 
     blobs = FolderBlobStore(blobs_root, bucket)
     vision = LocalVision(blobs, settings.moderation_model, threads=settings.moderation_threads,

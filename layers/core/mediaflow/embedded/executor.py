@@ -21,6 +21,7 @@ from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
 from mediaflow.clock import now_iso
 from mediaflow.embedded.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.errors import InternalError, NotFound
+from mediaflow.execution.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runs import (
     RUN_STATUS_BY_EXECUTION,
@@ -31,7 +32,6 @@ from mediaflow.runs import (
     finish,
     output_refs,
 )
-from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)

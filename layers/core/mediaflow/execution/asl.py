@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from mediaflow.clock import now_iso
 from mediaflow.conditions import wildcard_match
-from mediaflow.runtime.tasks import error_name
+from mediaflow.execution.contract import error_name
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 Sleep = Callable[[float], None]
