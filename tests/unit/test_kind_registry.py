@@ -13,11 +13,11 @@ import pyvips
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.catalog import RUNTIMES, NodeSpec, annotation_kinds, catalog, extended, get_spec, kinds_for
 from mediaflow.compiler.asl import RESOURCES, compile_workflow
+from mediaflow.embedded.executor import EmbeddedRuntime
 from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.execution.tasks import execute_task
 from mediaflow.nodes.base import Annotation, ImageOp, LightOp, RoutedByConfig, ShrinkOnLoad, VideoOp
 from mediaflow.runs import output_refs
-from mediaflow.runtime.embedded import EmbeddedRuntime
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 

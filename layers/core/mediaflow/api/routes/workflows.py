@@ -34,7 +34,7 @@ from mediaflow.api.models import (
 )
 from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.api.workflows import WorkflowService, etag, templates, view
-from mediaflow.local import new_run_id
+from mediaflow.ids import new_run_id
 from mediaflow.starts import fire_event as fire_event_runs
 
 if TYPE_CHECKING:

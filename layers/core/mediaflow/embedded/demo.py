@@ -14,8 +14,8 @@ from rich.table import Table
 
 from mediaflow import samples
 from mediaflow.compiler import compile_definition
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 from mediaflow.errors import InvalidDefinition
-from mediaflow.local import FileResult, LocalService, missing_runtimes
 from mediaflow.validation import validate
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -98,7 +98,7 @@ def _row(workflow: str, result: FileResult) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
-    from mediaflow.cli_local import human_size
+    from mediaflow.console import human_size
 
     table = Table(title="mediaflow demo")
     for column in ("workflow", "input", "status", "outputs", "size", "seconds"):

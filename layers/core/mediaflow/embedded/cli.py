@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaflow.local import FileResult, LocalService, expand_inputs, missing_runtimes
+from mediaflow.console import expand_inputs, human_size, read_workflow_file
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -25,15 +26,6 @@ VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
 def _service(args: argparse.Namespace) -> LocalService:
     return LocalService(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
                         tenant=getattr(args, "tenant", None))
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def result_dict(result: FileResult) -> dict[str, Any]:
@@ -124,7 +116,7 @@ def _run_draining(service: LocalService, grace_seconds: float,
                   work: Callable[[], list[FileResult]]) -> tuple[list[FileResult], bool]:
     """Run ``work`` on a thread; SIGTERM or SIGINT drains the runtime (running tasks get ``grace_seconds``,
     the rest is checkpointed). Returns the results and whether a signal stopped the work."""
-    from mediaflow.serve import stop_signals
+    from mediaflow.embedded.serve import stop_signals
 
     box: dict[str, Any] = {}
 
@@ -150,14 +142,14 @@ def _run_draining(service: LocalService, grace_seconds: float,
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mediaflow.demo import run_demo
+    from mediaflow.embedded.demo import run_demo
 
     return run_demo(Path(args.out), Path(args.examples), data_dir=Path(args.data_dir) if args.data_dir else None,
                     as_json=args.json)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mediaflow.serve import serve
+    from mediaflow.embedded.serve import serve
 
     return serve(host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
                  poll_seconds=args.poll_seconds, once=args.once, grace_seconds=args.grace_seconds,
@@ -210,8 +202,6 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     with _service(args) as service:
         store = service.adapters.workflows
         if args.action == "add":
-            from mediaflow.cli_remote import read_workflow_file
-
             raw = read_workflow_file(args.file)
             if raw is None:
                 return 2
