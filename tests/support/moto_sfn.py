@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from mediaflow.catalog import RUNTIMES
 from mediaflow.compiler.asl import substitute
 from mediaflow.execution.contract import error_name
 
@@ -33,12 +34,7 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 ROLE_NAME = "mediaflow-test-sfn"
-PLACEHOLDERS: dict[str, str] = {
-    "VipsFunctionArn": "vips",
-    "FfmpegFunctionArn": "ffmpeg",
-    "RembgFunctionArn": "rembg",
-    "LightFunctionArn": "light",
-}
+PLACEHOLDERS: dict[str, str] = {profile.placeholder: runtime for runtime, profile in RUNTIMES.items()}
 FUNCTION_PREFIX = "mediaflow-"
 MOCK_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
