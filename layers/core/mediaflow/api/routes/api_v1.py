@@ -6,7 +6,7 @@ views (mediaflow.api.compat_v1). Handlers translate shapes and call the same ser
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -19,9 +19,6 @@ from mediaflow.api.routes import SecuredRouter, no_content
 from mediaflow.api.runs import RunService
 from mediaflow.api.workflows import WorkflowService, templates
 from mediaflow.errors import NotFound
-
-if TYPE_CHECKING:
-    pass
 
 Id = Annotated[str, Path(min_length=1, max_length=140)]
 READ, WRITE, EXECUTE = "workflows:read", "workflows:write", "workflows:execute"
@@ -121,7 +118,7 @@ def fire_event() -> Response[Any]:
     if not isinstance(event_data, dict):
         raise shapes.unprocessable("event_data", "must be an object")
     outcomes = ExecutionService(router.ctx).fire_event(router.principal(), event_type, event_data,
-                                                    str(data.get("source") or "platform"))
+                                                       str(data.get("source") or "platform"))
     results = [{"workflowId": o["workflowId"], "workflowName": o.get("workflowName"),
                 "executionId": o.get("runId"), **({"error": o["error"]} if "error" in o else {})}
                for o in outcomes]
@@ -204,7 +201,7 @@ def create_version(workflow_id: Id) -> Response[Any]:
         raise shapes.unprocessable("versionTag", "required")
     deployments().load(router.principal(), workflow_id)
     created = service().snapshot(router.tenant(), workflow_id, data["versionTag"][:64], data.get("description"),
-                               created_by=router.principal().key_id)
+                                 created_by=router.principal().key_id)
     return ok(created, 201)
 
 
@@ -385,7 +382,7 @@ def get_lifecycle(workflow_id: Id) -> Response[Any]:
     record = deployments().load(router.principal(), workflow_id)
     state = deployments().deployment_view(record)
     return ok({"workflowId": workflow_id, **{k: state[k] for k in ("lifecyclePolicy", "deploymentStatus",
-                                                                    "stoppedReason")}})
+                                                                   "stoppedReason")}})
 
 
 @router.secured("PUT", f"{P}/<workflow_id>/lifecycle", WRITE, summary="Set the lifecycle policy", tags=TAGS)
@@ -414,7 +411,6 @@ def share(workflow_id: Id) -> Response[Any]:
 def unshare(workflow_id: Id, sub_id: Id) -> Response[Any]:
     deployments().unshare(router.principal(), workflow_id, sub_id)
     return no_content()
-
 
 
 def executions() -> ExecutionService:
@@ -475,5 +471,5 @@ def enqueue(workflow_id: Id) -> Response[Any]:
     if not isinstance(priority, int) or isinstance(priority, bool) or not -1000 <= priority <= 1000:
         raise shapes.unprocessable("priority", "an integer from -1000 to 1000")
     message_id, run_id = executions().enqueue(router.principal(), workflow_id, message, priority,
-                                            str(data.get("source") or "rest_api"))
+                                              str(data.get("source") or "rest_api"))
     return ok({"executionId": run_id, "trigger_type": "queue", "messageId": message_id}, 201)

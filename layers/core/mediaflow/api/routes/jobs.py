@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -11,9 +11,6 @@ from mediaflow.api.http import base_url, form_parts
 from mediaflow.api.jobs import JobService
 from mediaflow.api.models import Job, JobAccepted
 from mediaflow.api.routes import SecuredRouter, reply
-
-if TYPE_CHECKING:
-    pass
 
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
 TAGS = ["jobs"]

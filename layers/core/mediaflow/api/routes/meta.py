@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -13,10 +13,6 @@ from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.api.runs import RunService
-
-if TYPE_CHECKING:
-    pass
-
 
 router = SecuredRouter()
 
@@ -83,8 +79,8 @@ def revoke_key(key_id: str) -> Response[None]:
                 tags=["runs"], status_code=201)
 def create_upload(body: UploadIn) -> Response[UploadTarget]:
     target = runs().upload_target(router.tenant(), body.filename, body.content_type,
-                                base_url(router.raw_event), metadata=body.metadata,
-                                prefix=body.prefix)
+                                  base_url(router.raw_event), metadata=body.metadata,
+                                  prefix=body.prefix)
     return reply(UploadTarget, target, 201)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -11,9 +11,6 @@ from mediaflow.api.http import form_parts, json_body
 from mediaflow.api.models import CancelResult, RetryRequest, Run, RunAccepted, RunList, RunRequest
 from mediaflow.api.routes import SecuredRouter, reply
 from mediaflow.api.runs import RunService
-
-if TYPE_CHECKING:
-    pass
 
 Id = Annotated[str, Path(min_length=1, max_length=128)]
 READ, EXECUTE = "workflows:read", "workflows:execute"

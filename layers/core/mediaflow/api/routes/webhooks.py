@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -13,9 +13,6 @@ from mediaflow.api.models import Model, examples
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.errors import NotFound
-
-if TYPE_CHECKING:
-    pass
 
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 TAGS = ["webhooks"]

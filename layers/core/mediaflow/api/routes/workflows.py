@@ -3,7 +3,7 @@ templates, stats, node and connection editing, and events."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -37,9 +37,6 @@ from mediaflow.api.workflows import WorkflowService, etag, templates, view
 from mediaflow.ids import new_run_id
 from mediaflow.starts import fire_event as fire_event_runs
 
-if TYPE_CHECKING:
-    pass
-
 WorkflowId = Annotated[str, Path(min_length=1, max_length=64)]
 Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Sort = Literal["updatedAt:desc", "updatedAt:asc", "createdAt:desc", "createdAt:asc", "name:asc", "name:desc"]
@@ -69,7 +66,7 @@ def list_workflows(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response[WorkflowList]:
     page = service().list(router.tenant(), status=status, tag=tag, search=search, sort=sort, limit=limit, offset=offset,
-                        cursor=cursor)
+                          cursor=cursor)
     return reply(WorkflowList, page)
 
 
@@ -202,7 +199,7 @@ def add_node(workflow_id: WorkflowId, body: NodeIn) -> Response[NodeResult]:
                 tags=TAGS)
 def update_node(workflow_id: WorkflowId, node_id: WorkflowId, body: NodeUpdate) -> Response[NodeResult]:
     result = service().update_node(router.tenant(), workflow_id, node_id, body.config, body.label, body.position,
-                                 body.replace_config)
+                                   body.replace_config)
     return reply(NodeResult, result)
 
 
