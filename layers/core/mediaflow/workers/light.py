@@ -6,7 +6,7 @@ touches the stored object only when an op needs it: ``storage`` copies it, ``val
 chain order; each one's output reference is the next one's input.
 
 Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
-with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
+with the image worker, which runs them after its encode); ``validate``, ``storage``, ``import_url``, ``webhook``,
 ``notify``, ``publish``, ``ai_generate`` and the provider kinds (Rekognition, Replicate) define
 ``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
 The triggers (``upload``, ``event``, ``email``, ``queue``) pass the media through.
@@ -35,7 +35,7 @@ from mediaflow.runtime.tasks import (
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
 
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
-EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate",
+EXECUTE_KINDS = frozenset({"validate", "storage", "import_url", "webhook", "notify", "publish", "ai_generate",
                            "aws_rekognition_moderation", "aws_rekognition", "replicate", "replicate_deoldify"})
 PASS_THROUGH_KINDS = frozenset({"upload", "event", "email", "queue"})
 LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
