@@ -130,7 +130,7 @@ def _to_folder(source: Path, media: MediaRef, config: Config, ctx: OpContext, en
             with os.fdopen(handle, "wb") as out, source.open("rb") as data:
                 while chunk := data.read(1 << 20):
                     out.write(chunk)
-            os.replace(partial, target)
+            Path(partial).replace(target)
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise

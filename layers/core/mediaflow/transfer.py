@@ -111,7 +111,7 @@ def _get(checked: Target, url: str, target: Path, max_bytes: int, deadline: floa
         received = 0
         with target.open("wb") as out:
             while True:
-                connection.sock.settimeout(_remaining(deadline, url))  # type: ignore[union-attr]
+                connection.sock.settimeout(_remaining(deadline, url))
                 chunk = response.read1(CHUNK)
                 if not chunk:
                     break

@@ -62,10 +62,12 @@ def upload_parts(parts: list[Part]) -> list[Part]:
 
 
 def missing_media() -> ApiProblem:
-    message = "say what to run on: a multipart `file`, stored `objects`, or `sample: true` for generated sample media"
+    message = ("say what to run on: a multipart `file`, stored `objects`, a `url` to import, or `sample: true` for "
+               "generated sample media")
     return ApiProblem(422, message, code="MissingMedia", errors=[
         {"field": "file", "path": "body.file", "message": "a multipart file part, or"},
         {"field": "objects", "path": "body.objects", "message": "keys of stored media, or"},
+        {"field": "url", "path": "body.url", "message": "an https URL to import, or"},
         {"field": "sample", "path": "body.sample", "message": "true, to run on generated sample media"}])
 
 
@@ -148,18 +150,24 @@ class RunService:
         request = request or RunRequest()
         if parts is not None:
             files = upload_parts(parts)
-            prepared = self.prepare(tenant, workflow_id, len(files))
+            prepared = self.prepare(tenant, workflow_id, len(files), inputs=request.inputs)
             media, owned = self.media_from_parts(tenant, files), True
         elif request.objects:
-            prepared = self.prepare(tenant, workflow_id, len(request.objects))
+            prepared = self.prepare(tenant, workflow_id, len(request.objects), inputs=request.inputs)
             media, owned = self.media_from_keys(tenant, request.objects), False
+        elif request.url:
+            from mediaflow.nodes.import_url import prepended
+
+            definition = prepended(self.ctx.workflows.get(tenant, workflow_id)["definition"], request.url)
+            prepared = self.prepare(tenant, workflow_id, 1, inputs=request.inputs, definition=definition)
+            media, owned = [], False
         elif request.sample:
-            prepared = self.prepare(tenant, workflow_id, 1)
+            prepared = self.prepare(tenant, workflow_id, 1, inputs=request.inputs)
             media, owned = self.sample_media(tenant, request.sample_type), True
         else:
             raise missing_media()
         try:
-            return self.launch(prepared, media, base)
+            return self.launch(prepared, media, base, inputs=request.inputs)
         except BaseException:
             if owned:
                 self.forget(media)
@@ -222,11 +230,11 @@ class RunService:
         payload: dict[str, Any] = {"run": run}
         if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
-        else:
-            payload["media"] = media[0].to_state()
+        else:  # no media: the run fetches its own (an import_url step first)
+            payload["media"] = media[0].to_state() if media else None
         self.ctx.launcher.start(tenant, prepared.compiled.asl, payload, run_id)
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
-                "batch": prepared.batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
+                "batch": prepared.batch, "total": max(len(media), 1), "location": f"{base}/v1/runs/{run_id}"}
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:

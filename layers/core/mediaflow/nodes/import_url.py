@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 SCHEMES = ("https://", "http://", "s3://")
-MEDIA_TYPES = ("image", "video", "audio", "document")
+MEDIA_TYPES: tuple[MediaType, ...] = ("image", "video", "audio", "document")
 
 
 class Config(NodeConfig):
@@ -41,6 +41,24 @@ class Config(NodeConfig):
         if not value.lower().startswith(SCHEMES):
             raise ValueError("the URL must start with https:// (or s3:// for an allow-listed bucket)")
         return value
+
+
+def prepended(definition: dict[str, Any], url: str) -> dict[str, Any]:
+    """``definition`` with an ``import_url`` node of ``url`` between its trigger and the trigger's successors:
+    what a run started with ``{"url": ...}`` runs (the saved workflow is not changed)."""
+    from mediaflow.catalog import get_spec
+
+    nodes = list(definition.get("nodes", []))
+    trigger = next((node["id"] for node in nodes if (spec := get_spec(str(node.get("kind")))) is not None
+                    and spec.role == "trigger"), None)
+    if trigger is None:
+        return definition
+    taken = {str(node.get("id")) for node in nodes}
+    node_id = next(name for name in ("import", *(f"import-{n}" for n in range(2, 1000))) if name not in taken)
+    edges = [{**edge, "source": node_id} if edge.get("source") == trigger else edge
+             for edge in definition.get("edges", [])]
+    return {**definition, "nodes": [*nodes, {"id": node_id, "kind": "import_url", "config": {"url": url}}],
+            "edges": [{"source": trigger, "target": node_id}, *edges]}
 
 
 def s3_location(url: str) -> tuple[str, str] | None:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from mediaflow.errors import Conflict, ExportFailed, NotFound
-from mediaflow.nodes.base import NodeConfig
 from mediaflow.exports import EXPORTS, export, unsafe_relative
+from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
     from mediaflow.media import MediaRef
