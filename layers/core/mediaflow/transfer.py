@@ -96,6 +96,7 @@ def _get(checked: Target, url: str, target: Path, max_bytes: int, deadline: floa
     try:
         connection.request("GET", checked.path, headers={
             "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"})
+        sock = connection.sock  # kept: the connection forgets it once a response says it will close
         response = connection.getresponse()
         if response.status in REDIRECTS:
             location = response.getheader("Location")
@@ -111,7 +112,8 @@ def _get(checked: Target, url: str, target: Path, max_bytes: int, deadline: floa
         received = 0
         with target.open("wb") as out:
             while True:
-                connection.sock.settimeout(_remaining(deadline, url))
+                if sock is not None:
+                    sock.settimeout(_remaining(deadline, url))
                 chunk = response.read1(CHUNK)
                 if not chunk:
                     break
