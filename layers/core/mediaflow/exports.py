@@ -91,8 +91,8 @@ def _to_bucket(source: Path, media: MediaRef, config: Config, ctx: OpContext, en
         raise ExportFailed(f"export to s3://{config.bucket} refused: the bucket is not on this deployment's "
                            "export allow-list", field="bucket")
     key = relative_path(media, config, ctx)
-    written = write_object(config.bucket, key, source, media.content_type, role_arn=config.role_arn,
-                           external_id=config.external_id, region=env.settings.region,
+    written = write_object(str(config.bucket), key, source, media.content_type, role_arn=config.role_arn or "",
+                           external_id=config.external_id or "", region=env.settings.region,
                            timeout=env.settings.export_timeout_seconds)
     return {"destination": f"s3://{config.bucket}/{key}", **written}
 
@@ -114,7 +114,7 @@ def _to_folder(source: Path, media: MediaRef, config: Config, ctx: OpContext, en
         raise ExportFailed("local export refused: it needs the embedded mode and an export root "
                            "(MEDIAFLOW_EXPORT_LOCAL_ROOT)", field="path")
     root = settings.export_local_root.resolve()
-    folder_text = "/".join(part for part in config.path.split("/") if part)
+    folder_text = "/".join(part for part in (config.path or "").split("/") if part)
     problem = unsafe_relative(folder_text)
     if problem:
         raise ExportFailed(f"local export to {config.path!r} refused: {problem}", field="path")

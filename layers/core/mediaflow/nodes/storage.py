@@ -35,23 +35,24 @@ class Config(NodeConfig):
                         description="Folder under the tenant's outputs (and under the export destination); "
                                     "tokens like rename")
     overwrite: bool = False
-    bucket: str = Field(default="", max_length=63, pattern=r"^([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])?$",
-                        description="s3: the user's bucket (on the deployment's export allow-list)")
-    role_arn: str = Field(default="", max_length=2048, pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)?$",
-                          description="s3: a role in the user's account mediaflow assumes to write")
-    external_id: str = Field(default="", max_length=1224, pattern=r"^[\w+=,.@:/-]*$",
-                             description="s3: the ExternalId the role's trust policy requires")
-    url: str = Field(default="", max_length=8192, description="url: a presigned PUT URL (map it from the run's "
-                                                              "inputs with inputMappings)")
-    path: str = Field(default="", max_length=1024, description="local: a folder under the export root")
-    filename: str = Field(default="", max_length=200,
-                          description="Exported file name; tokens like rename (default: the stored name)")
+    bucket: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$",
+                               description="s3: the user's bucket (on the deployment's export allow-list)")
+    role_arn: str | None = Field(default=None, max_length=2048,
+                                 pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                 description="s3: a role in the user's account mediaflow assumes to write")
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$",
+                                    description="s3: the ExternalId the role's trust policy requires")
+    url: str | None = Field(default=None, max_length=8192,
+                            description="url: a presigned PUT URL (map it from the run's inputs with inputMappings)")
+    path: str | None = Field(default=None, max_length=1024, description="local: a folder under the export root")
+    filename: str | None = Field(default=None, max_length=200,
+                                 description="Exported file name; tokens like rename (default: the stored name)")
 
     @model_validator(mode="after")
     def _export_fields(self) -> Config:
         if self.destination in EXPORTS:
             for name in ("prefix", "path", "filename"):
-                problem = unsafe_relative(getattr(self, name))
+                problem = unsafe_relative(getattr(self, name) or "")
                 if problem:
                     raise ValueError(f"{name}: {problem}")
         if self.destination == "s3" and not self.bucket:
