@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.compiler import compile_workflow
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.local import LocalService
 from mediaflow.runs import output_refs
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 from PIL import Image

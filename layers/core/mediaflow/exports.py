@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from mediaflow.errors import ExportFailed
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
     from mediaflow.nodes.storage import Config
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 EXPORTS = frozenset({"s3", "url", "local"})
 _ENCODED = re.compile(r"%(?:2f|5c|2e|00)", re.IGNORECASE)
@@ -73,7 +73,7 @@ def relative_path(media: MediaRef, config: Config, ctx: OpContext) -> str:
 
 def export(media: MediaRef, config: Config, ctx: OpContext, env: TaskEnvironment) -> dict[str, Any]:
     """Copy the stored ``media`` to the configured destination; what was written (for the run record)."""
-    from mediaflow.runtime.tasks import input_file, scratch_dir
+    from mediaflow.execution.tasks import input_file, scratch_dir
 
     with scratch_dir(env, "export-") as folder:
         source = input_file(env, media.key, folder / "media")

@@ -20,8 +20,8 @@ from mediaflow.nodes.base import NodeConfig
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 SCHEMES = ("https://", "http://", "s3://")
 MEDIA_TYPES: tuple[MediaType, ...] = ("image", "video", "audio", "document")
@@ -95,8 +95,9 @@ def _from_url(url: str, target: Path, max_bytes: int, env: TaskEnvironment) -> t
 
 def stored_name(name: str, extension: str) -> str:
     """A path-safe filename for the imported bytes, ending with the extension their type has."""
+    from mediaflow.filenames import original_stem
     from mediaflow.media import MediaRef
-    from mediaflow.nodes.rename import original_stem, render_filename
+    from mediaflow.nodes.rename import render_filename
 
     stem = original_stem(MediaRef(bucket="", key="", filename=name or "import"))
     return render_filename("{original}", original=stem, fmt=extension, ext=extension, node_id="", run_id="",
@@ -106,7 +107,8 @@ def stored_name(name: str, extension: str) -> str:
 def execute(media: MediaRef, config: Config, ctx: OpContext, env: TaskEnvironment) -> tuple[MediaRef, dict[str, Any]]:
     """Fetch, type and store the source; the stored object becomes the current media (its metadata kept)."""
     from mediaflow.errors import UnsupportedMedia
-    from mediaflow.runtime.tasks import node_prefix, scratch_dir
+    from mediaflow.execution.tasks import scratch_dir
+    from mediaflow.filenames import node_prefix
     from mediaflow.sniff import sniff_file
 
     cap = env.settings.import_max_bytes
