@@ -61,6 +61,7 @@ class Source:
 
     server: ThreadingHTTPServer
     requests: list[Recorded] = field(default_factory=list)
+    seen_tokens: set[str] = field(default_factory=set)
 
     @property
     def base(self) -> str:
@@ -119,6 +120,11 @@ def _handler(source: Source) -> type[BaseHTTPRequestHandler]:
                         time.sleep(0.25)
                 except OSError:
                     pass
+            elif path == "/flaky":  # the first GET of each ?n= token fails
+                token = self.path.partition("?")[2]
+                first = token not in source.seen_tokens
+                source.seen_tokens.add(token)
+                self._send(503) if first else self._send(200, PHOTO)
             elif path == "/page.html":
                 self._send(200, b"<!doctype html><html><body>hello</body></html>", {"Content-Type": "image/jpeg"})
             else:

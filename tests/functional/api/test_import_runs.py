@@ -101,6 +101,19 @@ def test_a_refused_url_fails_the_run_saying_why(runtime: Runtime, source: Source
     assert run["outputs"] == []
 
 
+def test_a_url_run_retried_from_the_start_imports_again(runtime: Runtime, source: Source) -> None:
+    workflow_id = save(runtime, chain(("small", "resize", {"width": 16}), name="import retried"))
+    run_id = start(runtime, workflow_id, {"url": f"{source.base}/flaky?n={uuid.uuid4().hex}"})
+    failed = runtime.client.wait_run(run_id, 120)
+    assert failed["status"] == "failed" and failed["error"]["error"] == "ImportFailed"
+    assert "HTTP 503" in failed["error"]["message"]
+    reply = runtime.client.post(f"/v1/runs/{run_id}/retry", {"from": "start"})
+    assert reply.status == 202, reply.content[:300]
+    again = runtime.client.wait_run(reply.json()["runId"], 120)
+    assert again["status"] == "completed", again["steps"]
+    assert again["retryOf"] == run_id and again["outputs"]
+
+
 def test_a_url_that_is_not_https_or_s3_is_refused_before_the_run(runtime: Runtime) -> None:
     workflow_id = save(runtime, chain(("small", "resize", {"width": 16}), name="import scheme"))
     reply = runtime.client.post(f"/v1/workflows/{workflow_id}/runs", {"url": "file:///etc/passwd"})

@@ -156,11 +156,7 @@ class RunService:
             prepared = self.prepare(tenant, workflow_id, len(request.objects), inputs=request.inputs)
             media, owned = self.media_from_keys(tenant, request.objects), False
         elif request.url:
-            from mediaflow.nodes.import_url import prepended
-
-            definition = prepended(self.ctx.workflows.get(tenant, workflow_id)["definition"], request.url)
-            prepared = self.prepare(tenant, workflow_id, 1, inputs=request.inputs, definition=definition)
-            media, owned = [], False
+            return self.start_url(tenant, workflow_id, request.url, base, inputs=request.inputs)
         elif request.sample:
             prepared = self.prepare(tenant, workflow_id, 1, inputs=request.inputs)
             media, owned = self.sample_media(tenant, request.sample_type), True
@@ -172,6 +168,19 @@ class RunService:
             if owned:
                 self.forget(media)
             raise
+
+    def start_url(self, tenant: str, workflow_id: str, url: str, base: str, *, inputs: dict[str, Any] | None = None,
+                  retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """A run on media the run fetches itself: the workflow with an ``import_url`` step after its trigger
+        (for this run only; nothing is stored before the run starts)."""
+        from mediaflow.nodes.import_url import prepended
+
+        store = self.ctx.workflows
+        record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
+                                                                                             version)
+        prepared = self.prepare(tenant, workflow_id, 1, version=version, inputs=inputs,
+                                definition=prepended(record["definition"], url))
+        return self.launch(prepared, [], base, retry_of=retry_of, inputs=inputs, import_url=url)
 
     def forget(self, media: list[MediaRef]) -> None:
         for ref in media:
@@ -216,7 +225,8 @@ class RunService:
         return str(self.ctx.workflows.get(tenant, workflow_id).get("status"))
 
     def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *, retry_of: str | None = None,
-               inputs: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+               inputs: dict[str, Any] | None = None, run_id: str | None = None,
+               import_url: str | None = None) -> dict[str, Any]:
         tenant, workflow_id, record = prepared.tenant, prepared.workflow_id, prepared.record
         if prepared.passthrough:
             media = [m.model_copy(update={"metadata": {**m.metadata, **prepared.passthrough}}) for m in media]
@@ -227,6 +237,8 @@ class RunService:
             run["retryOf"] = retry_of
         if inputs:
             run["inputs"] = inputs
+        if import_url:
+            run["importUrl"] = import_url  # a retry from the start imports it again
         payload: dict[str, Any] = {"run": run}
         if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
@@ -315,6 +327,11 @@ class RunService:
                     "location": f"{base}/v1/runs/{run_id}"}
         execution_input = run.get("input") or {}
         states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
+        states = [state for state in states if state]  # a run that fetched its own media started with none
+        context = execution_input.get("run") or {}
+        if not states and context.get("importUrl"):
+            return self.start_url(tenant, run["workflowId"], str(context["importUrl"]), base,
+                                  inputs=context.get("inputs"), retry_of=run_id, version=int(run["version"]))
         if not states:
             raise Conflict(f"run {run_id!r} has no media to run again", field="input")
         media = [MediaRef.model_validate(state) for state in states]
