@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,15 +18,13 @@ from typing import Any
 import pytest
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.compiler import compile_workflow
-from mediaflow.execution.contract import TaskEnvironment
-from mediaflow.execution.tasks import execute_task
 from mediaflow.local import LocalService
 from mediaflow.runs import output_refs
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 from PIL import Image
 
-from tests.support.moto_sfn import MOCK_CONFIG, REGION, run_on_moto
+from tests.support.moto_sfn import MOCK_CONFIG, REGION, run_on_moto, workers_in_process
 
 pytestmark = [pytest.mark.functional]
 RUNTIMES = ("embedded", "aws")
@@ -206,18 +202,7 @@ def run_on(runtime: str, definition: dict[str, Any], tmp_path: Path, *, loopback
     adapters = open_embedded(data_dir)
     adapters.runs.create_run({"tenant": TENANT, "runId": run_id, "workflowId": "wf-import", "version": 1,
                               "status": "pending", "input": execution_input})
-    workdir = data_dir / "work"
-
-    def handler(kind: str, payload: dict[str, Any]) -> Any:
-        workdir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=workdir))
-        try:
-            env = TaskEnvironment(blobs=adapters.blobs, workdir=scratch, runs=adapters.runs, bus=adapters.bus,
-                                  settings=settings)
-            return execute_task(payload, env)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
+    handler = workers_in_process(adapters, data_dir / "work", settings)
     on_moto = run_on_moto(compiled.asl, execution_input, handler, name=run_id,
                           machine_type=compiled.execution_type)
     outputs = {ref["key"]: adapters.blobs.local_path(ref["key"]).read_bytes()
