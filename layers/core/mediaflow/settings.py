@@ -111,7 +111,7 @@ class Settings(BaseSettings):
                                                         "(the stack's ExportBuckets parameter grants the writes)")
     export_local_root: Path | None = Field(default=None, description="Embedded: the folder under which the "
                                                                      "storage node may export to local paths")
-    export_timeout_seconds: float = Field(default=60.0, gt=0, le=900,
+    export_timeout_seconds: float = Field(default=25.0, gt=0, le=900,
                                           description="storage: the time limit of one export to a URL")
 
     moderation_model: Path = Field(default_factory=_default_moderation_model,
