@@ -101,6 +101,20 @@ def test_a_refused_url_fails_the_run_saying_why(runtime: Runtime, source: Source
     assert run["outputs"] == []
 
 
+def test_a_failed_export_fails_the_run_and_the_run_lists_the_kept_output(runtime: Runtime, source: Source) -> None:
+    definition = chain(("deliver", "storage", {"destination": "url", "url": f"{source.base}/denied/out.jpg"}),
+                       name="export refused by the receiver")
+    workflow_id = save(runtime, definition)
+    run = runtime.client.wait_run(start(runtime, workflow_id, {"url": f"{source.base}/photo.jpg"}), 120)
+    assert run["status"] == "failed" and run["error"]["error"] == "ExportFailed"
+    assert f"{source.base}/denied/out.jpg" in run["error"]["message"] and "HTTP 403" in run["error"]["message"]
+    step = next(step for step in run["steps"] if step["nodeId"] == "deliver")
+    kept = step["output"]["key"]
+    assert kept in run["error"]["message"]
+    assert [output["key"] for output in run["outputs"]] == [kept]
+    assert runtime.client.download(run["outputs"][0]["url"]).content == PHOTO
+
+
 def test_a_url_run_retried_from_the_start_imports_again(runtime: Runtime, source: Source) -> None:
     workflow_id = save(runtime, chain(("small", "resize", {"width": 16}), name="import retried"))
     run_id = start(runtime, workflow_id, {"url": f"{source.base}/flaky?n={uuid.uuid4().hex}"})
@@ -120,7 +134,3 @@ def test_a_url_that_is_not_https_or_s3_is_refused_before_the_run(runtime: Runtim
     assert reply.status == 422, reply.content[:300]
     assert "url" in reply.content.decode()
     assert runtime.run_ids_of(workflow_id) == []
-
-
-def test_the_photo_fixture_is_a_jpeg() -> None:
-    assert Image.open(io.BytesIO(PHOTO)).format == "JPEG"
