@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.compiler import compile_workflow
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 from mediaflow.runs import output_refs
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
