@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -164,6 +167,26 @@ def _failure(history: list[dict[str, Any]]) -> tuple[str | None, str | None]:
             details = event.get(key, {})
             return details.get("error"), details.get("cause")
     return None, None
+
+
+def workers_in_process(adapters: Any, workdir: Path, settings: Any) -> Handler:
+    """A ``handler`` for :func:`run_on_moto` that runs each Task with ``execute_task`` over ``adapters`` (the
+    embedded ones: blobs, runs, bus), in a scratch folder of its own under ``workdir`` (Parallel branches call
+    in at the same time)."""
+    from mediaflow.execution.contract import TaskEnvironment
+    from mediaflow.execution.tasks import execute_task
+
+    def handler(runtime: str, payload: dict[str, Any]) -> Any:
+        workdir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=workdir))
+        try:
+            env = TaskEnvironment(blobs=adapters.blobs, workdir=scratch, runs=adapters.runs, bus=adapters.bus,
+                                  settings=settings)
+            return execute_task(payload, env)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return handler
 
 
 def run_on_moto(

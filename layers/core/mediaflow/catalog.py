@@ -90,6 +90,7 @@ class NodeSpec:
     """An image op that leaves pixels and geometry alone, so a later downscale may still shrink on load."""
     module_name: str = ""
     """The node module; default ``mediaflow.nodes.<kind>``."""
+    makes_media: bool = False  # True: hands on media it fetched itself, so the nodes after it have media
 
     @property
     def module(self) -> ModuleType:
@@ -175,6 +176,9 @@ _SPECS: tuple[NodeSpec, ...] = (
              example={"set": {"source": "{original}"}}, needs_media=False),
     NodeSpec("ai_generate", "utility", "light", "Generate a text for the media (alt text, caption) with a model",
              example={"prompt": "Write a short alt text.", "field": "altText"}),
+    NodeSpec("import_url", "utility", "light", "Fetch media from an https URL (or an allow-listed S3 bucket) "
+             "and run the rest of the workflow on it", example={"url": "https://example.com/photo.jpg"},
+             needs_media=False, makes_media=True),
     NodeSpec("rename", "utility", "light", "Rewrite the output filename from a pattern", annotation=True,
              example={"pattern": "{original}-web"}),
     NodeSpec("storage", "delivery", "light", "Persist the media under the tenant's outputs",

@@ -105,6 +105,44 @@ class ProviderError(NodeError):
     code = "ProviderError"
 
 
+class ImportRefused(NodeError):
+    """A media source (a URL, another bucket) is not one mediaflow fetches from; the message says why
+    (not https, a private address, a redirect into private space, a bucket not on the allow-list)."""
+
+    code = "ImportRefused"
+
+
+class ImportTooLarge(NodeError):
+    """The media source is larger than the import size cap; nothing was kept."""
+
+    code = "ImportTooLarge"
+
+
+class ImportTimeout(NodeError):
+    """The media source did not deliver within the import time cap; nothing was kept."""
+
+    code = "ImportTimeout"
+
+
+class ImportFailed(NodeError):
+    """The media source answered with an error (an HTTP status, a missing object) or the connection broke."""
+
+    code = "ImportFailed"
+
+
+class ExportFailed(NodeError):
+    """Delivering the output to a destination outside mediaflow failed (the message names the destination
+    and the HTTP status or S3 error). The output is kept in mediaflow's own storage: ``output`` says where,
+    and the run lists it."""
+
+    code = "ExportFailed"
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
+                 output: dict[str, Any] | None = None) -> None:
+        super().__init__(message, node_id=node_id, field=field)
+        self.output = output
+
+
 class TransientError(MediaflowError):
     """Worth retrying (throttling, a storage hiccup). The compiled Retry policy catches this name."""
 

@@ -235,11 +235,20 @@ def _refuse_media_ops(task: TaskPayload) -> None:
     from mediaflow.catalog import get_spec
     from mediaflow.errors import NodeError
 
-    for op in [*task.ops, *(op for branch in task.branches for op in branch)]:
-        spec = get_spec(op.kind)
-        if spec is None or spec.needs_media:
-            raise NodeError(f"`{op.node_id}` works on media, and this run (started by an event) has none",
-                            node_id=op.node_id)
+    def check(ops: list[Op]) -> bool:
+        """False once an op fetches media itself (the ops after it work on that media)."""
+        for op in ops:
+            spec = get_spec(op.kind)
+            if spec is not None and spec.makes_media:
+                return False
+            if spec is None or spec.needs_media:
+                raise NodeError(f"`{op.node_id}` works on media, and this run (started by an event) has none",
+                                node_id=op.node_id)
+        return True
+
+    if check(task.ops):
+        for branch in task.branches:
+            check(branch)
 
 
 def _item_fields(task: TaskPayload) -> dict[str, Any]:
@@ -271,5 +280,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
                 node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
-                error_message=error.message if status == "failed" else None, **_item_fields(task),
+                error_message=error.message if status == "failed" else None,
+                output=getattr(error, "output", None) if status == "failed" else None,  # e.g. an output kept
+                **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))

@@ -7,7 +7,7 @@ chain order; each one's output reference is the next one's input.
 
 Per-op interface (:mod:`mediaflow.nodes.base`): the annotation kinds (``rename``, ``transform``) are
 :class:`~mediaflow.nodes.base.Annotation`\ s (shared with the media workers, which run them after their
-encode); the other light task kinds (``validate``, ``storage``, ``webhook``, ``notify``, ``publish``,
+encode); the other light task kinds (``validate``, ``storage``, ``import_url``, ``webhook``, ``notify``, ``publish``,
 ``ai_generate``, the provider kinds) are :class:`~mediaflow.nodes.base.LightOp`\ s. The triggers
 (``upload``, ``event``, ``email``, ``queue``) pass the media through.
 """
