@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from mediaflow.errors import ExportFailed, ImportRefused
-from mediaflow.exports import unsafe_relative
+from mediaflow.nodes.storage_exports import unsafe_relative
 from mediaflow.nodes import import_url, storage
 from mediaflow.transfer import fetch, put, shown, without_userinfo
 from mediaflow.validation import validate

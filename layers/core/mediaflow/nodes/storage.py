@@ -3,7 +3,7 @@
 The object is copied to ``{tenant}/outputs/{prefix}{filename}``. Existing objects are never replaced
 unless ``overwrite`` is set: on a clash the name gets a numeric suffix (``photo-1.jpg``, ``photo-2.jpg``).
 
-The other destinations export that stored copy (mediaflow.exports): ``s3`` (the user's allow-listed
+The other destinations export that stored copy (mediaflow.nodes.storage_exports): ``s3`` (the user's allow-listed
 bucket, through the user's role when ``roleArn`` is set), ``url`` (a presigned PUT URL, usually mapped from
 the run's inputs) and ``local`` (embedded: a folder under the export root). A failed export is an
 ExportFailed error of the node; the copy in the outputs stays, and the run lists it.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from mediaflow.errors import Conflict, ExportFailed, NotFound
-from mediaflow.exports import EXPORTS, export, unsafe_relative
+from mediaflow.nodes.storage_exports import EXPORTS, export, unsafe_relative
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
