@@ -172,3 +172,13 @@ def describe_catalog() -> list[dict[str, Any]]:
         }
         for spec in catalog().values()
     ]
+
+
+def catalog_by_category() -> dict[str, Any]:
+    """The catalog grouped by category, in the catalog's order (the dashboard's palette)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    entries = describe_catalog()
+    for entry in entries:
+        groups.setdefault(entry["category"], []).append(entry)
+    return {"count": len(entries),
+            "categories": [{"category": name, "nodes": nodes} for name, nodes in groups.items()]}

@@ -124,10 +124,9 @@ class PlanTask(Model):
                                                        "false): the chain's nodes one by one")
 
 
-class WorkflowPlan(Model):
-    """The compiled state machine of a workflow and what one run costs (docs/pricing.md)."""
+class WorkflowPlanBody(Model):
+    """The compiled state machine of a definition and what one run costs (docs/pricing.md)."""
 
-    workflow_id: str
     state_machine: dict[str, Any]
     execution_type: Literal["EXPRESS", "STANDARD"]
     task_states: int
@@ -136,6 +135,24 @@ class WorkflowPlan(Model):
     estimated_cost_per_1000_runs_usd: float
     tasks: list[PlanTask]
     assumptions: dict[str, Any]
+
+
+class WorkflowPlan(WorkflowPlanBody):
+    """The compiled state machine of a saved workflow and what one run costs (docs/pricing.md)."""
+
+    workflow_id: str
+
+
+class DraftCheck(Model):
+    """A definition checked without saving it (the dashboard's builder, as it is edited)."""
+
+    valid: bool
+    source: str
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    node_count: int
+    connection_count: int
+    plan: WorkflowPlanBody | None = Field(default=None, description="The plan, when the definition is valid")
 
 
 class StatusChange(Model):
@@ -478,6 +495,35 @@ class ApiKeyCreated(ApiKey):
 class KeyList(Model):
     count: int
     keys: list[ApiKey]
+
+
+class CatalogNode(Model):
+    kind: str
+    category: str
+    runtime: str
+    role: Literal["trigger", "task", "choice", "gate"]
+    fusable: bool
+    summary: str
+    example: dict[str, Any]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the node's config (camelCase names)")
+
+
+class CatalogCategory(Model):
+    category: str
+    nodes: list[CatalogNode]
+
+
+class NodeCatalog(Model):
+    count: int
+    categories: list[CatalogCategory]
+
+
+class WhoAmI(Model):
+    tenant: str
+    key_id: str
+    scopes: list[str]
+    via: Literal["key", "authorizer", "session"]
+    mode: str
 
 
 class Health(Model):

@@ -8,11 +8,22 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 
 from mediaflow.api.http import base_url, form_parts
-from mediaflow.api.models import ApiKeyCreated, Health, KeyIn, KeyList, StoredObject, UploadIn, UploadTarget
+from mediaflow.api.models import (
+    ApiKeyCreated,
+    Health,
+    KeyIn,
+    KeyList,
+    NodeCatalog,
+    StoredObject,
+    UploadIn,
+    UploadTarget,
+    WhoAmI,
+)
 from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
+from mediaflow.catalog import catalog_by_category
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -44,6 +55,18 @@ def register(app: MediaflowResolver) -> None:
             raise ApiProblem(404, f"no documentation asset named {asset!r}", code="NotFound")
         content_type, text = found
         return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.secured("GET", "/v1/whoami", "authenticated", summary="The caller: tenant, key, scopes and how it "
+                 "signed in", tags=["keys"])
+    def whoami() -> Response[WhoAmI]:
+        principal = app.principal()
+        return reply(WhoAmI, {"tenant": principal.tenant, "keyId": principal.key_id,
+                              "scopes": sorted(principal.scopes), "via": principal.via, "mode": app.ctx.mode})
+
+    @app.secured("GET", "/v1/nodes", "workflows:read", summary="The node catalog by category, with each config's "
+                 "JSON Schema", tags=["workflows"])
+    def node_catalog() -> Response[NodeCatalog]:
+        return reply(NodeCatalog, catalog_by_category())
 
     @app.secured("GET", "/v1/keys", "workflows:write", summary="List the tenant's API keys", tags=["keys"])
     def list_keys() -> Response[KeyList]:
