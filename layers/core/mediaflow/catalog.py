@@ -175,10 +175,10 @@ def describe_catalog() -> list[dict[str, Any]]:
 
 
 def catalog_by_category() -> dict[str, Any]:
-    """The catalog grouped by category, in the catalog's order (the dashboard's palette)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    """Every kind, and the kinds of each category in the catalog's order (the dashboard's palette)."""
     entries = describe_catalog()
+    groups: dict[str, list[str]] = {}
     for entry in entries:
-        groups.setdefault(entry["category"], []).append(entry)
-    return {"count": len(entries),
-            "categories": [{"category": name, "nodes": nodes} for name, nodes in groups.items()]}
+        groups.setdefault(entry["category"], []).append(entry["kind"])
+    return {"count": len(entries), "nodes": entries,
+            "categories": [{"category": name, "kinds": kinds} for name, kinds in groups.items()]}

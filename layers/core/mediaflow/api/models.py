@@ -333,6 +333,7 @@ class RunRequest(Model):
     objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
     sample: bool = Field(default=False, description="A test run on generated sample media")
     sample_type: Literal["image", "video", "audio", "document"] = "image"
+    count: int = Field(default=1, ge=1, le=100, description="With `sample`: a batch of this many sample items")
 
 
 class RunAccepted(Model):
@@ -379,6 +380,8 @@ class Run(Model):
     progress: Progress
     steps: list[dict[str, Any]]
     outputs: list[OutputFile]
+    inputs: list[OutputFile] = Field(default_factory=list, description="The media the run started on (a batch: "
+                                                                       "one per item, in item order)")
     error: dict[str, Any] | None = None
     retry_of: str | None = None
     created_at: str
@@ -467,6 +470,20 @@ class Job(Model):
     updated_at: str
 
 
+class JobSummary(Model):
+    job_id: str
+    job_type: str
+    status: JobStatus = Field(description="As last recorded; GET /v1/jobs/{id} brings it up to date")
+    files: int
+    created_at: str
+    updated_at: str
+
+
+class JobList(Model):
+    count: int
+    jobs: list[JobSummary]
+
+
 # -- keys and meta -------------------------------------------------------------------------------------
 
 
@@ -510,19 +527,23 @@ class CatalogNode(Model):
 
 class CatalogCategory(Model):
     category: str
-    nodes: list[CatalogNode]
+    kinds: list[str]
 
 
 class NodeCatalog(Model):
     count: int
-    categories: list[CatalogCategory]
+    nodes: list[CatalogNode]
+    categories: list[CatalogCategory] = Field(description="The kinds of each category, in palette order")
 
 
-class WhoAmI(Model):
-    tenant: str
-    key_id: str
-    scopes: list[str]
-    via: Literal["key", "authorizer", "session"]
+class SessionInfo(Model):
+    """Who the caller is; ``signedIn: false`` (not 401) when no valid key or session came with the request."""
+
+    signed_in: bool
+    tenant: str | None = None
+    key_id: str | None = None
+    scopes: list[str] | None = None
+    via: Literal["key", "authorizer", "session"] | None = None
     mode: str
 
 

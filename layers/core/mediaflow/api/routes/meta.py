@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from mediaflow.api.http import base_url, form_parts
+from mediaflow.api.http import base_url, form_parts, lower_headers
 from mediaflow.api.models import (
     ApiKeyCreated,
     Health,
     KeyIn,
     KeyList,
     NodeCatalog,
+    SessionInfo,
     StoredObject,
     UploadIn,
     UploadTarget,
-    WhoAmI,
 )
 from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
+from mediaflow.api.security import authenticate
 from mediaflow.catalog import catalog_by_category
 
 if TYPE_CHECKING:
@@ -56,12 +58,17 @@ def register(app: MediaflowResolver) -> None:
         content_type, text = found
         return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
 
-    @app.secured("GET", "/v1/whoami", "authenticated", summary="The caller: tenant, key, scopes and how it "
-                 "signed in", tags=["keys"])
-    def whoami() -> Response[WhoAmI]:
-        principal = app.principal()
-        return reply(WhoAmI, {"tenant": principal.tenant, "keyId": principal.key_id,
-                              "scopes": sorted(principal.scopes), "via": principal.via, "mode": app.ctx.mode})
+    @app.secured("GET", "/v1/session", None, summary="Who is calling (`signedIn: false` rather than 401)",
+                 tags=["keys"])
+    def session() -> Response[SessionInfo]:
+        event = app.current_event.raw_event
+        try:
+            principal = authenticate(lower_headers(event), app.ctx.keys,
+                                     (event.get("requestContext") or {}).get("authorizer"))
+        except ApiProblem:
+            return reply(SessionInfo, {"signedIn": False, "mode": app.ctx.mode})
+        return reply(SessionInfo, {"signedIn": True, "tenant": principal.tenant, "keyId": principal.key_id,
+                                   "scopes": sorted(principal.scopes), "via": principal.via, "mode": app.ctx.mode})
 
     @app.secured("GET", "/v1/nodes", "workflows:read", summary="The node catalog by category, with each config's "
                  "JSON Schema", tags=["workflows"])
@@ -106,7 +113,9 @@ def register(app: MediaflowResolver) -> None:
 
     @app.secured("GET", "/v1/downloads/<token>", None, summary="Download an output (signed URL)", tags=["runs"],
                  include_in_schema=False, enable_validation=False)
-    def download(token: str) -> Response[Any]:
+    def download(token: str, download: Annotated[str | None, Query(max_length=5)] = None) -> Response[Any]:
         data, content_type, filename = runs.download(token)
+        disposition = "attachment" if download else "inline"  # inline: the dashboard previews images and PDFs
         return Response(200, content_type, data,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                        headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
+                                 "X-Content-Type-Options": "nosniff"})
