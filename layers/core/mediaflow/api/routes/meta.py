@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from mediaflow.api.http import base_url, form_parts, lower_headers
 from mediaflow.api.models import (
@@ -113,9 +112,10 @@ def register(app: MediaflowResolver) -> None:
 
     @app.secured("GET", "/v1/downloads/<token>", None, summary="Download an output (signed URL)", tags=["runs"],
                  include_in_schema=False, enable_validation=False)
-    def download(token: str, download: Annotated[str | None, Query(max_length=5)] = None) -> Response[Any]:
+    def download(token: str) -> Response[Any]:
         data, content_type, filename = runs.download(token)
-        disposition = "attachment" if download else "inline"  # inline: the dashboard previews images and PDFs
+        # inline by default: the dashboard shows images and previews PDFs from these URLs
+        disposition = "attachment" if app.current_event.get_query_string_value("download") else "inline"
         return Response(200, content_type, data,
                         headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
                                  "X-Content-Type-Options": "nosniff"})
