@@ -71,3 +71,19 @@ export function timelineScale(steps: Step[]): { start: number; span: number } {
   const start = Math.min(...starts);
   return { start, span: Math.max(1, Math.max(...ends) - start) };
 }
+
+/** The files of one batch item: inputs by the item's source key, outputs by the keys its steps wrote (or the
+ * run's per-item folder `item-<n>/`). Runs that are not batches keep all their files. */
+export function filesOfItem<T extends { key: string; item?: number }>(run: Run, files: T[], item: number | undefined): T[] {
+  if (!run.batch || item === undefined) return files;
+  if (files.some((f) => f.item !== undefined)) return files.filter((f) => f.item === item);
+  const keys = new Set<string>();
+  for (const step of run.steps) {
+    if ((step.item ?? 0) !== item) continue;
+    if (step.sourceKey) keys.add(step.sourceKey);
+    const output = step.output as { key?: unknown; media?: { key?: unknown } } | undefined;
+    if (typeof output?.key === "string") keys.add(output.key);
+    if (typeof output?.media?.key === "string") keys.add(output.media.key);
+  }
+  return files.filter((f) => keys.has(f.key) || f.key.includes(`/item-${item}/`));
+}

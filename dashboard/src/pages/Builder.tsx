@@ -72,7 +72,7 @@ function Builder({ id }: { id: string }) {
   const api = useApi();
   const toast = useToast();
   const flow = useReactFlow();
-  const catalog = useLoad(() => api.get<{ nodes: CatalogNode[] }>("/v1/nodes"), []);
+  const catalog = useLoad(() => api.get<{ nodes: CatalogNode[]; categories?: { category: string; kinds: string[] }[] }>("/v1/nodes"), []);
   const [saved, setSaved] = useState<Workflow>();
   const [draft, setDraft] = useState<Definition>();
   const [loadError, setLoadError] = useState<unknown>();
@@ -206,14 +206,17 @@ function Builder({ id }: { id: string }) {
   const addKind = useCallback((kind: string, position?: { x: number; y: number }) => {
     if (!draft) return;
     const spec = specs.get(kind);
-    const rightmost = draft.nodes.reduce((max, n) => Math.max(max, n.position?.x ?? 0), 0);
-    const where = position ?? { x: rightmost + 260, y: 40 + (draft.nodes.length % 4) * 90 };
-    const result = addNode(draft, kind, spec?.example && spec.role !== "trigger" ? {} : {}, where);
+    const anchor = draft.nodes.find((n) => n.id === selected) ?? draft.nodes[draft.nodes.length - 1];
+    const lowest = draft.nodes.reduce((max, n) => Math.max(max, n.position?.y ?? 0), 0);
+    const where = position ?? { x: anchor?.position?.x ?? 0, y: lowest + 110 };
+    const result = addNode(draft, kind, {}, where);
+    void spec;
     setDraft(result.def);
     setSelected(result.id);
     setConnectTo("");
     setGraphError(undefined);
-  }, [draft, specs]);
+    if (!position) setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200 }), 30);
+  }, [draft, specs, selected, flow]);
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
@@ -253,7 +256,7 @@ function Builder({ id }: { id: string }) {
 
   const node = draft.nodes.find((n) => n.id === selected);
   const nodeSpec = node ? specs.get(node.kind) : undefined;
-  const categories = groupByCategory(catalog.data?.nodes ?? []);
+  const categories = groupByCategory(catalog.data?.nodes ?? [], catalog.data?.categories);
   const outgoing = node ? draft.edges.filter((e) => e.source === node.id) : [];
   const incoming = node ? draft.edges.filter((e) => e.target === node.id) : [];
   const plan = check?.plan ?? null;
@@ -342,8 +345,8 @@ function Builder({ id }: { id: string }) {
                 {check.warnings.map((issue, index) => <li key={`w${index}`} className="warn">{issue.nodeId ? `${issue.nodeId}: ` : ""}{issue.message}</li>)}
               </ul>
             )}
-            {issues.general.length > 0 && null}
           </section>
+          <PlanPanel plan={plan} valid={check?.valid} />
           <section aria-label="Node" className="panel">
             <h2>{node ? `Node ${node.id}` : "Node"}</h2>
             <label htmlFor="node-pick">Edit node</label>
@@ -409,7 +412,6 @@ function Builder({ id }: { id: string }) {
               </>
             )}
           </section>
-          <PlanPanel plan={plan} valid={check?.valid} />
           <TestRunPanel workflowId={id} dirty={dirty} save={save} status={saved.status} />
         </aside>
       </div>
@@ -417,7 +419,11 @@ function Builder({ id }: { id: string }) {
   );
 }
 
-function groupByCategory(nodes: CatalogNode[]): [string, CatalogNode[]][] {
+function groupByCategory(nodes: CatalogNode[], given?: { category: string; kinds: string[] }[]): [string, CatalogNode[]][] {
+  if (given?.length) {
+    const byKind = new Map(nodes.map((n) => [n.kind, n]));
+    return given.map((g) => [g.category, g.kinds.map((k) => byKind.get(k)).filter((n): n is CatalogNode => Boolean(n))]);
+  }
   const order = ["trigger", "image", "video", "audio", "document", "logic", "utility", "delivery"];
   const groups = new Map<string, CatalogNode[]>();
   for (const node of nodes) {
@@ -446,6 +452,8 @@ function PlanPanel({ plan, valid }: { plan: Plan | null; valid: boolean | undefi
             <dt>Lambda calls / run</dt><dd>{plan.lambdaInvocationsPerRun}</dd>
             <dt>Cost / 1,000 runs</dt><dd data-testid="plan-cost">${plan.estimatedCostPer1000RunsUsd.toFixed(4)}</dd>
           </dl>
+          <details className="plan-tasks-details">
+          <summary>Tasks after fusion ({plan.tasks.length})</summary>
           <ol className="plan-tasks" aria-label="Task states">
             {plan.tasks.map((task) => (
               <li key={task.state} data-testid="plan-task">
@@ -454,6 +462,7 @@ function PlanPanel({ plan, valid }: { plan: Plan | null; valid: boolean | undefi
               </li>
             ))}
           </ol>
+          </details>
         </>
       )}
     </section>

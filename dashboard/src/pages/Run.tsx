@@ -6,7 +6,7 @@ import { MediaView, Json } from "../components/MediaView";
 import { ErrorNote, StatusBadge, useToast, when } from "../components/common";
 import { useLoad, usePoll } from "../lib/hooks";
 import { RUN_BACKOFF } from "../lib/poll";
-import { groupSteps, itemRows, timelineScale } from "../lib/timeline";
+import { filesOfItem, groupSteps, itemRows, timelineScale } from "../lib/timeline";
 import { Link, navigate } from "../router";
 
 export function RunPage({ id }: { id: string }) {
@@ -39,9 +39,8 @@ export function RunPage({ id }: { id: string }) {
   const done = data.progress.completed + data.progress.failed;
   const total = Math.max(1, data.progress.total);
   const terminal = TERMINAL.has(data.status);
-  const outputs = data.batch && shownItem !== undefined && data.outputs.some((o) => o.item !== undefined)
-    ? data.outputs.filter((o) => o.item === shownItem) : data.outputs;
-  const inputs = data.inputs ?? [];
+  const outputs = filesOfItem(data, data.outputs, shownItem);
+  const inputs = filesOfItem(data, data.inputs ?? [], shownItem);
   const sources = [...new Set(steps.map((s) => s.sourceKey).filter(Boolean))] as string[];
 
   const act = async (what: "cancel" | "retry") => {
@@ -129,11 +128,11 @@ export function RunPage({ id }: { id: string }) {
           </ol>
         </section>
         <section aria-label="Media" className="panel media-panel">
-          <h2>Input and output</h2>
+          <h2>Input and output{data.batch && shownItem !== undefined ? ` of item #${shownItem + 1}` : ""}</h2>
           <div className="side-by-side">
             <div data-testid="run-inputs">
               <h3>Input</h3>
-              {inputs.length ? inputs.filter((f) => !data.batch || f.item === undefined || f.item === shownItem).map((f) => <MediaView key={f.key} file={f} role="Input" />)
+              {inputs.length ? inputs.map((f) => <MediaView key={f.key} file={f} role="Input" />)
                 : sources.map((s) => <p key={s} className="small"><code>{s}</code></p>)}
               {!inputs.length && !sources.length && <p className="muted">-</p>}
             </div>
