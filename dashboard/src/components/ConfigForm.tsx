@@ -39,8 +39,8 @@ export function ConfigForm({ node, spec, serverErrors, onChange }: {
       {fields.map((field) => {
         const id = `f-${node.id}-${field.name}`;
         const error = clientErrors[field.name] ?? serverErrors[field.name];
-        const hint = defaultHint(field);
-        const describedBy = [error ? `${id}-error` : "", hint || field.description ? `${id}-hint` : ""].filter(Boolean).join(" ") || undefined;
+        const hint = [field.description, defaultHint(field), rangeText(field)].filter(Boolean).join(" · ");
+        const describedBy = [error ? `${id}-error` : "", hint ? `${id}-hint` : ""].filter(Boolean).join(" ") || undefined;
         const shown = typed[field.name] ?? displayValue(field, config[field.name]);
         const common = {
           id,
@@ -84,9 +84,7 @@ export function ConfigForm({ node, spec, serverErrors, onChange }: {
           <div key={field.name} className={`field ${field.control === "checkbox" ? "field-check" : ""}`}>
             <label htmlFor={id}>{field.label}{field.required && !field.hasDefault ? " *" : ""}</label>
             {control}
-            {(hint || field.description) && (
-              <p id={`${id}-hint`} className="hint">{[field.description, hint, rangeText(field)].filter(Boolean).join(" · ")}</p>
-            )}
+            {hint && <p id={`${id}-hint`} className="hint">{hint}</p>}
             {error && <p id={`${id}-error`} className="field-error" data-testid={`field-error-${field.name}`}>{error}</p>}
           </div>
         );

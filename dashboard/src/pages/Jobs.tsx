@@ -22,13 +22,16 @@ function remember(id: string): void {
 }
 
 /** The jobs list: `GET /v1/jobs` where the API has it, else the jobs started from this tab. */
-async function loadJobs(api: ReturnType<typeof useApi>, listed: { ok: boolean }): Promise<Job[]> {
-  if (listed.ok) {
+async function loadJobs(api: ReturnType<typeof useApi>, state: { ok: boolean }): Promise<Job[]> {
+  if (state.ok) {
     try {
-      return (await api.get<{ jobs: Job[] }>("/v1/jobs?limit=50")).jobs;
+      const listed = (await api.get<{ jobs: Partial<Job>[] }>("/v1/jobs?limit=20")).jobs;
+      // the list is a summary: each job's progress and results come from its own record
+      const full = await Promise.all(listed.map((j) => (j.jobId ? api.get<Job>(`/v1/jobs/${encodeURIComponent(j.jobId)}`).catch(() => null) : null)));
+      return full.filter((j): j is Job => j !== null);
     } catch (error) {
       if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 405)) throw error;
-      listed.ok = false;
+      state.ok = false;
     }
   }
   const jobs = await Promise.all(remembered().map((id) => api.get<Job>(`/v1/jobs/${encodeURIComponent(id)}`).catch(() => null)));
@@ -125,10 +128,14 @@ export function JobsPage() {
                 <td>{job.jobType}</td>
                 <td><StatusBadge status={job.status} />{job.errorMessage ? <div className="error small">{job.errorMessage}</div> : null}</td>
                 <td>
-                  <progress max={Math.max(1, job.progress.total)} value={job.progress.completed + job.progress.failed} aria-label={`Progress of ${job.jobId}`} />{" "}
-                  {job.progress.completed + job.progress.failed}/{job.progress.total}
+                  {job.progress && (
+                    <>
+                      <progress max={Math.max(1, job.progress.total)} value={job.progress.completed + job.progress.failed} aria-label={`Progress of ${job.jobId}`} />{" "}
+                      {job.progress.completed + job.progress.failed}/{job.progress.total}
+                    </>
+                  )}
                 </td>
-                <td className="small">{job.results.map((r, i) => {
+                <td className="small">{(job.results ?? []).map((r, i) => {
                   const url = typeof r.url === "string" ? r.url : typeof r.downloadUrl === "string" ? r.downloadUrl : undefined;
                   const name = String(r.filename ?? r.outputFilename ?? r.originalFilename ?? `result ${i + 1}`);
                   return <div key={`${job.jobId}-${i}`}>{url ? <a href={url}>{name}</a> : name}</div>;

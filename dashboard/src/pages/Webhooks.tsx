@@ -153,6 +153,8 @@ function Deliveries({ hook }: { hook: Webhook }) {
                         const again = await api.post<Delivery>(`/v1/webhooks/${hook.id}/deliveries/${d.id}/replay`);
                         setReplayed(`Replayed ${d.id}: ${again.status}`);
                         await list.reload();
+                        // the new attempt is made in the background: look again shortly
+                        setTimeout(() => void list.reload(), 1500);
                       } catch (caught) {
                         setError(messageOf(caught));
                       }

@@ -53,7 +53,7 @@ export function WorkflowsPage() {
           </select>
         </label>
         {tag && (
-          <button type="button" onClick={() => setTag("")} aria-label={`Clear tag filter ${tag}`}>tag: {tag} ×</button>
+          <button type="button" onClick={() => setTag("")}>Clear tag filter: {tag}</button>
         )}
       </div>
       <ErrorNote error={list.error} />
@@ -77,7 +77,7 @@ export function WorkflowsPage() {
                     {w.status === "active" ? (
                       <button type="button" aria-label={`Pause ${name}`} onClick={() => act(`Paused ${name}`, () => api.put(`/v1/workflows/${w.id}/status`, { status: "paused" }))}>Pause</button>
                     ) : (
-                      <button type="button" aria-label={`Resume ${name}`} onClick={() => act(`Activated ${name}`, () => api.put(`/v1/workflows/${w.id}/status`, { status: "active" }))}>{w.status === "paused" ? "Resume" : "Activate"}</button>
+                      <button type="button" aria-label={`${w.status === "paused" ? "Resume" : "Activate"} ${name}`} onClick={() => act(`Activated ${name}`, () => api.put(`/v1/workflows/${w.id}/status`, { status: "active" }))}>{w.status === "paused" ? "Resume" : "Activate"}</button>
                     )}
                     {w.status !== "archived" && (
                       <button type="button" aria-label={`Archive ${name}`} onClick={() => act(`Archived ${name}`, () => api.put(`/v1/workflows/${w.id}/status`, { status: "archived" }))}>Archive</button>
