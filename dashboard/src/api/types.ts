@@ -43,6 +43,8 @@ export interface Workflow extends Definition {
   versionTag?: string | null;
   template?: string | null;
   lastRunAt?: string | null;
+  lastRunId?: string | null;
+  lastRunStatus?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -191,6 +193,12 @@ export interface RunSummary {
   createdAt: string;
   startedAt?: string | null;
   endedAt?: string | null;
+}
+
+export interface RunList {
+  workflowId: string;
+  count: number;
+  runs: RunSummary[];
 }
 
 export interface RunAccepted {

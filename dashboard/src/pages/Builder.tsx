@@ -16,9 +16,9 @@ import {
 } from "@xyflow/react";
 import { ApiError, messageOf } from "../api/client";
 import { useApi } from "../api/context";
-import type { CatalogNode, CheckResult, Definition, Plan, RunAccepted, WfNode, Workflow } from "../api/types";
+import type { CatalogNode, CheckResult, Definition, Plan, RunAccepted, RunList, WfNode, Workflow } from "../api/types";
 import { ConfigForm } from "../components/ConfigForm";
-import { ErrorNote, StatusBadge, useToast } from "../components/common";
+import { ErrorNote, StatusBadge, useToast, when } from "../components/common";
 import { canonical } from "../lib/diff";
 import { addNode, connect, disconnect, removeNode, toWorkflowInput, updateNode } from "../lib/graph";
 import { useDebounced, useLoad } from "../lib/hooks";
@@ -319,6 +319,8 @@ function Builder({ id }: { id: string }) {
             onPaneClick={() => setSelected(undefined)}
             fitView
             fitViewOptions={{ padding: 0.2 }}
+            minZoom={0.1}
+            maxZoom={2}
             proOptions={{ hideAttribution: true }}
             deleteKeyCode={["Delete"]}
           >
@@ -476,6 +478,7 @@ function TestRunPanel({ workflowId, dirty, save, status }: { workflowId: string;
   const [files, setFiles] = useState<File[]>([]);
   const [busy, setBusy] = useState(false);
   const [over, setOver] = useState(false);
+  const runs = useLoad(() => api.get<RunList>(`/v1/workflows/${encodeURIComponent(workflowId)}/runs?limit=5`), [workflowId]);
 
   const start = async (how: () => Promise<RunAccepted>) => {
     setBusy(true);
@@ -520,6 +523,16 @@ function TestRunPanel({ workflowId, dirty, save, status }: { workflowId: string;
         <button type="button" disabled={busy} onClick={() => start(() => startSampleRun(api, workflowId, sampleType))}>Run sample</button>
         <button type="button" disabled={busy} onClick={() => start(() => startBatchOfSamples(api, workflowId, sampleType, 10))}>Run batch of 10 samples</button>
       </div>
+      <h3>Recent runs</h3>
+      {(runs.data?.runs ?? []).length === 0 ? <p className="muted small">None yet.</p> : (
+        <ul className="recent-runs">
+          {runs.data!.runs.map((r) => (
+            <li key={r.runId}>
+              <Link to={`/runs/${encodeURIComponent(r.runId)}`}>{r.runId}</Link> <StatusBadge status={r.status} /> <span className="small muted">v{r.version} · {when(r.createdAt)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

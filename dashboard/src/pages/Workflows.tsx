@@ -1,13 +1,13 @@
 import { useState } from "react";
 import { messageOf } from "../api/client";
 import { useApi } from "../api/context";
-import type { Template, Workflow, WorkflowList } from "../api/types";
+import type { RunList, Template, Workflow, WorkflowList } from "../api/types";
 import { Confirm, Dialog, ErrorNote, StatusBadge, useToast, when } from "../components/common";
 import { useDebounced, useLoad } from "../lib/hooks";
 import { Link, navigate } from "../router";
 
 const STATUSES = ["", "draft", "active", "paused", "archived"];
-const PAGE = 50;
+const PAGE = 25;
 
 export function WorkflowsPage() {
   const api = useApi();
@@ -71,7 +71,7 @@ export function WorkflowsPage() {
                   <td><StatusBadge status={w.status} testId="workflow-status" /></td>
                   <td><span className={`badge ${w.valid ? "badge-valid" : "badge-invalid"}`} data-testid="workflow-valid">{w.valid ? "valid" : "invalid"}</span></td>
                   <td>{(w.tags ?? []).map((t) => <button key={t} type="button" className="tag" onClick={() => setTag(t)} aria-label={`Filter by tag ${t}`}>{t}</button>)}</td>
-                  <td>{when(w.lastRunAt)}</td>
+                  <td><LastRun workflow={w} /></td>
                   <td className="row-actions">
                     <button type="button" aria-label={`Duplicate ${name}`} onClick={() => act(`Duplicated ${name}`, () => api.post(`/v1/workflows/${w.id}/duplicate`))}>Duplicate</button>
                     {w.status === "active" ? (
@@ -159,5 +159,27 @@ function CreateDialog({ onClose }: { onClose: () => void }) {
         </div>
       </form>
     </Dialog>
+  );
+}
+
+/** The newest run of a workflow: from the list row when the API gives it, else asked for. */
+function LastRun({ workflow }: { workflow: Workflow }) {
+  const api = useApi();
+  const known = workflow.lastRunId !== undefined;
+  const runs = useLoad(
+    () => (known ? Promise.resolve(null) : api.get<RunList>(`/v1/workflows/${encodeURIComponent(workflow.id)}/runs?limit=1`)),
+    [workflow.id, workflow.updatedAt, known],
+  );
+  const last = known
+    ? (workflow.lastRunId ? { runId: workflow.lastRunId, status: workflow.lastRunStatus ?? "", createdAt: workflow.lastRunAt ?? "" } : undefined)
+    : runs.data?.runs[0];
+  if (!last) return <span className="muted">{runs.loading && !known ? "" : "never"}</span>;
+  return (
+    <span>
+      <Link to={`/runs/${encodeURIComponent(last.runId)}`} aria-label={`Last run of ${workflow.name || workflow.id}: ${last.status}`}>
+        {last.status ? <StatusBadge status={last.status} /> : "run"}
+      </Link>{" "}
+      <span className="small muted">{when(last.createdAt)}</span>
+    </span>
   );
 }
