@@ -81,6 +81,9 @@ def _screenshot_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(browser: Any, console: ConsoleWatch, request: pytest.FixtureRequest) -> Iterator[Any]:
+    for server in ("served", "served_with_loopback_webhooks"):  # up before the page, so down after its screenshot
+        if server in request.fixturenames:
+            request.getfixturevalue(server)
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(20_000)
     tab = context.new_page()

@@ -39,14 +39,15 @@ class Served:
                         "--scopes", "workflows:read,workflows:write,workflows:execute").strip().splitlines()[-1].strip()
 
 
-def serve_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core"), "MEDIAFLOW_WORKERS": "2", "COLUMNS": "400"}
+def serve_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core"), "MEDIAFLOW_WORKERS": "2", "COLUMNS": "400",
+            **(extra or {})}
 
 
-def start_serve(data_dir: Path) -> Served:
+def start_serve(data_dir: Path, env: dict[str, str] | None = None) -> Served:
     process = subprocess.Popen([sys.executable, "-m", "mediaflow.cli", "serve", "--port", "0", "--data-dir",
                                 str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=serve_env())
+                               env=serve_env(env))
     lines: queue.Queue[str] = queue.Queue()
     stdout: list[str] = []
     stderr: list[str] = []
