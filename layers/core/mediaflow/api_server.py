@@ -150,9 +150,9 @@ class ResolverApp:
         if scope["type"] != "http":
             return
         if self.site is not None and not is_api_path(scope["path"]):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             answer = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.site.handle, scope["method"], scope["path"], headers)
+                self.executor, self.site.handle, scope["method"], scope["path"], request_headers)
             await _reply(send, answer.status, answer.headers, answer.body, scope["method"])
             return
         try:

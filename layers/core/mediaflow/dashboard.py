@@ -215,7 +215,9 @@ class DashboardSite:
                 content_type += "; charset=utf-8"
             return Reply(200, [("Content-Type", content_type), ("Cache-Control", cache), *SECURITY_HEADERS],
                          target.read_bytes())
-        if relative.startswith("assets/") or re.search(r"\.[A-Za-z0-9]{1,8}$", relative):
+        if relative == "favicon.ico":  # browsers ask for it whatever the page says; none is no error
+            return Reply(204, [("Cache-Control", PAGE_CACHE)], b"")
+        if relative != "index.html" and (relative.startswith("assets/") or re.search(r"\.[A-Za-z0-9]{1,8}$", relative)):
             return Reply(404, [("Content-Type", "text/plain"), ("Cache-Control", "no-store")], b"not found\n")
         index = self.root / "index.html"
         body = index.read_bytes() if index.is_file() else NOT_BUILT
