@@ -85,6 +85,7 @@ function Builder({ id }: { id: string }) {
   const [edgeKind, setEdgeKind] = useState("true");
   const [graphError, setGraphError] = useState<string>();
   const liveCheck = useRef(true);
+  const [baseline, setBaseline] = useState<string>();
 
   const specs = useMemo(() => new Map((catalog.data?.nodes ?? []).map((n) => [n.kind, n])), [catalog.data]);
 
@@ -95,8 +96,10 @@ function Builder({ id }: { id: string }) {
       let nodes = workflow.nodes;
       if (needsLayout(nodes)) nodes = applyPositions(nodes, await layeredLayout(nodes, workflow.edges));
       if (!live) return;
+      const loaded = { ...toWorkflowInput(workflow), nodes: toWorkflowInput({ ...workflow, nodes }).nodes };
       setSaved(workflow);
-      setDraft({ ...toWorkflowInput(workflow), nodes: toWorkflowInput({ ...workflow, nodes }).nodes });
+      setDraft(loaded);
+      setBaseline(canonical(loaded));
     }).catch((error) => live && setLoadError(error));
     return () => {
       live = false;
@@ -105,7 +108,8 @@ function Builder({ id }: { id: string }) {
 
   const meaning = useMemo(() => (draft ? canonical({ ...draft, nodes: draft.nodes.map(({ position: _p, ...rest }) => rest) }) : ""), [draft]);
   const savedMeaning = useMemo(() => (saved ? canonical({ ...toWorkflowInput(saved), nodes: toWorkflowInput(saved).nodes.map(({ position: _p, ...rest }) => rest) }) : ""), [saved]);
-  const dirty = Boolean(draft && saved && canonical(toWorkflowInput(draft)) !== canonical(toWorkflowInput({ ...saved, nodes: saved.nodes })));
+  // what was loaded or last saved (positions from an automatic layout on load are not a change of the user's)
+  const dirty = Boolean(draft && baseline && canonical(toWorkflowInput(draft)) !== baseline);
   const settledMeaning = useDebounced(meaning, 300);
 
   // live validation + plan of the draft as it is now
@@ -235,8 +239,10 @@ function Builder({ id }: { id: string }) {
     if (!draft || !saved) return undefined;
     setSaving(true);
     try {
-      const result = await api.put<Workflow>(`/v1/workflows/${encodeURIComponent(id)}`, toWorkflowInput(draft), { headers: { "If-Match": `"${saved.version}"` } });
+      const sent = toWorkflowInput(draft);
+      const result = await api.put<Workflow>(`/v1/workflows/${encodeURIComponent(id)}`, sent, { headers: { "If-Match": `"${saved.version}"` } });
       setSaved(result);
+      setBaseline(canonical(sent));
       setSaveStatus(`Saved version ${result.version}`);
       toast(`Saved version ${result.version}`);
       return result;
