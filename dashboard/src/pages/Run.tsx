@@ -101,7 +101,7 @@ export function RunPage({ id }: { id: string }) {
               {items.map((row) => (
                 <tr key={row.item} data-testid="run-item" data-status={row.status} aria-selected={row.item === shownItem} className={row.item === shownItem ? "current" : undefined}>
                   <td><button type="button" className="link" onClick={() => setItem(row.item)} aria-label={`Show item ${row.item + 1}`}>#{row.item + 1}</button></td>
-                  <td className="small">{row.source ?? ""}</td>
+                  <td className="small" title={row.source}>{row.source ? row.source.split("/").pop() : ""}</td>
                   <td><StatusBadge status={row.status} /></td>
                   <td>{row.steps}</td>
                   <td>{row.durationMs !== undefined ? `${Math.round(row.durationMs)} ms` : ""}</td>
