@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useState } from "react";
+import { Background, MarkerType, Position as Side, ReactFlow, type Edge, type Node } from "@xyflow/react";
 import { useApi } from "../api/context";
 import type { Definition, VersionInfo, Workflow } from "../api/types";
 import { ErrorNote, when } from "../components/common";
-import { diffVersions, isEmptyDiff, type VersionDiff } from "../lib/diff";
+import { diffVersions, edgeKey, isEmptyDiff, type VersionDiff } from "../lib/diff";
+import { layeredLayout } from "../lib/layout";
 import { useLoad } from "../lib/hooks";
 import { Link } from "../router";
 
@@ -22,7 +24,8 @@ export function VersionsPage({ id }: { id: string }) {
   const pair = useLoad(async () => {
     if (from === undefined || to === undefined) return undefined;
     const [a, b] = await Promise.all([api.get<Workflow>(`${base}/versions/${from}`), api.get<Workflow>(`${base}/versions/${to}`)]);
-    return diffVersions(a as Definition, b as Definition);
+    const diff = diffVersions(a as Definition, b as Definition);
+    return { diff, graph: await diffGraph(diff, b as Definition) };
   }, [from, to]);
 
   return (
@@ -62,7 +65,18 @@ export function VersionsPage({ id }: { id: string }) {
             </label>
           </div>
           <ErrorNote error={pair.error} />
-          {pair.data && <DiffView diff={pair.data} from={from!} to={to!} />}
+          {pair.data && (
+            <>
+              <div className="diff-graph" role="img" aria-label={`Graph of v${to} with the changes from v${from} marked`} data-testid="version-diff-graph">
+                <ReactFlow nodes={pair.data.graph.nodes} edges={pair.data.graph.edges} fitView minZoom={0.1} nodesDraggable={false}
+                  nodesConnectable={false} elementsSelectable={false} nodesFocusable={false} edgesFocusable={false}
+                  proOptions={{ hideAttribution: true }}>
+                  <Background />
+                </ReactFlow>
+              </div>
+              <DiffView diff={pair.data.diff} from={from!} to={to!} />
+            </>
+          )}
         </div>
       </div>
     </section>
@@ -95,4 +109,33 @@ export function DiffView({ diff, from, to }: { diff: VersionDiff; from: number; 
       </ul>
     </section>
   );
+}
+
+/** The newer version's graph plus what the older one had and lost, each node and edge marked by its change. */
+async function diffGraph(diff: VersionDiff, after: Definition): Promise<{ nodes: Node[]; edges: Edge[] }> {
+  const changed = new Set(diff.nodesChanged.map((n) => n.id));
+  const added = new Set(diff.nodesAdded.map((n) => n.id));
+  const all = [...after.nodes, ...diff.nodesRemoved];
+  const addedEdges = new Set(diff.edgesAdded.map(edgeKey));
+  const edges = [...after.edges, ...diff.edgesRemoved];
+  const at = await layeredLayout(all, edges);
+  const removed = new Set(diff.nodesRemoved.map((n) => n.id));
+  const state = (id: string) => (added.has(id) ? "added" : removed.has(id) ? "removed" : changed.has(id) ? "changed" : "same");
+  const sign: Record<string, string> = { added: "+ ", removed: "− ", changed: "~ ", same: "" };
+  return {
+    nodes: all.map((n) => ({
+      id: n.id,
+      position: at[n.id] ?? { x: 0, y: 0 },
+      data: { label: `${sign[state(n.id)]}${n.id} (${n.kind})` },
+      className: `diff-node diff-${state(n.id)}`,
+      connectable: false,
+      sourcePosition: Side.Right,
+      targetPosition: Side.Left,
+    })),
+    edges: edges.map((e, index) => {
+      const kind = addedEdges.has(edgeKey(e)) ? "added" : index >= after.edges.length ? "removed" : "same";
+      return { id: `${edgeKey(e)}#${index}`, source: e.source, target: e.target, label: e.kind || undefined,
+        className: `diff-edge-${kind}`, markerEnd: { type: MarkerType.ArrowClosed } };
+    }),
+  };
 }
