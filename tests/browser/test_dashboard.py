@@ -122,6 +122,9 @@ def test_build_from_a_template_validate_plan_save_and_run(
     expect(new_node).to_have_attribute("data-status", "valid")
     expect(page.get_by_test_id("plan-panel")).not_to_have_text(before)
     expect(page.get_by_test_id("plan-panel")).to_contain_text(node_id)
+    page.get_by_role("button", name="Auto layout").click()
+    select_node(page, node_id)
+    expect(page.get_by_test_id(f"node-{node_id}")).to_be_in_viewport()
     docs_screenshot("builder")
 
     page.get_by_role("button", name="Save").click()
