@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.serve_process import Served, start_serve, stop_serve
+from tests.support.serve_process import Served
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,15 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in item.nodeid.replace("\\", "/"):
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    server = start_serve(tmp_path / "data")
-    try:
-        yield server
-    finally:
-        stop_serve(server.process)
 
 
 @pytest.fixture(scope="session")

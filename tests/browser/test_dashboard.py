@@ -6,10 +6,8 @@ with an API key, and pass an accessibility check on the main pages."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import ConsoleWatch, Served, axe_violations
 from tests.support.serve_process import start_serve, stop_serve
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.browser
 CHANGE = {"X-Requested-With": "mediaflow"}
@@ -203,41 +202,6 @@ def test_a_bad_value_is_shown_on_its_field(signed_in: Any, served: Served) -> No
     expect(page.get_by_test_id("field-error-width")).to_have_count(0)
 
 
-class Receiver:
-    """A loopback webhook receiver that answers 200 and counts what it got."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/mediaflow"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hooks = Receiver()
-    try:
-        yield hooks
-    finally:
-        hooks.close()
-
-
 @pytest.fixture
 def served_with_loopback_webhooks(tmp_path: Path) -> Iterator[Served]:
     server = start_serve(tmp_path / "data", {"MEDIAFLOW_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"})
@@ -259,9 +223,9 @@ def test_the_webhook_page_replays_a_delivery(page: Any, served_with_loopback_web
     expect(page.get_by_test_id("webhook-secret")).not_to_be_empty()
     page.get_by_role("button", name=f"Send ping to {receiver.url}").click()
     deadline = time.monotonic() + 30
-    while not receiver.bodies and time.monotonic() < deadline:
+    while not receiver.requests and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(receiver.bodies) == 1
+    assert len(receiver.requests) == 1
     page.get_by_role("button", name=f"Deliveries of {receiver.url}").click()
     row = page.get_by_test_id("delivery-row").first
     expect(row).to_have_attribute("data-status", re.compile("delivered|succeeded|success"))
@@ -269,9 +233,9 @@ def test_the_webhook_page_replays_a_delivery(page: Any, served_with_loopback_web
     page.get_by_role("button", name=f"Replay delivery {delivery_id}").click()
     expect(page.get_by_test_id("replay-status")).to_contain_text("Replayed")
     deadline = time.monotonic() + 30
-    while len(receiver.bodies) < 2 and time.monotonic() < deadline:
+    while len(receiver.requests) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(receiver.bodies) == 2 and receiver.bodies[1] == receiver.bodies[0]
+    assert len(receiver.requests) == 2 and receiver.requests[1]["body"] == receiver.requests[0]["body"]
 
 
 def test_main_pages_have_no_serious_accessibility_violations(

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.serve_process import Served, start_serve, stop_serve
+from tests.support.serve_process import Served, stop_serve
 
 pytestmark = pytest.mark.functional
 HEADER = {"X-Requested-With": "mediaflow"}
@@ -20,15 +18,6 @@ WORKFLOW = {"name": "from the browser",
             "nodes": [{"id": "upload", "kind": "upload"},
                       {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}}],
             "edges": [{"source": "upload", "target": "webp"}]}
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    server = start_serve(tmp_path / "data")
-    try:
-        yield server
-    finally:
-        stop_serve(server.process)
 
 
 def sign_in(served: Served) -> requests.Session:

@@ -11,9 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+)/signin/([A-Za-z0-9_-]+)")
@@ -84,3 +87,13 @@ def stop_serve(process: subprocess.Popen[str]) -> None:
             process.wait(timeout=10)
 
 
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`mediaflow serve` on its own data dir for one test, stopped (SIGINT) after it."""
+    server = start_serve(tmp_path / "data")
+    try:
+        yield server
+    finally:
+        stop_serve(server.process)

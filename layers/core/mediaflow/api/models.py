@@ -143,15 +143,18 @@ class WorkflowPlan(WorkflowPlanBody):
     workflow_id: str
 
 
-class DraftCheck(Model):
-    """A definition checked without saving it (the dashboard's builder, as it is edited)."""
-
+class CheckReport(Model):
     valid: bool
     source: str
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     node_count: int
     connection_count: int
+
+
+class DraftCheck(CheckReport):
+    """A definition checked without saving it (the dashboard's builder, as it is edited)."""
+
     plan: WorkflowPlanBody | None = Field(default=None, description="The plan, when the definition is valid")
 
 
@@ -159,14 +162,8 @@ class StatusChange(Model):
     status: WorkflowStatus
 
 
-class ValidationResult(Model):
+class ValidationResult(CheckReport):
     workflow_id: str
-    valid: bool
-    source: str
-    errors: list[dict[str, Any]]
-    warnings: list[dict[str, Any]]
-    node_count: int
-    connection_count: int
 
 
 class VersionIn(Model):
