@@ -123,8 +123,9 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                           f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")
             assert server.app.site is not None
-            # printed, never logged: the link signs one browser in as tenant {service.tenant} and then stops working
-            console.print(f"dashboard: open {server.url}/signin/{server.app.site.sessions.issue_token()} "
+            # printed, never logged: the link signs one browser in as the service's tenant, then stops working
+            browser_url = server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+            console.print(f"dashboard: open {browser_url}/signin/{server.app.site.sessions.issue_token()} "
                           "(a one-time sign-in link)", soft_wrap=True)
             try:
                 while not stop.is_set():
