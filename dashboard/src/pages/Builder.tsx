@@ -86,6 +86,7 @@ function Builder({ id }: { id: string }) {
   const [graphError, setGraphError] = useState<string>();
   const liveCheck = useRef(true);
   const [baseline, setBaseline] = useState<string>();
+  const [tagsText, setTagsText] = useState<string>();
 
   const specs = useMemo(() => new Map((catalog.data?.nodes ?? []).map((n) => [n.kind, n])), [catalog.data]);
 
@@ -281,6 +282,18 @@ function Builder({ id }: { id: string }) {
         <button type="button" onClick={relayout}>Auto layout</button>
         <Link to={`/workflows/${encodeURIComponent(id)}/versions`} className="button">Versions</Link>
         <button type="button" className="primary" onClick={() => void save()} disabled={!dirty || saving}>Save</button>
+      </div>
+      <div className="meta-row">
+        <label>Description
+          <input value={draft.description ?? ""} maxLength={2000} onChange={(e) => setDraft({ ...draft, description: e.target.value || null })} />
+        </label>
+        <label>Tags
+          <input value={tagsText ?? (draft.tags ?? []).join(", ")} placeholder="comma, separated"
+            onChange={(e) => {
+              setTagsText(e.target.value);
+              setDraft({ ...draft, tags: e.target.value.split(",").map((t) => t.trim()).filter(Boolean) });
+            }} />
+        </label>
       </div>
       <p role="status" className="save-status" data-testid="save-status">{saveStatus ?? ""}</p>
       <div className="builder-grid">
