@@ -31,13 +31,15 @@ interface NodeData extends Record<string, unknown> {
   node: WfNode;
   spec?: CatalogNode;
   errors: string[];
+  /** has true/false edges out (so draws both handles even before the catalog has said it is a choice) */
+  branching: boolean;
 }
 
 const DRAG_TYPE = "application/x-mediaflow-kind";
 
 function WorkflowNode({ data, selected }: NodeProps<Node<NodeData>>) {
-  const { node, spec, errors } = data;
-  const isChoice = spec?.role === "choice";
+  const { node, spec, errors, branching } = data;
+  const isChoice = spec?.role === "choice" || branching;
   const isTrigger = spec?.role === "trigger";
   return (
     <div className={`wf-node ${errors.length ? "invalid" : "valid"} ${selected ? "selected" : ""} cat-${spec?.category ?? "x"}`}
@@ -161,10 +163,15 @@ function Builder({ id }: { id: string }) {
     id: node.id,
     type: "mf",
     position: node.position ?? { x: 0, y: 0 },
-    data: { node, spec: specs.get(node.kind), errors: (issues.byNode[node.id] ?? []).map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)) },
+    data: {
+      node,
+      spec: specs.get(node.kind),
+      errors: (issues.byNode[node.id] ?? []).map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)),
+      branching: (draft?.edges ?? []).some((e) => e.source === node.id && (e.kind === "true" || e.kind === "false")),
+    },
     selected: node.id === selected,
     ariaLabel: `${node.kind} node ${node.id}`,
-  })), [draft?.nodes, specs, issues, selected]);
+  })), [draft?.nodes, draft?.edges, specs, issues, selected]);
 
   const rfEdges: Edge[] = useMemo(() => (draft?.edges ?? []).map((e) => ({
     id: `${e.source}~${e.target}`,
@@ -340,7 +347,6 @@ function Builder({ id }: { id: string }) {
             fitViewOptions={{ padding: 0.2 }}
             minZoom={0.1}
             maxZoom={2}
-            proOptions={{ hideAttribution: true }}
             deleteKeyCode={["Delete"]}
           >
             <Background />
