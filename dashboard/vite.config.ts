@@ -12,5 +12,6 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: "../layers/core/mediaflow/dashboard_dist", emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 2000 },
   server: { proxy: { "/v1": api, "/signin/": api, "/signout": api } },
-  test: { environment: "node", include: ["src/**/*.test.ts"] },
+  // generous: elkjs takes seconds to load on a busy 2-core machine
+  test: { environment: "node", include: ["src/**/*.test.ts"], testTimeout: 60_000 },
 });
