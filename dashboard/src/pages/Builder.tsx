@@ -217,18 +217,16 @@ function Builder({ id }: { id: string }) {
 
   const addKind = useCallback((kind: string, position?: { x: number; y: number }) => {
     if (!draft) return;
-    const spec = specs.get(kind);
     const anchor = draft.nodes.find((n) => n.id === selected) ?? draft.nodes[draft.nodes.length - 1];
     const lowest = draft.nodes.reduce((max, n) => Math.max(max, n.position?.y ?? 0), 0);
     const where = position ?? { x: anchor?.position?.x ?? 0, y: lowest + 110 };
     const result = addNode(draft, kind, {}, where);
-    void spec;
     setDraft(result.def);
     setSelected(result.id);
     setConnectTo("");
     setGraphError(undefined);
     if (!position) setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200 }), 30);
-  }, [draft, specs, selected, flow]);
+  }, [draft, selected, flow]);
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
