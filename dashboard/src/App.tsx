@@ -30,6 +30,7 @@ export function App() {
 
   useEffect(() => {
     api.onUnauthorized = () => {
+      api.setApiKey(null); // a revoked or expired key is of no further use
       setSession({ signedIn: false });
     };
     loadSession(api)

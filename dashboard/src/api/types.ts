@@ -88,6 +88,8 @@ export interface JsonSchema {
   exclusiveMaximum?: number;
   minLength?: number;
   maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
   pattern?: string;
   format?: string;
   items?: JsonSchema;

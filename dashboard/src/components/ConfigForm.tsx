@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import type { CatalogNode, WfNode } from "../api/types";
-import { defaultHint, displayValue, formModel, parseInput, withField, type FieldModel } from "../lib/schemaForm";
+import { defaultHint, displayValue, formModel, initialValue, objectSchema, parseInput, withField, type FieldModel } from "../lib/schemaForm";
+import { ObjectEditor } from "./NestedEditor";
 
 /** The config of one node, as a form generated from its catalog JSON Schema. Every change goes to the draft at
  * once (the builder's live check validates it); what the schema forbids is flagged on the field straight away. */
@@ -70,9 +71,25 @@ export function ConfigForm({ node, spec, serverErrors, onChange }: {
                 onChange={(e) => set(field, e.target.value)} />
             );
             break;
-          case "json":
+          case "json": {
+            const nested = spec.configSchema.properties?.[field.name] ? objectSchema(spec.configSchema.properties[field.name], spec.configSchema) : undefined;
+            const current = config[field.name];
+            if (nested && !typed[field.name] && (current === undefined || current === null || (typeof current === "object" && !Array.isArray(current)))) {
+              return (
+                <div key={field.name} className="field">
+                  {current && typeof current === "object"
+                    ? <ObjectEditor schema={nested} root={spec.configSchema} value={current as Record<string, unknown>} id={id} legend={field.label}
+                        onChange={(next) => onChange(withField(config, field.name, next))} />
+                    : <button type="button" onClick={() => onChange(withField(config, field.name, initialValue(nested, spec.configSchema)))}>Add {field.label.toLowerCase()}</button>}
+                  <button type="button" className="link small" onClick={() => setTyped((t) => ({ ...t, [field.name]: displayValue(field, current) as string }))}>Edit {field.label.toLowerCase()} as JSON</button>
+                  {hint && <p id={`${id}-hint`} className="hint">{hint}</p>}
+                  {error && <p id={`${id}-error`} className="field-error" data-testid={`field-error-${field.name}`}>{error}</p>}
+                </div>
+              );
+            }
             control = <textarea {...common} rows={4} value={String(shown)} spellCheck={false} onChange={(e) => set(field, e.target.value)} />;
             break;
+          }
           default:
             control = (
               <input type="text" {...common} value={String(shown)} maxLength={field.maxLength}

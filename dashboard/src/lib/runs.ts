@@ -17,8 +17,9 @@ export async function uploadFile(api: ApiClient, file: Blob, filename: string): 
   const form = new FormData();
   for (const [name, value] of Object.entries(target.fields ?? {})) form.append(name, value);
   form.append("file", file, filename);
-  const sameOrigin = target.url.startsWith("/") || target.url.startsWith(window.location.origin) || (api.base && target.url.startsWith(api.base));
-  if (sameOrigin) await api.upload(target.url.startsWith("http") ? new URL(target.url).pathname : target.url, form);
+  // the API's own upload route (mediaflow serve) goes through the client; a storage URL (S3 on AWS) directly
+  const own = new URL(target.url, window.location.href);
+  if (own.pathname.startsWith("/v1/uploads/")) await api.upload(own.pathname, form);
   else {
     const response = await fetch(target.url, { method: "POST", body: form });
     if (!response.ok) throw new ApiError(response.status, { detail: `upload of ${filename} failed (${response.status})` });

@@ -115,3 +115,39 @@ describe("parseInput", () => {
     expect(displayValue(by("width"), null)).toBe("");
   });
 });
+
+describe("nested schemas (a branch's conditions)", () => {
+  const CONDITIONS: JsonSchema = {
+    $defs: {
+      Condition: { properties: { field: { type: "string" }, op: { default: "eq", enum: ["eq", "gt"], type: "string" }, value: {} }, required: ["field", "value"], title: "Condition", type: "object" },
+      ConditionGroup: {
+        properties: {
+          logic: { default: "and", enum: ["and", "or"], type: "string" },
+          conditions: { items: { anyOf: [{ $ref: "#/$defs/Condition" }, { $ref: "#/$defs/ConditionGroup" }] }, minItems: 1, type: "array" },
+        },
+        required: ["conditions"], title: "ConditionGroup", type: "object",
+      },
+    },
+    properties: { conditions: { anyOf: [{ $ref: "#/$defs/ConditionGroup" }, { type: "null" }], default: null } },
+    type: "object",
+  };
+
+  it("finds the object behind a nullable $ref and the alternatives of its items", async () => {
+    const { objectSchema, itemVariants } = await import("./schemaForm");
+    const group = objectSchema(CONDITIONS.properties!.conditions, CONDITIONS)!;
+    expect(Object.keys(group.properties!)).toEqual(["logic", "conditions"]);
+    expect(itemVariants(group.properties!.conditions, CONDITIONS).map((v) => v.title)).toEqual(["Condition", "ConditionGroup"]);
+    expect(objectSchema({ type: "string" }, CONDITIONS)).toBeUndefined();
+  });
+
+  it("tells which alternative a value is and makes new values with the required parts", async () => {
+    const { itemVariants, variantOf, initialValue, objectSchema } = await import("./schemaForm");
+    const group = objectSchema(CONDITIONS.properties!.conditions, CONDITIONS)!;
+    const variants = itemVariants(group.properties!.conditions, CONDITIONS);
+    expect(variantOf(variants, { field: "size", value: 1 })).toBe(0);
+    expect(variantOf(variants, { conditions: [] })).toBe(1);
+    expect(variantOf(variants, "x")).toBe(0);
+    expect(initialValue(variants[0], CONDITIONS)).toEqual({ field: "", value: "" });
+    expect(initialValue(group, CONDITIONS)).toEqual({ conditions: [{ field: "", value: "" }] });
+  });
+});

@@ -36,7 +36,7 @@ export function humanise(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-function resolve(schema: JsonSchema, root: JsonSchema, depth = 0): JsonSchema {
+export function resolve(schema: JsonSchema, root: JsonSchema, depth = 0): JsonSchema {
   if (schema.$ref && depth < 20) {
     const match = /^#\/(\$defs|definitions)\/(.+)$/.exec(schema.$ref);
     const defs = (root.$defs ?? (root as Record<string, unknown>).definitions) as Record<string, JsonSchema> | undefined;
@@ -58,7 +58,7 @@ function typesOf(schema: JsonSchema): string[] {
 }
 
 /** The non-null alternative of `anyOf: [X, {type: null}]` (and whether null was allowed). */
-function unwrapNullable(schema: JsonSchema, root: JsonSchema): { inner: JsonSchema; nullable: boolean } {
+export function unwrapNullable(schema: JsonSchema, root: JsonSchema): { inner: JsonSchema; nullable: boolean } {
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives) {
     const resolved = alternatives.map((alt) => resolve(alt, root));
@@ -233,4 +233,56 @@ export function defaultHint(field: FieldModel): string | undefined {
   if (!field.hasDefault || field.default === null || field.default === undefined) return undefined;
   if (Array.isArray(field.default) && field.default.length === 0) return undefined;
   return `default: ${typeof field.default === "object" ? JSON.stringify(field.default) : String(field.default)}`;
+}
+
+/** The object schema a "json" field really is (after $ref and nullable), when it has properties to edit. */
+export function objectSchema(raw: JsonSchema, root: JsonSchema): JsonSchema | undefined {
+  const { inner } = unwrapNullable(resolve(raw, root), root);
+  const schema = resolve(inner, root);
+  return schema.properties && Object.keys(schema.properties).length ? schema : undefined;
+}
+
+/** The alternatives an array item may be (one for a plain array; several for anyOf), resolved. */
+export function itemVariants(raw: JsonSchema, root: JsonSchema): JsonSchema[] {
+  const { inner } = unwrapNullable(resolve(raw, root), root);
+  const schema = resolve(inner, root);
+  if (!schema.items) return [];
+  const items = resolve(schema.items, root);
+  const alternatives = items.anyOf ?? items.oneOf;
+  return (alternatives ? alternatives.map((a) => resolve(a, root)) : [items]).filter((v) => v.type !== "null");
+}
+
+/** Which variant a value is: the first whose required properties it has (else the first). */
+export function variantOf(variants: JsonSchema[], value: unknown): number {
+  if (!value || typeof value !== "object") return 0;
+  const keys = Object.keys(value as object);
+  const index = variants.findIndex((v) => (v.required ?? []).every((r) => keys.includes(r)) && (v.required ?? []).length > 0);
+  return index < 0 ? 0 : index;
+}
+
+/** A new value for a schema: required properties filled (enums with their default or first option, arrays with
+ * one new item, objects recursively), the rest left to their defaults. */
+export function initialValue(raw: JsonSchema, root: JsonSchema, depth = 0): unknown {
+  const { inner } = unwrapNullable(resolve(raw, root), root);
+  const schema = resolve(inner, root);
+  if (depth > 6) return undefined;
+  if (schema.default !== undefined && schema.default !== null) return schema.default;
+  if (schema.enum) return schema.enum[0];
+  if (schema.properties) {
+    const value: Record<string, unknown> = {};
+    for (const name of schema.required ?? []) {
+      const child = initialValue(schema.properties[name] ?? {}, root, depth + 1);
+      value[name] = child === undefined ? "" : child;
+    }
+    return value;
+  }
+  const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
+  if (types.includes("array")) {
+    const variants = itemVariants(schema, root);
+    return variants.length ? [initialValue(variants[0], root, depth + 1)] : [];
+  }
+  if (types.includes("boolean")) return false;
+  if (types.includes("integer") || types.includes("number")) return schema.minimum ?? 0;
+  if (types.includes("string")) return "";
+  return undefined;
 }

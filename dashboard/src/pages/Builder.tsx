@@ -31,13 +31,15 @@ interface NodeData extends Record<string, unknown> {
   node: WfNode;
   spec?: CatalogNode;
   errors: string[];
+  /** has true/false edges out (so draws both handles even before the catalog has said it is a choice) */
+  branching: boolean;
 }
 
 const DRAG_TYPE = "application/x-mediaflow-kind";
 
 function WorkflowNode({ data, selected }: NodeProps<Node<NodeData>>) {
-  const { node, spec, errors } = data;
-  const isChoice = spec?.role === "choice";
+  const { node, spec, errors, branching } = data;
+  const isChoice = spec?.role === "choice" || branching;
   const isTrigger = spec?.role === "trigger";
   return (
     <div className={`wf-node ${errors.length ? "invalid" : "valid"} ${selected ? "selected" : ""} cat-${spec?.category ?? "x"}`}
@@ -86,6 +88,7 @@ function Builder({ id }: { id: string }) {
   const [graphError, setGraphError] = useState<string>();
   const liveCheck = useRef(true);
   const [baseline, setBaseline] = useState<string>();
+  const [tagsText, setTagsText] = useState<string>();
 
   const specs = useMemo(() => new Map((catalog.data?.nodes ?? []).map((n) => [n.kind, n])), [catalog.data]);
 
@@ -160,10 +163,15 @@ function Builder({ id }: { id: string }) {
     id: node.id,
     type: "mf",
     position: node.position ?? { x: 0, y: 0 },
-    data: { node, spec: specs.get(node.kind), errors: (issues.byNode[node.id] ?? []).map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)) },
+    data: {
+      node,
+      spec: specs.get(node.kind),
+      errors: (issues.byNode[node.id] ?? []).map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)),
+      branching: (draft?.edges ?? []).some((e) => e.source === node.id && (e.kind === "true" || e.kind === "false")),
+    },
     selected: node.id === selected,
     ariaLabel: `${node.kind} node ${node.id}`,
-  })), [draft?.nodes, specs, issues, selected]);
+  })), [draft?.nodes, draft?.edges, specs, issues, selected]);
 
   const rfEdges: Edge[] = useMemo(() => (draft?.edges ?? []).map((e) => ({
     id: `${e.source}~${e.target}`,
@@ -209,18 +217,16 @@ function Builder({ id }: { id: string }) {
 
   const addKind = useCallback((kind: string, position?: { x: number; y: number }) => {
     if (!draft) return;
-    const spec = specs.get(kind);
     const anchor = draft.nodes.find((n) => n.id === selected) ?? draft.nodes[draft.nodes.length - 1];
     const lowest = draft.nodes.reduce((max, n) => Math.max(max, n.position?.y ?? 0), 0);
     const where = position ?? { x: anchor?.position?.x ?? 0, y: lowest + 110 };
     const result = addNode(draft, kind, {}, where);
-    void spec;
     setDraft(result.def);
     setSelected(result.id);
     setConnectTo("");
     setGraphError(undefined);
     if (!position) setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200 }), 30);
-  }, [draft, specs, selected, flow]);
+  }, [draft, selected, flow]);
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
@@ -282,6 +288,18 @@ function Builder({ id }: { id: string }) {
         <Link to={`/workflows/${encodeURIComponent(id)}/versions`} className="button">Versions</Link>
         <button type="button" className="primary" onClick={() => void save()} disabled={!dirty || saving}>Save</button>
       </div>
+      <div className="meta-row">
+        <label>Description
+          <input value={draft.description ?? ""} maxLength={2000} onChange={(e) => setDraft({ ...draft, description: e.target.value || null })} />
+        </label>
+        <label>Tags
+          <input value={tagsText ?? (draft.tags ?? []).join(", ")} placeholder="comma, separated"
+            onChange={(e) => {
+              setTagsText(e.target.value);
+              setDraft({ ...draft, tags: e.target.value.split(",").map((t) => t.trim()).filter(Boolean) });
+            }} />
+        </label>
+      </div>
       <p role="status" className="save-status" data-testid="save-status">{saveStatus ?? ""}</p>
       <div className="builder-grid">
         <aside aria-label="Node palette" className="palette">
@@ -327,7 +345,6 @@ function Builder({ id }: { id: string }) {
             fitViewOptions={{ padding: 0.2 }}
             minZoom={0.1}
             maxZoom={2}
-            proOptions={{ hideAttribution: true }}
             deleteKeyCode={["Delete"]}
           >
             <Background />

@@ -4,6 +4,8 @@ import { useApi } from "../api/context";
 import type { Job } from "../api/types";
 import { ErrorNote, StatusBadge, useToast, when } from "../components/common";
 import { usePoll } from "../lib/hooks";
+import { Link } from "../router";
+import { downloadUrl } from "../components/common";
 import { LIST_BACKOFF } from "../lib/poll";
 
 const REMEMBERED = "mediaflow.jobs";
@@ -135,11 +137,7 @@ export function JobsPage() {
                     </>
                   )}
                 </td>
-                <td className="small">{(job.results ?? []).map((r, i) => {
-                  const url = typeof r.url === "string" ? r.url : typeof r.downloadUrl === "string" ? r.downloadUrl : undefined;
-                  const name = String(r.filename ?? r.outputFilename ?? r.originalFilename ?? `result ${i + 1}`);
-                  return <div key={`${job.jobId}-${i}`}>{url ? <a href={url}>{name}</a> : name}</div>;
-                })}</td>
+                <td className="small"><JobResults job={job} /></td>
                 <td>{when(job.createdAt)}</td>
                 <td>{job.status === "pending" && (
                   <button type="button" onClick={async () => {
@@ -158,5 +156,30 @@ export function JobsPage() {
       </div>
       {jobs.data && jobs.data.length === 0 && <p className="muted">No jobs yet.</p>}
     </section>
+  );
+}
+
+interface JobResult {
+  file?: string;
+  status?: string;
+  runId?: string;
+  error?: string | null;
+  outputs?: { key: string; filename: string; url: string; format?: string }[];
+}
+
+function JobResults({ job }: { job: Job }) {
+  const results = (job.results ?? []) as JobResult[];
+  return (
+    <>
+      {results.map((r, i) => (
+        <div key={`${job.jobId}-${i}`}>
+          <span>{r.file ?? `file ${i + 1}`}</span>
+          {r.runId && <> · <Link to={`/runs/${encodeURIComponent(r.runId)}`} aria-label={`Run of ${r.file ?? `file ${i + 1}`}`}>run</Link></>}
+          {r.error && <span className="bad"> · {r.error}</span>}
+          {(r.outputs ?? []).map((o) => <div key={o.key}><a href={downloadUrl(o.url)} download={o.filename}>Download {o.filename}</a></div>)}
+        </div>
+      ))}
+      {job.archive && <div><a href={downloadUrl(job.archive.url)} download={job.archive.filename}>Download {job.archive.filename}</a></div>}
+    </>
   );
 }

@@ -67,13 +67,13 @@ export function VersionsPage({ id }: { id: string }) {
           <ErrorNote error={pair.error} />
           {pair.data && (
             <>
-              <div className="diff-graph" role="img" aria-label={`Graph of v${to} with the changes from v${from} marked`} data-testid="version-diff-graph">
+              <section className="diff-graph" aria-label={`Graph of v${to} with the changes from v${from} marked`} data-testid="version-diff-graph">
                 <ReactFlow nodes={pair.data.graph.nodes} edges={pair.data.graph.edges} fitView minZoom={0.1} nodesDraggable={false}
                   nodesConnectable={false} elementsSelectable={false} nodesFocusable={false} edgesFocusable={false}
-                  proOptions={{ hideAttribution: true }}>
+                  >
                   <Background />
                 </ReactFlow>
-              </div>
+              </section>
               <DiffView diff={pair.data.diff} from={from!} to={to!} />
             </>
           )}
