@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from mediaflow.errors import ExportFailed, ImportRefused
-from mediaflow.nodes.storage_exports import unsafe_relative
 from mediaflow.nodes import import_url, storage
+from mediaflow.nodes.storage_exports import unsafe_relative
 from mediaflow.transfer import fetch, put, shown, without_userinfo
 from mediaflow.validation import validate
 from pydantic import ValidationError

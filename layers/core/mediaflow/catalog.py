@@ -292,3 +292,13 @@ def catalog_markdown(entries: list[dict[str, Any]]) -> str:
             lines.append("No settings.")
         lines += ["", "Example config:", "", "```json", json.dumps(entry["example"]), "```"]
     return "\n".join(lines) + "\n"
+
+
+def catalog_by_category() -> dict[str, Any]:
+    """Every kind, and the kinds of each category in the catalog's order (the dashboard's palette)."""
+    entries = describe_catalog()
+    groups: dict[str, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry["category"], []).append(entry["kind"])
+    return {"count": len(entries), "nodes": entries,
+            "categories": [{"category": name, "kinds": kinds} for name, kinds in groups.items()]}

@@ -23,6 +23,7 @@ class Principal:
     tenant: str
     key_id: str
     scopes: frozenset[str]
+    via: str = "key"  # "key", "authorizer" (API Gateway's) or "session" (the local dashboard's cookie)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -46,7 +47,7 @@ def authenticate(headers: Mapping[str, str], keys: KeyLookup,
         scopes = authorizer.get("scopes") or ""
         parsed = scopes.split(",") if isinstance(scopes, str) else list(scopes)
         return Principal(str(authorizer["tenant"]), str(authorizer.get("keyId") or authorizer.get("principalId")),
-                         frozenset(s.strip() for s in parsed if s.strip()))
+                         frozenset(s.strip() for s in parsed if s.strip()), str(authorizer.get("via") or "authorizer"))
     api_key = presented_key(headers)
     if api_key is None:
         raise ApiProblem(401, "send an API key as `Authorization: Bearer <key>` or `X-API-Key`",

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from mediaflow.errors import Conflict, ExportFailed, NotFound
-from mediaflow.nodes.storage_exports import EXPORTS, export, unsafe_relative
 from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.storage_exports import EXPORTS, export, unsafe_relative
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment
