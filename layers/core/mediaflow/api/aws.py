@@ -43,6 +43,7 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
             Bucket=a.blobs.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
         return post
 
+    from mediaflow.adapters.aws.s3 import S3Multipart
     from mediaflow.adapters.aws.webhooks import WebhookSettings, aws_dispatcher
 
     webhook_settings = WebhookSettings()  # pings and replays are queued; the retry schedule sends them
@@ -52,7 +53,8 @@ def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiCon
                       signer=None, mode="aws",
                       scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
                       on_workflow_deleted=deleted, presign_post=presign,
-                      webhooks=webhooks, queue=_trigger_queue(a.settings))
+                      webhooks=webhooks, queue=_trigger_queue(a.settings),
+                      multipart=S3Multipart(a.blobs), signing_secret=a.keys.signing_secret)
 
 
 def _trigger_queue(settings: Any) -> Any:

@@ -19,7 +19,17 @@ class ApiConfig:
     burst: int = 40
     upload_expires_seconds: int = 3600
     download_expires_seconds: int = 3600
-    max_upload_bytes: int = 5 * 1024 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024 * 1024  # one presigned POST (S3's own limit for a single PUT)
+    # Multipart uploads (docs/uploads.md): parts of min..max bytes (the last may be smaller), at most
+    # max_parts of them, files up to max_multipart_bytes; the local server takes parts up to its body limit.
+    max_multipart_bytes: int = 50 * 1024**3
+    min_part_bytes: int = 5 * 1024 * 1024  # S3's minimum for every part but the last
+    default_part_bytes: int = 8 * 1024 * 1024
+    max_part_bytes: int = 5 * 1024**3  # S3's maximum; embedded: max_body_bytes
+    max_parts: int = 10_000
+    part_urls_per_call: int = 100
+    multipart_expires_seconds: int = 2 * 24 * 3600  # the uploads bucket's rule aborts incomplete ones then
+    max_upload_token_seconds: int = 24 * 3600
     max_batch_objects: int = 1000
     max_job_files: int = 50
     idempotency_ttl_seconds: int = 24 * 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,10 @@ from typing import Any, Protocol
 
 from mediaflow.api.config import ApiConfig
 from mediaflow.api.problems import ApiProblem
-from mediaflow.api.security import RateLimiter, Signer
+from mediaflow.api.security import UPLOAD_SCOPE, UPLOAD_TOKEN_PREFIX, Principal, RateLimiter, Signer
 from mediaflow.compiler import Compiled
 from mediaflow.local import RuntimeLauncher
-from mediaflow.ports import BlobStore, Idempotency, RunStore
+from mediaflow.ports import BlobStore, Idempotency, MultipartStore, RunStore
 
 
 class VersionedWorkflowStore(Protocol):
@@ -86,10 +87,39 @@ class ApiContext:
     presign_post: Callable[..., dict[str, Any]] | None = None
     webhooks: Any = None
     queue: Any = None  # the `queue` triggers' queue: SQLite (embedded) or SQS (AWS); None = enqueue refused
+    multipart: MultipartStore | None = None
+    signing_secret: Callable[[], bytes] | None = None  # signs upload tokens and multipart handles
+    clock: Callable[[], float] = time.time
     limiter: RateLimiter = field(init=False)
+    _token_signer: Signer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.rate_per_second, self.config.burst)
+
+    @property
+    def token_signer(self) -> Signer:
+        """The signer of upload tokens and multipart handles (the secret is read once, on first use)."""
+        if self._token_signer is None:
+            if self.signing_secret is None:
+                raise ApiProblem(501, "this deployment cannot sign upload tokens", code="NotImplemented")
+            self._token_signer = Signer(self.signing_secret(), clock=lambda: self.clock())
+        return self._token_signer
+
+    def upload_principal(self, token: str) -> Principal:
+        """Who an upload token speaks for: its tenant, limited to the upload routes of one workflow."""
+        try:
+            claims = self.token_signer.verify(token.removeprefix(UPLOAD_TOKEN_PREFIX))
+        except ApiProblem as problem:
+            expired = problem.code == "Expired"
+            raise ApiProblem(401, "the upload token has expired" if expired else "the upload token is not valid",
+                             code="UploadTokenExpired" if expired else "Unauthenticated",
+                             errors=[{"field": "Authorization", "path": "headers.Authorization",
+                                      "message": "expired" if expired else "not a valid upload token"}],
+                             headers={"WWW-Authenticate": 'Bearer realm="mediaflow", error="invalid_token"'}) from None
+        if claims.get("typ") != "upload":
+            raise ApiProblem(401, "the upload token is not valid", code="Unauthenticated")
+        grant = {"workflowId": str(claims["w"]), "maxBytes": int(claims["mb"]), "contentTypes": list(claims["ct"])}
+        return Principal(str(claims["t"]), f"upload-token:{claims['j']}", frozenset({UPLOAD_SCOPE}), grant)
 
     def download_url(self, key: str, base: str) -> str:
         """A URL that serves the object: presigned S3 on AWS, a signed local URL in the embedded mode."""
@@ -127,19 +157,24 @@ def _secret(data_dir: Path) -> bytes:
 def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContext:
     """The API over a LocalService's adapters (SQLite, the data dir's folder, the embedded runtime)."""
     from mediaflow.adapters.embedded.jobs import SQLiteJobStore
+    from mediaflow.adapters.embedded.multipart import LocalMultipart
 
     adapters = service.adapters
     jobs = SQLiteJobStore(adapters.db)
     service.watch_jobs(jobs)
     from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
 
+    data_dir = Path(service.data_dir)
+    signer = Signer(_secret(data_dir))
     ctx = ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
         jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
         launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
-        signer=Signer(_secret(Path(service.data_dir))), mode="embedded",
-        scratch_dir=Path(service.data_dir) / "tmp" / "api", webhooks=service.webhooks,
+        signer=signer, mode="embedded",
+        scratch_dir=data_dir / "tmp" / "api", webhooks=service.webhooks,
         queue=SQLiteTriggerQueue(adapters.db),
+        multipart=LocalMultipart(data_dir / "multipart", adapters.blobs, signer),
+        signing_secret=lambda: _secret(data_dir),
     )
     from mediaflow.api.executions import ExecutionService
 

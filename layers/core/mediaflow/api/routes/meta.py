@@ -13,6 +13,8 @@ from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
+from mediaflow.api.security import UPLOAD_SCOPE
+from mediaflow.api.uploads import scoped_metadata
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -68,12 +70,14 @@ def register(app: MediaflowResolver) -> None:
         app.ctx.keys.revoke(app.principal().tenant, key_id)
         return no_content()
 
-    @app.secured("POST", "/v1/uploads", "workflows:execute", summary="A presigned-style upload target",
+    @app.secured("POST", "/v1/uploads", UPLOAD_SCOPE, summary="A presigned-style upload target",
                  tags=["runs"], status_code=201)
     def create_upload(body: UploadIn) -> Response[UploadTarget]:
-        target = runs.upload_target(app.principal().tenant, body.filename, body.content_type,
-                                    base_url(app.current_event.raw_event), metadata=body.metadata,
-                                    prefix=body.prefix)
+        principal = app.principal()
+        metadata, max_bytes = scoped_metadata(principal, body, app.ctx.config.max_upload_bytes)
+        target = runs.upload_target(principal.tenant, body.filename, body.content_type,
+                                    base_url(app.current_event.raw_event), metadata=metadata,
+                                    prefix=body.prefix, max_bytes=max_bytes)
         return reply(UploadTarget, target, 201)
 
     @app.secured("POST", "/v1/uploads/<token>", None, summary="Receive a file for an upload target (signed)",
