@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_stack.register(sub)
     cli_remote.register(sub)
     cli_remote.register_mcp(sub)
+    cli_remote.register_upload(sub)
     return parser
 
 
