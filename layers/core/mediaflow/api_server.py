@@ -325,6 +325,7 @@ class ApiServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.context: Any = None  # the ApiContext behind ``resolve``, when local_api built it
 
     def start(self, timeout: float = 30.0) -> ApiServer:
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
@@ -353,4 +354,6 @@ def local_api(service: Any, host: str = "127.0.0.1", port: int = 8080, config: A
 
     context = embedded_context(service, config)
     app = create_app(context)
-    return ApiServer(app.resolve, host, port, context.config.max_body_bytes, access_log=access_log)
+    server = ApiServer(app.resolve, host, port, context.config.max_body_bytes, access_log=access_log)
+    server.context = context
+    return server

@@ -20,6 +20,7 @@ from mediaflow.local import LocalService
 
 console = Console(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
+SWEEP_SECONDS = 3600.0  # how often serve deletes incomplete multipart uploads past their retention
 
 
 class UploadWatcher:
@@ -119,9 +120,13 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             service.webhooks.start()
             console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                           f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")
+            sweep_due = 0.0
             try:
                 while not stop.is_set():
                     watcher.scan()
+                    if time.monotonic() >= sweep_due:  # incomplete multipart uploads past their retention
+                        sweep_due = time.monotonic() + SWEEP_SECONDS
+                        server.context.multipart.sweep(config.multipart_expires_seconds)
                     stop.wait(poll_seconds)
                 console.print("stopping: finishing requests and running tasks")
             except KeyboardInterrupt:
