@@ -5,8 +5,8 @@ S3 event through the template's upload rule to the trigger function). docs/uploa
 from __future__ import annotations
 
 import dataclasses
-import json
 import hashlib
+import json
 import os
 import time
 import uuid

@@ -11,8 +11,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from mediaflow.api.http import base_url, raw_body
-from mediaflow.api.models import (CompletedUpload, CompleteIn, MultipartIn, MultipartStatus, MultipartUpload,
-                                  PartNumbersIn, PartUrls, UploadToken, UploadTokenIn)
+from mediaflow.api.models import (
+    CompletedUpload,
+    CompleteIn,
+    MultipartIn,
+    MultipartStatus,
+    MultipartUpload,
+    PartNumbersIn,
+    PartUrls,
+    UploadToken,
+    UploadTokenIn,
+)
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.api.security import UPLOAD_SCOPE
