@@ -311,3 +311,41 @@ def test_the_local_sweeper_deletes_incomplete_uploads_past_their_retention(api: 
     assert not folder.exists()
     with pytest.raises(Exception, match="no upload"):
         service.status(principal, created["uploadId"])
+
+
+def test_the_template_opens_the_upload_routes_to_tokens_and_the_part_etag_to_browsers() -> None:
+    from tests.functional.aws.conftest import load_template
+
+    template = load_template()
+    uploads = template["Resources"]["UploadsBucket"]["Properties"]
+    [cors] = uploads["CorsConfiguration"]["CorsRules"]
+    assert "PUT" in cors["AllowedMethods"] and cors["ExposedHeaders"] == ["ETag"]
+    rules = uploads["LifecycleConfiguration"]["Rules"]
+    assert any(rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 2 for rule in rules)
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    public = {event["Properties"]["Path"] for event in api["Events"].values()
+              if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+    assert {"/v1/uploads", "/v1/uploads/multipart", "/v1/uploads/multipart/{uploadId}",
+            "/v1/uploads/multipart/{uploadId}/{step}"} <= public
+    assert "/v1/upload-tokens" not in public  # made with an API key, behind the authorizer
+    actions = {action for policy in api["Policies"] if isinstance(policy, dict) and "Statement" in policy
+               for statement in policy["Statement"] for action in statement["Action"]}
+    assert {"s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"} <= actions
+
+
+def test_mediaflow_serve_sweeps_stale_part_folders_when_it_starts(tmp_path: Any) -> None:
+    from tests.functional.api.runtimes import serve
+
+    stale = tmp_path / "multipart" / "0123456789abcdef01234567"
+    stale.mkdir(parents=True)
+    (stale / "upload.json").write_text(json.dumps({"key": "tenant-a/uploads/x/a.bin", "createdAt": 0}))
+    (stale / "1.part").write_bytes(b"left behind")
+    fresh = tmp_path / "multipart" / "fedcba9876543210fedcba98"
+    fresh.mkdir()
+    (fresh / "upload.json").write_text(json.dumps({"key": "tenant-a/uploads/y/b.bin", "createdAt": time.time()}))
+    with serve(tmp_path) as (base, _):
+        assert requests.get(f"{base}/v1/health", timeout=10).status_code == 200
+        deadline = time.monotonic() + 10
+        while stale.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert not stale.exists() and fresh.exists()

@@ -6,14 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mediaflow.api.config import ApiConfig
+from mediaflow.api.config import ApiConfig, with_cors_origins
 from mediaflow.api.context import ApiContext
 
 
 def aws_config(config: ApiConfig, settings: Any) -> ApiConfig:
     """On AWS the usage plan limits each key (no per-container bucket) and the stack names the CORS origins."""
-    origins = tuple(o.strip() for o in str(settings.cors_allow_origins or "").split(",") if o.strip())
-    return dataclasses.replace(config, rate_limited=False, cors_allow_origins=origins or config.cors_allow_origins)
+    return dataclasses.replace(with_cors_origins(config, settings), rate_limited=False)
 
 
 def aws_context(config: ApiConfig | None = None, adapters: Any = None) -> ApiContext:

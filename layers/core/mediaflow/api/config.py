@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 API_PREFIX = "/v1"
 SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -40,3 +42,10 @@ class ApiConfig:
     # containers, where the API Gateway usage plan limits each key instead (template.yaml ApiUsagePlan).
     rate_limited: bool = True
     cors_allow_origins: tuple[str, ...] = ()  # browser origins answered with CORS headers; "*" = any
+
+
+def with_cors_origins(config: ApiConfig, settings: Any) -> ApiConfig:
+    """``config`` with the browser origins of ``MEDIAFLOW_CORS_ALLOW_ORIGINS`` (comma-separated) when it names
+    none itself."""
+    origins = tuple(o.strip() for o in str(settings.cors_allow_origins or "").split(",") if o.strip())
+    return dataclasses.replace(config, cors_allow_origins=config.cors_allow_origins or origins)

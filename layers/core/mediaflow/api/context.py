@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mediaflow.api.config import ApiConfig
+from mediaflow.api.config import ApiConfig, with_cors_origins
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import UPLOAD_SCOPE, UPLOAD_TOKEN_PREFIX, Principal, RateLimiter, Signer
 from mediaflow.compiler import Compiled
@@ -169,7 +169,7 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
     ctx = ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
         jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
-        launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
+        launcher=EmbeddedLauncher(service), config=with_cors_origins(config or ApiConfig(), service.settings),
         signer=signer, mode="embedded",
         scratch_dir=data_dir / "tmp" / "api", webhooks=service.webhooks,
         queue=SQLiteTriggerQueue(adapters.db),
