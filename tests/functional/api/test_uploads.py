@@ -171,6 +171,10 @@ def test_bad_multipart_requests_are_problems_naming_the_field(client: Client) ->
             "parts.0.etag")
     problem(client.post(f"{upload}/complete", {"parts": [{"partNumber": 2, "etag": etag}]}), 422,
             "parts.0.partNumber")
+    if client.transport != "aws":  # neither a part URL nor an upload's handle is a download URL
+        part_token = created["parts"][0]["url"].split("/v1/uploads/parts/")[1].split("?")[0]
+        for token in (part_token, created["uploadId"]):
+            assert_problem(client.with_key(None).get(f"/v1/downloads/{token}"), 403)
     assert client.delete(upload).status == 204
     assert_problem(client.get(upload), 404)
     assert_problem(client.get("/v1/uploads/multipart/not-an-upload"), 404)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -143,6 +145,10 @@ class EmbeddedLauncher(RuntimeLauncher):
                                      for m in missing])
 
 
+def derived(secret: bytes, purpose: str) -> bytes:
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+
 def _secret(data_dir: Path) -> bytes:
     path = data_dir / ".api-secret"
     if not path.exists():
@@ -165,7 +171,8 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
     from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
 
     data_dir = Path(service.data_dir)
-    signer = Signer(_secret(data_dir))
+    secret = _secret(data_dir)
+    signer = Signer(secret)
     ctx = ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
         jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
@@ -173,8 +180,9 @@ def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContex
         signer=signer, mode="embedded",
         scratch_dir=data_dir / "tmp" / "api", webhooks=service.webhooks,
         queue=SQLiteTriggerQueue(adapters.db),
-        multipart=LocalMultipart(data_dir / "multipart", adapters.blobs, signer),
-        signing_secret=lambda: _secret(data_dir),
+        # each kind of token has a key of its own, so that none passes for another (a part URL for a download)
+        multipart=LocalMultipart(data_dir / "multipart", adapters.blobs, Signer(derived(secret, "parts"))),
+        signing_secret=lambda: derived(secret, "tokens"),
     )
     from mediaflow.api.executions import ExecutionService
 
