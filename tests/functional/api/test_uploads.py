@@ -10,32 +10,17 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from tests.functional.api.conftest import GATEWAY, Api, Client, assert_problem
-from tests.functional.api.runtimes import Runtime, aws_runtime, embedded_runtime
+from tests.functional.api.runtimes import Runtime
 
 pytestmark = pytest.mark.functional
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    with embedded_runtime(tmp_path_factory.mktemp("serve-uploads")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(params=["embedded", "aws"])
-def runtime(request: pytest.FixtureRequest) -> Runtime:
-    if request.param == "aws":
-        return aws_runtime(request.getfixturevalue("aws_api"))
-    served: Runtime = request.getfixturevalue("served")
-    return served
 
 
 def save(client: Client, definition: dict[str, Any]) -> str:
