@@ -291,7 +291,7 @@ def plan_remote(api: MediaflowClient, args: argparse.Namespace) -> int:
 
 REMOTE: dict[str, Callable[[MediaflowClient, argparse.Namespace], int]] = {
     "workflows": workflows, "runs": runs, "run": run_files, "keys": keys, "validate": validate_remote,
-    "plan": plan_remote,
+    "plan": plan_remote, "upload": lambda api, args: upload_file(api, args),
 }
 
 
@@ -405,26 +405,19 @@ def register(sub: Any) -> None:
 # -- upload --------------------------------------------------------------------------------------------
 
 
-def cmd_upload(args: argparse.Namespace) -> int:
-    """Upload a file in parts to the API; run again after an interruption, it sends only the missing parts."""
-    try:
-        target = target_of(args)
-    except LookupError as error:
-        err.print(f"[red]error[/] {escape(str(error))}")
-        return 2
-    if target is None or not target.api_key:
-        err.print("[red]error[/] upload needs an API: pass --api and --key, set MEDIAFLOW_API_URL and "
-                  "MEDIAFLOW_API_KEY, or run `mediaflow login` (locally, drop files in <data dir>/uploads/)")
-        return 2
+def upload_needs_an_api(args: argparse.Namespace) -> int:
+    err.print("[red]error[/] upload needs an API: pass --api and --key, set MEDIAFLOW_API_URL and MEDIAFLOW_API_KEY, "
+              "or run `mediaflow login` (locally, drop files in <data dir>/uploads/)")
+    return 2
+
+
+def upload_file(api: MediaflowClient, args: argparse.Namespace) -> int:
+    """Upload a file in parts; run again after an interruption, it sends only the missing parts."""
     path = Path(args.file)
     if not path.is_file():
         err.print(f"[red]error[/] no such file: {escape(args.file)}")
         return 2
     metadata = dict(item.split("=", 1) for item in args.metadata or [] if "=" in item)
-    return guarded(lambda: _with_client(target, lambda api: _upload(api, args, path, metadata)))
-
-
-def _upload(api: MediaflowClient, args: argparse.Namespace, path: Path, metadata: dict[str, str]) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=not sys.stderr.isatty()) as progress:
         task = progress.add_task(escape(path.name), total=None)
@@ -456,7 +449,7 @@ def register_upload(sub: Any) -> None:
     p.add_argument("--part-size", type=int, default=None, metavar="BYTES", help="bytes per part (default 8 MiB)")
     p.add_argument("--json", action="store_true", help="print the completed upload as JSON")
     remote_options(p)
-    p.set_defaults(handler=cmd_upload)
+    p.set_defaults(handler=dispatch("upload", upload_needs_an_api))
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
