@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import NotFound
+from mediaflow.execution.contract import TaskEnvironment, TaskPayload
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
 from mediaflow.settings import Settings
 
 

@@ -75,8 +75,8 @@ def _seconds(stamp: str) -> float:
 
 
 def test_a_timed_out_task_is_killed_before_it_can_publish(service: LocalService, photo: Path) -> None:
+    from mediaflow.execution.asl import StatesError
     from mediaflow.procs import pid_alive
-    from mediaflow.runtime.asl import StatesError
     from mediaflow.runtime.workerpool import WorkerPool
 
     media = service.ingest(photo, prefix="timeout")

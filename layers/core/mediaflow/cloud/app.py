@@ -10,7 +10,7 @@ from mediaflow.cloud.cached import CachedWorkflowReads
 from mediaflow.cloud.launcher import StepFunctionsLauncher
 from mediaflow.cloud.nodes import SCRATCH_ROOT
 from mediaflow.cloud.trigger import UploadTrigger
-from mediaflow.runtime.tasks import TaskEnvironment
+from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.settings import get_settings
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from mediaflow.compiler.asl import LONG_ROUTE_PAYLOAD_VARIABLE, LONG_ROUTE_TIMEOUT_SECONDS
 from mediaflow.errors import Conflict, InternalError, MediaflowError, TransientError
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.ports import Idempotency
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 RESULT_TTL_SECONDS = 24 * 3600

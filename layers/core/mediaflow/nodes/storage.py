@@ -17,8 +17,8 @@ from mediaflow.errors import Conflict, NotFound
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 MAX_SUFFIX = 1000
 
@@ -32,7 +32,8 @@ class Config(NodeConfig):
 
 def output_prefix(media: MediaRef, config: Config, ctx: OpContext) -> str:
     """The rendered, sanitised folder under the outputs (``""`` or ending with ``/``)."""
-    from mediaflow.nodes.rename import clean_component, render, token_values
+    from mediaflow.filenames import clean_component
+    from mediaflow.nodes.rename import render, token_values
 
     rendered = render(config.prefix, token_values(media, ctx)) if "{" in config.prefix else config.prefix
     parts = [clean_component(part) for part in rendered.split("/")]
@@ -41,7 +42,7 @@ def output_prefix(media: MediaRef, config: Config, ctx: OpContext) -> str:
 
 
 def output_filename(media: MediaRef) -> str:
-    from mediaflow.nodes.rename import DEFAULT_STEM, clean_component
+    from mediaflow.filenames import DEFAULT_STEM, clean_component
 
     name = clean_component(media.filename or PurePosixPath(media.key).name)
     return name or DEFAULT_STEM
@@ -69,7 +70,7 @@ def _copy(env: TaskEnvironment, media: MediaRef, key: str, overwrite: bool) -> M
 
 def _marker_key(ctx: OpContext) -> str:
     """Where this (run, node, item) records the object it stored, so running it again reuses that object."""
-    from mediaflow.runtime.tasks import node_prefix
+    from mediaflow.filenames import node_prefix
 
     return f"{node_prefix(ctx.run, ctx.item, ctx.node_id)}/stored.json"
 

@@ -19,6 +19,7 @@ from mediaflow.adapters.embedded.durable import DurableStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
 from mediaflow.errors import InternalError, NotFound
+from mediaflow.execution.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runs import (
     RUN_STATUS_BY_EXECUTION,
@@ -29,7 +30,6 @@ from mediaflow.runs import (
     finish,
     output_refs,
 )
-from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.runtime.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.settings import Settings
 

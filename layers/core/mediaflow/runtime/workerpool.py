@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.execution.asl import StatesError
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.procs import die_with_parent, watch_parent
-from mediaflow.runtime.asl import StatesError
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)

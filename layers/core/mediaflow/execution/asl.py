@@ -27,7 +27,7 @@ from functools import lru_cache, partial
 from typing import Any, Literal
 
 from mediaflow.conditions import wildcard_match
-from mediaflow.runtime.tasks import error_name
+from mediaflow.execution.contract import error_name
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 Sleep = Callable[[float], None]
