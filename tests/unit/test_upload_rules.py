@@ -90,7 +90,7 @@ def test_a_part_size_outside_the_rules_is_a_problem_naming_it(size: int, asked: 
 def test_an_upload_token_fixes_the_workflow_size_and_types() -> None:
     key = Principal("t", "k", frozenset({"workflows:execute"}))
     token = Principal("t", "upload-token:1", frozenset({UPLOAD_SCOPE}),
-                      {"workflowId": "wf_a", "maxBytes": 5 * MIB, "contentTypes": ["image/*"]})
+                      grant={"workflowId": "wf_a", "maxBytes": 5 * MIB, "contentTypes": ["image/*"]})
     body = MultipartIn(filename="a.png", size=10, content_type="image/png", metadata={"team": "web"})
     assert scoped_metadata(key, body, 50 * MIB) == ({"team": "web"}, 50 * MIB)
     assert scoped_metadata(token, body, 50 * MIB) == (

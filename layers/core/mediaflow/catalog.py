@@ -172,3 +172,13 @@ def describe_catalog() -> list[dict[str, Any]]:
         }
         for spec in catalog().values()
     ]
+
+
+def catalog_by_category() -> dict[str, Any]:
+    """Every kind, and the kinds of each category in the catalog's order (the dashboard's palette)."""
+    entries = describe_catalog()
+    groups: dict[str, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry["category"], []).append(entry["kind"])
+    return {"count": len(entries), "nodes": entries,
+            "categories": [{"category": name, "kinds": kinds} for name, kinds in groups.items()]}

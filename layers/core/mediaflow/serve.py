@@ -84,8 +84,11 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def access_log_to_stderr() -> None:
+    from mediaflow.dashboard import RedactSecrets
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler.addFilter(RedactSecrets())
     for name in ("uvicorn.access", "uvicorn.error", "mediaflow.server"):
         log = logging.getLogger(name)
         log.addHandler(handler)
@@ -116,10 +119,14 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             config = dataclasses.replace(
                 defaults, rate_per_second=defaults.rate_per_second if rate_per_second is None else rate_per_second,
                 burst=defaults.burst if burst is None else burst)
-            server = local_api(service, host, port, config, access_log=True).start()
+            server = local_api(service, host, port, config, access_log=True, dashboard=True).start()
             service.webhooks.start()
             console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                           f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")
+            assert server.app.site is not None
+            # printed, never logged: the link signs one browser in as tenant {service.tenant} and then stops working
+            console.print(f"dashboard: open {server.url}/signin/{server.app.site.sessions.issue_token()} "
+                          "(a one-time sign-in link)", soft_wrap=True)
             sweep_due = 0.0
             try:
                 while not stop.is_set():

@@ -272,6 +272,9 @@ def _create_tables(boto3: Any, template: dict[str, Any], resolve: Resolver) -> N
 def _create_buckets(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     for logical, props in resources_of(template, "AWS::S3::Bucket").items():
+        condition = template["Resources"][logical].get("Condition")
+        if condition and not resolve.condition(condition):
+            continue  # not in a stack deployed with the default parameters (e.g. the dashboard's bucket)
         name = resolve(props["BucketName"])
         s3.create_bucket(Bucket=name)
         if props.get("VersioningConfiguration"):

@@ -121,7 +121,8 @@ class ApiContext:
         if claims.get("typ") != "upload":
             raise ApiProblem(401, "the upload token is not valid", code="Unauthenticated")
         grant = {"workflowId": str(claims["w"]), "maxBytes": int(claims["mb"]), "contentTypes": list(claims["ct"])}
-        return Principal(str(claims["t"]), f"upload-token:{claims['j']}", frozenset({UPLOAD_SCOPE}), grant)
+        return Principal(str(claims["t"]), f"upload-token:{claims['j']}", frozenset({UPLOAD_SCOPE}),
+                         grant=grant)
 
     def download_url(self, key: str, base: str) -> str:
         """A URL that serves the object: presigned S3 on AWS, a signed local URL in the embedded mode."""

@@ -168,6 +168,11 @@ class JobService:
             self.ctx.launcher.start(tenant, compiled.asl, {"run": run, "media": entry["media"]}, str(entry["runId"]))
         return {"jobId": job_id, "status": "pending"}
 
+    def recent(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        return [{"jobId": job["jobId"], "jobType": job["jobType"], "status": job["status"],
+                 "files": len(job.get("files") or []), "createdAt": job["createdAt"], "updatedAt": job["updatedAt"]}
+                for job in self.ctx.jobs.list_jobs(tenant, limit)]
+
     def get(self, tenant: str, job_id: str, base: str) -> dict[str, Any]:
         job = self.ctx.jobs.get_job(tenant, job_id)
         results = []

@@ -124,10 +124,9 @@ class PlanTask(Model):
                                                        "false): the chain's nodes one by one")
 
 
-class WorkflowPlan(Model):
-    """The compiled state machine of a workflow and what one run costs (docs/pricing.md)."""
+class WorkflowPlanBody(Model):
+    """The compiled state machine of a definition and what one run costs (docs/pricing.md)."""
 
-    workflow_id: str
     state_machine: dict[str, Any]
     execution_type: Literal["EXPRESS", "STANDARD"]
     task_states: int
@@ -136,6 +135,24 @@ class WorkflowPlan(Model):
     estimated_cost_per_1000_runs_usd: float
     tasks: list[PlanTask]
     assumptions: dict[str, Any]
+
+
+class WorkflowPlan(WorkflowPlanBody):
+    """The compiled state machine of a saved workflow and what one run costs (docs/pricing.md)."""
+
+    workflow_id: str
+
+
+class DraftCheck(Model):
+    """A definition checked without saving it (the dashboard's builder, as it is edited)."""
+
+    valid: bool
+    source: str
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    node_count: int
+    connection_count: int
+    plan: WorkflowPlanBody | None = Field(default=None, description="The plan, when the definition is valid")
 
 
 class StatusChange(Model):
@@ -316,6 +333,7 @@ class RunRequest(Model):
     objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
     sample: bool = Field(default=False, description="A test run on generated sample media")
     sample_type: Literal["image", "video", "audio", "document"] = "image"
+    count: int = Field(default=1, ge=1, le=100, description="With `sample`: a batch of this many sample items")
 
 
 class RunAccepted(Model):
@@ -362,6 +380,8 @@ class Run(Model):
     progress: Progress
     steps: list[dict[str, Any]]
     outputs: list[OutputFile]
+    inputs: list[OutputFile] = Field(default_factory=list, description="The media the run started on (a batch: "
+                                                                       "one per item, in item order)")
     error: dict[str, Any] | None = None
     retry_of: str | None = None
     created_at: str
@@ -540,6 +560,20 @@ class Job(Model):
     updated_at: str
 
 
+class JobSummary(Model):
+    job_id: str
+    job_type: str
+    status: JobStatus = Field(description="As last recorded; GET /v1/jobs/{id} brings it up to date")
+    files: int
+    created_at: str
+    updated_at: str
+
+
+class JobList(Model):
+    count: int
+    jobs: list[JobSummary]
+
+
 # -- keys and meta -------------------------------------------------------------------------------------
 
 
@@ -568,6 +602,39 @@ class ApiKeyCreated(ApiKey):
 class KeyList(Model):
     count: int
     keys: list[ApiKey]
+
+
+class CatalogNode(Model):
+    kind: str
+    category: str
+    runtime: str
+    role: Literal["trigger", "task", "choice", "gate"]
+    fusable: bool
+    summary: str
+    example: dict[str, Any]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the node's config (camelCase names)")
+
+
+class CatalogCategory(Model):
+    category: str
+    kinds: list[str]
+
+
+class NodeCatalog(Model):
+    count: int
+    nodes: list[CatalogNode]
+    categories: list[CatalogCategory] = Field(description="The kinds of each category, in palette order")
+
+
+class SessionInfo(Model):
+    """Who the caller is; ``signedIn: false`` (not 401) when no valid key or session came with the request."""
+
+    signed_in: bool
+    tenant: str | None = None
+    key_id: str | None = None
+    scopes: list[str] | None = None
+    via: Literal["key", "authorizer", "session"] | None = None
+    mode: str
 
 
 class Health(Model):

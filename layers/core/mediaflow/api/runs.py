@@ -121,7 +121,7 @@ class RunService:
             raise NotFound(f"no stored media for upload {upload_id!r}", field="uploadId")
         return [tenant_object(self.ctx, tenant, keys[0])]
 
-    def sample_media(self, tenant: str, kind: str) -> list[MediaRef]:
+    def sample_media(self, tenant: str, kind: str, count: int = 1) -> list[MediaRef]:
         from mediaflow import samples
 
         self.ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +138,9 @@ class RunService:
                 raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
                                  errors=[{"field": "sampleType", "path": "body.sampleType",
                                           "message": str(error)}]) from None
-            key = direct_key(tenant, "samples", uuid.uuid4().hex[:12], path.name)
-            return [store_bytes(self.ctx, key, path.read_bytes())]
+            data, batch = path.read_bytes(), uuid.uuid4().hex[:12]
+            names = [path.name] if count == 1 else [f"{path.stem}-{n + 1:03d}{path.suffix}" for n in range(count)]
+            return [store_bytes(self.ctx, direct_key(tenant, "samples", batch, name), data) for name in names]
 
     def start_request(self, tenant: str, workflow_id: str, parts: list[Part] | None, request: RunRequest | None,
                       base: str) -> dict[str, Any]:
@@ -154,8 +155,8 @@ class RunService:
             prepared = self.prepare(tenant, workflow_id, len(request.objects))
             media, owned = self.media_from_keys(tenant, request.objects), False
         elif request.sample:
-            prepared = self.prepare(tenant, workflow_id, 1)
-            media, owned = self.sample_media(tenant, request.sample_type), True
+            prepared = self.prepare(tenant, workflow_id, request.count)
+            media, owned = self.sample_media(tenant, request.sample_type, request.count), True
         else:
             raise missing_media()
         try:
@@ -244,9 +245,21 @@ class RunService:
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
                          "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
+            "inputs": self._inputs(execution_input, base),
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
+
+    def _inputs(self, execution_input: dict[str, Any], base: str) -> list[dict[str, Any]]:
+        found = []
+        for key in media_ids(execution_input)[:MAX_LISTED_INPUTS]:
+            try:
+                ref = self.ctx.blobs.head(key)
+            except NotFound:
+                continue  # removed since (lifecycle, delete): the run record still names it
+            found.append({"key": key, "filename": key.rsplit("/", 1)[-1], "size": ref.size,
+                          "contentType": ref.content_type, "url": self.ctx.download_url(key, base)})
+        return found
 
     def input_keys(self, tenant: str, run_id: str) -> list[str]:
         """The stored keys a run was started on (its media, or every item of a batch)."""
@@ -368,6 +381,9 @@ class RunService:
         key = str(self.ctx.signer.verify(token)["k"])
         ref = self.ctx.blobs.head(key)
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
+
+
+MAX_LISTED_INPUTS = 100
 
 
 def public_step(step: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Principal:
     tenant: str
     key_id: str
     scopes: frozenset[str]
+    via: str = "key"  # "key", "authorizer" (API Gateway's) or "session" (the local dashboard's cookie)
     grant: dict[str, Any] | None = None  # an upload token's limits: workflowId, maxBytes, contentTypes
 
     def require(self, scope: str) -> None:
@@ -59,7 +60,7 @@ def authenticate(headers: Mapping[str, str], keys: KeyLookup,
         scopes = authorizer.get("scopes") or ""
         parsed = scopes.split(",") if isinstance(scopes, str) else list(scopes)
         return Principal(str(authorizer["tenant"]), str(authorizer.get("keyId") or authorizer.get("principalId")),
-                         frozenset(s.strip() for s in parsed if s.strip()))
+                         frozenset(s.strip() for s in parsed if s.strip()), str(authorizer.get("via") or "authorizer"))
     api_key = presented_key(headers)
     if api_key is None:
         raise ApiProblem(401, "send an API key as `Authorization: Bearer <key>` or `X-API-Key`",

@@ -201,6 +201,18 @@ class WorkflowService:
         return {"workflowId": workflow_id, **report.to_dict(), "nodeCount": len(definition.get("nodes", [])),
                 "connectionCount": len(definition.get("edges", []))}
 
+    def check_draft(self, raw: dict[str, Any], items: int) -> dict[str, Any]:
+        """Validation and, when valid, the plan of a definition that is not saved (nothing is stored)."""
+        from mediaflow.compiler import BatchOptions
+
+        report, canonical = parse(raw)
+        plan = None
+        if report.valid and report.definition is not None:
+            batch = BatchOptions(expected_items=items) if items > 1 else None
+            plan = plan_workflow(report.definition, report.configs, batch=batch).to_dict()
+        return {**report.to_dict(), "nodeCount": len(canonical.get("nodes", [])),
+                "connectionCount": len(canonical.get("edges", [])), "plan": plan}
+
     def plan(self, tenant: str, workflow_id: str, items: int) -> dict[str, Any]:
         from mediaflow.compiler import BatchOptions
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from mediaflow.api.http import base_url, form_parts
 from mediaflow.api.jobs import JobService
-from mediaflow.api.models import Job, JobAccepted
+from mediaflow.api.models import Job, JobAccepted, JobList
 from mediaflow.api.routes import reply
 
 if TYPE_CHECKING:
@@ -27,6 +27,11 @@ def register(app: MediaflowResolver) -> None:
     def create_job() -> Response[JobAccepted]:
         data = service.create(app.principal().tenant, form_parts(app.current_event.raw_event))
         return reply(JobAccepted, data, 202, {"Location": f"/v1/jobs/{data['jobId']}"})
+
+    @app.secured("GET", "/v1/jobs", "workflows:read", summary="The tenant's latest jobs, newest first", tags=TAGS)
+    def list_jobs(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Response[JobList]:
+        jobs = service.recent(app.principal().tenant, limit)
+        return reply(JobList, {"count": len(jobs), "jobs": jobs})
 
     @app.secured("GET", "/v1/jobs/<job_id>", "workflows:read", summary="Job status, progress and results",
                  tags=TAGS)

@@ -7,14 +7,25 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from mediaflow.api.http import base_url, form_parts
-from mediaflow.api.models import ApiKeyCreated, Health, KeyIn, KeyList, StoredObject, UploadIn, UploadTarget
+from mediaflow.api.http import base_url, form_parts, lower_headers
+from mediaflow.api.models import (
+    ApiKeyCreated,
+    Health,
+    KeyIn,
+    KeyList,
+    NodeCatalog,
+    SessionInfo,
+    StoredObject,
+    UploadIn,
+    UploadTarget,
+)
 from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.runs import RunService
-from mediaflow.api.security import UPLOAD_SCOPE
+from mediaflow.api.security import UPLOAD_SCOPE, authenticate
 from mediaflow.api.uploads import scoped_metadata
+from mediaflow.catalog import catalog_by_category
 
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
@@ -46,6 +57,23 @@ def register(app: MediaflowResolver) -> None:
             raise ApiProblem(404, f"no documentation asset named {asset!r}", code="NotFound")
         content_type, text = found
         return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.secured("GET", "/v1/session", None, summary="Who is calling (`signedIn: false` rather than 401)",
+                 tags=["keys"])
+    def session() -> Response[SessionInfo]:
+        event = app.current_event.raw_event
+        try:
+            principal = authenticate(lower_headers(event), app.ctx.keys,
+                                     (event.get("requestContext") or {}).get("authorizer"))
+        except ApiProblem:
+            return reply(SessionInfo, {"signedIn": False, "mode": app.ctx.mode})
+        return reply(SessionInfo, {"signedIn": True, "tenant": principal.tenant, "keyId": principal.key_id,
+                                   "scopes": sorted(principal.scopes), "via": principal.via, "mode": app.ctx.mode})
+
+    @app.secured("GET", "/v1/nodes", "workflows:read", summary="The node catalog by category, with each config's "
+                 "JSON Schema", tags=["workflows"])
+    def node_catalog() -> Response[NodeCatalog]:
+        return reply(NodeCatalog, catalog_by_category())
 
     @app.secured("GET", "/v1/keys", "workflows:write", summary="List the tenant's API keys", tags=["keys"])
     def list_keys() -> Response[KeyList]:
@@ -89,5 +117,8 @@ def register(app: MediaflowResolver) -> None:
                  include_in_schema=False, enable_validation=False)
     def download(token: str) -> Response[Any]:
         data, content_type, filename = runs.download(token)
+        # inline by default: the dashboard shows images and previews PDFs from these URLs
+        disposition = "attachment" if app.current_event.get_query_string_value("download") else "inline"
         return Response(200, content_type, data,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                        headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
+                                 "X-Content-Type-Options": "nosniff"})

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from mediaflow.api.models import (
     ConnectionIn,
     ConnectionResult,
+    DraftCheck,
     EventIn,
     EventResult,
     FromTemplate,
@@ -88,6 +89,11 @@ def register(app: MediaflowResolver) -> None:
                  tags=TAGS, status_code=201)
     def create_from_template(template_id: WorkflowId, body: FromTemplate) -> Response[Workflow]:
         return workflow_reply(service.from_template(tenant(), template_id, body.name, body.status), 201)
+
+    @app.secured("POST", "/v1/workflows/check", READ, summary="Validate and plan a definition without saving it",
+                 tags=TAGS)
+    def check_draft(body: WorkflowInput, items: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response[DraftCheck]:
+        return reply(DraftCheck, service.check_draft(body.model_dump(by_alias=True, exclude_unset=True), items))
 
     @app.secured("GET", "/v1/workflows/stats", READ, summary="Counts by status", tags=TAGS)
     def workflow_stats() -> Response[WorkflowStats]:
