@@ -1,10 +1,12 @@
 """Multipart uploads on the local server: the same protocol as S3 multipart, parts kept as files.
 
 Each upload is a folder ``<data dir>/multipart/<upload id>/`` holding ``upload.json`` (key, type, metadata)
-and one ``<part number>.part`` file per part, each written to a temporary name and renamed, so a part is
-there whole or not at all. Completing claims the folder by renaming it (two concurrent completes: one
-wins), concatenates the parts into the blob store's own atomic write, then deletes the folder. A sweeper
-deletes folders older than the retention (S3's lifecycle rule does the same on AWS: two days).
+and one ``<part number>-<md5>.part`` file per part, each written to a temporary name and renamed, so a part
+is there whole or not at all; its ETag is read from its name, so listing the parts of a large upload hashes
+nothing. A part sent again lands under its new name before the old one is removed. Completing claims the
+folder by renaming it (two concurrent completes: one wins), concatenates the parts into the blob store's own
+atomic write, then deletes the folder. A sweeper deletes folders older than the retention (S3's lifecycle
+rule does the same on AWS: two days).
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ COMPLETING = ".completing"
 _CHUNK = 1024 * 1024
 
 
-def part_etag(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return f'"{digest.hexdigest()}"'
+def _part_name(number: int, etag: str) -> str:
+    return f"{number}-{etag.strip().strip(chr(34))}.part"
+
+
+def _parse_part(path: Path) -> tuple[int, str] | None:
+    """(number, ETag) of a part file's name; None for anything else."""
+    number, _, digest = path.stem.partition("-")
+    if not number.isdigit() or len(digest) != 32 or not all(c in "0123456789abcdef" for c in digest):
+        return None
+    return int(number), f'"{digest}"'
 
 
 class LocalMultipart:
@@ -80,20 +86,28 @@ class LocalMultipart:
         scratch = folder / f".{number}.{secrets.token_hex(4)}"
         scratch.write_bytes(data)
         etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
-        scratch.replace(folder / f"{number}.part")
+        kept = folder / _part_name(number, etag)
+        scratch.replace(kept)
+        for older in folder.glob(f"{number}-*.part"):  # an earlier try of this part
+            if older != kept:
+                older.unlink(missing_ok=True)
         return number, etag
 
     def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
         folder = self._folder(upload_id)
         if self._manifest(upload_id)["key"] != key:
             raise NotFound(f"no upload {upload_id!r}", field="uploadId")
-        parts = []
+        newest: dict[int, tuple[float, dict[str, Any]]] = {}
         for path in folder.glob("*.part"):
+            parsed = _parse_part(path)
             try:
-                parts.append({"partNumber": int(path.stem), "etag": part_etag(path), "size": path.stat().st_size})
-            except FileNotFoundError:  # replaced while listing: the new one is listed next time
+                stat = path.stat()
+            except FileNotFoundError:  # replaced while listing: the new one is listed
                 continue
-        return sorted(parts, key=lambda part: part["partNumber"])
+            if parsed is not None and stat.st_mtime >= newest.get(parsed[0], (-1.0, {}))[0]:
+                newest[parsed[0]] = (stat.st_mtime, {"partNumber": parsed[0], "etag": parsed[1],
+                                                     "size": stat.st_size})
+        return [part for _, (_, part) in sorted(newest.items())]
 
     def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> MediaRef:
         folder = self._folder(upload_id)
@@ -109,8 +123,8 @@ class LocalMultipart:
             assembled = claimed / "assembled"
             with assembled.open("wb") as out:
                 for number, etag in parts:
-                    path = claimed / f"{number}.part"
-                    if not path.exists() or part_etag(path) != etag:
+                    path = claimed / _part_name(number, etag)
+                    if not path.exists():
                         raise InvalidUpload(f"part {number} was not uploaded with ETag {etag}",
                                             field=f"parts.{number}.etag")
                     with path.open("rb") as source:
