@@ -36,7 +36,7 @@ def browser() -> Iterator[Any]:
 
 
 def api_key(served: Served) -> str:
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
 
     with LocalService(data_dir=served.data_dir) as service:
         key: str = service.adapters.keys.create_key("tenant-a", ["workflows:read", "workflows:write",

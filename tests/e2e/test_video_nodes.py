@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from mediaflow.compiler import compile_workflow
+from mediaflow.embedded.app import missing_runtimes
 from mediaflow.errors import (
     EmptyMedia,
     InvalidDefinition,
@@ -22,7 +23,6 @@ from mediaflow.errors import (
 )
 from mediaflow.execution.contract import ChainResult, TaskEnvironment
 from mediaflow.execution.tasks import execute_task
-from mediaflow.local import missing_runtimes
 from mediaflow.media import MediaRef
 from mediaflow.workers import ffmpeg_tools, video, video_state
 from mediaflow.workers.ffmpeg_tools import probe, read_info

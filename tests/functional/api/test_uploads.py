@@ -249,7 +249,8 @@ def test_a_simple_upload_with_a_token_starts_only_its_workflow(runtime: Runtime,
 
 
 def test_cors_preflight_and_the_part_etag_are_open_to_the_configured_origin(api: Api) -> None:
-    from mediaflow.api import create_app, embedded_context
+    from mediaflow.api import create_app
+    from mediaflow.embedded.bootstrap import embedded_context
 
     origin = "https://shop.example"
     ctx = embedded_context(api.service, dataclasses.replace(api.app.ctx.config, cors_allow_origins=(origin,)))

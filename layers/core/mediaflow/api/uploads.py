@@ -21,7 +21,7 @@ from mediaflow.api.models import CompleteIn, MultipartIn, UploadIn, UploadTokenI
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import UPLOAD_TOKEN_PREFIX, Principal
 from mediaflow.errors import NotFound
-from mediaflow.local import safe_name
+from mediaflow.ids import safe_name
 from mediaflow.ports import MultipartStore
 from mediaflow.starts import ACCEPT_METADATA, WORKFLOW_METADATA, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
@@ -249,11 +249,11 @@ class UploadService:
 
     def receive_part(self, token: str, data: bytes, expected: int | None) -> dict[str, Any]:
         """Embedded: one part PUT to its signed URL (the size the URL names is checked first)."""
-        receive = getattr(self.store, "receive_part", None)
-        if receive is None:
-            raise NotFound("no such part URL")
         if expected is not None and len(data) != expected:
             raise _field_problem(422, f"this part must hold {expected} bytes; {len(data)} arrived", "body",
                                  "WrongPartSize")
-        number, etag = receive(token, data)
+        received = self.store.receive_part(token, data)
+        if received is None:
+            raise NotFound("no such part URL")
+        number, etag = received
         return {"partNumber": number, "etag": etag, "size": len(data)}

@@ -102,14 +102,12 @@ def run_node(payload: dict[str, Any], env: TaskEnvironment, idempotency: Idempot
         except BaseException:
             _release(idempotency, key)
             raise
-        idempotency.complete(key, {"media": result}, ttl_seconds=RESULT_TTL_SECONDS)  # type: ignore[call-arg]
+        idempotency.complete(key, {"media": result}, ttl_seconds=RESULT_TTL_SECONDS)
         return result
 
 
 def _release(idempotency: Idempotency, key: str) -> None:
-    release = getattr(idempotency, "release", None)
-    if callable(release):
-        release(key)
+    idempotency.release(key)
 
 
 def run_container_task(environ: dict[str, str], env: TaskEnvironment, idempotency: Idempotency | None) -> int:

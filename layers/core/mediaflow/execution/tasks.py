@@ -15,10 +15,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from mediaflow.clock import now_iso
 from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.execution.contract import (
     ChainResult,
@@ -91,21 +91,15 @@ def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
 def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
     """The input as a local file: read in place when the store is a local folder (the embedded mode never
     writes to an object it has stored, so readers are safe), else downloaded to ``target``."""
-    local_path = getattr(env.blobs, "local_path", None)
-    if local_path is not None:
-        path: Path = local_path(key)
-        if path.is_file():
-            return path
+    path = env.blobs.local_path(key)
+    if path is not None and path.is_file():
+        return path
     return env.blobs.download(key, target)
 
 
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
     return node_prefix(task.run, task.item, node_id)
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_light(op: Op) -> bool:
@@ -226,8 +220,8 @@ def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpO
         if outcome.node_id in ends:
             output = {**(output or {}), "media": ends[outcome.node_id]}
         env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
-            ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=now_iso(outcome.started),
+            ended_at=now_iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
             output=output, **_item_fields(task),
         ).model_dump(by_alias=True, exclude_none=True))
 
@@ -281,7 +275,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
         if op.node_id == failed_node or status == "skipped":
             reached = True
             env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
+                node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
                 error_message=error.message if status == "failed" else None, **_item_fields(task),

@@ -7,8 +7,7 @@ unless ``overwrite`` is set: on a clash the name gets a numeric suffix (``photo-
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -58,14 +57,7 @@ def candidate_names(filename: str) -> list[str]:
 
 
 def _copy(env: TaskEnvironment, media: MediaRef, key: str, overwrite: bool) -> MediaRef:
-    copier = getattr(env.blobs, "copy", None)
-    if callable(copier):
-        stored: MediaRef = copier(media.key, key, content_type=media.content_type, overwrite=overwrite)
-        return stored
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=env.workdir) as scratch:
-        local = env.blobs.download(media.key, Path(scratch) / "media")
-        return env.blobs.put_file(key, local, media.content_type, overwrite=overwrite)
+    return env.blobs.copy(media.key, key, content_type=media.content_type, overwrite=overwrite)
 
 
 def _marker_key(ctx: OpContext) -> str:

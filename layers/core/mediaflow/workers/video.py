@@ -76,7 +76,7 @@ VIDEO_KINDS = frozenset({"convert", "transcode", "audio", "trim", "poster_frame"
                          "extract_audio", "thumbnail"})
 ANNOTATION_KINDS = frozenset({"rename", "transform"})
 KINDS: frozenset[str] = VIDEO_KINDS | ANNOTATION_KINDS
-"""Kinds this worker runs (read by :func:`mediaflow.local.missing_runtimes`)."""
+"""Kinds this worker runs (read by :func:`mediaflow.embedded.app.missing_runtimes`)."""
 
 
 

@@ -76,7 +76,7 @@ class LocalMultipart:
         token = self.signer.sign({"u": upload_id, "n": part_number, "k": key}, expires_seconds)
         return f"{base}/v1/uploads/parts/{token}"
 
-    def receive_part(self, token: str, data: bytes) -> tuple[int, str]:
+    def receive_part(self, token: str, data: bytes) -> tuple[int, str] | None:
         """Store one part sent to a signed part URL; (part number, ETag). A part sent again replaces it."""
         claims = self.signer.verify(token)
         upload_id, number = str(claims["u"]), int(claims["n"])

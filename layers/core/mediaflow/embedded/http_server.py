@@ -367,7 +367,8 @@ def local_api(service: Any, host: str = "127.0.0.1", port: int = 8080, config: A
               access_log: bool = False, dashboard: bool = False) -> ApiServer:
     """The embedded API over a LocalService, ready to ``start()``; ``dashboard`` adds the app at ``/`` and
     cookie sessions for the service's tenant (``server.app.site.sessions.issue_token()`` makes a sign-in link)."""
-    from mediaflow.api import create_app, embedded_context
+    from mediaflow.api import create_app
+    from mediaflow.embedded.bootstrap import embedded_context
 
     context = embedded_context(service, config)
     app = create_app(context)
