@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
         stop_serve(server.process)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not (DIST / "index.html").is_file():
-        pytest.fail("the dashboard is not built (layers/core/mediaflow/dashboard_dist): run make setup")
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by playwright (which never downloads a browser of its own)."""
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: run make setup (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -54,6 +54,14 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail("the dashboard is not built (layers/core/mediaflow/dashboard_dist): run make setup")
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass

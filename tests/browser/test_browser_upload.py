@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import chromium
 from tests.support.serve_process import Served
 
 pytestmark = pytest.mark.browser
@@ -23,16 +23,8 @@ pytestmark = pytest.mark.browser
 def browser() -> Iterator[Any]:
     """Chromium as the dashboard tests launch it, without their need for the dashboard's build: this page is
     served by the API itself."""
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: run make setup (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def api_key(served: Served) -> str:
