@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.functional.agents.conftest import OnMoto, Served, mediaflow
@@ -102,4 +103,36 @@ def test_the_cli_resumes_an_interrupted_upload_on_the_lambda(on_moto: OnMoto, tm
         on_moto.deployment.trigger_uploads()  # the S3 event starts the workflow's run
         [summary] = api.runs.list(workflow.id).runs
         run = api.runs.wait(summary.run_id, timeout=120)
+        assert run.status == "completed" and [o.size for o in run.outputs] == [path.stat().st_size]
+
+
+class FlakyParts(httpx.BaseTransport):
+    """The network, except that the 2nd part PUT breaks off (a dropped connection) and the 4th meets a 503
+    from a proxy; parts go one after another, so those are the first tries of parts 2 and 3."""
+
+    def __init__(self) -> None:
+        self.network = httpx.HTTPTransport()
+        self.puts = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            self.puts += 1
+            if self.puts == 2:
+                raise httpx.ReadError("connection reset by peer", request=request)
+            if self.puts == 4:
+                return httpx.Response(503, request=request)
+        return self.network.handle_request(request)
+
+
+def test_the_client_sends_a_part_again_on_its_own_when_it_fails(served: Served, tmp_path: Path) -> None:
+    from mediaflow.client import MediaflowClient
+
+    path = make_file(tmp_path)
+    flaky = FlakyParts()
+    with MediaflowClient(served.url, served.key, transport=flaky) as api:
+        api.uploads._state_dir = tmp_path / "state"
+        workflow = api.workflows.create(storing_workflow(f"flaky-{uuid.uuid4().hex[:6]}"))
+        completed = api.uploads.upload(path, workflow_id=workflow.id, part_size=PART)
+        assert flaky.puts == 6  # four parts, two of them twice
+        run = api.runs.wait(completed.run_ids[0], timeout=120)
         assert run.status == "completed" and [o.size for o in run.outputs] == [path.stat().st_size]
