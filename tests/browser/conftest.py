@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not (DIST / "index.html").is_file():
-        pytest.fail("the dashboard is not built (layers/core/mediaflow/dashboard_dist): run make setup")
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by playwright (which never downloads a browser of its own)."""
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: run make setup (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -45,6 +45,14 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail("the dashboard is not built (layers/core/mediaflow/dashboard_dist): run make setup")
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass

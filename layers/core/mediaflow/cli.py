@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_stack.register(sub)
     cli_remote.register(sub)
     mcp_server.register(sub)
+    cli_remote.register_upload(sub)
     return parser
 
 

@@ -274,7 +274,7 @@ def plan_remote(api: MediaflowClient, args: argparse.Namespace) -> int:
 
 REMOTE: dict[str, Callable[[MediaflowClient, argparse.Namespace], int]] = {
     "workflows": workflows, "runs": runs, "run": run_files, "keys": keys, "validate": validate_remote,
-    "plan": plan_remote,
+    "plan": plan_remote, "upload": lambda api, args: upload_file(api, args),
 }
 
 
@@ -383,3 +383,54 @@ def register(sub: Any) -> None:
     p = sub.add_parser("logout", help="forget a saved profile")
     p.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name (default: default)")
     p.set_defaults(handler=cmd_logout)
+
+
+# -- upload --------------------------------------------------------------------------------------------
+
+
+def upload_needs_an_api(args: argparse.Namespace) -> int:
+    err.print("[red]error[/] upload needs an API: pass --api and --key, set MEDIAFLOW_API_URL and MEDIAFLOW_API_KEY, "
+              "or run `mediaflow login` (locally, drop files in <data dir>/uploads/)")
+    return 2
+
+
+def upload_file(api: MediaflowClient, args: argparse.Namespace) -> int:
+    """Upload a file in parts; run again after an interruption, it sends only the missing parts."""
+    path = Path(args.file)
+    if not path.is_file():
+        err.print(f"[red]error[/] no such file: {escape(args.file)}")
+        return 2
+    metadata = dict(item.split("=", 1) for item in args.metadata or [] if "=" in item)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(escape(path.name), total=None)
+
+        def resumed(done: int, total: int) -> None:
+            err.print(f"resuming: {done} of {total} parts already uploaded")
+
+        def part_done(number: int, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        completed = api.uploads.upload(path, workflow_id=args.workflow, prefix=args.prefix, metadata=metadata,
+                                       part_size=args.part_size, on_part=part_done, on_resume=resumed)
+    if args.json:
+        _dump(completed)
+        return 0
+    console.print(f"uploaded {escape(completed.key)} ({completed.size} bytes, {escape(completed.content_type)})")
+    for run_id in completed.run_ids:
+        console.print(f"started run {escape(run_id)}")
+    return 0
+
+
+def register_upload(sub: Any) -> None:
+    p = sub.add_parser("upload", help="upload a large file in parts to the API (resumes an interrupted upload)")
+    p.add_argument("file", help="the file to upload")
+    p.add_argument("--workflow", default=None, metavar="ID", help="start only this workflow (default: every "
+                   "active workflow whose upload trigger matches)")
+    p.add_argument("--prefix", default="", help="folder below the tenant's uploads, e.g. incoming/")
+    p.add_argument("--metadata", action="append", metavar="NAME=VALUE", help="object metadata (repeatable)")
+    p.add_argument("--part-size", type=int, default=None, metavar="BYTES", help="bytes per part (default 8 MiB)")
+    p.add_argument("--json", action="store_true", help="print the completed upload as JSON")
+    remote_options(p)
+    p.set_defaults(handler=dispatch("upload", upload_needs_an_api))
+

@@ -31,6 +31,13 @@ class Conflict(MediaflowError):
     http_status = 409
 
 
+class InvalidUpload(MediaflowError):
+    """A multipart upload that cannot complete as asked (a part missing, an ETag that does not match)."""
+
+    code = "InvalidUpload"
+    http_status = 422
+
+
 class InvalidDefinition(MediaflowError):
     """A workflow definition (or a node's config) that does not validate. ``issues`` and ``warnings`` hold
     the validation issues when a whole definition was checked (``compiler.compile_definition``)."""

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 UPLOADS = "uploads"  # {tenant}/uploads/...: uploads that start the tenant's matching workflows
 DIRECT = "inputs"  # {tenant}/inputs/...: media of direct runs, which start no trigger
+WORKFLOW_METADATA = "mediaflow-workflow"  # an upload for one workflow (upload tokens): no other starts
+ACCEPT_METADATA = "mediaflow-accept"  # the sniffed types such an upload may have (comma-separated patterns)
 
 
 
@@ -71,7 +73,17 @@ def _launch(tenant: str, record: dict[str, Any], run_id: str, launcher: Launcher
 
 def start_upload(tenant: str, media: MediaRef, relative_key: str, *, workflows: Iterable[dict[str, Any]],
                  launcher: Launcher, run_id_for: Callable[[dict[str, Any]], str]) -> list[Any]:
-    """Start every matching active workflow on an upload; returns what the launcher answered for each."""
+    """Start every matching active workflow on an upload; returns what the launcher answered for each.
+    An upload made for one workflow (``mediaflow-workflow`` metadata) starts that one only, and only when
+    its sniffed type is one the upload accepted (``mediaflow-accept``)."""
+    only = media.metadata.get(WORKFLOW_METADATA)
+    accepted = [p for p in media.metadata.get(ACCEPT_METADATA, "").split(",") if p]
+    if accepted and not any(fnmatch.fnmatchcase(media.content_type, pattern) for pattern in accepted):
+        logger.warning("upload %s is %s, which its upload token does not accept: nothing started",
+                       media.key, media.content_type)
+        return []
+    if only is not None:
+        workflows = [record for record in workflows if record.get("id") == only]
     started = []
     for record in matching_workflows(workflows, media, relative_key):
         try:

@@ -39,7 +39,7 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
         return None
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]) or None,
                       allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"],
-                      expose_headers=["Location", "Retry-After"], max_age=600)
+                      expose_headers=["Location", "Retry-After", "ETag"], max_age=600)
 
 
 class MediaflowResolver(APIGatewayRestResolver):
@@ -134,11 +134,13 @@ class MediaflowResolver(APIGatewayRestResolver):
             raise ApiProblem(413, f"the body is larger than {self.ctx.config.max_body_bytes} bytes",
                              code="PayloadTooLarge")
         check_body(event)
+        if method == "OPTIONS" and self._cors is not None:
+            return None  # a CORS preflight: answered without a key, as API Gateway does
         _, scope = self.scope_of(method, path)
         if scope is None:
             return None
         authorizer = (event.get("requestContext") or {}).get("authorizer")
-        principal = authenticate(lower_headers(event), self.ctx.keys, authorizer)
+        principal = authenticate(lower_headers(event), self.ctx.keys, authorizer, self.ctx.upload_principal)
         if scope != "authenticated":
             principal.require(scope)
         if self.ctx.config.rate_limited:
@@ -194,12 +196,12 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
 def create_app(ctx: ApiContext) -> MediaflowResolver:
     """The whole API over ``ctx`` (its ports decide embedded or AWS)."""
     from mediaflow.api.compat import convertly, mindia
-    from mediaflow.api.routes import api_v1, jobs, meta, runs, webhooks, workflows
+    from mediaflow.api.routes import api_v1, jobs, meta, runs, uploads, webhooks, workflows
 
     app = MediaflowResolver(ctx)
     problems.register(app)
     app.use(middlewares=[idempotency])
-    for module in (meta, workflows, runs, jobs, webhooks, api_v1, convertly, mindia):
+    for module in (meta, workflows, runs, jobs, webhooks, api_v1, uploads, convertly, mindia):
         app.include_secured(module.router)
     app.configure_openapi(
         title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,

@@ -422,6 +422,8 @@ MetadataKey = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,64}$", description="
 
 class UploadIn(Model):
     filename: str = Field(min_length=1, max_length=255)
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                    description="Start only this workflow (an upload token always names one)")
     content_type: str | None = Field(default=None, max_length=255)
     metadata: dict[MetadataKey, Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=20,
@@ -444,6 +446,94 @@ class StoredObject(Model):
     size: int
     content_type: str
     media_type: str
+
+
+ContentTypePattern = Annotated[str, Field(pattern=r"^[a-z0-9.+\-]+/([a-z0-9.+\-]+|\*)$", max_length=100)]
+
+
+class MultipartIn(UploadIn):
+    """A large file sent in parts (S3 multipart on AWS, the same protocol on the local server)."""
+
+    model_config = UploadIn.model_config | examples({"filename": "clip.mov", "size": 209715200,
+                                                     "contentType": "video/quicktime"})
+
+    size: int = Field(ge=1, description="The whole file's size in bytes")
+    part_size: int | None = Field(default=None, ge=1, description="Bytes per part (the last may be smaller); "
+                                                                  "default 8 MiB, larger for huge files")
+
+
+class PartUrl(Model):
+    part_number: int
+    url: str = Field(description="PUT the part's bytes here, no API key; keep the answer's ETag header")
+
+
+class MultipartUpload(Model):
+    upload_id: str = Field(description="Names the upload in the calls that follow (opaque)")
+    key: str
+    size: int
+    part_size: int
+    part_count: int
+    parts: list[PartUrl] = Field(description="URLs of the first parts (ask for more with .../parts)")
+    expires_at: str = Field(description="The upload is aborted if not completed by then")
+    urls_expire_at: str
+
+
+class PartNumbersIn(Model):
+    part_numbers: list[int] = Field(min_length=1, max_length=100)
+
+
+class PartUrls(Model):
+    parts: list[PartUrl]
+    urls_expire_at: str
+
+
+class UploadedPart(Model):
+    part_number: int
+    etag: str
+    size: int
+
+
+class MultipartStatus(Model):
+    upload_id: str
+    key: str
+    size: int
+    part_size: int
+    part_count: int
+    uploaded: list[UploadedPart]
+    missing: list[int] = Field(description="Part numbers still to send")
+
+
+class CompletedPart(Model):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteIn(Model):
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class CompletedUpload(StoredObject):
+    run_ids: list[str] = Field(default_factory=list,
+                               description="Runs started (local server); on AWS runs start from the S3 event")
+
+
+class UploadTokenIn(Model):
+    model_config = Model.model_config | examples({"workflowId": "wf_3f9a", "expiresIn": 900,
+                                                  "maxBytes": 104857600, "contentTypes": ["image/*"]})
+
+    workflow_id: str = Field(min_length=1, max_length=64)
+    expires_in: int = Field(default=900, ge=1, description="Seconds (at most a day)")
+    max_bytes: int | None = Field(default=None, ge=1, description="Largest file the token may upload")
+    content_types: list[ContentTypePattern] = Field(
+        default_factory=list, max_length=20, description="Accepted types (sniffed), e.g. `image/*`; empty = any")
+
+
+class UploadToken(Model):
+    token: str = Field(description="Send as `Authorization: Bearer <token>` to the upload routes only")
+    workflow_id: str
+    expires_at: str
+    max_bytes: int
+    content_types: list[str]
 
 
 # -- jobs ----------------------------------------------------------------------------------------------

@@ -348,23 +348,25 @@ class RunService:
 
     # -- uploads and downloads -----------------------------------------------------------------------
     def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str, *,
-                      metadata: dict[str, str] | None = None, prefix: str = "") -> dict[str, Any]:
+                      metadata: dict[str, str] | None = None, prefix: str = "",
+                      max_bytes: int | None = None) -> dict[str, Any]:
         """Where to POST one file (presigned S3 POST on AWS, a signed local URL embedded). The stored upload
         starts the tenant's matching active workflows once, with ``metadata`` matched by filters.metadata."""
         upload_id = uuid.uuid4().hex[:16]
         key = upload_key(tenant, *[part for part in prefix.split("/") if part], upload_id, safe_name(filename))
         metadata = metadata or {}
         expires = self.ctx.config.upload_expires_seconds
+        max_bytes = max_bytes or self.ctx.config.max_upload_bytes
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
         meta_fields = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
         if self.ctx.signer is None:
             target = self.ctx.blobs.presigned_post(key, content_type=content_type, expires_seconds=expires,
-                                                   max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
+                                                   max_bytes=max_bytes, fields=meta_fields)
             if target is not None:
                 return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
                         "expiresAt": expires_at}
             raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
-        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata}, expires)
+        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata, "mb": max_bytes}, expires)
         return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",
                 "fields": {"key": key, **({"Content-Type": content_type} if content_type else {}), **meta_fields},
                 "expiresAt": expires_at}
@@ -379,6 +381,10 @@ class RunService:
         if len(files) != 1:
             raise ApiProblem(422, "send exactly one multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "one file part expected"}])
+        if len(files[0].data) > int(claims.get("mb") or self.ctx.config.max_upload_bytes):
+            raise ApiProblem(413, f"the file is larger than the {claims['mb']} bytes this upload allows",
+                             code="PayloadTooLarge", errors=[{"field": "file", "path": "body.file",
+                                                              "message": "too large"}])
         ref = store_bytes(self.ctx, str(claims["k"]), files[0].data, files[0].content_type)
         ref = ref.model_copy(update={"metadata": dict(claims.get("m") or {})})
         owner = tenant_of_upload(ref.key)

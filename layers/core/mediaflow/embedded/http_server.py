@@ -341,6 +341,7 @@ class ApiServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.context: Any = None  # the ApiContext behind ``resolve``, when local_api built it
 
     def start(self, timeout: float = 30.0) -> ApiServer:
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
@@ -373,6 +374,7 @@ def local_api(service: Any, host: str = "127.0.0.1", port: int = 8080, config: A
     app = create_app(context)
     site = DashboardSite(Sessions(service.tenant)) if dashboard else None
     server = ApiServer(app.resolve, host, port, context.config.max_body_bytes, access_log=access_log, site=site)
+    server.context = context
     if site is not None:
         site.sessions.port = int(server.url.rsplit(":", 1)[1])
     return server

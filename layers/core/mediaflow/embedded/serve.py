@@ -20,6 +20,7 @@ from mediaflow.embedded.app import LocalService
 
 console = Console(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
+SWEEP_SECONDS = 3600.0  # how often serve deletes incomplete multipart uploads past their retention
 
 
 class UploadWatcher:
@@ -127,9 +128,13 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             browser_url = server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
             console.print(f"dashboard: open {browser_url}/signin/{server.app.site.sessions.issue_token()} "
                           "(a one-time sign-in link)", soft_wrap=True)
+            sweep_due = 0.0
             try:
                 while not stop.is_set():
                     watcher.scan()
+                    if time.monotonic() >= sweep_due:  # incomplete multipart uploads past their retention
+                        sweep_due = time.monotonic() + SWEEP_SECONDS
+                        server.context.multipart.sweep(config.multipart_expires_seconds)
                     stop.wait(poll_seconds)
                 console.print("stopping: finishing requests and running tasks")
             except KeyboardInterrupt:

@@ -23,7 +23,8 @@ from mediaflow.api.openapi import DOCS_HTML, docs_asset, openapi_document
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.api.runs import RunService
-from mediaflow.api.security import authenticate
+from mediaflow.api.security import UPLOAD_SCOPE, authenticate
+from mediaflow.api.uploads import scoped_metadata
 from mediaflow.catalog import catalog_by_category
 
 router = SecuredRouter()
@@ -106,12 +107,13 @@ def revoke_key(key_id: str) -> Response[None]:
     return no_content()
 
 
-@router.secured("POST", "/v1/uploads", "workflows:execute", summary="A presigned-style upload target",
+@router.secured("POST", "/v1/uploads", UPLOAD_SCOPE, summary="A presigned-style upload target",
                 tags=["runs"], status_code=201)
 def create_upload(body: UploadIn) -> Response[UploadTarget]:
-    target = runs().upload_target(router.tenant(), body.filename, body.content_type,
-                                  base_url(router.raw_event), metadata=body.metadata,
-                                  prefix=body.prefix)
+    principal = router.principal()
+    metadata, max_bytes = scoped_metadata(principal, body, router.ctx.config.max_upload_bytes)
+    target = runs().upload_target(principal.tenant, body.filename, body.content_type, base_url(router.raw_event),
+                                  metadata=metadata, prefix=body.prefix, max_bytes=max_bytes)
     return reply(UploadTarget, target, 201)
 
 
