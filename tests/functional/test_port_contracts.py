@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.media import InvalidKeyError
-from mediaflow.ports import BlobStore, Idempotency, JobStore, KeyStore, RunStore, VersionedWorkflowStore
+from mediaflow.ports import (
+    BlobStore,
+    Idempotency,
+    JobStore,
+    KeyStore,
+    RunStore,
+    VersionedWorkflowStore,
+    WebhookRepository,
+)
 
 pytestmark = pytest.mark.functional
 
@@ -40,22 +48,25 @@ class Ports:
     keys: KeyStore
     jobs: JobStore
     idempotency: Idempotency
+    webhooks: WebhookRepository
     clock: Clock
 
 
 def _embedded(tmp_path: Path) -> Iterator[Ports]:
     from mediaflow.adapters.embedded import SQLiteIdempotency, open_embedded
+    from mediaflow.adapters.embedded.webhooks import WebhookStore
     from mediaflow.embedded.bootstrap import job_store
 
     a = open_embedded(tmp_path / "data")
     clock = Clock()
     yield Ports("embedded", a.blobs, a.workflows, a.runs, a.keys, job_store(a), SQLiteIdempotency(a.db, clock=clock),
-                clock)
+                WebhookStore(a.db), clock)
 
 
 def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
     import boto3
     from mediaflow.adapters.aws import DynamoDBIdempotency, open_aws
+    from mediaflow.adapters.aws.webhooks import DynamoDBWebhookStore
     from mediaflow.settings import Settings
     from moto import mock_aws
 
@@ -73,7 +84,8 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
         a = open_aws(settings)
         clock = Clock()
         idempotency = DynamoDBIdempotency(settings.idempotency_table, region=REGION, clock=clock)
-        yield Ports("aws", a.blobs, a.workflows, a.runs, a.keys, a.jobs, idempotency, clock)
+        webhooks = DynamoDBWebhookStore(settings.webhooks_table, region=REGION, clock=clock)
+        yield Ports("aws", a.blobs, a.workflows, a.runs, a.keys, a.jobs, idempotency, webhooks, clock)
 
 
 @pytest.fixture(params=["embedded", "aws"])
@@ -310,3 +322,46 @@ def test_concurrent_claims_have_one_winner(ports: Ports) -> None:
     with ThreadPoolExecutor(4) as pool:
         outcomes: list[Any] = list(pool.map(claim, range(8)))
     assert outcomes.count(True) == 1
+
+
+# -- WebhookRepository ---------------------------------------------------------------------------------------
+
+
+def test_webhook_subscriptions_by_tenant_event_and_workflow(ports: Ports) -> None:
+    hooks = ports.webhooks
+    created, secret = hooks.create("t1", "https://hooks.example.com/in", ["b", "a", "a"], workflow_id="w")
+    anywhere, _ = hooks.create("t1", "https://hooks.example.com/all", ["a"])
+    assert secret.startswith("whsec_") and created["eventTypes"] == ["a", "b"]
+    assert "secret" not in hooks.get("t1", created["id"])
+    assert hooks.get("t1", created["id"], with_secrets=True)["secret"] == secret
+    assert sorted(w["id"] for w in hooks.active_for("t1", "a", "w")) == sorted([created["id"], anywhere["id"]])
+    assert [w["id"] for w in hooks.active_for("t1", "a", "other")] == [anywhere["id"]]
+    assert hooks.active_for("t1", "c", "w") == [] and hooks.active_for("t2", "a", "w") == []
+    rotated = hooks.rotate_secret("t1", created["id"], 60, ports.clock.now)
+    assert rotated != secret and hooks.get("t1", created["id"], with_secrets=True)["previousSecret"] == secret
+    hooks.disable("t1", anywhere["id"], "too many failures")
+    assert [w["id"] for w in hooks.active_for("t1", "a", None)] == []
+    with pytest.raises(NotFound):
+        hooks.get("t2", created["id"])
+    hooks.delete("t1", created["id"])
+    with pytest.raises(NotFound):
+        hooks.get("t1", created["id"])
+
+
+def test_a_delivery_is_due_claimed_once_and_retried(ports: Ports) -> None:
+    hooks, now = ports.webhooks, ports.clock.now
+    webhook, _ = hooks.create("t1", "https://hooks.example.com/in", ["a"])
+    delivery = hooks.add_delivery("t1", webhook["id"], "a", {"type": "a", "data": {"x": 1}}, now)
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 0)
+    assert [d["id"] for d in hooks.due(now)] == [delivery["id"]]
+    assert hooks.claim("t1", delivery["id"], 0) is True
+    assert hooks.claim("t1", delivery["id"], 0) is False  # the same attempt is sent once
+    hooks.record_attempt("t1", delivery["id"], 1, 503, 12.5, "Service Unavailable", status="retrying",
+                         next_attempt_at=now + 10)
+    after = hooks.delivery("t1", delivery["id"])
+    assert (after["status"], after["attempts"], after["lastStatusCode"]) == ("retrying", 1, 503)
+    assert [a["statusCode"] for a in hooks.attempts("t1", delivery["id"])] == [503]
+    assert [d["id"] for d in hooks.due(now + 10)] == [delivery["id"]]
+    assert [d["id"] for d in hooks.deliveries("t1", webhook["id"])] == [delivery["id"]]
+    with pytest.raises(NotFound):
+        hooks.delivery("t2", delivery["id"])
