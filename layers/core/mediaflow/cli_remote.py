@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mediaflow.console import read_workflow_file
 from mediaflow.settings import DEFAULT_PROFILE
 
 if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
@@ -66,23 +67,6 @@ def target_of(args: argparse.Namespace) -> Target | None:
 
 
 # -- workflows -----------------------------------------------------------------------------------------
-
-
-def read_workflow_file(name: str | None) -> dict[str, Any] | None:
-    """The JSON object in ``name``, or None after saying what is wrong with it."""
-    if not name or not Path(name).is_file():
-        missing = f": no such file {escape(name)}" if name else ""
-        err.print(f"[red]error[/] workflows add needs a workflow file{missing}")
-        return None
-    try:
-        body = json.loads(Path(name).read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        err.print(f"[red]error[/] {escape(name)} is not JSON: {escape(str(error))}")
-        return None
-    if not isinstance(body, dict):
-        err.print(f"[red]error[/] {escape(name)} holds no JSON object")
-        return None
-    return body
 
 
 def workflows(api: MediaflowClient, args: argparse.Namespace) -> int:
@@ -176,8 +160,7 @@ def _describe(progress: Progress, task: Any, name: str) -> Callable[[Run], None]
 
 def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     """Upload each input, run the workflow on it, show progress, download every output to --out."""
-    from mediaflow.embedded.app import expand_inputs
-    from mediaflow.embedded.cli import human_size
+    from mediaflow.console import expand_inputs, human_size
 
     inputs = expand_inputs(args.inputs)
     missing = [str(p) for p in inputs if not p.is_file()]
@@ -400,25 +383,3 @@ def register(sub: Any) -> None:
     p = sub.add_parser("logout", help="forget a saved profile")
     p.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name (default: default)")
     p.set_defaults(handler=cmd_logout)
-
-
-def cmd_mcp(args: argparse.Namespace) -> int:
-    from mediaflow.mcp_server import cmd_mcp as run_mcp
-
-    return run_mcp(args)
-
-
-def register_mcp(sub: Any) -> None:
-    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
-    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
-                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
-    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
-    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
-    p.add_argument("--api", metavar="URL", default=None,
-                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
-    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
-    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
-    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
-    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
-    p.set_defaults(handler=cmd_mcp)

@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mediaflow.clock import now_iso
-from mediaflow.compiler import Compiled, compile_workflow
+from mediaflow.compiler import Compiled, compile_definition
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.ports import Launcher
 from mediaflow.triggers import matching_workflows
-from mediaflow.validation import validate
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +52,7 @@ def tenant_of_upload(key: str) -> tuple[str, str] | None:
 
 def compiled_for(record: dict[str, Any]) -> Compiled:
     """The compiled state machine of a stored workflow (InvalidDefinition when it no longer validates)."""
-    report = validate(record["definition"])
-    if not report.valid or report.definition is None:
-        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
-    return compile_workflow(report.definition, report.configs)
+    return compile_definition(record["definition"])
 
 
 def execution_input(tenant: str, record: dict[str, Any], run_id: str, **state: Any) -> dict[str, Any]:
@@ -115,3 +111,14 @@ def start_event(tenant: str, event_name: str, data: dict[str, Any], source: str,
             result["error"] = "could not start"
         results.append(result)
     return results
+
+
+def fire_event(tenant: str, event_name: str, data: dict[str, Any], source: str, *,
+               workflows: Iterable[dict[str, Any]], launcher: Launcher,
+               new_run_id: Callable[[], str]) -> dict[str, Any]:
+    """``POST /v1/workflows/events``: :func:`start_event`, summed up (how many started, how many failed)."""
+    results = start_event(tenant, event_name, data, source, workflows=workflows, launcher=launcher,
+                          new_run_id=new_run_id)
+    failed = sum(1 for result in results if "error" in result)
+    return {"eventName": event_name, "workflowsTriggered": len(results) - failed, "workflowsFailed": failed,
+            "results": results}

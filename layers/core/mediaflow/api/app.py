@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel
-from pydantic.alias_generators import to_camel
 
 from mediaflow.api import openapi, problems
 from mediaflow.api.config import API_PREFIX
@@ -93,19 +92,6 @@ class MediaflowResolver(APIGatewayRestResolver):
         for route in [*self._static_routes, *self._dynamic_routes]:
             if not route._middleware_stack_built:
                 route._build_middleware_stack(router_middlewares=self._router_middlewares, app=self)
-
-    def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
-        """Register a route with its scope (None: public). Static rules are matched before dynamic ones."""
-        self._scopes.append((method.upper(), _rule_regex(rule), scope, "<" not in rule))
-        if scope is not None:
-            kwargs.setdefault("security", SECURITY)
-        kwargs.setdefault("responses", problems.route_responses(kwargs.get("status_code", 200)))
-
-        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-            operation_id = kwargs.pop("operation_id", None) or to_camel(handler.__name__)
-            return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
-
-        return register
 
     def include_secured(self, router: SecuredRouter) -> None:
         """Add a module-level router's routes with their scopes."""
@@ -213,10 +199,8 @@ def create_app(ctx: ApiContext) -> MediaflowResolver:
     app = MediaflowResolver(ctx)
     problems.register(app)
     app.use(middlewares=[idempotency])
-    for module in (meta, workflows, runs, jobs, webhooks, api_v1):
-        module.register(app)
-    for router in (convertly.router, mindia.router):
-        app.include_secured(router)
+    for module in (meta, workflows, runs, jobs, webhooks, api_v1, convertly, mindia):
+        app.include_secured(module.router)
     app.configure_openapi(
         title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,
         summary="Media workflows: definitions, versions, runs, jobs and API keys",

@@ -311,11 +311,17 @@ class RunRequest(Model):
     """The JSON body of a run (a multipart ``file`` is the other way to start one)."""
 
     model_config = Model.model_config | examples({"objects": ["incoming/photo.jpg"]},
+                                                 {"url": "https://example.com/photo.jpg"},
                                                  {"sample": True, "sampleType": "image"})
 
     objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
+    url: str | None = Field(default=None, min_length=1, max_length=4096,
+                            description="Media to import: an https URL (or s3://bucket/key of an allow-listed "
+                                        "bucket), fetched by an `import_url` step the run starts with")
     sample: bool = Field(default=False, description="A test run on generated sample media")
     sample_type: Literal["image", "video", "audio", "document"] = "image"
+    inputs: dict[str, Any] | None = Field(default=None, description="Run inputs for inputMappings and "
+                                                                   "passThroughValues (e.g. a presigned export URL)")
 
 
 class RunAccepted(Model):

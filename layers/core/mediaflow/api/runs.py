@@ -14,12 +14,11 @@ from typing import Any
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
 from mediaflow.api.models import RunRequest
-from mediaflow.api.problems import ApiProblem
+from mediaflow.api.problems import ApiProblem, rejected_as
 from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
-from mediaflow.api.workflows import require_valid
 from mediaflow.clock import now_iso
-from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
@@ -27,7 +26,6 @@ from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids,
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
-from mediaflow.validation import validate
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
@@ -63,10 +61,12 @@ def upload_parts(parts: list[Part]) -> list[Part]:
 
 
 def missing_media() -> ApiProblem:
-    message = "say what to run on: a multipart `file`, stored `objects`, or `sample: true` for generated sample media"
+    message = ("say what to run on: a multipart `file`, stored `objects`, a `url` to import, or `sample: true` for "
+               "generated sample media")
     return ApiProblem(422, message, code="MissingMedia", errors=[
         {"field": "file", "path": "body.file", "message": "a multipart file part, or"},
         {"field": "objects", "path": "body.objects", "message": "keys of stored media, or"},
+        {"field": "url", "path": "body.url", "message": "an https URL to import, or"},
         {"field": "sample", "path": "body.sample", "message": "true, to run on generated sample media"}])
 
 
@@ -149,22 +149,37 @@ class RunService:
         request = request or RunRequest()
         if parts is not None:
             files = upload_parts(parts)
-            prepared = self.prepare(tenant, workflow_id, len(files))
+            prepared = self.prepare(tenant, workflow_id, len(files), inputs=request.inputs)
             media, owned = self.media_from_parts(tenant, files), True
         elif request.objects:
-            prepared = self.prepare(tenant, workflow_id, len(request.objects))
+            prepared = self.prepare(tenant, workflow_id, len(request.objects), inputs=request.inputs)
             media, owned = self.media_from_keys(tenant, request.objects), False
+        elif request.url:
+            return self.start_url(tenant, workflow_id, request.url, base, inputs=request.inputs)
         elif request.sample:
-            prepared = self.prepare(tenant, workflow_id, 1)
+            prepared = self.prepare(tenant, workflow_id, 1, inputs=request.inputs)
             media, owned = self.sample_media(tenant, request.sample_type), True
         else:
             raise missing_media()
         try:
-            return self.launch(prepared, media, base)
+            return self.launch(prepared, media, base, inputs=request.inputs)
         except BaseException:
             if owned:
                 self.forget(media)
             raise
+
+    def start_url(self, tenant: str, workflow_id: str, url: str, base: str, *, inputs: dict[str, Any] | None = None,
+                  retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """A run on media the run fetches itself: the workflow with an ``import_url`` step after its trigger
+        (for this run only; nothing is stored before the run starts)."""
+        from mediaflow.nodes.import_url import prepended
+
+        store = self.ctx.workflows
+        record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
+                                                                                             version)
+        prepared = self.prepare(tenant, workflow_id, 1, version=version, inputs=inputs,
+                                definition=prepended(record["definition"], url))
+        return self.launch(prepared, [], base, retry_of=retry_of, inputs=inputs, import_url=url)
 
     def forget(self, media: list[MediaRef]) -> None:
         for ref in media:
@@ -194,12 +209,9 @@ class RunService:
             raise workflow_paused(workflow_id)
         original = definition if definition is not None else record["definition"]
         source, _ = mappings.prepare(original, media or [], inputs)
-        report = validate(source)
-        require_valid(report, "only a valid workflow can run")
-        assert report.definition is not None
         batch = items > 1
-        compiled = compile_workflow(report.definition, report.configs,
-                                    batch=BatchOptions(expected_items=items) if batch else None)
+        with rejected_as("the workflow is not valid: only a valid workflow can run"):
+            compiled = compile_definition(source, batch=BatchOptions(expected_items=items) if batch else None)
         self.ctx.launcher.check(compiled)
         return Prepared(tenant, workflow_id, record, compiled, batch, mappings.passthrough(original, inputs))
 
@@ -209,7 +221,8 @@ class RunService:
         return str(self.ctx.workflows.get(tenant, workflow_id).get("status"))
 
     def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *, retry_of: str | None = None,
-               inputs: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+               inputs: dict[str, Any] | None = None, run_id: str | None = None,
+               import_url: str | None = None) -> dict[str, Any]:
         tenant, workflow_id, record = prepared.tenant, prepared.workflow_id, prepared.record
         if prepared.passthrough:
             media = [m.model_copy(update={"metadata": {**m.metadata, **prepared.passthrough}}) for m in media]
@@ -220,14 +233,16 @@ class RunService:
             run["retryOf"] = retry_of
         if inputs:
             run["inputs"] = inputs
+        if import_url:
+            run["importUrl"] = import_url  # a retry from the start imports it again
         payload: dict[str, Any] = {"run": run}
         if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
-        else:
-            payload["media"] = media[0].to_state()
+        else:  # no media: the run fetches its own (an import_url step first)
+            payload["media"] = media[0].to_state() if media else None
         self.ctx.launcher.start(tenant, prepared.compiled.asl, payload, run_id)
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
-                "batch": prepared.batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
+                "batch": prepared.batch, "total": max(len(media), 1), "location": f"{base}/v1/runs/{run_id}"}
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
@@ -307,6 +322,11 @@ class RunService:
                     "location": f"{base}/v1/runs/{run_id}"}
         execution_input = run.get("input") or {}
         states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
+        states = [state for state in states if state]  # a run that fetched its own media started with none
+        context = execution_input.get("run") or {}
+        if not states and context.get("importUrl"):
+            return self.start_url(tenant, run["workflowId"], str(context["importUrl"]), base,
+                                  inputs=context.get("inputs"), retry_of=run_id, version=int(run["version"]))
         if not states:
             raise Conflict(f"run {run_id!r} has no media to run again", field="input")
         media = [MediaRef.model_validate(state) for state in states]
