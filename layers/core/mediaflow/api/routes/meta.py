@@ -128,7 +128,7 @@ def receive_upload(token: str) -> Response[StoredObject]:
 def download(token: str) -> Response[Any]:
     data, content_type, filename = runs().download(token)
     # inline by default: the dashboard shows images and previews PDFs from these URLs
-    disposition = "attachment" if router.current_event.get_query_string_value("download") else "inline"
+    disposition = "attachment" if router.app.current_event.get_query_string_value("download") else "inline"
     return Response(200, content_type, data,
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
                              "X-Content-Type-Options": "nosniff"})
