@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything (`make bench`), about 3-6 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # a smoke run with fewer repeats, under 2 minutes
-    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale, folder) or one figure by name
+    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale, folder, start, video) or one figure by name
 
 Media is generated with libvips under bench/work/media/ (kept between runs); runs use their own data
 dirs under bench/work/data/. Results go to bench/results.json and a table on stdout. Each figure keeps
@@ -751,9 +751,30 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
     ]
 
 
+def figure_start(profile: Profile, media: MediaCache) -> list[Figure]:
+    """A one-file `mediaflow run` against a bare pyvips process doing the same thumbnail (bench/speed.py)."""
+    import speed
+
+    result = speed.measure_start(media, rounds=7 if profile is FULL else 3, log=log)
+    return [Figure("start_one_file_overhead_s", result["overhead_s"], 0.3, "<=", "s",
+                   "one 24 MP JPEG -> 1600 px JPEG: `mediaflow run` wall - a bare `python -c` with pyvips making the "
+                   "same thumbnail, whole processes, fresh data dir, medians", details=result)]
+
+
+def figure_video(profile: Profile, media: MediaCache) -> list[Figure]:
+    """20 s 1080p H.264 -> 720p H.264 through `mediaflow run` against the same ffmpeg command (bench/speed.py)."""
+    import speed
+
+    result = speed.measure_video(rounds=3 if profile is FULL else 1, log=log)
+    medians = result["median_wall_s"]
+    return [Figure("video_720p_vs_ffmpeg", medians["ffmpeg"] / medians["mediaflow_run"], 0.95, ">=", "x",
+                   "20 s 1080p30 H.264 -> 720p H.264/AAC: plain ffmpeg wall (the command mediaflow ran, by hand) / "
+                   "`mediaflow run` wall, whole processes (>1: mediaflow faster)", details=result)]
+
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
-    "scale": figure_scale, "folder": figure_folder,
+    "scale": figure_scale, "folder": figure_folder, "start": figure_start, "video": figure_video,
 }
 
 
@@ -815,7 +836,7 @@ def select(only: str | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mediaflow benchmarks (bench/README.md)")
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats: a smoke run")
-    parser.add_argument("--only", metavar="NAME", help="a group (p1..p7, scale, folder) or a figure name")
+    parser.add_argument("--only", metavar="NAME", help="a group (p1..p7, scale, folder, start, video) or a figure name")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL

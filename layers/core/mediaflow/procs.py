@@ -62,11 +62,10 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
     return thread
 
 
-# What every worker imports, loaded once by the fork server so that a worker starts as a bare fork.
-# ``__main__`` first: multiprocessing makes every child import the parent's main module (the CLI) unless the
-# server already has. A module that cannot be imported here (a Lambda image without libvips) is skipped by the
-# fork server and imported by the task that needs it.
-WORKER_PRELOAD = ("__main__", "mediaflow.runtime.workerpool", "mediaflow.adapters.embedded.sqlite",
+# What every worker imports, loaded once by the fork server so that a worker starts as a bare fork (the CLI
+# module that multiprocessing runs again in each child imports nothing heavy). A module that cannot be
+# imported here (a Lambda image without libvips) is skipped by the server and imported by the task needing it.
+WORKER_PRELOAD = ("mediaflow.runtime.workerpool", "mediaflow.adapters.embedded.sqlite",
                   "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
                   "mediaflow.adapters.embedded.vision", "mediaflow.workers.image")
 
