@@ -65,7 +65,7 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
 # What every worker imports, loaded once by the fork server so that a worker starts as a bare fork (the CLI
 # module that multiprocessing runs again in each child imports nothing heavy). A module that cannot be
 # imported here (a Lambda image without libvips) is skipped by the server and imported by the task needing it.
-WORKER_PRELOAD = ("mediaflow.runtime.workerpool", "mediaflow.adapters.embedded.sqlite",
+WORKER_PRELOAD = ("mediaflow.embedded.workerpool", "mediaflow.adapters.embedded.sqlite",
                   "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
                   "mediaflow.adapters.embedded.vision", "mediaflow.workers.image")
 

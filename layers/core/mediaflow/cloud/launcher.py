@@ -11,21 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from mediaflow.adapters.aws.stepfunctions import execution_arn
 from mediaflow.compiler import Compiled, dumps_asl
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.ports import RunStore
+from mediaflow.ports import MachineRegistry, RunStore
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
 
 logger = logging.getLogger(__name__)
 
 EXPRESS_MAX_SECONDS = 300
-
-
-class MachineRegistry(Protocol):
-    def machine(self, tenant: str, workflow_id: str, digest: str) -> dict[str, Any] | None: ...
-
-    def record_machine(self, tenant: str, workflow_id: str, digest: str, machine: dict[str, Any]) -> None: ...
 
 
 def definition_digest(asl: dict[str, Any]) -> str:
@@ -43,7 +41,7 @@ def infer_machine_type(asl: dict[str, Any]) -> str:
 class StepFunctionsLauncher:
     """Deploys definitions on demand and starts runs; the API's Launcher on AWS."""
 
-    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: RunStore) -> None:
+    def __init__(self, orchestrator: StepFunctionsOrchestrator, registry: MachineRegistry, runs: RunStore) -> None:
         self.orchestrator = orchestrator
         self.registry = registry
         self.runs = runs
@@ -71,19 +69,23 @@ class StepFunctionsLauncher:
         run = execution_input.get("run") or {}
         workflow_id, version = str(run.get("workflowId") or "adhoc"), int(run.get("version") or 1)
         machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
-        try:  # the machine is recorded with the run: a redrive starts the same version again
+        machine_arn = machine.get("versionArn") or machine["arn"]
+        # An execution's ARN follows from its machine and name, so the run is written once, before the start,
+        # with both (a redrive starts the same version again); the run stays pending until a worker starts
+        # its first task.
+        expected_arn = execution_arn(machine["arn"], run_id, machine.get("type") or infer_machine_type(asl))
+        try:
             self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": version,
-                                  "status": "pending", "input": execution_input,
-                                  "stateMachineArn": machine.get("versionArn") or machine["arn"]})
+                                  "status": "pending", "input": execution_input, "stateMachineArn": machine_arn,
+                                  "executionArn": expected_arn})
         except Conflict:
             existing = self.runs.get_run(tenant, run_id)
             if existing["status"] != "pending":
                 logger.info("run %s already started (%s)", run_id, existing["status"])
                 return {"runId": run_id, "started": False, "executionArn": existing.get("executionArn")}
         started = self.orchestrator.start(machine, run_id, execution_input)
-        if started["started"]:  # the run stays pending until a worker starts its first task
-            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"],
-                                 stateMachineArn=machine.get("versionArn") or machine["arn"])
+        if started["started"] and started["executionArn"] != expected_arn:
+            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"], stateMachineArn=machine_arn)
         return {"runId": run_id, **started}
 
     def cancel(self, tenant: str, run_id: str) -> bool:
