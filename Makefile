@@ -26,7 +26,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_SESSION_TOKEN ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup test demo bench lint golden sam-validate clean requirements
+.PHONY: setup test demo bench lint golden sam-validate clean requirements docs-screenshots deploy-dashboard
 
 setup:
 	@bash .ci/setup.sh
@@ -61,5 +61,23 @@ sam-validate:
 	fi; \
 	"$(SAM_VENV)/bin/sam" validate --lint --template-file template.yaml --region us-east-1
 
+# docs/img/dashboard-*.png, taken by the browser tests that show those pages
+docs-screenshots: setup
+	MEDIAFLOW_DOCS_SCREENSHOTS=1 $(PY) -m pytest tests/browser -n 0 -q \
+	  -k "build_from_a_template or accessibility"
+
+# Upload the dashboard's build to a stack deployed with DeployDashboard=true (STACK=<stack name>)
+STACK ?= mediaflow-dev
+DIST := layers/core/mediaflow/dashboard_dist
+deploy-dashboard: setup
+	@output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	bucket="$$(output DashboardBucketName)"; distribution="$$(output DashboardDistributionId)"; \
+	[[ -n "$$bucket" && "$$bucket" != "None" ]] || { echo "$(STACK) has no dashboard: deploy with DeployDashboard=true"; exit 1; }; \
+	aws s3 sync "$(DIST)/assets" "s3://$$bucket/assets" --cache-control "public, max-age=31536000, immutable"; \
+	aws s3 sync "$(DIST)" "s3://$$bucket" --delete --exclude "assets/*" --cache-control no-cache; \
+	aws cloudfront create-invalidation --distribution-id "$$distribution" --paths /index.html >/dev/null; \
+	echo "dashboard: $$(output DashboardUrl)"
+
 clean:
-	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache tests-output

@@ -8,6 +8,9 @@
 #   .tools/numba-cache/        numba's compile cache (the first `import rembg` compiles for about a minute)
 #   .tools/bin/                ffmpeg from the imageio-ffmpeg wheel when apt-get cannot install it
 #   .tools/pkg-envs/           one virtual environment per deployable, from its requirement file
+#   /usr/bin/chromium          Debian's Chromium for tests/browser (apt-get; playwright drives it, never downloads one)
+#   dashboard/node_modules/    npm ci from dashboard/package-lock.json (includes axe-core for the accessibility tests)
+#   layers/core/mediaflow/dashboard_dist/   the dashboard's build (npm run build), shipped as package data
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -178,6 +181,50 @@ if [[ ! -f "$pkg_stamp" ]]; then
   "$VENV/bin/python" layers/deployables.py build >/dev/null
   rm -f "$STAMPS"/pkg-envs-*
   touch "$pkg_stamp"
+fi
+
+# 7. Chromium for the browser tests (tests/browser) ------------------------------------------------------
+if [[ ! -x /usr/bin/chromium ]]; then
+  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]]; then
+    log "installing chromium with apt-get (the browser tests drive it with playwright)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null \
+      || log "chromium could not be installed: the browser tests will fail"
+  else
+    log "no /usr/bin/chromium and no root apt-get: install Debian's chromium for the browser tests"
+  fi
+fi
+
+# 8. The dashboard: npm ci (keyed on package-lock.json) and npm run build (keyed on the lockfile + sources) ----
+DASHBOARD="$ROOT/dashboard"
+DASHBOARD_DIST="$ROOT/layers/core/mediaflow/dashboard_dist"
+if [[ -f "$DASHBOARD/package-lock.json" ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is missing: install Node.js 20+ to build the dashboard (mediaflow serve shows a notice instead)"
+  else
+    lock_hash="$(file_md5 "$DASHBOARD/package-lock.json")"
+    npm_stamp="$STAMPS/npm-$lock_hash"
+    if [[ ! -f "$npm_stamp" || ! -d "$DASHBOARD/node_modules" ]]; then
+      log "npm ci in dashboard/"
+      (cd "$DASHBOARD" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+      rm -f "$STAMPS"/npm-*
+      touch "$npm_stamp"
+    fi
+    src_hash="$(cd "$DASHBOARD" && find . -path ./node_modules -prune -o -type f -print | LC_ALL=C sort \
+      | "$PYTHON" -c 'import hashlib,sys
+h = hashlib.md5()
+for name in sys.stdin.read().splitlines():
+    h.update(name.encode()); h.update(open(name, "rb").read())
+print(h.hexdigest())')"
+    build_stamp="$STAMPS/dashboard-$src_hash"
+    if [[ ! -f "$build_stamp" || ! -f "$DASHBOARD_DIST/index.html" ]]; then
+      log "building the dashboard (npm run build -> layers/core/mediaflow/dashboard_dist)"
+      (cd "$DASHBOARD" && npm run build --silent >/dev/null)
+      [[ -f "$DASHBOARD_DIST/index.html" ]] || { log "npm run build wrote no dashboard_dist/index.html"; exit 1; }
+      rm -f "$STAMPS"/dashboard-*
+      touch "$build_stamp"
+    fi
+  fi
 fi
 
 log "ready"

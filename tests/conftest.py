@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures shared by several test folders: `served` (a `mediaflow serve` process) and `receiver` (a webhook
+# receiver on loopback).
+pytest_plugins = ["tests.support.serve_process", "tests.support.webhook_receiver"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 

@@ -20,8 +20,7 @@ metrics = Metrics(namespace="mediaflow")
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     a = bootstrap.adapters()
-    describe = a.orchestrator.sfn.describe_execution
-    execution = execution_from_status_event(event, lambda arn: describe(executionArn=arn))
+    execution = execution_from_status_event(event, a.orchestrator.describe_execution)
     detail = finish_run(execution, runs=a.runs, bus=a.bus, blobs=a.blobs)
     if detail is not None:
         metrics.add_metric(name=f"Runs{detail['status'].capitalize()}", unit=MetricUnit.Count, value=1)

@@ -5,8 +5,6 @@ same states and write byte-identical outputs."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,11 @@ from mediaflow import samples
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.compiler import compile_workflow
 from mediaflow.embedded.app import LocalService, missing_runtimes
-from mediaflow.execution.contract import TaskEnvironment
-from mediaflow.execution.tasks import execute_task
 from mediaflow.runs import output_refs
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 
-from tests.support.moto_sfn import run_on_moto
+from tests.support.moto_sfn import run_on_moto, workers_in_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,17 +73,7 @@ def run_both(example: Path, source: Path, tmp_path: Path) -> tuple[Any, Any, dic
     adapters = open_embedded(moto_dir)
     moto_ref = adapters.blobs.put_file(f"t1/uploads/{source.name}", source, ref.content_type, overwrite=False)
     assert moto_ref.key == ref.key
-    workdir = moto_dir / "work"
-
-    def handler(runtime: str, payload: dict[str, Any]) -> dict[str, Any]:
-        workdir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=workdir))  # Parallel branches call in at the same time
-        try:
-            env = TaskEnvironment(blobs=adapters.blobs, workdir=scratch, runs=adapters.runs, bus=adapters.bus,
-                                  settings=Settings(data_dir=moto_dir, workers=1))
-            return execute_task(payload, env)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    handler = workers_in_process(adapters, moto_dir / "work", Settings(data_dir=moto_dir, workers=1))
 
     on_moto = run_on_moto(compiled.asl, execution_input, handler, name=RUN_ID,
                           machine_type=compiled.execution_type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +80,29 @@ def stand_ins() -> Iterator[tuple[ReplicateStub, ChatStub]]:
 
 
 @pytest.fixture(scope="module")
+def media_source(media: dict[str, bytes]) -> Iterator[str]:
+    """The generated media over plain HTTP on loopback (import_url's source)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = media.get(self.path.lstrip("/"))
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
 def shared(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
            stand_ins: tuple[ReplicateStub, ChatStub]) -> Iterator[tuple[Stack, str]]:
     """One stack for all the kinds: its function processes stay warm between cases, as containers do.
@@ -89,7 +113,7 @@ def shared(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
         providers = {"MEDIAFLOW_REPLICATE_API_TOKEN": TOKEN, "MEDIAFLOW_REPLICATE_BASE_URL": replicate.url,
                      "MEDIAFLOW_REPLICATE_WAIT_SECONDS": "60", "MEDIAFLOW_AI_PROVIDER": "openai",
                      "MEDIAFLOW_AI_BASE_URL": chat.url, "MEDIAFLOW_AI_API_KEY": "stub-token",
-                     "MEDIAFLOW_AI_MODEL": "stub-model"}
+                     "MEDIAFLOW_AI_MODEL": "stub-model", "MEDIAFLOW_IMPORT_ALLOW_LOOPBACK": "true"}
         for logical in resources_of(built.template, "AWS::Serverless::Function"):
             built.extra_env[logical] = dict(providers)
         yield built, built.create_key()
@@ -114,7 +138,7 @@ def workflow(kind: str, config: dict[str, Any] | None) -> dict[str, Any]:
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_each_kind_runs_in_its_functions_environment(
         case: tuple[str, dict[str, Any] | None, str | None], shared: tuple[Stack, str],
-        media: dict[str, bytes], stand_ins: tuple[ReplicateStub, ChatStub]) -> None:
+        media: dict[str, bytes], stand_ins: tuple[ReplicateStub, ChatStub], media_source: str) -> None:
     stack, key = shared
     replicate, chat = stand_ins
     asked_before = len(replicate.requests), len(chat.requests)
@@ -123,6 +147,8 @@ def test_each_kind_runs_in_its_functions_environment(
     object_key = f"{TENANT}/uploads/packaging/{kind}/{name}"
     stack.boto("s3").put_object(Bucket=stack.resolve.physical["UploadsBucket"], Key=object_key, Body=media[name])
 
+    if kind == "import_url":  # fetched from a loopback server, the light function's loopback allowance on
+        config = {"url": f"{media_source}/{name}"}
     status, saved = stack.api("POST", "/v1/workflows", workflow(kind, config), key=key)
     assert status == 201, saved
     status, accepted = stack.api("POST", f"/v1/workflows/{saved['id']}/runs", {"objects": [object_key]}, key=key)

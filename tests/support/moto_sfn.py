@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from mediaflow.catalog import RUNTIMES
 from mediaflow.compiler.asl import substitute
 from mediaflow.execution.contract import error_name
 
@@ -33,12 +37,7 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 ROLE_NAME = "mediaflow-test-sfn"
-PLACEHOLDERS: dict[str, str] = {
-    "VipsFunctionArn": "vips",
-    "FfmpegFunctionArn": "ffmpeg",
-    "RembgFunctionArn": "rembg",
-    "LightFunctionArn": "light",
-}
+PLACEHOLDERS: dict[str, str] = {profile.placeholder: runtime for runtime, profile in RUNTIMES.items()}
 FUNCTION_PREFIX = "mediaflow-"
 MOCK_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
@@ -168,6 +167,26 @@ def _failure(history: list[dict[str, Any]]) -> tuple[str | None, str | None]:
             details = event.get(key, {})
             return details.get("error"), details.get("cause")
     return None, None
+
+
+def workers_in_process(adapters: Any, workdir: Path, settings: Any) -> Handler:
+    """A ``handler`` for :func:`run_on_moto` that runs each Task with ``execute_task`` over ``adapters`` (the
+    embedded ones: blobs, runs, bus), in a scratch folder of its own under ``workdir`` (Parallel branches call
+    in at the same time)."""
+    from mediaflow.execution.contract import TaskEnvironment
+    from mediaflow.execution.tasks import execute_task
+
+    def handler(runtime: str, payload: dict[str, Any]) -> Any:
+        workdir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=workdir))
+        try:
+            env = TaskEnvironment(blobs=adapters.blobs, workdir=scratch, runs=adapters.runs, bus=adapters.bus,
+                                  settings=settings)
+            return execute_task(payload, env)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return handler
 
 
 def run_on_moto(

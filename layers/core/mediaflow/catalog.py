@@ -1,18 +1,23 @@
-"""The node catalog: every kind, its category, runtime, config model and cost assumptions.
+"""The node catalog: every kind, its category, runtime, config model and cost assumptions, and every
+runtime's worker, label and Lambda resource.
 
-Adding a kind means one module in ``mediaflow.nodes`` plus one entry here.
+Adding a kind means one module in ``mediaflow.nodes`` (its ``Config`` and the executor its runtime calls,
+see the Protocols in :mod:`mediaflow.nodes.base`) plus one entry here. The workers, the compiler, the
+validation, the API schema and the docs read the kind from here; nothing else lists kinds.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from mediaflow.nodes.base import NodeConfig
+if TYPE_CHECKING:  # the node modules are loaded by name (NodeSpec.module): the catalog sits above them
+    from mediaflow.nodes.base import NodeConfig, RoutedByConfig
 
 Category = Literal["trigger", "image", "video", "audio", "document", "logic", "utility", "delivery"]
 Runtime = Literal["vips", "ffmpeg", "rembg", "light"]
@@ -21,20 +26,48 @@ Role = Literal["trigger", "task", "choice", "gate"]
 
 @dataclass(frozen=True)
 class RuntimeProfile:
-    """What one Lambda invocation of a runtime is assumed to cost (docs/pricing.md)."""
+    """A runtime: the worker that runs its ops, its name in messages, its Lambda function (the ``Resource``
+    placeholder of compiled Tasks) and what one invocation is assumed to cost (docs/pricing.md)."""
 
+    worker: str
+    """``module:function`` of the worker (a :data:`mediaflow.execution.contract.Worker`)."""
+    label: str
+    resource: str
     memory_mb: int
     seconds_per_task: float
     timeout_seconds: int
     long_running: bool
 
+    @property
+    def worker_module(self) -> str:
+        return self.worker.partition(":")[0]
+
+    @property
+    def placeholder(self) -> str:
+        """The template parameter behind :attr:`resource` (``VipsFunctionArn``)."""
+        return self.resource[2:-1]
+
 
 RUNTIMES: dict[str, RuntimeProfile] = {
-    "vips": RuntimeProfile(memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
-    "ffmpeg": RuntimeProfile(memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True),
-    "rembg": RuntimeProfile(memory_mb=3008, seconds_per_task=4.0, timeout_seconds=300, long_running=False),
-    "light": RuntimeProfile(memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False),
+    "vips": RuntimeProfile(worker="mediaflow.workers.image:run_chain", label="libvips",
+                           resource="${VipsFunctionArn}",
+                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
+    "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
+                             resource="${FfmpegFunctionArn}",
+                             memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True),
+    "rembg": RuntimeProfile(worker="mediaflow.workers.cutout:run_chain", label="rembg",
+                            resource="${RembgFunctionArn}",
+                            memory_mb=3008, seconds_per_task=4.0, timeout_seconds=300, long_running=False),
+    "light": RuntimeProfile(worker="mediaflow.workers.light:run_chain", label="light",
+                            resource="${LightFunctionArn}",
+                            memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False),
 }
+
+
+def runtime_label(runtime: str) -> str:
+    """The runtime's name in messages (``libvips`` for ``vips``)."""
+    profile = RUNTIMES.get(runtime)
+    return profile.label if profile else runtime
 
 
 @dataclass(frozen=True)
@@ -49,10 +82,23 @@ class NodeSpec:
     example: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     needs_media: bool = True  # False: runs in a run with no media (one started by an event)
+    also_runs_on: tuple[Runtime, ...] = ()
+    """Other runtimes whose worker runs this kind when its config says so (see ``runtime_for``)."""
+    geometry: bool = False
+    """An image op that may start a chain with a downscale: it defines ``load_size`` (shrink-on-load)."""
+    passive: bool = False
+    """An image op that leaves pixels and geometry alone, so a later downscale may still shrink on load."""
+    module_name: str = ""
+    """The node module; default ``mediaflow.nodes.<kind>``."""
+    makes_media: bool = False  # True: hands on media it fetched itself, so the nodes after it have media
 
     @property
     def module(self) -> ModuleType:
-        return importlib.import_module(f"mediaflow.nodes.{self.kind}")
+        return importlib.import_module(self.module_name or f"mediaflow.nodes.{self.kind}")
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        return (self.runtime, *self.also_runs_on)
 
     @property
     def config_model(self) -> type[NodeConfig]:
@@ -61,8 +107,10 @@ class NodeSpec:
 
     def runtime_for(self, config: NodeConfig) -> str:
         """The runtime a configured node runs on (convert and thumbnail depend on their config)."""
-        chooser: Callable[[NodeConfig], str] | None = getattr(self.module, "runtime_for", None)
-        return chooser(config) if chooser else self.runtime
+        if not self.also_runs_on:
+            return self.runtime
+        routed = cast("RoutedByConfig", self.module)
+        return routed.runtime_for(config)
 
     def schema(self) -> dict[str, Any]:
         return self.config_model.model_json_schema(by_alias=True)
@@ -78,22 +126,25 @@ _SPECS: tuple[NodeSpec, ...] = (
     NodeSpec("queue", "trigger", "light", "Entry point: each message on the workflow's queue starts a run",
              role="trigger", example={"mediaKeyField": "objectKey"}, needs_media=False),
     NodeSpec("convert", "image", "vips", "Re-encode to another format (image formats on libvips, video on ffmpeg)",
-             fusable=True, example={"outputFormat": "webp", "compressionLevel": 80}),
+             fusable=True, example={"outputFormat": "webp", "compressionLevel": 80},
+             also_runs_on=("ffmpeg",), passive=True),
     NodeSpec("compress", "image", "vips", "Re-encode at a lower quality, keeping the format", fusable=True,
-             example={"compressionLevel": 60}),
+             example={"compressionLevel": 60}, passive=True),
     NodeSpec("resize", "image", "vips", "Scale to fit a box (inside, cover, contain, fill) with gravity",
-             fusable=True, example={"width": 1600, "fit": "inside"}),
+             fusable=True, example={"width": 1600, "fit": "inside"}, geometry=True),
     NodeSpec("adjust", "image", "vips", "Brightness, saturation, contrast, hue, grayscale, sharpen, invert",
              fusable=True, example={"brightness": 1.2, "saturation": 1.05, "grayscale": False}),
-    NodeSpec("strip_metadata", "image", "vips", "Drop EXIF, XMP, IPTC, GPS and ICC metadata", fusable=True),
+    NodeSpec("strip_metadata", "image", "vips", "Drop EXIF, XMP, IPTC, GPS and ICC metadata", fusable=True,
+             passive=True),
     NodeSpec("watermark", "image", "vips", "Overlay a text or an image with position and opacity", fusable=True,
              example={"text": "(c) example", "position": "southeast", "opacity": 0.5}),
     NodeSpec("thumbnail", "image", "vips", "A small preview: an image scaled, or a representative frame of a video",
-             fusable=True, example={"width": 256, "crop": "attention"}),
+             fusable=True, example={"width": 256, "crop": "attention"},
+             also_runs_on=("ffmpeg",), geometry=True),
     NodeSpec("image_to_pdf", "document", "vips", "Wrap an image in a PDF, losslessly where possible",
-             fusable=True, example={"pageSize": "a4"}),
+             fusable=True, example={"pageSize": "a4"}, passive=True),
     NodeSpec("inspect", "image", "vips", "Read format, dimensions, alpha, orientation, ICC, streams",
-             example={"includeExif": True}),
+             example={"includeExif": True}, passive=True),
     NodeSpec("background_remove", "image", "rembg", "Cut out the subject with rembg",
              example={"outputFormat": "png", "model": "small"}),
     NodeSpec("transcode", "video", "ffmpeg", "Video to mp4 (H.264/AAC), webm (VP9/Opus), AV1 or HLS",
@@ -125,6 +176,9 @@ _SPECS: tuple[NodeSpec, ...] = (
              example={"set": {"source": "{original}"}}, needs_media=False),
     NodeSpec("ai_generate", "utility", "light", "Generate a text for the media (alt text, caption) with a model",
              example={"prompt": "Write a short alt text.", "field": "altText"}),
+    NodeSpec("import_url", "utility", "light", "Fetch media from an https URL (or an allow-listed S3 bucket) "
+             "and run the rest of the workflow on it", example={"url": "https://example.com/photo.jpg"},
+             needs_media=False, makes_media=True),
     NodeSpec("rename", "utility", "light", "Rewrite the output filename from a pattern", annotation=True,
              example={"pattern": "{original}-web"}),
     NodeSpec("storage", "delivery", "light", "Persist the media under the tenant's outputs",
@@ -147,14 +201,51 @@ _SPECS: tuple[NodeSpec, ...] = (
 
 KIND_ALIASES: dict[str, str] = {alias: spec.kind for spec in _SPECS for alias in spec.aliases}
 
+_registry: dict[str, NodeSpec] = {spec.kind: spec for spec in _SPECS}
 
-@cache
+
 def catalog() -> dict[str, NodeSpec]:
-    return {spec.kind: spec for spec in _SPECS}
+    return _registry
 
 
 def get_spec(kind: str) -> NodeSpec | None:
-    return catalog().get(KIND_ALIASES.get(kind, kind))
+    return _registry.get(KIND_ALIASES.get(kind, kind))
+
+
+@contextmanager
+def extended(*specs: NodeSpec) -> Iterator[dict[str, NodeSpec]]:
+    """The catalog with ``specs`` added, inside the block only (a test's own kinds run through every layer)."""
+    global _registry
+    before = _registry
+    _registry = {**before, **{spec.kind: spec for spec in specs}}
+    try:
+        yield _registry
+    finally:
+        _registry = before
+
+
+def node_module(kind: str) -> Any:
+    """The module of ``kind``, typed by the caller as the executor Protocol its runtime expects
+    (:mod:`mediaflow.nodes.base`)."""
+    spec = get_spec(kind)
+    if spec is None:
+        raise KeyError(f"no node kind {kind!r} in the catalog")
+    return spec.module
+
+
+def kinds_where(predicate: Callable[[NodeSpec], bool]) -> frozenset[str]:
+    return frozenset(spec.kind for spec in _registry.values() if predicate(spec))
+
+
+def kinds_for(runtime: str) -> frozenset[str]:
+    """The kinds whose executor the ``runtime`` worker runs (annotations, which every worker runs, apart)."""
+    return kinds_where(lambda spec: runtime in spec.runtimes and not spec.annotation
+                       and spec.role in ("task", "trigger"))
+
+
+def annotation_kinds() -> frozenset[str]:
+    """Kinds that edit the media reference only (``rename``, ``transform``): any worker runs them in chain order."""
+    return kinds_where(lambda spec: spec.annotation)
 
 
 def describe_catalog() -> list[dict[str, Any]]:
@@ -172,3 +263,42 @@ def describe_catalog() -> list[dict[str, Any]]:
         }
         for spec in catalog().values()
     ]
+
+
+def catalog_markdown(entries: list[dict[str, Any]]) -> str:
+    """The node reference (docs/nodes.md is this text; a test keeps it current)."""
+    lines = ["# Node reference", "", "Generated by `mediaflow nodes --markdown` from the catalog; do not edit.", "",
+             "| kind | category | runtime | fuses | what it does |", "|---|---|---|---|---|"]
+    lines += [f"| `{e['kind']}` | {e['category']} | {e['runtime']} | {'yes' if e['fusable'] else ''} | "
+              f"{e['summary']} |" for e in entries]
+    for entry in entries:
+        lines += ["", f"## `{entry['kind']}`", "", entry["summary"] + ".", ""]
+        schema = entry["configSchema"]
+        properties = schema.get("properties", {})
+        if properties:
+            lines += ["| setting | type | default | notes |", "|---|---|---|---|"]
+            for name, prop in properties.items():
+                kind = prop.get("type") or " or ".join(
+                    str(option.get("type", option.get("$ref", "object")).split("/")[-1])
+                    for option in prop.get("anyOf", [])) or "object"
+                if "enum" in prop:
+                    kind = " / ".join(f"`{value}`" for value in prop["enum"])
+                default = json.dumps(prop["default"]) if "default" in prop else "required"
+                notes = prop.get("description", "")
+                bounds = [f"{label} {prop[key]}" for key, label in (("minimum", ">="), ("maximum", "<="),
+                                                                     ("exclusiveMinimum", ">")) if key in prop]
+                lines.append(f"| `{name}` | {kind} | `{default}` | {'; '.join([notes, *bounds]).strip('; ')} |")
+        else:
+            lines.append("No settings.")
+        lines += ["", "Example config:", "", "```json", json.dumps(entry["example"]), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def catalog_by_category() -> dict[str, Any]:
+    """Every kind, and the kinds of each category in the catalog's order (the dashboard's palette)."""
+    entries = describe_catalog()
+    groups: dict[str, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry["category"], []).append(entry["kind"])
+    return {"count": len(entries), "nodes": entries,
+            "categories": [{"category": name, "kinds": kinds} for name, kinds in groups.items()]}

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mediaflow.console import read_workflow_file
 from mediaflow.settings import DEFAULT_PROFILE
 
 if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
@@ -66,23 +67,6 @@ def target_of(args: argparse.Namespace) -> Target | None:
 
 
 # -- workflows -----------------------------------------------------------------------------------------
-
-
-def read_workflow_file(name: str | None) -> dict[str, Any] | None:
-    """The JSON object in ``name``, or None after saying what is wrong with it."""
-    if not name or not Path(name).is_file():
-        missing = f": no such file {escape(name)}" if name else ""
-        err.print(f"[red]error[/] workflows add needs a workflow file{missing}")
-        return None
-    try:
-        body = json.loads(Path(name).read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        err.print(f"[red]error[/] {escape(name)} is not JSON: {escape(str(error))}")
-        return None
-    if not isinstance(body, dict):
-        err.print(f"[red]error[/] {escape(name)} holds no JSON object")
-        return None
-    return body
 
 
 def workflows(api: MediaflowClient, args: argparse.Namespace) -> int:
@@ -176,8 +160,7 @@ def _describe(progress: Progress, task: Any, name: str) -> Callable[[Run], None]
 
 def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     """Upload each input, run the workflow on it, show progress, download every output to --out."""
-    from mediaflow.embedded.app import expand_inputs
-    from mediaflow.embedded.cli import human_size
+    from mediaflow.console import expand_inputs, human_size
 
     inputs = expand_inputs(args.inputs)
     missing = [str(p) for p in inputs if not p.is_file()]
@@ -291,7 +274,7 @@ def plan_remote(api: MediaflowClient, args: argparse.Namespace) -> int:
 
 REMOTE: dict[str, Callable[[MediaflowClient, argparse.Namespace], int]] = {
     "workflows": workflows, "runs": runs, "run": run_files, "keys": keys, "validate": validate_remote,
-    "plan": plan_remote,
+    "plan": plan_remote, "upload": lambda api, args: upload_file(api, args),
 }
 
 
@@ -402,23 +385,52 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_logout)
 
 
-def cmd_mcp(args: argparse.Namespace) -> int:
-    from mediaflow.mcp_server import cmd_mcp as run_mcp
-
-    return run_mcp(args)
+# -- upload --------------------------------------------------------------------------------------------
 
 
-def register_mcp(sub: Any) -> None:
-    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
-    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
-                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
-    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
-    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
-    p.add_argument("--api", metavar="URL", default=None,
-                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
-    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
-    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
-    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
-    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
-    p.set_defaults(handler=cmd_mcp)
+def upload_needs_an_api(args: argparse.Namespace) -> int:
+    err.print("[red]error[/] upload needs an API: pass --api and --key, set MEDIAFLOW_API_URL and MEDIAFLOW_API_KEY, "
+              "or run `mediaflow login` (locally, drop files in <data dir>/uploads/)")
+    return 2
+
+
+def upload_file(api: MediaflowClient, args: argparse.Namespace) -> int:
+    """Upload a file in parts; run again after an interruption, it sends only the missing parts."""
+    path = Path(args.file)
+    if not path.is_file():
+        err.print(f"[red]error[/] no such file: {escape(args.file)}")
+        return 2
+    metadata = dict(item.split("=", 1) for item in args.metadata or [] if "=" in item)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(escape(path.name), total=None)
+
+        def resumed(done: int, total: int) -> None:
+            err.print(f"resuming: {done} of {total} parts already uploaded")
+
+        def part_done(number: int, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        completed = api.uploads.upload(path, workflow_id=args.workflow, prefix=args.prefix, metadata=metadata,
+                                       part_size=args.part_size, on_part=part_done, on_resume=resumed)
+    if args.json:
+        _dump(completed)
+        return 0
+    console.print(f"uploaded {escape(completed.key)} ({completed.size} bytes, {escape(completed.content_type)})")
+    for run_id in completed.run_ids:
+        console.print(f"started run {escape(run_id)}")
+    return 0
+
+
+def register_upload(sub: Any) -> None:
+    p = sub.add_parser("upload", help="upload a large file in parts to the API (resumes an interrupted upload)")
+    p.add_argument("file", help="the file to upload")
+    p.add_argument("--workflow", default=None, metavar="ID", help="start only this workflow (default: every "
+                   "active workflow whose upload trigger matches)")
+    p.add_argument("--prefix", default="", help="folder below the tenant's uploads, e.g. incoming/")
+    p.add_argument("--metadata", action="append", metavar="NAME=VALUE", help="object metadata (repeatable)")
+    p.add_argument("--part-size", type=int, default=None, metavar="BYTES", help="bytes per part (default 8 MiB)")
+    p.add_argument("--json", action="store_true", help="print the completed upload as JSON")
+    remote_options(p)
+    p.set_defaults(handler=dispatch("upload", upload_needs_an_api))
+

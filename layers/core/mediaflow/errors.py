@@ -31,9 +31,25 @@ class Conflict(MediaflowError):
     http_status = 409
 
 
+class InvalidUpload(MediaflowError):
+    """A multipart upload that cannot complete as asked (a part missing, an ETag that does not match)."""
+
+    code = "InvalidUpload"
+    http_status = 422
+
+
 class InvalidDefinition(MediaflowError):
+    """A workflow definition (or a node's config) that does not validate. ``issues`` and ``warnings`` hold
+    the validation issues when a whole definition was checked (``compiler.compile_definition``)."""
+
     code = "InvalidDefinition"
     http_status = 422
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
+                 issues: list[Any] | None = None, warnings: list[Any] | None = None) -> None:
+        super().__init__(message, node_id=node_id, field=field)
+        self.issues = issues or []
+        self.warnings = warnings or []
 
 
 class NodeError(MediaflowError):
@@ -94,6 +110,44 @@ class ProviderError(NodeError):
     """An external provider (Rekognition, Replicate) refused or failed the request for this media."""
 
     code = "ProviderError"
+
+
+class ImportRefused(NodeError):
+    """A media source (a URL, another bucket) is not one mediaflow fetches from; the message says why
+    (not https, a private address, a redirect into private space, a bucket not on the allow-list)."""
+
+    code = "ImportRefused"
+
+
+class ImportTooLarge(NodeError):
+    """The media source is larger than the import size cap; nothing was kept."""
+
+    code = "ImportTooLarge"
+
+
+class ImportTimeout(NodeError):
+    """The media source did not deliver within the import time cap; nothing was kept."""
+
+    code = "ImportTimeout"
+
+
+class ImportFailed(NodeError):
+    """The media source answered with an error (an HTTP status, a missing object) or the connection broke."""
+
+    code = "ImportFailed"
+
+
+class ExportFailed(NodeError):
+    """Delivering the output to a destination outside mediaflow failed (the message names the destination
+    and the HTTP status or S3 error). The output is kept in mediaflow's own storage: ``output`` says where,
+    and the run lists it."""
+
+    code = "ExportFailed"
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
+                 output: dict[str, Any] | None = None) -> None:
+        super().__init__(message, node_id=node_id, field=field)
+        self.output = output
 
 
 class TransientError(MediaflowError):

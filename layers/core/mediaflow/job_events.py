@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mediaflow.errors import NotFound
-from mediaflow.ports import EventBus, RunStore
+from mediaflow.ports import EventBus, JobStore, RunStore
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
-def watch_jobs(bus: Any, runs: RunStore, jobs: Any, publish: EventBus | None = None) -> Callable[[], None]:
+def watch_jobs(bus: Any, runs: RunStore, jobs: JobStore, publish: EventBus | None = None) -> Callable[[], None]:
     """Subscribe to workflow.completed/failed on ``bus``; returns the unsubscribe function."""
     lock = threading.Lock()
     target = publish or bus

@@ -516,8 +516,8 @@ def build_tool(spec: Spec, body: Callable[..., Any]) -> Any:
 def build_server(backend: Backend) -> MCPServer:
     from mcp.server.mcpserver import MCPServer
 
-    from mediaflow.catalog import describe_catalog
-    from mediaflow.cli import catalog_markdown, package_version
+    from mediaflow.catalog import catalog_markdown, describe_catalog
+    from mediaflow.console import package_version
 
     tools = Tools(backend)
     # The backend outlives sessions (streamable HTTP runs one per client): cmd_mcp closes it at exit.

@@ -262,3 +262,28 @@ class Vision(Protocol):
     def moderation(self, media: MediaRef, min_confidence: float) -> list[dict[str, Any]]: ...
 
     def labels(self, media: MediaRef, max_labels: int, min_confidence: float) -> list[dict[str, Any]]: ...
+
+
+class MultipartStore(Protocol):
+    """Multipart uploads into the blob store (S3 multipart on AWS, part folders under the data dir embedded).
+    ``key`` is where the assembled object lands; ``upload_id`` is the store's own id of the upload."""
+
+    def create(self, key: str, content_type: str, metadata: dict[str, str]) -> str: ...
+
+    def part_url(self, key: str, upload_id: str, part_number: int, expires_seconds: int, base: str) -> str:
+        """Where to PUT one part (no API key needed); the answer's ``ETag`` header names the part."""
+        ...
+
+    def receive_part(self, token: str, data: bytes) -> tuple[int, str] | None:
+        """Store a part PUT to a URL of ours: (part number, ETag); None where parts go straight to S3."""
+        ...
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        """The parts stored so far: ``{"partNumber", "etag", "size"}`` each, by part number."""
+        ...
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> MediaRef:
+        """Assemble the parts (number, ETag) in order into ``key``; atomic: the object appears whole or not."""
+        ...
+
+    def abort(self, key: str, upload_id: str) -> None: ...

@@ -102,6 +102,22 @@ class Settings(BaseSettings):
                                                  description="AWS: days a delivery record is kept (TTL)")
     webhook_dead_letter_queue_url: str = Field(default="", description="AWS: SQS queue of dead deliveries")
 
+    import_allow_loopback: bool = Field(
+        default=False, description="import_url and presigned-URL export may reach loopback (http allowed there "
+                                   "only); local development and tests only")
+    import_max_bytes: int = Field(default=1024**3, ge=1, description="import_url: refuse sources larger than this")
+    import_timeout_seconds: float = Field(default=25.0, gt=0, le=900,
+                                          description="import_url: the whole download's time limit")
+    import_max_redirects: int = Field(default=5, ge=0, le=20, description="import_url: redirects followed")
+    import_buckets: str = Field(default="", description="AWS: comma-separated buckets `s3://` imports may read "
+                                                        "(the stack's ImportBuckets parameter grants the reads)")
+    export_buckets: str = Field(default="", description="Comma-separated buckets the storage node may export to "
+                                                        "(the stack's ExportBuckets parameter grants the writes)")
+    export_local_root: Path | None = Field(default=None, description="Embedded: the folder under which the "
+                                                                     "storage node may export to local paths")
+    export_timeout_seconds: float = Field(default=25.0, gt=0, le=900,
+                                          description="storage: the time limit of one export to a URL")
+
     moderation_model: Path = Field(default_factory=_default_moderation_model,
                                    description="Embedded moderation: the nudenet 320n.onnx detector file")
     moderation_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime threads per moderation")
@@ -130,6 +146,14 @@ class Settings(BaseSettings):
     fargate_security_groups: str = Field(default="", description="AWS: comma-separated security groups")
 
     @property
+    def import_bucket_names(self) -> frozenset[str]:
+        return _names(self.import_buckets)
+
+    @property
+    def export_bucket_names(self) -> frozenset[str]:
+        return _names(self.export_buckets)
+
+    @property
     def ffmpeg_thread_count(self) -> int:
         """``ffmpeg_threads`` as a number: auto follows the CPUs this process may run on."""
         if self.ffmpeg_threads != "auto":
@@ -139,6 +163,10 @@ class Settings(BaseSettings):
         except AttributeError:  # pragma: no cover - not Linux
             available = os.cpu_count() or 1
         return max(1, min(available, 64))
+
+
+def _names(listed: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in listed.split(",") if name.strip())
 
 
 @cache

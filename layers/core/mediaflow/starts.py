@@ -19,17 +19,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mediaflow.clock import now_iso
-from mediaflow.compiler import Compiled, compile_workflow
+from mediaflow.compiler import Compiled, compile_definition
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.ports import Launcher
 from mediaflow.triggers import matching_workflows
-from mediaflow.validation import validate
 
 logger = logging.getLogger(__name__)
 
 UPLOADS = "uploads"  # {tenant}/uploads/...: uploads that start the tenant's matching workflows
 DIRECT = "inputs"  # {tenant}/inputs/...: media of direct runs, which start no trigger
+WORKFLOW_METADATA = "mediaflow-workflow"  # an upload for one workflow (upload tokens): no other starts
+ACCEPT_METADATA = "mediaflow-accept"  # the sniffed types such an upload may have (comma-separated patterns)
 
 
 
@@ -53,10 +54,7 @@ def tenant_of_upload(key: str) -> tuple[str, str] | None:
 
 def compiled_for(record: dict[str, Any]) -> Compiled:
     """The compiled state machine of a stored workflow (InvalidDefinition when it no longer validates)."""
-    report = validate(record["definition"])
-    if not report.valid or report.definition is None:
-        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
-    return compile_workflow(report.definition, report.configs)
+    return compile_definition(record["definition"])
 
 
 def execution_input(tenant: str, record: dict[str, Any], run_id: str, **state: Any) -> dict[str, Any]:
@@ -75,7 +73,17 @@ def _launch(tenant: str, record: dict[str, Any], run_id: str, launcher: Launcher
 
 def start_upload(tenant: str, media: MediaRef, relative_key: str, *, workflows: Iterable[dict[str, Any]],
                  launcher: Launcher, run_id_for: Callable[[dict[str, Any]], str]) -> list[Any]:
-    """Start every matching active workflow on an upload; returns what the launcher answered for each."""
+    """Start every matching active workflow on an upload; returns what the launcher answered for each.
+    An upload made for one workflow (``mediaflow-workflow`` metadata) starts that one only, and only when
+    its sniffed type is one the upload accepted (``mediaflow-accept``)."""
+    only = media.metadata.get(WORKFLOW_METADATA)
+    accepted = [p for p in media.metadata.get(ACCEPT_METADATA, "").split(",") if p]
+    if accepted and not any(fnmatch.fnmatchcase(media.content_type, pattern) for pattern in accepted):
+        logger.warning("upload %s is %s, which its upload token does not accept: nothing started",
+                       media.key, media.content_type)
+        return []
+    if only is not None:
+        workflows = [record for record in workflows if record.get("id") == only]
     started = []
     for record in matching_workflows(workflows, media, relative_key):
         try:
@@ -115,3 +123,14 @@ def start_event(tenant: str, event_name: str, data: dict[str, Any], source: str,
             result["error"] = "could not start"
         results.append(result)
     return results
+
+
+def fire_event(tenant: str, event_name: str, data: dict[str, Any], source: str, *,
+               workflows: Iterable[dict[str, Any]], launcher: Launcher,
+               new_run_id: Callable[[], str]) -> dict[str, Any]:
+    """``POST /v1/workflows/events``: :func:`start_event`, summed up (how many started, how many failed)."""
+    results = start_event(tenant, event_name, data, source, workflows=workflows, launcher=launcher,
+                          new_run_id=new_run_id)
+    failed = sum(1 for result in results if "error" in result)
+    return {"eventName": event_name, "workflowsTriggered": len(results) - failed, "workflowsFailed": failed,
+            "results": results}

@@ -6,14 +6,16 @@ import difflib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from mediaflow.catalog import RUNTIMES, catalog, get_spec
 from mediaflow.compat import Source, normalise
 from mediaflow.definition import WorkflowDefinition
-from mediaflow.nodes.base import NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import NodeConfig
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,21 @@ def _find_cycle(children: dict[str, list[str]], nodes: list[str]) -> list[str] |
     return None
 
 
+def _reached_without_media(start: str, children: dict[str, list[str]], kinds: dict[str, str]) -> set[str]:
+    """The nodes a run with no media reaches from ``start`` before any node that fetches media itself."""
+    reached: set[str] = set()
+    pending = [start]
+    while pending:
+        node = pending.pop()
+        if node in reached:
+            continue
+        reached.add(node)
+        spec = get_spec(kinds.get(node, ""))
+        if spec is None or not spec.makes_media:
+            pending.extend(children.get(node, []))
+    return reached
+
+
 def _validate_graph(definition: WorkflowDefinition, report: ValidationReport) -> None:
     ids = {node.id: node for node in definition.nodes}
     kinds = {node.id: (spec.kind if (spec := get_spec(node.kind)) else node.kind) for node in definition.nodes}
@@ -262,13 +279,15 @@ def _validate_graph(definition: WorkflowDefinition, report: ValidationReport) ->
         report.errors.append(Issue("multiple_triggers", f"one trigger per workflow, found {', '.join(triggers)}",
                                    "nodes", triggers[1]))
     if len(triggers) == 1 and kinds[triggers[0]] == "event":
+        without_media = _reached_without_media(triggers[0], children, kinds)
         for node_id, kind in kinds.items():
             spec = get_spec(kind)
-            if spec is not None and spec.needs_media:
+            if spec is not None and spec.needs_media and node_id in without_media:
                 report.errors.append(Issue(
                     "needs_media", f"`{node_id}` ({spec.kind}) works on media, and a run started by an event "
-                    "has none: use an `upload` trigger, or nodes that need no media (transform, notify, webhook, "
-                    "condition, branch, validate)", _node_path(definition, node_id), node_id))
+                    "has none: use an `upload` trigger, an `import_url` node before it, or nodes that need no "
+                    "media (transform, notify, webhook, condition, branch, validate)",
+                    _node_path(definition, node_id), node_id))
     for trigger in triggers:
         if parents.get(trigger):
             report.errors.append(Issue("trigger_has_input", "a trigger cannot have incoming edges",

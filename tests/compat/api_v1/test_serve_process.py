@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import requests
 
 from tests.compat.api_v1.conftest import ChatStub
 from tests.compat.api_v1.test_strongly import CREATE
+from tests.support.serve_process import stop_serve
 
 pytestmark = pytest.mark.compat
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,12 +59,7 @@ def served(tmp_path: Path, chat_stub: ChatStub) -> Iterator[tuple[str, str]]:
         assert url is not None, "mediaflow serve did not print its URL"
         yield url, key
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_serve(process)
 
 
 def test_documented_requests_against_a_running_serve(served: tuple[str, str], chat_stub: ChatStub) -> None:

@@ -86,13 +86,17 @@ class Resolver:
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> name (what Ref returns)
     arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn (GetAtt X.Arn)
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return None
         pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
         if name in pseudo:
             return pseudo[name]
         if name in self.physical:
             return self.physical[name]
         parameter = self.template.get("Parameters", {}).get(name)
+        if parameter is not None and parameter.get("Type") == "CommaDelimitedList":
+            return str(parameter["Default"]).split(",")
         if parameter is not None:
             return str(parameter["Default"])
         raise KeyError(f"unresolved Ref {name}")
@@ -106,7 +110,7 @@ class Resolver:
             name, when_true, when_false = inner
             return self(when_true if self.condition(name) else when_false)
         if key == "Fn::Join":
-            separator, items = inner
+            separator, items = self(inner[0]), inner[1]
             resolved = self(items)
             parts = resolved.split(",") if isinstance(resolved, str) else resolved  # a CommaDelimitedList Ref
             return separator.join(str(part) for part in parts)
@@ -132,8 +136,15 @@ class Resolver:
                 return self.ref(inner)
             if key == "Fn::GetAtt":
                 return self.get_att(*inner)
+            if key == "Fn::Sub" and isinstance(inner, list):  # [text, {name: value}]
+                text, names = inner
+                values = {name: str(self(item)) for name, item in names.items()}
+                return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1)) or self._sub(m.group(1)), text)
             if key == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), inner)
+            if key == "Fn::Split":
+                separator, text = inner
+                return str(self(text)).split(separator)
             if key in ("Fn::If", "Fn::Join", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"):
                 return self.function(key, inner)
         if isinstance(value, dict):
@@ -272,6 +283,9 @@ def _create_tables(boto3: Any, template: dict[str, Any], resolve: Resolver) -> N
 def _create_buckets(boto3: Any, template: dict[str, Any], resolve: Resolver) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     for logical, props in resources_of(template, "AWS::S3::Bucket").items():
+        condition = template["Resources"][logical].get("Condition")
+        if condition and not resolve.condition(condition):
+            continue  # not in a stack deployed with the default parameters (e.g. the dashboard's bucket)
         name = resolve(props["BucketName"])
         s3.create_bucket(Bucket=name)
         if props.get("VersioningConfiguration"):

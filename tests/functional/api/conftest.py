@@ -249,6 +249,25 @@ def api(request: pytest.FixtureRequest) -> Api:
     return backend
 
 
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real ``mediaflow serve`` of the test module's own, as a ``runtimes.Runtime``."""
+    from tests.functional.api.runtimes import embedded_runtime
+
+    with embedded_runtime(tmp_path_factory.mktemp("serve-data")) as runtime:
+        yield runtime
+
+
+@pytest.fixture(params=["embedded", "aws"])
+def runtime(request: pytest.FixtureRequest) -> Any:
+    """Each runtime in turn (runtimes.py): the module's ``served`` and the AWS backend on moto."""
+    from tests.functional.api.runtimes import aws_runtime
+
+    if request.param == "aws":
+        return aws_runtime(request.getfixturevalue("aws_api"))
+    return request.getfixturevalue("served")
+
+
 @pytest.fixture
 def other(client: Client, api: Api) -> Client:
     """Tenant B on the same transport."""

@@ -138,3 +138,4 @@ def embedded_runtime(data_dir: Path) -> Iterator[Runtime]:
 def aws_runtime(api: Api) -> Runtime:
     deployment = api.deployment
     return Runtime("aws", api.client("aws"), None, deployment.bus_events, deployment.trigger_uploads)
+

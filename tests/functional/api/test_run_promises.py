@@ -7,33 +7,17 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.functional.api.conftest import EXAMPLES, Api
-from tests.functional.api.runtimes import Runtime, aws_runtime, embedded_runtime, ended, run_events
+from tests.functional.api.runtimes import Runtime, aws_runtime, ended, run_events
 
 pytestmark = pytest.mark.functional
 
 NOT_AN_IMAGE = b"this is plain text, not a picture\n" * 20
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    with embedded_runtime(tmp_path_factory.mktemp("serve-data")) as runtime:
-        yield runtime
-
-
-@pytest.fixture(params=["embedded", "aws"])
-def runtime(request: pytest.FixtureRequest) -> Runtime:
-    if request.param == "aws":
-        api: Api = request.getfixturevalue("aws_api")
-        return aws_runtime(api)
-    served: Runtime = request.getfixturevalue("served")
-    return served
 
 
 def save(runtime: Runtime, definition: dict[str, Any], status: str = "active") -> str:

@@ -92,7 +92,7 @@ def test_the_api_logs_access_answers_cors_limits_each_key_and_keeps_health_publi
     events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
     public = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()
               if e["Properties"].get("Auth") == {"Authorizer": "NONE", "ApiKeyRequired": False}}
-    assert public == {("GET", "/v1/health"), ("GET", "/v1/openapi.json")}
+    assert public == {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/session")}
     env = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert env["MEDIAFLOW_USAGE_PLAN_ID"] == {"Ref": "ApiUsagePlan"}
     assert env["MEDIAFLOW_CORS_ALLOW_ORIGINS"] == {"Ref": "CorsAllowOrigin"}
@@ -122,7 +122,7 @@ def test_after_the_sam_transform_public_routes_and_preflights_need_neither_key_n
     assert done.returncode == 0, done.stderr[-3000:]
     resources = json.loads(done.stdout)["Resources"]
     paths = resources["Api"]["Properties"]["Body"]["paths"]
-    for path in ("/v1/health", "/v1/openapi.json"):
+    for path in ("/v1/health", "/v1/openapi.json", "/v1/session"):
         assert paths[path]["get"]["security"] == [], path
     for path, operations in paths.items():
         assert not (operations.get("options") or {}).get("security"), f"the {path} preflight needs nothing"

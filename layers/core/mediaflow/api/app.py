@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel
-from pydantic.alias_generators import to_camel
 
 from mediaflow.api import openapi, problems
 from mediaflow.api.config import API_PREFIX
@@ -40,7 +39,7 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
         return None
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]) or None,
                       allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"],
-                      expose_headers=["Location", "Retry-After"], max_age=600)
+                      expose_headers=["Location", "Retry-After", "ETag"], max_age=600)
 
 
 class MediaflowResolver(APIGatewayRestResolver):
@@ -94,19 +93,6 @@ class MediaflowResolver(APIGatewayRestResolver):
             if not route._middleware_stack_built:
                 route._build_middleware_stack(router_middlewares=self._router_middlewares, app=self)
 
-    def secured(self, method: str, rule: str, scope: str | None, **kwargs: Any) -> Callable[..., Any]:
-        """Register a route with its scope (None: public). Static rules are matched before dynamic ones."""
-        self._scopes.append((method.upper(), _rule_regex(rule), scope, "<" not in rule))
-        if scope is not None:
-            kwargs.setdefault("security", SECURITY)
-        kwargs.setdefault("responses", problems.route_responses(kwargs.get("status_code", 200)))
-
-        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-            operation_id = kwargs.pop("operation_id", None) or to_camel(handler.__name__)
-            return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
-
-        return register
-
     def include_secured(self, router: SecuredRouter) -> None:
         """Add a module-level router's routes with their scopes."""
         for method, rule, scope in router.scopes:
@@ -148,11 +134,13 @@ class MediaflowResolver(APIGatewayRestResolver):
             raise ApiProblem(413, f"the body is larger than {self.ctx.config.max_body_bytes} bytes",
                              code="PayloadTooLarge")
         check_body(event)
+        if method == "OPTIONS" and self._cors is not None:
+            return None  # a CORS preflight: answered without a key, as API Gateway does
         _, scope = self.scope_of(method, path)
         if scope is None:
             return None
         authorizer = (event.get("requestContext") or {}).get("authorizer")
-        principal = authenticate(lower_headers(event), self.ctx.keys, authorizer)
+        principal = authenticate(lower_headers(event), self.ctx.keys, authorizer, self.ctx.upload_principal)
         if scope != "authenticated":
             principal.require(scope)
         if self.ctx.config.rate_limited:
@@ -208,15 +196,13 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
 def create_app(ctx: ApiContext) -> MediaflowResolver:
     """The whole API over ``ctx`` (its ports decide embedded or AWS)."""
     from mediaflow.api.compat import convertly, mindia
-    from mediaflow.api.routes import api_v1, jobs, meta, runs, webhooks, workflows
+    from mediaflow.api.routes import api_v1, jobs, meta, runs, uploads, webhooks, workflows
 
     app = MediaflowResolver(ctx)
     problems.register(app)
     app.use(middlewares=[idempotency])
-    for module in (meta, workflows, runs, jobs, webhooks, api_v1):
-        module.register(app)
-    for router in (convertly.router, mindia.router):
-        app.include_secured(router)
+    for module in (meta, workflows, runs, jobs, webhooks, api_v1, uploads, convertly, mindia):
+        app.include_secured(module.router)
     app.configure_openapi(
         title=openapi.TITLE, version=openapi.VERSION, tags=openapi.TAGS,
         summary="Media workflows: definitions, versions, runs, jobs and API keys",

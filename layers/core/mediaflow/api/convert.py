@@ -11,13 +11,12 @@ from typing import Any, Literal
 
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
-from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
+from mediaflow.api.problems import ApiProblem, rejected_as
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.clock import now_iso
-from mediaflow.compiler import compile_workflow
+from mediaflow.compiler import compile_definition
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.starts import direct_key
-from mediaflow.validation import validate
 
 Operation = Literal["convert", "compress"]
 # form field -> (node config key, type); both spellings Convertly clients use are read
@@ -72,10 +71,8 @@ class SyncConversion:
                       "nodes": [{"id": "upload", "kind": "upload"}, {"id": operation, "kind": operation,
                                                                      "config": config}],
                       "edges": [{"source": "upload", "target": operation}]}
-        report = validate(definition)
-        if not report.valid or report.definition is None:
-            raise DefinitionRejected("the conversion settings are not valid", issue_errors(report.errors))
-        compiled = compile_workflow(report.definition, report.configs)
+        with rejected_as("the conversion settings are not valid", warnings=False):
+            compiled = compile_definition(definition)
         self.ctx.launcher.check(compiled)
         key = direct_key(tenant, "sync", uuid.uuid4().hex[:12], safe_name(files[0].filename or "file"))
         media = store_bytes(self.ctx, key, files[0].data, files[0].content_type)

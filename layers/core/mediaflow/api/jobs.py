@@ -13,15 +13,15 @@ from typing import Any
 
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
-from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
+from mediaflow.api.problems import ApiProblem, rejected_as
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.clock import now_iso
-from mediaflow.compiler import compile_workflow
+from mediaflow.compiler import compile_definition
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.runs import cancel_pending
 from mediaflow.starts import direct_key
-from mediaflow.validation import LIMITS, validate
+from mediaflow.validation import LIMITS
 
 JOB_TYPES = ("convert", "compress", "resize")
 
@@ -147,10 +147,8 @@ class JobService:
         formats, compressions, resizes = lists
         definition = job_definition(job_id, job_type, formats, compressions, resizes,
                                     _bool(form, "saveToStorage", True))
-        report = validate(definition)
-        if not report.valid or report.definition is None:
-            raise DefinitionRejected("the job's fields do not make a valid workflow", issue_errors(report.errors))
-        compiled = compile_workflow(report.definition, report.configs)
+        with rejected_as("the job's fields do not make a valid workflow", warnings=False):
+            compiled = compile_definition(definition)
         self.ctx.launcher.check(compiled)
         entries: list[dict[str, Any]] = []
         for index, part in enumerate(files):
@@ -168,6 +166,11 @@ class JobService:
                    "startedAt": now_iso(), "jobId": job_id}
             self.ctx.launcher.start(tenant, compiled.asl, {"run": run, "media": entry["media"]}, str(entry["runId"]))
         return {"jobId": job_id, "status": "pending"}
+
+    def recent(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        return [{"jobId": job["jobId"], "jobType": job["jobType"], "status": job["status"],
+                 "files": len(job.get("files") or []), "createdAt": job["createdAt"], "updatedAt": job["updatedAt"]}
+                for job in self.ctx.jobs.list_jobs(tenant, limit)]
 
     def get(self, tenant: str, job_id: str, base: str) -> dict[str, Any]:
         job = self.ctx.jobs.get_job(tenant, job_id)

@@ -124,10 +124,9 @@ class PlanTask(Model):
                                                        "false): the chain's nodes one by one")
 
 
-class WorkflowPlan(Model):
-    """The compiled state machine of a workflow and what one run costs (docs/pricing.md)."""
+class WorkflowPlanBody(Model):
+    """The compiled state machine of a definition and what one run costs (docs/pricing.md)."""
 
-    workflow_id: str
     state_machine: dict[str, Any]
     execution_type: Literal["EXPRESS", "STANDARD"]
     task_states: int
@@ -138,18 +137,33 @@ class WorkflowPlan(Model):
     assumptions: dict[str, Any]
 
 
-class StatusChange(Model):
-    status: WorkflowStatus
+class WorkflowPlan(WorkflowPlanBody):
+    """The compiled state machine of a saved workflow and what one run costs (docs/pricing.md)."""
 
-
-class ValidationResult(Model):
     workflow_id: str
+
+
+class CheckReport(Model):
     valid: bool
     source: str
     errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     node_count: int
     connection_count: int
+
+
+class DraftCheck(CheckReport):
+    """A definition checked without saving it (the dashboard's builder, as it is edited)."""
+
+    plan: WorkflowPlanBody | None = Field(default=None, description="The plan, when the definition is valid")
+
+
+class StatusChange(Model):
+    status: WorkflowStatus
+
+
+class ValidationResult(CheckReport):
+    workflow_id: str
 
 
 class VersionIn(Model):
@@ -311,11 +325,18 @@ class RunRequest(Model):
     """The JSON body of a run (a multipart ``file`` is the other way to start one)."""
 
     model_config = Model.model_config | examples({"objects": ["incoming/photo.jpg"]},
+                                                 {"url": "https://example.com/photo.jpg"},
                                                  {"sample": True, "sampleType": "image"})
 
     objects: list[str] | None = Field(default=None, min_length=1, description="Keys of stored media")
+    url: str | None = Field(default=None, min_length=1, max_length=4096,
+                            description="Media to import: an https URL (or s3://bucket/key of an allow-listed "
+                                        "bucket), fetched by an `import_url` step the run starts with")
     sample: bool = Field(default=False, description="A test run on generated sample media")
     sample_type: Literal["image", "video", "audio", "document"] = "image"
+    inputs: dict[str, Any] | None = Field(default=None, description="Run inputs for inputMappings and "
+                                                                   "passThroughValues (e.g. a presigned export URL)")
+    count: int = Field(default=1, ge=1, le=100, description="With `sample`: a batch of this many sample items")
 
 
 class RunAccepted(Model):
@@ -362,6 +383,8 @@ class Run(Model):
     progress: Progress
     steps: list[dict[str, Any]]
     outputs: list[OutputFile]
+    inputs: list[OutputFile] = Field(default_factory=list, description="The media the run started on (a batch: "
+                                                                       "one per item, in item order)")
     error: dict[str, Any] | None = None
     retry_of: str | None = None
     created_at: str
@@ -399,6 +422,8 @@ MetadataKey = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,64}$", description="
 
 class UploadIn(Model):
     filename: str = Field(min_length=1, max_length=255)
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                    description="Start only this workflow (an upload token always names one)")
     content_type: str | None = Field(default=None, max_length=255)
     metadata: dict[MetadataKey, Annotated[str, Field(max_length=512)]] = Field(
         default_factory=dict, max_length=20,
@@ -421,6 +446,94 @@ class StoredObject(Model):
     size: int
     content_type: str
     media_type: str
+
+
+ContentTypePattern = Annotated[str, Field(pattern=r"^[a-z0-9.+\-]+/([a-z0-9.+\-]+|\*)$", max_length=100)]
+
+
+class MultipartIn(UploadIn):
+    """A large file sent in parts (S3 multipart on AWS, the same protocol on the local server)."""
+
+    model_config = UploadIn.model_config | examples({"filename": "clip.mov", "size": 209715200,
+                                                     "contentType": "video/quicktime"})
+
+    size: int = Field(ge=1, description="The whole file's size in bytes")
+    part_size: int | None = Field(default=None, ge=1, description="Bytes per part (the last may be smaller); "
+                                                                  "default 8 MiB, larger for huge files")
+
+
+class PartUrl(Model):
+    part_number: int
+    url: str = Field(description="PUT the part's bytes here, no API key; keep the answer's ETag header")
+
+
+class MultipartUpload(Model):
+    upload_id: str = Field(description="Names the upload in the calls that follow (opaque)")
+    key: str
+    size: int
+    part_size: int
+    part_count: int
+    parts: list[PartUrl] = Field(description="URLs of the first parts (ask for more with .../parts)")
+    expires_at: str = Field(description="The upload is aborted if not completed by then")
+    urls_expire_at: str
+
+
+class PartNumbersIn(Model):
+    part_numbers: list[int] = Field(min_length=1, max_length=100)
+
+
+class PartUrls(Model):
+    parts: list[PartUrl]
+    urls_expire_at: str
+
+
+class UploadedPart(Model):
+    part_number: int
+    etag: str
+    size: int
+
+
+class MultipartStatus(Model):
+    upload_id: str
+    key: str
+    size: int
+    part_size: int
+    part_count: int
+    uploaded: list[UploadedPart]
+    missing: list[int] = Field(description="Part numbers still to send")
+
+
+class CompletedPart(Model):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteIn(Model):
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class CompletedUpload(StoredObject):
+    run_ids: list[str] = Field(default_factory=list,
+                               description="Runs started (local server); on AWS runs start from the S3 event")
+
+
+class UploadTokenIn(Model):
+    model_config = Model.model_config | examples({"workflowId": "wf_3f9a", "expiresIn": 900,
+                                                  "maxBytes": 104857600, "contentTypes": ["image/*"]})
+
+    workflow_id: str = Field(min_length=1, max_length=64)
+    expires_in: int = Field(default=900, ge=1, description="Seconds (at most a day)")
+    max_bytes: int | None = Field(default=None, ge=1, description="Largest file the token may upload")
+    content_types: list[ContentTypePattern] = Field(
+        default_factory=list, max_length=20, description="Accepted types (sniffed), e.g. `image/*`; empty = any")
+
+
+class UploadToken(Model):
+    token: str = Field(description="Send as `Authorization: Bearer <token>` to the upload routes only")
+    workflow_id: str
+    expires_at: str
+    max_bytes: int
+    content_types: list[str]
 
 
 # -- jobs ----------------------------------------------------------------------------------------------
@@ -448,6 +561,20 @@ class Job(Model):
     archive: OutputFile | None = None
     created_at: str
     updated_at: str
+
+
+class JobSummary(Model):
+    job_id: str
+    job_type: str
+    status: JobStatus = Field(description="As last recorded; GET /v1/jobs/{id} brings it up to date")
+    files: int
+    created_at: str
+    updated_at: str
+
+
+class JobList(Model):
+    count: int
+    jobs: list[JobSummary]
 
 
 # -- keys and meta -------------------------------------------------------------------------------------
@@ -478,6 +605,39 @@ class ApiKeyCreated(ApiKey):
 class KeyList(Model):
     count: int
     keys: list[ApiKey]
+
+
+class CatalogNode(Model):
+    kind: str
+    category: str
+    runtime: str
+    role: Literal["trigger", "task", "choice", "gate"]
+    fusable: bool
+    summary: str
+    example: dict[str, Any]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the node's config (camelCase names)")
+
+
+class CatalogCategory(Model):
+    category: str
+    kinds: list[str]
+
+
+class NodeCatalog(Model):
+    count: int
+    nodes: list[CatalogNode]
+    categories: list[CatalogCategory] = Field(description="The kinds of each category, in palette order")
+
+
+class SessionInfo(Model):
+    """Who the caller is; ``signedIn: false`` (not 401) when no valid key or session came with the request."""
+
+    signed_in: bool
+    tenant: str | None = None
+    key_id: str | None = None
+    scopes: list[str] | None = None
+    via: Literal["key", "authorizer", "session"] | None = None
+    mode: str
 
 
 class Health(Model):

@@ -33,6 +33,7 @@ TAGS: list[Tag | str] = [
     Tag(name="runs", description="Start runs (uploads, stored objects, samples), follow and cancel them"),
     Tag(name="jobs", description="One-off conversions of uploaded files, without a saved workflow"),
     Tag(name="webhooks", description="Signed event deliveries: subscriptions, delivery log, replay"),
+    Tag(name="uploads", description="Large files in parts (resumable) and upload tokens for browsers"),
     Tag(name="keys", description="API keys of the tenant (scopes; the secret is shown once)"),
     Tag(name="meta", description="Health"),
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -19,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
-from mediaflow.errors import MediaflowError
+from mediaflow.errors import InvalidDefinition, MediaflowError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,19 @@ class DefinitionRejected(ApiProblem):
                  ) -> None:
         super().__init__(422, message, code="InvalidDefinition", errors=errors)
         self.warnings = warnings or []
+
+
+@contextmanager
+def rejected_as(message: str, *, warnings: bool = True) -> Iterator[None]:
+    """Inside the block an InvalidDefinition carrying validation issues (``compiler.compile_definition``)
+    becomes a 422 :class:`DefinitionRejected` with ``message`` and one entry per issue."""
+    try:
+        yield
+    except InvalidDefinition as error:
+        if not error.issues:
+            raise
+        raise DefinitionRejected(message, issue_errors(error.issues),
+                                 issue_errors(error.warnings) if warnings else None) from None
 
 
 def issue_errors(issues: list[Any]) -> list[dict[str, Any]]:

@@ -14,12 +14,11 @@ from typing import Any
 from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
 from mediaflow.api.models import RunRequest
-from mediaflow.api.problems import ApiProblem
+from mediaflow.api.problems import ApiProblem, rejected_as
 from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
-from mediaflow.api.workflows import require_valid
 from mediaflow.clock import now_iso
-from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
@@ -27,7 +26,6 @@ from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids,
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
-from mediaflow.validation import validate
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
@@ -63,10 +61,12 @@ def upload_parts(parts: list[Part]) -> list[Part]:
 
 
 def missing_media() -> ApiProblem:
-    message = "say what to run on: a multipart `file`, stored `objects`, or `sample: true` for generated sample media"
+    message = ("say what to run on: a multipart `file`, stored `objects`, a `url` to import, or `sample: true` for "
+               "generated sample media")
     return ApiProblem(422, message, code="MissingMedia", errors=[
         {"field": "file", "path": "body.file", "message": "a multipart file part, or"},
         {"field": "objects", "path": "body.objects", "message": "keys of stored media, or"},
+        {"field": "url", "path": "body.url", "message": "an https URL to import, or"},
         {"field": "sample", "path": "body.sample", "message": "true, to run on generated sample media"}])
 
 
@@ -122,7 +122,7 @@ class RunService:
             raise NotFound(f"no stored media for upload {upload_id!r}", field="uploadId")
         return [tenant_object(self.ctx, tenant, keys[0])]
 
-    def sample_media(self, tenant: str, kind: str) -> list[MediaRef]:
+    def sample_media(self, tenant: str, kind: str, count: int = 1) -> list[MediaRef]:
         from mediaflow import samples
 
         self.ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -139,8 +139,9 @@ class RunService:
                 raise ApiProblem(422, f"no {kind} sample on this deployment: {error}", code="SampleUnavailable",
                                  errors=[{"field": "sampleType", "path": "body.sampleType",
                                           "message": str(error)}]) from None
-            key = direct_key(tenant, "samples", uuid.uuid4().hex[:12], path.name)
-            return [store_bytes(self.ctx, key, path.read_bytes())]
+            data, batch = path.read_bytes(), uuid.uuid4().hex[:12]
+            names = [path.name] if count == 1 else [f"{path.stem}-{n + 1:03d}{path.suffix}" for n in range(count)]
+            return [store_bytes(self.ctx, direct_key(tenant, "samples", batch, name), data) for name in names]
 
     def start_request(self, tenant: str, workflow_id: str, parts: list[Part] | None, request: RunRequest | None,
                       base: str) -> dict[str, Any]:
@@ -149,22 +150,37 @@ class RunService:
         request = request or RunRequest()
         if parts is not None:
             files = upload_parts(parts)
-            prepared = self.prepare(tenant, workflow_id, len(files))
+            prepared = self.prepare(tenant, workflow_id, len(files), inputs=request.inputs)
             media, owned = self.media_from_parts(tenant, files), True
         elif request.objects:
-            prepared = self.prepare(tenant, workflow_id, len(request.objects))
+            prepared = self.prepare(tenant, workflow_id, len(request.objects), inputs=request.inputs)
             media, owned = self.media_from_keys(tenant, request.objects), False
+        elif request.url:
+            return self.start_url(tenant, workflow_id, request.url, base, inputs=request.inputs)
         elif request.sample:
-            prepared = self.prepare(tenant, workflow_id, 1)
-            media, owned = self.sample_media(tenant, request.sample_type), True
+            prepared = self.prepare(tenant, workflow_id, request.count, inputs=request.inputs)
+            media, owned = self.sample_media(tenant, request.sample_type, request.count), True
         else:
             raise missing_media()
         try:
-            return self.launch(prepared, media, base)
+            return self.launch(prepared, media, base, inputs=request.inputs)
         except BaseException:
             if owned:
                 self.forget(media)
             raise
+
+    def start_url(self, tenant: str, workflow_id: str, url: str, base: str, *, inputs: dict[str, Any] | None = None,
+                  retry_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """A run on media the run fetches itself: the workflow with an ``import_url`` step after its trigger
+        (for this run only; nothing is stored before the run starts)."""
+        from mediaflow.nodes.import_url import prepended
+
+        store = self.ctx.workflows
+        record = store.get(tenant, workflow_id) if version is None else store.get_version(tenant, workflow_id,
+                                                                                             version)
+        prepared = self.prepare(tenant, workflow_id, 1, version=version, inputs=inputs,
+                                definition=prepended(record["definition"], url))
+        return self.launch(prepared, [], base, retry_of=retry_of, inputs=inputs, import_url=url)
 
     def forget(self, media: list[MediaRef]) -> None:
         for ref in media:
@@ -194,12 +210,9 @@ class RunService:
             raise workflow_paused(workflow_id)
         original = definition if definition is not None else record["definition"]
         source, _ = mappings.prepare(original, media or [], inputs)
-        report = validate(source)
-        require_valid(report, "only a valid workflow can run")
-        assert report.definition is not None
         batch = items > 1
-        compiled = compile_workflow(report.definition, report.configs,
-                                    batch=BatchOptions(expected_items=items) if batch else None)
+        with rejected_as("the workflow is not valid: only a valid workflow can run"):
+            compiled = compile_definition(source, batch=BatchOptions(expected_items=items) if batch else None)
         self.ctx.launcher.check(compiled)
         return Prepared(tenant, workflow_id, record, compiled, batch, mappings.passthrough(original, inputs))
 
@@ -209,7 +222,8 @@ class RunService:
         return str(self.ctx.workflows.get(tenant, workflow_id).get("status"))
 
     def launch(self, prepared: Prepared, media: list[MediaRef], base: str, *, retry_of: str | None = None,
-               inputs: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+               inputs: dict[str, Any] | None = None, run_id: str | None = None,
+               import_url: str | None = None) -> dict[str, Any]:
         tenant, workflow_id, record = prepared.tenant, prepared.workflow_id, prepared.record
         if prepared.passthrough:
             media = [m.model_copy(update={"metadata": {**m.metadata, **prepared.passthrough}}) for m in media]
@@ -220,14 +234,16 @@ class RunService:
             run["retryOf"] = retry_of
         if inputs:
             run["inputs"] = inputs
+        if import_url:
+            run["importUrl"] = import_url  # a retry from the start imports it again
         payload: dict[str, Any] = {"run": run}
         if prepared.batch:
             payload["items"] = [m.to_state() for m in media]
-        else:
-            payload["media"] = media[0].to_state()
+        else:  # no media: the run fetches its own (an import_url step first)
+            payload["media"] = media[0].to_state() if media else None
         self.ctx.launcher.start(tenant, prepared.compiled.asl, payload, run_id)
         return {"runId": run_id, "status": "pending", "workflowId": workflow_id, "version": record["version"],
-                "batch": prepared.batch, "total": len(media), "location": f"{base}/v1/runs/{run_id}"}
+                "batch": prepared.batch, "total": max(len(media), 1), "location": f"{base}/v1/runs/{run_id}"}
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, tenant: str, run_id: str, base: str) -> dict[str, Any]:
@@ -245,9 +261,21 @@ class RunService:
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
                          "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
+            "inputs": self._inputs(execution_input, base),
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),
         }
+
+    def _inputs(self, execution_input: dict[str, Any], base: str) -> list[dict[str, Any]]:
+        found = []
+        for key in media_ids(execution_input)[:MAX_LISTED_INPUTS]:
+            try:
+                ref = self.ctx.blobs.head(key)
+            except NotFound:
+                continue  # removed since (lifecycle, delete): the run record still names it
+            found.append({"key": key, "filename": key.rsplit("/", 1)[-1], "size": ref.size,
+                          "contentType": ref.content_type, "url": self.ctx.download_url(key, base)})
+        return found
 
     def input_keys(self, tenant: str, run_id: str) -> list[str]:
         """The stored keys a run was started on (its media, or every item of a batch)."""
@@ -307,6 +335,11 @@ class RunService:
                     "location": f"{base}/v1/runs/{run_id}"}
         execution_input = run.get("input") or {}
         states = execution_input.get("items") or ([execution_input["media"]] if "media" in execution_input else [])
+        states = [state for state in states if state]  # a run that fetched its own media started with none
+        context = execution_input.get("run") or {}
+        if not states and context.get("importUrl"):
+            return self.start_url(tenant, run["workflowId"], str(context["importUrl"]), base,
+                                  inputs=context.get("inputs"), retry_of=run_id, version=int(run["version"]))
         if not states:
             raise Conflict(f"run {run_id!r} has no media to run again", field="input")
         media = [MediaRef.model_validate(state) for state in states]
@@ -315,23 +348,25 @@ class RunService:
 
     # -- uploads and downloads -----------------------------------------------------------------------
     def upload_target(self, tenant: str, filename: str, content_type: str | None, base: str, *,
-                      metadata: dict[str, str] | None = None, prefix: str = "") -> dict[str, Any]:
+                      metadata: dict[str, str] | None = None, prefix: str = "",
+                      max_bytes: int | None = None) -> dict[str, Any]:
         """Where to POST one file (presigned S3 POST on AWS, a signed local URL embedded). The stored upload
         starts the tenant's matching active workflows once, with ``metadata`` matched by filters.metadata."""
         upload_id = uuid.uuid4().hex[:16]
         key = upload_key(tenant, *[part for part in prefix.split("/") if part], upload_id, safe_name(filename))
         metadata = metadata or {}
         expires = self.ctx.config.upload_expires_seconds
+        max_bytes = max_bytes or self.ctx.config.max_upload_bytes
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
         meta_fields = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
         if self.ctx.signer is None:
             target = self.ctx.blobs.presigned_post(key, content_type=content_type, expires_seconds=expires,
-                                                   max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
+                                                   max_bytes=max_bytes, fields=meta_fields)
             if target is not None:
                 return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
                         "expiresAt": expires_at}
             raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
-        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata}, expires)
+        token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata, "mb": max_bytes}, expires)
         return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",
                 "fields": {"key": key, **({"Content-Type": content_type} if content_type else {}), **meta_fields},
                 "expiresAt": expires_at}
@@ -346,6 +381,10 @@ class RunService:
         if len(files) != 1:
             raise ApiProblem(422, "send exactly one multipart field `file`", code="MissingFile",
                              errors=[{"field": "file", "path": "body.file", "message": "one file part expected"}])
+        if len(files[0].data) > int(claims.get("mb") or self.ctx.config.max_upload_bytes):
+            raise ApiProblem(413, f"the file is larger than the {claims['mb']} bytes this upload allows",
+                             code="PayloadTooLarge", errors=[{"field": "file", "path": "body.file",
+                                                              "message": "too large"}])
         ref = store_bytes(self.ctx, str(claims["k"]), files[0].data, files[0].content_type)
         ref = ref.model_copy(update={"metadata": dict(claims.get("m") or {})})
         owner = tenant_of_upload(ref.key)
@@ -362,6 +401,9 @@ class RunService:
         key = str(self.ctx.signer.verify(token)["k"])
         ref = self.ctx.blobs.head(key)
         return self.ctx.blobs.read_range(key, 0, ref.size), ref.content_type, key.rsplit("/", 1)[-1]
+
+
+MAX_LISTED_INPUTS = 100
 
 
 def public_step(step: dict[str, Any]) -> dict[str, Any]:

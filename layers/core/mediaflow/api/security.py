@@ -17,14 +17,22 @@ from typing import Any
 from mediaflow.api.problems import ApiProblem
 from mediaflow.ports import KeyLookup
 
+UPLOAD_SCOPE = "upload"
+"""The scope of the upload routes: held by keys with ``workflows:execute`` and by upload tokens."""
+UPLOAD_TOKEN_PREFIX = "mfu_"
+
 
 @dataclass(frozen=True)
 class Principal:
     tenant: str
     key_id: str
     scopes: frozenset[str]
+    via: str = "key"  # "key", "authorizer" (API Gateway's) or "session" (the local dashboard's cookie)
+    grant: dict[str, Any] | None = None  # an upload token's limits: workflowId, maxBytes, contentTypes
 
     def require(self, scope: str) -> None:
+        if scope == UPLOAD_SCOPE and "workflows:execute" in self.scopes:
+            return
         if scope not in self.scopes:
             raise ApiProblem(403, f"this API key lacks the scope {scope}", code="MissingScope",
                              errors=[{"field": "scope", "path": "scope", "message": f"needs {scope}"}])
@@ -40,17 +48,21 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 
 def authenticate(headers: Mapping[str, str], keys: KeyLookup,
-                 authorizer: Mapping[str, Any] | None = None) -> Principal:
-    """A Principal from an API Gateway authorizer context when one ran, else from the key store."""
+                 authorizer: Mapping[str, Any] | None = None,
+                 upload_tokens: Callable[[str], Principal] | None = None) -> Principal:
+    """A Principal from an API Gateway authorizer context when one ran, else from the key store (or, for
+    an upload token, from its signed claims)."""
     if authorizer and authorizer.get("tenant"):
         scopes = authorizer.get("scopes") or ""
         parsed = scopes.split(",") if isinstance(scopes, str) else list(scopes)
         return Principal(str(authorizer["tenant"]), str(authorizer.get("keyId") or authorizer.get("principalId")),
-                         frozenset(s.strip() for s in parsed if s.strip()))
+                         frozenset(s.strip() for s in parsed if s.strip()), str(authorizer.get("via") or "authorizer"))
     api_key = presented_key(headers)
     if api_key is None:
         raise ApiProblem(401, "send an API key as `Authorization: Bearer <key>` or `X-API-Key`",
                          code="Unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="mediaflow"'})
+    if api_key.startswith(UPLOAD_TOKEN_PREFIX) and upload_tokens is not None:
+        return upload_tokens(api_key)
     record = keys.lookup(api_key)
     if record is None or record.get("revoked"):
         raise ApiProblem(401, "the API key is not valid or was revoked", code="Unauthenticated",

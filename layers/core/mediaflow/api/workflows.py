@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from mediaflow.api.context import ApiContext
-from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
+from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors, rejected_as
 from mediaflow.catalog import get_spec
 from mediaflow.compat import normalise
-from mediaflow.compiler import compile_workflow, plan_workflow
+from mediaflow.compiler import compile_definition
+from mediaflow.compiler.plan import plan_compiled
 from mediaflow.definition import WorkflowDefinition
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.validation import ValidationReport, validate
@@ -96,8 +97,8 @@ class WorkflowService:
         if status == "active":
             require_valid(report, "only a valid workflow can be active")
         execution_type = None
-        if report.valid and report.definition is not None:
-            execution_type = compile_workflow(report.definition, report.configs).execution_type
+        if report.valid:
+            execution_type = compile_definition(report).execution_type
         record = {"definition": canonical, "name": canonical.get("name") or "",
                   "description": canonical.get("description"), "status": status, "tags": tags or [],
                   "valid": report.valid, "source": report.source, "executionType": execution_type}
@@ -201,14 +202,25 @@ class WorkflowService:
         return {"workflowId": workflow_id, **report.to_dict(), "nodeCount": len(definition.get("nodes", [])),
                 "connectionCount": len(definition.get("edges", []))}
 
+    def check_draft(self, raw: dict[str, Any], items: int) -> dict[str, Any]:
+        """Validation and, when valid, the plan of a definition that is not saved (nothing is stored)."""
+        from mediaflow.compiler import BatchOptions
+
+        report, canonical = parse(raw)
+        plan = None
+        if report.valid and report.definition is not None:
+            batch = BatchOptions(expected_items=items) if items > 1 else None
+            plan = plan_compiled(compile_definition(report, batch=batch)).to_dict()
+        return {**report.to_dict(), "nodeCount": len(canonical.get("nodes", [])),
+                "connectionCount": len(canonical.get("edges", [])), "plan": plan}
+
     def plan(self, tenant: str, workflow_id: str, items: int) -> dict[str, Any]:
         from mediaflow.compiler import BatchOptions
 
-        report = validate(self.store.get(tenant, workflow_id)["definition"])
-        require_valid(report, "only a valid workflow has a plan")
-        assert report.definition is not None
         batch = BatchOptions(expected_items=items) if items > 1 else None
-        return {"workflowId": workflow_id, **plan_workflow(report.definition, report.configs, batch=batch).to_dict()}
+        with rejected_as("the workflow is not valid: only a valid workflow has a plan"):
+            compiled = compile_definition(self.store.get(tenant, workflow_id)["definition"], batch=batch)
+        return {"workflowId": workflow_id, **plan_compiled(compiled).to_dict()}
 
     # -- versions ------------------------------------------------------------------------------------
     def versions(self, tenant: str, workflow_id: str) -> dict[str, Any]:

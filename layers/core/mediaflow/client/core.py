@@ -47,6 +47,7 @@ from mediaflow.api.models import (
     WorkflowStats,
 )
 from mediaflow.client.errors import ApiError, TransportError, WaitTimeout, error_for
+from mediaflow.client.uploads import Uploads
 
 if TYPE_CHECKING:  # the webhook models live with their routes (powertools): imported when first used
     from mediaflow.api.routes.webhooks import Delivery, DeliveryList, Webhook, WebhookCreated, WebhookList
@@ -154,6 +155,7 @@ class MediaflowClient:
         self.jobs = Jobs(self)
         self.webhooks = Webhooks(self)
         self.keys = Keys(self)
+        self.uploads = Uploads(self)
 
     # -- plumbing ------------------------------------------------------------------------------------
     def __enter__(self) -> MediaflowClient:

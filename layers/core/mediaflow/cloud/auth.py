@@ -9,7 +9,10 @@ methods); the API itself checks the exact scope of each route from the context (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mediaflow.ports import KeyLookup
 
 READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -46,7 +49,7 @@ def allowed_methods(scopes: set[str] | frozenset[str]) -> list[str]:
     return methods
 
 
-def authorize(event: dict[str, Any], keys: Any) -> dict[str, Any]:
+def authorize(event: dict[str, Any], keys: KeyLookup) -> dict[str, Any]:
     """The authorizer response for a REQUEST event; raises Unauthorized for a missing or unknown key."""
     api_key = presented_key(event.get("headers"))
     record = keys.lookup(api_key) if api_key else None

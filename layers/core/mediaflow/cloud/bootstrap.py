@@ -62,12 +62,14 @@ def webhook_dispatcher() -> Dispatcher:
 
 def aws_config(config: ApiConfig, settings: Settings) -> ApiConfig:
     """On AWS the usage plan limits each key (no per-container bucket) and the stack names the CORS origins."""
-    origins = tuple(o.strip() for o in str(settings.cors_allow_origins or "").split(",") if o.strip())
-    return dataclasses.replace(config, rate_limited=False, cors_allow_origins=origins or config.cors_allow_origins)
+    from mediaflow.api.config import with_cors_origins
+
+    return dataclasses.replace(with_cors_origins(config, settings), rate_limited=False)
 
 
 def aws_context(config: ApiConfig | None = None, a: AwsAdapters | None = None) -> ApiContext:
     """The API over the AWS adapters: DynamoDB stores, S3 (presigned uploads), Step Functions, SQS, webhooks."""
+    from mediaflow.adapters.aws.s3 import S3Multipart
     from mediaflow.api.config import ApiConfig
     from mediaflow.api.context import ApiContext
     from mediaflow.cloud.webhooks import aws_dispatcher
@@ -88,7 +90,8 @@ def aws_context(config: ApiConfig | None = None, a: AwsAdapters | None = None) -
     return ApiContext(workflows=a.workflows, runs=a.runs, keys=a.keys, jobs=a.jobs, idempotency=a.idempotency,
                       blobs=a.blobs, launcher=run_launcher, config=aws_config(config or ApiConfig(), a.settings),
                       signer=None, mode="aws", scratch_dir=Path("/tmp/mediaflow-api"), on_workflow_saved=saved,
-                      on_workflow_deleted=deleted, webhooks=webhooks, queue=trigger_queue(a.settings))
+                      on_workflow_deleted=deleted, webhooks=webhooks, queue=trigger_queue(a.settings),
+                      multipart=S3Multipart(a.blobs), signing_secret=a.keys.signing_secret)
 
 
 def trigger_queue(settings: Settings) -> SqsTriggerQueue | None:

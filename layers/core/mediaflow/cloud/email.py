@@ -45,7 +45,8 @@ def start_mail_runs(bucket: str, key: str, adapters: AwsAdapters, launcher: Laun
     return started
 
 
-def with_inbound_mail(handle_upload: Callable[[Any], list[dict[str, Any]]], adapters: Any, launcher: Any,
+def with_inbound_mail(handle_upload: Callable[[Any], list[dict[str, Any]]], adapters: AwsAdapters,
+                      launcher: Launcher,
                       domain: str) -> Callable[[Any], list[dict[str, Any]]]:
     """The trigger's per-object handler: stored inbound mail starts email triggers, anything else is an upload."""
 

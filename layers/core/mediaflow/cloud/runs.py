@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runs import Ended, RunIdentity, finish
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ def execution_from_status_event(event: dict[str, Any], describe: Any = None) -> 
     return detail
 
 
-def run_express(event: dict[str, Any], *, orchestrator: Any, runs: RunStore, bus: EventBus,
+def run_express(event: dict[str, Any], *, orchestrator: StepFunctionsOrchestrator, runs: RunStore, bus: EventBus,
                 blobs: BlobStore) -> dict[str, Any] | None:
     """The Express runner: StartSyncExecution, then finish the run with the result."""
     execution_input = event["input"]

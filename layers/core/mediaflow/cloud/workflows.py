@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mediaflow.cloud.launcher import StepFunctionsLauncher
-from mediaflow.compiler import compile_workflow
+from mediaflow.compiler import compile_definition
 from mediaflow.errors import InvalidDefinition
 from mediaflow.ports import WorkflowStore
 from mediaflow.validation import validate
@@ -27,10 +27,9 @@ def save_workflow(tenant: str, raw: Any, *, workflows: WorkflowStore, launcher: 
                   expected_version: int | None = None) -> dict[str, Any]:
     """Validate, store a new version, deploy it. Returns the stored record (with ``stateMachine``)."""
     report = validate(raw)
-    if not report.valid or report.definition is None:
-        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
-    compiled = compile_workflow(report.definition, report.configs)
-    record: dict[str, Any] = {"definition": report.definition.canonical(), "name": report.definition.name or "",
+    compiled = compile_definition(report)
+    assert compiled.definition is not None
+    record: dict[str, Any] = {"definition": compiled.definition.canonical(), "name": compiled.definition.name or "",
                               "status": status or report.meta.get("status", "draft"),
                               "executionType": compiled.execution_type}
     if record["status"] not in STATUSES:
@@ -43,10 +42,7 @@ def save_workflow(tenant: str, raw: Any, *, workflows: WorkflowStore, launcher: 
 
 def sync_workflow(tenant: str, record: dict[str, Any], *, launcher: StepFunctionsLauncher) -> dict[str, Any]:
     """Deploy a stored workflow record's definition (the API's ``on_workflow_saved`` hook)."""
-    report = validate(record["definition"])
-    if not report.valid or report.definition is None:
-        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
-    compiled = compile_workflow(report.definition, report.configs)
+    compiled = compile_definition(record["definition"])
     return launcher.ensure_machine(tenant, record["id"], int(record["version"]), compiled.asl,
                                    compiled.execution_type, activate=record.get("status") == "active")
 

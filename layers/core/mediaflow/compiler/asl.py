@@ -10,20 +10,17 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mediaflow.catalog import RUNTIMES, get_spec
+from mediaflow.catalog import RUNTIMES, get_spec, node_module
 from mediaflow.compiler.choice import choice_rule
 from mediaflow.definition import WorkflowDefinition
 from mediaflow.errors import InvalidDefinition
-from mediaflow.nodes.base import NodeConfig
 
-RESOURCES: dict[str, str] = {
-    "vips": "${VipsFunctionArn}",
-    "ffmpeg": "${FfmpegFunctionArn}",
-    "rembg": "${RembgFunctionArn}",
-    "light": "${LightFunctionArn}",
-}
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import NodeConfig
+
+RESOURCES: dict[str, str] = {runtime: profile.resource for runtime, profile in RUNTIMES.items()}
 RESOURCE_RUNTIMES = {placeholder: runtime for runtime, placeholder in RESOURCES.items()}
 PLACEHOLDERS = tuple(placeholder[2:-1] for placeholder in RESOURCES.values())  # "VipsFunctionArn", ...
 RETRYABLE_ERRORS = [
@@ -78,6 +75,8 @@ class Compiled:
     execution_type: ExecutionType
     tasks: list[CompiledTask]
     batch: BatchOptions | None = None
+    definition: WorkflowDefinition | None = None
+    """The validated definition it was compiled from."""
 
 
 @dataclass
@@ -343,9 +342,8 @@ class _Compiler:
                 "config": self.configs[member].model_dump(mode="json", by_alias=True, exclude_none=True)}
 
     def frame_op(self, node_id: str) -> dict[str, Any]:
-        from mediaflow.nodes.thumbnail import frame_config
-
-        return {"nodeId": node_id, "kind": self.kind(node_id), "config": frame_config(self.configs[node_id])}
+        thumbnail = node_module("thumbnail")  # a video's frame for the thumbnail's own libvips Task
+        return {"nodeId": node_id, "kind": self.kind(node_id), "config": thumbnail.frame_config(self.configs[node_id])}
 
     def emit_task(self, chain: list[str], scope: _Scope, outputs: list[list[str]] | None = None, *,
                   following: dict[str, Any] | None = None, frame: bool = False) -> str:
@@ -483,6 +481,19 @@ def _runtimes_long(tasks: list[CompiledTask]) -> bool:
     return any(RUNTIMES[task.runtime].long_running and not task.quick for task in tasks)
 
 
+def compile_definition(raw: Any, *, batch: BatchOptions | None = None) -> Compiled:
+    """The one way from a stored or submitted definition (any accepted shape, or the ValidationReport of
+    one) to its state machine: validate, then compile. InvalidDefinition carries the issues when it does
+    not validate."""
+    from mediaflow.validation import ValidationReport, validate
+
+    report = raw if isinstance(raw, ValidationReport) else validate(raw)
+    if not report.valid or report.definition is None:
+        raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition",
+                                issues=report.errors, warnings=report.warnings)
+    return compile_workflow(report.definition, report.configs, batch=batch)
+
+
 def compile_workflow(
     definition: WorkflowDefinition | dict[str, Any],
     configs: dict[str, NodeConfig] | None = None,
@@ -491,12 +502,8 @@ def compile_workflow(
 ) -> Compiled:
     """Compile a workflow. Pure: the same definition always gives the same ASL (see ``dumps_asl``)."""
     if configs is None or not isinstance(definition, WorkflowDefinition):
-        from mediaflow.validation import validate
-
-        report = validate(definition.canonical() if isinstance(definition, WorkflowDefinition) else definition)
-        if not report.valid or report.definition is None:
-            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors) or "invalid definition")
-        definition, configs = report.definition, report.configs
+        raw = definition.canonical() if isinstance(definition, WorkflowDefinition) else definition
+        return compile_definition(raw, batch=batch)
     settings = definition.settings
     # Express workflows cannot wait on .sync integrations: there ffmpeg stays on Lambda.
     compiler = _Compiler(definition, configs, stop_on_failure=settings.stop_on_failure and batch is None,
@@ -541,7 +548,7 @@ def compile_workflow(
             }},
             "TimeoutSeconds": timeout,
         }
-    return Compiled(asl=asl, execution_type=execution_type, tasks=compiler.tasks, batch=batch)
+    return Compiled(asl=asl, execution_type=execution_type, tasks=compiler.tasks, batch=batch, definition=definition)
 
 
 def substitute(asl: Any, values: Mapping[str, str]) -> Any:

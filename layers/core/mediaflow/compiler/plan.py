@@ -9,12 +9,14 @@ memory size and typical seconds per task are in ``mediaflow.catalog.RUNTIMES``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.catalog import RUNTIMES
 from mediaflow.compiler.asl import RESOURCE_RUNTIMES, BatchOptions, Compiled, compile_workflow
 from mediaflow.definition import WorkflowDefinition
-from mediaflow.nodes.base import NodeConfig
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import NodeConfig
 
 STANDARD_PER_TRANSITION = 0.000025
 EXPRESS_PER_REQUEST = 0.000001

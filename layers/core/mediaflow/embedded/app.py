@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
-from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
+from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, InvalidDefinition, NotFound
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
@@ -34,30 +34,15 @@ if TYPE_CHECKING:
     from mediaflow.webhooks.dispatch import Dispatcher
 
 UPLOAD_LEASE_SECONDS = 300.0
-WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
-                  "rembg": "mediaflow.workers.cutout", "light": "mediaflow.workers.light"}
 
 
 
 def missing_runtimes(compiled: Compiled) -> list[str]:
-    """Runtimes (or runtime:kind) a compiled workflow needs that this build cannot execute."""
-    from mediaflow.catalog import get_spec
+    """Runtimes a compiled workflow needs whose worker (``catalog.RUNTIMES[...].worker``) this build lacks."""
+    from mediaflow.catalog import RUNTIMES
 
-    missing: set[str] = set()
-    for task in compiled.tasks:
-        module_name = WORKER_MODULES[task.runtime]
-        if importlib.util.find_spec(module_name) is None:
-            missing.add(task.runtime)
-            continue
-        supported = getattr(importlib.import_module(module_name), "KINDS", None)
-        light = importlib.import_module(WORKER_MODULES["light"])
-        light_kinds = getattr(light, "KINDS", None) or getattr(light, "LIGHT_KINDS", None)
-        for kind in task.kinds:
-            spec = get_spec(kind)
-            runtime_kinds = light_kinds if spec and spec.runtime == "light" else supported
-            if runtime_kinds is not None and kind not in runtime_kinds:
-                missing.add(f"{task.runtime}:{kind}")
-    return sorted(missing)
+    return sorted({task.runtime for task in compiled.tasks
+                   if importlib.util.find_spec(RUNTIMES[task.runtime].worker_module) is None})
 
 
 @dataclass
@@ -188,10 +173,9 @@ class LocalService:
 
     def save_workflow(self, raw: Any, *, workflow_id: str | None = None, status: str = "draft") -> dict[str, Any]:
         report = validate(raw)
-        if not report.valid or report.definition is None:
-            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
-        compiled = compile_workflow(report.definition, report.configs)
-        record = {"definition": report.definition.canonical(), "name": report.definition.name or "",
+        compiled = compile_definition(report)
+        assert compiled.definition is not None
+        record = {"definition": compiled.definition.canonical(), "name": compiled.definition.name or "",
                   "status": report.meta.get("status", status), "executionType": compiled.execution_type}
         if workflow_id:
             record["id"] = workflow_id
@@ -215,9 +199,7 @@ class LocalService:
         folder (see ``file_run_id``), so running the same command again completes what is missing: a
         completed run only has its outputs copied again where they are missing, an interrupted or failed one
         resumes from its checkpoints. ``force`` starts every file afresh."""
-        if not report.valid or report.definition is None:
-            raise InvalidDefinition("; ".join(str(issue) for issue in report.errors))
-        compiled = compile_workflow(report.definition, report.configs)
+        compiled = compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
@@ -318,9 +300,7 @@ class LocalService:
     def run_batch_map(self, report: ValidationReport, refs: list[MediaRef], *, workflow_id: str = "adhoc",
                       version: int = 1, run_id: str | None = None) -> Any:
         """A batch as ONE execution of the Map state machine (the API's batch runs)."""
-        assert report.definition is not None
-        compiled = compile_workflow(report.definition, report.configs,
-                                    batch=BatchOptions(expected_items=len(refs)))
+        compiled = compile_definition(report, batch=BatchOptions(expected_items=len(refs)))
         run_id = run_id or new_run_id()
         run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
                "startedAt": now_iso()}
@@ -457,16 +437,3 @@ def _same_file(target: Path, source: Path) -> bool:
     import filecmp
 
     return target.is_file() and source.is_file() and filecmp.cmp(target, source, shallow=False)
-
-
-def expand_inputs(inputs: Iterable[str]) -> list[Path]:
-    """Files as given, folders expanded to their files (sorted, hidden files skipped)."""
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file()
-                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
-        else:
-            files.append(path)
-    return files

@@ -7,6 +7,8 @@ adapters are imported when first built, so a worker process loads no API code.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +80,11 @@ class EmbeddedLauncher(RuntimeLauncher):
                                      for m in missing])
 
 
+def derived(secret: bytes, purpose: str) -> bytes:
+    """A key of its own for each kind of signed token, so that none passes for another."""
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+
 def _secret(data_dir: Path) -> bytes:
     path = data_dir / ".api-secret"
     if not path.exists():
@@ -91,8 +98,9 @@ def _secret(data_dir: Path) -> bytes:
 
 def embedded_context(service: LocalService, config: ApiConfig | None = None) -> ApiContext:
     """The API over a LocalService's adapters (SQLite, the data dir's folder, the embedded executor)."""
+    from mediaflow.adapters.embedded.multipart import LocalMultipart
     from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
-    from mediaflow.api.config import ApiConfig
+    from mediaflow.api.config import ApiConfig, with_cors_origins
     from mediaflow.api.context import ApiContext
     from mediaflow.api.executions import ExecutionService
     from mediaflow.api.security import Signer
@@ -101,13 +109,18 @@ def embedded_context(service: LocalService, config: ApiConfig | None = None) -> 
     jobs = job_store(adapters)
     service.watch_jobs(jobs)
     queue = SQLiteTriggerQueue(adapters.db)
+    data_dir = Path(service.data_dir)
+    secret = _secret(data_dir)
     ctx = ApiContext(
         workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
         jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
-        launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
-        signer=Signer(_secret(Path(service.data_dir))), mode="embedded",
-        scratch_dir=Path(service.data_dir) / "tmp" / "api", webhooks=service.webhooks,
+        launcher=EmbeddedLauncher(service), config=with_cors_origins(config or ApiConfig(), service.settings),
+        signer=Signer(secret), mode="embedded",
+        scratch_dir=data_dir / "tmp" / "api", webhooks=service.webhooks,
         queue=queue,
+        # part URLs, upload tokens and downloads each signed with a key of their own: none passes for another
+        multipart=LocalMultipart(data_dir / "multipart", adapters.blobs, Signer(derived(secret, "parts"))),
+        signing_secret=lambda: derived(secret, "tokens"),
     )
     if queue.pending():  # messages left by a stopped server start now
         queue.kick(ExecutionService(ctx).run_queued)

@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaflow.embedded.app import FileResult, LocalService, expand_inputs, missing_runtimes
+from mediaflow.console import expand_inputs, human_size, read_workflow_file
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -25,15 +26,6 @@ VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
 def _service(args: argparse.Namespace) -> LocalService:
     return LocalService(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
                         tenant=getattr(args, "tenant", None))
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def result_dict(result: FileResult) -> dict[str, Any]:
@@ -77,9 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for issue in report.errors:
                 console.print(f"[red]error[/] {escape(str(issue))}")
             return 1
-        from mediaflow.compiler import compile_workflow
+        from mediaflow.compiler import compile_definition
 
-        unavailable = missing_runtimes(compile_workflow(report.definition, report.configs))
+        unavailable = missing_runtimes(compile_definition(report))
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
@@ -214,8 +206,6 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     with _service(args) as service:
         store = service.adapters.workflows
         if args.action == "add":
-            from mediaflow.cli_remote import read_workflow_file
-
             raw = read_workflow_file(args.file)
             if raw is None:
                 return 2

@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from mediaflow import samples
-from mediaflow.compiler import compile_workflow
+from mediaflow.compiler import compile_definition
 from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
+from mediaflow.errors import InvalidDefinition
 from mediaflow.validation import validate
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -58,12 +59,14 @@ def run_demo(out: Path, examples: Path, *, data_dir: Path | None = None, as_json
     with LocalService(data_dir=data_dir or out / "data", tenant="demo") as service:
         for path in sorted(examples.glob("*.json")):
             report = validate(path.read_bytes())
-            if not report.valid or report.definition is None:
-                rows.append({"workflow": path.stem, "status": "invalid", "note": str(report.errors[0])})
+            try:
+                compiled = compile_definition(report)
+            except InvalidDefinition as error:
+                rows.append({"workflow": path.stem, "status": "invalid", "note": str(error.issues[0])})
                 continue
-            compiled = compile_workflow(report.definition, report.configs)
+            assert compiled.definition is not None
             missing = missing_runtimes(compiled)
-            inputs = inputs_for(path.stem, report.definition.canonical(), made)
+            inputs = inputs_for(path.stem, compiled.definition.canonical(), made)
             if missing or not inputs:
                 rows.append({"workflow": path.stem, "status": "skipped",
                              "note": f"needs the {', '.join(missing) or 'ffmpeg'} toolchain"})
@@ -95,7 +98,7 @@ def _row(workflow: str, result: FileResult) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
-    from mediaflow.embedded.cli import human_size
+    from mediaflow.console import human_size
 
     table = Table(title="mediaflow demo")
     for column in ("workflow", "input", "status", "outputs", "size", "seconds"):

@@ -31,6 +31,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mediaflow.api.http import TEXT_TYPES
 from mediaflow.api.problems import PROBLEM_JSON, problem_body
+from mediaflow.dashboard import CSRF_HEADER, CSRF_VALUE, CsrfRejected, DashboardSite, Sessions, authorize, is_api_path
 
 Resolve = Callable[[dict[str, Any], Any], dict[str, Any]]
 Scope = MutableMapping[str, Any]
@@ -136,9 +137,10 @@ class ClientGone(Exception):
 class ResolverApp:
     """The ASGI adapter: HTTP request -> API Gateway event -> resolver (on a worker thread) -> HTTP response."""
 
-    def __init__(self, resolve: Resolve, limits: ServerLimits) -> None:
+    def __init__(self, resolve: Resolve, limits: ServerLimits, site: DashboardSite | None = None) -> None:
         self.resolve = resolve
         self.limits = limits
+        self.site = site
         self.executor = ThreadPoolExecutor(max_workers=limits.threads, thread_name_prefix="mediaflow-http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,6 +148,12 @@ class ResolverApp:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if self.site is not None and not is_api_path(scope["path"]):
+            request_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.site.handle, scope["method"], scope["path"], request_headers)
+            await _reply(send, answer.status, answer.headers, answer.body, scope["method"])
             return
         try:
             body = await self._body(scope, receive)
@@ -157,6 +165,14 @@ class ResolverApp:
         except ClientGone:
             return
         event = self._event(scope, body)
+        if self.site is not None:
+            try:
+                authorize(event, self.site.sessions)
+            except CsrfRejected:
+                await _reply(send, 403, [("Content-Type", PROBLEM_JSON)], problem_bytes(
+                    403, f"a request signed in by cookie must send {CSRF_HEADER}: {CSRF_VALUE}", "CsrfRejected"),
+                    scope["method"])
+                return
         loop = asyncio.get_running_loop()
         try:
             response = await loop.run_in_executor(self.executor, self.resolve, event, LocalContext())
@@ -303,7 +319,7 @@ class ApiServer:
 
     def __init__(self, resolve: Resolve, host: str = "127.0.0.1", port: int = 8080,
                  max_body_bytes: int = 10 * 1024 * 1024, *, limits: ServerLimits | None = None,
-                 access_log: bool = False) -> None:
+                 access_log: bool = False, site: DashboardSite | None = None) -> None:
         self.limits = limits or ServerLimits(max_body_bytes=max_body_bytes)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP,
@@ -315,7 +331,7 @@ class ApiServer:
         bound_host, bound_port = self.socket.getsockname()[:2]
         self.url = f"http://[{bound_host}]:{bound_port}" if ":" in str(bound_host) else \
             f"http://{bound_host}:{bound_port}"
-        self.app = ResolverApp(resolve, self.limits)
+        self.app = ResolverApp(resolve, self.limits, site)
         config = uvicorn.Config(
             self.app, http=_protocol_for(self.limits), lifespan="on", log_config=None, access_log=access_log,
             backlog=self.limits.backlog, limit_concurrency=self.limits.max_connections,
@@ -325,6 +341,7 @@ class ApiServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.context: Any = None  # the ApiContext behind ``resolve``, when local_api built it
 
     def start(self, timeout: float = 30.0) -> ApiServer:
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
@@ -347,11 +364,17 @@ class ApiServer:
 
 
 def local_api(service: Any, host: str = "127.0.0.1", port: int = 8080, config: Any = None, *,
-              access_log: bool = False) -> ApiServer:
-    """The embedded API over a LocalService, ready to ``start()``."""
+              access_log: bool = False, dashboard: bool = False) -> ApiServer:
+    """The embedded API over a LocalService, ready to ``start()``; ``dashboard`` adds the app at ``/`` and
+    cookie sessions for the service's tenant (``server.app.site.sessions.issue_token()`` makes a sign-in link)."""
     from mediaflow.api import create_app
     from mediaflow.embedded.bootstrap import embedded_context
 
     context = embedded_context(service, config)
     app = create_app(context)
-    return ApiServer(app.resolve, host, port, context.config.max_body_bytes, access_log=access_log)
+    site = DashboardSite(Sessions(service.tenant)) if dashboard else None
+    server = ApiServer(app.resolve, host, port, context.config.max_body_bytes, access_log=access_log, site=site)
+    server.context = context
+    if site is not None:
+        site.sessions.port = int(server.url.rsplit(":", 1)[1])
+    return server

@@ -20,6 +20,7 @@ from mediaflow.embedded.app import LocalService
 
 console = Console(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
+SWEEP_SECONDS = 3600.0  # how often serve deletes incomplete multipart uploads past their retention
 
 
 class UploadWatcher:
@@ -83,8 +84,11 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def access_log_to_stderr() -> None:
+    from mediaflow.dashboard import RedactSecrets
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler.addFilter(RedactSecrets())
     for name in ("uvicorn.access", "uvicorn.error", "mediaflow.server"):
         log = logging.getLogger(name)
         log.addHandler(handler)
@@ -115,13 +119,22 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
             config = dataclasses.replace(
                 defaults, rate_per_second=defaults.rate_per_second if rate_per_second is None else rate_per_second,
                 burst=defaults.burst if burst is None else burst)
-            server = local_api(service, host, port, config, access_log=True).start()
+            server = local_api(service, host, port, config, access_log=True, dashboard=True).start()
             service.webhooks.start()
             console.print(f"mediaflow API on {server.url}/v1 (docs {server.url}/v1/docs); "
                           f"watching {escape(str(watcher.root))} (Ctrl-C or SIGTERM stops)")
+            assert server.app.site is not None
+            # printed, never logged: the link signs one browser in as the service's tenant, then stops working
+            browser_url = server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+            console.print(f"dashboard: open {browser_url}/signin/{server.app.site.sessions.issue_token()} "
+                          "(a one-time sign-in link)", soft_wrap=True)
+            sweep_due = 0.0
             try:
                 while not stop.is_set():
                     watcher.scan()
+                    if time.monotonic() >= sweep_due:  # incomplete multipart uploads past their retention
+                        sweep_due = time.monotonic() + SWEEP_SECONDS
+                        server.context.multipart.sweep(config.multipart_expires_seconds)
                     stop.wait(poll_seconds)
                 console.print("stopping: finishing requests and running tasks")
             except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from mediaflow.catalog import Runtime
 from mediaflow.media import MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
 from mediaflow.settings import Settings, get_settings
@@ -44,7 +45,7 @@ def no_media() -> MediaRef:
 
 
 class TaskPayload(_Camel):
-    runtime: Literal["vips", "ffmpeg", "rembg", "light"]
+    runtime: Runtime
     run: RunContext
     media: MediaRef = Field(description="In a run started by an event (no media): NO_MEDIA, an empty reference "
                             "that metadata nodes may annotate")

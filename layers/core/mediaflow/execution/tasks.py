@@ -32,16 +32,12 @@ from mediaflow.execution.contract import (
 from mediaflow.filenames import node_prefix
 from mediaflow.media import MediaRef
 
-WORKERS: dict[str, str] = {
-    "vips": "mediaflow.workers.image:run_chain",
-    "ffmpeg": "mediaflow.workers.video:run_chain",
-    "rembg": "mediaflow.workers.cutout:run_chain",
-    "light": "mediaflow.workers.light:run_chain",
-}
-
 
 def load_worker(runtime: str) -> Worker:
-    module_name, _, attr = WORKERS[runtime].partition(":")
+    """The worker of ``runtime`` (``catalog.RUNTIMES[runtime].worker``), imported on first use."""
+    from mediaflow.catalog import RUNTIMES
+
+    module_name, _, attr = RUNTIMES[runtime].worker.partition(":")
     worker: Worker = getattr(importlib.import_module(module_name), attr)
     return worker
 
@@ -57,19 +53,16 @@ def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-RUNTIME_NAMES = {"vips": "libvips", "ffmpeg": "ffmpeg", "rembg": "rembg", "light": "light"}
-
-
 def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
     """The canonical kind and validated config of ``op`` for the ``runtime`` worker; InvalidDefinition
     names the node and the field (a kind the worker does not run, bad config, or config that makes the
     node run elsewhere, e.g. convert to mp4 on the image worker)."""
     from pydantic import ValidationError
 
-    from mediaflow.catalog import get_spec
+    from mediaflow.catalog import get_spec, runtime_label
     from mediaflow.errors import InvalidDefinition
 
-    name = RUNTIME_NAMES.get(runtime, runtime)
+    name = runtime_label(runtime)
     spec = get_spec(op.kind)
     if spec is None or spec.kind not in allowed:
         raise InvalidDefinition(f"kind {op.kind!r} does not run on the {name} worker (the {name} runtime)",
@@ -83,7 +76,7 @@ def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
                                 node_id=op.node_id, field=f"config.{path}" if path else "config") from None
     belongs = spec.runtime_for(config)
     if spec.runtime != "light" and belongs != runtime:
-        raise InvalidDefinition(f"{spec.kind} with this config runs on {RUNTIME_NAMES.get(belongs, belongs)}, "
+        raise InvalidDefinition(f"{spec.kind} with this config runs on {runtime_label(belongs)}, "
                                 f"not on the {name} worker", node_id=op.node_id, field="config")
     return spec.kind, config
 
@@ -242,11 +235,20 @@ def _refuse_media_ops(task: TaskPayload) -> None:
     from mediaflow.catalog import get_spec
     from mediaflow.errors import NodeError
 
-    for op in [*task.ops, *(op for branch in task.branches for op in branch)]:
-        spec = get_spec(op.kind)
-        if spec is None or spec.needs_media:
-            raise NodeError(f"`{op.node_id}` works on media, and this run (started by an event) has none",
-                            node_id=op.node_id)
+    def check(ops: list[Op]) -> bool:
+        """False once an op fetches media itself (the ops after it work on that media)."""
+        for op in ops:
+            spec = get_spec(op.kind)
+            if spec is not None and spec.makes_media:
+                return False
+            if spec is None or spec.needs_media:
+                raise NodeError(f"`{op.node_id}` works on media, and this run (started by an event) has none",
+                                node_id=op.node_id)
+        return True
+
+    if check(task.ops):
+        for branch in task.branches:
+            check(branch)
 
 
 def _item_fields(task: TaskPayload) -> dict[str, Any]:
@@ -278,5 +280,7 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
                 node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
-                error_message=error.message if status == "failed" else None, **_item_fields(task),
+                error_message=error.message if status == "failed" else None,
+                output=getattr(error, "output", None) if status == "failed" else None,  # e.g. an output kept
+                **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))

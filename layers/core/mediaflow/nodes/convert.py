@@ -11,6 +11,7 @@ from mediaflow.nodes.base import IMAGE_FORMATS, NodeConfig, normalise_format
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext
     from mediaflow.workers.image_state import ImagePipelineState
+    from mediaflow.workers.video_state import VideoState
 
 
 class Config(NodeConfig):
@@ -45,3 +46,12 @@ def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str
     plan.effort = config.effort
     plan.palette = False
     return {"format": plan.format, "quality": plan.quality, "lossless": plan.lossless}
+
+
+def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:
+    """To a video format (on the ffmpeg worker): a ``transcode`` with the format's default codecs."""
+    from mediaflow.nodes import transcode
+
+    plan = transcode.Config(output_format=config.output_format)
+    crf = transcode.crf_for_quality(config.compression_level, config.lossless)
+    return transcode.encode(state, plan, ctx.node_id, crf_override=crf)

@@ -1,7 +1,12 @@
-"""`storage`: persist the current media under the tenant's outputs prefix.
+"""`storage`: persist the current media under the tenant's outputs prefix, and export it.
 
 The object is copied to ``{tenant}/outputs/{prefix}{filename}``. Existing objects are never replaced
 unless ``overwrite`` is set: on a clash the name gets a numeric suffix (``photo-1.jpg``, ``photo-2.jpg``).
+
+The other destinations export that stored copy (mediaflow.nodes.storage_exports): ``s3`` (the user's allow-listed
+bucket, through the user's role when ``roleArn`` is set), ``url`` (a presigned PUT URL, usually mapped from
+the run's inputs) and ``local`` (embedded: a folder under the export root). A failed export is an
+ExportFailed error of the node; the copy in the outputs stays, and the run lists it.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from mediaflow.errors import Conflict, NotFound
+from mediaflow.errors import Conflict, ExportFailed, NotFound
 from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.storage_exports import EXPORTS, export, unsafe_relative
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment
@@ -23,10 +29,36 @@ MAX_SUFFIX = 1000
 
 
 class Config(NodeConfig):
-    destination: Literal["outputs", "convertly-storage", "custom"] = "outputs"
+    destination: Literal["outputs", "convertly-storage", "custom", "s3", "url", "local"] = "outputs"
     prefix: str = Field(default="", max_length=256, pattern=r"^[A-Za-z0-9_\-./{}]*$",
-                        description="Folder under the tenant's outputs; tokens like rename")
+                        description="Folder under the tenant's outputs (and under the export destination); "
+                                    "tokens like rename")
     overwrite: bool = False
+    bucket: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$",
+                               description="s3: the user's bucket (on the deployment's export allow-list)")
+    role_arn: str | None = Field(default=None, max_length=2048,
+                                 pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                 description="s3: a role in the user's account mediaflow assumes to write")
+    external_id: str | None = Field(default=None, min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$",
+                                    description="s3: the ExternalId the role's trust policy requires")
+    url: str | None = Field(default=None, max_length=8192,
+                            description="url: a presigned PUT URL (map it from the run's inputs with inputMappings)")
+    path: str | None = Field(default=None, max_length=1024, description="local: a folder under the export root")
+    filename: str | None = Field(default=None, max_length=200,
+                                 description="Exported file name; tokens like rename (default: the stored name)")
+
+    @model_validator(mode="after")
+    def _export_fields(self) -> Config:
+        if self.destination in EXPORTS:
+            for name in ("prefix", "path", "filename"):
+                problem = unsafe_relative(getattr(self, name) or "")
+                if problem:
+                    raise ValueError(f"{name}: {problem}")
+        if self.destination == "s3" and not self.bucket:
+            raise ValueError("bucket: an s3 export needs the bucket")
+        if self.external_id and not self.role_arn:
+            raise ValueError("externalId: goes with roleArn")
+        return self
 
 
 def output_prefix(media: MediaRef, config: Config, ctx: OpContext) -> str:
@@ -113,5 +145,14 @@ def execute(
         "bucket": stored.bucket, "key": stored.key, "size": stored.size, "etag": stored.etag,
         "filename": filename,
     })
-    return result, {"key": stored.key, "bucket": stored.bucket, "destination": config.destination,
-                    "size": stored.size}
+    output: dict[str, Any] = {"key": stored.key, "bucket": stored.bucket, "destination": config.destination,
+                              "size": stored.size}
+    if config.destination in EXPORTS:
+        try:
+            output["export"] = export(result, config, ctx, env)
+        except ExportFailed as failed:
+            failed.output = {**output, "media": result.to_state()}  # kept in the outputs: the run lists it
+            failed.message = f"{failed.message} (the output is kept at {stored.key})"
+            failed.args = (failed.message,)
+            raise
+    return result, output

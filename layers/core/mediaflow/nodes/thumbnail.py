@@ -16,6 +16,7 @@ from mediaflow.nodes.base import NodeConfig
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext
     from mediaflow.workers.image_state import ImagePipelineState
+    from mediaflow.workers.video_state import VideoState
 
 
 FRAME_MAX_WIDTH = 4096  # the widest box a thumbnail asks for: the frame never needs more
@@ -69,3 +70,14 @@ def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str
     state.encode.format = config.output_format
     state.encode.strip = True
     return {"width": int(image.width), "height": int(image.height), "format": config.output_format}
+
+
+def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:
+    """On a video (the ffmpeg worker): one frame scaled to fit (or cover and crop) the box; without
+    ``atSeconds``, the most representative frame (ffmpeg's thumbnail filter) near 10 % of the duration."""
+    from mediaflow.nodes import poster_frame
+
+    crop = config.crop != "none" and config.height is not None
+    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None,
+                             best_frame=config.at_seconds is None,
+                             fmt=config.output_format, width=config.width, height=config.height, crop=crop)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import socket
 import ssl
 import threading
 import time
@@ -18,7 +17,14 @@ from typing import Any
 
 from mediaflow.clock import now_iso
 from mediaflow.ports import WebhookRepository
-from mediaflow.webhooks.ssrf import Resolver, Target, UnsafeWebhookUrl, check_url, system_resolver
+from mediaflow.webhooks.ssrf import (
+    Resolver,
+    Target,
+    UnsafeWebhookUrl,
+    check_url,
+    pinned_connection,
+    system_resolver,
+)
 
 DEFAULT_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0)
 MAX_RETRY_AFTER = 86_400.0
@@ -34,31 +40,9 @@ class Response:
 Sender = Callable[[Target, bytes, dict[str, str], float], Response]
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address that passed the SSRF check, whatever DNS says now."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = target.address
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
 def pinned_send(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> Response:
     """POST without following redirects (a 3xx is just a failed attempt)."""
-    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(target, timeout)
+    connection = pinned_connection(target, timeout)
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()

@@ -8,8 +8,10 @@ parsed the way a socket library would before they are judged.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -127,11 +129,42 @@ def check_url(url: str, *, allow_loopback_http: bool = False, resolver: Resolver
     if allow_loopback_http and loopback_only:
         return Target(parts.scheme, host, port, _path(parts.path, parts.query), str(parsed[0]))
     if parts.scheme != "https":
-        raise UnsafeWebhookUrl("webhook URLs must use https", field="url")
+        raise UnsafeWebhookUrl("the URL must use https", field="url")
     for address in parsed:
         if is_forbidden(address):
             raise UnsafeWebhookUrl(f"{host} resolves to {address}, which is not a public address", field="url")
     return Target(parts.scheme, host, port, _path(parts.path, parts.query), str(parsed[0]))
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that passed the SSRF check, whatever DNS says now."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked address, with the certificate verified for the URL's host name."""
+
+    def __init__(self, target: Target, timeout: float, context: ssl.SSLContext | None = None) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=context or ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def pinned_connection(target: Target, timeout: float,
+                      context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+    """A connection to ``target``'s checked address (https or, for loopback allowances, http)."""
+    if target.scheme == "https":
+        return PinnedHTTPSConnection(target, timeout, context)
+    return PinnedHTTPConnection(target, timeout)
 
 
 def _path(path: str, query: str) -> str:

@@ -10,17 +10,18 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.errors import MediaDecodeError, MediaTooLarge, ToolchainError, UnsupportedMedia
 from mediaflow.execution.contract import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
-from mediaflow.execution.tasks import input_file, output_prefix, scratch_dir
+from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
-from mediaflow.nodes.background_remove import Config
 from mediaflow.settings import Settings
 from mediaflow.sniff import sniff_file
 
-KINDS = frozenset({"background_remove"})
+if TYPE_CHECKING:
+    from mediaflow.nodes.background_remove import Config
+
 RASTER = frozenset({"jpeg", "png", "webp", "gif", "tiff", "bmp", "heic", "avif"})
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp"}
 
@@ -98,7 +99,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     op = task.ops[0]
     if len(task.ops) != 1 or op.kind != "background_remove":
         raise ToolchainError("the rembg runtime runs one background_remove op per task", node_id=op.node_id)
-    config = Config.model_validate(op.config)
+    _, config = parse_op(op, frozenset({"background_remove"}), "rembg")
     started = time.time()
     with scratch_dir(env, "rembg-") as workdir:
         source = workdir / "source"

@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.errors import ActiveContentRefused, MediaDecodeError, MediaTooLarge, NodeError, UnsupportedMedia
 from mediaflow.execution.contract import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
-from mediaflow.execution.tasks import input_file, output_prefix, scratch_dir
+from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
-from mediaflow.nodes.pdf_preview import Config
 from mediaflow.sniff import sniff_file
+
+if TYPE_CHECKING:
+    from mediaflow.nodes.pdf_preview import Config
 
 ACTIVE_CONTENT = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction\s*<<[^>]*/S\s*/JavaScript)\b")
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
@@ -77,7 +79,7 @@ def render_pages(path: Path, config: Config, node_id: str, max_pixels: int, work
 
 def run_pdf_preview(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     op = task.ops[0]
-    config = Config.model_validate(op.config)
+    _, config = parse_op(op, frozenset({"pdf_preview"}), "vips")
     started = time.time()
     with scratch_dir(env, "pdf-") as workdir:
         source = workdir / "source.pdf"

@@ -47,15 +47,14 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyvips
 
-from mediaflow.catalog import get_spec
+from mediaflow.catalog import annotation_kinds, get_spec, kinds_for, node_module
 from mediaflow.errors import (
     EmptyMedia,
     MediaDecodeError,
@@ -69,7 +68,6 @@ from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, 
 from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import NodeConfig
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
 from mediaflow.workers import pillow_fallback
@@ -83,15 +81,18 @@ from mediaflow.workers.image_state import (
     to_uchar,
 )
 
-IMAGE_KINDS = frozenset({"convert", "compress", "resize", "adjust", "strip_metadata", "watermark",
-                         "thumbnail", "image_to_pdf", "inspect"})
-ANNOTATION_KINDS = frozenset({"rename", "transform"})
-KINDS = IMAGE_KINDS | ANNOTATION_KINDS | {"pdf_preview"}
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad
+
 # Fan-out tasks keep the shared decode in memory up to this size (above it each branch decodes again).
 SHARED_DECODE_MAX_PIXELS = 40_000_000
-GEOMETRY_KINDS = frozenset({"resize", "thumbnail"})
-# Ops that leave pixels and geometry alone, so a later resize may still shrink on load.
-PASSIVE_KINDS = frozenset({"convert", "compress", "strip_metadata", "image_to_pdf", "inspect"})
+# pdf_preview runs alone (workers/document.py renders pages); every other vips kind joins the pipeline.
+STANDALONE_KINDS = frozenset({"pdf_preview"})
+
+
+def pipeline_kinds() -> frozenset[str]:
+    """The kinds whose ``apply`` edits the libvips pipeline (from the catalog)."""
+    return kinds_for("vips") - STANDALONE_KINDS
 
 # Loaders libvips may use on untrusted input; every other loader class stays blocked.
 ALLOWED_LOADERS = ("VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp", "VipsForeignLoadHeif",
@@ -106,11 +107,6 @@ OPTIMIZE_CODING_MAX_PIXELS = 24_000_000
 # libvips reports failures as text; these words mark a problem with the input rather than the encoder.
 _DECODE_FAILURE = re.compile(r"load|premature|corrupt|truncat|invalid|\bread\b|out of order|decode|"
                              r"gifload|tiff2vips", re.IGNORECASE)
-
-
-ImageApply = Callable[[ImagePipelineState, Any, OpContext], "dict[str, Any] | None"]
-LoadSize = Callable[[Any, int, int], "tuple[int, int] | None"]
-Annotate = Callable[[MediaRef, Any, OpContext], MediaRef]
 
 
 @dataclass
@@ -454,7 +450,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
 def _parse_steps(task: TaskPayload, ops: list[Op]) -> list[_Step]:
     steps: list[_Step] = []
     for op in ops:
-        kind, config = parse_op(op, IMAGE_KINDS | ANNOTATION_KINDS, "vips")
+        kind, config = parse_op(op, pipeline_kinds() | annotation_kinds(), "vips")
         steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
     return steps
 
@@ -467,8 +463,9 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     source_path = workdir / "source"
     source_path = input_file(env, task.media.key, source_path)
     sniffed = _sniff(source_path, first_id)
-    pixel_steps = [step for step in every_step if step.kind in IMAGE_KINDS]
-    inspect_only = all(step.kind in ("inspect", *ANNOTATION_KINDS) for step in every_step)
+    pipeline, annotation = pipeline_kinds(), annotation_kinds()
+    pixel_steps = [step for step in every_step if step.kind in pipeline]
+    inspect_only = all(step.kind == "inspect" or step.kind in annotation for step in every_step)
     if inspect_only and not sniffed.is_raster_image and not branches:
         return _inspect_other(task, env, steps, sniffed, source_path)
     if not sniffed.is_raster_image:
@@ -481,7 +478,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
     autorotate = not any(getattr(step.config, "keep_orientation", False) for step in pixel_steps
                          if step.kind == "strip_metadata")
-    load_size = _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
+    load_size = _first_load_size([step for step in steps if step.kind in pipeline] if branches
                                  else pixel_steps, info, autorotate)
     try:
         if inspect_only:
@@ -527,14 +524,15 @@ def _apply_steps(state: ImagePipelineState, steps: list[_Step], outcomes: list[O
                  first_id: str) -> list[_Step]:
     """Run the pixel/encode-plan ops in order; returns the annotations left for after the encode."""
     annotations: list[_Step] = []
+    annotation = annotation_kinds()
     for step in steps:
-        if step.kind in ANNOTATION_KINDS:
+        if step.kind in annotation:
             annotations.append(step)
             continue
         started = time.time()
-        executor: ImageApply = _node_module(step.kind).apply
+        executor: ImageOp = node_module(step.kind)
         try:
-            output = executor(state, step.config, step.ctx)
+            output = executor.apply(state, step.config, step.ctx)
         except MediaflowError as error:
             error.node_id = error.node_id or step.node_id
             raise
@@ -568,8 +566,8 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
             last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms}
     for step in annotations:
         started = time.time()
-        annotate: Annotate = _node_module(step.kind).apply
-        media = annotate(media, step.config, step.ctx)
+        annotation: Annotation = node_module(step.kind)
+        media = annotation.apply(media, step.config, step.ctx)
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(),
                                   {"filename": media.filename} if step.kind == "rename"
                                   else {"metadataKeys": sorted(media.metadata)}))
@@ -578,12 +576,6 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
     if not inspect_only:
         media = _upload(task, env, steps[-1].node_id, media, out_path)
     return media
-
-
-def _node_module(kind: str) -> Any:
-    spec = get_spec(kind)
-    assert spec is not None
-    return spec.module
 
 
 def _sniff(path: Path, node_id: str) -> Sniffed:
@@ -604,13 +596,14 @@ def _check_pixels(info: SourceInfo, settings: Settings, node_id: str) -> None:
 def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> tuple[int, int] | None:
     width, height = info.display_size(autorotate)
     for step in steps:
-        if step.kind in GEOMETRY_KINDS:
-            chooser: LoadSize = _node_module(step.kind).load_size
-            size = chooser(step.config, width, height)
+        spec = get_spec(step.kind)
+        if spec is not None and spec.geometry:
+            op: ShrinkOnLoad = node_module(step.kind)
+            size = op.load_size(step.config, width, height)
             if size is None or size[0] > width or size[1] > height or size == (width, height):
                 return None
             return size
-        if step.kind not in PASSIVE_KINDS:
+        if spec is None or not spec.passive:
             return None
     return None
 
@@ -669,8 +662,7 @@ def _passthrough_media(task: TaskPayload, info: SourceInfo, state: ImagePipeline
 def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], sniffed: Sniffed,
                    path: Path) -> ChainResult:
     """Inspect media the image worker does not decode: report what the bytes are, nothing more."""
-    from mediaflow.nodes import inspect as inspect_node
-
+    inspect_node: Reports = node_module("inspect")
     outcomes: list[OpOutcome] = []
     media = task.media.model_copy(update={
         "content_type": sniffed.content_type, "media_type": sniffed.media_type, "size": path.stat().st_size,
@@ -688,12 +680,12 @@ def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], 
                 media = media.model_copy(update={
                     "width": report.get("width"), "height": report.get("height"),
                     "duration_ms": report.get("durationMs")})
-            output, extra = inspect_node.finish(report, step.config, step.ctx, media)  # type: ignore[arg-type]
+            output, extra = inspect_node.finish(report, step.config, step.ctx, media)
             if extra is not None:
                 env.blobs.put_bytes(*extra)
         else:
-            annotate: Annotate = _node_module(step.kind).apply
-            media = annotate(media, step.config, step.ctx)
+            annotation: Annotation = node_module(step.kind)
+            media = annotation.apply(media, step.config, step.ctx)
             output = {"filename": media.filename}
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output))
     return ChainResult(media=media, outcomes=outcomes)

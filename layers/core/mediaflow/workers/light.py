@@ -1,42 +1,35 @@
-"""The light worker (runtime ``light``): metadata, checks and delivery on the media reference.
+r"""The light worker (runtime ``light``): metadata, checks and delivery on the media reference.
 
 The light kinds never transform pixels or samples, so the worker works on the :class:`MediaRef` and
 touches the stored object only when an op needs it: ``storage`` copies it, ``validate`` reads a header
 (or probes a copy) when a rule needs a dimension or a duration the reference does not carry. Ops run in
 chain order; each one's output reference is the next one's input.
 
-Per-op interface: ``rename`` and ``transform`` define ``apply(media, config, ctx) -> MediaRef`` (shared
-with the image worker, which runs them after its encode); ``validate``, ``storage``, ``webhook``,
-``notify``, ``publish``, ``ai_generate`` and the provider kinds (Rekognition, Replicate) define
-``execute(media, config, ctx, env) -> (MediaRef, output dict)``.
-The triggers (``upload``, ``event``, ``email``, ``queue``) pass the media through.
+Per-op interface (:mod:`mediaflow.nodes.base`): the annotation kinds (``rename``, ``transform``) are
+:class:`~mediaflow.nodes.base.Annotation`\ s (shared with the media workers, which run them after their
+encode); the other light task kinds (``validate``, ``storage``, ``import_url``, ``webhook``, ``notify``, ``publish``,
+``ai_generate``, the provider kinds) are :class:`~mediaflow.nodes.base.LightOp`\ s. The triggers
+(``upload``, ``event``, ``email``, ``queue``) pass the media through.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mediaflow.catalog import get_spec
+from mediaflow.catalog import annotation_kinds, get_spec, kinds_for, node_module
 from mediaflow.errors import MediaflowError
 from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, TaskEnvironment, TaskPayload
 from mediaflow.execution.tasks import parse_op
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import NodeConfig
 
-Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
-
-ANNOTATION_KINDS = frozenset({"rename", "transform"})
-EXECUTE_KINDS = frozenset({"validate", "storage", "webhook", "notify", "publish", "ai_generate",
-                           "aws_rekognition_moderation", "aws_rekognition", "replicate", "replicate_deoldify"})
-PASS_THROUGH_KINDS = frozenset({"upload", "event", "email", "queue"})
-LIGHT_KINDS = ANNOTATION_KINDS | EXECUTE_KINDS | PASS_THROUGH_KINDS
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, LightOp, NodeConfig
 
 
 def parse_config(op: Op) -> tuple[str, NodeConfig]:
     """The canonical kind and the validated config of ``op``; InvalidDefinition names the field."""
-    kind, config = parse_op(op, LIGHT_KINDS, "light")
+    kind, config = parse_op(op, kinds_for("light") | annotation_kinds(), "light")
     return kind, config
 
 
@@ -49,14 +42,15 @@ def _annotation_output(kind: str, media: MediaRef) -> dict[str, Any]:
 def run_op(kind: str, media: MediaRef, config: NodeConfig, ctx: OpContext,
            env: TaskEnvironment) -> tuple[MediaRef, dict[str, Any]]:
     """Run one light op on ``media``; returns the new reference and the op's recorded output."""
-    if kind in PASS_THROUGH_KINDS:
+    spec = get_spec(kind)
+    if spec is None or spec.role == "trigger":  # the entry points pass the media through
         return media, {}
-    module = get_spec(kind).module  # type: ignore[union-attr]
-    if kind in ANNOTATION_KINDS:
-        updated: MediaRef = module.apply(media, config, ctx)
+    if spec.annotation:
+        annotation: Annotation = node_module(kind)
+        updated = annotation.apply(media, config, ctx)
         return updated, _annotation_output(kind, updated)
-    execute: Executor = module.execute
-    return execute(media, config, ctx, env)
+    op: LightOp = node_module(kind)
+    return op.execute(media, config, ctx, env)
 
 
 def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:

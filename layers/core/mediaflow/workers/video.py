@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mediaflow.catalog import get_spec
+from mediaflow.catalog import annotation_kinds, kinds_for, node_module
 from mediaflow.errors import (
     EmptyMedia,
     ExceedsLambdaBudget,
@@ -61,7 +61,6 @@ from mediaflow.execution.contract import ChainResult, OpContext, OpOutcome, Task
 from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
 from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
-from mediaflow.nodes.base import NodeConfig
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, MEDIA_TYPES, sniff_file
 from mediaflow.workers.ffmpeg_tools import (
@@ -72,15 +71,10 @@ from mediaflow.workers.ffmpeg_tools import (
 )
 from mediaflow.workers.video_state import Produced, Sidecar, VideoState, Window
 
-VIDEO_KINDS = frozenset({"convert", "transcode", "audio", "trim", "poster_frame", "storyboard", "gif",
-                         "extract_audio", "thumbnail"})
-ANNOTATION_KINDS = frozenset({"rename", "transform"})
-KINDS: frozenset[str] = VIDEO_KINDS | ANNOTATION_KINDS
-"""Kinds this worker runs (read by :func:`mediaflow.embedded.app.missing_runtimes`)."""
+if TYPE_CHECKING:
+    from mediaflow.nodes.base import Annotation, NodeConfig, VideoOp
 
-
-
-__all__ = ["KINDS", "Sidecar", "VideoState", "Window", "probe", "run_chain"]
+__all__ = ["Sidecar", "VideoState", "Window", "probe", "run_chain"]
 
 
 @dataclass
@@ -109,9 +103,9 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
 def _parse_steps(task: TaskPayload) -> list[_Step]:
     steps: list[_Step] = []
     for op in task.ops:
-        kind, config = parse_op(op, KINDS, "ffmpeg")
+        kind, config = parse_op(op, kinds_for("ffmpeg") | annotation_kinds(), "ffmpeg")
         steps.append(_Step(op.node_id, kind, config, OpContext(node_id=op.node_id, run=task.run, item=task.item)))
-    if not any(step.kind in VIDEO_KINDS for step in steps):
+    if not any(step.kind in kinds_for("ffmpeg") for step in steps):
         raise InvalidDefinition("an ffmpeg task needs at least one audio/video op", node_id=task.ops[0].node_id)
     return steps
 
@@ -134,7 +128,8 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
     state = VideoState(env=env, workdir=workdir, media=task.media, path=source, sniffed=sniffed, info=info,
                        first_node_id=first_id)
-    media_steps = [step for step in steps if step.kind in VIDEO_KINDS]
+    video_kinds = kinds_for("ffmpeg")
+    media_steps = [step for step in steps if step.kind in video_kinds]
     outcomes: list[OpOutcome] = []
     for position, step in enumerate(media_steps):
         state.following = [later.kind for later in media_steps[position + 1:]]
@@ -150,12 +145,13 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     if produced is None:  # pragma: no cover - every chain ends with an op that writes a file
         raise InvalidDefinition("the chain produced no output", node_id=first_id)
     media = _draft_media(task, produced)
+    annotations = annotation_kinds()
     for step in steps:
-        if step.kind not in ANNOTATION_KINDS:
+        if step.kind not in annotations:
             continue
         started = time.time()
-        annotate: Callable[[MediaRef, Any, OpContext], MediaRef] = _node_module(step.kind).apply
-        media = annotate(media, step.config, step.ctx)
+        annotation: Annotation = node_module(step.kind)
+        media = annotation.apply(media, step.config, step.ctx)
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(),
                                   {"filename": media.filename} if step.kind == "rename"
                                   else {"metadataKeys": sorted(media.metadata)}))
@@ -223,38 +219,8 @@ def check_time_budget(env: TaskEnvironment, kinds: Sequence[str], duration: floa
 
 
 def _execute(state: VideoState, step: _Step) -> dict[str, Any] | None:
-    if step.kind == "convert":
-        return run_convert(state, step.config, step.ctx)
-    if step.kind == "thumbnail":
-        return run_thumbnail(state, step.config, step.ctx)
-    executor: Callable[[VideoState, Any, OpContext], dict[str, Any] | None] = _node_module(step.kind).run_video
-    return executor(state, step.config, step.ctx)
-
-
-def run_convert(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
-    """``convert`` to a video format: a ``transcode`` with the format's default codecs."""
-    from mediaflow.nodes import transcode
-
-    plan = transcode.Config(output_format=config.output_format)
-    crf = transcode.crf_for_quality(config.compression_level, config.lossless)
-    return transcode.encode(state, plan, ctx.node_id, crf_override=crf)
-
-
-def run_thumbnail(state: VideoState, config: Any, ctx: OpContext) -> dict[str, Any]:
-    """``thumbnail`` on a video: one frame scaled to fit (or cover and crop) the box; without ``atSeconds``, the
-    most representative frame (ffmpeg's thumbnail filter) near 10 % of the duration."""
-    from mediaflow.nodes import poster_frame
-
-    crop = config.crop != "none" and config.height is not None
-    return poster_frame.grab(state, ctx.node_id, at_seconds=config.at_seconds, at_percent=None,
-                             best_frame=config.at_seconds is None,
-                             fmt=config.output_format, width=config.width, height=config.height, crop=crop)
-
-
-def _node_module(kind: str) -> Any:
-    spec = get_spec(kind)
-    assert spec is not None
-    return spec.module
+    op: VideoOp = node_module(step.kind)
+    return op.run_video(state, step.config, step.ctx)
 
 
 def _draft_media(task: TaskPayload, produced: Produced) -> MediaRef:

@@ -47,10 +47,16 @@ class AwsAdapters:
                 log_group_arn=s.state_machine_log_group_arn, express_runner=s.express_runner_function,
                 versions_kept=s.state_machine_versions_kept,
                 version_grace_seconds=s.state_machine_version_grace_seconds,
-                function_arns={"VipsFunctionArn": s.vips_function_arn, "FfmpegFunctionArn": s.ffmpeg_function_arn,
-                               "RembgFunctionArn": s.rembg_function_arn, "LightFunctionArn": s.light_function_arn,
-                               **long_route_values(s)})
+                function_arns={**function_arn_values(s), **long_route_values(s)})
         return self._orchestrator
+
+
+def function_arn_values(s: Settings) -> dict[str, str]:
+    """The Lambda ARN of each runtime under its placeholder (``catalog.RUNTIMES[...].resource``); the setting
+    of runtime ``vips`` is ``vips_function_arn``."""
+    from mediaflow.catalog import RUNTIMES
+
+    return {profile.placeholder: str(getattr(s, f"{runtime}_function_arn")) for runtime, profile in RUNTIMES.items()}
 
 
 def long_route_values(s: Settings) -> dict[str, str]:

@@ -10,16 +10,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mediaflow.errors import Conflict, InternalError, MediaflowError, NotFound, TransientError
+from mediaflow.errors import Conflict, InternalError, InvalidUpload, MediaflowError, NotFound, TransientError
 
 NOT_FOUND_CODES = frozenset({
     "404", "NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFoundException", "StateMachineDoesNotExist",
-    "ExecutionDoesNotExist", "NoSuchVersion",
+    "ExecutionDoesNotExist", "NoSuchVersion", "NoSuchUpload",
 })
 CONFLICT_CODES = frozenset({
     "ConditionalCheckFailedException", "PreconditionFailed", "412", "ExecutionAlreadyExists",
     "StateMachineAlreadyExists", "TransactionConflictException", "ConflictException",
 })
+UPLOAD_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "EntityTooLarge"})
 TRANSIENT_CODES = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "ProvisionedThroughputExceededException",
     "RequestLimitExceeded", "SlowDown", "InternalError", "InternalServerError", "InternalFailure",
@@ -41,6 +42,8 @@ def translate(error: BaseException, what: str = "") -> MediaflowError:
         return NotFound(f"{what} not found" if what else "not found")
     if code in CONFLICT_CODES:
         return Conflict(message)
+    if code in UPLOAD_CODES:
+        return InvalidUpload(message, field="parts")
     if code == "TransactionCanceledException":
         reasons = getattr(error, "response", {}).get("CancellationReasons") or []
         if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons:

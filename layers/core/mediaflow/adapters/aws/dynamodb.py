@@ -410,6 +410,9 @@ def _key_doc(item: dict[str, Any]) -> dict[str, Any]:
             "createdAt": item.get("createdAt"), "revokedAt": item.get("revokedAt")}
 
 
+SECRET_PK = "#deployment"  # never a tenant id (tenant ids cannot start with #)
+
+
 class DynamoDBKeyStore(DynamoTable):
     """API keys: only the SHA-256 of a key is stored (key format and hash as the embedded SQLiteKeyStore)."""
 
@@ -438,6 +441,25 @@ class DynamoDBKeyStore(DynamoTable):
 
         items = self._query_all(KeyConditionExpression=Key("pk").eq(tenant) & Key("sk").begins_with(KEY))
         return sorted((_key_doc(item) for item in items), key=lambda d: (d["createdAt"] or "", d["keyId"]))
+
+    def signing_secret(self) -> bytes:
+        """The deployment's secret for signed tokens (upload tokens, multipart handles): made once, with a
+        conditional write so concurrent cold starts agree on one; the item has no keyHash, so no key matches."""
+        from botocore.exceptions import ClientError
+
+        where = {"pk": SECRET_PK, "sk": "signing-secret"}
+        with translated("signing secret"):
+            item = self.table.get_item(Key=where, ConsistentRead=True).get("Item")
+        if item is None:
+            try:
+                self.table.put_item(Item={**where, "secret": secrets.token_bytes(32)},
+                                    ConditionExpression="attribute_not_exists(pk)")
+            except ClientError as error:
+                if not _conditional(error):
+                    raise translate(error, "signing secret") from error
+            with translated("signing secret"):
+                item = self.table.get_item(Key=where, ConsistentRead=True)["Item"]
+        return bytes(item["secret"].value if hasattr(item["secret"], "value") else item["secret"])
 
     def revoke(self, tenant: str, key_id: str) -> None:
         from botocore.exceptions import ClientError

@@ -236,3 +236,53 @@ class S3BlobStore:
                 "get_object", Params={"Bucket": self.bucket_for(key), "Key": key},
                 ExpiresIn=expires_seconds or self.presign_seconds)
         return url
+
+
+class S3Multipart:
+    """The MultipartStore port on S3 multipart uploads; parts go straight to S3 through presigned URLs.
+    Incomplete uploads are aborted by the buckets' lifecycle rule (AbortIncompleteMultipartUpload)."""
+
+    def __init__(self, blobs: S3BlobStore) -> None:
+        self.blobs = blobs
+        self.s3 = blobs.s3
+
+    def create(self, key: str, content_type: str, metadata: dict[str, str]) -> str:
+        validate_key(key)
+        with translated(f"object {key!r}"):
+            answer = self.s3.create_multipart_upload(Bucket=self.blobs.bucket_for(key), Key=key,
+                                                     ContentType=content_type, Metadata=metadata)
+        return str(answer["UploadId"])
+
+    def part_url(self, key: str, upload_id: str, part_number: int, expires_seconds: int, base: str) -> str:
+        url: str = self.s3.generate_presigned_url(
+            "upload_part", ExpiresIn=expires_seconds,
+            Params={"Bucket": self.blobs.bucket_for(key), "Key": key, "UploadId": upload_id,
+                    "PartNumber": part_number})
+        return url
+
+    def receive_part(self, token: str, data: bytes) -> tuple[int, str] | None:
+        return None  # parts are PUT to S3 itself
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        marker = 0
+        while True:
+            with translated(f"upload of {key!r}"):
+                page = self.s3.list_parts(Bucket=self.blobs.bucket_for(key), Key=key, UploadId=upload_id,
+                                          PartNumberMarker=marker)
+            parts.extend({"partNumber": int(p["PartNumber"]), "etag": str(p["ETag"]), "size": int(p["Size"])}
+                         for p in page.get("Parts") or [])
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> MediaRef:
+        with translated(f"upload of {key!r}"):
+            self.s3.complete_multipart_upload(
+                Bucket=self.blobs.bucket_for(key), Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]})
+        return self.blobs.head(key)
+
+    def abort(self, key: str, upload_id: str) -> None:
+        with translated(f"upload of {key!r}"):
+            self.s3.abort_multipart_upload(Bucket=self.blobs.bucket_for(key), Key=key, UploadId=upload_id)

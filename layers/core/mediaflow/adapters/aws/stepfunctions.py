@@ -234,6 +234,12 @@ class StepFunctionsOrchestrator:
             raise translate(error, f"execution {execution!r}") from error
         return True
 
+    def describe_execution(self, execution: str) -> dict[str, Any]:
+        """DescribeExecution: the input, output, error and cause of one execution."""
+        with translated(f"execution {execution!r}"):
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution)
+        return described
+
     def stop(self, execution: str, cause: str = "cancelled") -> None:
         with translated(f"execution {execution!r}"):
             self.sfn.stop_execution(executionArn=execution, error="Cancelled", cause=cause)

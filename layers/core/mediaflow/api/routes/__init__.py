@@ -1,5 +1,6 @@
-"""Route modules: each exposes ``register(app)`` or a module-level ``SecuredRouter``; handlers parse, call
-the use case and reply."""
+"""Route modules: each is a module-level :class:`SecuredRouter` (powertools' split-router pattern) that
+``api.app.create_app`` includes; handlers parse, call the use case and reply. The helpers every route
+uses (the caller's tenant, ``If-Match``, the base URL, ``reply``) live here."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic.alias_generators import to_camel
 if TYPE_CHECKING:
     from mediaflow.api.app import MediaflowResolver
     from mediaflow.api.context import ApiContext
+    from mediaflow.api.security import Principal
 
 
 def reply(model: type[BaseModel], data: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -36,7 +38,7 @@ class SecuredRouter(Router):
     Several resolvers may include the same router in one process (tests build more than one): the
     resolver that is resolving binds itself to its routers first, under its one-request-at-a-time lock."""
 
-    def __init__(self, name: str, *, in_schema: bool = True) -> None:
+    def __init__(self, name: str = "", *, in_schema: bool = True) -> None:
         super().__init__()
         self.name = name
         self.scopes: list[tuple[str, str, str | None]] = []
@@ -58,7 +60,8 @@ class SecuredRouter(Router):
         kwargs.setdefault("include_in_schema", self.in_schema)
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-            operation_id = kwargs.pop("operation_id", None) or to_camel(f"{self.name}_{handler.__name__}")
+            prefixed = f"{self.name}_{handler.__name__}" if self.name else handler.__name__
+            operation_id = kwargs.pop("operation_id", None) or to_camel(prefixed)
             return self.route(rule, method.upper(), operation_id=operation_id, **kwargs)(handler)
 
         return register
@@ -76,6 +79,9 @@ class SecuredRouter(Router):
     def ctx(self) -> ApiContext:
         return self.app.ctx
 
+    def principal(self) -> Principal:
+        return self.app.principal()
+
     def tenant(self) -> str:
         return self.app.principal().tenant
 
@@ -83,3 +89,19 @@ class SecuredRouter(Router):
     def raw_event(self) -> dict[str, Any]:
         event: dict[str, Any] = self.app.current_event.raw_event
         return event
+
+    @property
+    def headers(self) -> Any:
+        return self.app.current_event.headers
+
+    def base_url(self) -> str:
+        """The URL the client reached (API Gateway stage included)."""
+        from mediaflow.api.http import base_url
+
+        return base_url(self.raw_event)
+
+    def if_match(self) -> int | None:
+        """The version in the request's ``If-Match`` header (None when absent)."""
+        from mediaflow.api.workflows import parse_if_match
+
+        return parse_if_match(self.headers.get("if-match") or self.headers.get("If-Match"))

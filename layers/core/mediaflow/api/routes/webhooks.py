@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -11,14 +11,14 @@ from pydantic.alias_generators import to_camel
 
 from mediaflow.api.models import Model, examples
 from mediaflow.api.problems import ApiProblem
-from mediaflow.api.routes import no_content, reply
+from mediaflow.api.routes import SecuredRouter, no_content, reply
 from mediaflow.errors import NotFound
-
-if TYPE_CHECKING:
-    from mediaflow.api.app import MediaflowResolver
 
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 TAGS = ["webhooks"]
+
+
+router = SecuredRouter()
 
 
 class WebhookIn(Model):
@@ -86,61 +86,68 @@ class Secret(Model):
     secret: str
 
 
-def require_own_workflow(app: MediaflowResolver, workflow_id: str) -> None:
+def require_own_workflow(workflow_id: str) -> None:
     """404 unless the workflow is the caller's (another tenant's id reads as not found)."""
     try:
-        app.ctx.workflows.get(app.principal().tenant, workflow_id)
+        router.ctx.workflows.get(router.tenant(), workflow_id)
     except NotFound:
         raise NotFound(f"workflow {workflow_id!r} not found", field="workflowId") from None
 
 
-def register(app: MediaflowResolver) -> None:
-    def hooks() -> Any:
-        if app.ctx.webhooks is None:
-            raise ApiProblem(503, "webhooks are not configured in this deployment", code="WebhooksUnavailable")
-        return app.ctx.webhooks
+def hooks() -> Any:
+    if router.ctx.webhooks is None:
+        raise ApiProblem(503, "webhooks are not configured in this deployment", code="WebhooksUnavailable")
+    return router.ctx.webhooks
 
-    @app.secured("POST", "/v1/webhooks", "workflows:write", summary="Register a webhook (secret shown once)",
-                 tags=TAGS, status_code=201)
-    def create_webhook(body: WebhookIn) -> Response[WebhookCreated]:
-        if body.workflow_id is not None:
-            require_own_workflow(app, body.workflow_id)
-        record, secret = hooks().register(app.principal().tenant, body.url, body.event_types,
-                                          workflow_id=body.workflow_id, description=body.description)
-        return reply(WebhookCreated, {**record, "secret": secret}, 201, {"Location": f"/v1/webhooks/{record['id']}"})
 
-    @app.secured("GET", "/v1/webhooks", "workflows:read", summary="The tenant's webhooks", tags=TAGS)
-    def list_webhooks() -> Response[WebhookList]:
-        records = hooks().store.list_webhooks(app.principal().tenant)
-        return reply(WebhookList, {"count": len(records), "webhooks": records})
+@router.secured("POST", "/v1/webhooks", "workflows:write", summary="Register a webhook (secret shown once)",
+                tags=TAGS, status_code=201)
+def create_webhook(body: WebhookIn) -> Response[WebhookCreated]:
+    if body.workflow_id is not None:
+        require_own_workflow(body.workflow_id)
+    record, secret = hooks().register(router.tenant(), body.url, body.event_types,
+                                      workflow_id=body.workflow_id, description=body.description)
+    return reply(WebhookCreated, {**record, "secret": secret}, 201, {"Location": f"/v1/webhooks/{record['id']}"})
 
-    @app.secured("GET", "/v1/webhooks/<webhook_id>", "workflows:read", summary="One webhook", tags=TAGS)
-    def get_webhook(webhook_id: WebhookId) -> Response[Webhook]:
-        return reply(Webhook, hooks().store.get(app.principal().tenant, webhook_id))
 
-    @app.secured("DELETE", "/v1/webhooks/<webhook_id>", "workflows:write", summary="Delete a webhook", tags=TAGS,
-                 status_code=204)
-    def delete_webhook(webhook_id: WebhookId) -> Response[None]:
-        hooks().store.delete(app.principal().tenant, webhook_id)
-        return no_content()
+@router.secured("GET", "/v1/webhooks", "workflows:read", summary="The tenant's webhooks", tags=TAGS)
+def list_webhooks() -> Response[WebhookList]:
+    records = hooks().store.list_webhooks(router.tenant())
+    return reply(WebhookList, {"count": len(records), "webhooks": records})
 
-    @app.secured("POST", "/v1/webhooks/<webhook_id>/rotate", "workflows:write",
-                 summary="Rotate the secret (the old one keeps signing for 24 h)", tags=TAGS)
-    def rotate_secret(webhook_id: WebhookId) -> Response[Secret]:
-        return reply(Secret, {"secret": hooks().rotate_secret(app.principal().tenant, webhook_id)})
 
-    @app.secured("GET", "/v1/webhooks/<webhook_id>/deliveries", "workflows:read",
-                 summary="Deliveries with their attempts (status codes, latency)", tags=TAGS)
-    def list_deliveries(webhook_id: WebhookId) -> Response[DeliveryList]:
-        records = hooks().store.deliveries(app.principal().tenant, webhook_id)
-        return reply(DeliveryList, {"count": len(records), "deliveries": records})
+@router.secured("GET", "/v1/webhooks/<webhook_id>", "workflows:read", summary="One webhook", tags=TAGS)
+def get_webhook(webhook_id: WebhookId) -> Response[Webhook]:
+    return reply(Webhook, hooks().store.get(router.tenant(), webhook_id))
 
-    @app.secured("POST", "/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/replay", "workflows:write",
-                 summary="Send a delivery again (same webhook-id)", tags=TAGS, status_code=202)
-    def replay_delivery(webhook_id: WebhookId, delivery_id: WebhookId) -> Response[Delivery]:
-        return reply(Delivery, hooks().replay(app.principal().tenant, webhook_id, delivery_id), 202)
 
-    @app.secured("POST", "/v1/webhooks/<webhook_id>/ping", "workflows:write", summary="Send a test ping",
-                 tags=TAGS, status_code=202)
-    def ping_webhook(webhook_id: WebhookId) -> Response[Delivery]:
-        return reply(Delivery, hooks().ping(app.principal().tenant, webhook_id), 202)
+@router.secured("DELETE", "/v1/webhooks/<webhook_id>", "workflows:write", summary="Delete a webhook", tags=TAGS,
+                status_code=204)
+def delete_webhook(webhook_id: WebhookId) -> Response[None]:
+    hooks().store.delete(router.tenant(), webhook_id)
+    return no_content()
+
+
+@router.secured("POST", "/v1/webhooks/<webhook_id>/rotate", "workflows:write",
+                summary="Rotate the secret (the old one keeps signing for 24 h)", tags=TAGS)
+def rotate_secret(webhook_id: WebhookId) -> Response[Secret]:
+    return reply(Secret, {"secret": hooks().rotate_secret(router.tenant(), webhook_id)})
+
+
+@router.secured("GET", "/v1/webhooks/<webhook_id>/deliveries", "workflows:read",
+                summary="Deliveries with their attempts (status codes, latency)", tags=TAGS)
+def list_deliveries(webhook_id: WebhookId) -> Response[DeliveryList]:
+    records = hooks().store.deliveries(router.tenant(), webhook_id)
+    return reply(DeliveryList, {"count": len(records), "deliveries": records})
+
+
+@router.secured("POST", "/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/replay", "workflows:write",
+                summary="Send a delivery again (same webhook-id)", tags=TAGS, status_code=202)
+def replay_delivery(webhook_id: WebhookId, delivery_id: WebhookId) -> Response[Delivery]:
+    return reply(Delivery, hooks().replay(router.tenant(), webhook_id, delivery_id), 202)
+
+
+@router.secured("POST", "/v1/webhooks/<webhook_id>/ping", "workflows:write", summary="Send a test ping",
+                tags=TAGS, status_code=202)
+def ping_webhook(webhook_id: WebhookId) -> Response[Delivery]:
+    return reply(Delivery, hooks().ping(router.tenant(), webhook_id), 202)
