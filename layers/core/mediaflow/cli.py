@@ -7,27 +7,67 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from mediaflow.catalog import catalog_markdown
-from mediaflow.console import package_version
-from mediaflow.validation import ValidationReport, validate
+    from mediaflow.validation import ValidationReport
 
-console = Console(stderr=False, highlight=False)
+# This module is imported again by every worker process (multiprocessing runs the parent's main module in
+# its children), so it imports nothing heavy at the top: rich and the validator load when a command uses them.
+
+
+class _Console:
+    """rich's Console, made on first use."""
+
+    _real: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            from rich.console import Console
+
+            self._real = Console(stderr=False, highlight=False)
+        return getattr(self._real, name)
+
+
+console: Any = _Console()
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def Table(**options: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    from rich.table import Table as RichTable
+
+    return RichTable(**options)
+
+
+def catalog_markdown(entries: Any) -> str:
+    from mediaflow.catalog import catalog_markdown as render
+
+    return render(entries)
+
+
+def package_version() -> str:
+    from mediaflow.console import package_version as installed
+
+    return installed()
 
 
 def _read_definition(path: str) -> tuple[ValidationReport, str]:
+    from mediaflow.validation import validate
+
     source = Path(path)
     if path == "-":
         return validate(sys.stdin.read()), "<stdin>"
     if not source.is_file():
-        report = ValidationReport()
-        from mediaflow.validation import Issue
+        from mediaflow.validation import Issue, ValidationReport
 
+        report = ValidationReport()
         report.errors.append(Issue("not_found", f"no such file: {path}"))
         return report, path
     return validate(source.read_bytes()), path
@@ -137,18 +177,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the node reference as Markdown")
     p.set_defaults(handler=cmd_nodes)
 
-    from mediaflow import cli_remote, cli_stack, mcp_server
+    from mediaflow import cli_remote, cli_stack
     from mediaflow.embedded import cli as embedded_cli
 
     embedded_cli.register(sub)
     cli_stack.register(sub)
     cli_remote.register(sub)
-    mcp_server.register(sub)
+    register_mcp(sub)
     cli_remote.register_upload(sub)
     return parser
 
 
+def register_mcp(sub: Any) -> None:
+    """The ``mediaflow mcp`` command (the MCP server and its packages load when it runs)."""
+    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
+    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
+    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
+    p.add_argument("--api", metavar="URL", default=None,
+                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
+    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
+    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
+    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
+    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
+    p.set_defaults(handler=cmd_mcp)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from mediaflow.mcp_server import cmd_mcp as serve_mcp
+
+    return serve_mcp(args)
+
+
+def _starts_workers(argv: Sequence[str]) -> bool:
+    """A local ``mediaflow run``: its worker processes may start booting before the command's own imports."""
+    import os
+
+    remote = any(arg.split("=", 1)[0] in ("--api", "--profile") for arg in argv) or os.environ.get(
+        "MEDIAFLOW_API_URL")
+    return bool(argv) and argv[0] == "run" and not remote
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if _starts_workers(list(sys.argv[1:] if argv is None else argv)):
+        from mediaflow.procs import start_fork_server
+
+        start_fork_server()
     parser = build_parser()
     args = parser.parse_args(argv)
     from mediaflow.errors import MediaflowError

@@ -599,20 +599,3 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     return 0
-
-
-def register(sub: Any) -> None:
-    """The ``mediaflow mcp`` command."""
-    p = sub.add_parser("mcp", help="MCP server for agents (stdio or streamable HTTP), local or against --api")
-    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
-                   help="stdio (an MCP client starts this command) or http (streamable HTTP)")
-    p.add_argument("--host", default="127.0.0.1", help="http: address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="http: port (default 8765; 0 = any free port)")
-    p.add_argument("--path", default="/mcp", help="http: endpoint path (default /mcp)")
-    p.add_argument("--api", metavar="URL", default=None,
-                   help="API root of a deployed stack (default MEDIAFLOW_API_URL; unset = the local data dir)")
-    p.add_argument("--key", default=None, help="API key for --api (default MEDIAFLOW_API_KEY or the login profile)")
-    p.add_argument("--profile", default=None, help="profile saved by `mediaflow login`")
-    p.add_argument("--data-dir", default=None, help="local data dir (default MEDIAFLOW_DATA_DIR or ./data)")
-    p.add_argument("--tenant", default=None, help="local tenant (default MEDIAFLOW_TENANT or local)")
-    p.set_defaults(handler=cmd_mcp)
