@@ -30,7 +30,9 @@ output reference after the encode, so ``{ext}`` and ``{format}`` name the encode
 Decisions written down here because they span ops:
 
 * Pixels leave the decode step as 8-bit sRGB (or 8-bit grey), alpha kept. 16-bit input is reduced.
-* Multi-page input (animated GIF/WebP, multi-page TIFF) contributes its first page only.
+* Animated GIF, WebP and AVIF keep every frame, their delays and loop count (one tall image of stacked
+  frames; pixel ops run per frame; one-picture kinds and still formats take the first frame): see
+  :mod:`mediaflow.workers.animation`. Multi-page TIFF contributes its first page only.
 * BMP and HEIC are decoded by Pillow (pillow-heif) after the same pixel check; BMP output is PNG and
   HEIC output is JPEG unless a ``convert`` says otherwise (libvips here cannot write either).
 * TIFF and AVIF files that libvips refuses although they are valid (CIELab, 12-bit, old-style JPEG,
@@ -61,7 +63,6 @@ from mediaflow.errors import (
     EmptyMedia,
     MediaDecodeError,
     MediaflowError,
-    MediaTooLarge,
     NodeError,
     ToolchainError,
     UnsupportedMedia,
@@ -83,7 +84,7 @@ from mediaflow.runtime.tasks import (
 )
 from mediaflow.settings import Settings
 from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, Sniffed, sniff_file
-from mediaflow.workers import pillow_fallback
+from mediaflow.workers import animation, pillow_fallback
 
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif", "tiff"]
 
@@ -181,10 +182,16 @@ class ImagePipelineState:
     tenant: str
     run_id: str
     extra_outputs: list[tuple[str, bytes, str]] = field(default_factory=list)
+    # Set while an op runs once per frame of an animation: each overlay is decoded once, not per frame.
+    overlays: dict[tuple[str, int], Any] | None = None
 
     def load_overlay(self, key: str, width: int, node_id: str) -> Any:
         """Download and decode an auxiliary image (a watermark) at about ``width`` pixels wide."""
-        return load_auxiliary(self, key, width, node_id)
+        if self.overlays is None:
+            return load_auxiliary(self, key, width, node_id)
+        if (key, width) not in self.overlays:
+            self.overlays[(key, width)] = load_auxiliary(self, key, width, node_id).copy_memory()
+        return self.overlays[(key, width)]
 
 
 ImageApply = Callable[[ImagePipelineState, Any, OpContext], "dict[str, Any] | None"]
@@ -399,6 +406,8 @@ def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
 def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool) -> Any:
     """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB."""
     sniffed = info.sniffed
+    if animation.source_frames(info) > 1:
+        return to_srgb_8bit(animation.load(info, header_image is None, autorotate))
     if header_image is not None:
         if size is not None:
             extra: dict[str, Any] = {"export_profile": "srgb"} if info.icc_profile else {}
@@ -444,6 +453,7 @@ def load_auxiliary(state: ImagePipelineState, key: str, width: int, node_id: str
         raise UnsupportedMedia(f"the watermark image is {sniffed.format}, not a raster image",
                                node_id=node_id, field="imageKey")
     info, header_image = read_header(path, sniffed, node_id)
+    info = replace(info, pages=1)  # an animated watermark contributes its first frame
     _check_pixels(info, state.env.settings, node_id)
     shown_w, shown_h = info.display_size(True)
     target = None
@@ -498,6 +508,9 @@ def encode(image: Any, plan: EncodePlan, path: Path) -> None:
     elif fmt == "webp":
         effort = 3 if plan.effort is None else min(6, plan.effort)
         image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
+    elif fmt == "avif" and animation.frame_count(image) > 1:
+        effort = 2 if plan.effort is None else plan.effort
+        animation.save_avif_sequence(image, path, quality, plan.lossless, effort)
     elif fmt == "avif":
         # AV1 effort 4+ costs several seconds per megapixel on one thread for a few % of size.
         effort = 2 if plan.effort is None else plan.effort
@@ -586,7 +599,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
     autorotate = not any(getattr(step.config, "keep_orientation", False) for step in pixel_steps
                          if step.kind == "strip_metadata")
-    load_size = _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
+    load_size = None if animation.source_frames(info) > 1 else _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
                                  else pixel_steps, info, autorotate)
     try:
         if inspect_only:
@@ -639,7 +652,7 @@ def _apply_steps(state: ImagePipelineState, steps: list[_Step], outcomes: list[O
         started = time.time()
         executor: ImageApply = _node_module(step.kind).apply
         try:
-            output = executor(state, step.config, step.ctx)
+            output = animation.run_op(state, step.kind, executor, step.config, step.ctx)
         except MediaflowError as error:
             error.node_id = error.node_id or step.node_id
             raise
@@ -658,6 +671,7 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
         media = _passthrough_media(task, info, state)
     else:
         started = time.time()
+        state.image = animation.for_output(state.image, state.encode.format, state.encode.pdf is not None)
         try:
             if state.encode.pdf is not None:
                 encode_pdf(state.image, state.encode, out_path)
@@ -670,7 +684,8 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
         last_pixel_op = next((o for o in reversed(outcomes) if o.node_id in {s.node_id for s in steps}), None)
         if last_pixel_op is not None:
             last_pixel_op.ended = time.time()
-            last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms}
+            last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms,
+                                    **animation.outcome_fields(state.image)}
     for step in annotations:
         started = time.time()
         annotate: Annotate = _node_module(step.kind).apply
@@ -700,10 +715,7 @@ def _sniff(path: Path, node_id: str) -> Sniffed:
 
 
 def _check_pixels(info: SourceInfo, settings: Settings, node_id: str) -> None:
-    pixels = info.width * info.height
-    if pixels > settings.max_pixels:
-        raise MediaTooLarge(f"{info.width} x {info.height} = {pixels} pixels is over the limit of "
-                            f"{settings.max_pixels}", node_id=node_id)
+    animation.check_budget(info, settings, node_id)
 
 
 def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> tuple[int, int] | None:
@@ -743,7 +755,7 @@ def _draft_media(task: TaskPayload, state: ImagePipelineState, path: Path) -> Me
         "etag": None,
         "media_type": "document" if pdf else "image",
         "width": int(state.image.width),
-        "height": int(state.image.height),
+        "height": animation.frame_height(state.image),
         "duration_ms": None,
         "filename": f"{stem}.{state.encode.extension}",
         "metadata": dict(task.media.metadata),

@@ -1,0 +1,229 @@
+"""Animated images in the image worker: GIF, WebP and AVIF sequences keep their frames, delays and loop.
+
+libvips holds an animation as one tall image, the frames stacked top to bottom ("toilet roll"), with
+``page-height`` (the height of one frame), ``delay`` (one duration in ms per frame) and ``loop`` (how many
+times it plays, 0 = forever). The worker keeps that layout from the decode to the encode:
+
+* GIF and animated WebP are decoded by libvips with ``n=-1`` (every page); AVIF sequences, which libvips
+  here does not read, by Pillow frame by frame into the same layout (their loop count is 0).
+* Before any pixel is decoded the header is checked against ``MEDIAFLOW_MAX_FRAMES`` (``TooManyFrames``)
+  and the pixel budget ``MEDIAFLOW_MAX_PIXELS`` counted over all frames (``MediaTooLarge``).
+* Ops that change pixels or geometry (``PER_FRAME_KINDS``) run once per frame, so no resampling or
+  sharpening reaches across a frame edge and every frame comes out the same size (``page-height``
+  then divides the height exactly). Smart crop gravities (``attention``, ``entropy``) crop every frame
+  at the centre, so the crop does not jump from frame to frame. Encode-only ops run on the whole roll.
+* Kinds that make one picture (``FIRST_FRAME_KINDS``: ``thumbnail``, ``image_to_pdf``) and every output
+  format without animation (JPEG, PNG, TIFF) take the first frame; GIF, WebP and AVIF outputs stay
+  animated (AVIF sequences are written by Pillow, libvips here writes still AVIF only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyvips
+
+from mediaflow.errors import MediaTooLarge, TooManyFrames
+from mediaflow.settings import Settings
+
+if TYPE_CHECKING:
+    from mediaflow.runtime.tasks import OpContext
+    from mediaflow.workers.image import ImagePipelineState, SourceInfo
+
+# Input formats whose pages are frames of one animation (a multi-page TIFF is a document, not an animation).
+ANIMATED_INPUTS = frozenset({"gif", "webp", "avif"})
+# Output formats that can hold an animation; any other output takes the first frame.
+ANIMATED_OUTPUTS = frozenset({"gif", "webp", "avif"})
+PER_FRAME_KINDS = frozenset({"resize", "adjust", "watermark"})
+FIRST_FRAME_KINDS = frozenset({"thumbnail", "image_to_pdf"})
+# Ops that read the picture without changing it: they look at the first frame and leave the roll alone.
+VIEW_KINDS = frozenset({"inspect"})
+SMART_GRAVITIES = frozenset({"attention", "entropy"})
+DEFAULT_DELAY_MS = 100
+
+ImageApply = Callable[["ImagePipelineState", Any, "OpContext"], "dict[str, Any] | None"]
+
+
+def source_frames(info: SourceInfo) -> int:
+    """How many frames the source animates (1 for a still image or a multi-page document)."""
+    return max(1, info.pages) if info.sniffed.format in ANIMATED_INPUTS else 1
+
+
+def check_budget(info: SourceInfo, settings: Settings, node_id: str) -> None:
+    """Refuse from the header: too many frames, or too many pixels over all frames."""
+    frames = source_frames(info)
+    if frames > settings.max_frames:
+        raise TooManyFrames(f"{frames} frames is over the limit of {settings.max_frames} "
+                            "(MEDIAFLOW_MAX_FRAMES)", node_id=node_id)
+    pixels = info.width * info.height * frames
+    if pixels > settings.max_pixels:
+        shape = f"{info.width} x {info.height}" + (f" x {frames} frames" if frames > 1 else "")
+        raise MediaTooLarge(f"{shape} = {pixels} pixels is over the limit of {settings.max_pixels}",
+                            node_id=node_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# The roll
+
+def frame_height(image: Any) -> int:
+    """Height of one frame (the whole height for a still image)."""
+    if image.get_typeof("page-height") == 0:
+        return int(image.height)
+    page = int(image.get("page-height"))
+    return page if 0 < page < image.height and image.height % page == 0 else int(image.height)
+
+
+def frame_count(image: Any) -> int:
+    return int(image.height) // frame_height(image)
+
+
+def timing(image: Any) -> tuple[list[int], int]:
+    """Per-frame delays in ms and the loop count of a roll (defaults where the file had none)."""
+    count = frame_count(image)
+    delays: list[int] = []
+    if image.get_typeof("delay") != 0:
+        delays = [int(value) for value in image.get("delay")]
+    delays = (delays + [delays[-1] if delays else DEFAULT_DELAY_MS] * count)[:count]
+    loop = int(image.get("loop")) if image.get_typeof("loop") != 0 else 0
+    return delays, loop
+
+
+def split(image: Any) -> list[Any]:
+    height = frame_height(image)
+    return [image.crop(0, top, image.width, height) for top in range(0, image.height, height)]
+
+
+def join(frames: list[Any], delays: list[int], loop: int) -> Any:
+    """Stack same-sized frames into a roll carrying ``page-height``, ``delay`` and ``loop``."""
+    roll = frames[0] if len(frames) == 1 else pyvips.Image.arrayjoin(frames, across=1)
+    roll = roll.copy()
+    roll.set_type(pyvips.GValue.gint_type, "page-height", int(frames[0].height))
+    roll.set_type(pyvips.GValue.array_int_type, "delay", [int(delay) for delay in delays])
+    roll.set_type(pyvips.GValue.gint_type, "loop", int(loop))
+    for name in ("n-pages", "gif-delay", "gif-loop"):
+        if roll.get_typeof(name) != 0:
+            roll.remove(name)
+    return roll
+
+
+def still(image: Any) -> Any:
+    """The first frame of a roll, as a plain still image (a still image is returned as it is)."""
+    if frame_count(image) == 1:
+        return image
+    first = image.crop(0, 0, image.width, frame_height(image)).copy()
+    for name in ("page-height", "delay", "loop", "n-pages", "gif-delay", "gif-loop"):
+        if first.get_typeof(name) != 0:
+            first.remove(name)
+    return first
+
+
+def for_output(image: Any, fmt: str, pdf: bool = False) -> Any:
+    """The roll for a format that animates, else its first frame."""
+    return image if fmt in ANIMATED_OUTPUTS and not pdf else still(image)
+
+
+def map_frames(image: Any, transform: Callable[[Any], Any]) -> Any:
+    """Apply ``transform`` to every frame of a roll and stack the results again."""
+    delays, loop = timing(image)
+    return join([transform(frame) for frame in split(image)], delays, loop)
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding
+
+def load(info: SourceInfo, via_pillow: bool, autorotate: bool) -> Any:
+    """Every frame of the source as a roll (libvips ``n=-1``, or Pillow for AVIF sequences)."""
+    if via_pillow:
+        roll = _pillow_frames(info.path, info.sniffed.format)
+    else:
+        # Frames are cut out of the roll and processed one by one: random access keeps reads in any order.
+        roll = pyvips.Image.new_from_file(str(info.path), n=-1, access="random", fail_on="error")
+    if autorotate and info.orientation != 1:
+        roll = map_frames(roll, lambda frame: frame.autorot())
+    if roll.get_typeof("orientation") != 0:
+        roll = roll.copy()
+        roll.remove("orientation")
+    return roll
+
+
+def _pillow_frames(path: Path, fmt: str) -> Any:
+    from mediaflow.workers import pillow_fallback
+
+    frames: list[Any] = []
+    delays: list[int] = []
+    with pillow_fallback.opened(path, fmt) as handle:
+        for index in range(int(getattr(handle, "n_frames", 1))):
+            handle.seek(index)
+            handle.load()
+            frames.append(pillow_fallback.to_vips(handle.copy()))
+            delays.append(int(handle.info.get("duration") or DEFAULT_DELAY_MS))
+        loop = int(handle.info.get("loop", 0) or 0)
+    return join(frames, delays, loop)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running ops
+
+def run_op(state: ImagePipelineState, kind: str, apply: ImageApply, config: Any, ctx: OpContext) -> Any:
+    """Run one op on the pipeline, frame by frame when the image is an animation (see module docstring)."""
+    image = state.image
+    if frame_count(image) == 1:
+        return apply(state, config, ctx)
+    if kind in FIRST_FRAME_KINDS:
+        state.image = still(image)
+        return apply(state, config, ctx)
+    if kind in VIEW_KINDS:
+        state.image = still(image)
+        try:
+            return apply(state, config, ctx)
+        finally:
+            state.image = image
+    if kind not in PER_FRAME_KINDS:
+        return apply(state, config, ctx)
+    if getattr(config, "gravity", None) in SMART_GRAVITIES:
+        config = config.model_copy(update={"gravity": "centre"})
+    delays, loop = timing(image)
+    frames: list[Any] = []
+    output: Any = None
+    state.overlays = {}
+    try:
+        for frame in split(image):
+            state.image = frame
+            output = apply(state, config, ctx)
+            frames.append(state.image)
+    finally:
+        state.overlays = None
+    state.image = join(frames, delays, loop)
+    return output
+
+
+def outcome_fields(image: Any) -> dict[str, Any]:
+    """What an encode of an animation adds to the last op's output: frames, delays and loop."""
+    if frame_count(image) == 1:
+        return {}
+    delays, loop = timing(image)
+    return {"frames": frame_count(image), "delaysMs": delays, "loop": loop}
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding
+
+def save_avif_sequence(image: Any, path: Path, quality: int, lossless: bool, effort: int) -> None:
+    """Write a roll as an AVIF image sequence (Pillow's libavif encoder)."""
+    from PIL import Image
+
+    delays, loop = timing(image)
+    pictures = []
+    for frame in split(image):
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[int(frame.bands)]
+        data = frame.cast("uchar").write_to_memory()
+        pictures.append(Image.frombytes(mode, (int(frame.width), int(frame.height)), data))
+    pictures = [picture if picture.mode in ("RGB", "RGBA") else picture.convert("RGBA") for picture in pictures]
+    speed = max(0, min(10, 10 - effort))
+    options: dict[str, Any] = {"quality": 100 if lossless else quality, "speed": speed}
+    if lossless:
+        options["subsampling"] = "4:4:4"
+    pictures[0].save(path, format="AVIF", save_all=True, append_images=pictures[1:], duration=delays,
+                     loop=loop, **options)
