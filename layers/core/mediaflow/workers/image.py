@@ -599,7 +599,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
     autorotate = not any(getattr(step.config, "keep_orientation", False) for step in pixel_steps
                          if step.kind == "strip_metadata")
-    load_size = None if animation.source_frames(info) > 1 else _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
+    load_size = _first_load_size([step for step in steps if step.kind in IMAGE_KINDS] if branches
                                  else pixel_steps, info, autorotate)
     try:
         if inspect_only:
