@@ -506,22 +506,22 @@ FIVE_OPS: list[tuple[str, str, dict[str, Any]]] = [
 def test_fused_chain_decodes_once_and_matches_the_ops_run_one_by_one(env: TaskEnvironment,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     media = upload(env, jpeg_with_exif(1280, 960), "photo.jpg")
-    calls: dict[str, int] = {"decode": 0, "thumbnail": 0}
+    calls: dict[str, int] = {"decode": 0, "shrunk_load": 0}
     real_decode = image_worker.decode
-    real_thumbnail = pyvips.Image.thumbnail
+    real_load = pyvips.Image.new_from_file
 
     def counting_decode(*args: Any, **kwargs: Any) -> Any:
         calls["decode"] += 1
         return real_decode(*args, **kwargs)
 
-    def counting_thumbnail(*args: Any, **kwargs: Any) -> Any:
-        calls["thumbnail"] += 1
-        return real_thumbnail(*args, **kwargs)
+    def counting_load(*args: Any, **kwargs: Any) -> Any:
+        calls["shrunk_load"] += "shrink" in kwargs
+        return real_load(*args, **kwargs)
 
     monkeypatch.setattr(image_worker, "decode", counting_decode)
-    monkeypatch.setattr(pyvips.Image, "thumbnail", staticmethod(counting_thumbnail))
+    monkeypatch.setattr(pyvips.Image, "new_from_file", staticmethod(counting_load))
     fused = _run(env, media, *FIVE_OPS)
-    assert calls == {"decode": 1, "thumbnail": 1}, "one decode, shrunk on load"
+    assert calls == {"decode": 1, "shrunk_load": 1}, "one decode, shrunk on load"
     assert [o.node_id for o in fused.outcomes] == [op[0] for op in FIVE_OPS]
 
     current = media

@@ -409,7 +409,10 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
     if animation.source_frames(info) > 1:
         return to_srgb_8bit(animation.load(info, header_image is None, autorotate))
     if header_image is not None:
-        if size is not None:
+        shrunk = _shrink_on_load(info, size, autorotate) if size is not None else None
+        if shrunk is not None:
+            image = shrunk
+        elif size is not None:
             extra: dict[str, Any] = {"export_profile": "srgb"} if info.icc_profile else {}
             image = pyvips.Image.thumbnail(str(info.path), size[0], height=size[1], size="force",
                                            no_rotate=not autorotate, **extra, **LOAD_OPTIONS)
@@ -431,6 +434,42 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
         image = image.copy()
         image.remove("orientation")
     return to_srgb_8bit(pillow_fallback.display_range(image))
+
+
+def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int, int]) -> dict[str, Any]:
+    """The loader option that decodes straight to the smallest scale still covering ``target`` (as sharp
+    does): JPEG DCT scaling by 8, 4 or 2 (never the exact factor, where libjpeg's rounding can come out a
+    pixel short), WebP's scaled decode. Empty when the loader cannot shrink this image."""
+    factor = min(stored[0] / target[0], stored[1] / target[1])
+    if sniffed_format == "jpeg":
+        for shrink in (8, 4, 2):
+            if factor >= shrink:
+                if int(factor) == shrink:
+                    shrink //= 2
+                return {"shrink": shrink} if shrink > 1 else {}
+        return {}
+    if sniffed_format == "webp" and factor > 1:
+        return {"scale": 1 / factor}
+    return {}
+
+
+def _shrink_on_load(info: SourceInfo, size: tuple[int, int], autorotate: bool) -> Any | None:
+    """JPEG and still WebP: decode at a reduced scale (``load_shrink``), then one Lanczos3 reduce to
+    ``size`` (alpha premultiplied), auto-rotate on the small image, import the ICC profile. ``None`` for
+    the other formats (``thumbnail`` shrinks those on load: HEIF/AVIF through their embedded thumbnail)."""
+    if info.sniffed.format not in ("jpeg", "webp") or info.pages > 1:
+        return None
+    turned = autorotate and info.orientation >= 5
+    target = (size[1], size[0]) if turned else size
+    options = load_shrink(info.sniffed.format, (info.width, info.height), target)
+    image = pyvips.Image.new_from_file(str(info.path), access="sequential", **options, **LOAD_OPTIONS)
+    image = resample(image, target[0], target[1])
+    if autorotate and info.orientation not in (1, 2):
+        # Rotations read rows out of order, which a sequential decode refuses; the image is small by now.
+        image = image.copy_memory().autorot()
+    elif autorotate and info.orientation == 2:
+        image = image.autorot()
+    return image
 
 
 def _header_stand_in(header_image: Any, info: SourceInfo) -> Any:
