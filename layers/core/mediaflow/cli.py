@@ -129,6 +129,8 @@ def catalog_markdown(entries: list[dict[str, Any]]) -> str:
               f"{e['summary']} |" for e in entries]
     for entry in entries:
         lines += ["", f"## `{entry['kind']}`", "", entry["summary"] + ".", ""]
+        if entry.get("animation"):
+            lines += [entry["animation"] + ".", ""]
         schema = entry["configSchema"]
         properties = schema.get("properties", {})
         if properties:

@@ -8,11 +8,13 @@ times it plays, 0 = forever). The worker keeps that layout from the decode to th
   here does not read, by Pillow frame by frame into the same layout (their loop count is 0).
 * Before any pixel is decoded the header is checked against ``MEDIAFLOW_MAX_FRAMES`` (``TooManyFrames``)
   and the pixel budget ``MEDIAFLOW_MAX_PIXELS`` counted over all frames (``MediaTooLarge``).
-* Ops that change pixels or geometry (``PER_FRAME_KINDS``) run once per frame, so no resampling or
+* What each kind does with an animation is its catalog entry's ``animation`` mode. Ops that change pixels
+  or geometry (``per_frame``: resize, adjust, watermark) run once per frame, so no resampling or
   sharpening reaches across a frame edge and every frame comes out the same size (``page-height``
   then divides the height exactly). Smart crop gravities (``attention``, ``entropy``) crop every frame
-  at the centre, so the crop does not jump from frame to frame. Encode-only ops run on the whole roll.
-* Kinds that make one picture (``FIRST_FRAME_KINDS``: ``thumbnail``, ``image_to_pdf``) and every output
+  at the centre, so the crop does not jump from frame to frame. Encode-only ops (``whole``) run on the
+  whole roll; ``inspect`` (``view``) describes the first frame and leaves the roll alone.
+* Kinds that make one picture (``first_frame``: ``thumbnail``, ``image_to_pdf``) and every output
   format without animation (JPEG, PNG, TIFF) take the first frame; GIF, WebP and AVIF outputs stay
   animated (AVIF sequences are written by Pillow, libvips here writes still AVIF only).
 """
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyvips
 
+from mediaflow.catalog import animation_mode
 from mediaflow.errors import MediaTooLarge, TooManyFrames
 from mediaflow.settings import Settings
 
@@ -36,10 +39,6 @@ if TYPE_CHECKING:
 ANIMATED_INPUTS = frozenset({"gif", "webp", "avif"})
 # Output formats that can hold an animation; any other output takes the first frame.
 ANIMATED_OUTPUTS = frozenset({"gif", "webp", "avif"})
-PER_FRAME_KINDS = frozenset({"resize", "adjust", "watermark"})
-FIRST_FRAME_KINDS = frozenset({"thumbnail", "image_to_pdf"})
-# Ops that read the picture without changing it: they look at the first frame and leave the roll alone.
-VIEW_KINDS = frozenset({"inspect"})
 SMART_GRAVITIES = frozenset({"attention", "entropy"})
 DEFAULT_DELAY_MS = 100
 
@@ -171,16 +170,17 @@ def run_op(state: ImagePipelineState, kind: str, apply: ImageApply, config: Any,
     image = state.image
     if frame_count(image) == 1:
         return apply(state, config, ctx)
-    if kind in FIRST_FRAME_KINDS:
+    mode = animation_mode(kind)
+    if mode == "first_frame":
         state.image = still(image)
         return apply(state, config, ctx)
-    if kind in VIEW_KINDS:
+    if mode == "view":
         state.image = still(image)
         try:
             return apply(state, config, ctx)
         finally:
             state.image = image
-    if kind not in PER_FRAME_KINDS:
+    if mode != "per_frame":
         return apply(state, config, ctx)
     if getattr(config, "gravity", None) in SMART_GRAVITIES:
         config = config.model_copy(update={"gravity": "centre"})
