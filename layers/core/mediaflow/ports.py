@@ -95,6 +95,10 @@ class RunStore(Protocol):
 
     def steps(self, tenant: str, run_id: str) -> list[dict[str, Any]]: ...
 
+    def run_and_steps(self, tenant: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run and its steps, read together (one read where the store keeps them together)."""
+        ...
+
 
 class EventBus(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...

@@ -221,11 +221,11 @@ def finish(identity: RunIdentity, ended: Ended, *, execution_input: Any, runs: R
     tenant, run_id = identity.tenant, identity.run_id
     status, error, failures = outcome(ended)
     try:
-        current = runs.get_run(tenant, run_id)
+        current, steps = runs.run_and_steps(tenant, run_id)
     except NotFound:  # started outside a launcher: record it now
         current = runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": identity.workflow_id,
                                    "version": identity.version, "status": "running", "input": execution_input})
-    steps = runs.steps(tenant, run_id)
+        steps = []
     output = ended.output
     inputs = input_keys(execution_input)
     refs = output_refs(output, exclude=inputs)

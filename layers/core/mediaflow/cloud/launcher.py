@@ -13,6 +13,7 @@ import logging
 import uuid
 from typing import Any, Protocol
 
+from mediaflow.adapters.aws.stepfunctions import execution_arn
 from mediaflow.compiler import Compiled, dumps_asl
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.ports import RunStore
@@ -71,19 +72,23 @@ class StepFunctionsLauncher:
         run = execution_input.get("run") or {}
         workflow_id, version = str(run.get("workflowId") or "adhoc"), int(run.get("version") or 1)
         machine = self.ensure_machine(tenant, workflow_id, version, asl, machine_type)
-        try:  # the machine is recorded with the run: a redrive starts the same version again
+        machine_arn = machine.get("versionArn") or machine["arn"]
+        # An execution's ARN follows from its machine and name, so the run is written once, before the start,
+        # with both (a redrive starts the same version again); the run stays pending until a worker starts
+        # its first task.
+        expected_arn = execution_arn(machine["arn"], run_id, machine.get("type") or infer_machine_type(asl))
+        try:
             self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id, "version": version,
-                                  "status": "pending", "input": execution_input,
-                                  "stateMachineArn": machine.get("versionArn") or machine["arn"]})
+                                  "status": "pending", "input": execution_input, "stateMachineArn": machine_arn,
+                                  "executionArn": expected_arn})
         except Conflict:
             existing = self.runs.get_run(tenant, run_id)
             if existing["status"] != "pending":
                 logger.info("run %s already started (%s)", run_id, existing["status"])
                 return {"runId": run_id, "started": False, "executionArn": existing.get("executionArn")}
         started = self.orchestrator.start(machine, run_id, execution_input)
-        if started["started"]:  # the run stays pending until a worker starts its first task
-            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"],
-                                 stateMachineArn=machine.get("versionArn") or machine["arn"])
+        if started["started"] and started["executionArn"] != expected_arn:
+            self.runs.update_run(tenant, run_id, executionArn=started["executionArn"], stateMachineArn=machine_arn)
         return {"runId": run_id, **started}
 
     def cancel(self, tenant: str, run_id: str) -> bool:

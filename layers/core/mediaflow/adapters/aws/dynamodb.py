@@ -282,6 +282,10 @@ _RUN_FIELDS = {"status": "status", "input": "input", "output": "output", "error"
 class DynamoDBRunStore(DynamoTable):
     """Runs (one item each, the document in ``doc``) and their node steps (append-only items)."""
 
+    def __init__(self, table_name: str, resource: Any = None, region: str | None = None) -> None:
+        super().__init__(table_name, resource, region)
+        self._last_read: dict[tuple[str, str], dict[str, Any]] = {}
+
     def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
         tenant, run_id, workflow_id, status = new_run_identity(run)
         stamp = now_iso()
@@ -329,7 +333,9 @@ class DynamoDBRunStore(DynamoTable):
                 statuses: frozenset[str] | None = None) -> dict[str, Any] | None:
 
         for _attempt in range(10):  # optimistic: read, change the document, write if unchanged
-            item = self._get_item(tenant, run_id)
+            # The item this store just read (run_and_steps) is the first guess: the write is conditional,
+            # so a stale guess costs one more read, never a lost update.
+            item = self._last_read.pop((tenant, run_id), None) or self._get_item(tenant, run_id)
             doc = _doc(item)
             if only_if_active and doc["status"] in TERMINAL_RUN_STATUSES:
                 return None
@@ -382,12 +388,20 @@ class DynamoDBRunStore(DynamoTable):
 
     def steps(self, tenant: str, run_id: str) -> list[dict[str, Any]]:
         """The steps of a run in the order they were recorded; NotFound when the run is not this tenant's."""
+        return self.run_and_steps(tenant, run_id)[1]
+
+    def run_and_steps(self, tenant: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run and its steps in one strongly consistent Query of the run's partition (the run item and
+        its step items share it); NotFound when the run is not this tenant's."""
         from boto3.dynamodb.conditions import Key
 
-        self._get_item(tenant, run_id)
-        items = self._query_all(KeyConditionExpression=Key("pk").eq(run_partition(tenant, run_id))
-                                & Key("sk").begins_with(STEP))
-        return [_doc(item) for item in items]
+        items = self._query_all(KeyConditionExpression=Key("pk").eq(run_partition(tenant, run_id)),
+                                ConsistentRead=True)
+        run = next((dict(item) for item in items if item["sk"] == RUN_ITEM), None)
+        if run is None:
+            raise NotFound(f"run {run_id!r} not found")
+        self._last_read = {(tenant, run_id): run}  # one slot: only the next write of this run may use it
+        return _doc(run), [_doc(item) for item in items if str(item["sk"]).startswith(STEP)]
 
 
 # -- API keys ----------------------------------------------------------------------------------------

@@ -414,10 +414,13 @@ class SQLiteRunStore:
 
     def steps(self, tenant: str, run_id: str) -> list[dict[str, Any]]:
         """The steps of a run in the order they were recorded; NotFound when the run is not this tenant's."""
-        self.get_run(tenant, run_id)
+        return self.run_and_steps(tenant, run_id)[1]
+
+    def run_and_steps(self, tenant: str, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        run = self.get_run(tenant, run_id)
         rows = self.db.read("SELECT body FROM steps WHERE tenant = ? AND run_id = ? ORDER BY seq",
                             (tenant, run_id))
-        return [json.loads(r["body"]) for r in rows]
+        return run, [json.loads(r["body"]) for r in rows]
 
 
 # -- API keys ----------------------------------------------------------------------------------------
