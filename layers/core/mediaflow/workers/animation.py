@@ -220,7 +220,7 @@ def save_avif_sequence(image: Any, path: Path, quality: int, lossless: bool, eff
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[int(frame.bands)]
         data = frame.cast("uchar").write_to_memory()
         pictures.append(Image.frombytes(mode, (int(frame.width), int(frame.height)), data))
-    pictures = [picture if picture.mode in ("RGB", "RGBA") else picture.convert("RGBA") for picture in pictures]
+    pictures = [picture.convert({"L": "RGB", "LA": "RGBA"}.get(picture.mode, picture.mode)) for picture in pictures]
     speed = max(0, min(10, 10 - effort))
     options: dict[str, Any] = {"quality": 100 if lossless else quality, "speed": speed}
     if lossless:
