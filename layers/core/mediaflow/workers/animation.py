@@ -22,6 +22,7 @@ times it plays, 0 = forever). The worker keeps that layout from the decode to th
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,16 @@ def still(image: Any) -> Any:
 
 def for_output(image: Any, fmt: str, pdf: bool = False) -> Any:
     """The roll for a format that animates, else its first frame."""
-    return image if fmt in ANIMATED_OUTPUTS and not pdf else still(image)
+    animates = fmt in ANIMATED_OUTPUTS and (fmt != "avif" or writes_avif_sequences())
+    return image if animates and not pdf else still(image)
+
+
+@cache
+def writes_avif_sequences() -> bool:
+    """Whether this Pillow has the AVIF plugin (11.2+ with libavif) that writes image sequences."""
+    from PIL import features
+
+    return bool(features.check("avif"))
 
 
 def map_frames(image: Any, transform: Callable[[Any], Any]) -> Any:
