@@ -258,3 +258,30 @@ def test_pixel_budget_counts_every_frame(tmp_path: Path, inputs: dict[str, Path]
         still = tmp_path / "still.png"
         still.write_bytes(bytes(sample_image(WIDTH, HEIGHT).pngsave_buffer()))
         assert run(tight, still, tmp_path / "out", ("convert", {"outputFormat": "webp"})).status == "completed"
+
+
+def test_smart_crop_region_is_chosen_once_for_every_frame(service: LocalService, tmp_path: Path) -> None:
+    """A detailed object moves from the left edge to the right; the entropy crop chosen on the first frame
+    (at the left, not the centre) holds for every frame, so the crop does not jump."""
+    frames = []
+    for index in range(6):
+        gradient = (pyvips.Image.xyz(WIDTH, HEIGHT)[0] * 2).cast("uchar")
+        # the blue level changes per frame: encoders merge identical consecutive frames
+        flat = gradient * 0
+        frame = gradient.bandjoin([flat + 100, flat + 60 + index * 20]).cast("uchar").copy(interpretation="srgb")
+        noise = (pyvips.Image.gaussnoise(20, 20, sigma=80, mean=128, seed=index)).cast("uchar")
+        frame = frame.insert(noise.bandjoin([noise, noise]).copy(interpretation="srgb"), 2 + index * 14, 30)
+        frames.append(frame)
+    roll = pyvips.Image.arrayjoin(frames, across=1).copy()
+    roll.set_type(pyvips.GValue.gint_type, "page-height", HEIGHT)
+    roll.set_type(pyvips.GValue.array_int_type, "delay", DELAYS)
+    source = tmp_path / "moving.webp"
+    source.write_bytes(bytes(roll.webpsave_buffer(lossless=True)))
+    data = only_output(run(service, source, tmp_path / "out",
+                           ("resize", {"width": 40, "height": HEIGHT, "fit": "cover", "gravity": "entropy"}),
+                           ("convert", {"outputFormat": "webp", "lossless": True})))
+    out, delays, _ = read_animation(data)
+    assert (len(out), delays) == (6, DELAYS)
+    lefts = {round(frame.getpoint(0, 0)[0] / 2) for frame in out}  # the gradient row says where each crop began
+    assert len(lefts) == 1, f"every frame is cropped at the same place, got lefts {sorted(lefts)}"
+    assert lefts.pop() < (WIDTH - 40) // 2, "the region follows the first frame's object, not the centre"

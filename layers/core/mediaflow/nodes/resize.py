@@ -20,7 +20,7 @@ class Config(NodeConfig):
     gravity: Literal["centre", "north", "south", "east", "west", "northeast", "northwest", "southeast",
                      "southwest", "attention", "entropy"] = Field(
         default="centre", description="Where `cover` crops; `attention`/`entropy` pick the region (on an "
-                                      "animated image every frame is cropped at the centre instead)")
+                                      "animated image once, on the first frame, for every frame)")
     without_enlargement: bool = True
     background: str = Field(default="#00000000", pattern=r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$",
                             description="Padding colour for `contain`")

@@ -11,9 +11,10 @@ times it plays, 0 = forever). The worker keeps that layout from the decode to th
 * What each kind does with an animation is its catalog entry's ``animation`` mode. Ops that change pixels
   or geometry (``per_frame``: resize, adjust, watermark) run once per frame, so no resampling or
   sharpening reaches across a frame edge and every frame comes out the same size (``page-height``
-  then divides the height exactly). Smart crop gravities (``attention``, ``entropy``) crop every frame
-  at the centre, so the crop does not jump from frame to frame. Encode-only ops (``whole``) run on the
-  whole roll; ``inspect`` (``view``) describes the first frame and leaves the roll alone.
+  then divides the height exactly). Smart crop gravities (``attention``, ``entropy``) choose the region
+  on the first frame and crop every frame there, so the crop does not jump from frame to frame.
+  Encode-only ops (``whole``) run on the whole roll; ``inspect`` (``view``) describes the first frame
+  and leaves the roll alone.
 * Kinds that make one picture (``first_frame``: ``thumbnail``, ``image_to_pdf``) and every output
   format without animation (JPEG, PNG, TIFF) take the first frame; GIF, WebP and AVIF outputs stay
   animated (AVIF sequences are written by Pillow, libvips here writes still AVIF only).
@@ -22,6 +23,7 @@ times it plays, 0 = forever). The worker keeps that layout from the decode to th
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +42,9 @@ if TYPE_CHECKING:
 ANIMATED_INPUTS = frozenset({"gif", "webp", "avif"})
 # Output formats that can hold an animation; any other output takes the first frame.
 ANIMATED_OUTPUTS = frozenset({"gif", "webp", "avif"})
-SMART_GRAVITIES = frozenset({"attention", "entropy"})
+# While an op runs frame by frame: the smart crop region chosen on the first frame, reused on the others.
+_PINNED_CROPS: ContextVar[dict[tuple[int, int, int, int, str], tuple[int, int]] | None] = ContextVar(
+    "pinned_crops", default=None)
 DEFAULT_DELAY_MS = 100
 
 ImageApply = Callable[["ImagePipelineState", Any, "OpContext"], "dict[str, Any] | None"]
@@ -192,12 +196,11 @@ def run_op(state: ImagePipelineState, kind: str, apply: ImageApply, config: Any,
             state.image = image
     if mode != "per_frame":
         return apply(state, config, ctx)
-    if getattr(config, "gravity", None) in SMART_GRAVITIES:
-        config = config.model_copy(update={"gravity": "centre"})
     delays, loop = timing(image)
     frames: list[Any] = []
     output: Any = None
     state.overlays = {}
+    pinned = _PINNED_CROPS.set({})
     try:
         for frame in split(image):
             state.image = frame
@@ -205,8 +208,23 @@ def run_op(state: ImagePipelineState, kind: str, apply: ImageApply, config: Any,
             frames.append(state.image)
     finally:
         state.overlays = None
+        _PINNED_CROPS.reset(pinned)
     state.image = join(frames, delays, loop)
     return output
+
+
+def smart_crop(image: Any, width: int, height: int, interesting: str) -> Any:
+    """``smartcrop`` of a still image; on the frames of an animation the region of the first frame."""
+    pinned = _PINNED_CROPS.get()
+    key = (int(image.width), int(image.height), width, height, interesting)
+    if pinned is not None and key in pinned:
+        left, top = pinned[key]
+        return image.crop(left, top, width, height)
+    # smartcrop scores the whole frame; by now the image is at its output scale.
+    cropped = image.copy_memory().smartcrop(width, height, interesting=interesting)
+    if pinned is not None:
+        pinned[key] = (-int(cropped.xoffset), -int(cropped.yoffset))
+    return cropped
 
 
 def outcome_fields(image: Any) -> dict[str, Any]:

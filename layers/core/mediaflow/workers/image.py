@@ -317,8 +317,7 @@ def crop_to(image: Any, width: int, height: int, gravity: str) -> Any:
     if (width, height) == (image.width, image.height):
         return image
     if gravity in ("attention", "entropy"):
-        # smartcrop scores the whole frame; by now the image is at its output scale.
-        return image.copy_memory().smartcrop(width, height, interesting=gravity)
+        return animation.smart_crop(image, width, height, gravity)
     left, top = gravity_offset(gravity, image.width - width, image.height - height)
     return image.crop(left, top, width, height)
 
