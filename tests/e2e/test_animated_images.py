@@ -255,6 +255,14 @@ def test_pixel_budget_counts_every_frame(tmp_path: Path, inputs: dict[str, Path]
         error = _failed(tight, result, inputs["gif"], original)
         assert error["error"] == "MediaTooLarge", error
         assert "6 frames" in error["message"]
+        # The budget also bounds the result: six 24 x 16 frames (2304 px) enlarged to 96 x 64 each.
+        small = pyvips.Image.new_from_buffer(original, "", n=-1).resize(0.25).copy()
+        small.set_type(pyvips.GValue.gint_type, "page-height", HEIGHT // 4)
+        tiny = tmp_path / "tiny.gif"
+        tiny.write_bytes(bytes(small.gifsave_buffer()))
+        result = run(tight, tiny, tmp_path / "out", ("resize", {"width": WIDTH, "withoutEnlargement": False}))
+        error = _failed(tight, result, tiny, tiny.read_bytes())
+        assert error["error"] == "MediaTooLarge" and "the result" in error["message"], error
         still = tmp_path / "still.png"
         still.write_bytes(bytes(sample_image(WIDTH, HEIGHT).pngsave_buffer()))
         assert run(tight, still, tmp_path / "out", ("convert", {"outputFormat": "webp"})).status == "completed"
@@ -285,3 +293,18 @@ def test_smart_crop_region_is_chosen_once_for_every_frame(service: LocalService,
     lefts = {round(frame.getpoint(0, 0)[0] / 2) for frame in out}  # the gradient row says where each crop began
     assert len(lefts) == 1, f"every frame is cropped at the same place, got lefts {sorted(lefts)}"
     assert lefts.pop() < (WIDTH - 40) // 2, "the region follows the first frame's object, not the centre"
+
+
+def test_exif_orientation_turns_every_frame(service: LocalService, tmp_path: Path) -> None:
+    roll = pyvips.Image.new_from_buffer(animated_image("webp"), "", n=-1).copy()
+    roll.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    source = tmp_path / "turned.webp"
+    source.write_bytes(bytes(roll.webpsave_buffer(Q=90)))
+    turned, delays, _ = read_animation(only_output(run(service, source, tmp_path / "a", ("resize", {"width": 32}))))
+    assert (len(turned), delays) == (len(COLOURS), DELAYS)
+    assert {(frame.width, frame.height) for frame in turned} == {(32, 48)}
+    assert_colour(top_colour(turned[2].rot270()), COLOURS[2])
+    kept = only_output(run(service, source, tmp_path / "b", ("strip_metadata", {"keepOrientation": True})))
+    frames, _, _ = read_animation(kept)
+    assert {(frame.width, frame.height) for frame in frames} == {(WIDTH, HEIGHT)}
+    assert pyvips.Image.new_from_buffer(kept, "").get("orientation") == 6

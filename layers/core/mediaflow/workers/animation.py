@@ -151,11 +151,14 @@ def load(info: SourceInfo, via_pillow: bool, autorotate: bool) -> Any:
     if via_pillow:
         roll = _pillow_frames(info.path, info.sniffed.format)
     else:
-        # Frames are cut out of the roll and processed one by one: random access keeps reads in any order.
-        roll = pyvips.Image.new_from_file(str(info.path), n=-1, access="random", fail_on="error")
+        # Ops run frame after frame, top to bottom, so a sequential decode serves them; rotating a frame
+        # reads its rows out of order and needs random access.
+        rotates = autorotate and info.orientation != 1
+        roll = pyvips.Image.new_from_file(str(info.path), n=-1, access="random" if rotates else "sequential",
+                                          fail_on="error")
     if autorotate and info.orientation != 1:
-        roll = map_frames(roll, lambda frame: frame.autorot())
-    if roll.get_typeof("orientation") != 0:
+        roll = map_frames(roll, lambda frame: frame.autorot().copy_memory())
+    if autorotate and roll.get_typeof("orientation") != 0:
         roll = roll.copy()
         roll.remove("orientation")
     return roll
@@ -202,15 +205,27 @@ def run_op(state: ImagePipelineState, kind: str, apply: ImageApply, config: Any,
     state.overlays = {}
     pinned = _PINNED_CROPS.set({})
     try:
-        for frame in split(image):
+        for index, frame in enumerate(split(image)):
             state.image = frame
             output = apply(state, config, ctx)
-            frames.append(state.image)
+            if index == 0:
+                _check_result(state.image, len(delays), state.env.settings, ctx.node_id)
+            # Each frame is computed here, in order: hundreds of lazy pipelines held open by one join
+            # would each keep their buffers (several times the memory of the frames themselves).
+            frames.append(state.image.copy_memory())
     finally:
         state.overlays = None
         _PINNED_CROPS.reset(pinned)
     state.image = join(frames, delays, loop)
     return output
+
+
+def _check_result(frame: Any, count: int, settings: Settings, node_id: str) -> None:
+    """The pixel budget also bounds what an op makes of an animation (an enlarging resize)."""
+    pixels = int(frame.width) * int(frame.height) * count
+    if pixels > settings.max_pixels:
+        raise MediaTooLarge(f"the result, {frame.width} x {frame.height} x {count} frames = {pixels} pixels, is "
+                            f"over the limit of {settings.max_pixels}", node_id=node_id)
 
 
 def smart_crop(image: Any, width: int, height: int, interesting: str) -> Any:
