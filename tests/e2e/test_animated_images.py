@@ -308,3 +308,41 @@ def test_exif_orientation_turns_every_frame(service: LocalService, tmp_path: Pat
     frames, _, _ = read_animation(kept)
     assert {(frame.width, frame.height) for frame in frames} == {(WIDTH, HEIGHT)}
     assert pyvips.Image.new_from_buffer(kept, "").get("orientation") == 6
+
+
+_PEAK_PROBE = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from tests.e2e.image_support import make_env, payload
+from mediaflow.workers import image as worker
+
+env = make_env(Path(sys.argv[2]))
+media = env.blobs.put_file("acme/uploads/long.webp", Path(sys.argv[3]), "image/webp")
+ops = [("r", "resize", {"width": 240}), ("w", "watermark", {"text": "mediaflow"})]
+result = worker.run_chain(payload(media, *ops), env)
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"peakMb": hwm_kb / 1024, "frames": result.outcomes[-1].output["frames"]}))
+"""
+
+
+@pytest.mark.slow
+def test_long_animation_peak_rss_under_250_mb(tmp_path: Path) -> None:
+    """120 frames of 480 x 270 (16 MP over all frames) resized and watermarked frame by frame (held open as
+    lazy pipelines, these frames took over 800 MB)."""
+    import json
+    import subprocess
+    import sys
+
+    base = sample_image(480, 270)
+    roll = pyvips.Image.arrayjoin([base.embed(index * 2, 0, 480, 270, extend="repeat") for index in range(120)],
+                                  across=1).copy()
+    roll.set_type(pyvips.GValue.gint_type, "page-height", 270)
+    source = tmp_path / "long.webp"
+    source.write_bytes(bytes(roll.webpsave_buffer(Q=70, effort=0)))
+    root = Path(__file__).resolve().parents[2]
+    probe = subprocess.run([sys.executable, "-c", _PEAK_PROBE, str(root), str(tmp_path / "run"), str(source)],
+                           capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["frames"] == 120
+    assert report["peakMb"] <= 250, report
