@@ -13,7 +13,7 @@ from typing import Any
 
 def _configure() -> None:
     """Apply the worker's libvips settings (the worker does the same before every Task)."""
-    from mediaflow.runtime.workerpool import _WORKER
+    from mediaflow.embedded.workerpool import _WORKER
     from mediaflow.workers.image import configure_vips
 
     env = _WORKER.get("env")

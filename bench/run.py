@@ -41,8 +41,8 @@ sys.path.insert(0, str(BENCH))
 
 from media import MediaCache  # noqa: E402
 from mediaflow.compiler import Compiled, compile_workflow  # noqa: E402
-from mediaflow.local import FileResult, LocalService  # noqa: E402
-from mediaflow.runtime.workerpool import WorkerPool  # noqa: E402
+from mediaflow.embedded.app import FileResult, LocalService  # noqa: E402
+from mediaflow.embedded.workerpool import WorkerPool  # noqa: E402
 from mediaflow.settings import Settings  # noqa: E402
 from mediaflow.validation import ValidationReport  # noqa: E402
 from probes import bare_one_decode_two_encodes, bare_resize_webp, worker_info  # noqa: E402

@@ -284,13 +284,13 @@ def deployed(ledger: Ledger, *, execute: bool) -> Iterator[Stack]:
                 env[f"MEDIAFLOW_{runtime.upper()}_FUNCTION_ARN"] = arn
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
-        from mediaflow.cloud import app
+        from mediaflow.cloud import bootstrap
 
-        app.reset()
+        bootstrap.reset()
         try:
             yield Stack(ledger, env, handlers, answer)
         finally:
-            app.reset()
+            bootstrap.reset()
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -343,11 +343,12 @@ def _versions_run_as_their_machine() -> Iterator[None]:
 
 
 def _save_workflow(stack: Stack) -> dict[str, Any]:
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
     from mediaflow.cloud.workflows import save_workflow
 
-    a = app.adapters()
-    return save_workflow(TENANT, ONE_NODE_WORKFLOW, workflows=a.workflows, launcher=app.launcher(a), status="active")
+    a = bootstrap.adapters()
+    return save_workflow(TENANT, ONE_NODE_WORKFLOW, workflows=a.workflows, launcher=bootstrap.launcher(a),
+                         status="active")
 
 
 def _jpeg() -> bytes:
@@ -391,9 +392,9 @@ def _put_uploads(stack: Stack, count: int, distinct: int | None = None) -> list[
 
 def _wait_runs_ended(count: int, timeout_s: float) -> int:
     """Runs of the tenant that reached a terminal status within the time (polled, not counted)."""
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
 
-    runs = app.adapters().runs
+    runs = bootstrap.adapters().runs
     deadline = time.monotonic() + timeout_s
     ended = 0
     while time.monotonic() < deadline:
@@ -440,7 +441,7 @@ def full_path(uploads: int) -> dict[str, Any]:
 
 def volume(uploads: int) -> dict[str, Any]:
     """The trigger for real at volume (no media work), then each run finished by the real finishing code."""
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
     from mediaflow.cloud.runs import finish_run
 
     ledger = Ledger()
@@ -462,7 +463,7 @@ def volume(uploads: int) -> dict[str, Any]:
             for run in result["runs"]:
                 execution = {"status": "SUCCEEDED", "executionArn": run.get("executionArn"),
                              "input": _run_input(run["runId"]), "output": {"media": {}}}
-                a = app.adapters()
+                a = bootstrap.adapters()
                 with ledger.inside_mediaflow("runs"):
                     finish_run(execution, runs=a.runs, bus=a.bus, blobs=a.blobs)
     cpu.sort()
@@ -473,9 +474,9 @@ def volume(uploads: int) -> dict[str, Any]:
 
 
 def _run_input(run_id: str) -> dict[str, Any]:
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
 
-    run = app.adapters().runs.get_run(TENANT, run_id)
+    run = bootstrap.adapters().runs.get_run(TENANT, run_id)
     found: dict[str, Any] = run.get("input") or {"run": {"tenant": TENANT, "runId": run_id}}
     return found
 

@@ -103,7 +103,7 @@ def main() -> int:
     deadline = time.monotonic() + args.deadline
     sys.path.insert(0, str(ROOT / "layers" / "core"))
     from mediaflow import samples
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
 
     with tempfile.TemporaryDirectory(prefix="mediaflow-serve-load-") as tmp:
         data_dir = Path(tmp) / "data"

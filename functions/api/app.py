@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mediaflow.api import create_app
-from mediaflow.api.aws import aws_context
+from mediaflow.cloud.bootstrap import aws_context
 
 logger = Logger(service="mediaflow-api")
 tracer = Tracer(service="mediaflow-api")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.auth import authorize
 
 logger = Logger()
@@ -16,7 +16,7 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = authorize(event, app.adapters().keys)
+    response = authorize(event, bootstrap.adapters().keys)
     logger.append_keys(tenant=response["context"]["tenant"], keyId=response["principalId"])
     logger.info("authorized", extra={"scopes": response["context"]["scopes"]})
     return response

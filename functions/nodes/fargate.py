@@ -11,14 +11,14 @@ import logging
 import os
 import sys
 
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.nodes import run_container_task
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    adapters = app.adapters()
-    return run_container_task(dict(os.environ), app.task_environment(adapters), adapters.idempotency)
+    adapters = bootstrap.adapters()
+    return run_container_task(dict(os.environ), bootstrap.task_environment(adapters), adapters.idempotency)
 
 
 if __name__ == "__main__":

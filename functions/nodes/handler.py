@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.nodes import prepare_runtime, run_node, with_lambda_budget
 
 logger = Logger()
@@ -25,8 +25,8 @@ metrics = Metrics(namespace="mediaflow")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(runId=(event.get("run") or {}).get("runId"), runtime=event.get("runtime"))
     prepare_runtime()  # a cold start seeds the writable numba cache; later calls find it in place
-    adapters = app.adapters()
-    env = with_lambda_budget(app.task_environment(adapters), event, context)
+    adapters = bootstrap.adapters()
+    env = with_lambda_budget(bootstrap.task_environment(adapters), event, context)
     result = run_node(event, env, adapters.idempotency)  # ffmpeg past the budget: ExceedsLambdaBudget
     metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=1)
     return result

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.runs import run_express
 
 logger = Logger()
@@ -20,7 +20,7 @@ metrics = Metrics(namespace="mediaflow")
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
-    a = app.adapters()
+    a = bootstrap.adapters()
     detail = run_express(event, orchestrator=a.orchestrator, runs=a.runs, bus=a.bus, blobs=a.blobs)
     if detail is not None:
         metrics.add_metric(name=f"Runs{detail['status'].capitalize()}", unit=MetricUnit.Count, value=1)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.runs import execution_from_status_event, finish_run
 
 logger = Logger()
@@ -19,7 +19,7 @@ metrics = Metrics(namespace="mediaflow")
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
-    a = app.adapters()
+    a = bootstrap.adapters()
     describe = a.orchestrator.sfn.describe_execution
     execution = execution_from_status_event(event, lambda arn: describe(executionArn=arn))
     detail = finish_run(execution, runs=a.runs, bus=a.bus, blobs=a.blobs)

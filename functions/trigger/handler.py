@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
 from mediaflow.cloud.trigger import handle_queue_batch, is_queue_batch, parse_upload_event
 
 logger = Logger()
@@ -27,13 +27,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     from mediaflow.cloud.queue import consume, is_trigger_queue_batch
 
     if is_trigger_queue_batch(event):
-        result = consume(event, app.adapters(), app.launcher())
+        result = consume(event, bootstrap.adapters(), bootstrap.launcher())
         metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=len(result["runs"]))
         logger.info("queued messages handled", extra=result)
         return result
-    settings = app.adapters().settings
+    settings = bootstrap.adapters().settings
     encoding = settings.eventbridge_key_encoding
-    handle = with_inbound_mail(app.upload_trigger().handle, app.adapters(), app.launcher(),
+    handle = with_inbound_mail(bootstrap.upload_trigger().handle, bootstrap.adapters(), bootstrap.launcher(),
                                settings.inbound_email_domain)
     if is_queue_batch(event):
         result = handle_queue_batch(event, handle, eventbridge_encoding=encoding)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mediaflow.adapters.aws.webhooks import aws_dispatcher, deliver_event
-from mediaflow.cloud import app
+from mediaflow.cloud import bootstrap
+from mediaflow.cloud.webhooks import deliver_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="mediaflow")
-dispatcher = cache(lambda: aws_dispatcher(app.adapters()))  # built once per container
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    result = deliver_event(dispatcher(), event, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    result = deliver_event(bootstrap.webhook_dispatcher(), event,
+                           time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     metrics.add_metric(name="WebhookDeliveriesQueued", unit=MetricUnit.Count, value=result["deliveries"])
     logger.info("event fanned out", extra={"detailType": event.get("detail-type"), **result})
     return result

@@ -130,9 +130,10 @@ def replicate() -> Iterator[ReplicateStub]:
 def embedded_api(tmp_path_factory: pytest.TempPathFactory, replicate: ReplicateStub) -> Iterator[Api]:
     """`serve`'s server on loopback over the embedded adapters, with Replicate's token and the stub's URL
     in its settings (as MEDIAFLOW_REPLICATE_API_TOKEN / MEDIAFLOW_REPLICATE_BASE_URL would set them)."""
-    from mediaflow.api import ApiConfig, create_app, embedded_context
-    from mediaflow.api_server import local_api
-    from mediaflow.local import LocalService
+    from mediaflow.api import ApiConfig, create_app
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.embedded.http_server import local_api
     from mediaflow.settings import get_settings
 
     settings = get_settings().model_copy(update={"replicate_api_token": TOKEN, "replicate_base_url": replicate.url,
@@ -206,7 +207,7 @@ def mindia_upload(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     upload trigger of its runtime (the `serve` upload watcher; on AWS the trigger function with the
     EventBridge "Object Created" event S3 sends)."""
     if mindia.backend == "serve":
-        from mediaflow.serve import UploadWatcher
+        from mediaflow.embedded.serve import UploadWatcher
 
         watcher = UploadWatcher(mindia.api.service)
 
@@ -219,7 +220,7 @@ def mindia_upload(mindia: Product, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         yield upload_local
         return
     import boto3
-    from mediaflow.cloud import app as cloud
+    from mediaflow.cloud import bootstrap as cloud
 
     from tests.functional.aws.conftest import FakeContext, load_handler
 

@@ -203,7 +203,8 @@ def test_a_template_name_is_echoed_and_usable(product: Product) -> None:
 
 
 def test_synchronous_conversion_is_bounded_in_size_and_time(embedded_api: Any, media: Path) -> None:
-    from mediaflow.api import ApiConfig, create_app, embedded_context
+    from mediaflow.api import ApiConfig, create_app
+    from mediaflow.embedded.bootstrap import embedded_context
 
     from tests.functional.api.conftest import GATEWAY, Client
 

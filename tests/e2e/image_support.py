@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import NotFound
+from mediaflow.execution.contract import TaskEnvironment, TaskPayload
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
 from mediaflow.settings import Settings
 
 
@@ -78,6 +78,20 @@ class FolderBlobs:
 
     def url(self, key: str, expires_seconds: int = 3600) -> str:
         return self._path(key).as_uri()
+
+    def copy(self, source_key: str, key: str, *, content_type: str | None = None,
+             overwrite: bool = True) -> MediaRef:
+        if not self.exists(source_key):
+            raise NotFound(f"no object {source_key!r}")
+        return self.put_file(key, self._path(source_key), content_type or "application/octet-stream",
+                             overwrite=overwrite)
+
+    def local_path(self, key: str) -> Path | None:
+        return None  # like S3: the workers download their inputs
+
+    def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                       fields: dict[str, str] | None = None) -> dict[str, Any] | None:
+        return None
 
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()

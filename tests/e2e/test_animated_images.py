@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mediaflow.local import FileResult, LocalService
+from mediaflow.embedded.app import FileResult, LocalService
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 

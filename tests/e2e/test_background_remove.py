@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from mediaflow import samples
 from mediaflow.errors import ToolchainError, UnsupportedMedia
+from mediaflow.execution.contract import TaskPayload
+from mediaflow.execution.tasks import execute_task
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import TaskPayload, execute_task
 from mediaflow.settings import get_settings
 from PIL import Image
 

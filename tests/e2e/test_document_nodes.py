@@ -9,7 +9,7 @@ from pathlib import Path
 import img2pdf
 import pytest
 from mediaflow.errors import ActiveContentRefused, MediaDecodeError, NodeError, UnsupportedMedia
-from mediaflow.runtime.tasks import execute_task
+from mediaflow.execution.tasks import execute_task
 from PIL import Image
 
 from tests.e2e.image_support import jpeg_bytes, make_env, payload, upload

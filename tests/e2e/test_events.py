@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from mediaflow import samples
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 

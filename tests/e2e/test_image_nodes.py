@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from mediaflow.errors import EmptyMedia, MediaDecodeError, MediaTooLarge, UnsupportedMedia
+from mediaflow.execution.contract import ChainResult, TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import ChainResult, TaskEnvironment, execute_task
 from mediaflow.sniff import sniff
 from mediaflow.workers import image as image_worker
 

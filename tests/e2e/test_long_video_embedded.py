@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from mediaflow import samples
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 from mediaflow.settings import Settings, get_settings
 from mediaflow.validation import validate
 

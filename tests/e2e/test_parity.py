@@ -14,9 +14,10 @@ import pytest
 from mediaflow import samples
 from mediaflow.adapters.embedded import open_embedded
 from mediaflow.compiler import compile_workflow
-from mediaflow.local import LocalService, missing_runtimes
+from mediaflow.embedded.app import LocalService, missing_runtimes
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.runs import output_refs
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from mediaflow.compiler import compile_workflow
+from mediaflow.embedded.app import missing_runtimes
 from mediaflow.errors import (
     EmptyMedia,
     InvalidDefinition,
@@ -20,10 +21,10 @@ from mediaflow.errors import (
     ToolchainError,
     UnsupportedMedia,
 )
-from mediaflow.local import missing_runtimes
+from mediaflow.execution.contract import ChainResult, TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import ChainResult, TaskEnvironment, execute_task
-from mediaflow.workers import ffmpeg_tools, video
+from mediaflow.workers import ffmpeg_tools, video, video_state
 from mediaflow.workers.ffmpeg_tools import probe, read_info
 
 from tests.e2e.video_support import (
@@ -65,7 +66,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         return original(argv, **kwargs)
 
     monkeypatch.setattr(ffmpeg_tools, "run_tool", recording)
-    monkeypatch.setattr(video, "run_tool", recording)
+    monkeypatch.setattr(video_state, "run_tool", recording)
     return seen
 
 

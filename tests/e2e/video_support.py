@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mediaflow.execution.contract import TaskEnvironment, TaskPayload
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
 
 from tests.e2e.image_support import FolderBlobs, make_env
 

@@ -109,7 +109,7 @@ def test_the_upload_claimed_when_the_watcher_died_runs_after_restart(data_dir: P
     claimer = subprocess.Popen([sys.executable, "-c", (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from mediaflow.local import LocalService, UPLOAD_LEASE_SECONDS\n"
+        "from mediaflow.embedded.app import LocalService, UPLOAD_LEASE_SECONDS\n"
         "from mediaflow.triggers import run_name\n"
         "service = LocalService(data_dir=Path(sys.argv[1]))\n"
         "path = Path(sys.argv[2]); stat = path.stat()\n"

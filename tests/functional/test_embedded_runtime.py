@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
+from mediaflow.embedded.executor import EmbeddedRuntime
 from mediaflow.errors import NodeError
 from mediaflow.runs import begin_task, find_failures, output_refs
-from mediaflow.runtime.embedded import EmbeddedRuntime
 from mediaflow.settings import Settings
 
 pytestmark = pytest.mark.functional

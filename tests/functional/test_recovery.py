@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 
 pytestmark = pytest.mark.functional
 

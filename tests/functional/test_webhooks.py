@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,12 +13,12 @@ from typing import Any
 import pytest
 from mediaflow import samples
 from mediaflow.adapters.embedded import SQLiteDatabase
-from mediaflow.local import LocalService
+from mediaflow.adapters.embedded.webhooks import WebhookStore
+from mediaflow.embedded.app import LocalService
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 from mediaflow.webhooks.dispatch import Dispatcher, sign
 from mediaflow.webhooks.ssrf import UnsafeWebhookUrl
-from mediaflow.webhooks.store import WebhookStore
 from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.functional
@@ -230,3 +231,41 @@ def test_registration_refuses_private_spellings(tmp_path: Path, url: str) -> Non
     with pytest.raises(UnsafeWebhookUrl) as refused:
         strict.register("acme", url, [])
     assert refused.value.http_status == 422 and refused.value.field == "url"
+
+
+def test_the_embedded_dispatcher_gives_up_after_the_configured_webhook_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MEDIAFLOW_WEBHOOK_TIMEOUT_SECONDS is read on one machine as on AWS: a receiver slower than it fails the
+    attempt (to be retried) instead of holding the dispatcher for the default 15 s."""
+    answered = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            answered.wait(10)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MEDIAFLOW_WEBHOOK_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("MEDIAFLOW_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
+    try:
+        with LocalService(Settings(data_dir=tmp_path / "data", workers=1), tenant="acme") as service:
+            hooks = service.webhooks
+            hooks.register("acme", f"http://127.0.0.1:{server.server_address[1]}/slow", ["job.completed"])
+            [delivery] = hooks.enqueue("job.completed", {"tenant": "acme", "jobId": "job-1"})
+            started = time.perf_counter()
+            hooks.attempt(delivery)
+            elapsed = time.perf_counter() - started
+            [attempt] = hooks.store.attempts("acme", delivery["id"])
+    finally:
+        answered.set()
+        server.shutdown()
+    assert hooks.timeout_seconds == 0.5
+    assert elapsed < 5, elapsed
+    assert attempt["statusCode"] is None and attempt["error"]
+    assert hooks.store.delivery("acme", delivery["id"])["status"] == "retrying"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 
 pytestmark = pytest.mark.functional
 
@@ -75,9 +75,9 @@ def _seconds(stamp: str) -> float:
 
 
 def test_a_timed_out_task_is_killed_before_it_can_publish(service: LocalService, photo: Path) -> None:
+    from mediaflow.embedded.workerpool import WorkerPool
+    from mediaflow.execution.asl import StatesError
     from mediaflow.procs import pid_alive
-    from mediaflow.runtime.asl import StatesError
-    from mediaflow.runtime.workerpool import WorkerPool
 
     media = service.ingest(photo, prefix="timeout")
     payload = {"runtime": "vips", "run": {"runId": "run-timeout", "tenant": service.tenant},

@@ -331,7 +331,7 @@ class Stack:
 
     def execute(self, run_id: str, tenant: str = TENANT) -> Any:
         """Run the execution the API started, as Step Functions would, then tell the runs function."""
-        from mediaflow.runtime.asl import AslInterpreter
+        from mediaflow.execution.asl import AslInterpreter
 
         record = self.run_record(run_id, tenant)
         execution_input = json.loads(record["input"]) if isinstance(record["input"], str) else record["input"]

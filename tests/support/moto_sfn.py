@@ -9,7 +9,7 @@ Every Lambda invocation is answered by ``handler(runtime, payload)`` in this pro
 ``LambdaSimpleBackend.invoke`` is patched). A Python exception raised by the handler becomes what a
 real Lambda returns for an unhandled error: the ``X-Amz-Function-Error: Unhandled`` header and the
 JSON body ``{"errorMessage", "errorType"}``, where errorType is
-:func:`mediaflow.runtime.tasks.error_name` of the exception. Step Functions then fails the Task with
+:func:`mediaflow.execution.tasks.error_name` of the exception. Step Functions then fails the Task with
 ``Error`` = errorType and ``Cause`` = that JSON body, so Retry and Catch match on the error name.
 """
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from mediaflow.compiler.asl import substitute
-from mediaflow.runtime.tasks import error_name
+from mediaflow.execution.contract import error_name
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from mediaflow.errors import NodeError, TransientError
-from mediaflow.runtime.asl import (
+from mediaflow.execution.asl import (
     AslDefinitionError,
     AslInterpreter,
     ExecutionResult,

@@ -10,8 +10,9 @@ import pytest
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
 from mediaflow.adapters.embedded.bus import InProcessEventBus
 from mediaflow.errors import InvalidDefinition, ValidationFailed
+from mediaflow.execution.contract import TaskEnvironment, TaskPayload
+from mediaflow.execution.tasks import execute_task
 from mediaflow.media import MediaRef
-from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload, execute_task
 from mediaflow.settings import Settings
 from mediaflow.workers.light import run_chain
 from PIL import Image

@@ -17,7 +17,7 @@ from mediaflow.cloud.nodes import lambda_budget, with_lambda_budget
 from mediaflow.compiler import compile_workflow
 from mediaflow.compiler.asl import LONG_ROUTE_RESOURCE, PLACEHOLDERS, substitute
 from mediaflow.errors import ExceedsLambdaBudget
-from mediaflow.runtime.tasks import TaskEnvironment, TaskPayload
+from mediaflow.execution.contract import TaskEnvironment, TaskPayload
 from mediaflow.settings import Settings
 from mediaflow.validation import validate
 from mediaflow.workers.video import check_scratch_space, check_time_budget, estimate_seconds, run_chain

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from mediaflow.errors import NodeError
+from mediaflow.execution.contract import OpContext, RunContext
 from mediaflow.media import MediaRef
 from mediaflow.nodes import rename, transform
 from mediaflow.nodes.rename import MAX_FILENAME, render_filename, timestamp_token
-from mediaflow.runtime.tasks import OpContext, RunContext
 
 pytestmark = pytest.mark.unit
 

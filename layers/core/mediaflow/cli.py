@@ -175,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the node reference as Markdown")
     p.set_defaults(handler=cmd_nodes)
 
-    from mediaflow import cli_local, cli_remote, cli_stack
+    from mediaflow import cli_remote, cli_stack
+    from mediaflow.embedded import cli as embedded_cli
 
-    cli_local.register(sub)
+    embedded_cli.register(sub)
     cli_stack.register(sub)
     cli_remote.register(sub)
     cli_remote.register_mcp(sub)

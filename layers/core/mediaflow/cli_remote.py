@@ -176,8 +176,8 @@ def _describe(progress: Progress, task: Any, name: str) -> Callable[[Run], None]
 
 def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     """Upload each input, run the workflow on it, show progress, download every output to --out."""
-    from mediaflow.cli_local import human_size
-    from mediaflow.local import expand_inputs
+    from mediaflow.embedded.app import expand_inputs
+    from mediaflow.embedded.cli import human_size
 
     inputs = expand_inputs(args.inputs)
     missing = [str(p) for p in inputs if not p.is_file()]

@@ -259,10 +259,11 @@ class Backend:
             from mediaflow import cli_remote
 
             return MediaflowClient(target.api_url, target.api_key, transport=cli_remote.transport)
-        from mediaflow.api import create_app, embedded_context
+        from mediaflow.api import create_app
         from mediaflow.api.config import SCOPES
         from mediaflow.client.gateway import GatewayTransport
-        from mediaflow.local import LocalService
+        from mediaflow.embedded.app import LocalService
+        from mediaflow.embedded.bootstrap import embedded_context
 
         self._service = LocalService(data_dir=self.data_dir, tenant=self.tenant)
         app = create_app(embedded_context(self._service))

@@ -7,7 +7,46 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from mediaflow.errors import MediaflowError
+
 MediaType = Literal["image", "video", "audio", "document", "other"]
+RESERVED_PREFIX = ".mf-"  # key segments the folder store keeps for itself, refused on every store alike
+_MAX_KEY_BYTES = 1024
+
+
+class InvalidKeyError(MediaflowError):
+    """A blob key that could escape the store's folder or that S3 would not accept."""
+
+    code = "InvalidKey"
+    http_status = 400
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` when it is a safe relative '/'-separated key, else raise InvalidKey."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKeyError("blob key must be a non-empty string", field="key")
+    if len(key.encode("utf-8")) > _MAX_KEY_BYTES:
+        raise InvalidKeyError("blob key is longer than 1024 bytes", field="key")
+    if "\x00" in key or "\\" in key:
+        raise InvalidKeyError(f"blob key {key!r} contains a NUL or a backslash", field="key")
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
+        raise InvalidKeyError(f"blob key {key!r} is absolute", field="key")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidKeyError(f"blob key {key!r} has an empty, '.' or '..' segment", field="key")
+        if segment.startswith(RESERVED_PREFIX):
+            raise InvalidKeyError(f"blob key {key!r} uses the reserved prefix {RESERVED_PREFIX!r}",
+                                  field="key")
+    return key
+
+
+def media_type_of(content_type: str) -> MediaType:
+    major = content_type.split("/", 1)[0].lower()
+    if major in ("image", "video", "audio"):
+        return major  # type: ignore[return-value]
+    if content_type.lower() in ("application/pdf", "application/postscript"):
+        return "document"
+    return "other"
 
 
 class MediaRef(BaseModel):

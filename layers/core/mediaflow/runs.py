@@ -1,6 +1,6 @@
 """How a run ends, and what it publishes: one home for both runtimes.
 
-The embedded executor (``runtime/embedded.py``) and the AWS runs / Express runner functions
+The embedded executor (``embedded/executor.py``) and the AWS runs / Express runner functions
 (``cloud/runs.py``) hand the end of an execution to :func:`finish`. It decides the run status (a
 SUCCEEDED execution whose output holds node failures is ``failed``), writes it once (``RunStore.finish_run``
 is conditional, so a repeated status event neither rewrites the run nor publishes again), and publishes:
@@ -20,9 +20,9 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from mediaflow.clock import now_iso
 from mediaflow.errors import NotFound, RunCancelled
 from mediaflow.ports import EventBus, RunStore
 
@@ -32,9 +32,6 @@ RUN_STATUS_BY_EXECUTION = {"SUCCEEDED": "completed", "FAILED": "failed", "TIMED_
                            "ABORTED": "cancelled"}
 RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     ai_max_image_bytes: int = Field(default=3_750_000, ge=0, description="ai_generate: larger images are not sent")
 
     webhook_allow_loopback_http: bool = Field(default=False, description="Local development only")
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="Timeout of one delivery")
+    webhook_delivery_retention_days: int = Field(default=30, ge=1, le=365,
+                                                 description="AWS: days a delivery record is kept (TTL)")
+    webhook_dead_letter_queue_url: str = Field(default="", description="AWS: SQS queue of dead deliveries")
 
     moderation_model: Path = Field(default_factory=_default_moderation_model,
                                    description="Embedded moderation: the nudenet 320n.onnx detector file")

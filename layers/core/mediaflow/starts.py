@@ -16,12 +16,13 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from mediaflow.clock import now_iso
 from mediaflow.compiler import Compiled, compile_workflow
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
+from mediaflow.ports import Launcher
 from mediaflow.triggers import matching_workflows
 from mediaflow.validation import validate
 
@@ -30,18 +31,6 @@ logger = logging.getLogger(__name__)
 UPLOADS = "uploads"  # {tenant}/uploads/...: uploads that start the tenant's matching workflows
 DIRECT = "inputs"  # {tenant}/inputs/...: media of direct runs, which start no trigger
 
-
-class Launcher(Protocol):
-    def check(self, compiled: Compiled) -> None:
-        """Raise when this deployment cannot execute ``compiled``."""
-        ...
-
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
-              machine_type: str | None = None) -> Any: ...
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def direct_key(tenant: str, *parts: str) -> str:

@@ -103,9 +103,10 @@ def chat_stub() -> Iterator[ChatStub]:
 
 @pytest.fixture(scope="session")
 def v1_embedded(tmp_path_factory: pytest.TempPathFactory, chat_stub: ChatStub) -> Iterator[Api]:
-    from mediaflow.api import ApiConfig, create_app, embedded_context
-    from mediaflow.api_server import local_api
-    from mediaflow.local import LocalService
+    from mediaflow.api import ApiConfig, create_app
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.embedded.http_server import local_api
     from mediaflow.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("api-v1"), workers=1, ai_provider="openai",
@@ -139,7 +140,7 @@ def v1_aws(chat_stub: ChatStub) -> Iterator[Api]:
         adapters.settings = adapters.settings.model_copy(update={
             "ai_provider": "openai", "ai_base_url": chat_stub.url, "ai_model": "stub-model",
             "inbound_email_domain": "mail.example.com", "trigger_cache_seconds": 0})
-        from mediaflow.cloud import app as cloud
+        from mediaflow.cloud import bootstrap as cloud
 
         cloud.upload_trigger.cache_clear()  # built from this deployment's adapters on first use
         keys = _test_keys(adapters.keys)

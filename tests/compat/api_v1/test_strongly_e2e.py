@@ -79,7 +79,7 @@ def test_an_input_mapped_width_reaches_the_resize_and_a_sync_trigger_returns_out
     image = Image.open(io.BytesIO(client.download(output["url"]).content))
     assert image.size == (123, 62)  # the mapped width, not the configured 64
     run = backend.runs.get_run("tenant-a", body["execution_id"])
-    from mediaflow.runtime.embedded import output_refs
+    from mediaflow.embedded.executor import output_refs
 
     [stored] = [r for r in output_refs(run["output"]) if r["key"] == output["key"]]
     assert stored["metadata"]["orderId"] == "ord_123"  # pass-through value carried to the run's result
@@ -248,8 +248,8 @@ def test_the_embedded_queue_is_durable_and_starts_each_message_once(client: Stro
     if backend.service is None:
         pytest.skip("the SQLite queue of the embedded mode")
     from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
-    from mediaflow.api import embedded_context
     from mediaflow.api.executions import ExecutionService, queued_run_id
+    from mediaflow.embedded.bootstrap import embedded_context
 
     workflow_id = deployed(client, media_workflow("durable", trigger="queue"))
     key = store_photo(backend, "tenant-a", f"{time.monotonic_ns()}.jpg", photo)

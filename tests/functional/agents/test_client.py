@@ -169,10 +169,11 @@ def test_rate_limited_requests_are_retried_after_retry_after(tmp_path: Path) -> 
     """The API's own token bucket (1 request/s) answers 429 with Retry-After; the client waits that long."""
     import time
 
-    from mediaflow.api import ApiConfig, create_app, embedded_context
+    from mediaflow.api import ApiConfig, create_app
     from mediaflow.client import RateLimited
     from mediaflow.client.gateway import GatewayTransport
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
 
     with LocalService(data_dir=tmp_path / "data") as service:
         key = service.adapters.keys.create_key("demo", ["workflows:read"])[0]

@@ -371,8 +371,7 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
     from mediaflow.adapters.aws import open_aws
     from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
     from mediaflow.api import create_app
-    from mediaflow.api.aws import aws_context
-    from mediaflow.cloud import app as cloud
+    from mediaflow.cloud import bootstrap as cloud
     from moto import mock_aws
 
     template = load_template()
@@ -441,7 +440,7 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         with pytest.MonkeyPatch.context() as api_env:  # what the API function reads from its environment
             for name, value in api_environment(template, resolve).items():
                 api_env.setenv(name, value)
-            resolver_app = create_app(aws_context(config, adapters))
+            resolver_app = create_app(cloud.aws_context(config, adapters))
         patch.setattr(api_module, "app", lambda: resolver_app)
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediaflow")

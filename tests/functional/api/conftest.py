@@ -192,9 +192,10 @@ def _test_keys(store: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def embedded_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from mediaflow.api import ApiConfig, create_app, embedded_context
-    from mediaflow.api_server import local_api
-    from mediaflow.local import LocalService
+    from mediaflow.api import ApiConfig, create_app
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.embedded.http_server import local_api
 
     data_dir = tmp_path_factory.mktemp("api-data")
     service = LocalService(data_dir=data_dir)

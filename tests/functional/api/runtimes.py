@@ -80,7 +80,7 @@ def ended(run_ids: set[str]) -> Callable[[list[Event]], bool]:
 @contextmanager
 def serve(data_dir: Path) -> Iterator[tuple[str, str]]:
     """``mediaflow serve`` on an ephemeral loopback port; yields (base URL, tenant-a's API key)."""
-    from mediaflow.local import LocalService
+    from mediaflow.embedded.app import LocalService
 
     with LocalService(data_dir=data_dir) as service:
         key = service.adapters.keys.create_key(TENANT, ALL_SCOPES)[0]

@@ -141,8 +141,9 @@ def test_concurrent_clients_all_answered(api: Api) -> None:
 
 @pytest.fixture
 def short_timeouts(api: Api) -> Iterator[str]:
-    from mediaflow.api import create_app, embedded_context
-    from mediaflow.api_server import ApiServer, ServerLimits
+    from mediaflow.api import create_app
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.embedded.http_server import ApiServer, ServerLimits
 
     limits = ServerLimits(keep_alive_seconds=1, idle_read_seconds=1, request_read_seconds=3, graceful_seconds=5)
     server = ApiServer(create_app(embedded_context(api.service)).resolve, "127.0.0.1", 0, limits=limits).start()
@@ -188,7 +189,7 @@ def test_a_trickling_client_is_cut_at_the_request_limit(short_timeouts: str) -> 
 
 
 def test_stop_lets_a_request_in_flight_finish(api: Api) -> None:
-    from mediaflow.api_server import ApiServer, ServerLimits
+    from mediaflow.embedded.http_server import ApiServer, ServerLimits
 
     entered = threading.Event()
 

@@ -67,8 +67,9 @@ def test_idempotency_key_replays_and_refuses_a_different_body(client: Client) ->
 
 
 def test_rate_limit_and_body_cap(api: Api) -> None:
-    from mediaflow.api import ApiConfig, create_app, embedded_context
-    from mediaflow.api_server import local_api
+    from mediaflow.api import ApiConfig, create_app
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.embedded.http_server import local_api
 
     config = ApiConfig(rate_per_second=0.01, burst=1, max_body_bytes=2048)
     server = local_api(api.service, port=0, config=config).start()
@@ -106,7 +107,7 @@ def test_lambda_entry_point_resolves_with_the_powertools_decorators(api: Api, mo
 
 
 def test_lambda_app_fails_clearly_without_aws_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mediaflow.api.aws import aws_context
+    from mediaflow.cloud.bootstrap import aws_context
 
     try:
         context = aws_context()

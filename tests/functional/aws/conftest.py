@@ -112,7 +112,7 @@ def _create_tables(dynamodb: Any, env: dict[str, str]) -> None:
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     import boto3
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
     from moto import mock_aws
 
     nodes = load_handler("functions/nodes/handler.py")
@@ -166,12 +166,12 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
                 env[f"MEDIAFLOW_{runtime.upper()}_FUNCTION_ARN"] = arn
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        app.reset()
-        adapters = app.adapters()
+        bootstrap.reset()
+        adapters = bootstrap.adapters()
         try:
             yield Deployment(adapters.settings, adapters, queue_url, calls)
         finally:
-            app.reset()
+            bootstrap.reset()
 
 
 def _start_versions_on_their_machine(monkeypatch: pytest.MonkeyPatch, backend: Any = None) -> None:

@@ -133,7 +133,7 @@ def test_idempotency(deployment: Deployment) -> None:
 
 
 def test_node_task_is_idempotent_per_run_and_nodes(deployment: Deployment) -> None:
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
     from mediaflow.cloud.nodes import run_node
 
     a = deployment.adapters
@@ -143,8 +143,8 @@ def test_node_task_is_idempotent_per_run_and_nodes(deployment: Deployment) -> No
                          "filename": "n.txt"},
                "ops": [{"nodeId": "s", "kind": "storage", "config": {}}]}
     a.runs.create_run({"tenant": "t1", "runId": "r9", "workflowId": "w"})
-    first = run_node(payload, app.task_environment(a), a.idempotency)
-    second = run_node(payload, app.task_environment(a), a.idempotency)
+    first = run_node(payload, bootstrap.task_environment(a), a.idempotency)
+    second = run_node(payload, bootstrap.task_environment(a), a.idempotency)
     assert first == second and first["key"] == "t1/outputs/n.txt"
     assert list(a.blobs.list("t1/outputs/")) == ["t1/outputs/n.txt"]  # written once, no n-1.txt
     assert len(a.runs.steps("t1", "r9")) == 1

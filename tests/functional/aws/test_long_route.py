@@ -145,10 +145,10 @@ def deploy_long_route(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def reload(deployment: Deployment) -> Deployment:
-    from mediaflow.cloud import app
+    from mediaflow.cloud import bootstrap
 
-    app.reset()
-    adapters = app.adapters()
+    bootstrap.reset()
+    adapters = bootstrap.adapters()
     return Deployment(adapters.settings, adapters, deployment.queue_url, deployment.calls)
 
 

@@ -20,10 +20,10 @@ TENANT = "t1"
 
 
 def save(deployment: Deployment, raw: Any, status: str = "active") -> dict[str, Any]:
-    from mediaflow.cloud import app, workflows
+    from mediaflow.cloud import bootstrap, workflows
 
     a = deployment.adapters
-    return workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=app.launcher(a), status=status)
+    return workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=bootstrap.launcher(a), status=status)
 
 
 def upload(deployment: Deployment, key: str, body: bytes) -> dict[str, Any]:

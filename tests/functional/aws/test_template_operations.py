@@ -70,7 +70,7 @@ def test_alarms_cover_both_dead_letter_queues_failed_runs_and_every_function() -
 
 
 def test_the_runs_functions_name_the_metric_the_failed_runs_alarm_watches() -> None:
-    from mediaflow.runtime.embedded import RUN_STATUS_BY_EXECUTION
+    from mediaflow.embedded.executor import RUN_STATUS_BY_EXECUTION
 
     source = "".join((ROOT / "functions" / "runs" / f"{name}.py").read_text() for name in ("handler", "express"))
     assert source.count('f"Runs{detail[\'status\'].capitalize()}"') == 2
@@ -99,8 +99,8 @@ def test_the_api_logs_access_answers_cors_limits_each_key_and_keeps_health_publi
 
 
 def test_on_aws_the_in_process_bucket_is_off_and_the_stack_names_the_origins() -> None:
-    from mediaflow.api.aws import aws_config
     from mediaflow.api.config import ApiConfig
+    from mediaflow.cloud.bootstrap import aws_config
     from mediaflow.settings import Settings
 
     config = aws_config(ApiConfig(), Settings(cors_allow_origins="https://a.example, https://b.example"))

@@ -66,11 +66,11 @@ def test_non_matching_and_foreign_uploads_start_nothing(deployment: Deployment) 
 
 
 def test_a_paused_workflow_starts_nothing(deployment: Deployment) -> None:
-    from mediaflow.cloud import app, workflows
+    from mediaflow.cloud import bootstrap, workflows
 
     a = deployment.adapters
     record = save(deployment, standard(json.loads(EXAMPLE.read_text())))
-    paused = workflows.set_status(TENANT, record["id"], "paused", workflows=a.workflows, launcher=app.launcher(a))
+    paused = workflows.set_status(TENANT, record["id"], "paused", workflows=a.workflows, launcher=bootstrap.launcher(a))
     assert paused["status"] == "paused" and paused["version"] == record["version"] + 1
 
     result = load_handler("functions/trigger/handler.py").lambda_handler(
@@ -97,14 +97,14 @@ def test_deleting_a_workflow_removes_its_state_machine(deployment: Deployment) -
 
 def test_saving_a_new_version_publishes_a_version_and_moves_the_alias(deployment: Deployment) -> None:
     import boto3
-    from mediaflow.cloud import app, workflows
+    from mediaflow.cloud import bootstrap, workflows
 
     a = deployment.adapters
     raw = standard(json.loads(EXAMPLE.read_text()))
     first = save(deployment, raw)
     raw["nodes"][1]["config"] = {**raw["nodes"][1].get("config", {}), "outputFormat": "png"}
-    second = workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=app.launcher(a), status="active",
-                                     workflow_id=first["id"], expected_version=first["version"])
+    second = workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=bootstrap.launcher(a),
+                                     status="active", workflow_id=first["id"], expected_version=first["version"])
     assert second["version"] == 2 and second["stateMachine"]["versionArn"] != first["stateMachine"]["versionArn"]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     alias = sfn.describe_state_machine_alias(stateMachineAliasArn=second["stateMachine"]["aliasArn"])
@@ -112,5 +112,5 @@ def test_saving_a_new_version_publishes_a_version_and_moves_the_alias(deployment
     from mediaflow.errors import Conflict
 
     with pytest.raises(Conflict):
-        workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=app.launcher(a),
+        workflows.save_workflow(TENANT, raw, workflows=a.workflows, launcher=bootstrap.launcher(a),
                                 workflow_id=first["id"], expected_version=1)

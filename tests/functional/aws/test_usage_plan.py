@@ -48,8 +48,8 @@ def _exists(apigateway: Any, key_id: str) -> bool:
 
 def test_a_new_key_joins_the_plan_once_valued_with_its_hash_and_leaves_it_when_revoked(
         stores: tuple[Any, Any, Any]) -> None:
-    from mediaflow.adapters.embedded.sqlite import hash_api_key
     from mediaflow.cloud.auth import usage_identifier
+    from mediaflow.ids import hash_api_key
 
     store, plan, apigateway = stores
     api_key, record = store.create_key("acme", ["workflows:read"], name="ci")
@@ -78,7 +78,7 @@ def test_a_key_the_plan_cannot_take_is_revoked_before_anyone_sees_it(
 
 def test_a_key_already_in_api_gateway_under_another_name_is_reused(stores: tuple[Any, Any, Any]) -> None:
     from mediaflow.adapters.aws.usage_plan import UsagePlanKeys
-    from mediaflow.adapters.embedded.sqlite import hash_api_key
+    from mediaflow.ids import hash_api_key
 
     store, plan, apigateway = stores
     api_key, record = store.create_key("acme", ["workflows:read"])

@@ -5,6 +5,7 @@ on the Lambda handler."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -114,17 +115,17 @@ def bus_event(detail_type: str, detail: dict[str, Any], event_id: str = "e-1") -
 @pytest.fixture
 def hooks(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
     import boto3
-    from mediaflow.adapters.aws.webhooks import aws_dispatcher
+    from mediaflow.cloud import bootstrap
+    from mediaflow.cloud.webhooks import aws_dispatcher
 
     dlq_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="webhook-dead-letters")["QueueUrl"]
     monkeypatch.setenv("MEDIAFLOW_WEBHOOK_DEAD_LETTER_QUEUE_URL", dlq_url)
     monkeypatch.setenv("MEDIAFLOW_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
     clock = Clock()
-    dispatcher = aws_dispatcher(deployment.adapters, clock=clock, schedule=[10, 60], jitter=0.0)
+    dispatcher = aws_dispatcher(deployment.adapters.blobs, clock=clock, schedule=[10, 60], jitter=0.0)
     handler = load_handler("functions/webhooks/handler.py")
     retry = load_handler("functions/webhooks/retry.py")
-    monkeypatch.setattr(handler, "dispatcher", lambda: dispatcher)
-    monkeypatch.setattr(retry, "dispatcher", lambda: dispatcher)
+    monkeypatch.setattr(bootstrap, "webhook_dispatcher", functools.cache(lambda: dispatcher))  # both functions
     receiver = Receiver()
     yield Hooks(deployment, receiver, clock, dispatcher, handler, retry, dlq_url)
     receiver.server.shutdown()
@@ -153,13 +154,13 @@ def due_index_size(deployment: Deployment) -> int:
 def test_a_finished_run_puts_workflow_completed_and_the_rule_sends_it_to_a_verified_delivery(
         hooks: Hooks, express_runs_on_moto: None) -> None:
     import boto3
-    from mediaflow.cloud import app, workflows
+    from mediaflow.cloud import bootstrap, workflows
 
     deployment = hooks.deployment
     a = deployment.adapters
     webhook, secret = hooks.register(["workflow.completed"])
     record = workflows.save_workflow(TENANT, json.loads(EXAMPLE.read_text()), workflows=a.workflows,
-                                     launcher=app.launcher(a), status="active")
+                                     launcher=bootstrap.launcher(a), status="active")
     key = f"{TENANT}/uploads/cat.jpg"
     boto3.client("s3", region_name=REGION).put_object(Bucket=deployment.settings.uploads_bucket, Key=key,
                                                       Body=small_jpeg())
@@ -309,7 +310,7 @@ def test_two_dispatchers_cannot_claim_the_same_attempt_and_a_dead_claim_expires(
 
 def test_the_dynamodb_store_returns_the_sqlite_store_shapes(hooks: Hooks, tmp_path: Path) -> None:
     from mediaflow.adapters.embedded import SQLiteDatabase
-    from mediaflow.webhooks.store import WebhookStore
+    from mediaflow.adapters.embedded.webhooks import WebhookStore
 
     sqlite = WebhookStore(SQLiteDatabase(tmp_path / "h.sqlite3"))
     shapes = []

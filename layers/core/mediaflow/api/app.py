@@ -192,9 +192,7 @@ def idempotency(app: MediaflowResolver, next_middleware: NextMiddleware) -> Resp
     try:
         response = next_middleware(app)
     except BaseException:
-        release = getattr(app.ctx.idempotency, "release", None)
-        if callable(release):
-            release(store_key)
+        app.ctx.idempotency.release(store_key)
         raise
     body_out = response.body
     if isinstance(body_out, BaseModel):

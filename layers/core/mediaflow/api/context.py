@@ -1,69 +1,26 @@
-"""What the API needs from the outside world (ports), and the embedded wiring of it."""
+"""Everything a request handler may touch: the ports of one deployment, built by its bootstrap
+(``mediaflow.embedded.bootstrap`` or ``mediaflow.cloud.bootstrap``)."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mediaflow.api.config import ApiConfig
-from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import RateLimiter, Signer
-from mediaflow.compiler import Compiled
-from mediaflow.local import RuntimeLauncher
-from mediaflow.ports import BlobStore, Idempotency, RunStore
-
-
-class VersionedWorkflowStore(Protocol):
-    def put(self, tenant: str, workflow: dict[str, Any], *, expected_version: int | None = None
-            ) -> dict[str, Any]: ...
-
-    def get(self, tenant: str, workflow_id: str) -> dict[str, Any]: ...
-
-    def get_version(self, tenant: str, workflow_id: str, version: int) -> dict[str, Any]: ...
-
-    def versions(self, tenant: str, workflow_id: str) -> list[int]: ...
-
-    def list(self, tenant: str, **filters: Any) -> list[dict[str, Any]]: ...
-
-    def delete(self, tenant: str, workflow_id: str) -> None: ...
-
-
-class KeyStore(Protocol):
-    def create_key(self, tenant: str, scopes: Sequence[str], *, name: str = "") -> tuple[str, dict[str, Any]]: ...
-
-    def lookup(self, api_key: str) -> dict[str, Any] | None: ...
-
-    def list_keys(self, tenant: str) -> list[dict[str, Any]]: ...
-
-    def revoke(self, tenant: str, key_id: str) -> None: ...
-
-
-class JobStore(Protocol):
-    def create_job(self, job: dict[str, Any]) -> dict[str, Any]: ...
-
-    def get_job(self, tenant: str, job_id: str) -> dict[str, Any]: ...
-
-    def update_job(self, tenant: str, job_id: str, **fields: Any) -> dict[str, Any]: ...
-
-    def list_jobs(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]: ...
-
-
-class Launcher(Protocol):
-    """Starts compiled runs on the orchestrator (embedded runtime or Step Functions)."""
-
-    def check(self, compiled: Compiled) -> None:
-        """Raise ApiProblem when this deployment cannot execute ``compiled``."""
-        ...
-
-    def start(self, tenant: str, asl: dict[str, Any], execution_input: dict[str, Any], run_id: str, *,
-              machine_type: str | None = None) -> Any: ...
-
-    def cancel(self, tenant: str, run_id: str) -> bool:
-        """Ask a running run to stop; False when the orchestrator does not know it."""
-        ...
+from mediaflow.ports import (
+    BlobStore,
+    Idempotency,
+    JobStore,
+    KeyStore,
+    Launcher,
+    RunStore,
+    TriggerQueue,
+    VersionedWorkflowStore,
+)
+from mediaflow.webhooks.dispatch import Dispatcher
 
 
 @dataclass
@@ -83,9 +40,8 @@ class ApiContext:
     scratch_dir: Path = field(default_factory=lambda: Path("/tmp/mediaflow-api"))
     on_workflow_saved: Callable[[str, dict[str, Any]], None] | None = None
     on_workflow_deleted: Callable[[str, str], None] | None = None
-    presign_post: Callable[..., dict[str, Any]] | None = None
-    webhooks: Any = None
-    queue: Any = None  # the `queue` triggers' queue: SQLite (embedded) or SQS (AWS); None = enqueue refused
+    webhooks: Dispatcher | None = None
+    queue: TriggerQueue | None = None  # the `queue` triggers' queue: SQLite or SQS; None = enqueue refused
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,52 +53,3 @@ class ApiContext:
             return self.blobs.url(key, self.config.download_expires_seconds)
         token = self.signer.sign({"k": key}, self.config.download_expires_seconds)
         return f"{base}/v1/downloads/{token}"
-
-
-class EmbeddedLauncher(RuntimeLauncher):
-    """Runs on the LocalService's EmbeddedRuntime; a workflow it cannot run is a 422 naming the workers."""
-
-    def check(self, compiled: Compiled) -> None:
-        from mediaflow.local import missing_runtimes
-
-        missing = missing_runtimes(compiled)
-        if missing:
-            raise ApiProblem(422, f"this deployment has no worker for: {', '.join(missing)}",
-                             code="RuntimeUnavailable",
-                             errors=[{"field": "nodes", "path": "nodes", "message": f"no worker for {m}"}
-                                     for m in missing])
-
-
-def _secret(data_dir: Path) -> bytes:
-    path = data_dir / ".api-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".api-secret.{secrets.token_hex(4)}")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_bytes()
-
-
-def embedded_context(service: Any, config: ApiConfig | None = None) -> ApiContext:
-    """The API over a LocalService's adapters (SQLite, the data dir's folder, the embedded runtime)."""
-    from mediaflow.adapters.embedded.jobs import SQLiteJobStore
-
-    adapters = service.adapters
-    jobs = SQLiteJobStore(adapters.db)
-    service.watch_jobs(jobs)
-    from mediaflow.adapters.embedded.queue import SQLiteTriggerQueue
-
-    ctx = ApiContext(
-        workflows=adapters.workflows, runs=adapters.runs, keys=adapters.keys,
-        jobs=jobs, idempotency=adapters.idempotency, blobs=adapters.blobs,
-        launcher=EmbeddedLauncher(service), config=config or ApiConfig(),
-        signer=Signer(_secret(Path(service.data_dir))), mode="embedded",
-        scratch_dir=Path(service.data_dir) / "tmp" / "api", webhooks=service.webhooks,
-        queue=SQLiteTriggerQueue(adapters.db),
-    )
-    from mediaflow.api.executions import ExecutionService
-
-    if ctx.queue.pending():  # messages left by a stopped server start now
-        ctx.queue.kick(ExecutionService(ctx).run_queued)
-    return ctx

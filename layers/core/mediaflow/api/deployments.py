@@ -14,7 +14,6 @@ Workflows without an owner (created through `/v1`) stay visible to every key of 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mediaflow import layout, lifecycle, mappings, scopes
@@ -22,11 +21,8 @@ from mediaflow.api.context import ApiContext
 from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import Principal
 from mediaflow.api.workflows import WorkflowService
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def visible(record: dict[str, Any], principal: Principal) -> bool:
@@ -75,7 +71,7 @@ class DeploymentService:
         record = self.load(principal, workflow_id)
         shares = list(record.get("shares") or [])
         if user_id != record.get("ownerId") and all(s.get("userId") != user_id for s in shares):
-            shares.append({"userId": user_id, "sharedAt": _now()})
+            shares.append({"userId": user_id, "sharedAt": now_iso(timespec="seconds")})
             self.workflows.update(principal.tenant, workflow_id, {}, extra={"shares": shares})
 
     def unshare(self, principal: Principal, workflow_id: str, user_id: str) -> None:
@@ -142,7 +138,8 @@ class DeploymentService:
         return policy.view()
 
     def new_shares(self, user_ids: list[str]) -> list[dict[str, Any]]:
-        return [{"userId": str(user_id), "sharedAt": _now()} for user_id in dict.fromkeys(user_ids)]
+        shared_at = now_iso(timespec="seconds")
+        return [{"userId": str(user_id), "sharedAt": shared_at} for user_id in dict.fromkeys(user_ids)]
 
     # -- editing helpers ------------------------------------------------------------------------------
     def add_node(self, principal: Principal, workflow_id: str, node: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +182,8 @@ class DeploymentService:
     def compute_scopes(self, principal: Principal, workflow_id: str) -> list[str]:
         record = self.load(principal, workflow_id)
         urls: list[str] = []
-        store = getattr(self.ctx.webhooks, "store", None)
-        if store is not None:
-            urls = [str(hook.get("url")) for hook in store.list_webhooks(principal.tenant)
+        if self.ctx.webhooks is not None:
+            urls = [str(hook.get("url")) for hook in self.ctx.webhooks.store.list_webhooks(principal.tenant)
                     if hook.get("workflowId") in (None, workflow_id)]
         found = scopes.compute(workflow_id, principal.tenant, record["definition"], urls)
         self.workflows.update(principal.tenant, workflow_id, {}, extra={"scopes": found})

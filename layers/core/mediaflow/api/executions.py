@@ -28,7 +28,7 @@ from mediaflow.api.runs import TERMINAL, RunService, store_bytes
 from mediaflow.api.security import Principal
 from mediaflow.catalog import get_spec
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.local import safe_name
+from mediaflow.ids import safe_name
 from mediaflow.media import MediaRef
 from mediaflow.starts import direct_key
 from mediaflow.triggers import run_name
@@ -150,7 +150,7 @@ class ExecutionService:
                    ) -> list[dict[str, Any]]:
         """Every active workflow this key may see whose `event` trigger matches, through the lifecycle gate,
         started by the event use case of `/v1` (mediaflow.starts); one result per workflow."""
-        from mediaflow.local import new_run_id
+        from mediaflow.ids import new_run_id
         from mediaflow.starts import event_trigger_matches, start_event
 
         admitted, refused = [], []
@@ -181,9 +181,7 @@ class ExecutionService:
                              code="QueueUnavailable")
         message_id = str(self.ctx.queue.send(principal.tenant, workflow_id, message, priority=priority,
                                              source=source))
-        kick = getattr(self.ctx.queue, "kick", None)
-        if callable(kick):
-            kick(self.run_queued)
+        self.ctx.queue.kick(self.run_queued)
         return message_id, queued_run_id(principal.tenant, workflow_id, message_id)
 
     def run_queued(self, item: dict[str, Any]) -> str:

@@ -15,9 +15,10 @@ from mediaflow.api.context import ApiContext
 from mediaflow.api.http import Part
 from mediaflow.api.problems import ApiProblem, DefinitionRejected, issue_errors
 from mediaflow.api.runs import TERMINAL, RunService, store_bytes
+from mediaflow.clock import now_iso
 from mediaflow.compiler import compile_workflow
 from mediaflow.errors import Conflict, NotFound, public_error
-from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.ids import new_run_id, safe_name
 from mediaflow.runs import cancel_pending
 from mediaflow.starts import direct_key
 from mediaflow.validation import LIMITS, validate

@@ -18,9 +18,10 @@ from mediaflow.api.problems import ApiProblem
 from mediaflow.api.workflows import _decode_cursor as decode_cursor
 from mediaflow.api.workflows import _encode_cursor as encode_cursor
 from mediaflow.api.workflows import require_valid
+from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
 from mediaflow.errors import Conflict, NotFound, public_error
-from mediaflow.local import new_run_id, now_iso, safe_name
+from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids, output_refs
 from mediaflow.sniff import sniff
@@ -297,8 +298,7 @@ class RunService:
         if run["status"] not in ("failed", "cancelled"):
             raise Conflict(f"only failed or cancelled runs can be retried; {run_id!r} is {run['status']}",
                            field="status")
-        redrive = getattr(self.ctx.launcher, "redrive", None)
-        if start_from == "failed" and callable(redrive) and redrive(tenant, run_id):
+        if start_from == "failed" and self.ctx.launcher.redrive(tenant, run_id):
             input = run.get("input") or {}
             items = input.get("items")
             return {"runId": run_id, "status": "pending", "workflowId": run["workflowId"],
@@ -324,12 +324,12 @@ class RunService:
         expires = self.ctx.config.upload_expires_seconds
         expires_at = (datetime.now(UTC) + timedelta(seconds=expires)).isoformat(timespec="seconds")
         meta_fields = {f"x-amz-meta-{name}": value for name, value in metadata.items()}
-        if self.ctx.signer is None and self.ctx.presign_post is not None:
-            target = self.ctx.presign_post(key, content_type=content_type, expires_seconds=expires,
-                                           max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
-            return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
-                    "expiresAt": expires_at}
         if self.ctx.signer is None:
+            target = self.ctx.blobs.presigned_post(key, content_type=content_type, expires_seconds=expires,
+                                                   max_bytes=self.ctx.config.max_upload_bytes, fields=meta_fields)
+            if target is not None:
+                return {"uploadId": upload_id, "key": key, "url": target["url"], "fields": target["fields"],
+                        "expiresAt": expires_at}
             raise ApiProblem(501, "this deployment offers no upload URLs", code="NotImplemented")
         token = self.ctx.signer.sign({"k": key, "t": tenant, "m": metadata}, expires)
         return {"uploadId": upload_id, "key": key, "url": f"{base}/v1/uploads/{token}",

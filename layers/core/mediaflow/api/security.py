@@ -12,13 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from mediaflow.api.problems import ApiProblem
-
-
-class KeyLookup(Protocol):
-    def lookup(self, api_key: str) -> dict[str, Any] | None: ...
+from mediaflow.ports import KeyLookup
 
 
 @dataclass(frozen=True)

@@ -6,5 +6,6 @@
 - :mod:`mediaflow.cloud.nodes`: a node Task, idempotent per (run, nodes, media).
 - :mod:`mediaflow.cloud.runs`: finish a run from its execution's end (status change or Express runner).
 - :mod:`mediaflow.cloud.auth`: the API Gateway Lambda authorizer.
-- :mod:`mediaflow.cloud.app`: the adapters of one deployment, built once per Lambda container.
+- :mod:`mediaflow.cloud.bootstrap`: the composition root: adapters, API context, task environment,
+  launcher and webhook dispatcher of one deployment, built once per Lambda container.
 """

@@ -32,7 +32,7 @@ def presented_key(headers: Mapping[str, Any] | None) -> str | None:
 
 
 def usage_identifier(api_key: str) -> str:
-    from mediaflow.adapters.embedded.sqlite import hash_api_key
+    from mediaflow.ids import hash_api_key
 
     return hash_api_key(api_key)
 

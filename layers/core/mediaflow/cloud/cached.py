@@ -12,15 +12,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from mediaflow.cloud.launcher import MachineRegistry
+from mediaflow.ports import MachineRegistry, WorkflowStore
+
+
+class WorkflowsAndMachines(WorkflowStore, MachineRegistry, Protocol):
+    """The deployment's workflows table, which also records the deployed machine of each definition."""
 
 
 class CachedWorkflowReads(MachineRegistry):
     """A workflow store whose active-workflow lists and machine lookups are served from memory."""
 
-    def __init__(self, workflows: Any, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, workflows: WorkflowsAndMachines, ttl_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._workflows = workflows
         self._ttl = ttl_seconds
         self._clock = clock

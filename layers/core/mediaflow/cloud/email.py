@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.inbound_email import PREFIX, parse_mime, route
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws import AwsAdapters
+    from mediaflow.ports import Launcher
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +20,7 @@ logger = logging.getLogger(__name__)
 MAX_MAIL_BYTES = 40 * 1024 * 1024  # SES's limit on a received message
 
 
-def start_mail_runs(bucket: str, key: str, adapters: Any, launcher: Any, domain: str) -> list[str]:
+def start_mail_runs(bucket: str, key: str, adapters: AwsAdapters, launcher: Launcher, domain: str) -> list[str]:
     from mediaflow.api.context import ApiContext
     from mediaflow.api.executions import ExecutionService
     from mediaflow.api.security import Principal

@@ -11,22 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.aws.stepfunctions import execution_arn
 from mediaflow.compiler import Compiled, dumps_asl
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.ports import RunStore
+from mediaflow.ports import MachineRegistry, RunStore
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
 
 logger = logging.getLogger(__name__)
 
 EXPRESS_MAX_SECONDS = 300
-
-
-class MachineRegistry(Protocol):
-    def machine(self, tenant: str, workflow_id: str, digest: str) -> dict[str, Any] | None: ...
-
-    def record_machine(self, tenant: str, workflow_id: str, digest: str, machine: dict[str, Any]) -> None: ...
 
 
 def definition_digest(asl: dict[str, Any]) -> str:
@@ -44,7 +41,7 @@ def infer_machine_type(asl: dict[str, Any]) -> str:
 class StepFunctionsLauncher:
     """Deploys definitions on demand and starts runs; the API's Launcher on AWS."""
 
-    def __init__(self, orchestrator: Any, registry: MachineRegistry, runs: RunStore) -> None:
+    def __init__(self, orchestrator: StepFunctionsOrchestrator, registry: MachineRegistry, runs: RunStore) -> None:
         self.orchestrator = orchestrator
         self.registry = registry
         self.runs = runs

@@ -21,8 +21,9 @@ from typing import Any
 
 from mediaflow.compiler.asl import LONG_ROUTE_PAYLOAD_VARIABLE, LONG_ROUTE_TIMEOUT_SECONDS
 from mediaflow.errors import Conflict, InternalError, MediaflowError, TransientError
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.ports import Idempotency
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 RESULT_TTL_SECONDS = 24 * 3600
@@ -101,14 +102,12 @@ def run_node(payload: dict[str, Any], env: TaskEnvironment, idempotency: Idempot
         except BaseException:
             _release(idempotency, key)
             raise
-        idempotency.complete(key, {"media": result}, ttl_seconds=RESULT_TTL_SECONDS)  # type: ignore[call-arg]
+        idempotency.complete(key, {"media": result}, ttl_seconds=RESULT_TTL_SECONDS)
         return result
 
 
 def _release(idempotency: Idempotency, key: str) -> None:
-    release = getattr(idempotency, "release", None)
-    if callable(release):
-        release(key)
+    idempotency.release(key)
 
 
 def run_container_task(environ: dict[str, str], env: TaskEnvironment, idempotency: Idempotency | None) -> int:

@@ -7,9 +7,13 @@ failures, so SQS delivers them again after the visibility timeout (and to the de
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.aws.sqs import is_trigger_message, queued_items
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws import AwsAdapters
+    from mediaflow.ports import Launcher
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +24,7 @@ def is_trigger_queue_batch(event: dict[str, Any]) -> bool:
     return bool(items) and all(is_trigger_message(item) for _, item in items)
 
 
-def consume(event: dict[str, Any], adapters: Any, launcher: Any) -> dict[str, Any]:
+def consume(event: dict[str, Any], adapters: AwsAdapters, launcher: Launcher) -> dict[str, Any]:
     from mediaflow.api.context import ApiContext
     from mediaflow.api.executions import ExecutionService
 

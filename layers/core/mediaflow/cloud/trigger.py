@@ -19,6 +19,7 @@ from pydantic import AliasChoices, BaseModel, Field
 from mediaflow.cloud.launcher import StepFunctionsLauncher
 from mediaflow.errors import EmptyMedia, NotFound
 from mediaflow.media import MediaRef
+from mediaflow.ports import BlobStore, WorkflowStore
 from mediaflow.sniff import HEAD_BYTES, sniff
 from mediaflow.starts import start_upload, tenant_of_upload
 from mediaflow.triggers import run_name
@@ -97,7 +98,7 @@ def parse_upload_event(event: dict[str, Any], *, eventbridge_encoding: KeyEncodi
 
 
 class UploadTrigger:
-    def __init__(self, blobs: Any, workflows: Any, launcher: StepFunctionsLauncher) -> None:
+    def __init__(self, blobs: BlobStore, workflows: WorkflowStore, launcher: StepFunctionsLauncher) -> None:
         self.blobs = blobs
         self.workflows = workflows
         self.launcher = launcher
@@ -110,7 +111,7 @@ class UploadTrigger:
         except (NotFound, EmptyMedia) as error:
             logger.info("upload %s skipped: %s", obj.key, error)
             return None
-        from mediaflow.local import safe_name
+        from mediaflow.ids import safe_name
 
         return head.model_copy(update={
             "bucket": obj.bucket, "content_type": sniffed.content_type, "media_type": sniffed.media_type,

@@ -8,17 +8,21 @@ first run instead (the launcher deploys missing definitions), so the two cannot 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.cloud.launcher import StepFunctionsLauncher
 from mediaflow.compiler import compile_workflow
 from mediaflow.errors import InvalidDefinition
+from mediaflow.ports import WorkflowStore
 from mediaflow.validation import validate
+
+if TYPE_CHECKING:
+    from mediaflow.adapters.aws.stepfunctions import StepFunctionsOrchestrator
 
 STATUSES = ("draft", "active", "paused")
 
 
-def save_workflow(tenant: str, raw: Any, *, workflows: Any, launcher: StepFunctionsLauncher,
+def save_workflow(tenant: str, raw: Any, *, workflows: WorkflowStore, launcher: StepFunctionsLauncher,
                   workflow_id: str | None = None, status: str | None = None,
                   expected_version: int | None = None) -> dict[str, Any]:
     """Validate, store a new version, deploy it. Returns the stored record (with ``stateMachine``)."""
@@ -47,7 +51,7 @@ def sync_workflow(tenant: str, record: dict[str, Any], *, launcher: StepFunction
                                    compiled.execution_type, activate=record.get("status") == "active")
 
 
-def set_status(tenant: str, workflow_id: str, status: str, *, workflows: Any, launcher: StepFunctionsLauncher,
+def set_status(tenant: str, workflow_id: str, status: str, *, workflows: WorkflowStore, launcher: StepFunctionsLauncher,
                expected_version: int | None = None) -> dict[str, Any]:
     """Activate or pause: a new workflow version with the same definition (runs record which one they used)."""
     if status not in STATUSES:
@@ -61,7 +65,8 @@ def set_status(tenant: str, workflow_id: str, status: str, *, workflows: Any, la
     return {**stored, "stateMachine": sync_workflow(tenant, stored, launcher=launcher)}
 
 
-def delete_workflow(tenant: str, workflow_id: str, *, workflows: Any, orchestrator: Any) -> None:
+def delete_workflow(tenant: str, workflow_id: str, *, workflows: WorkflowStore,
+                    orchestrator: StepFunctionsOrchestrator) -> None:
     """Remove the record (NotFound when absent), then its state machines; running executions finish."""
     workflows.delete(tenant, workflow_id)
     orchestrator.delete(tenant, workflow_id)

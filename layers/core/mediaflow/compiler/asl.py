@@ -238,7 +238,7 @@ class _Compiler:
         """The longest run of nodes that one Task can execute, starting at ``node_id``.
 
         A chain is: light ops, then the ops of one media runtime (several when they fuse, with rename /
-        transform between them), then light ops. The worker splits it the same way (runtime/tasks.py).
+        transform between them), then light ops. The worker splits it the same way (execution/tasks.py).
         """
         chain: list[str] = []
         phase, runtime, open_runtime = 0, "light", False

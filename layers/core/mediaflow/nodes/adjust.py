@@ -9,8 +9,8 @@ from pydantic import Field
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -26,7 +26,7 @@ class Config(NodeConfig):
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Adjust the colour bands in this order: brightness and contrast (one linear step around mid grey),
     saturation and hue (in LCh), grayscale, sharpen, invert. Alpha is left alone."""
-    from mediaflow.workers.image import join_alpha, split_alpha, to_uchar
+    from mediaflow.workers.image_state import join_alpha, split_alpha, to_uchar
 
     colour, alpha = split_alpha(state.image)
     interpretation = "b-w" if colour.bands < 3 else "srgb"

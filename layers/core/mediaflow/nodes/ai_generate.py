@@ -24,8 +24,8 @@ from mediaflow.errors import NodeError, TransientError
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
     from mediaflow.settings import Settings
 
 MAX_TEXT = 1024

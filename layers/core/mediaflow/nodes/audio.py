@@ -49,8 +49,8 @@ LOUDNORM_TRUE_PEAK = -1.5
 LOUDNORM_RANGE = 11.0
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 def bitrate_for(fmt: str, bitrate_kbps: int | None, level: int | None) -> int | None:

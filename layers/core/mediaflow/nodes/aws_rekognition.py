@@ -14,8 +14,8 @@ from mediaflow.nodes.aws_rekognition_moderation import annotate, vision_of
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 
 class Config(NodeConfig):

@@ -15,9 +15,9 @@ from mediaflow.errors import PluginUnavailable
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
     from mediaflow.ports import Vision
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 MAX_METADATA = 1024
 

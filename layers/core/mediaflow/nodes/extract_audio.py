@@ -19,8 +19,8 @@ class Config(NodeConfig):
 # Executor (ffmpeg worker)
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:

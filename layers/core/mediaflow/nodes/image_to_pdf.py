@@ -9,8 +9,8 @@ from pydantic import Field
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -22,7 +22,7 @@ class Config(NodeConfig):
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Make the final encode a one-page PDF: a JPEG chain embeds its JPEG as is, anything else goes in as
     lossless PNG data. No creation date and no random ids are written, so the bytes are reproducible."""
-    from mediaflow.workers.image import PdfPlan
+    from mediaflow.workers.image_state import PdfPlan
 
     state.encode.pdf = PdfPlan(page_size=config.page_size, dpi=config.dpi, title=config.title)
     return {"pageSize": config.page_size, "dpi": config.dpi,

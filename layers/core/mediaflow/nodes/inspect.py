@@ -9,9 +9,9 @@ from pydantic import Field
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -21,7 +21,7 @@ class Config(NodeConfig):
 
 def report_key(media: MediaRef, ctx: OpContext) -> str:
     """Where the JSON report of ``media`` goes: next to the run's outputs, under the op's node id."""
-    from mediaflow.nodes.rename import clean_component, original_stem
+    from mediaflow.filenames import clean_component, original_stem
 
     parts = (ctx.run.tenant, "runs", ctx.run.run_id, ctx.node_id)
     prefix = "/".join(clean_component(part) or "_" for part in parts)
@@ -31,7 +31,7 @@ def report_key(media: MediaRef, ctx: OpContext) -> str:
 def finish(report: dict[str, Any], config: Config, ctx: OpContext,
            media: MediaRef) -> tuple[dict[str, Any], tuple[str, bytes, str] | None]:
     """The op's output (the report, plus the key of its JSON file) and the file to store, if any."""
-    from mediaflow.workers.image import report_json
+    from mediaflow.workers.image_state import report_json
 
     output: dict[str, Any] = {"report": report}
     if not config.write_report:

@@ -31,8 +31,8 @@ BEST_FRAME_WINDOW = 100
 """Frames the ``thumbnail`` filter compares when ``bestFrame`` is set (about 4 s at 25 fps)."""
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from mediaflow.filenames import DEFAULT_STEM, clean_component, original_stem, split_extension
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext
 
 TOKENS = ("original", "format", "ext", "timestamp", "nodeId", "runId")
 MAX_FILENAME = 200
-DEFAULT_STEM = "file"
 
 _TOKEN = re.compile(r"\{(" + "|".join(TOKENS) + r")\}")
-_SEPARATORS = re.compile(r"[/\\]+")
-_DOTS = re.compile(r"\.{2,}")
-_KNOWN_EXTENSIONS = frozenset({
-    "jpg", "jpeg", "jpe", "png", "webp", "avif", "heic", "heif", "gif", "tif", "tiff", "bmp", "svg", "jxl",
-    "pdf", "mp4", "m4v", "m4a", "mov", "3gp", "webm", "mkv", "avi", "mp3", "aac", "wav", "flac", "ogg",
-    "oga", "opus", "m3u8", "json", "txt", "bin", "vtt", "zip",
-})
 
 
 class Config(NodeConfig):
@@ -53,22 +44,6 @@ def render(pattern: str, values: dict[str, str]) -> str:
     return _TOKEN.sub(lambda match: values.get(match.group(1), ""), pattern)
 
 
-def clean_component(text: str) -> str:
-    """One path-safe name: no separators, no control characters, no ``..``, no leading dot or space."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
-    text = _SEPARATORS.sub("_", text)
-    text = _DOTS.sub(".", text)
-    return text.strip().lstrip(". ").rstrip(" ")
-
-
-def _split_extension(name: str) -> tuple[str, str]:
-    stem, dot, ext = name.rpartition(".")
-    if dot and stem and ext.lower() in _KNOWN_EXTENSIONS:
-        return stem, ext
-    return name, ""
-
-
 def render_filename(pattern: str, *, original: str, fmt: str, ext: str, node_id: str, run_id: str,
                     timestamp: str) -> str:
     """Render ``pattern`` into a safe filename that ends with ``.{ext}``.
@@ -81,7 +56,7 @@ def render_filename(pattern: str, *, original: str, fmt: str, ext: str, node_id:
     values = {"original": original, "format": fmt, "ext": ext, "timestamp": timestamp, "nodeId": node_id,
               "runId": run_id}
     name = clean_component(render(pattern, values))
-    stem, current = _split_extension(name)
+    stem, current = split_extension(name)
     if ext and current.lower() == ext:
         stem = stem.rstrip(". ")
     elif not ext and current:
@@ -92,20 +67,13 @@ def render_filename(pattern: str, *, original: str, fmt: str, ext: str, node_id:
     return f"{stem}{suffix}"[:MAX_FILENAME]
 
 
-def original_stem(media: MediaRef) -> str:
-    """The current name of ``media`` without its extension (from the filename, else the key)."""
-    name = media.filename or PurePosixPath(media.source_key or media.key).name
-    stem, _ = _split_extension(clean_component(name))
-    return stem or DEFAULT_STEM
-
-
 def token_values(media: MediaRef, ctx: OpContext) -> dict[str, str]:
     """Values of every token for ``media`` at the op described by ``ctx``."""
     from mediaflow.sniff import EXTENSIONS, format_of_content_type
 
     fmt = format_of_content_type(media.content_type)
     if fmt == "unknown":
-        _, current = _split_extension(media.filename)
+        _, current = split_extension(media.filename)
         fmt = current.lower() or "bin"
         ext = fmt
     else:

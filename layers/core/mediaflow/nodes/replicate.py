@@ -17,8 +17,8 @@ from mediaflow.errors import ProviderError
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 MAX_METADATA = 1024
 
@@ -62,7 +62,7 @@ def run_model(media: MediaRef, ctx: OpContext, env: TaskEnvironment, *, model: s
 
 
 def _store(media: MediaRef, ctx: OpContext, env: TaskEnvironment, fetched: tuple[bytes, str]) -> MediaRef:
-    from mediaflow.nodes.rename import clean_component, original_stem
+    from mediaflow.filenames import clean_component, original_stem
     from mediaflow.sniff import sniff
 
     data, declared = fetched

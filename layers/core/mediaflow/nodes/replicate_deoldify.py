@@ -10,8 +10,8 @@ from pydantic import Field
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 MODEL = "arielreplicate/deoldify_image"
 

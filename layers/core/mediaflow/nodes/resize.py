@@ -9,8 +9,8 @@ from pydantic import Field, model_validator
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -79,7 +79,7 @@ def load_size(config: Config, width: int, height: int) -> tuple[int, int] | None
 
 def pad_to(image: Any, width: int, height: int, gravity: str, background: str) -> Any:
     """Place ``image`` on a ``width`` x ``height`` canvas of ``background`` (alpha added when translucent)."""
-    from mediaflow.workers.image import gravity_offset, parse_colour
+    from mediaflow.workers.image_state import gravity_offset, parse_colour
 
     if (image.width, image.height) == (width, height):
         return image
@@ -96,7 +96,7 @@ def pad_to(image: Any, width: int, height: int, gravity: str, background: str) -
 
 
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
-    from mediaflow.workers.image import crop_to, resample
+    from mediaflow.workers.image_state import crop_to, resample
 
     image = state.image
     scaled_w, scaled_h = scaled_size(config, image.width, image.height)

@@ -7,8 +7,7 @@ unless ``overwrite`` is set: on a clash the name gets a numeric suffix (``photo-
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -17,8 +16,8 @@ from mediaflow.errors import Conflict, NotFound
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 MAX_SUFFIX = 1000
 
@@ -32,7 +31,8 @@ class Config(NodeConfig):
 
 def output_prefix(media: MediaRef, config: Config, ctx: OpContext) -> str:
     """The rendered, sanitised folder under the outputs (``""`` or ending with ``/``)."""
-    from mediaflow.nodes.rename import clean_component, render, token_values
+    from mediaflow.filenames import clean_component
+    from mediaflow.nodes.rename import render, token_values
 
     rendered = render(config.prefix, token_values(media, ctx)) if "{" in config.prefix else config.prefix
     parts = [clean_component(part) for part in rendered.split("/")]
@@ -41,7 +41,7 @@ def output_prefix(media: MediaRef, config: Config, ctx: OpContext) -> str:
 
 
 def output_filename(media: MediaRef) -> str:
-    from mediaflow.nodes.rename import DEFAULT_STEM, clean_component
+    from mediaflow.filenames import DEFAULT_STEM, clean_component
 
     name = clean_component(media.filename or PurePosixPath(media.key).name)
     return name or DEFAULT_STEM
@@ -57,19 +57,12 @@ def candidate_names(filename: str) -> list[str]:
 
 
 def _copy(env: TaskEnvironment, media: MediaRef, key: str, overwrite: bool) -> MediaRef:
-    copier = getattr(env.blobs, "copy", None)
-    if callable(copier):
-        stored: MediaRef = copier(media.key, key, content_type=media.content_type, overwrite=overwrite)
-        return stored
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=env.workdir) as scratch:
-        local = env.blobs.download(media.key, Path(scratch) / "media")
-        return env.blobs.put_file(key, local, media.content_type, overwrite=overwrite)
+    return env.blobs.copy(media.key, key, content_type=media.content_type, overwrite=overwrite)
 
 
 def _marker_key(ctx: OpContext) -> str:
     """Where this (run, node, item) records the object it stored, so running it again reuses that object."""
-    from mediaflow.runtime.tasks import node_prefix
+    from mediaflow.filenames import node_prefix
 
     return f"{node_prefix(ctx.run, ctx.item, ctx.node_id)}/stored.json"
 

@@ -23,8 +23,8 @@ class Config(NodeConfig):
 # Executor (ffmpeg worker)
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, An
     import ffmpeg
 
     from mediaflow.nodes.poster_frame import image_encoder_options
-    from mediaflow.workers.video import Sidecar
+    from mediaflow.workers.video_state import Sidecar
 
     node_id = ctx.node_id
     state.require_video(node_id)

@@ -14,8 +14,8 @@ from pydantic import Field
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 FRAME_MAX_WIDTH = 4096  # the widest box a thumbnail asks for: the frame never needs more
@@ -60,7 +60,7 @@ def load_size(config: Config, width: int, height: int) -> tuple[int, int] | None
 
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Scale (and crop) the image and make the output a metadata-free ``outputFormat`` file."""
-    from mediaflow.workers.image import crop_to, resample
+    from mediaflow.workers.image_state import crop_to, resample
 
     image = resample(state.image, *scaled_size(config, state.image.width, state.image.height))
     if config.crop != "none" and config.height is not None:

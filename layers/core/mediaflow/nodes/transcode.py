@@ -48,8 +48,8 @@ X264_PRESET = "veryfast"
 AUDIO_BITRATE_KBPS = {"aac": 128, "opus": 96}
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 def crf_for_quality(level: int | None, lossless: bool = False) -> int | None:
@@ -142,7 +142,7 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
     """One ffmpeg run: the pending trim window, fps, scale, the codecs and the container."""
     import ffmpeg
 
-    from mediaflow.workers.video import Sidecar
+    from mediaflow.workers.video_state import Sidecar
 
     info = state.require_video(node_id)
     width, height = state.display_size(node_id)

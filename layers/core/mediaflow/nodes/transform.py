@@ -12,8 +12,8 @@ from mediaflow.errors import NodeError
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext
 
 MAX_VALUE = 1024
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -34,8 +34,8 @@ MUXERS = {"mp4": "mp4", "m4a": "ipod", "mov": "mov", "webm": "webm", "mkv": "mat
           "aac": "adts", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "ogg"}
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.video import VideoState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.video_state import VideoState
 
 
 def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, Any]:

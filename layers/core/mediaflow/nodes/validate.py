@@ -22,8 +22,8 @@ from mediaflow.errors import ValidationFailed
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 HEADER_BYTES = 256 * 1024
 """Leading bytes read to find an image's dimensions without downloading it."""

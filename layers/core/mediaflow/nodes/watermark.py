@@ -9,8 +9,8 @@ from pydantic import Field, model_validator
 from mediaflow.nodes.base import NodeConfig
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState
 
 
 class Config(NodeConfig):
@@ -39,7 +39,7 @@ def _text_overlay(config: Config, width: int) -> Any:
     """White-on-transparent text rendered (not scaled) at the size that makes it ``width`` wide."""
     import pyvips
 
-    from mediaflow.workers.image import parse_colour
+    from mediaflow.workers.image_state import parse_colour
 
     assert config.text is not None
     font = f"{config.font} 32"
@@ -52,7 +52,7 @@ def _text_overlay(config: Config, width: int) -> Any:
 
 
 def _fit_overlay(overlay: Any, max_w: int, max_h: int) -> Any:
-    from mediaflow.workers.image import resample
+    from mediaflow.workers.image_state import resample
 
     if overlay.width <= max_w and overlay.height <= max_h:
         return overlay
@@ -61,7 +61,7 @@ def _fit_overlay(overlay: Any, max_w: int, max_h: int) -> Any:
 
 
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
-    from mediaflow.workers.image import gravity_offset, join_alpha, split_alpha, to_uchar
+    from mediaflow.workers.image_state import gravity_offset, join_alpha, split_alpha, to_uchar
 
     base = state.image
     target_w = max(1, round(base.width * config.scale))

@@ -16,8 +16,8 @@ from mediaflow.nodes.base import NodeConfig
 RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
 
 if TYPE_CHECKING:
+    from mediaflow.execution.contract import OpContext, TaskEnvironment
     from mediaflow.media import MediaRef
-    from mediaflow.runtime.tasks import OpContext, TaskEnvironment
 
 
 class Config(NodeConfig):

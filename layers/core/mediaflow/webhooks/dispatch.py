@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
+from mediaflow.clock import now_iso
+from mediaflow.ports import WebhookRepository
 from mediaflow.webhooks.ssrf import Resolver, Target, UnsafeWebhookUrl, check_url, system_resolver
 
 DEFAULT_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0)
@@ -30,43 +32,6 @@ class Response:
 
 
 Sender = Callable[[Target, bytes, dict[str, str], float], Response]
-
-
-class WebhookRepository(Protocol):
-    """What the dispatcher needs from a store: SQLite (mediaflow.webhooks.store) or DynamoDB (adapters.aws)."""
-
-    def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,
-               description: str = "") -> tuple[dict[str, Any], str]: ...
-
-    def get(self, tenant: str, webhook_id: str, *, with_secrets: bool = False) -> dict[str, Any]: ...
-
-    def list_webhooks(self, tenant: str) -> list[dict[str, Any]]: ...
-
-    def active_for(self, tenant: str, event_type: str, workflow_id: str | None) -> list[dict[str, Any]]: ...
-
-    def delete(self, tenant: str, webhook_id: str) -> None: ...
-
-    def rotate_secret(self, tenant: str, webhook_id: str, overlap_seconds: float, now: float) -> str: ...
-
-    def disable(self, tenant: str, webhook_id: str, reason: str) -> None: ...
-
-    def add_delivery(self, tenant: str, webhook_id: str, event_type: str, payload: dict[str, Any],
-                     due: float) -> dict[str, Any]: ...
-
-    def delivery(self, tenant: str, delivery_id: str) -> dict[str, Any]: ...
-
-    def deliveries(self, tenant: str, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]: ...
-
-    def due(self, now: float, limit: int = 50) -> list[dict[str, Any]]: ...
-
-    def claim(self, tenant: str, delivery_id: str, attempts: int) -> bool: ...
-
-    def record_attempt(self, tenant: str, delivery_id: str, number: int, status_code: int | None,
-                       latency_ms: float, error: str | None, *, status: str, next_attempt_at: float | None) -> None: ...
-
-    def requeue(self, tenant: str, delivery_id: str, due: float) -> dict[str, Any]: ...
-
-    def attempts(self, tenant: str, delivery_id: str) -> list[dict[str, Any]]: ...
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -178,8 +143,7 @@ class Dispatcher:
             subscriptions = [s for s in subscriptions if s["id"] == only] or [self.store.get(tenant, only)]
         # Download links are signed at each attempt (see _body), so a late retry or a replay never carries
         # an expired presigned URL; the stored payload keeps the output keys only.
-        payload = {"type": event_type, "timestamp": datetime.fromtimestamp(self.clock(), UTC).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z"), "data": detail}
+        payload = {"type": event_type, "timestamp": now_iso(self.clock()), "data": detail}
         return [self.store.add_delivery(tenant, sub["id"], event_type, payload, self.clock())
                 for sub in subscriptions]
 

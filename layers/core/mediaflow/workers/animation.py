@@ -35,8 +35,8 @@ from mediaflow.errors import MediaTooLarge, TooManyFrames
 from mediaflow.settings import Settings
 
 if TYPE_CHECKING:
-    from mediaflow.runtime.tasks import OpContext
-    from mediaflow.workers.image import ImagePipelineState, SourceInfo
+    from mediaflow.execution.contract import OpContext
+    from mediaflow.workers.image_state import ImagePipelineState, SourceInfo
 
 # Input formats whose pages are frames of one animation (a multi-page TIFF is a document, not an animation).
 ANIMATED_INPUTS = frozenset({"gif", "webp", "avif"})

@@ -13,17 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import MediaDecodeError, MediaTooLarge, ToolchainError, UnsupportedMedia
+from mediaflow.execution.contract import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.execution.tasks import input_file, output_prefix, scratch_dir
+from mediaflow.filenames import clean_component, original_stem
 from mediaflow.nodes.background_remove import Config
-from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import (
-    ChainResult,
-    OpOutcome,
-    TaskEnvironment,
-    TaskPayload,
-    input_file,
-    output_prefix,
-    scratch_dir,
-)
 from mediaflow.settings import Settings
 from mediaflow.sniff import sniff_file
 

@@ -12,18 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import ActiveContentRefused, MediaDecodeError, MediaTooLarge, NodeError, UnsupportedMedia
+from mediaflow.execution.contract import ChainResult, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.execution.tasks import input_file, output_prefix, scratch_dir
+from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.nodes.pdf_preview import Config
-from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import (
-    ChainResult,
-    OpOutcome,
-    TaskEnvironment,
-    TaskPayload,
-    input_file,
-    output_prefix,
-    scratch_dir,
-)
 from mediaflow.sniff import sniff_file
 
 ACTIVE_CONTENT = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|RichMedia|OpenAction\s*<<[^>]*/S\s*/JavaScript)\b")

@@ -47,14 +47,13 @@ Decisions written down here because they span ops:
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import time
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyvips
 
@@ -67,26 +66,23 @@ from mediaflow.errors import (
     ToolchainError,
     UnsupportedMedia,
 )
+from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.execution.tasks import input_file, output_prefix, parse_op, scratch_dir
+from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.nodes.base import NodeConfig
-from mediaflow.nodes.rename import clean_component, original_stem
-from mediaflow.runtime.tasks import (
-    ChainResult,
-    Op,
-    OpContext,
-    OpOutcome,
-    TaskEnvironment,
-    TaskPayload,
-    input_file,
-    output_prefix,
-    parse_op,
-    scratch_dir,
-)
 from mediaflow.settings import Settings
-from mediaflow.sniff import CONTENT_TYPES, EXTENSIONS, Sniffed, sniff_file
+from mediaflow.sniff import Sniffed, sniff_file
 from mediaflow.workers import animation, pillow_fallback
-
-OutputFormat = Literal["jpeg", "png", "webp", "avif", "gif", "tiff"]
+from mediaflow.workers.image_state import (
+    EncodePlan,
+    ImagePipelineState,
+    OutputFormat,
+    PdfPlan,
+    SourceInfo,
+    resample,
+    to_uchar,
+)
 
 IMAGE_KINDS = frozenset({"convert", "compress", "resize", "adjust", "strip_metadata", "watermark",
                          "thumbnail", "image_to_pdf", "inspect"})
@@ -111,87 +107,6 @@ OPTIMIZE_CODING_MAX_PIXELS = 24_000_000
 # libvips reports failures as text; these words mark a problem with the input rather than the encoder.
 _DECODE_FAILURE = re.compile(r"load|premature|corrupt|truncat|invalid|\bread\b|out of order|decode|"
                              r"gifload|tiff2vips", re.IGNORECASE)
-
-
-@dataclass
-class PdfPlan:
-    page_size: Literal["image", "a4", "letter"] = "image"
-    dpi: int = 300
-    title: str | None = None
-
-
-@dataclass
-class EncodePlan:
-    """How the single encode at the end of the chain writes the image."""
-
-    format: OutputFormat
-    quality: int | None = None
-    lossless: bool = False
-    effort: int | None = None
-    palette: bool = False
-    strip: bool = False
-    keep_icc: bool = False
-    keep_orientation: bool = False
-    pdf: PdfPlan | None = None
-
-    @property
-    def extension(self) -> str:
-        return "pdf" if self.pdf else EXTENSIONS[self.format]
-
-    @property
-    def content_type(self) -> str:
-        return CONTENT_TYPES["pdf"] if self.pdf else CONTENT_TYPES[self.format]
-
-
-@dataclass
-class SourceInfo:
-    """What the header of the source said (before any op)."""
-
-    sniffed: Sniffed
-    path: Path
-    size: int
-    width: int
-    height: int
-    bands: int
-    has_alpha: bool
-    orientation: int
-    icc_profile: bool
-    pages: int
-    exif: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def rotated(self) -> bool:
-        return self.orientation in (5, 6, 7, 8)
-
-    def display_size(self, autorotate: bool) -> tuple[int, int]:
-        if autorotate and self.rotated:
-            return self.height, self.width
-        return self.width, self.height
-
-
-@dataclass
-class ImagePipelineState:
-    """The pipeline as the ops see it: the current lazy image and the encode plan."""
-
-    image: Any  # pyvips.Image (pyvips ships no type information)
-    source: SourceInfo
-    encode: EncodePlan
-    env: TaskEnvironment
-    workdir: Path
-    media: MediaRef
-    tenant: str
-    run_id: str
-    extra_outputs: list[tuple[str, bytes, str]] = field(default_factory=list)
-    # Set while an op runs once per frame of an animation: each overlay is decoded once, not per frame.
-    overlays: dict[tuple[str, int], Any] | None = None
-
-    def load_overlay(self, key: str, width: int, node_id: str) -> Any:
-        """Download and decode an auxiliary image (a watermark) at about ``width`` pixels wide."""
-        if self.overlays is None:
-            return load_auxiliary(self, key, width, node_id)
-        if (key, width) not in self.overlays:
-            self.overlays[(key, width)] = load_auxiliary(self, key, width, node_id).copy_memory()
-        return self.overlays[(key, width)]
 
 
 ImageApply = Callable[[ImagePipelineState, Any, OpContext], "dict[str, Any] | None"]
@@ -239,21 +154,6 @@ def configure_vips(settings: Settings) -> None:
 # --------------------------------------------------------------------------------------------------
 # Pixel helpers shared by the ops
 
-def split_alpha(image: Any) -> tuple[Any, Any | None]:
-    """``(colour bands, alpha band or None)``."""
-    if image.hasalpha():
-        return image.extract_band(0, n=image.bands - 1), image.extract_band(image.bands - 1)
-    return image, None
-
-
-def join_alpha(colour: Any, alpha: Any | None) -> Any:
-    return colour if alpha is None else colour.bandjoin(alpha)
-
-
-def to_uchar(image: Any) -> Any:
-    return image if image.format == "uchar" else image.cast("uchar")
-
-
 def to_srgb_8bit(image: Any, *, imported: bool = False) -> Any:
     """8-bit sRGB (or 8-bit grey), importing an embedded ICC profile when there is one."""
     has_profile = image.get_typeof("icc-profile-data") != 0
@@ -285,55 +185,6 @@ def flatten(image: Any, background: tuple[int, int, int] = (255, 255, 255)) -> A
         return image
     colour = list(background) if image.bands > 2 else [background[0]]
     return to_uchar(image.flatten(background=colour))
-
-
-def parse_colour(value: str) -> tuple[int, int, int, int]:
-    """``#rrggbb`` or ``#rrggbbaa`` as RGBA ints."""
-    digits = value.lstrip("#")
-    rgba = [int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)]
-    if len(rgba) == 3:
-        rgba.append(255)
-    return rgba[0], rgba[1], rgba[2], rgba[3]
-
-
-def resample(image: Any, width: int, height: int) -> Any:
-    """Scale to exactly ``width`` x ``height`` (Lanczos3, alpha premultiplied)."""
-    if (image.width, image.height) == (width, height):
-        return image
-    hscale = width / image.width
-    vscale = height / image.height
-    if image.hasalpha():
-        scaled = image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply()
-    else:
-        scaled = image.resize(hscale, vscale=vscale, kernel="lanczos3")
-    if (scaled.width, scaled.height) != (width, height):
-        scaled = scaled.embed(0, 0, width, height, extend="copy").crop(0, 0, width, height)
-    return to_uchar(scaled).copy(interpretation=image.interpretation)
-
-
-def crop_to(image: Any, width: int, height: int, gravity: str) -> Any:
-    """Crop to ``width`` x ``height`` around a gravity (or the attention/entropy region)."""
-    width, height = min(width, image.width), min(height, image.height)
-    if (width, height) == (image.width, image.height):
-        return image
-    if gravity in ("attention", "entropy"):
-        return animation.smart_crop(image, width, height, gravity)
-    left, top = gravity_offset(gravity, image.width - width, image.height - height)
-    return image.crop(left, top, width, height)
-
-
-def gravity_offset(gravity: str, free_x: int, free_y: int) -> tuple[int, int]:
-    """Top-left offset of a box placed by ``gravity`` in ``free_x`` x ``free_y`` of free space."""
-    x, y = free_x // 2, free_y // 2
-    if gravity.startswith("north"):
-        y = 0
-    elif gravity.startswith("south"):
-        y = free_y
-    if gravity.endswith("west"):
-        x = 0
-    elif gravity.endswith("east"):
-        x = free_x
-    return max(0, x), max(0, y)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -872,8 +723,3 @@ def _exif_fields(image: Any, limit: int = 200) -> dict[str, str]:
                     # libvips appends "(text, type, count, bytes)"; the report keeps the value only.
                     fields[name.removeprefix("exif-")] = value.split(" (", 1)[0][:256]
     return fields
-
-
-def report_json(report: dict[str, Any]) -> bytes:
-    """Stable JSON bytes for reports (sorted keys, so outputs stay byte-identical)."""
-    return json.dumps(report, sort_keys=True, separators=(",", ":")).encode()

@@ -20,17 +20,10 @@ from typing import Any
 
 from mediaflow.catalog import get_spec
 from mediaflow.errors import MediaflowError
+from mediaflow.execution.contract import ChainResult, Op, OpContext, OpOutcome, TaskEnvironment, TaskPayload
+from mediaflow.execution.tasks import parse_op
 from mediaflow.media import MediaRef
 from mediaflow.nodes.base import NodeConfig
-from mediaflow.runtime.tasks import (
-    ChainResult,
-    Op,
-    OpContext,
-    OpOutcome,
-    TaskEnvironment,
-    TaskPayload,
-    parse_op,
-)
 
 Executor = Callable[[MediaRef, Any, OpContext, TaskEnvironment], tuple[MediaRef, dict[str, Any]]]
 

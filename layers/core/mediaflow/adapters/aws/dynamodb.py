@@ -20,12 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
-from mediaflow.adapters.embedded.sqlite import (
-    API_KEY_PREFIX,
-    hash_api_key,
-    now_iso,
-)
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ids import hash_api_key, new_api_key
 from mediaflow.ports import TERMINAL_RUN_STATUSES, check_run_status, new_run_identity
 
 WORKFLOW = "workflow#"
@@ -418,7 +415,7 @@ class DynamoDBKeyStore(DynamoTable):
 
     def create_key(self, tenant: str, scopes: Sequence[str], *, name: str = "") -> tuple[str, dict[str, Any]]:
         key_id = secrets.token_hex(6)
-        api_key = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        api_key = new_api_key(key_id)
         stamp = now_iso()
         item = {"pk": tenant, "sk": KEY + key_id, "keyId": key_id, "keyHash": hash_api_key(api_key), "name": name,
                 "scopes": sorted(set(scopes)), "revoked": False, "createdAt": stamp}

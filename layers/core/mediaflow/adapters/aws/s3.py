@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
-from mediaflow.adapters.embedded.blobstore import media_type_of, validate_key
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.media import MediaRef
+from mediaflow.media import MediaRef, media_type_of, validate_key
 
 RETENTION_TAG = "mediaflow-retention"
 RUN_SCOPED = "run"
@@ -214,6 +213,21 @@ class S3BlobStore:
     def delete(self, key: str) -> None:
         with translated(f"object {key!r}"):
             self.s3.delete_object(Bucket=self.bucket_for(key), Key=key)
+
+    def local_path(self, key: str) -> Path | None:
+        """None: S3 objects are never on this machine's disk."""
+        return None
+
+    def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                       fields: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """A presigned POST whose policy fixes the key, the size range, the type and the x-amz-meta-* fields."""
+        validate_key(key)
+        conditions: list[Any] = [["content-length-range", 1, max_bytes]]
+        fields = {**({"Content-Type": content_type} if content_type else {}), **(fields or {})}
+        conditions.extend({name: value} for name, value in fields.items())
+        post: dict[str, Any] = self.s3.generate_presigned_post(
+            Bucket=self.bucket_for(key), Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_seconds)
+        return post
 
     def url(self, key: str, expires_seconds: int | None = None) -> str:
         """A presigned GET URL."""

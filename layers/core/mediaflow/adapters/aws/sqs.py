@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 
@@ -32,6 +33,9 @@ class SqsTriggerQueue:
                 "priority": priority, "source": source}
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
         return message_id
+
+    def kick(self, handler: Callable[[dict[str, Any]], str]) -> None:
+        """Nothing to do: SQS hands each message to the trigger function."""
 
 
 def queued_items(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mediaflow.adapters.aws.clients import client_of, error_code
-from mediaflow.adapters.embedded.sqlite import hash_api_key
+from mediaflow.ids import hash_api_key
 
 logger = logging.getLogger(__name__)
 

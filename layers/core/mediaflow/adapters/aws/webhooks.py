@@ -1,4 +1,4 @@
-"""Webhook subscriptions and deliveries on DynamoDB, and the dispatcher of the AWS deployment.
+"""Webhook subscriptions and deliveries on DynamoDB, and dead letters on SQS.
 
 One table (``WebhooksTable``), keys led by the tenant:
 
@@ -18,7 +18,6 @@ by a lease; if its dispatcher dies, the delivery is due again once the lease end
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import hashlib
@@ -26,17 +25,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
-
 from mediaflow.adapters.aws.clients import client_of, error_code, translate, translated
 from mediaflow.adapters.aws.dynamodb import DynamoTable
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
-from mediaflow.settings import Settings
-from mediaflow.webhooks.dispatch import Dispatcher
+from mediaflow.ids import new_webhook_secret
 
 WEBHOOK = "webhook#"
 DELIVERY = "delivery#"
@@ -44,24 +40,6 @@ BY_DUE_INDEX = "byDue"
 DUE_SHARDS = 4
 SENDABLE = ("pending", "retrying")
 DEFAULT_LEASE_SECONDS = 900.0  # the longest a Lambda invocation can hold a claimed delivery
-
-
-class WebhookSettings(Settings):
-    """The webhook dispatcher's MEDIAFLOW_* settings on AWS (on top of the deployment's settings)."""
-
-    webhook_delivery_retention_days: int = Field(default=30, ge=1, le=365,
-                                                 description="AWS: days a delivery record is kept (TTL)")
-    webhook_dead_letter_queue_url: str = Field(default="", description="AWS: SQS queue of dead deliveries")
-    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="Timeout of one delivery")
-
-
-def _now_iso(now: float | None = None) -> str:
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _number(value: Any) -> float | None:
@@ -85,7 +63,7 @@ _event: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVa
 
 
 class DynamoDBWebhookStore(DynamoTable):
-    """Same methods and return shapes as :class:`mediaflow.webhooks.store.WebhookStore` (SQLite)."""
+    """Same methods and return shapes as :class:`mediaflow.adapters.embedded.webhooks.WebhookStore` (SQLite)."""
 
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None, *,
                  retention_days: int = 30, clock: Callable[[], float] = time.time,
@@ -121,11 +99,11 @@ class DynamoDBWebhookStore(DynamoTable):
     # -- subscriptions --------------------------------------------------------------------------------
     def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,
                description: str = "") -> tuple[dict[str, Any], str]:
-        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_secret()
+        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_webhook_secret()
         item = {"pk": tenant, "sk": WEBHOOK + webhook_id, "id": webhook_id, "url": url,
                 "eventTypes": sorted(set(event_types)), "workflowId": workflow_id, "description": description,
                 "secret": secret, "previousSecret": None, "previousExpiresAt": None, "status": "active",
-                "createdAt": _now_iso(), "disabledReason": None}
+                "createdAt": now_iso(), "disabledReason": None}
         with translated(f"webhook {webhook_id!r}"):
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         return self._public(item, False), secret
@@ -170,7 +148,7 @@ class DynamoDBWebhookStore(DynamoTable):
         """A new secret; the current one keeps signing until ``now + overlap_seconds``."""
         for _attempt in range(5):  # conditional on the secret read, so a concurrent rotation is not lost
             current = self.get(tenant, webhook_id, with_secrets=True)
-            secret = new_secret()
+            secret = new_webhook_secret()
             if self._update({"pk": tenant, "sk": WEBHOOK + webhook_id}, f"webhook {webhook_id!r}",
                             UpdateExpression="SET secret = :new, previousSecret = :old, previousExpiresAt = :until",
                             ConditionExpression="secret = :old",
@@ -219,7 +197,7 @@ class DynamoDBWebhookStore(DynamoTable):
         from botocore.exceptions import ClientError
 
         delivery_id = self._new_delivery_id(webhook_id)
-        stamp = _now_iso()
+        stamp = now_iso()
         item = {"pk": tenant, "sk": DELIVERY + delivery_id, "id": delivery_id, "webhookId": webhook_id,
                 "eventType": event_type, "payload": json.dumps(payload, sort_keys=True), "status": "pending",
                 "attempts": 0, "nextAttemptAt": _decimal(due), "dueShard": _shard(delivery_id),
@@ -273,14 +251,14 @@ class DynamoDBWebhookStore(DynamoTable):
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":sending": "sending", ":pending": "pending", ":retrying": "retrying",
                                        ":attempts": attempts, ":next": attempts + 1, ":now": _decimal(now),
-                                       ":lease": _decimal(now + self.lease_seconds), ":stamp": _now_iso()})
+                                       ":lease": _decimal(now + self.lease_seconds), ":stamp": now_iso()})
         return claimed is not None
 
     def record_attempt(self, tenant: str, delivery_id: str, number: int, status_code: int | None,
                        latency_ms: float, error: str | None, *, status: str, next_attempt_at: float | None) -> None:
-        attempt = {"number": number, "at": _now_iso(), "statusCode": status_code,
+        attempt = {"number": number, "at": now_iso(), "statusCode": status_code,
                    "latencyMs": _decimal(latency_ms), "error": error}
-        values: dict[str, Any] = {":status": status, ":code": status_code, ":stamp": _now_iso(), ":attempt": [attempt],
+        values: dict[str, Any] = {":status": status, ":code": status_code, ":stamp": now_iso(), ":attempt": [attempt],
                                   ":none": []}
         expression = ("SET #s = :status, lastStatusCode = :code, updatedAt = :stamp, "
                       "#log = list_append(if_not_exists(#log, :none), :attempt)")
@@ -300,7 +278,7 @@ class DynamoDBWebhookStore(DynamoTable):
                              "expiresAt = :expires",
             ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":pending": "pending", ":due": _decimal(due), ":shard": _shard(delivery_id),
-                                       ":stamp": _now_iso(), ":expires": int(time.time() + self.retention_seconds)})
+                                       ":stamp": now_iso(), ":expires": int(time.time() + self.retention_seconds)})
         if updated is None:
             raise NotFound(f"no delivery {delivery_id!r}", field="deliveryId")
         return self._delivery(updated)
@@ -340,56 +318,3 @@ class SqsDeadLetters:
                                           ("eventType", "eventType"))}
         with translated(f"queue {self.queue_url!r}"):
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)
-
-
-def aws_dispatcher(adapters: Any, settings: WebhookSettings | None = None, *, dynamodb: Any = None,
-                   sqs: Any = None, clock: Callable[[], float] = time.time, **options: Any) -> Dispatcher:
-    """The dispatcher over the deployment's webhooks table, presigned S3 GETs (1 h) for output keys and
-    the SQS dead-letter queue (when ``MEDIAFLOW_WEBHOOK_DEAD_LETTER_QUEUE_URL`` is set)."""
-    s = settings or WebhookSettings()
-    store = DynamoDBWebhookStore(s.webhooks_table, dynamodb, s.region,
-                                 retention_days=s.webhook_delivery_retention_days, clock=clock)
-    dead = SqsDeadLetters(s.webhook_dead_letter_queue_url, client=sqs, region=s.region) \
-        if s.webhook_dead_letter_queue_url else None
-    blobs = adapters.blobs
-    return Dispatcher(store, timeout_seconds=s.webhook_timeout_seconds,
-                      allow_loopback_http=s.webhook_allow_loopback_http, clock=clock, dead_letter=dead,
-                      url_for=lambda key: str(blobs.url(key, 3600)), **options)
-
-
-def deliver_event(dispatcher: Dispatcher, event: dict[str, Any], *, time_left: Callable[[], float],
-                  reserve_seconds: float = 20.0) -> dict[str, int]:
-    """An EventBridge event -> one delivery per matching subscription, each attempted at once while the
-    invocation has time; the rest (and every retry) is left to the scheduled runner."""
-    detail = event.get("detail") or {}
-    when = datetime.fromisoformat(str(event.get("time") or _now_iso()).replace("Z", "+00:00")).timestamp()
-    store = dispatcher.store
-    scope = store.for_event(str(event.get("id") or secrets.token_hex(8)), when) \
-        if isinstance(store, DynamoDBWebhookStore) else contextlib.nullcontext()
-    with scope:
-        deliveries = dispatcher.enqueue(str(event.get("detail-type") or ""), dict(detail))
-    attempted = 0
-    for delivery in deliveries:
-        if time_left() < dispatcher.timeout_seconds + reserve_seconds:
-            break
-        attempted += int(dispatcher.attempt(delivery))
-    return {"deliveries": len(deliveries), "attempted": attempted}
-
-
-def run_due(dispatcher: Dispatcher, *, time_left: Callable[[], float], batch: int = 25,
-            reserve_seconds: float = 20.0) -> int:
-    """The scheduled runner: attempt due deliveries in batches while the invocation has time."""
-    total = 0
-    while time_left() >= dispatcher.timeout_seconds + reserve_seconds:
-        due = dispatcher.store.due(dispatcher.clock(), batch)
-        if not due:
-            break
-        sent = 0
-        for delivery in due:
-            if time_left() < dispatcher.timeout_seconds + reserve_seconds:
-                break
-            sent += int(dispatcher.attempt(delivery))
-        total += sent
-        if sent == 0:
-            break
-    return total

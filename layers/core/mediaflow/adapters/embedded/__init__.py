@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaflow.adapters.embedded.blobstore import FolderBlobStore, InvalidKeyError, validate_key
+from mediaflow.adapters.embedded.blobstore import FolderBlobStore
 from mediaflow.adapters.embedded.bus import Event, InProcessEventBus
 from mediaflow.adapters.embedded.sqlite import (
     DB_FILENAME,
@@ -15,6 +15,7 @@ from mediaflow.adapters.embedded.sqlite import (
     SQLiteRunStore,
     SQLiteWorkflowStore,
 )
+from mediaflow.media import InvalidKeyError, validate_key
 
 BLOBS_DIRNAME = "blobs"
 DEFAULT_BUCKET = "local"

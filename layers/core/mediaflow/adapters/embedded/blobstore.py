@@ -17,49 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from mediaflow.errors import Conflict, MediaflowError, NotFound
-from mediaflow.media import MediaRef, MediaType
+from mediaflow.errors import Conflict, NotFound
+from mediaflow.media import RESERVED_PREFIX, InvalidKeyError, MediaRef, media_type_of, validate_key
 
-RESERVED_PREFIX = ".mf-"
 _META_DIR = ".mf-meta"
 _TMP_PREFIX = ".mf-tmp-"
 _CHUNK = 1024 * 1024
-_MAX_KEY_BYTES = 1024
-
-
-class InvalidKeyError(MediaflowError):
-    """A blob key that could escape the store's folder or that S3 would not accept."""
-
-    code = "InvalidKey"
-    http_status = 400
-
-
-def validate_key(key: str) -> str:
-    """Return ``key`` when it is a safe relative '/'-separated key, else raise InvalidKey."""
-    if not isinstance(key, str) or not key:
-        raise InvalidKeyError("blob key must be a non-empty string", field="key")
-    if len(key.encode("utf-8")) > _MAX_KEY_BYTES:
-        raise InvalidKeyError("blob key is longer than 1024 bytes", field="key")
-    if "\x00" in key or "\\" in key:
-        raise InvalidKeyError(f"blob key {key!r} contains a NUL or a backslash", field="key")
-    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
-        raise InvalidKeyError(f"blob key {key!r} is absolute", field="key")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidKeyError(f"blob key {key!r} has an empty, '.' or '..' segment", field="key")
-        if segment.startswith(RESERVED_PREFIX):
-            raise InvalidKeyError(f"blob key {key!r} uses the reserved prefix {RESERVED_PREFIX!r}",
-                                  field="key")
-    return key
-
-
-def media_type_of(content_type: str) -> MediaType:
-    major = content_type.split("/", 1)[0].lower()
-    if major in ("image", "video", "audio"):
-        return major  # type: ignore[return-value]
-    if content_type.lower() in ("application/pdf", "application/postscript"):
-        return "document"
-    return "other"
 
 
 class FolderBlobStore:
@@ -75,6 +38,11 @@ class FolderBlobStore:
     def local_path(self, key: str) -> Path:
         """Where the object for ``key`` lives (it may not exist)."""
         return self.root.joinpath(*validate_key(key).split("/"))
+
+    def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
+                       fields: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """None: a folder signs no uploads (the embedded API hands out its own signed upload URLs)."""
+        return None
 
     def _meta_path(self, key: str) -> Path:
         parts = validate_key(key).split("/")

@@ -8,8 +8,9 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from mediaflow.clock import now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class Event:
     source: str = "mediaflow"
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: str = field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+        default_factory=lambda: now_iso(timespec="seconds"))
 
     def to_eventbridge(self) -> dict[str, Any]:
         return {"id": self.id, "source": self.source, "detail-type": self.detail_type, "time": self.time,

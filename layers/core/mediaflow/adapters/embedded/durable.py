@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, now_iso
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
+from mediaflow.clock import now_iso
 from mediaflow.procs import pid_alive
 
 SCHEMA = """

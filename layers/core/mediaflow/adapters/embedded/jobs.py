@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, now_iso
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
 
 _SCHEMA = """

@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, now_iso
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
+from mediaflow.clock import now_iso
 from mediaflow.lifecycle import TriggerDeferred
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ id reads as NotFound.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -18,15 +17,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mediaflow.clock import now_iso
 from mediaflow.errors import Conflict, NotFound
+from mediaflow.ids import hash_api_key, new_api_key
 from mediaflow.ports import RUN_STATUSES, TERMINAL_RUN_STATUSES, check_run_status, new_run_identity
 
 DB_FILENAME = "mediaflow.sqlite3"
-API_KEY_PREFIX = "mf_"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -99,9 +98,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _dumps(value: Any) -> str:
@@ -426,10 +422,6 @@ class SQLiteRunStore:
 # -- API keys ----------------------------------------------------------------------------------------
 
 
-def hash_api_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
-
-
 def _key_doc(row: sqlite3.Row) -> dict[str, Any]:
     return {"keyId": row["key_id"], "tenant": row["tenant"], "name": row["name"],
             "scopes": json.loads(row["scopes"]), "revoked": bool(row["revoked"]),
@@ -444,7 +436,7 @@ class SQLiteKeyStore:
 
     def create_key(self, tenant: str, scopes: Sequence[str], *, name: str = "") -> tuple[str, dict[str, Any]]:
         key_id = secrets.token_hex(6)
-        api_key = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        api_key = new_api_key(key_id)
         stamp = now_iso()
         with self.db.write() as conn:
             conn.execute("INSERT INTO api_keys (key_hash, key_id, tenant, name, scopes, created_at) "

@@ -34,7 +34,7 @@ from mediaflow.api.models import (
 )
 from mediaflow.api.routes import no_content, reply
 from mediaflow.api.workflows import WorkflowService, etag, parse_if_match, templates, view
-from mediaflow.local import new_run_id
+from mediaflow.ids import new_run_id
 from mediaflow.starts import start_event
 
 if TYPE_CHECKING:

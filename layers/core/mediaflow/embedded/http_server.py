@@ -349,7 +349,8 @@ class ApiServer:
 def local_api(service: Any, host: str = "127.0.0.1", port: int = 8080, config: Any = None, *,
               access_log: bool = False) -> ApiServer:
     """The embedded API over a LocalService, ready to ``start()``."""
-    from mediaflow.api import create_app, embedded_context
+    from mediaflow.api import create_app
+    from mediaflow.embedded.bootstrap import embedded_context
 
     context = embedded_context(service, config)
     app = create_app(context)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
+from mediaflow.clock import now_iso
 from mediaflow.errors import NotFound
+from mediaflow.ids import new_webhook_secret
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -28,16 +29,6 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
 """
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_secret() -> str:
-    import base64
-
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
 class WebhookStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
@@ -49,12 +40,12 @@ class WebhookStore:
     def create(self, tenant: str, url: str, event_types: list[str], *, workflow_id: str | None = None,
                description: str = "") -> tuple[dict[str, Any], str]:
         self._conn_ready()
-        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_secret()
+        webhook_id, secret = f"wh_{secrets.token_hex(8)}", new_webhook_secret()
         with self.db.write() as conn:
             conn.execute("INSERT INTO webhooks (tenant, id, url, event_types, workflow_id, description, secret, "
                          "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (tenant, webhook_id, url, json.dumps(sorted(set(event_types))), workflow_id,
-                          description, secret, _now_iso()))
+                          description, secret, now_iso()))
         return self.get(tenant, webhook_id), secret
 
     def get(self, tenant: str, webhook_id: str, *, with_secrets: bool = False) -> dict[str, Any]:
@@ -86,7 +77,7 @@ class WebhookStore:
 
     def rotate_secret(self, tenant: str, webhook_id: str, overlap_seconds: float, now: float) -> str:
         current = self.get(tenant, webhook_id, with_secrets=True)
-        secret = new_secret()
+        secret = new_webhook_secret()
         with self.db.write() as conn:
             conn.execute("UPDATE webhooks SET secret = ?, previous_secret = ?, previous_expires_at = ? "
                          "WHERE tenant = ? AND id = ?",
@@ -114,7 +105,7 @@ class WebhookStore:
                      due: float) -> dict[str, Any]:
         self._conn_ready()
         delivery_id = f"msg_{secrets.token_hex(12)}"
-        stamp = _now_iso()
+        stamp = now_iso()
         with self.db.write() as conn:
             conn.execute("INSERT INTO webhook_deliveries (tenant, id, webhook_id, event_type, payload, status, "
                          "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
@@ -154,16 +145,16 @@ class WebhookStore:
         with self.db.write() as conn:
             conn.execute("INSERT INTO webhook_attempts (tenant, delivery_id, number, at, status_code, latency_ms, "
                          "error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (tenant, delivery_id, number, _now_iso(), status_code, round(latency_ms, 3), error))
+                         (tenant, delivery_id, number, now_iso(), status_code, round(latency_ms, 3), error))
             conn.execute("UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status_code = ?, "
                          "updated_at = ? WHERE tenant = ? AND id = ?",
-                         (status, next_attempt_at, status_code, _now_iso(), tenant, delivery_id))
+                         (status, next_attempt_at, status_code, now_iso(), tenant, delivery_id))
 
     def requeue(self, tenant: str, delivery_id: str, due: float) -> dict[str, Any]:
         self.delivery(tenant, delivery_id)
         with self.db.write() as conn:
             conn.execute("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? "
-                         "WHERE tenant = ? AND id = ?", (due, _now_iso(), tenant, delivery_id))
+                         "WHERE tenant = ? AND id = ?", (due, now_iso(), tenant, delivery_id))
         return self.delivery(tenant, delivery_id)
 
     def attempts(self, tenant: str, delivery_id: str) -> list[dict[str, Any]]:

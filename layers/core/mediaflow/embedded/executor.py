@@ -17,8 +17,11 @@ from mediaflow.adapters.embedded import blob_root, database_path
 from mediaflow.adapters.embedded.blobstore import FolderBlobStore
 from mediaflow.adapters.embedded.durable import DurableStore
 from mediaflow.adapters.embedded.outbox import OutboxBus
-from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore, now_iso
+from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
+from mediaflow.clock import now_iso
+from mediaflow.embedded.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.errors import InternalError, NotFound
+from mediaflow.execution.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runs import (
     RUN_STATUS_BY_EXECUTION,
@@ -29,8 +32,6 @@ from mediaflow.runs import (
     finish,
     output_refs,
 )
-from mediaflow.runtime.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
-from mediaflow.runtime.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
 class ProcessPoolInvoker:
-    """An ASL invoker that runs ``execute_task`` in worker processes (see runtime/workerpool.py); the pool
+    """An ASL invoker that runs ``execute_task`` in worker processes (see embedded/workerpool.py); the pool
     starts on first use. It measures a Task's timeout itself, from when a worker takes the task."""
 
     measures_timeout = True

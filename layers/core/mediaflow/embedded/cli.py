@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaflow.local import FileResult, LocalService, expand_inputs, missing_runtimes
+from mediaflow.embedded.app import FileResult, LocalService, expand_inputs, missing_runtimes
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -124,7 +124,7 @@ def _run_draining(service: LocalService, grace_seconds: float,
                   work: Callable[[], list[FileResult]]) -> tuple[list[FileResult], bool]:
     """Run ``work`` on a thread; SIGTERM or SIGINT drains the runtime (running tasks get ``grace_seconds``,
     the rest is checkpointed). Returns the results and whether a signal stopped the work."""
-    from mediaflow.serve import stop_signals
+    from mediaflow.embedded.serve import stop_signals
 
     box: dict[str, Any] = {}
 
@@ -150,14 +150,14 @@ def _run_draining(service: LocalService, grace_seconds: float,
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mediaflow.demo import run_demo
+    from mediaflow.embedded.demo import run_demo
 
     return run_demo(Path(args.out), Path(args.examples), data_dir=Path(args.data_dir) if args.data_dir else None,
                     as_json=args.json)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mediaflow.serve import serve
+    from mediaflow.embedded.serve import serve
 
     return serve(host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None,
                  poll_seconds=args.poll_seconds, once=args.once, grace_seconds=args.grace_seconds,

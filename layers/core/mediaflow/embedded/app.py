@@ -7,20 +7,20 @@ import hashlib
 import importlib
 import importlib.util
 import json
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
+from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_workflow
 from mediaflow.errors import Conflict, InvalidDefinition, NotFound
+from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
@@ -28,23 +28,15 @@ from mediaflow.starts import direct_key, start_upload, upload_key
 from mediaflow.triggers import run_name
 from mediaflow.validation import ValidationReport, validate
 
+if TYPE_CHECKING:
+    from mediaflow.embedded.executor import EmbeddedRuntime
+    from mediaflow.ports import JobStore
+    from mediaflow.webhooks.dispatch import Dispatcher
+
 UPLOAD_LEASE_SECONDS = 300.0
-_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
 WORKER_MODULES = {"vips": "mediaflow.workers.image", "ffmpeg": "mediaflow.workers.video",
                   "rembg": "mediaflow.workers.cutout", "light": "mediaflow.workers.light"}
 
-
-def safe_name(name: str, fallback: str = "file") -> str:
-    cleaned = _UNSAFE.sub("-", Path(name).name).strip(".-")[:180]
-    return cleaned or fallback
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_run_id() -> str:
-    return f"run-{uuid.uuid4().hex[:20]}"
 
 
 def missing_runtimes(compiled: Compiled) -> list[str]:
@@ -104,36 +96,33 @@ class LocalService:
         from mediaflow.adapters.embedded.durable import DurableStore
 
         self.durable = DurableStore(self.adapters.db)
-        self._runtime: Any = None
-        self._webhooks: Any = None
+        self._runtime: EmbeddedRuntime | None = None
+        self._webhooks: Dispatcher | None = None
         self._watching_jobs = False
         self._lock = threading.Lock()
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> EmbeddedRuntime:
         with self._lock:
             if self._runtime is None:
-                from mediaflow.runtime.embedded import EmbeddedRuntime
+                from mediaflow.embedded.executor import EmbeddedRuntime
 
                 a = self.adapters
                 self._runtime = EmbeddedRuntime(self.settings, a.blobs, a.runs, a.bus)
             return self._runtime
 
     @property
-    def webhooks(self) -> Any:
+    def webhooks(self) -> Dispatcher:
         """The webhook dispatcher, subscribed once to this service's bus (deliveries run in ``start()``)."""
         with self._lock:
             if self._webhooks is None:
-                from mediaflow.webhooks.dispatch import Dispatcher
-                from mediaflow.webhooks.store import WebhookStore
+                from mediaflow.embedded.bootstrap import webhook_dispatcher
 
-                a = self.adapters
-                self._webhooks = Dispatcher(WebhookStore(a.db), url_for=a.blobs.url,
-                                            allow_loopback_http=self.settings.webhook_allow_loopback_http)
-                a.bus.subscribe(self._webhooks.on_event)
+                self._webhooks = webhook_dispatcher(self.adapters, self.settings)
+                self.adapters.bus.subscribe(self._webhooks.on_event)
             return self._webhooks
 
-    def watch_jobs(self, jobs: Any) -> None:
+    def watch_jobs(self, jobs: JobStore) -> None:
         """Publish job.completed / job.failed when a job's last run ends (once per service)."""
         with self._lock:
             if not self._watching_jobs:
@@ -228,7 +217,7 @@ class LocalService:
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
-        from mediaflow.runtime.workerpool import PoolDraining
+        from mediaflow.embedded.workerpool import PoolDraining
 
         def one(index: int) -> None:
             run_id = None

@@ -1,8 +1,8 @@
-"""The task contract shared by both runtimes: what a compiled Task sends and what it gets back.
+"""Task dispatch shared by both runtimes: split a Task's ops over the workers, run them, record the steps.
 
-A compiled Task state calls one runtime (vips, ffmpeg, rembg, light) with ``{run, media, ops}``;
-the worker for that runtime applies the ops in order (one decode, one encode for fused chains) and
-returns the new MediaRef. The Lambda handlers and the embedded executor both call ``execute_task``.
+The worker for each runtime (named in :data:`mediaflow.catalog.RUNTIMES`) applies the ops in order (one
+decode, one encode for fused chains) and returns the new MediaRef. The Lambda handlers and the embedded
+executor both call ``execute_task``. The payload and context types are in :mod:`mediaflow.execution.contract`.
 """
 
 from __future__ import annotations
@@ -13,122 +13,24 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
-
+from mediaflow.clock import now_iso
 from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
+from mediaflow.execution.contract import (
+    ChainResult,
+    Op,
+    OpOutcome,
+    StepRecord,
+    TaskEnvironment,
+    TaskPayload,
+    Worker,
+)
+from mediaflow.filenames import node_prefix
 from mediaflow.media import MediaRef
-from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
-from mediaflow.settings import Settings, get_settings
-
-
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class Op(_Camel):
-    node_id: str
-    kind: str
-    config: dict[str, Any] = Field(default_factory=dict)
-
-
-class RunContext(_Camel):
-    run_id: str
-    workflow_id: str = "adhoc"
-    tenant: str = "local"
-    version: int = 1
-    started_at: str = Field(default="", description="ISO time the run started; {timestamp} derives from it")
-
-
-def no_media() -> MediaRef:
-    """The media of a run started by an event: nothing stored (empty key); metadata nodes may annotate it."""
-    return MediaRef(bucket="", key="")
-
-
-class TaskPayload(_Camel):
-    runtime: Literal["vips", "ffmpeg", "rembg", "light"]
-    run: RunContext
-    media: MediaRef = Field(description="In a run started by an event (no media): NO_MEDIA, an empty reference "
-                            "that metadata nodes may annotate")
-    ops: list[Op] = Field(min_length=1)
-    branches: list[list[Op]] = Field(
-        default_factory=list, description="Fan-out: after `ops`, each branch's ops run on the same decode")
-    item: int | None = Field(default=None, ge=0, description="Index of the item in a batch run (Map)")
-
-    @field_validator("media", mode="before")
-    @classmethod
-    def _no_media(cls, value: Any) -> Any:
-        return no_media() if value is None else value
-    event: dict[str, Any] | None = Field(default=None, description="The event that started the run: eventName, "
-                                         "data, source")
-    record_failure: bool = Field(default=True, description="False for a fused Task that is re-run node by node "
-                                 "when it fails (stopOnFailure: false): the re-run records the steps")
-
-
-class StepRecord(_Camel):
-    node_id: str
-    kind: str
-    status: Literal["completed", "failed", "skipped"]
-    started_at: str
-    ended_at: str
-    duration_ms: float
-    error: str | None = None
-    error_message: str | None = None
-    output: dict[str, Any] | None = None
-    item: int | None = Field(default=None, description="Index of the batch item this step ran for")
-    source_key: str | None = Field(default=None, description="Key of the upload this step's item came from")
-
-
-@dataclass
-class TaskEnvironment:
-    """What a worker may touch: storage, bookkeeping, the bus, settings and a scratch folder."""
-
-    blobs: BlobStore
-    workdir: Path
-    runs: RunStore | None = None
-    bus: EventBus | None = None
-    settings: Settings = field(default_factory=get_settings)
-    vision: Vision | None = None
-    time_budget_seconds: float | None = None
-    """Seconds of work this invocation may start (a Lambda's remaining time); None: no limit (embedded, ECS)."""
-
-
-@dataclass(frozen=True)
-class OpContext:
-    """What an op executor knows about where it runs."""
-
-    node_id: str
-    run: RunContext
-    item: int | None = None  # the batch item (Map iteration) this op runs for
-    event: dict[str, Any] | None = None  # the event that started the run, if an event did
-
-
-@dataclass
-class OpOutcome:
-    """What one op reports for the run record (timings are filled in by the worker)."""
-
-    node_id: str
-    kind: str
-    started: float
-    ended: float
-    output: dict[str, Any] | None = None
-
-
-@dataclass
-class ChainResult:
-    media: MediaRef
-    outcomes: list[OpOutcome]
-    branches: list[MediaRef] | None = None
-
-
-Worker = Callable[[TaskPayload, TaskEnvironment], ChainResult]
 
 WORKERS: dict[str, str] = {
     "vips": "mediaflow.workers.image:run_chain",
@@ -189,32 +91,15 @@ def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
 def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
     """The input as a local file: read in place when the store is a local folder (the embedded mode never
     writes to an object it has stored, so readers are safe), else downloaded to ``target``."""
-    local_path = getattr(env.blobs, "local_path", None)
-    if local_path is not None:
-        path: Path = local_path(key)
-        if path.is_file():
-            return path
+    path = env.blobs.local_path(key)
+    if path is not None and path.is_file():
+        return path
     return env.blobs.download(key, target)
 
 
 def output_prefix(task: TaskPayload, node_id: str) -> str:
     """Where a node's outputs go: ``{tenant}/runs/{runId}/{nodeId}`` with every part made path-safe."""
     return node_prefix(task.run, task.item, node_id)
-
-
-def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
-    """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
-    from mediaflow.nodes.rename import clean_component
-
-    parts = [run.tenant, "runs", run.run_id]
-    if item is not None:  # items of one batch never share an output key
-        parts.append(f"item-{item}")
-    parts.append(node_id)
-    return "/".join(clean_component(part) or "_" for part in parts)
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_light(op: Op) -> bool:
@@ -335,8 +220,8 @@ def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpO
         if outcome.node_id in ends:
             output = {**(output or {}), "media": ends[outcome.node_id]}
         env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=iso(outcome.started),
-            ended_at=iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
+            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=now_iso(outcome.started),
+            ended_at=now_iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
             output=output, **_item_fields(task),
         ).model_dump(by_alias=True, exclude_none=True))
 
@@ -390,13 +275,8 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
         if op.node_id == failed_node or status == "skipped":
             reached = True
             env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=op.node_id, kind=op.kind, status=status, started_at=iso(started), ended_at=iso(ended),
+                node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
                 duration_ms=round((ended - started) * 1000, 3),
                 error=error.code if status == "failed" else None,
                 error_message=error.message if status == "failed" else None, **_item_fields(task),
             ).model_dump(by_alias=True, exclude_none=True))
-
-
-def error_name(error: BaseException) -> str:
-    """The error name Step Functions sees (Lambda's errorType) and the embedded executor reproduces."""
-    return getattr(error, "code", None) or type(error).__name__

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from mediaflow.local import LocalService
+from mediaflow.embedded.app import LocalService
 
 console = Console(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
@@ -107,7 +107,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, data_dir: Path | None = 
                 console.print(f"{run_id}: {status}")
             return 0 if all(status == "completed" for status in statuses.values()) else 1
         from mediaflow.api import ApiConfig
-        from mediaflow.api_server import local_api
+        from mediaflow.embedded.http_server import local_api
 
         access_log_to_stderr()
         with stop_signals() as stop:

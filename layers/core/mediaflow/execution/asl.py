@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any, Literal
 
+from mediaflow.clock import now_iso
 from mediaflow.conditions import wildcard_match
-from mediaflow.runtime.tasks import error_name
+from mediaflow.execution.contract import error_name
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 Sleep = Callable[[float], None]
@@ -82,10 +83,6 @@ def task_error(exc: BaseException) -> StatesError:
         return exc
     name = error_name(exc)
     return StatesError(name, json.dumps({"errorMessage": str(exc), "errorType": name}))
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- JSONPath ----------------------------------------------------------------------------------------
@@ -463,7 +460,7 @@ class _Execution:
         machine = interpreter.state_machine_name
         self.arn = f"arn:aws:states:local:000000000000:execution:{machine}:{name}"
         self.context_base = {
-            "Execution": {"Id": self.arn, "Name": name, "StartTime": _iso(self.started), "Input": self.input,
+            "Execution": {"Id": self.arn, "Name": name, "StartTime": now_iso(self.started), "Input": self.input,
                           "RoleArn": "arn:aws:iam::000000000000:role/mediaflow-local"},
             "StateMachine": {"Id": f"arn:aws:states:local:000000000000:stateMachine:{machine}",
                              "Name": machine},
@@ -473,14 +470,14 @@ class _Execution:
 
     def event(self, type_: str, **details: Any) -> None:
         with self._lock:
-            entry = {"id": len(self.history) + 1, "type": type_, "timestamp": _iso(time.time()), **details}
+            entry = {"id": len(self.history) + 1, "type": type_, "timestamp": now_iso(time.time()), **details}
             self.history.append(entry)
         if self.interpreter.on_event is not None:
             self.interpreter.on_event(entry)
 
     def context(self, state_name: str, entered: float, retry_count: int = 0) -> dict[str, Any]:
         return {**self.context_base,
-                "State": {"Name": state_name, "EnteredTime": _iso(entered), "RetryCount": retry_count}}
+                "State": {"Name": state_name, "EnteredTime": now_iso(entered), "RetryCount": retry_count}}
 
     def check(self, scope: _Scope) -> None:
         if self.cancel.is_set():
@@ -536,8 +533,8 @@ class _Execution:
             status, error, cause = "FAILED", "States.Runtime", f"{type(exc).__name__}: {exc}"
             self.event("ExecutionFailed", error=error, cause=cause)
         return ExecutionResult(status=status, output=output, error=error, cause=cause, history=self.history,
-                               name=self.name, execution_arn=self.arn, start_date=_iso(self.started),
-                               stop_date=_iso(time.time()))
+                               name=self.name, execution_arn=self.arn, start_date=now_iso(self.started),
+                               stop_date=now_iso(time.time()))
 
     def run_states(self, machine: dict[str, Any], data: Any, scope: _Scope) -> Any:
         states: dict[str, Any] = machine["States"]

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.errors import InternalError, MediaflowError
+from mediaflow.execution.asl import StatesError
+from mediaflow.execution.contract import TaskEnvironment
+from mediaflow.execution.tasks import execute_task
 from mediaflow.procs import die_with_parent, watch_parent
-from mediaflow.runtime.asl import StatesError
-from mediaflow.runtime.tasks import TaskEnvironment, execute_task
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -71,22 +72,16 @@ def task_node(payload: dict[str, Any]) -> str | None:
 
 def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str) -> None:
     """Build this process's TaskEnvironment once."""
-    from mediaflow.adapters.embedded.blobstore import FolderBlobStore
     from mediaflow.adapters.embedded.durable import DurableStore
-    from mediaflow.adapters.embedded.outbox import OutboxBus
-    from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
-    from mediaflow.adapters.embedded.vision import LocalVision
+    from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
+    from mediaflow.embedded.bootstrap import task_environment
 
     workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     db = SQLiteDatabase(Path(db_path))
     _DURABLE["store"] = DurableStore(db)
-    blobs = FolderBlobStore(Path(blobs_root), bucket)
-    vision = LocalVision(blobs, settings.moderation_model, threads=settings.moderation_threads,
-                         max_pixels=settings.max_pixels)
-    _WORKER["env"] = TaskEnvironment(blobs=blobs, workdir=workdir, runs=SQLiteRunStore(db), bus=OutboxBus(db),
-                                     settings=settings, vision=vision)
+    _WORKER["env"] = task_environment(settings, workdir, Path(blobs_root), bucket, db)
 
 
 class _StepBuffer:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mediaflow import samples
 from mediaflow.compiler import compile_workflow
-from mediaflow.local import FileResult, LocalService, missing_runtimes
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 from mediaflow.validation import validate
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -95,7 +95,7 @@ def _row(workflow: str, result: FileResult) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
-    from mediaflow.cli_local import human_size
+    from mediaflow.embedded.cli import human_size
 
     table = Table(title="mediaflow demo")
     for column in ("workflow", "input", "status", "outputs", "size", "seconds"):

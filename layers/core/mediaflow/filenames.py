@@ -1,0 +1,56 @@
+"""Path-safe names for stored objects: one filename component, the current stem of a media, the key
+prefix of a node's outputs. Used by the workers, the task dispatch and the node kinds alike."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mediaflow.execution.contract import RunContext
+    from mediaflow.media import MediaRef
+
+DEFAULT_STEM = "file"
+
+_SEPARATORS = re.compile(r"[/\\]+")
+_DOTS = re.compile(r"\.{2,}")
+KNOWN_EXTENSIONS = frozenset({
+    "jpg", "jpeg", "jpe", "png", "webp", "avif", "heic", "heif", "gif", "tif", "tiff", "bmp", "svg", "jxl",
+    "pdf", "mp4", "m4v", "m4a", "mov", "3gp", "webm", "mkv", "avi", "mp3", "aac", "wav", "flac", "ogg",
+    "oga", "opus", "m3u8", "json", "txt", "bin", "vtt", "zip",
+})
+
+
+def clean_component(text: str) -> str:
+    """One path-safe name: no separators, no control characters, no ``..``, no leading dot or space."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
+    text = _SEPARATORS.sub("_", text)
+    text = _DOTS.sub(".", text)
+    return text.strip().lstrip(". ").rstrip(" ")
+
+
+def split_extension(name: str) -> tuple[str, str]:
+    """``(stem, extension)`` when ``name`` ends with a known media extension, else ``(name, "")``."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and ext.lower() in KNOWN_EXTENSIONS:
+        return stem, ext
+    return name, ""
+
+
+def original_stem(media: MediaRef) -> str:
+    """The current name of ``media`` without its extension (from the filename, else the key)."""
+    name = media.filename or PurePosixPath(media.source_key or media.key).name
+    stem, _ = split_extension(clean_component(name))
+    return stem or DEFAULT_STEM
+
+
+def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
+    """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
+    parts = [run.tenant, "runs", run.run_id]
+    if item is not None:  # items of one batch never share an output key
+        parts.append(f"item-{item}")
+    parts.append(node_id)
+    return "/".join(clean_component(part) or "_" for part in parts)
