@@ -26,7 +26,10 @@ def main() -> int:
                 image.save(Path(out_dir) / f"{source.stem}.webp", quality=int(quality), method=int(method))
             else:
                 image.save(Path(out_dir) / f"{source.stem}.jpg", quality=int(quality))
-    sys.stdout.write(json.dumps({"wall": time.perf_counter() - started, "files": len(files)}) + "\n")
+    settings = ({"quality": int(quality), "method": int(method)} if fmt == "webp"
+                else {"quality": int(quality), "optimize": False})
+    sys.stdout.write(json.dumps({"wall": time.perf_counter() - started, "files": len(files),
+                                 "settings": settings}) + "\n")
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mediaflow.runtime.tasks import TaskEnvironment
+from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.workers import image as image_worker
 
 from tests.e2e.image_support import make_env, payload, upload

@@ -7,25 +7,55 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from mediaflow.validation import ValidationReport, validate
+    from mediaflow.validation import ValidationReport
 
-console = Console(stderr=False, highlight=False)
+# This module is imported again by every worker process (multiprocessing runs the parent's main module in
+# its children), so it imports nothing heavy at the top: rich and the validator load when a command uses them.
+
+
+class _Console:
+    """rich's Console, made on first use."""
+
+    _real: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            from rich.console import Console
+
+            self._real = Console(stderr=False, highlight=False)
+        return getattr(self._real, name)
+
+
+console: Any = _Console()
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def Table(**options: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    from rich.table import Table as RichTable
+
+    return RichTable(**options)
 
 
 def _read_definition(path: str) -> tuple[ValidationReport, str]:
+    from mediaflow.validation import validate
+
     source = Path(path)
     if path == "-":
         return validate(sys.stdin.read()), "<stdin>"
     if not source.is_file():
-        report = ValidationReport()
-        from mediaflow.validation import Issue
+        from mediaflow.validation import Issue, ValidationReport
 
+        report = ValidationReport()
         report.errors.append(Issue("not_found", f"no such file: {path}"))
         return report, path
     return validate(source.read_bytes()), path
@@ -185,7 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _starts_workers(argv: Sequence[str]) -> bool:
+    """A local ``mediaflow run``: its worker processes may start booting before the command's own imports."""
+    import os
+
+    remote = any(arg.split("=", 1)[0] in ("--api", "--profile") for arg in argv) or os.environ.get(
+        "MEDIAFLOW_API_URL")
+    return bool(argv) and argv[0] == "run" and not remote
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if _starts_workers(list(sys.argv[1:] if argv is None else argv)):
+        from mediaflow.procs import start_fork_server
+
+        start_fork_server()
     parser = build_parser()
     args = parser.parse_args(argv)
     from mediaflow.errors import MediaflowError

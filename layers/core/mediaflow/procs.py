@@ -60,3 +60,23 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
     thread = threading.Thread(target=watch, name="mediaflow-parent-watch", daemon=True)
     thread.start()
     return thread
+
+
+# What every worker imports, loaded once by the fork server so that a worker starts as a bare fork (the CLI
+# module that multiprocessing runs again in each child imports nothing heavy). A module that cannot be
+# imported here (a Lambda image without libvips) is skipped by the server and imported by the task needing it.
+WORKER_PRELOAD = ("mediaflow.embedded.workerpool", "mediaflow.adapters.embedded.sqlite",
+                  "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
+                  "mediaflow.adapters.embedded.vision", "mediaflow.workers.image")
+
+
+def start_fork_server() -> None:
+    """Start the fork server now (it loads ``WORKER_PRELOAD`` while the caller goes on); a no-op once it runs
+    or where there is none. The first worker then forks from a server that has imported everything."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    forkserver.set_forkserver_preload(list(WORKER_PRELOAD))
+    forkserver.ensure_running()

@@ -145,9 +145,11 @@ class LocalService:
         self.close()
 
     # -- media ---------------------------------------------------------------------------------------
-    def ingest(self, path: Path, *, prefix: str = "", key: str | None = None) -> MediaRef:
+    def ingest(self, path: Path, *, prefix: str = "", key: str | None = None, link: bool = False,
+               etag: str | None = None) -> MediaRef:
         """Copy a local file into the tenant's inputs (never overwriting) with its sniffed type; ``key`` given
-        (the upload watcher), there instead."""
+        (the upload watcher), there instead. ``link``: a hard link to the file's bytes instead of a copy
+        (``mediaflow run``: the input is read in place, no copy, no hash beyond ``etag``'s, no fsync)."""
         with Path(path).open("rb") as handle:
             head = handle.read(4096)
         sniffed = sniff(head) if head else None
@@ -155,10 +157,12 @@ class LocalService:
         base = key or direct_key(self.tenant, *[part for part in prefix.split("/") if part], filename)
         candidate, counter = base, 1
         while True:
+            content_type = sniffed.content_type if sniffed else "application/octet-stream"
             try:
-                ref = self.adapters.blobs.put_file(
-                    candidate, Path(path), sniffed.content_type if sniffed else "application/octet-stream",
-                    overwrite=False)
+                if link:
+                    ref = self.adapters.blobs.put_link(candidate, Path(path), content_type, overwrite=False, etag=etag)
+                else:
+                    ref = self.adapters.blobs.put_file(candidate, Path(path), content_type, overwrite=False)
                 break
             except Conflict:
                 counter += 1
@@ -220,15 +224,15 @@ class LocalService:
         from mediaflow.embedded.workerpool import PoolDraining
 
         def one(index: int) -> None:
-            run_id = None
+            run_id = etag = None
             if out_dir is not None:
                 try:
-                    run_id = file_run_id(compiled, inputs[index], out_dir, self.tenant, force=force)
+                    run_id, etag = file_identity(compiled, inputs[index], out_dir, self.tenant, force=force)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input
             try:
                 result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version,
-                                      run_id=run_id, replace_outputs=out_dir is not None)
+                                      run_id=run_id, replace_outputs=out_dir is not None, input_etag=etag)
             except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
                 result = FileResult(inputs[index], run_id or "", "pending", 0.0,
                                     error={"error": stopping.code, "message": stopping.message})
@@ -242,7 +246,9 @@ class LocalService:
 
     def run_one(self, compiled: Compiled, path: Path, out_dir: Path | None, *, workflow_id: str = "adhoc",
                 version: int = 1, media: MediaRef | None = None, run_id: str | None = None,
-                replace_outputs: bool = False) -> FileResult:
+                replace_outputs: bool = False, input_etag: str | None = None) -> FileResult:
+        """One run of ``compiled`` on the file at ``path``. With ``input_etag`` (the file was hashed just
+        now, ``mediaflow run``) the input is linked into the store rather than copied."""
         started = time.perf_counter()
         run_id = run_id or new_run_id()
         try:
@@ -259,9 +265,12 @@ class LocalService:
         if existing is not None and isinstance(existing.get("input"), dict):
             execution_input = existing["input"]  # resumed: the same input gives the same Tasks (checkpoints)
             media = MediaRef.model_validate(execution_input["media"])
+            if input_etag is not None and not self.adapters.blobs.exists(media.key):
+                # a linked input whose link a crash lost before it reached the disk: link it again
+                self.ingest(path, key=media.key, link=True, etag=input_etag)
         else:
             try:
-                media = media or self.ingest(path, prefix=run_id)
+                media = media or self.ingest(path, prefix=run_id, link=input_etag is not None, etag=input_etag)
             except OSError as error:
                 return FileResult(Path(path), run_id, "failed", 0.0,
                                   error={"error": "InputUnreadable", "message": str(error)})
@@ -387,15 +396,25 @@ class RuntimeLauncher:
 def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, force: bool = False) -> str:
     """The run id of ``mediaflow run`` for one file: a digest of the compiled state machine (the workflow
     version), the file's bytes, the output folder and the tenant; ``force`` adds a fresh nonce."""
+    return file_identity(compiled, path, out_dir, tenant, force=force)[0]
+
+
+def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
+                  force: bool = False) -> tuple[str, str]:
+    """``(file_run_id, the file's etag in the embedded store)`` from one read of the file."""
+    from mediaflow.adapters.embedded.blobstore import content_digest
+
     digest = hashlib.sha256()
     digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
+    content = content_digest()
     with Path(path).open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+            content.update(chunk)
     digest.update(f"\0{Path(out_dir).resolve()}\0{tenant}".encode())
     if force:
         digest.update(uuid.uuid4().bytes)
-    return f"run-{digest.hexdigest()[:24]}"
+    return f"run-{digest.hexdigest()[:24]}", str(content.hexdigest())
 
 
 class OutputManifest:

@@ -67,7 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing or not inputs:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
+    from mediaflow.procs import start_fork_server
+
+    start_fork_server()  # workers' imports load while this process validates, compiles and reads the inputs
     with _service(args) as service:
+        service.runtime.prestart_workers(min(len(inputs), service.settings.workers))
         report = service.load_definition(args.workflow)
         if not report.valid or report.definition is None:
             for issue in report.errors:

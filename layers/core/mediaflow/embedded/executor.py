@@ -69,6 +69,9 @@ class ProcessPoolInvoker:
                                                        str(self.db_path)))
             return self._pool
 
+    def prestart(self, count: int) -> None:
+        self.pool.prestart(count)
+
     def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         try:
             return self.pool.run(payload, timeout)
@@ -183,6 +186,11 @@ class EmbeddedRuntime:
         self._heartbeat: threading.Thread | None = None
 
     # -- public ----------------------------------------------------------------------------------------
+
+    def prestart_workers(self, count: int) -> None:
+        """Boot up to ``count`` worker processes now, in the background (tasks are known to be coming)."""
+        if self._own_invoker is not None and count > 0:
+            self._own_invoker.prestart(count)
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""

@@ -34,7 +34,7 @@ from mediaflow.errors import InternalError, MediaflowError
 from mediaflow.execution.asl import StatesError
 from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.execution.tasks import execute_task
-from mediaflow.procs import die_with_parent, watch_parent
+from mediaflow.procs import die_with_parent, start_fork_server, watch_parent
 from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -188,6 +188,7 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+
 class WorkerPool:
     """Up to ``size`` worker processes started on demand; ``run`` blocks for a free one, then for the answer."""
 
@@ -216,6 +217,29 @@ class WorkerPool:
                     raise
                 logger.warning("a worker exited while running a task of node %s; running it again", node)
         raise AssertionError("unreachable")
+
+    def prestart(self, count: int) -> None:
+        """Start up to ``count`` workers in the background, for a caller that knows tasks are coming (a
+        ``mediaflow run`` of N files): the processes boot while it validates, compiles and ingests."""
+
+        def start() -> None:
+            for _ in range(count):
+                with self._lock:
+                    if self._closing.is_set() or self._started >= self.size:
+                        return
+                    self._started += 1
+                try:
+                    worker = self._spawn()
+                except BaseException:
+                    with self._lock:
+                        self._started -= 1
+                    logger.warning("a worker process could not be started ahead of its first task", exc_info=True)
+                    return
+                self._idle.put(worker)
+                if self._closing.is_set():  # closed meanwhile: the close may have missed this one
+                    self._stop_idle()
+
+        threading.Thread(target=start, name="mediaflow-pool-start", daemon=True).start()
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run a picklable module-level ``function(*args)`` in one of the worker processes (benchmarks probe
@@ -278,6 +302,7 @@ class WorkerPool:
             worker.conn.close()
 
     def _spawn(self) -> _Worker:
+        start_fork_server()
         ours, theirs = self._context.Pipe(duplex=True)
         process = self._context.Process(target=_worker_main, args=(theirs, os.getpid(), self.init_args),
                                         name="mediaflow-worker", daemon=True)

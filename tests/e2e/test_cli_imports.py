@@ -1,0 +1,68 @@
+"""What a local `mediaflow run` imports: nothing of the cloud, the API server, the client or the AI stack.
+
+Start-up is mostly imports, so the command's import set is checked from the outside: a real
+`mediaflow run` of an image workflow under ``python -X importtime``, whose report covers the command's own
+process and the worker processes (the fork server is started with the same interpreter flags). Speed
+itself is measured in bench/ (``start_one_file_overhead_s``), never here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mediaflow.samples import photo
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Top-level packages a local image run has no use for (each costs tens to hundreds of milliseconds).
+HEAVY = {"rembg", "numba", "onnxruntime", "scipy", "skimage", "cv2", "torch", "boto3", "botocore", "s3transfer",
+         "aws_lambda_powertools", "moto", "httpx", "httpcore", "uvicorn", "starlette", "mcp", "anyio",
+         "nudenet", "pypdfium2", "img2pdf", "ffmpeg", "numpy", "PIL", "standardwebhooks", "jsonschema"}
+# mediaflow's own modules that only the API, the client, the AWS side or other node runtimes need.
+HEAVY_OWN = ("mediaflow.api", "mediaflow.client.core", "mediaflow.cloud", "mediaflow.adapters.aws",
+             "mediaflow.mcp_server", "mediaflow.api_server", "mediaflow.webhooks", "mediaflow.workers.cutout",
+             "mediaflow.workers.video", "mediaflow.workers.document")
+
+
+def _imports(workflow: Path, source: Path, tmp_path: Path) -> set[str]:
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"), "MEDIAFLOW_WORKERS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mediaflow.cli", "run", str(workflow),
+                           str(source), "--out", str(tmp_path / "out"), "--json"],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '"completed": 1' in done.stdout
+    names = {match.group(1) for match in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)$",
+                                                     done.stderr, re.MULTILINE)}
+    assert "pyvips" in names and "mediaflow.workers.image" in names, "the report covers the worker processes"
+    return names
+
+
+WORKFLOW = {
+    "name": "web sizes", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "resize", "kind": "resize", "config": {"width": 400}},
+        {"id": "strip", "kind": "strip_metadata"},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp", "compressionLevel": 80}}],
+    "edges": [{"source": "upload", "target": "resize"}, {"source": "resize", "target": "strip"},
+              {"source": "strip", "target": "webp"}],
+}
+
+
+def test_an_image_run_imports_no_heavy_module(tmp_path: Path) -> None:
+    source = photo(tmp_path / "photo.jpg", 900, 600)
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    names = _imports(workflow, source, tmp_path)
+    heavy = sorted(name for name in names if name.split(".")[0] in HEAVY)
+    own = sorted(name for name in names if name.startswith(HEAVY_OWN))
+    assert not heavy, f"mediaflow run imported {heavy}"
+    assert not own, f"mediaflow run imported {own}"
