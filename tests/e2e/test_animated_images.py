@@ -346,3 +346,29 @@ def test_long_animation_peak_rss_under_250_mb(tmp_path: Path) -> None:
     report = json.loads(probe.stdout.strip().splitlines()[-1])
     assert report["frames"] == 120
     assert report["peakMb"] <= 250, report
+
+
+def test_fan_out_keeps_the_animation_on_one_branch_and_a_still_on_the_other(service: LocalService,
+                                                                            inputs: dict[str, Path],
+                                                                            tmp_path: Path) -> None:
+    definition = {
+        "name": "animated fan-out",
+        "nodes": [{"id": "upload", "kind": "upload"},
+                  {"id": "resize", "kind": "resize", "config": {"width": 48}},
+                  {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp"}},
+                  {"id": "poster", "kind": "thumbnail", "config": {"width": 24, "outputFormat": "jpeg"}}],
+        "edges": [{"source": "upload", "target": "resize"}, {"source": "resize", "target": "webp"},
+                  {"source": "resize", "target": "poster"}],
+        "trigger": {"onUpload": True, "filters": {"mediaTypes": ["image"]}},
+    }
+    [result] = service.run_files(validate(definition), [inputs["gif"]], tmp_path)
+    assert result.status == "completed", result.error
+    by_type = {output.content_type: output.path for output in result.outputs}
+    assert set(by_type) == {"image/webp", "image/jpeg"}
+    webp, jpeg = by_type["image/webp"], by_type["image/jpeg"]
+    assert webp is not None and jpeg is not None
+    frames, delays, loop = read_animation(webp.read_bytes())
+    assert (len(frames), delays, loop) == (len(COLOURS), DELAYS, LOOP)
+    poster = pyvips.Image.new_from_buffer(jpeg.read_bytes(), "")
+    assert (poster.width, poster.height) == (24, 16)
+    assert_colour(top_colour(poster), COLOURS[0])
