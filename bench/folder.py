@@ -36,7 +36,8 @@ ROOT = BENCH.parent
 PEERS = BENCH / "peers"
 WORKFLOWS = BENCH / "workflows"
 SETTINGS = {"jpeg": {"quality": 75, "effort": 0}, "webp": {"quality": 80, "effort": 4}}
-TOOLS = ("mediaflow", "sharp-all", "sharp-serial", "pillow", "vips-bare")
+TOOLS = ("mediaflow", "mediaflow-1w", "sharp-all", "sharp-serial", "pillow", "vips-bare")
+ONE_FORMAT_ONLY = {"mediaflow-1w": "jpeg"}  # one worker: the scaling figure, JPEG only
 
 
 def ensure_sharp(log: Any) -> str:
@@ -71,7 +72,7 @@ def folder_of_photos(media: Any, count: int, target: Path) -> Path:
 def command(tool: str, fmt: str, folder: Path, out: Path, data: Path) -> list[str]:
     quality, effort = str(SETTINGS[fmt]["quality"]), str(SETTINGS[fmt]["effort"])
     python = sys.executable
-    if tool == "mediaflow":
+    if tool.startswith("mediaflow"):
         return [str(Path(python).parent / "mediaflow"), "run", str(WORKFLOWS / f"folder-{fmt}.json"), str(folder),
                 "--out", str(out), "--json"]
     if tool.startswith("sharp"):
@@ -99,13 +100,17 @@ def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, P
         shutil.rmtree(path, ignore_errors=True)
     out.mkdir(parents=True)
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(data)}
+    if tool == "mediaflow-1w":
+        env["MEDIAFLOW_WORKERS"] = "1"
+    elif tool == "mediaflow":
+        env.pop("MEDIAFLOW_WORKERS", None)
     started = time.perf_counter()
     done = subprocess.run(command(tool, fmt, folder, out, data), env=env, capture_output=True, text=True,
                           timeout=1800, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{tool} {fmt} failed ({done.returncode}): {done.stderr[-2000:]}")
-    if tool == "mediaflow":
+    if tool.startswith("mediaflow"):
         reported: dict[str, Any] = {"settings": mediaflow_settings(fmt)}
     else:
         reported = json.loads(done.stdout.strip().splitlines()[-1])
@@ -155,7 +160,8 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
     work = BENCH / "work"
     folder = folder_of_photos(media, images, work / f"folder-{images}")
     sources = sorted(folder.glob("*.jpg"))
-    walls: dict[str, list[float]] = {f"{tool}/{fmt}": [] for tool in TOOLS for fmt in SETTINGS}
+    walls: dict[str, list[float]] = {f"{tool}/{fmt}": [] for tool in TOOLS for fmt in SETTINGS
+                                     if ONE_FORMAT_ONLY.get(tool, fmt) == fmt}
     last_out: dict[str, Path] = {}
     encoders: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=work, prefix="folder-") as scratch_name:
@@ -164,6 +170,8 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
             order = TOOLS[round_index % len(TOOLS):] + TOOLS[:round_index % len(TOOLS)]
             for fmt in SETTINGS:
                 for tool in order:
+                    if ONE_FORMAT_ONLY.get(tool, fmt) != fmt:
+                        continue
                     wall, out, reported = run_once(tool, fmt, folder, scratch)
                     encoders[f"{tool}/{fmt}"] = reported.get("settings")
                     walls[f"{tool}/{fmt}"].append(wall)

@@ -745,6 +745,10 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
         Figure("folder_webp_vs_sharp_all", folder.ratio(result, "sharp-all", "webp"), 1.0, ">=", "x",
                "-> 1600 px WebP q80 effort 4 on both sides: sharp Promise.all wall / mediaflow run wall",
                details={}),
+        Figure("folder_jpeg_2_workers_vs_1", result["median_wall_s"]["mediaflow-1w/jpeg"]
+               / result["median_wall_s"]["mediaflow/jpeg"], 1.8, ">=", "x",
+               "`mediaflow run` with MEDIAFLOW_WORKERS=1 wall / with the default workers (the cores), JPEG; "
+               "whole processes, so start-up counts on both sides", details={}),
         Figure("folder_jpeg_vs_bare_vips", folder.ratio(result, "vips-bare", "jpeg"), None, "", "x",
                "bare pyvips (one process per core, thumbnail + save) wall / mediaflow run wall: the floor",
                details={}),
