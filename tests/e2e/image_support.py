@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,8 +157,6 @@ def exif_with_gps(orientation: int = 1) -> bytes:
 
 def jpeg_with_exif(width: int = 640, height: int = 480, orientation: int = 1, icc: str | None = None) -> bytes:
     """A JPEG carrying EXIF (camera, orientation, GPS), made with Pillow from a pyvips picture."""
-    import io
-
     from PIL import Image as PILImage
 
     picture = sample_image(width, height)
@@ -176,3 +176,67 @@ def jpeg_with_exif(width: int = 640, height: int = 480, orientation: int = 1, ic
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Animations
+
+ANIMATION_SIZE = (96, 64)
+ANIMATION_DELAYS = [40, 80, 120, 160, 200, 240]  # ms; GIF stores centiseconds, so multiples of 10 survive exactly
+ANIMATION_LOOP = 3
+# One solid colour per frame in the top band (the sampled region); a white square moves along the bottom.
+ANIMATION_COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 30), (200, 40, 210), (30, 210, 220)]
+
+
+def animated_image(fmt: str) -> bytes:
+    """Six distinct frames with their own delays and a loop count, written by libvips."""
+    import pyvips
+
+    frames = []
+    for index, colour in enumerate(ANIMATION_COLOURS):
+        frame = (pyvips.Image.black(*ANIMATION_SIZE) + list(colour)).cast("uchar").copy(interpretation="srgb")
+        frame = frame.draw_rect([255, 255, 255], 4 + index * 14, ANIMATION_SIZE[1] - 20, 12, 12, fill=True)
+        frames.append(frame)
+    roll = pyvips.Image.arrayjoin(frames, across=1).copy()
+    roll.set_type(pyvips.GValue.gint_type, "page-height", ANIMATION_SIZE[1])
+    roll.set_type(pyvips.GValue.array_int_type, "delay", ANIMATION_DELAYS)
+    roll.set_type(pyvips.GValue.gint_type, "loop", ANIMATION_LOOP)
+    if fmt == "gif":
+        return bytes(roll.gifsave_buffer())
+    return bytes(roll.webpsave_buffer(Q=90))
+
+
+def animation_frames(roll: Any) -> list[Any]:
+    height = roll.get("page-height") if roll.get_typeof("page-height") else roll.height
+    return [roll.crop(0, top, roll.width, height) for top in range(0, roll.height, height)]
+
+
+def read_animation(data: bytes) -> tuple[list[Any], list[int], int]:
+    """Frames, per-frame delays and loop count as libvips reads the output (Pillow for AVIF sequences)."""
+    import pyvips
+
+    try:
+        roll = pyvips.Image.new_from_buffer(data, "", n=-1)
+    except pyvips.Error:
+        from mediaflow.workers.pillow_fallback import to_vips
+        from PIL import Image
+
+        handle = Image.open(io.BytesIO(data))
+        frames, delays = [], []
+        for index in range(handle.n_frames):
+            handle.seek(index)
+            handle.load()
+            frames.append(to_vips(handle.copy()))
+            delays.append(int(handle.info["duration"]))
+        return frames, delays, 0
+    delays = list(roll.get("delay")) if roll.get_typeof("delay") else []
+    loop = int(roll.get("loop")) if roll.get_typeof("loop") else 0
+    return animation_frames(roll), delays, loop
+
+
+def linear_workflow(*nodes: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    steps = [{"id": "upload", "kind": "upload"}] + [
+        {"id": f"n{index}-{kind}", "kind": kind, "config": config} for index, (kind, config) in enumerate(nodes)]
+    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(steps)]
+    return {"name": "animated", "nodes": steps, "edges": edges,
+            "trigger": {"onUpload": True, "filters": {"mediaTypes": ["image"]}}}

@@ -441,7 +441,7 @@ def test_heic_input_is_decoded_with_pillow_heif(env: TaskEnvironment) -> None:
     assert decoded.getpoint(64, 48)[0] > 150
 
 
-def test_animated_gif_uses_the_first_frame(env: TaskEnvironment) -> None:
+def test_animated_gif_to_png_takes_the_first_frame(env: TaskEnvironment) -> None:
     frames = sample_image(64, 48).bandjoin_const([255])
     animation = pyvips.Image.arrayjoin([frames, frames.invert()], across=1).copy()
     animation.set_type(pyvips.GValue.gint_type, "page-height", 48)

@@ -114,3 +114,29 @@ def test_failure_parity_on_a_broken_file(media: dict[str, Path], tmp_path: Path)
     assert json.loads(embedded.cause or "{}")["errorType"] == json.loads(on_moto.cause or "{}")["errorType"]
     assert embedded.states_entered() == on_moto.states
     assert embedded_blobs == moto_blobs == {}
+
+
+def test_animated_gif_parity(tmp_path: Path) -> None:
+    """An animated GIF through resize, watermark and convert to WebP: the same animated bytes on both runtimes."""
+    from tests.e2e.image_support import (
+        ANIMATION_COLOURS,
+        ANIMATION_DELAYS,
+        ANIMATION_LOOP,
+        animated_image,
+        linear_workflow,
+        read_animation,
+    )
+
+    source = tmp_path / "clip.gif"
+    source.write_bytes(animated_image("gif"))
+    definition = tmp_path / "animated.json"
+    definition.write_text(json.dumps(linear_workflow(
+        ("resize", {"width": 48}), ("watermark", {"text": "m"}), ("convert", {"outputFormat": "webp"}))))
+    embedded, on_moto, embedded_blobs, moto_blobs = run_both(definition, source, tmp_path)
+    assert embedded.status == on_moto.status == "SUCCEEDED", (embedded.error, embedded.cause, on_moto.cause)
+    assert embedded_blobs.keys() == moto_blobs.keys()
+    [(key, data)] = embedded_blobs.items()
+    assert data == moto_blobs[key]
+    frames, delays, loop = read_animation(data)
+    assert (len(frames), delays, loop) == (len(ANIMATION_COLOURS), ANIMATION_DELAYS, ANIMATION_LOOP)
+    assert {(frame.width, frame.height) for frame in frames} == {(48, 32)}

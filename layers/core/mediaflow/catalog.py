@@ -22,6 +22,19 @@ if TYPE_CHECKING:  # the node modules are loaded by name (NodeSpec.module): the 
 Category = Literal["trigger", "image", "video", "audio", "document", "logic", "utility", "delivery"]
 Runtime = Literal["vips", "ffmpeg", "rembg", "light"]
 Role = Literal["trigger", "task", "choice", "gate"]
+# What an image kind does with an animated GIF, WebP or AVIF input (mediaflow.workers.animation):
+# per_frame: runs on every frame; whole: leaves pixels alone, the animation goes on; first_frame: makes one
+# picture from the first frame; view: reads the first frame, the animation goes on unchanged.
+AnimationMode = Literal["per_frame", "whole", "first_frame", "view"]
+ANIMATION_NOTES: dict[str, str] = {
+    "per_frame": "Animated GIF, WebP and AVIF: applied to every frame; frame count, delays and loop are kept "
+                 "(a GIF, WebP or AVIF output stays animated, any other format takes the first frame)",
+    "whole": "Animated GIF, WebP and AVIF: frame count, delays and loop are kept when the output is GIF, WebP "
+             "or AVIF (GIF <-> WebP conversions stay animated); JPEG, PNG and TIFF take the first frame",
+    "first_frame": "Animated GIF, WebP and AVIF: made from the first frame",
+    "view": "Animated GIF, WebP and AVIF: describes the first frame (`pages` is the frame count); the "
+            "animation goes on unchanged",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ class NodeSpec:
     module_name: str = ""
     """The node module; default ``mediaflow.nodes.<kind>``."""
     makes_media: bool = False  # True: hands on media it fetched itself, so the nodes after it have media
+    animation: AnimationMode | None = None
 
     @property
     def module(self) -> ModuleType:
@@ -127,26 +141,27 @@ _SPECS: tuple[NodeSpec, ...] = (
              role="trigger", example={"mediaKeyField": "objectKey"}, needs_media=False),
     NodeSpec("convert", "image", "vips", "Re-encode to another format (image formats on libvips, video on ffmpeg)",
              fusable=True, example={"outputFormat": "webp", "compressionLevel": 80},
-             also_runs_on=("ffmpeg",), passive=True),
+             also_runs_on=("ffmpeg",), passive=True, animation="whole"),
     NodeSpec("compress", "image", "vips", "Re-encode at a lower quality, keeping the format", fusable=True,
-             example={"compressionLevel": 60}, passive=True),
+             example={"compressionLevel": 60}, passive=True, animation="whole"),
     NodeSpec("resize", "image", "vips", "Scale to fit a box (inside, cover, contain, fill) with gravity",
-             fusable=True, example={"width": 1600, "fit": "inside"}, geometry=True),
+             fusable=True, example={"width": 1600, "fit": "inside"}, geometry=True, animation="per_frame"),
     NodeSpec("adjust", "image", "vips", "Brightness, saturation, contrast, hue, grayscale, sharpen, invert",
-             fusable=True, example={"brightness": 1.2, "saturation": 1.05, "grayscale": False}),
+             fusable=True, example={"brightness": 1.2, "saturation": 1.05, "grayscale": False},
+             animation="per_frame"),
     NodeSpec("strip_metadata", "image", "vips", "Drop EXIF, XMP, IPTC, GPS and ICC metadata", fusable=True,
-             passive=True),
+             passive=True, animation="whole"),
     NodeSpec("watermark", "image", "vips", "Overlay a text or an image with position and opacity", fusable=True,
-             example={"text": "(c) example", "position": "southeast", "opacity": 0.5}),
+             example={"text": "(c) example", "position": "southeast", "opacity": 0.5}, animation="per_frame"),
     NodeSpec("thumbnail", "image", "vips", "A small preview: an image scaled, or a representative frame of a video",
              fusable=True, example={"width": 256, "crop": "attention"},
-             also_runs_on=("ffmpeg",), geometry=True),
+             also_runs_on=("ffmpeg",), geometry=True, animation="first_frame"),
     NodeSpec("image_to_pdf", "document", "vips", "Wrap an image in a PDF, losslessly where possible",
-             fusable=True, example={"pageSize": "a4"}, passive=True),
+             fusable=True, example={"pageSize": "a4"}, passive=True, animation="first_frame"),
     NodeSpec("inspect", "image", "vips", "Read format, dimensions, alpha, orientation, ICC, streams",
-             example={"includeExif": True}, passive=True),
+             example={"includeExif": True}, passive=True, animation="view"),
     NodeSpec("background_remove", "image", "rembg", "Cut out the subject with rembg",
-             example={"outputFormat": "png", "model": "small"}),
+             example={"outputFormat": "png", "model": "small"}, animation="first_frame"),
     NodeSpec("transcode", "video", "ffmpeg", "Video to mp4 (H.264/AAC), webm (VP9/Opus), AV1 or HLS",
              fusable=True, example={"outputFormat": "mp4", "preset": "720p"}),
     NodeSpec("audio", "audio", "ffmpeg", "Audio re-encode with bitrate, channels and loudness", fusable=True,
@@ -248,6 +263,11 @@ def annotation_kinds() -> frozenset[str]:
     return kinds_where(lambda spec: spec.annotation)
 
 
+def animation_mode(kind: str) -> AnimationMode | None:
+    spec = get_spec(kind)
+    return spec.animation if spec else None
+
+
 def describe_catalog() -> list[dict[str, Any]]:
     """The catalog as JSON-ready dicts (``mediaflow nodes --json``)."""
     return [
@@ -258,6 +278,7 @@ def describe_catalog() -> list[dict[str, Any]]:
             "role": spec.role,
             "fusable": spec.fusable or spec.annotation or (spec.runtime == "light" and spec.role == "task"),
             "summary": spec.summary,
+            "animation": ANIMATION_NOTES[spec.animation] if spec.animation else None,
             "example": spec.example,
             "configSchema": spec.schema(),
         }
@@ -273,6 +294,8 @@ def catalog_markdown(entries: list[dict[str, Any]]) -> str:
               f"{e['summary']} |" for e in entries]
     for entry in entries:
         lines += ["", f"## `{entry['kind']}`", "", entry["summary"] + ".", ""]
+        if entry.get("animation"):
+            lines += [entry["animation"] + ".", ""]
         schema = entry["configSchema"]
         properties = schema.get("properties", {})
         if properties:

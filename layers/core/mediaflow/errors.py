@@ -77,6 +77,12 @@ class MediaTooLarge(NodeError):
     code = "MediaTooLarge"
 
 
+class TooManyFrames(MediaTooLarge):
+    """An animated image has more frames than ``MEDIAFLOW_MAX_FRAMES`` (refused from the header)."""
+
+    code = "TooManyFrames"
+
+
 class ActiveContentRefused(NodeError):
     """The document carries active content (JavaScript, launch actions, embedded files) and is refused."""
 

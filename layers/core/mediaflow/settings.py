@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_default_workers, ge=1, le=64, description="Embedded worker processes")
     tenant: str = Field(default="local", description="Tenant used by the CLI in the embedded mode")
 
-    max_pixels: int = Field(default=120_000_000, ge=1, description="Refuse images above this many pixels")
+    max_pixels: int = Field(default=120_000_000, ge=1,
+                            description="Refuse images above this many pixels (all frames of an animation)")
+    max_frames: int = Field(default=1000, ge=1, description="Refuse animated images with more frames")
     max_upload_bytes: int = Field(default=5 * 1024**3, ge=1)
     max_video_seconds: float = Field(default=4 * 3600.0, gt=0, description="ffmpeg budget per input")
     vips_concurrency: int = Field(default=1, ge=0, le=64, description="libvips threads per worker (0 = auto)")

@@ -18,7 +18,9 @@ class Config(NodeConfig):
     height: int | None = Field(default=None, ge=1, le=16384)
     fit: Literal["inside", "outside", "cover", "contain", "fill"] = "inside"
     gravity: Literal["centre", "north", "south", "east", "west", "northeast", "northwest", "southeast",
-                     "southwest", "attention", "entropy"] = "centre"
+                     "southwest", "attention", "entropy"] = Field(
+        default="centre", description="Where `cover` crops; `attention`/`entropy` pick the region (on an "
+                                      "animated image once, on the first frame, for every frame)")
     without_enlargement: bool = True
     background: str = Field(default="#00000000", pattern=r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$",
                             description="Padding colour for `contain`")

@@ -30,7 +30,9 @@ output reference after the encode, so ``{ext}`` and ``{format}`` name the encode
 Decisions written down here because they span ops:
 
 * Pixels leave the decode step as 8-bit sRGB (or 8-bit grey), alpha kept. 16-bit input is reduced.
-* Multi-page input (animated GIF/WebP, multi-page TIFF) contributes its first page only.
+* Animated GIF, WebP and AVIF keep every frame, their delays and loop count (one tall image of stacked
+  frames; pixel ops run per frame; one-picture kinds and still formats take the first frame): see
+  :mod:`mediaflow.workers.animation`. Multi-page TIFF contributes its first page only.
 * BMP and HEIC are decoded by Pillow (pillow-heif) after the same pixel check; BMP output is PNG and
   HEIC output is JPEG unless a ``convert`` says otherwise (libvips here cannot write either).
 * TIFF and AVIF files that libvips refuses although they are valid (CIELab, 12-bit, old-style JPEG,
@@ -59,7 +61,6 @@ from mediaflow.errors import (
     EmptyMedia,
     MediaDecodeError,
     MediaflowError,
-    MediaTooLarge,
     NodeError,
     ToolchainError,
     UnsupportedMedia,
@@ -70,7 +71,7 @@ from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
-from mediaflow.workers import pillow_fallback
+from mediaflow.workers import animation, pillow_fallback
 from mediaflow.workers.image_state import (
     EncodePlan,
     ImagePipelineState,
@@ -251,6 +252,8 @@ def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
 def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool) -> Any:
     """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB."""
     sniffed = info.sniffed
+    if animation.source_frames(info) > 1:
+        return to_srgb_8bit(animation.load(info, header_image is None, autorotate))
     if header_image is not None:
         shrunk = _shrink_on_load(info, size, autorotate) if size is not None else None
         if shrunk is not None:
@@ -335,6 +338,7 @@ def load_auxiliary(state: ImagePipelineState, key: str, width: int, node_id: str
         raise UnsupportedMedia(f"the watermark image is {sniffed.format}, not a raster image",
                                node_id=node_id, field="imageKey")
     info, header_image = read_header(path, sniffed, node_id)
+    info = replace(info, pages=1)  # an animated watermark contributes its first frame
     _check_pixels(info, state.env.settings, node_id)
     shown_w, shown_h = info.display_size(True)
     target = None
@@ -389,6 +393,9 @@ def encode(image: Any, plan: EncodePlan, path: Path) -> None:
     elif fmt == "webp":
         effort = 3 if plan.effort is None else min(6, plan.effort)
         image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
+    elif fmt == "avif" and animation.frame_count(image) > 1:
+        effort = 2 if plan.effort is None else plan.effort
+        animation.save_avif_sequence(image, path, quality, plan.lossless, effort)
     elif fmt == "avif":
         # AV1 effort 4+ costs several seconds per megapixel on one thread for a few % of size.
         effort = 2 if plan.effort is None else plan.effort
@@ -532,7 +539,7 @@ def _apply_steps(state: ImagePipelineState, steps: list[_Step], outcomes: list[O
         started = time.time()
         executor: ImageOp = node_module(step.kind)
         try:
-            output = executor.apply(state, step.config, step.ctx)
+            output = animation.run_op(state, step.kind, executor.apply, step.config, step.ctx)
         except MediaflowError as error:
             error.node_id = error.node_id or step.node_id
             raise
@@ -551,6 +558,7 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
         media = _passthrough_media(task, info, state)
     else:
         started = time.time()
+        state.image = animation.for_output(state.image, state.encode.format, state.encode.pdf is not None)
         try:
             if state.encode.pdf is not None:
                 encode_pdf(state.image, state.encode, out_path)
@@ -563,7 +571,8 @@ def _finish(task: TaskPayload, env: TaskEnvironment, state: ImagePipelineState, 
         last_pixel_op = next((o for o in reversed(outcomes) if o.node_id in {s.node_id for s in steps}), None)
         if last_pixel_op is not None:
             last_pixel_op.ended = time.time()
-            last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms}
+            last_pixel_op.output = {**(last_pixel_op.output or {}), "encodeMs": encoded_ms,
+                                    **animation.outcome_fields(state.image)}
     for step in annotations:
         started = time.time()
         annotation: Annotation = node_module(step.kind)
@@ -587,10 +596,7 @@ def _sniff(path: Path, node_id: str) -> Sniffed:
 
 
 def _check_pixels(info: SourceInfo, settings: Settings, node_id: str) -> None:
-    pixels = info.width * info.height
-    if pixels > settings.max_pixels:
-        raise MediaTooLarge(f"{info.width} x {info.height} = {pixels} pixels is over the limit of "
-                            f"{settings.max_pixels}", node_id=node_id)
+    animation.check_budget(info, settings, node_id)
 
 
 def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> tuple[int, int] | None:
@@ -631,7 +637,7 @@ def _draft_media(task: TaskPayload, state: ImagePipelineState, path: Path) -> Me
         "etag": None,
         "media_type": "document" if pdf else "image",
         "width": int(state.image.width),
-        "height": int(state.image.height),
+        "height": animation.frame_height(state.image),
         "duration_ms": None,
         "filename": f"{stem}.{state.encode.extension}",
         "metadata": dict(task.media.metadata),

@@ -89,12 +89,18 @@ class ImagePipelineState:
     tenant: str
     run_id: str
     extra_outputs: list[tuple[str, bytes, str]] = field(default_factory=list)
+    # Set while an op runs once per frame of an animation: each overlay is decoded once, not per frame.
+    overlays: dict[tuple[str, int], Any] | None = None
 
     def load_overlay(self, key: str, width: int, node_id: str) -> Any:
         """Download and decode an auxiliary image (a watermark) at about ``width`` pixels wide."""
         from mediaflow.workers.image import load_auxiliary
 
-        return load_auxiliary(self, key, width, node_id)
+        if self.overlays is None:
+            return load_auxiliary(self, key, width, node_id)
+        if (key, width) not in self.overlays:
+            self.overlays[(key, width)] = load_auxiliary(self, key, width, node_id).copy_memory()
+        return self.overlays[(key, width)]
 
 
 # Pixel helpers shared by the ops
@@ -144,8 +150,9 @@ def crop_to(image: Any, width: int, height: int, gravity: str) -> Any:
     if (width, height) == (image.width, image.height):
         return image
     if gravity in ("attention", "entropy"):
-        # smartcrop scores the whole frame; by now the image is at its output scale.
-        return image.copy_memory().smartcrop(width, height, interesting=gravity)
+        from mediaflow.workers.animation import smart_crop
+
+        return smart_crop(image, width, height, gravity)
     left, top = gravity_offset(gravity, image.width - width, image.height - height)
     return image.crop(left, top, width, height)
 
