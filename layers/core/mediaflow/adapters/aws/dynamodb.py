@@ -88,14 +88,24 @@ class DynamoTable:
             self._table = self._dynamodb.Table(self.table_name)
         return self._table
 
-    def _put_if_unchanged(self, doc: dict[str, Any], item: dict[str, Any], what: str) -> bool:
-        """Write ``doc`` only if the stored document is still ``item``'s; False when someone got there first."""
+    def _put_if_unchanged(self, doc: dict[str, Any], item: dict[str, Any], what: str,
+                          also: tuple[str, ...] = ()) -> bool:
+        """Write ``doc`` only if the stored document (and the ``also`` attributes) are still ``item``'s; False
+        when someone got there first."""
         from botocore.exceptions import ClientError
 
+        condition = "#doc = :previous"
+        names, values = {"#doc": "doc"}, {":previous": item["doc"]}
+        for index, name in enumerate(also):
+            names[f"#a{index}"] = name
+            if item.get(name) is None:
+                condition += f" AND attribute_not_exists(#a{index})"
+            else:
+                condition += f" AND #a{index} = :a{index}"
+                values[f":a{index}"] = item[name]
         try:
-            self.table.put_item(Item=self._item(doc), ConditionExpression="#doc = :previous",  # type: ignore[attr-defined]
-                                ExpressionAttributeNames={"#doc": "doc"},
-                                ExpressionAttributeValues={":previous": item["doc"]})
+            self.table.put_item(Item=self._item(doc), ConditionExpression=condition,  # type: ignore[attr-defined]
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         except ClientError as error:
             if _conditional(error):
                 return False
@@ -276,8 +286,22 @@ _RUN_FIELDS = {"status": "status", "input": "input", "output": "output", "error"
                "executionArn": "executionArn", "stateMachineArn": "stateMachineArn"}
 
 
+# A run's status fields are kept on its item as well as in its document, so that ``pending -> running`` is one
+# conditional UpdateItem with no read (docs/scale.md); a read overlays them on the document.
+_STATUS_FIELDS = ("status", "startedAt")
+
+
+def _run_doc(item: dict[str, Any]) -> dict[str, Any]:
+    doc = _doc(item)
+    for name in _STATUS_FIELDS:
+        if item.get(name) is not None:
+            doc[name] = item[name]
+    return doc
+
+
 class DynamoDBRunStore(DynamoTable):
-    """Runs (one item each, the document in ``doc``) and their node steps (append-only items)."""
+    """Runs (one item each, the document in ``doc``, its status fields also on the item) and their node steps
+    (append-only items)."""
 
     def __init__(self, table_name: str, resource: Any = None, region: str | None = None) -> None:
         super().__init__(table_name, resource, region)
@@ -307,9 +331,12 @@ class DynamoDBRunStore(DynamoTable):
     def _item(self, doc: dict[str, Any]) -> dict[str, Any]:
         tenant, run_id, order = doc["tenant"], doc["runId"], f"{doc['createdAt']}#{doc['runId']}"
         shard = shard_of(run_id)
-        return {"pk": run_partition(tenant, run_id), "sk": RUN_ITEM, "status": doc["status"],
+        item = {"pk": run_partition(tenant, run_id), "sk": RUN_ITEM, "status": doc["status"],
                 "workflowId": doc["workflowId"], "gsi1pk": shard_key(tenant, shard), "gsi1sk": order,
                 "gsi2pk": shard_key(f"{tenant}#{doc['workflowId']}", shard), "gsi2sk": order, "doc": _dumps(doc)}
+        if doc.get("startedAt"):
+            item["startedAt"] = doc["startedAt"]
+        return item
 
     def update_run(self, tenant: str, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set some of: status, input, output, error, progress, startedAt, endedAt, executionArn."""
@@ -324,7 +351,39 @@ class DynamoDBRunStore(DynamoTable):
     def update_run_if(self, tenant: str, run_id: str, statuses: frozenset[str] | set[str],
                       **fields: Any) -> dict[str, Any] | None:
         """Like update_run, but only while the run's status is one of ``statuses``; None otherwise."""
+        if fields and all(_RUN_FIELDS.get(name) in _STATUS_FIELDS for name in fields):
+            return self._set_status_if(tenant, run_id, frozenset(statuses), fields)
         return self._update(tenant, run_id, fields, only_if_active=False, statuses=frozenset(statuses))
+
+    def _set_status_if(self, tenant: str, run_id: str, statuses: frozenset[str],
+                       fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Status fields only: one UpdateItem on the item's own attributes, conditional on its status."""
+        from botocore.exceptions import ClientError
+
+        if not statuses:
+            return None
+        names, values, sets = {"#status": "status"}, {}, []
+        for index, (name, value) in enumerate(fields.items()):
+            column = _RUN_FIELDS[name]
+            if column == "status":
+                check_run_status(value)
+            names[f"#f{index}"] = column
+            values[f":f{index}"] = value
+            sets.append(f"#f{index} = :f{index}")
+        allowed = []
+        for index, status in enumerate(sorted(statuses)):
+            values[f":s{index}"] = status
+            allowed.append(f":s{index}")
+        try:
+            response = self.table.update_item(
+                Key={"pk": run_partition(tenant, run_id), "sk": RUN_ITEM}, UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"#status IN ({', '.join(allowed)})", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if _conditional(error):
+                return None  # another status, or no such run
+            raise translate(error, f"run {run_id!r}") from error
+        return _run_doc(response["Attributes"])
 
     def _update(self, tenant: str, run_id: str, fields: dict[str, Any], *, only_if_active: bool,
                 statuses: frozenset[str] | None = None) -> dict[str, Any] | None:
@@ -333,7 +392,7 @@ class DynamoDBRunStore(DynamoTable):
             # The item this store just read (run_and_steps) is the first guess: the write is conditional,
             # so a stale guess costs one more read, never a lost update.
             item = self._last_read.pop((tenant, run_id), None) or self._get_item(tenant, run_id)
-            doc = _doc(item)
+            doc = _run_doc(item)
             if only_if_active and doc["status"] in TERMINAL_RUN_STATUSES:
                 return None
             if statuses is not None and doc["status"] not in statuses:
@@ -346,7 +405,7 @@ class DynamoDBRunStore(DynamoTable):
                     check_run_status(value)
                 doc[column] = value
             doc["updatedAt"] = now_iso()
-            if self._put_if_unchanged(doc, item, f"run {run_id!r}"):
+            if self._put_if_unchanged(doc, item, f"run {run_id!r}", also=_STATUS_FIELDS):
                 return doc
         raise Conflict(f"run {run_id!r} is being updated concurrently")
 
@@ -359,13 +418,13 @@ class DynamoDBRunStore(DynamoTable):
         return dict(item)
 
     def get_run(self, tenant: str, run_id: str) -> dict[str, Any]:
-        return _doc(self._get_item(tenant, run_id))
+        return _run_doc(self._get_item(tenant, run_id))
 
     def list_runs(self, tenant: str, workflow_id: str | None = None, limit: int = 50,
                   offset: int = 0) -> list[dict[str, Any]]:
         """Newest first, over every index shard of the tenant (or of the workflow)."""
         index, attribute, base = self._runs_index(tenant, workflow_id)
-        return [_doc(item) for item in self._query_sharded(index, attribute, base, limit=limit, offset=offset)]
+        return [_run_doc(item) for item in self._query_sharded(index, attribute, base, limit=limit, offset=offset)]
 
     def count_runs(self, tenant: str, workflow_id: str | None = None) -> int:
         return self._count_sharded(*self._runs_index(tenant, workflow_id))
@@ -398,7 +457,7 @@ class DynamoDBRunStore(DynamoTable):
         if run is None:
             raise NotFound(f"run {run_id!r} not found")
         self._last_read = {(tenant, run_id): run}  # one slot: only the next write of this run may use it
-        return _doc(run), [_doc(item) for item in items if str(item["sk"]).startswith(STEP)]
+        return _run_doc(run), [_doc(item) for item in items if str(item["sk"]).startswith(STEP)]
 
 
 # -- API keys ----------------------------------------------------------------------------------------
