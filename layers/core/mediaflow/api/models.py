@@ -616,6 +616,8 @@ class CatalogNode(Model):
     summary: str
     example: dict[str, Any]
     config_schema: dict[str, Any] = Field(description="JSON Schema of the node's config (camelCase names)")
+    animation: str | None = Field(default=None, description="What the kind does with an animated image "
+                                                            "(GIF, WebP, AVIF sequence); null: not an image kind")
 
 
 class CatalogCategory(Model):
