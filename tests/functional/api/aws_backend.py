@@ -442,7 +442,9 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
         _create_usage_plan(boto3, template, resolve)
         entry_points.update(_create_functions(boto3, template, resolve))
         bus_queue, upload_queue = _record_rules(boto3, template, resolve)
-        settings = api_settings(template, resolve)
+        # A test saves a workflow and uploads at once; a warm trigger would see the new workflow only after
+        # trigger_cache_seconds (documented in docs/scale.md), so these tests read the workflows every time.
+        settings = api_settings(template, resolve).model_copy(update={"trigger_cache_seconds": 0.0})
         adapters = open_aws(settings)
         # Every function of this deployment (API, nodes, runners) reads the same adapters.
         patch.setattr(cloud, "adapters", lambda: adapters)
