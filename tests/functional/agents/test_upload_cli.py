@@ -87,9 +87,9 @@ def test_the_cli_resumes_an_interrupted_upload_on_the_lambda(on_moto: OnMoto, tm
     monkeypatch.setenv("MEDIAFLOW_CONFIG_DIR", str(tmp_path / "config"))
     path = make_file(tmp_path)
     with MediaflowClient(on_moto.url, on_moto.key, transport=on_moto.transport) as api:
+        on_moto.deployment.trigger_uploads()  # deliver what earlier tests left on the queue, before this workflow
         workflow = api.workflows.create(storing_workflow(f"resume-{uuid.uuid4().hex[:6]}"))
         upload_id = interrupt_after(api, path, workflow.id, 2)
-        on_moto.deployment.trigger_uploads()  # deliver what earlier tests left on the queue
         capsys.readouterr()
         code = main(["upload", str(path), "--workflow", workflow.id, "--api", on_moto.url, "--key", on_moto.key,
                      "--json"])
