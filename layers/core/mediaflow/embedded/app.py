@@ -373,6 +373,20 @@ class RuntimeLauncher:
         return bool(self.service.runtime.cancel(run_id))
 
 
+class EmbeddedLauncher(RuntimeLauncher):
+    """The API's launcher on the embedded executor; a workflow it cannot run is a 422 naming the workers."""
+
+    def check(self, compiled: Compiled) -> None:
+        from mediaflow.api.problems import ApiProblem
+
+        missing = missing_runtimes(compiled)
+        if missing:
+            raise ApiProblem(422, f"this deployment has no worker for: {', '.join(missing)}",
+                             code="RuntimeUnavailable",
+                             errors=[{"field": "nodes", "path": "nodes", "message": f"no worker for {m}"}
+                                     for m in missing])
+
+
 def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, force: bool = False) -> str:
     """The run id of ``mediaflow run`` for one file: a digest of the compiled state machine (the workflow
     version), the file's bytes, the output folder and the tenant; ``force`` adds a fresh nonce."""

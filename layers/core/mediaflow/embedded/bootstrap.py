@@ -13,23 +13,23 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mediaflow.embedded.app import LocalService, RuntimeLauncher, missing_runtimes
-from mediaflow.settings import Settings
-
 if TYPE_CHECKING:
     from mediaflow.adapters.embedded import EmbeddedAdapters
     from mediaflow.adapters.embedded.jobs import SQLiteJobStore
     from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
     from mediaflow.api.config import ApiConfig
     from mediaflow.api.context import ApiContext
-    from mediaflow.compiler import Compiled
+    from mediaflow.embedded.app import LocalService
     from mediaflow.execution.contract import TaskEnvironment
+    from mediaflow.settings import Settings
     from mediaflow.webhooks.dispatch import Dispatcher
 
 
 def bootstrap(settings: Settings | None = None, *, data_dir: Path | None = None,
               tenant: str | None = None) -> LocalService:
     """mediaflow on this machine: the data dir's adapters, the embedded executor, jobs and webhooks."""
+    from mediaflow.embedded.app import LocalService
+
     return LocalService(settings, data_dir=data_dir, tenant=tenant)
 
 
@@ -66,20 +66,6 @@ def task_environment(settings: Settings, workdir: Path, blobs_root: Path, bucket
                            settings=settings, vision=vision)
 
 
-class EmbeddedLauncher(RuntimeLauncher):
-    """The API's launcher on the embedded executor; a workflow it cannot run is a 422 naming the workers."""
-
-    def check(self, compiled: Compiled) -> None:
-        from mediaflow.api.problems import ApiProblem
-
-        missing = missing_runtimes(compiled)
-        if missing:
-            raise ApiProblem(422, f"this deployment has no worker for: {', '.join(missing)}",
-                             code="RuntimeUnavailable",
-                             errors=[{"field": "nodes", "path": "nodes", "message": f"no worker for {m}"}
-                                     for m in missing])
-
-
 def derived(secret: bytes, purpose: str) -> bytes:
     """A key of its own for each kind of signed token, so that none passes for another."""
     return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
@@ -104,6 +90,7 @@ def embedded_context(service: LocalService, config: ApiConfig | None = None) -> 
     from mediaflow.api.context import ApiContext
     from mediaflow.api.executions import ExecutionService
     from mediaflow.api.security import Signer
+    from mediaflow.embedded.app import EmbeddedLauncher
 
     adapters = service.adapters
     jobs = job_store(adapters)

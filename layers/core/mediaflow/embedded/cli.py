@@ -124,18 +124,21 @@ def _run_draining(service: LocalService, grace_seconds: float,
 
     box: dict[str, Any] = {}
 
-    def target() -> None:
-        try:
-            box["results"] = work()
-        except BaseException as error:
-            box["error"] = error
-
     with stop_signals() as stop:
+        def target() -> None:
+            try:
+                box["results"] = work()
+            except BaseException as error:
+                box["error"] = error
+            finally:
+                box["finished"] = True
+                stop.set()  # wakes the waiting main thread at once: no polling interval added to every run
+
         thread = threading.Thread(target=target, name="mediaflow-run-files", daemon=True)
         thread.start()
-        while thread.is_alive() and not stop.wait(0.2):
+        while not stop.wait(1.0):  # a timeout keeps the wait interruptible by signals everywhere
             pass
-        drained = stop.is_set() and thread.is_alive()
+        drained = not box.get("finished") and thread.is_alive()
         if drained:
             service.runtime.drain(grace_seconds)
         thread.join()

@@ -28,14 +28,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.errors import InternalError, MediaflowError
-from mediaflow.execution.asl import StatesError
 from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.execution.tasks import execute_task
 from mediaflow.procs import die_with_parent, start_fork_server, watch_parent
-from mediaflow.settings import Settings
+
+if TYPE_CHECKING:
+    from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +381,8 @@ class WorkerPool:
                     raise WorkerLost(f"the worker process {worker.pid} exited while running the task")
                 if timeout is not None and time.monotonic() - started >= timeout:
                     worker.kill()  # before reporting: nothing of this task can land afterwards
+                    from mediaflow.execution.asl import StatesError
+
                     raise StatesError("States.Timeout",
                                       f"the task did not finish within {timeout:g} seconds of starting")
         finally:
