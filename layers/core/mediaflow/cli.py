@@ -9,41 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from mediaflow.console import LazyConsole, Table, escape
 
+if TYPE_CHECKING:
     from mediaflow.validation import ValidationReport
 
 # This module is imported again by every worker process (multiprocessing runs the parent's main module in
 # its children), so it imports nothing heavy at the top: rich and the validator load when a command uses them.
 
-
-class _Console:
-    """rich's Console, made on first use."""
-
-    _real: Console | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._real is None:
-            from rich.console import Console
-
-            self._real = Console(stderr=False, highlight=False)
-        return getattr(self._real, name)
-
-
-console: Any = _Console()
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
-def Table(**options: Any) -> Any:  # noqa: N802 - stands in for rich's class
-    from rich.table import Table as RichTable
-
-    return RichTable(**options)
+console: Any = LazyConsole(stderr=False, highlight=False)
 
 
 def catalog_markdown(entries: Any) -> str:
@@ -154,10 +128,21 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked (package metadata takes tens of ms)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(f"mediaflow {package_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediaflow", description="Serverless media workflows, also on one machine")
-    parser.add_argument("--version", action="version", version=f"mediaflow {package_version()}",
-                        help="print the version and exit")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a workflow file (exit 0 valid, 1 invalid)")
@@ -211,20 +196,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return serve_mcp(args)
 
 
-def _starts_workers(argv: Sequence[str]) -> bool:
-    """A local ``mediaflow run``: its worker processes may start booting before the command's own imports."""
-    import os
-
-    remote = any(arg.split("=", 1)[0] in ("--api", "--profile") for arg in argv) or os.environ.get(
-        "MEDIAFLOW_API_URL")
-    return bool(argv) and argv[0] == "run" and not remote
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    if _starts_workers(list(sys.argv[1:] if argv is None else argv)):
-        from mediaflow.procs import start_fork_server
-
-        start_fork_server()
     parser = build_parser()
     args = parser.parse_args(argv)
     from mediaflow.errors import MediaflowError
@@ -237,7 +209,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MediaflowError as error:
         console.print(f"[red]error[/] {error.code}: {escape(error.message)}")
         return 1
+    if argv is None and getattr(args, "exit_at_once", False):
+        _exit_process(code)
     return code
+
+
+def _exit_process(code: int) -> None:
+    """End this process now that the command closed everything it opened (its runs recorded, its workers and
+    database closed): output flushed, without the interpreter's teardown of every imported module, which
+    takes longer than a one-file run's engine work. Only for a whole process (``argv`` not given)."""
+    import contextlib
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from mediaflow.console import read_workflow_file
+from mediaflow.console import LazyConsole, Progress, Table, escape, read_workflow_file, stdout_console
 from mediaflow.settings import DEFAULT_PROFILE
 
 if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
@@ -31,15 +26,15 @@ if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remot
     from mediaflow.client import MediaflowClient
     from mediaflow.client.profiles import Target
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
-err = Console(stderr=True, highlight=False)
+console = stdout_console()
+err = LazyConsole(stderr=True, highlight=False)
 REMOTE_COMMANDS = ("validate", "plan", "run", "runs", "workflows", "keys")
 # Tests bridge to an API Gateway on moto through this (mediaflow.client.gateway.GatewayTransport).
 transport: httpx.BaseTransport | None = None
 Handler = Callable[[argparse.Namespace], int]
 
 
-def table_of(title: str, *columns: str) -> Table:
+def table_of(title: str, *columns: str) -> Any:
     grid = Table(title=title)
     for column in columns:
         grid.add_column(column)
@@ -154,7 +149,7 @@ def runs(api: MediaflowClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(progress: Progress, task: Any, name: str) -> Callable[[Run], None]:
+def _describe(progress: Any, task: Any, name: str) -> Callable[[Run], None]:
     return lambda run: progress.update(task, description=f"{name}: {run.status}")
 
 
@@ -174,8 +169,7 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=args.json) as progress:
+    with Progress(console=err, transient=True, disable=args.json) as progress:
         task = progress.add_task("uploading", total=len(inputs))
         accepted = []
         for path in inputs:
@@ -401,8 +395,9 @@ def upload_file(api: MediaflowClient, args: argparse.Namespace) -> int:
         err.print(f"[red]error[/] no such file: {escape(args.file)}")
         return 2
     metadata = dict(item.split("=", 1) for item in args.metadata or [] if "=" in item)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=not sys.stderr.isatty()) as progress:
+    from rich.progress import TextColumn
+
+    with Progress(TextColumn("{task.description}"), console=err, transient=not sys.stderr.isatty()) as progress:
         task = progress.add_task(escape(path.name), total=None)
 
         def resumed(done: int, total: int) -> None:

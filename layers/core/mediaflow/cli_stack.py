@@ -7,9 +7,9 @@ import argparse
 import sys
 from typing import Any
 
-from rich.console import Console
+from mediaflow.console import LazyConsole
 
-console = Console(stderr=True, highlight=False)
+console = LazyConsole(stderr=True, highlight=False)
 DEPLOYMENT_TAG = "mediaflow:deployment"
 
 

@@ -8,10 +8,59 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+class LazyConsole:
+    """rich's Console, made on first use: a command that prints nothing rich (``mediaflow run --json``, a
+    worker process) never imports rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._real: Any = None
+
+    @property
+    def real(self) -> Any:
+        """The rich Console itself (for rich objects that take one)."""
+        if self._real is None:
+            from rich.console import Console
+
+            self._real = Console(**self._options)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def stdout_console() -> LazyConsole:
+    """The console of a command's results (a fixed width when piped, so tables do not wrap at 80)."""
+    import sys
+
+    return LazyConsole(highlight=False, width=None if sys.stdout.isatty() else 150)
+
+
+err = LazyConsole(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def Table(**options: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    from rich.table import Table as RichTable
+
+    return RichTable(**options)
+
+
+def Progress(*columns: Any, **options: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    """rich's Progress with the bar, count and elapsed time after ``columns`` (a description by default)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    if isinstance(options.get("console"), LazyConsole):
+        options["console"] = options["console"].real
+    return RichProgress(*(columns or (TextColumn("[bold]{task.description}"),)), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), **options)
 
 
 def package_version() -> str:

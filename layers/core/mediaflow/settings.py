@@ -7,8 +7,40 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "MEDIAFLOW_"
+
+
+def _from_environment(model: type[BaseModel]) -> dict[str, str]:
+    """The raw values of ``model``'s fields found in the environment: ``MEDIAFLOW_<FIELD>`` or, for a field
+    with a ``validation_alias``, the variables it names (first one set wins); names match in any case."""
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    found: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            candidates = [str(choice) for choice in alias.choices]
+        elif isinstance(alias, str):
+            candidates = [alias]
+        else:
+            candidates = [f"{ENV_PREFIX}{name}"]
+        for candidate in candidates:
+            if candidate.lower() in environment:
+                found[name] = environment[candidate.lower()]
+                break
+    return found
+
+
+class EnvironmentSettings(BaseModel):
+    """A model whose fields not given as arguments come from the environment, validated like any input
+    (strings coerced to the field types). A few lines instead of pydantic-settings, whose import (asyncio,
+    its cloud secret sources) cost every process and every Lambda cold start about 60 ms."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values: object) -> None:
+        super().__init__(**{**_from_environment(type(self)), **values})
 
 
 def _default_u2net_home() -> Path:
@@ -29,8 +61,7 @@ def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEDIAFLOW_", extra="ignore")
+class Settings(EnvironmentSettings):
 
     mode: Literal["embedded", "aws"] = "embedded"
     data_dir: Path = Field(default=Path("data"), description="Embedded mode: blobs, SQLite and uploads/")
@@ -179,10 +210,8 @@ def get_settings() -> Settings:
 DEFAULT_PROFILE = "default"  # the profile `mediaflow login` writes unless told otherwise
 
 
-class ClientSettings(BaseSettings):
+class ClientSettings(EnvironmentSettings):
     """Where the remote CLI and `mediaflow mcp --api` find a deployed API (README: "CLI against a stack")."""
-
-    model_config = SettingsConfigDict(env_prefix="MEDIAFLOW_", extra="ignore")
 
     api_url: str | None = Field(default=None, description="API root of a deployed stack or a `serve`")
     api_key: str | None = Field(default=None, description="API key for api_url")

@@ -11,15 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from mediaflow.console import expand_inputs, human_size, read_workflow_file
+from mediaflow.console import Progress, Table, escape, expand_inputs, human_size, read_workflow_file, stdout_console
 from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+console = stdout_console()
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
 
 
@@ -37,7 +32,7 @@ def result_dict(result: FileResult) -> dict[str, Any]:
     }
 
 
-def results_table(results: list[FileResult], title: str) -> Table:
+def results_table(results: list[FileResult], title: str) -> Any:
     table = Table(title=title)
     for column in ("input", "status", "outputs", "size", "seconds", "error"):
         table.add_column(column, justify="right" if column in ("size", "seconds") else "left")
@@ -59,9 +54,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing or not inputs:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
-    from mediaflow.procs import start_fork_server
-
-    start_fork_server()  # workers' imports load while this process validates, compiles and reads the inputs
     with _service(args) as service:
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers))
         report = service.load_definition(args.workflow)
@@ -85,8 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             results, drained = _run_draining(service, args.grace_seconds,
                                              lambda: service.run_files(report, inputs, out_dir, **options))
         else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=False) as progress:
+            with Progress(console=console, transient=False) as progress:
                 task = progress.add_task("running", total=len(inputs))
                 results, drained = _run_draining(
                     service, args.grace_seconds,
@@ -303,7 +294,7 @@ def register(sub: Any) -> None:
     p.add_argument("--grace-seconds", type=float, default=30.0,
                    help="on SIGTERM/Ctrl-C, how long running tasks may finish before the rest is checkpointed")
     data_dir_option(p)
-    p.set_defaults(handler=cmd_run)
+    p.set_defaults(handler=cmd_run, exit_at_once=True)
 
     p = sub.add_parser("demo", help="run the example workflows on generated sample media")
     p.add_argument("--out", default="out", help="folder for the outputs (default out)")

@@ -220,8 +220,11 @@ class WorkerPool:
         raise AssertionError("unreachable")
 
     def prestart(self, count: int) -> None:
-        """Start up to ``count`` workers in the background, for a caller that knows tasks are coming (a
-        ``mediaflow run`` of N files): the processes boot while it validates, compiles and ingests."""
+        """Start up to ``count`` workers ahead of their first tasks, for a caller that knows tasks are coming
+        (a ``mediaflow run`` of N files). A process that runs no other thread yet forks them here and now
+        (``fork_now``); otherwise they boot in the background from the fork server."""
+        if self._fork_now(count):
+            return
 
         def start() -> None:
             for _ in range(count):
@@ -241,6 +244,30 @@ class WorkerPool:
                     self._stop_idle()
 
         threading.Thread(target=start, name="mediaflow-pool-start", daemon=True).start()
+
+    def _fork_now(self, count: int) -> bool:
+        """Fork ``count`` workers straight from this process, which has imported what they run: no fork server
+        to boot (a second interpreter importing the same modules) and none to tear down. Only safe while this
+        is the only thread (a lock another thread held would stay locked in the child), and only from the main
+        thread, whose exit the workers' parent-death signal follows."""
+        if ("fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1
+                or threading.current_thread() is not threading.main_thread()):
+            return False
+        import importlib
+
+        from mediaflow.procs import WORKER_PRELOAD
+
+        for name in WORKER_PRELOAD:
+            with contextlib.suppress(ImportError):  # as in the fork server: the task needing it imports it
+                importlib.import_module(name)
+        context = multiprocessing.get_context("fork")
+        for _ in range(count):
+            with self._lock:
+                if self._closing.is_set() or self._started >= self.size:
+                    break
+                self._started += 1
+            self._idle.put(self._spawn(context))
+        return True
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run a picklable module-level ``function(*args)`` in one of the worker processes (benchmarks probe
@@ -302,10 +329,12 @@ class WorkerPool:
                 worker.kill()
             worker.conn.close()
 
-    def _spawn(self) -> _Worker:
-        start_fork_server()
-        ours, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(theirs, os.getpid(), self.init_args),
+    def _spawn(self, context: Any = None) -> _Worker:
+        if context is None:
+            start_fork_server()
+        context = context or self._context
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self.init_args),
                                         name="mediaflow-worker", daemon=True)
         process.start()
         theirs.close()
