@@ -395,20 +395,21 @@ def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, f
 
 def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
                   force: bool = False) -> tuple[str, str]:
-    """``(file_run_id, the file's etag in the embedded store)`` from one read of the file."""
+    """``(file_run_id, the file's etag in the embedded store)`` from one pass over the file's bytes: the run id
+    digests the etag (the content's own digest) with the compiled workflow, the folder and the tenant."""
     from mediaflow.adapters.embedded.blobstore import content_digest
 
-    digest = hashlib.sha256()
-    digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
     content = content_digest()
     with Path(path).open("rb") as handle:
         while chunk := handle.read(1 << 20):
-            digest.update(chunk)
             content.update(chunk)
-    digest.update(f"\0{Path(out_dir).resolve()}\0{tenant}".encode())
+    etag = str(content.hexdigest())
+    digest = hashlib.sha256()
+    digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(f"\0{etag}\0{Path(out_dir).resolve()}\0{tenant}".encode())
     if force:
         digest.update(uuid.uuid4().bytes)
-    return f"run-{digest.hexdigest()[:24]}", str(content.hexdigest())
+    return f"run-{digest.hexdigest()[:24]}", etag
 
 
 class OutputManifest:

@@ -13,12 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from mediaflow.console import LazyConsole, escape
 from mediaflow.embedded.app import LocalService
 
-console = Console(highlight=False)
+console = LazyConsole(highlight=False)
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 SWEEP_SECONDS = 3600.0  # how often serve deletes incomplete multipart uploads past their retention
 
