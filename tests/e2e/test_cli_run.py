@@ -42,7 +42,7 @@ def test_batch_keeps_going_past_bad_files(tmp_path: Path) -> None:
     assert errors == {"good-0.jpg": None, "good-1.jpg": None, "good-2.jpg": None,
                       "broken.jpg": "MediaDecodeError", "empty.png": "EmptyMedia",
                       "drawing.png": "UnsupportedMedia"}
-    # media outputs only: --out also keeps the run's manifest (.mediaflow-outputs.json, see docs/durability.md)
+    # media outputs only: --out also keeps the run's manifest (.mediaflow-outputs.jsonl, see docs/durability.md)
     outputs = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith("."))
     assert outputs == ["good-0.webp", "good-1.webp", "good-2.webp"]
     assert {path.name: digest(path) for path in inputs.iterdir()} == before

@@ -413,19 +413,36 @@ def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
 
 
 class OutputManifest:
-    """Which output key each file of an ``--out`` folder holds (``.mediaflow-outputs.json`` in the folder)."""
+    """Which output key each file of an ``--out`` folder holds: ``.mediaflow-outputs.jsonl`` in the folder, one
+    ``{"path": ..., "key": ...}`` line appended per output written (the last line for a path wins), so a folder
+    of N outputs costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is
+    skipped; the older whole-file ``.mediaflow-outputs.json`` is still read."""
 
     _open: dict[Path, OutputManifest] = {}
     _open_lock = threading.Lock()
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / ".mediaflow-outputs.json"
+        self.path = folder / ".mediaflow-outputs.jsonl"
         self.folder = folder
         self.lock = threading.Lock()
+        self.owners: dict[str, str] = {}
         try:
-            self.owners: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
+            legacy = json.loads((folder / ".mediaflow-outputs.json").read_text(encoding="utf-8"))
+            if isinstance(legacy, dict):
+                self.owners.update({str(path): str(key) for path, key in legacy.items()})
         except (OSError, ValueError):
-            self.owners = {}
+            pass
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        self._torn = bool(text) and not text.endswith("\n")  # the next line must not continue a cut one
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                self.owners[str(entry["path"])] = str(entry["key"])
+            except (ValueError, KeyError, TypeError):
+                continue
 
     @classmethod
     def of(cls, folder: Path) -> OutputManifest:
@@ -440,12 +457,15 @@ class OutputManifest:
         return self.owners.get(target.resolve().relative_to(self.folder).as_posix())
 
     def claim(self, target: Path, key: str) -> None:
-        """Record ``target`` as ``key``'s file (written through a temporary file, so a kill never corrupts it)."""
-        self.owners[target.resolve().relative_to(self.folder).as_posix()] = key
+        """Record ``target`` as ``key``'s file (one appended line)."""
+        relative = target.resolve().relative_to(self.folder).as_posix()
+        if self.owners.get(relative) == key:
+            return
+        self.owners[relative] = key
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}")
-        tmp.write_text(json.dumps(self.owners, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(("\n" if self._torn else "") + json.dumps({"path": relative, "key": key}) + "\n")
+        self._torn = False
 
 
 def _same_file(target: Path, source: Path) -> bool:

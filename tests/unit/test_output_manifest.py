@@ -1,0 +1,41 @@
+"""The ``--out`` folder's manifest: which output key each file holds, appended a line per output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mediaflow.embedded.app import OutputManifest
+
+
+def fresh(folder: Path) -> OutputManifest:
+    return OutputManifest(folder.resolve())  # not the per-process cache: a later process reading the folder
+
+
+def test_claims_are_appended_once_and_read_back_by_a_later_process(tmp_path: Path) -> None:
+    manifest = fresh(tmp_path)
+    for index in range(50):
+        manifest.claim(tmp_path / f"photo-{index}.webp", f"local/runs/run-{index}/webp/photo-{index}.webp")
+    manifest.claim(tmp_path / "photo-0.webp", "local/runs/run-0/webp/photo-0.webp")  # unchanged: no new line
+    manifest.claim(tmp_path / "photo-1.webp", "local/runs/run-99/webp/photo-1.webp")  # a new owner wins
+
+    lines = (tmp_path / ".mediaflow-outputs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 51
+    later = fresh(tmp_path)
+    assert later.owner(tmp_path / "photo-0.webp") == "local/runs/run-0/webp/photo-0.webp"
+    assert later.owner(tmp_path / "photo-1.webp") == "local/runs/run-99/webp/photo-1.webp"
+    assert later.owner(tmp_path / "photo-49.webp") == "local/runs/run-49/webp/photo-49.webp"
+    assert later.owner(tmp_path / "unknown.webp") is None
+
+
+def test_a_line_cut_short_by_a_kill_is_skipped_and_the_older_manifest_still_counts(tmp_path: Path) -> None:
+    (tmp_path / ".mediaflow-outputs.json").write_text(json.dumps({"old.jpg": "local/runs/run-1/jpeg/old.jpg"}))
+    whole = json.dumps({"path": "a.jpg", "key": "local/runs/run-2/jpeg/a.jpg"})
+    (tmp_path / ".mediaflow-outputs.jsonl").write_text(whole + "\n" + '{"path": "b.jpg", "ke', encoding="utf-8")
+
+    manifest = fresh(tmp_path)
+    assert manifest.owner(tmp_path / "old.jpg") == "local/runs/run-1/jpeg/old.jpg"
+    assert manifest.owner(tmp_path / "a.jpg") == "local/runs/run-2/jpeg/a.jpg"
+    assert manifest.owner(tmp_path / "b.jpg") is None
+    manifest.claim(tmp_path / "b.jpg", "local/runs/run-3/jpeg/b.jpg")
+    assert fresh(tmp_path).owner(tmp_path / "b.jpg") == "local/runs/run-3/jpeg/b.jpg"
