@@ -101,3 +101,42 @@ def test_a_timed_out_task_is_killed_before_it_can_publish(service: LocalService,
         assert victims and not any(pid_alive(pid) for pid in victims)  # the worker was killed, not left running
     finally:
         pool.close()
+
+
+_FORK_SCRIPT = """
+import json, os, sys, threading, time
+from pathlib import Path
+from mediaflow.embedded.workerpool import WorkerPool
+from mediaflow.settings import Settings
+
+data = Path(sys.argv[1])
+if sys.argv[2] == "busy":  # another thread runs: forking now could copy a lock it holds
+    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+settings = Settings(data_dir=data, workers=2)
+pool = WorkerPool(2, (settings, str(data / "blobs"), "local", str(data / "mediaflow.sqlite3")))
+pool.prestart(2)
+deadline = time.monotonic() + 60
+while len(pool.worker_pids()) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+answers = [pool.submit(os.getppid).result(timeout=60) for _ in range(2)]
+print(json.dumps({"me": os.getpid(), "parents": answers, "workers": pool.worker_pids()}))
+pool.close()
+"""
+
+
+@pytest.mark.parametrize("threads", ["alone", "busy"])
+def test_a_single_threaded_command_forks_its_workers_itself(tmp_path: Path, threads: str) -> None:
+    """``mediaflow run`` (one thread) forks its workers straight from its own process; a process with other
+    threads running (``serve``, the tests' own runner) starts them from the fork server instead."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, str(tmp_path / "data"), threads],
+                          capture_output=True, text=True, timeout=120, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(report["workers"]) == 2
+    if threads == "alone":
+        assert report["parents"] == [report["me"]] * 2
+    else:
+        assert report["me"] not in report["parents"]

@@ -185,6 +185,14 @@ class _Worker:
         self.conn.close()
 
 
+def _native_threads() -> int:
+    """Threads of this process as the kernel counts them (a library's own threads included); -1 unknown."""
+    try:
+        return sum(1 for _ in Path("/proc/self/task").iterdir())
+    except OSError:
+        return -1
+
+
 def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
@@ -251,7 +259,7 @@ class WorkerPool:
         is the only thread (a lock another thread held would stay locked in the child), and only from the main
         thread, whose exit the workers' parent-death signal follows."""
         if ("fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1
-                or threading.current_thread() is not threading.main_thread()):
+                or threading.current_thread() is not threading.main_thread() or _native_threads() != 1):
             return False
         import importlib
 
