@@ -55,7 +55,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
     with _service(args) as service:
-        service.runtime.prestart_workers(min(len(inputs), service.settings.workers))
         report = service.load_definition(args.workflow)
         if not report.valid or report.definition is None:
             for issue in report.errors:
@@ -63,10 +62,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
         from mediaflow.compiler import compile_definition
 
-        unavailable = missing_runtimes(compile_definition(report))
+        compiled = compile_definition(report)
+        unavailable = missing_runtimes(compiled)
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
+        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
+        service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
+                                         runtimes={task.runtime for task in compiled.tasks})
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)

@@ -69,8 +69,8 @@ class ProcessPoolInvoker:
                                                        str(self.db_path)))
             return self._pool
 
-    def prestart(self, count: int) -> None:
-        self.pool.prestart(count)
+    def prestart(self, count: int, modules: tuple[str, ...] = ()) -> None:
+        self.pool.prestart(count, modules)
 
     def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         try:
@@ -187,10 +187,14 @@ class EmbeddedRuntime:
 
     # -- public ----------------------------------------------------------------------------------------
 
-    def prestart_workers(self, count: int) -> None:
-        """Boot up to ``count`` worker processes now, in the background (tasks are known to be coming)."""
+    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset()) -> None:
+        """Start up to ``count`` worker processes now (tasks are known to be coming), with the workers of
+        ``runtimes`` loaded in them where they fork from this process."""
         if self._own_invoker is not None and count > 0:
-            self._own_invoker.prestart(count)
+            from mediaflow.catalog import RUNTIMES
+
+            modules = tuple(sorted(RUNTIMES[name].worker_module for name in runtimes if name in RUNTIMES))
+            self._own_invoker.prestart(count, modules)
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""

@@ -227,11 +227,11 @@ class WorkerPool:
                 logger.warning("a worker exited while running a task of node %s; running it again", node)
         raise AssertionError("unreachable")
 
-    def prestart(self, count: int) -> None:
+    def prestart(self, count: int, modules: tuple[str, ...] = ()) -> None:
         """Start up to ``count`` workers ahead of their first tasks, for a caller that knows tasks are coming
         (a ``mediaflow run`` of N files). A process that runs no other thread yet forks them here and now
         (``fork_now``); otherwise they boot in the background from the fork server."""
-        if self._fork_now(count):
+        if self._fork_now(count, modules):
             return
 
         def start() -> None:
@@ -253,7 +253,7 @@ class WorkerPool:
 
         threading.Thread(target=start, name="mediaflow-pool-start", daemon=True).start()
 
-    def _fork_now(self, count: int) -> bool:
+    def _fork_now(self, count: int, modules: tuple[str, ...] = ()) -> bool:
         """Fork ``count`` workers straight from this process, which has imported what they run: no fork server
         to boot (a second interpreter importing the same modules) and none to tear down. Only safe while this
         is the only thread (a lock another thread held would stay locked in the child), and only from the main
@@ -265,7 +265,7 @@ class WorkerPool:
 
         from mediaflow.procs import WORKER_PRELOAD
 
-        for name in WORKER_PRELOAD:
+        for name in (*WORKER_PRELOAD, *modules):
             with contextlib.suppress(ImportError):  # as in the fork server: the task needing it imports it
                 importlib.import_module(name)
         context = multiprocessing.get_context("fork")
