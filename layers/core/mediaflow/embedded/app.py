@@ -192,14 +192,16 @@ class LocalService:
         version: int = 1,
         on_done: Callable[[FileResult], None] | None = None,
         force: bool = False,
+        compiled: Compiled | None = None,
     ) -> list[FileResult]:
         """One run per input file, several at once; a failing file never stops the others.
 
         With an ``out_dir`` each file's run id is derived from the compiled workflow, the file's bytes and the
         folder (see ``file_run_id``), so running the same command again completes what is missing: a
         completed run only has its outputs copied again where they are missing, an interrupted or failed one
-        resumes from its checkpoints. ``force`` starts every file afresh."""
-        compiled = compile_definition(report)
+        resumes from its checkpoints. ``force`` starts every file afresh. ``compiled``: the report's compiled
+        workflow, when the caller compiled it already."""
+        compiled = compiled or compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 

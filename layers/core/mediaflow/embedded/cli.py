@@ -75,7 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
         version = int(report.meta.get("version") or 1)
         started = time.perf_counter()
-        options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force}
+        options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
+                                   "compiled": compiled}
         if args.json or len(inputs) == 1:
             results, drained = _run_draining(service, args.grace_seconds,
                                              lambda: service.run_files(report, inputs, out_dir, **options))

@@ -283,21 +283,22 @@ def remove_node(workflow_id: Id, node_id: Id) -> Response[Any]:
 @router.secured("PUT", f"{P}/<workflow_id>/nodes/<node_id>/input-mappings", WRITE,
                 summary="Fill config fields from run inputs, event data or metadata", tags=TAGS)
 def input_mappings(workflow_id: Id, node_id: Id) -> Response[Any]:
-    value = body().get("mappings")
-    if not isinstance(value, dict):
-        raise shapes.unprocessable("mappings", "required: an object of config field -> source path")
-    deployments().set_node_field(router.principal(), workflow_id, node_id, "inputMappings", value)
-    return ok({"nodeId": node_id, "workflowId": workflow_id, "inputMappings": value})
+    return _set_node_map(workflow_id, node_id, "mappings", "inputMappings", "config field -> source path")
 
 
 @router.secured("PUT", f"{P}/<workflow_id>/nodes/<node_id>/passthrough-values", WRITE,
                 summary="Copy run inputs into the node's output", tags=TAGS)
 def passthrough_values(workflow_id: Id, node_id: Id) -> Response[Any]:
-    value = body().get("values")
+    return _set_node_map(workflow_id, node_id, "values", "passThroughValues", "output key -> input key")
+
+
+def _set_node_map(workflow_id: str, node_id: str, body_field: str, node_field: str, pairs: str) -> Response[Any]:
+    """Store the body's ``body_field`` object as the node's ``node_field`` (a 422 naming the field otherwise)."""
+    value = body().get(body_field)
     if not isinstance(value, dict):
-        raise shapes.unprocessable("values", "required: an object of output key -> input key")
-    deployments().set_node_field(router.principal(), workflow_id, node_id, "passThroughValues", value)
-    return ok({"nodeId": node_id, "workflowId": workflow_id, "passThroughValues": value})
+        raise shapes.unprocessable(body_field, f"required: an object of {pairs}")
+    deployments().set_node_field(router.principal(), workflow_id, node_id, node_field, value)
+    return ok({"nodeId": node_id, "workflowId": workflow_id, node_field: value})
 
 
 @router.secured("POST", f"{P}/<workflow_id>/connections", WRITE, summary="Connect two nodes (ports)",
