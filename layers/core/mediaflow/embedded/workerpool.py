@@ -230,7 +230,8 @@ class WorkerPool:
     def prestart(self, count: int, modules: tuple[str, ...] = ()) -> None:
         """Start up to ``count`` workers ahead of their first tasks, for a caller that knows tasks are coming
         (a ``mediaflow run`` of N files). A process that runs no other thread yet forks them here and now
-        (``fork_now``); otherwise they boot in the background from the fork server."""
+        (``_fork_now``, with ``modules`` loaded first); otherwise they boot in the background from the fork
+        server."""
         if self._fork_now(count, modules):
             return
 
