@@ -19,6 +19,7 @@ from mediaflow.execution.tasks import execute_task
 from mediaflow.media import MediaRef
 from mediaflow.sniff import sniff
 from mediaflow.workers import image as image_worker
+from mediaflow.workers import jpeg_scaled
 
 from tests.e2e.image_support import (
     FolderBlobs,
@@ -519,8 +520,15 @@ def test_fused_chain_decodes_once_and_matches_the_ops_run_one_by_one(env: TaskEn
         calls["shrunk_load"] += "shrink" in kwargs
         return real_load(*args, **kwargs)
 
+    def counting_eighths(*args: Any, **kwargs: Any) -> Any:  # libjpeg-turbo's M/8 decode, where loaded
+        image = real_eighths(*args, **kwargs)
+        calls["shrunk_load"] += image is not None
+        return image
+
+    real_eighths = jpeg_scaled.decode
     monkeypatch.setattr(image_worker, "decode", counting_decode)
     monkeypatch.setattr(pyvips.Image, "new_from_file", staticmethod(counting_load))
+    monkeypatch.setattr(jpeg_scaled, "decode", counting_eighths)
     fused = _run(env, media, *FIVE_OPS)
     assert calls == {"decode": 1, "shrunk_load": 1}, "one decode, shrunk on load"
     assert [o.node_id for o in fused.outcomes] == [op[0] for op in FIVE_OPS]

@@ -7,6 +7,7 @@ full-decode path (``thumbnail`` without DCT scaling) gives. Outputs are PNG so t
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,94 @@ def test_rotated_jpeg_shrinks_on_load_and_turns(env: TaskEnvironment) -> None:
     assert (made.width, made.height) == (200, 300)
     expected = _photo(1200, 800).rot90().resize(200 / 800, kernel="lanczos3")
     assert _ssim(expected, made) >= SSIM_FLOOR
+
+
+# --------------------------------------------------------------------------------------------------
+# libjpeg-turbo's M/8 scales (mediaflow.workers.jpeg_scaled)
+
+from mediaflow.workers import jpeg_scaled  # noqa: E402
+
+with contextlib.suppress(ImportError):  # loaded in this process, as `mediaflow run` loads it before forking
+    import simplejpeg  # noqa: F401
+needs_binding = pytest.mark.skipif(not jpeg_scaled.available(), reason="simplejpeg is not installed")
+
+
+def _run_png(env: TaskEnvironment, data: bytes, name: str, width: int) -> Any:
+    media = upload(env, data, name)
+    result = image_worker.run_chain(payload(media, ("r", "resize", {"width": width}),
+                                            ("c", "convert", {"outputFormat": "png"})), env)
+    return pyvips.Image.new_from_buffer(env.blobs.read(result.media.key), "")  # type: ignore[attr-defined]
+
+
+@needs_binding
+def test_jpeg_decodes_at_the_smallest_eighth_that_covers_the_target(tmp_path: Path) -> None:
+    """1200 px -> 420 px: libvips could only shrink by 2 (600 px); 3/8 gives 450 px, and its metadata."""
+    source = _photo(1200, 800).icc_export(output_profile="srgb").copy()
+    source.set_type(pyvips.GValue.gint_type, "orientation", 3)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(bytes(source.jpegsave_buffer(Q=90)))
+    header = pyvips.Image.new_from_file(str(path), access="sequential")
+
+    decoded = jpeg_scaled.decode(path, header, (420, 280))
+
+    assert decoded is not None and (decoded.width, decoded.height, decoded.bands) == (450, 300, 3)
+    assert decoded.interpretation == "srgb"
+    assert decoded.get("orientation") == 3
+    assert decoded.get("icc-profile-data") == header.get("icc-profile-data")
+    assert decoded.get("exif-data") == header.get("exif-data")
+    libvips = pyvips.Image.new_from_file(str(path), shrink=2).resize(0.75, kernel="lanczos3")
+    assert _ssim(libvips, decoded) >= SSIM_FLOOR
+
+
+@needs_binding
+def test_the_eighths_path_matches_the_libvips_path(env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same task, with and without the binding: same geometry and metadata, pixels within the quality bound."""
+    source = _photo(1600, 1000).copy()
+    source.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    data = bytes(source.jpegsave_buffer(Q=90))
+    ours = _run_png(env, data, "a.jpg", 500)
+    monkeypatch.setattr(jpeg_scaled, "available", lambda: False)
+    theirs = _run_png(env, data, "b.jpg", 500)
+    assert (ours.width, ours.height, ours.bands) == (theirs.width, theirs.height, theirs.bands) == (500, 800, 3)
+    assert _ssim(theirs, ours) >= SSIM_FLOOR
+
+
+@needs_binding
+def test_greyscale_jpeg_stays_grey(env: TaskEnvironment, tmp_path: Path) -> None:
+    data = bytes(_photo(1200, 800).colourspace("b-w").jpegsave_buffer(Q=90))
+    path = tmp_path / "grey.jpg"
+    path.write_bytes(data)
+    decoded = jpeg_scaled.decode(path, pyvips.Image.new_from_file(str(path)), (300, 200))
+    assert decoded is not None and (decoded.width, decoded.bands, decoded.interpretation) == (300, 1, "b-w")
+    made = _run_png(env, data, "grey.jpg", 300)
+    assert made.width == 300 and made.bands == 1
+
+
+@needs_binding
+@pytest.mark.parametrize("case", ["cmyk", "truncated", "no-shrink"])
+def test_libvips_keeps_the_files_the_eighths_path_does_not_take(
+        env: TaskEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """CMYK, a file libjpeg-turbo complains about, a target no eighth covers: libvips' loader decides,
+    with the same outcome (output or named error) as without the binding."""
+    photo = _photo(1200, 800)
+    width = 1100 if case == "no-shrink" else 300
+    data = bytes((photo.colourspace("cmyk") if case == "cmyk" else photo).jpegsave_buffer(Q=90))
+    if case == "truncated":
+        data = data[: len(data) * 2 // 3]
+    path = tmp_path / "source.jpg"
+    path.write_bytes(data)
+    target = (width, round(800 * width / 1200))
+    assert jpeg_scaled.decode(path, pyvips.Image.new_from_file(str(path)), target) is None
+
+    def outcome(name: str) -> Any:
+        try:
+            made = _run_png(env, data, name, width)
+        except Exception as error:
+            return type(error).__name__, str(error).split(":")[0]
+        return made.width, made.height, made.bands
+
+    ours = outcome("a.jpg")
+    monkeypatch.setattr(jpeg_scaled, "available", lambda: False)
+    assert ours == outcome("b.jpg")
+    if case == "truncated":
+        assert ours[0] == "MediaDecodeError"

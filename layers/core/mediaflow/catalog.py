@@ -50,6 +50,10 @@ class RuntimeProfile:
     seconds_per_task: float
     timeout_seconds: int
     long_running: bool
+    preload: tuple[str, ...] = ()
+    """Native bindings worth loading in a process that runs many of this runtime's tasks (a folder run, the
+    fork server, a Lambda container), where their import costs less than they save; workers that fork from
+    a process that loaded them come with them loaded."""
 
     @property
     def worker_module(self) -> str:
@@ -64,7 +68,8 @@ class RuntimeProfile:
 RUNTIMES: dict[str, RuntimeProfile] = {
     "vips": RuntimeProfile(worker="mediaflow.workers.image:run_chain", label="libvips",
                            resource="${VipsFunctionArn}",
-                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
+                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False,
+                           preload=("simplejpeg",)),
     "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
                              resource="${FfmpegFunctionArn}",
                              memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True),

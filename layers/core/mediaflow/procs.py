@@ -78,5 +78,8 @@ def start_fork_server() -> None:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    forkserver.set_forkserver_preload(list(WORKER_PRELOAD))
+    from mediaflow.catalog import RUNTIMES
+
+    bindings = [module for profile in RUNTIMES.values() for module in profile.preload]
+    forkserver.set_forkserver_preload([*WORKER_PRELOAD, *bindings])  # (an import that fails is skipped)
     forkserver.ensure_running()

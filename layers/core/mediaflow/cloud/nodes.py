@@ -8,11 +8,13 @@ which the compiled Retry policy retries.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,13 +132,22 @@ def run_container_task(environ: dict[str, str], env: TaskEnvironment, idempotenc
     return 0
 
 
-def prepare_runtime() -> None:
-    """Once per container: seed the writable numba cache in /tmp from the one baked into the image.
+def prepare_runtime(runtime: str | None = None) -> None:
+    """Once per container: seed the writable numba cache in /tmp from the one baked into the image, and load
+    the runtime's native bindings (the catalog's ``preload``: a container runs many tasks).
 
     The rembg image compiles numba's kernels at build time into MEDIAFLOW_NUMBA_CACHE_SEED (read-only at
     run time); numba needs a writable NUMBA_CACHE_DIR, so the seed is copied there on a cold start.
     """
+    import importlib
+
+    from mediaflow.catalog import RUNTIMES
     from mediaflow.settings import get_settings
+
+    for module in RUNTIMES[runtime].preload if runtime in RUNTIMES else ():
+        if module not in sys.modules:
+            with contextlib.suppress(ImportError):  # not in this image: the tasks take the path without it
+                importlib.import_module(module)
 
     settings = get_settings()
     seed, target = settings.numba_cache_seed, settings.numba_cache_dir

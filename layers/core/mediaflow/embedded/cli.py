@@ -48,6 +48,9 @@ def results_table(results: list[FileResult], title: str) -> Any:
     return table
 
 
+BINDINGS_FROM_FILES = 3
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs)
     missing = [str(p) for p in inputs if not p.is_file()]
@@ -67,9 +70,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
-        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
+        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded, and
+        # for a folder the runtimes' native bindings, whose import only pays off over several files each.
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
-                                         runtimes={task.runtime for task in compiled.tasks})
+                                         runtimes={task.runtime for task in compiled.tasks},
+                                         bindings=len(inputs) > BINDINGS_FROM_FILES)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)

@@ -187,13 +187,17 @@ class EmbeddedRuntime:
 
     # -- public ----------------------------------------------------------------------------------------
 
-    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset()) -> None:
+    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset(), *,
+                         bindings: bool = False) -> None:
         """Start up to ``count`` worker processes now (tasks are known to be coming), with the workers of
-        ``runtimes`` loaded in them where they fork from this process."""
+        ``runtimes`` loaded in them where they fork from this process, and with ``bindings`` their native
+        bindings too (the catalog's ``preload``: worth it when many tasks are coming)."""
         if self._own_invoker is not None and count > 0:
             from mediaflow.catalog import RUNTIMES
 
-            modules = tuple(sorted(RUNTIMES[name].worker_module for name in runtimes if name in RUNTIMES))
+            profiles = [RUNTIMES[name] for name in sorted(runtimes) if name in RUNTIMES]
+            modules = tuple(dict.fromkeys(module for profile in profiles for module in (
+                profile.worker_module, *(profile.preload if bindings else ()))))
             self._own_invoker.prestart(count, modules)
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:

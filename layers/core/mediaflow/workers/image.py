@@ -71,7 +71,7 @@ from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
-from mediaflow.workers import animation, pillow_fallback
+from mediaflow.workers import animation, jpeg_scaled, pillow_fallback
 from mediaflow.workers.image_state import (
     EncodePlan,
     ImagePipelineState,
@@ -255,7 +255,7 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
     if animation.source_frames(info) > 1:
         return to_srgb_8bit(animation.load(info, header_image is None, autorotate))
     if header_image is not None:
-        shrunk = _shrink_on_load(info, size, autorotate) if size is not None else None
+        shrunk = _shrink_on_load(info, header_image, size, autorotate) if size is not None else None
         if shrunk is not None:
             image = shrunk
         elif size is not None:
@@ -299,7 +299,7 @@ def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int,
     return {}
 
 
-def _shrink_on_load(info: SourceInfo, size: tuple[int, int], autorotate: bool) -> Any | None:
+def _shrink_on_load(info: SourceInfo, header_image: Any, size: tuple[int, int], autorotate: bool) -> Any | None:
     """JPEG and still WebP: decode at a reduced scale (``load_shrink``), then one Lanczos3 reduce to
     ``size`` (alpha premultiplied), auto-rotate on the small image, import the ICC profile. ``None`` for
     the other formats (``thumbnail`` shrinks those on load: HEIF/AVIF through their embedded thumbnail)."""
@@ -307,8 +307,10 @@ def _shrink_on_load(info: SourceInfo, size: tuple[int, int], autorotate: bool) -
         return None
     turned = autorotate and info.orientation >= 5
     target = (size[1], size[0]) if turned else size
-    options = load_shrink(info.sniffed.format, (info.width, info.height), target)
-    image = pyvips.Image.new_from_file(str(info.path), access="sequential", **options, **LOAD_OPTIONS)
+    image = jpeg_scaled.decode(info.path, header_image, target) if info.sniffed.format == "jpeg" else None
+    if image is None:
+        options = load_shrink(info.sniffed.format, (info.width, info.height), target)
+        image = pyvips.Image.new_from_file(str(info.path), access="sequential", **options, **LOAD_OPTIONS)
     image = resample(image, target[0], target[1])
     if autorotate and info.orientation not in (1, 2):
         # Rotations read rows out of order, which a sequential decode refuses; the image is small by now.

@@ -1,0 +1,82 @@
+"""JPEG decode straight to the smallest of libjpeg-turbo's M/8 scales that still covers the target.
+
+libvips' JPEG loader shrinks on load by 2, 4 or 8 only, so a 6000 px photo bound for 1600 px decodes
+at 3000 px and the reduce that follows reads 6 MP. libjpeg-turbo's scaled IDCT also offers 3/8, 5/8,
+3/4 and 7/8: the same photo decodes at 2250 px (3/8), and both the decode and the Lanczos reduce after
+it do less work. Measured on 24 MP camera JPEGs -> 1600 px: about 20 % less CPU per image than
+libvips' 1/2 decode, with the same reduce kernel (bench/README.md, "Shrink-on-load").
+
+The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel), once a process
+that decodes many JPEGs has loaded it (importing it brings numpy: about 45 ms, more than a single image
+gains): ``mediaflow run`` of a folder loads it before its workers fork, ``serve``'s fork server and each
+vips Lambda container once (the runtime's ``preload`` in the catalog); a one-file run does not. Only plain
+baseline/progressive YCbCr, RGB and greyscale files take this path, and only when it saves work;
+anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
+the judge of broken and hostile files (its named errors, its ``fail_on``). The header image's
+metadata (ICC profile, EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+# Geometry and bookkeeping fields the new image sets itself; every other header field is metadata to keep.
+_OWN_FIELDS = frozenset({"width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset",
+                         "xres", "yres", "filename", "vips-loader", "jpeg-multiscan", "n-pages"})
+_COLOURSPACES = {"YCbCr": ("RGB", 3, "srgb"), "RGB": ("RGB", 3, "srgb"), "Gray": ("GRAY", 1, "b-w")}
+# The decode is one buffer (libvips streams its own decode in strips): above this many decoded pixels
+# libvips' loader keeps the memory figure (bench p3) flat.
+MAX_DECODED_PIXELS = 30_000_000
+EIGHTHS = range(1, 8)
+
+
+@cache
+def available() -> bool:
+    """Whether the libjpeg-turbo binding is installed (checked once, without importing it)."""
+    return importlib.util.find_spec("simplejpeg") is not None
+
+
+def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int | None:
+    """The smallest M (< 8) whose M/8 decode (libjpeg rounds each side up) covers ``target``, or None."""
+    for eighths in EIGHTHS:
+        if -(-stored[0] * eighths // 8) >= target[0] and -(-stored[1] * eighths // 8) >= target[1]:
+            return eighths
+    return None
+
+
+def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
+    """The pixels of ``path`` at the smallest M/8 scale covering ``target``, as a libvips image with the
+    header's metadata; None when the binding is not loaded, this path does not apply or libjpeg-turbo
+    refuses the file."""
+    simplejpeg = sys.modules.get("simplejpeg")
+    if simplejpeg is None or not available():
+        return None
+    eighths = covering_eighths((header_image.width, header_image.height), target)
+    if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
+        return None
+    data = path.read_bytes()
+    try:
+        height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
+        wanted = _COLOURSPACES.get(colourspace)
+        if wanted is None or (width, height) != (header_image.width, header_image.height):
+            return None
+        pixels = simplejpeg.decode_jpeg(data, colorspace=wanted[0], min_width=target[0], min_height=target[1])
+    except ValueError:
+        return None  # libvips decides what is wrong with it, and says so by name
+    if pixels.ndim == 2:
+        pixels = pixels.reshape(*pixels.shape, 1)
+    decoded_height, decoded_width, bands = pixels.shape
+    if bands != wanted[1] or decoded_width < target[0] or decoded_height < target[1]:
+        return None
+    image = pyvips.Image.new_from_memory(pixels.data, decoded_width, decoded_height, bands, "uchar")
+    image = image.copy(interpretation=wanted[2], xres=header_image.xres, yres=header_image.yres)
+    for field in header_image.get_fields():
+        if field not in _OWN_FIELDS:
+            image.set_type(header_image.get_typeof(field), field, header_image.get(field))
+    return image
