@@ -32,12 +32,22 @@ def worker_info(hold_seconds: float = 0.0) -> dict[str, Any]:
 
 
 def bare_resize_webp(source: str, target: str, width: int, height: int, quality: int) -> float:
-    """The libvips calls a resize-inside + strip + WebP Task needs, and nothing else; seconds taken."""
+    """The decoder and libvips calls a resize-inside + strip + WebP Task needs, and nothing else; seconds
+    taken. The decode is the engine's: a JPEG at libjpeg-turbo's smallest M/8 scale covering the size
+    (where the binding is loaded in this worker, as in the Tasks), else ``thumbnail``."""
+    from pathlib import Path
+
     import pyvips
+    from mediaflow.workers import jpeg_scaled
 
     _configure()
     started = time.perf_counter()
-    image = pyvips.Image.thumbnail(source, width, height=height, size="force", fail_on="error")
+    header = pyvips.Image.new_from_file(source, access="sequential", fail_on="error")
+    image = jpeg_scaled.decode(Path(source), header, (width, height)) if source.endswith(".jpg") else None
+    if image is not None:
+        image = image.resize(width / image.width, vscale=height / image.height, kernel="lanczos3")
+    else:
+        image = pyvips.Image.thumbnail(source, width, height=height, size="force", fail_on="error")
     image.webpsave(target, Q=quality, effort=3, lossless=False, keep=int(pyvips.enums.ForeignKeep.NONE))
     return time.perf_counter() - started
 

@@ -266,9 +266,14 @@ class WorkerPool:
 
         from mediaflow.procs import WORKER_PRELOAD
 
+        # A native library that starts a thread pool on load (OpenBLAS, under numpy) would leave the children
+        # its locks without its threads; the workers run one task at a time and need no BLAS threads.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         for name in (*WORKER_PRELOAD, *modules):
             with contextlib.suppress(ImportError):  # as in the fork server: the task needing it imports it
                 importlib.import_module(name)
+        if _native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
+            return False
         context = multiprocessing.get_context("fork")
         for _ in range(count):
             with self._lock:

@@ -489,6 +489,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
                          if step.kind == "strip_metadata")
     load_size = _first_load_size([step for step in steps if step.kind in pipeline] if branches
                                  else pixel_steps, info, autorotate)
+    decode_started = time.time()  # an eager decode (libjpeg-turbo's M/8) is the first op's work, as a lazy one is
     try:
         if inspect_only:
             image = _header_stand_in(header_image, info)
@@ -507,7 +508,7 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
     if not autorotate:
         state.encode.keep_orientation = True
     outcomes: list[OpOutcome] = []
-    annotations = _apply_steps(state, steps, outcomes, first_id)
+    annotations = _apply_steps(state, steps, outcomes, first_id, first_started=decode_started)
     if not branches:
         media = _finish(task, env, state, steps, annotations, outcomes, inspect_only, info, "output", first_id)
         outcomes.sort(key=lambda outcome: [s.node_id for s in steps].index(outcome.node_id))
@@ -530,15 +531,16 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
 
 
 def _apply_steps(state: ImagePipelineState, steps: list[_Step], outcomes: list[OpOutcome],
-                 first_id: str) -> list[_Step]:
-    """Run the pixel/encode-plan ops in order; returns the annotations left for after the encode."""
+                 first_id: str, *, first_started: float | None = None) -> list[_Step]:
+    """Run the pixel/encode-plan ops in order; returns the annotations left for after the encode.
+    ``first_started``: when the first op's work began (its decode), if before the op itself."""
     annotations: list[_Step] = []
     annotation = annotation_kinds()
     for step in steps:
         if step.kind in annotation:
             annotations.append(step)
             continue
-        started = time.time()
+        started = time.time() if first_started is None or outcomes else first_started
         executor: ImageOp = node_module(step.kind)
         try:
             output = animation.run_op(state, step.kind, executor.apply, step.config, step.ctx)
