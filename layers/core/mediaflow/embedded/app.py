@@ -207,11 +207,15 @@ class LocalService:
 
         from mediaflow.embedded.workerpool import PoolDraining
 
+        workflow = workflow_digest(compiled) if out_dir is not None else None
+        folder = Path(out_dir).resolve() if out_dir is not None else None
+
         def one(index: int) -> None:
             run_id = etag = None
-            if out_dir is not None:
+            if folder is not None:
                 try:
-                    run_id, etag = file_identity(compiled, inputs[index], out_dir, self.tenant, force=force)
+                    run_id, etag = file_identity(compiled, inputs[index], folder, self.tenant, force=force,
+                                                 workflow=workflow)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input
             try:
@@ -395,10 +399,18 @@ def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, f
     return file_identity(compiled, path, out_dir, tenant, force=force)[0]
 
 
+def workflow_digest(compiled: Compiled) -> Any:
+    """The compiled state machine's share of every file's run id (hashed once per command, then copied)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
+    return digest
+
+
 def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
-                  force: bool = False) -> tuple[str, str]:
+                  force: bool = False, workflow: Any = None) -> tuple[str, str]:
     """``(file_run_id, the file's etag in the embedded store)`` from one pass over the file's bytes: the run id
-    digests the etag (the content's own digest) with the compiled workflow, the folder and the tenant."""
+    digests the etag (the content's own digest) with the compiled workflow, the folder and the tenant.
+    ``workflow``: ``workflow_digest(compiled)``, when the caller identifies many files."""
     from mediaflow.adapters.embedded.blobstore import content_digest
 
     content = content_digest()
@@ -406,8 +418,7 @@ def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
         while chunk := handle.read(1 << 20):
             content.update(chunk)
     etag = str(content.hexdigest())
-    digest = hashlib.sha256()
-    digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
+    digest = (workflow or workflow_digest(compiled)).copy()
     digest.update(f"\0{etag}\0{Path(out_dir).resolve()}\0{tenant}".encode())
     if force:
         digest.update(uuid.uuid4().bytes)
