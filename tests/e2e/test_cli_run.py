@@ -77,6 +77,7 @@ def test_demo_runs_every_example(tmp_path: Path) -> None:
     done = mediaflow("demo", "--examples", str(ROOT / "examples"), "--out", "out", "--json", cwd=tmp_path,
                      timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "leaked" not in done.stderr, done.stderr[-2000:]  # no semaphore left behind by a worker's libraries
     report = json.loads(done.stdout)
     by_workflow: dict[str, set[str]] = {}
     for row in report["runs"]:

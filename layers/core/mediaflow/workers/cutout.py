@@ -39,6 +39,20 @@ def providers() -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def _thread_lock_for_numba() -> None:
+    """numba guards the start of its thread pool (loading rembg's cached parallel kernels) with a
+    multiprocessing RLock wherever the start method's name contains "fork": a named semaphore that the
+    resource tracker watches. A worker starts that pool once, runs one task at a time and ends with
+    ``os._exit``, so the semaphore outlived it and the tracker reported it as leaked when the command
+    ended. A thread lock guards the same start within the one process that runs it."""
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:
+        return
+    if getattr(parallel, "_backend_init_process_lock", True) is None:
+        parallel._backend_init_process_lock = threading.RLock()  # type: ignore[assignment]
+
+
 def session_for(model: str, settings: Settings) -> Any:
     """The process-wide session of ``model``, created on first use and reused for every item."""
     with _LOCK:
@@ -51,6 +65,8 @@ def session_for(model: str, settings: Settings) -> Any:
         if settings.numba_cache_dir:
             os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))
         import onnxruntime as ort
+
+        _thread_lock_for_numba()
         from rembg import new_session
 
         options = ort.SessionOptions()
