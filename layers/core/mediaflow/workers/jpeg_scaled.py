@@ -19,6 +19,7 @@ metadata (ICC profile, EXIF, XMP, orientation, resolution) is carried over to th
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import sys
 from functools import cache
 from pathlib import Path
@@ -60,14 +61,16 @@ def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None
     eighths = covering_eighths((header_image.width, header_image.height), target)
     if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
         return None
-    data = path.read_bytes()
     try:
-        height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
-        wanted = _COLOURSPACES.get(colourspace)
-        if wanted is None or (width, height) != (header_image.width, header_image.height):
-            return None
-        pixels = simplejpeg.decode_jpeg(data, colorspace=wanted[0], min_width=target[0], min_height=target[1])
-    except ValueError:
+        # Mapped, not read: the file's pages are shared with the page cache instead of copied onto the heap.
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
+            wanted = _COLOURSPACES.get(colourspace)
+            if wanted is None or (width, height) != (header_image.width, header_image.height):
+                return None
+            pixels = simplejpeg.decode_jpeg(data, colorspace=wanted[0], min_width=target[0],
+                                            min_height=target[1])
+    except (ValueError, OSError):
         return None  # libvips decides what is wrong with it, and says so by name
     if pixels.ndim == 2:
         pixels = pixels.reshape(*pixels.shape, 1)
