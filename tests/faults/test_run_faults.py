@@ -27,9 +27,16 @@ def inputs(tmp_path: Path, photo: bytes) -> Path:
     return folder
 
 
-def _workflow(tmp_path: Path) -> Path:
+def _workflow(tmp_path: Path, *, slow: bool = False) -> Path:
+    """THREE_TASKS; ``slow``: a lossless WebP at effort 6 (about 0.5 s a file), so that 16 files keep two
+    workers busy for seconds and a signal sent after the first outputs lands mid-run."""
+    definition = json.loads(json.dumps(THREE_TASKS))
+    if slow:
+        webp = next(node for node in definition["nodes"] if node["id"] == "webp")
+        webp["config"] = {**webp["config"], "lossless": True, "effort": 6}
+        next(node for node in definition["nodes"] if node["id"] == "small")["config"]["width"] = 1200
     path = tmp_path / "wf.json"
-    path.write_text(json.dumps(THREE_TASKS))
+    path.write_text(json.dumps(definition))
     return path
 
 
@@ -86,7 +93,7 @@ def test_mediaflow_run_killed_then_run_again_completes_without_duplicates(tmp_pa
 
 def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: Path, data_dir: Path,
                                                                       inputs: Path) -> None:
-    workflow, out = _workflow(tmp_path), tmp_path / "out"
+    workflow, out = _workflow(tmp_path, slow=True), tmp_path / "out"
     command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(inputs), "--out", str(out),
                "--json", "--grace-seconds", "30", "--data-dir", str(data_dir)]
     process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,

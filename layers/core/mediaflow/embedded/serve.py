@@ -62,15 +62,20 @@ class UploadWatcher:
 
 @contextmanager
 def stop_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT (a second one of either stops at once)."""
+    """An event set by SIGTERM or SIGINT (a second one of either stops at once). The caller may set the
+    event itself to wake its waiting thread (work finished); that is not a signal, so a SIGTERM that
+    arrives just after still counts as the first."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    signalled = False
 
     def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
+        nonlocal signalled
+        if signalled:
             raise KeyboardInterrupt
+        signalled = True
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
