@@ -158,14 +158,15 @@ def test_greyscale_jpeg_stays_grey(env: TaskEnvironment, tmp_path: Path) -> None
 
 
 @needs_binding
-@pytest.mark.parametrize("case", ["cmyk", "truncated", "no-shrink"])
+@pytest.mark.parametrize("case", ["cmyk", "truncated", "no-shrink", "progressive"])
 def test_libvips_keeps_the_files_the_eighths_path_does_not_take(
         env: TaskEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    """CMYK, a file libjpeg-turbo complains about, a target no eighth covers: libvips' loader decides,
-    with the same outcome (output or named error) as without the binding."""
+    """CMYK, a file libjpeg-turbo complains about, a target no eighth covers, a progressive file: libvips'
+    loader decides, with the same outcome (output or named error) as without the binding."""
     photo = _photo(1200, 800)
     width = 1100 if case == "no-shrink" else 300
-    data = bytes((photo.colourspace("cmyk") if case == "cmyk" else photo).jpegsave_buffer(Q=90))
+    data = bytes((photo.colourspace("cmyk") if case == "cmyk" else photo).jpegsave_buffer(
+        Q=90, interlace=case == "progressive"))
     if case == "truncated":
         data = data[: len(data) * 2 // 3]
     path = tmp_path / "source.jpg"

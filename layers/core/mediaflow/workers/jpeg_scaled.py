@@ -9,8 +9,9 @@ libvips' 1/2 decode, with the same reduce kernel (bench/README.md, "Shrink-on-lo
 The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel), once a process
 that decodes many JPEGs has loaded it (importing it brings numpy: about 45 ms, more than a single image
 gains): ``mediaflow run`` of a folder loads it before its workers fork, ``serve``'s fork server and each
-vips Lambda container once (the runtime's ``preload`` in the catalog); a one-file run does not. Only plain
-baseline/progressive YCbCr, RGB and greyscale files take this path, and only when it saves work;
+vips Lambda container once (the runtime's ``preload`` in the catalog); a one-file run does not. Only
+baseline (single-scan) YCbCr, RGB and greyscale files take this path, and only when it saves work (a
+progressive file's cost grows with its scan count, which libvips' loader keeps judging as before);
 anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
 the judge of broken and hostile files (its named errors, its ``fail_on``). The header image's
 metadata (ICC profile, EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
@@ -51,12 +52,16 @@ def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int | 
     return None
 
 
+def _int_field(image: Any, name: str) -> int:
+    return int(image.get(name)) if image.get_typeof(name) != 0 else 0
+
+
 def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
     """The pixels of ``path`` at the smallest M/8 scale covering ``target``, as a libvips image with the
     header's metadata; None when the binding is not loaded, this path does not apply or libjpeg-turbo
     refuses the file."""
     simplejpeg = sys.modules.get("simplejpeg")
-    if simplejpeg is None or not available():
+    if simplejpeg is None or not available() or _int_field(header_image, "jpeg-multiscan") != 0:
         return None
     eighths = covering_eighths((header_image.width, header_image.height), target)
     if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
