@@ -266,8 +266,8 @@ class WorkerPool:
 
         from mediaflow.procs import WORKER_PRELOAD
 
-        # A native library that starts a thread pool on load (OpenBLAS, under numpy) would leave the children
-        # its locks without its threads; the workers run one task at a time and need no BLAS threads.
+        # OpenBLAS (under numpy) starts a thread pool on load, which would make this process multi-threaded
+        # and send it to the fork server below; the workers run one task at a time and need no BLAS threads.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         for name in (*WORKER_PRELOAD, *modules):
             with contextlib.suppress(ImportError):  # as in the fork server: the task needing it imports it
