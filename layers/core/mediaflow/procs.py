@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -68,6 +70,17 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
 WORKER_PRELOAD = ("mediaflow.embedded.workerpool", "mediaflow.adapters.embedded.sqlite",
                   "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
                   "mediaflow.adapters.embedded.vision", "mediaflow.workers.image")
+
+
+def load_modules(names: Iterable[str]) -> None:
+    """Import ``names`` now, ahead of the work that needs them; one not installed here is skipped (the task
+    that needs it imports it, or takes its path without it)."""
+    import importlib
+
+    for name in names:
+        if name not in sys.modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
 
 
 def start_fork_server() -> None:

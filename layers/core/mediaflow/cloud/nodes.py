@@ -8,13 +8,11 @@ which the compiled Retry policy retries.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,15 +137,12 @@ def prepare_runtime(runtime: str | None = None) -> None:
     The rembg image compiles numba's kernels at build time into MEDIAFLOW_NUMBA_CACHE_SEED (read-only at
     run time); numba needs a writable NUMBA_CACHE_DIR, so the seed is copied there on a cold start.
     """
-    import importlib
-
     from mediaflow.catalog import RUNTIMES
+    from mediaflow.procs import load_modules
     from mediaflow.settings import get_settings
 
-    for module in RUNTIMES[runtime].preload if runtime in RUNTIMES else ():
-        if module not in sys.modules:
-            with contextlib.suppress(ImportError):  # not in this image: the tasks take the path without it
-                importlib.import_module(module)
+    if runtime in RUNTIMES:
+        load_modules(RUNTIMES[runtime].preload)
 
     settings = get_settings()
     seed, target = settings.numba_cache_seed, settings.numba_cache_dir

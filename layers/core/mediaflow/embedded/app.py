@@ -208,13 +208,12 @@ class LocalService:
         from mediaflow.embedded.workerpool import PoolDraining
 
         workflow = workflow_digest(compiled) if out_dir is not None else None
-        folder = Path(out_dir).resolve() if out_dir is not None else None
 
         def one(index: int) -> None:
             run_id = etag = None
-            if folder is not None:
+            if out_dir is not None:
                 try:
-                    run_id, etag = file_identity(compiled, inputs[index], folder, self.tenant, force=force,
+                    run_id, etag = file_identity(compiled, inputs[index], out_dir, self.tenant, force=force,
                                                  workflow=workflow)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input

@@ -262,16 +262,12 @@ class WorkerPool:
         if ("fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1
                 or threading.current_thread() is not threading.main_thread() or _native_threads() != 1):
             return False
-        import importlib
-
-        from mediaflow.procs import WORKER_PRELOAD
+        from mediaflow.procs import WORKER_PRELOAD, load_modules
 
         # OpenBLAS (under numpy) starts a thread pool on load, which would make this process multi-threaded
         # and send it to the fork server below; the workers run one task at a time and need no BLAS threads.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        for name in (*WORKER_PRELOAD, *modules):
-            with contextlib.suppress(ImportError):  # as in the fork server: the task needing it imports it
-                importlib.import_module(name)
+        load_modules((*WORKER_PRELOAD, *modules))  # as in the fork server: one not installed is skipped
         if _native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
             return False
         context = multiprocessing.get_context("fork")

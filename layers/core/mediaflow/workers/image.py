@@ -78,6 +78,7 @@ from mediaflow.workers.image_state import (
     OutputFormat,
     PdfPlan,
     SourceInfo,
+    int_field,
     resample,
     to_uchar,
 )
@@ -204,8 +205,8 @@ def read_header(path: Path, sniffed: Sniffed, node_id: str) -> tuple[SourceInfo,
                 info = SourceInfo(
                     sniffed=sniffed, path=path, size=size, width=image.width, height=image.height,
                     bands=image.bands, has_alpha=bool(image.hasalpha()),
-                    orientation=_int_field(image, "orientation", 1),
-                    icc_profile=image.get_typeof("icc-profile-data") != 0, pages=_int_field(image, "n-pages", 1),
+                    orientation=int_field(image, "orientation", 1),
+                    icc_profile=image.get_typeof("icc-profile-data") != 0, pages=int_field(image, "n-pages", 1),
                     exif=_exif_fields(image),
                 )
                 return info, image
@@ -699,14 +700,6 @@ def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], 
             output = {"filename": media.filename}
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output))
     return ChainResult(media=media, outcomes=outcomes)
-
-
-def _int_field(image: Any, name: str, default: int) -> int:
-    if image.get_typeof(name) == 0:
-        return default
-    with contextlib.suppress(pyvips.Error, TypeError, ValueError):
-        return int(image.get(name))
-    return default
 
 
 def _exif_fields(image: Any, limit: int = 200) -> dict[str, str]:

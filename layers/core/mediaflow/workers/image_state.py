@@ -129,6 +129,18 @@ def parse_colour(value: str) -> tuple[int, int, int, int]:
     return rgba[0], rgba[1], rgba[2], rgba[3]
 
 
+def int_field(image: Any, name: str, default: int) -> int:
+    """An integer header field of a libvips image (``orientation``, ``n-pages``, ...), or ``default``."""
+    import pyvips  # here, not at the top: node modules import this one where no libvips is installed
+
+    if image.get_typeof(name) == 0:
+        return default
+    try:
+        return int(image.get(name))
+    except (pyvips.Error, TypeError, ValueError):
+        return default
+
+
 def resample(image: Any, width: int, height: int) -> Any:
     """Scale to exactly ``width`` x ``height`` (Lanczos3, alpha premultiplied)."""
     if (image.width, image.height) == (width, height):

@@ -7,7 +7,7 @@ it do less work. Measured on 24 MP camera JPEGs -> 1600 px: about 20 % less CPU 
 libvips' 1/2 decode, with the same reduce kernel (bench/README.md, "Shrink-on-load").
 
 The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel), once a process
-that decodes many JPEGs has loaded it (importing it brings numpy: about 45 ms, more than a single image
+that decodes many JPEGs has loaded it (importing it brings numpy: 35-40 ms, more than a single image
 gains): ``mediaflow run`` of a folder loads it before its workers fork, ``serve``'s fork server and each
 vips Lambda container once (the runtime's ``preload`` in the catalog); a one-file run does not. Only
 baseline (single-scan) YCbCr, RGB and greyscale files take this path, and only when it saves work (a
@@ -28,12 +28,14 @@ from typing import Any
 
 import pyvips
 
+from mediaflow.workers.image_state import int_field
+
 # Geometry and bookkeeping fields the new image sets itself; every other header field is metadata to keep.
 _OWN_FIELDS = frozenset({"width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset",
                          "xres", "yres", "filename", "vips-loader", "jpeg-multiscan", "n-pages"})
 _COLOURSPACES = {"YCbCr": ("RGB", 3, "srgb"), "RGB": ("RGB", 3, "srgb"), "Gray": ("GRAY", 1, "b-w")}
 # The decode is one buffer (libvips streams its own decode in strips): above this many decoded pixels
-# libvips' loader keeps the memory figure (bench p3) flat.
+# libvips' loader keeps the peak memory (bench p4) flat.
 MAX_DECODED_PIXELS = 30_000_000
 EIGHTHS = range(1, 8)
 
@@ -52,16 +54,12 @@ def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int | 
     return None
 
 
-def _int_field(image: Any, name: str) -> int:
-    return int(image.get(name)) if image.get_typeof(name) != 0 else 0
-
-
 def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
     """The pixels of ``path`` at the smallest M/8 scale covering ``target``, as a libvips image with the
     header's metadata; None when the binding is not loaded, this path does not apply or libjpeg-turbo
     refuses the file."""
     simplejpeg = sys.modules.get("simplejpeg")
-    if simplejpeg is None or not available() or _int_field(header_image, "jpeg-multiscan") != 0:
+    if simplejpeg is None or not available() or int_field(header_image, "jpeg-multiscan", 0) != 0:
         return None
     eighths = covering_eighths((header_image.width, header_image.height), target)
     if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
