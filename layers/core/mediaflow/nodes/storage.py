@@ -99,6 +99,10 @@ def _marker_key(ctx: OpContext) -> str:
     return f"{node_prefix(ctx.run, ctx.item, ctx.node_id)}/stored.json"
 
 
+def _mark(env: TaskEnvironment, marker: str, key: str, etag: str | None) -> None:
+    env.blobs.put_bytes(marker, json.dumps({"key": key, "etag": etag}).encode(), "application/json")
+
+
 def _stored_before(env: TaskEnvironment, marker: str) -> MediaRef | None:
     """The object an earlier attempt of this (run, node, item) stored, unless something replaced it since."""
     if not env.blobs.exists(marker):
@@ -132,6 +136,10 @@ def execute(
             break
         if not config.overwrite and env.blobs.exists(key):
             continue
+        if not config.overwrite:
+            # The name is claimed before the copy: a process killed between the copy and the marker below
+            # would otherwise leave an object no attempt owns, and the next attempt would store a "-1" twin.
+            _mark(env, marker, key, media.etag)
         try:
             stored = _copy(env, media, key, config.overwrite)
         except Conflict:
@@ -140,7 +148,7 @@ def execute(
         break
     if stored is None:
         raise Conflict(f"no free name for {filename!r} under {folder!r}", node_id=ctx.node_id, field="prefix")
-    env.blobs.put_bytes(marker, json.dumps({"key": stored.key, "etag": stored.etag}).encode(), "application/json")
+    _mark(env, marker, stored.key, stored.etag)
     result = media.model_copy(update={
         "bucket": stored.bucket, "key": stored.key, "size": stored.size, "etag": stored.etag,
         "filename": filename,

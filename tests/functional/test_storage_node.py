@@ -1,0 +1,44 @@
+"""The storage node run again after its process died mid-way (a retry, a resumed run) stores under the name
+it claimed the first time: never a "-1" twin of its own object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+from mediaflow.execution.contract import OpContext, RunContext, TaskEnvironment
+from mediaflow.nodes import storage
+from mediaflow.settings import Settings
+
+
+class Killed(BaseException):
+    """Stands in for kill -9: nothing after it in the attempt runs."""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> TaskEnvironment:
+    return TaskEnvironment(blobs=FolderBlobStore(tmp_path / "blobs", fsync=False), workdir=tmp_path / "work",
+                           settings=Settings(data_dir=tmp_path / "data"))
+
+
+def test_a_store_killed_after_its_copy_reuses_its_name(env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+    media = env.blobs.put_bytes("acme/runs/run-1/webp/p02.webp", b"RIFF-webp-bytes", "image/webp")
+    media = media.model_copy(update={"filename": "p02.webp"})
+    ctx = OpContext(node_id="keep", run=RunContext(run_id="run-1", tenant="acme"))
+    config = storage.Config(prefix="kept/")
+    real_copy = storage._copy
+
+    def copy_then_die(*args: object, **kwargs: object) -> object:
+        real_copy(*args, **kwargs)  # type: ignore[arg-type]
+        raise Killed
+
+    monkeypatch.setattr(storage, "_copy", copy_then_die)
+    with pytest.raises(Killed):
+        storage.execute(media, config, ctx, env)
+    monkeypatch.setattr(storage, "_copy", real_copy)
+
+    again, output = storage.execute(media, config, ctx, env)
+
+    assert again.key == output["key"] == "acme/outputs/kept/p02.webp"
+    assert list(env.blobs.list("acme/outputs/")) == ["acme/outputs/kept/p02.webp"]
