@@ -90,9 +90,9 @@ class FolderBlobStore:
     def put_link(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
                  etag: str | None = None) -> MediaRef:
         """Store the file at ``path`` under ``key`` as a hard link to its bytes: no copy and no fsync (the bytes
-        are on disk under their own name already). ``mediaflow run`` ingests its inputs this way. ``etag``,
-        when the caller has just hashed the file, saves reading it again. A store on another file system, or
-        one where links are refused, gets a copy (``put_file``)."""
+        are on disk under their own name already). ``mediaflow run`` ingests its inputs this way, with the
+        file's identity as ``etag`` (``embedded.app.file_etag``); without one the bytes are hashed. A store on
+        another file system, or one where links are refused, gets a copy (``put_file``)."""
         size = Path(path).stat().st_size
         linked = self._link_in(Path(path), key, content_type, size, etag, overwrite=overwrite, strict=False)
         if linked is None:
