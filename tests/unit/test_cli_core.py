@@ -59,3 +59,16 @@ def test_node_reference_doc_is_current() -> None:
 def test_every_example_config_is_valid() -> None:
     for spec in catalog().values():
         spec.config_model.model_validate(spec.example)
+
+
+def test_the_command_skips_pydantic_plugin_lookup_unless_told(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    assert main(["nodes", "--json"]) == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # inherited by the workers it forks
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")  # a user's own value, even empty, is kept
+    assert main(["nodes", "--json"]) == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""
+    capsys.readouterr()
