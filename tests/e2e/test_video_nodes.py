@@ -167,6 +167,48 @@ def test_transcode_mp4_keeps_aspect_even_sides_and_faststart(env: TaskEnvironmen
     assert "tags" not in info["format"] or "encoder" not in info["format"].get("tags", {})
 
 
+def test_transcode_output_is_described_without_an_ffprobe_start(env: TaskEnvironment, media: MediaFactory,
+                                                                tmp_path: Path, calls: list[list[str]]) -> None:
+    ref = upload_file(env, media.clip(2.0, "640x360"))
+    result = _run(env, ref, ("web", "transcode", {"outputFormat": "mp4", "preset": "240p"}))
+    probes = [argv for argv in calls if Path(argv[0]).name.startswith("ffprobe")]
+    assert len(probes) == 1 and Path(probes[0][-1]).name == "source", "only the input is probed"
+    reported = read_info(_out(env, result.media, tmp_path), "mov", settings=env.settings)
+    assert (result.media.width, result.media.height) == reported.display_size == (426, 240)
+    assert result.media.duration_ms == reported.duration_ms  # the movie header's duration, as ffprobe reads it
+    assert result.outcomes[0].output["durationMs"] == reported.duration_ms
+
+
+def test_an_op_after_a_transcode_gets_its_output_probed(env: TaskEnvironment, media: MediaFactory,
+                                                        calls: list[list[str]]) -> None:
+    ref = upload_file(env, media.clip(2.0, "640x360"))
+    result = _run(env, ref, ("web", "transcode", {"outputFormat": "mp4", "preset": "240p"}),
+                  ("still", "poster_frame", {"atSeconds": 1}))
+    probes = [argv for argv in calls if Path(argv[0]).name.startswith("ffprobe")]
+    assert len(probes) == 2, "the poster frame reads the transcoded file's probe"
+    assert (result.media.media_type, result.media.width, result.media.height) == ("image", 426, 240)
+
+
+def test_mp4_duration_matches_ffprobe_and_refuses_what_is_not_a_whole_mp4(media: MediaFactory,
+                                                                          tmp_path: Path) -> None:
+    clip = media.clip(2.0, "640x360")
+    probed = read_info(clip, "mov", settings=make_env(tmp_path).settings)
+    assert ffmpeg_tools.mp4_duration_ms(clip) == probed.duration_ms
+    moov_last = tmp_path / "moov-last.mp4"  # the index after the media data, as without +faststart
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(clip), "-c", "copy", str(moov_last)], check=True,
+                   timeout=60)
+    data = moov_last.read_bytes()
+    assert data.index(b"moov") > data.index(b"mdat")
+    assert ffmpeg_tools.mp4_duration_ms(moov_last) == ffmpeg_tools.mp4_duration_ms(clip)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: data.index(b"moov") + 64])  # the index cut short
+    webm = tmp_path / "x.webm"
+    webm.write_bytes(b"\x1a\x45\xdf\xa3" + bytes(60))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert [ffmpeg_tools.mp4_duration_ms(p) for p in (cut, webm, empty, tmp_path / "missing.mp4")] == [None] * 4
+
+
 def test_trim_and_transcode_fuse_into_one_ffmpeg_run(env: TaskEnvironment, media: MediaFactory, tmp_path: Path,
                                                      calls: list[list[str]]) -> None:
     ref = upload_file(env, media.clip())

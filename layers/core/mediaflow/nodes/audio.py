@@ -159,7 +159,8 @@ def encode_audio(state: VideoState, node_id: str, *, fmt: str, track: int = 0, b
     target = state.scratch(f".{fmt}")
     state.run(ffmpeg.output(audio, str(target), **options), node_id, f"ffmpeg audio to {fmt}")
     produced = state.produce(target, fmt, node_id)
-    after = state.info.audio[0] if state.info and state.info.audio else None
+    probed = state.current_info()
+    after = probed.audio[0] if probed and probed.audio else None
     return {"format": fmt, "codec": after.codec if after else encoder, "bitrateKbps": kbps,
             "channels": after.channels if after else channels, "sampleRate": after.sample_rate if after else None,
             "loudness": loudness, "copied": copy, "durationMs": produced.duration_ms,

@@ -142,6 +142,7 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
     """One ffmpeg run: the pending trim window, fps, scale, the codecs and the container."""
     import ffmpeg
 
+    from mediaflow.workers.ffmpeg_tools import mp4_duration_ms
     from mediaflow.workers.video_state import Sidecar
 
     info = state.require_video(node_id)
@@ -192,6 +193,11 @@ def encode(state: VideoState, config: Config, node_id: str, *, crf_override: int
                     for path in segments]
         produced = state.produce(target, fmt, node_id, width=out_width, height=out_height,
                                  duration_ms=round(duration * 1000), sidecars=sidecars)
+    elif video_codec != "copy" and fmt in ("mp4", "mov"):
+        # Its size is the scale it was given; its duration the one its movie header declares: no ffprobe start
+        # for an output this op just wrote (a later op that asks about it has it probed).
+        produced = state.produce(target, fmt, node_id, width=out_width, height=out_height,
+                                 duration_ms=mp4_duration_ms(target))
     else:
         produced = state.produce(target, fmt, node_id)
     return {"format": fmt, "videoCodec": video_codec, "audioCodec": audio_codec, "audioTracks": tracks,

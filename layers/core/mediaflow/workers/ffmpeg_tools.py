@@ -337,6 +337,62 @@ def probe(path: Path | str, *, settings: Settings | None = None) -> dict[str, An
             **info.as_dict()}
 
 
+MOOV_READ_LIMIT = 64 << 20
+"""The largest ``moov`` box ``mp4_duration_ms`` reads (hours of media index well under this)."""
+
+
+def mp4_duration_ms(path: Path) -> int | None:
+    """The duration an MP4/MOV file's movie header (``moov/mvhd``) declares, in milliseconds: what ffprobe
+    reports as the container's duration, read in microseconds instead of an ffprobe start. For the outputs the
+    worker's own ffmpeg just wrote; None when the file has no whole ``moov`` with a usable ``mvhd``."""
+    import struct
+
+    try:
+        with path.open("rb") as handle:
+            position, end = 0, path.stat().st_size
+            while position + 8 <= end:
+                handle.seek(position)
+                head = handle.read(16)
+                size, kind = struct.unpack_from(">I4s", head)
+                header = 8
+                if size == 1 and len(head) == 16:
+                    size, header = struct.unpack_from(">Q", head, 8)[0], 16
+                if size < header or position + size > end:
+                    return None
+                if kind == b"moov":
+                    if size > MOOV_READ_LIMIT:
+                        return None
+                    handle.seek(position + header)
+                    return _mvhd_duration_ms(handle.read(size - header))
+                position += size
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def _mvhd_duration_ms(moov: bytes) -> int | None:
+    import struct
+
+    position = 0
+    while position + 8 <= len(moov):
+        size, kind = struct.unpack_from(">I4s", moov, position)
+        if size < 8 or position + size > len(moov):
+            return None
+        if kind == b"mvhd":
+            body = moov[position + 8:position + size]
+            version = body[0] if body else -1
+            if version == 1 and len(body) >= 32:
+                timescale, duration = struct.unpack_from(">IQ", body, 20)
+            elif version == 0 and len(body) >= 20:
+                timescale, duration = struct.unpack_from(">II", body, 12)
+            else:
+                return None
+            unknown = duration in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
+            return None if timescale == 0 or unknown else round(duration * 1000 / timescale)
+        position += size
+    return None
+
+
 # --------------------------------------------------------------------------------------------------
 # Small shared helpers
 

@@ -78,6 +78,8 @@ class VideoState:
     following: list[str] = field(default_factory=list)
     """Kinds of the media ops still to run after the current one."""
     _counter: int = 0
+    _unprobed: tuple[Path, Sniffed, str] | None = None
+    """An output whose op knew its size and duration: probed only when a later op asks about it."""
 
     @property
     def settings(self) -> Settings:
@@ -95,12 +97,21 @@ class VideoState:
     def demuxer(self) -> str:
         return demuxer_for(self.sniffed, self.first_node_id)
 
+    def current_info(self) -> MediaInfo | None:
+        """The probe of the current input (None for an image); an output not probed yet is probed now."""
+        if self._unprobed is not None:
+            path, sniffed, node_id = self._unprobed
+            self._unprobed = None
+            self.info = read_info(path, demuxer_for(sniffed, node_id), settings=self.settings, node_id=node_id)
+        return self.info
+
     def media_info(self, node_id: str) -> MediaInfo:
         """The probe of the current input; :class:`UnsupportedMedia` when it is an image (a grabbed frame)."""
-        if self.info is None:
+        info = self.current_info()
+        if info is None:
             raise UnsupportedMedia(f"the input of this op is a {self.sniffed.format} image, not audio or video",
                                    node_id=node_id)
-        return self.info
+        return info
 
     def require_video(self, node_id: str) -> MediaInfo:
         info = self.media_info(node_id)
@@ -126,7 +137,7 @@ class VideoState:
     # -- time ------------------------------------------------------------------------------------
 
     def total_seconds(self) -> float:
-        info = self.info
+        info = self.current_info()
         if info is None or info.duration is None:
             return self.settings.max_video_seconds
         return info.duration
@@ -160,7 +171,8 @@ class VideoState:
         options: dict[str, Any] = dict(input_options(self.demuxer))
         if start + offset > 0:
             options["ss"] = seconds_arg(start + offset)
-        if self.window.active or length is not None or self.info is None or self.info.duration is None:
+        info = self.current_info()
+        if self.window.active or length is not None or info is None or info.duration is None:
             options["t"] = seconds_arg(max(wanted, 0.001))
         return ffmpeg.input(str(self.path), **options)
 
@@ -196,14 +208,18 @@ class VideoState:
 
     def produce(self, path: Path, fmt: str, node_id: str, *, width: int | None = None, height: int | None = None,
                 duration_ms: int | None = None, sidecars: Sequence[Sidecar] = ()) -> Produced:
-        """Make ``path`` the op's output and the next op's input; probes audio/video outputs."""
+        """Make ``path`` the op's output and the next op's input; probes audio/video outputs, unless the op gave
+        their size and duration (then a later op that asks about the output has it probed)."""
         if not path.exists() or path.stat().st_size == 0:
             start, duration = self.span()
             raise MediaDecodeError(f"ffmpeg wrote nothing: no decodable frame between {start:.3f} s and "
                                    f"{start + duration:.3f} s", node_id=node_id)
         sniffed = sniff_file(path)
         info: MediaInfo | None = None
-        if fmt not in IMAGE_OUTPUTS and fmt != "hls":
+        unprobed: tuple[Path, Sniffed, str] | None = None
+        if fmt not in IMAGE_OUTPUTS and fmt != "hls" and None not in (width, height, duration_ms):
+            unprobed = (path, sniffed, node_id)
+        elif fmt not in IMAGE_OUTPUTS and fmt != "hls":
             info = read_info(path, demuxer_for(sniffed, node_id), settings=self.settings, node_id=node_id)
             size = info.display_size
             if size is not None and width is None:
@@ -213,6 +229,6 @@ class VideoState:
         produced = Produced(path=path, format=fmt, width=width, height=height, duration_ms=duration_ms,
                             sidecars=list(sidecars))
         self.produced = produced
-        self.path, self.sniffed, self.info = path, sniffed, info
+        self.path, self.sniffed, self.info, self._unprobed = path, sniffed, info, unprobed
         self.window = Window()
         return produced
