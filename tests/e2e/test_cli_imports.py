@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from mediaflow.samples import photo
+from mediaflow.samples import photo, video
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,8 @@ HEAVY_OWN = ("mediaflow.api", "mediaflow.client.core", "mediaflow.cloud", "media
              "mediaflow.workers.video", "mediaflow.workers.document")
 
 
-def _imports(workflow: Path, source: Path, tmp_path: Path) -> set[str]:
+def _imports(workflow: Path, source: Path, tmp_path: Path, worker_module: str = "mediaflow.workers.image_state"
+             ) -> set[str]:
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"), "MEDIAFLOW_WORKERS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mediaflow.cli", "run", str(workflow),
@@ -44,7 +45,7 @@ def _imports(workflow: Path, source: Path, tmp_path: Path) -> set[str]:
     names = {match.group(1) for match in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)$",
                                                      done.stderr, re.MULTILINE)}
     # (``importlib.import_module`` imports are not reported, the modules they import with ``import`` are)
-    assert "pyvips" in names and "mediaflow.workers.image_state" in names, "the report covers the workers"
+    assert worker_module in names, "the report covers the workers"
     return names
 
 
@@ -68,3 +69,14 @@ def test_an_image_run_imports_no_heavy_module(tmp_path: Path) -> None:
     own = sorted(name for name in names if name.startswith(HEAVY_OWN))
     assert not heavy, f"mediaflow run imported {heavy}"
     assert not own, f"mediaflow run imported {own}"
+
+
+def test_a_video_run_never_loads_libvips(tmp_path: Path) -> None:
+    source = video(tmp_path / "clip.mp4", 1.0, size="320x240")
+    workflow = tmp_path / "small.json"
+    workflow.write_text(json.dumps({"name": "small", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "web", "kind": "transcode", "config": {"outputFormat": "mp4", "preset": "240p"}}],
+        "edges": [{"source": "upload", "target": "web"}]}))
+    names = _imports(workflow, source, tmp_path, worker_module="mediaflow.workers.video_state")
+    assert not {"pyvips", "_libvips", "mediaflow.workers.image", "simplejpeg", "numpy"} & names

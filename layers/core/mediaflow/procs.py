@@ -64,12 +64,13 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
     return thread
 
 
-# What every worker imports, loaded once by the fork server so that a worker starts as a bare fork (the CLI
-# module that multiprocessing runs again in each child imports nothing heavy). A module that cannot be
-# imported here (a Lambda image without libvips) is skipped by the server and imported by the task needing it.
+# What every worker imports whatever its runtime, loaded before workers fork so that a worker starts as a bare
+# fork (the CLI module that multiprocessing runs again in each child imports nothing heavy); a runtime's own
+# worker module comes with the runtime (a video run never loads libvips). A module that cannot be imported here
+# (a Lambda image without libvips) is skipped and imported by the task needing it.
 WORKER_PRELOAD = ("mediaflow.embedded.workerpool", "mediaflow.adapters.embedded.sqlite",
                   "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
-                  "mediaflow.adapters.embedded.vision", "mediaflow.workers.image")
+                  "mediaflow.adapters.embedded.vision")
 
 
 def load_modules(names: Iterable[str]) -> None:
@@ -84,8 +85,9 @@ def load_modules(names: Iterable[str]) -> None:
 
 
 def start_fork_server() -> None:
-    """Start the fork server now (it loads ``WORKER_PRELOAD`` while the caller goes on); a no-op once it runs
-    or where there is none. The first worker then forks from a server that has imported everything."""
+    """Start the fork server now (it loads ``WORKER_PRELOAD``, the libvips worker, which most tasks run on, and
+    the runtimes' bindings while the caller goes on); a no-op once it runs or where there is none. The first
+    worker then forks from a server that has imported everything."""
     import multiprocessing
     from multiprocessing import forkserver
 
@@ -94,5 +96,6 @@ def start_fork_server() -> None:
     from mediaflow.catalog import RUNTIMES
 
     bindings = [module for profile in RUNTIMES.values() for module in profile.preload]
-    forkserver.set_forkserver_preload([*WORKER_PRELOAD, *bindings])  # (an import that fails is skipped)
+    forkserver.set_forkserver_preload([*WORKER_PRELOAD, RUNTIMES["vips"].worker_module, *bindings])  # (an
+    # import that fails is skipped)
     forkserver.ensure_running()
