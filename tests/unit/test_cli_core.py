@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from mediaflow.catalog import catalog
-from mediaflow.cli import catalog_markdown, main
+from mediaflow.cli import catalog_markdown, expected_worker_modules, main
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +72,22 @@ def test_the_command_skips_pydantic_plugin_lookup_unless_told(monkeypatch: pytes
     assert main(["nodes", "--json"]) == 0
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""
     capsys.readouterr()
+
+
+def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path: Path) -> None:
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps({"nodes": [{"id": "upload", "kind": "upload"},
+                                            {"id": "small", "kind": "resize", "config": {"width": 9}}]}))
+    clips = tmp_path / "clips.json"
+    clips.write_text(json.dumps({"nodes": [{"id": "web", "kind": "transcode", "config": {}}]}))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(5):
+        (folder / f"{n}.jpg").write_bytes(b"x")
+    assert expected_worker_modules([str(images), str(folder / "0.jpg")]) == ("mediaflow.workers.image",)
+    assert expected_worker_modules([str(images), str(folder), "--out", "o"]) == ("mediaflow.workers.image",
+                                                                                  "simplejpeg")
+    assert expected_worker_modules([str(clips), str(folder)]) == ("mediaflow.workers.video",)
+    for arguments in ([], [str(images)], ["--out", "o", str(images), str(folder)], ["stored-id", str(folder)],
+                      [str(tmp_path / "in" / "0.jpg"), str(folder)]):
+        assert expected_worker_modules(arguments) == ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -80,6 +80,18 @@ RUNTIMES: dict[str, RuntimeProfile] = {
                             resource="${LightFunctionArn}",
                             memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False),
 }
+
+
+BINDINGS_FROM_TASKS = 3
+"""More tasks than this for one command or process, and the runtimes' ``preload`` bindings pay for their import."""
+
+
+def worker_modules(runtimes: Iterable[str], *, bindings: bool = False) -> tuple[str, ...]:
+    """What workers of ``runtimes`` load before their first task: each runtime's worker module, and with
+    ``bindings`` its ``preload``."""
+    profiles = [RUNTIMES[name] for name in sorted(set(runtimes)) if name in RUNTIMES]
+    return tuple(dict.fromkeys(module for profile in profiles
+                               for module in (profile.worker_module, *(profile.preload if bindings else ()))))
 
 
 def runtime_label(runtime: str) -> str:

@@ -205,8 +205,45 @@ def _skip_pydantic_plugin_lookup() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
+def _start_worker_zygote() -> None:
+    """``mediaflow run`` as a whole process: fork the zygote of its workers once the modules both import are
+    loaded, before the command's own (``embedded.early``)."""
+    from mediaflow.embedded import early
+    from mediaflow.settings import get_settings
+
+    early.start(get_settings().workers, lambda: expected_worker_modules(sys.argv[2:]))
+
+
+def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
+    """The worker modules ``mediaflow run ARGUMENTS`` will ask for, read ahead of the command's own parse (by
+    its zygote, on the core the command leaves idle): the runtimes of the node kinds a workflow file names,
+    with their bindings for more than a few files. Only ``run WORKFLOW INPUT...`` in that order is read; any
+    other shape gives nothing, and the pool then asks for what the compiled workflow needs."""
+    import itertools
+    from pathlib import Path
+
+    from mediaflow.catalog import BINDINGS_FROM_TASKS, get_spec, worker_modules
+    from mediaflow.console import expand_inputs
+
+    positional = list(itertools.takewhile(lambda argument: not argument.startswith("-"), arguments))
+    if len(positional) < 2:
+        return ()
+    try:
+        document = json.loads(Path(positional[0]).read_text(encoding="utf-8"))
+        nodes = document.get("nodes") if isinstance(document, dict) else None
+        kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
+        inputs = expand_inputs(positional[1:])
+    except (OSError, ValueError):
+        return ()
+    specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
+    return worker_modules({spec.runtime for spec in specs if spec is not None and spec.role == "task"},
+                          bindings=len(inputs) > BINDINGS_FROM_TASKS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _skip_pydantic_plugin_lookup()
+    if argv is None and sys.argv[1:2] == ["run"]:
+        _start_worker_zygote()
     parser = build_parser()
     args = parser.parse_args(argv)
     from mediaflow.errors import MediaflowError

@@ -48,9 +48,6 @@ def results_table(results: list[FileResult], title: str) -> Any:
     return table
 
 
-BINDINGS_FROM_FILES = 3
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs)
     missing = [str(p) for p in inputs if not p.is_file()]
@@ -63,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             for issue in report.errors:
                 console.print(f"[red]error[/] {escape(str(issue))}")
             return 1
+        from mediaflow.catalog import BINDINGS_FROM_TASKS
         from mediaflow.compiler import compile_definition
 
         compiled = compile_definition(report)
@@ -74,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # for a folder the runtimes' native bindings, whose import only pays off over several files each.
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
                                          runtimes={task.runtime for task in compiled.tasks},
-                                         bindings=len(inputs) > BINDINGS_FROM_FILES)
+                                         bindings=len(inputs) > BINDINGS_FROM_TASKS)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)

@@ -193,12 +193,9 @@ class EmbeddedRuntime:
         ``runtimes`` loaded in them where they fork from this process, and with ``bindings`` their native
         bindings too (the catalog's ``preload``: worth it when many tasks are coming)."""
         if self._own_invoker is not None and count > 0:
-            from mediaflow.catalog import RUNTIMES
+            from mediaflow.catalog import worker_modules
 
-            profiles = [RUNTIMES[name] for name in sorted(runtimes) if name in RUNTIMES]
-            modules = tuple(dict.fromkeys(module for profile in profiles for module in (
-                profile.worker_module, *(profile.preload if bindings else ()))))
-            self._own_invoker.prestart(count, modules)
+            self._own_invoker.prestart(count, worker_modules(runtimes, bindings=bindings))
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""

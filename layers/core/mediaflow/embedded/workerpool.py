@@ -210,6 +210,7 @@ class WorkerPool:
         self._busy: dict[int, _Worker] = {}
         self._all: set[int] = set()
         self._started = 0
+        self._pending = 0  # started ahead of their first tasks and not in the pool yet: waited for, not doubled
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._all_idle = threading.Condition(self._lock)
@@ -231,8 +232,8 @@ class WorkerPool:
         """Start up to ``count`` workers ahead of their first tasks, for a caller that knows tasks are coming
         (a ``mediaflow run`` of N files). A process that runs no other thread yet forks them here and now
         (``_fork_now``, with ``modules`` loaded first); otherwise they boot in the background from the fork
-        server."""
-        if self._fork_now(count, modules):
+        server. A ``mediaflow run`` whose zygote is up gets them from it (``embedded.early``)."""
+        if self._adopt_early(count, modules) or self._fork_now(count, modules):
             return
 
         def start() -> None:
@@ -253,6 +254,41 @@ class WorkerPool:
                     self._stop_idle()
 
         threading.Thread(target=start, name="mediaflow-pool-start", daemon=True).start()
+
+    def _adopt_early(self, count: int, modules: tuple[str, ...]) -> bool:
+        """Have the zygote this command started before its heavy imports fork ``count`` workers with ``modules``
+        loaded, and take them into the pool as they come (a thread waits for them, the caller goes on)."""
+        from mediaflow.embedded import early
+
+        zygote = early.take()
+        if zygote is None:
+            return False
+        with self._lock:
+            count = min(count, self.size - self._started)
+            if self._closing.is_set() or count < 1:
+                zygote.close()
+                return count < 1
+            self._started += count
+            self._pending += count
+        if not zygote.spawn(count, self.init_args, modules):
+            with self._lock:
+                self._started -= count
+                self._pending -= count
+            return False
+
+        def adopt() -> None:
+            workers = zygote.workers()
+            with self._lock:
+                self._started -= count - len(workers)
+                self._pending -= count
+                self._all.update(process.pid for process, _ in workers)
+            for process, pipe in workers:
+                self._idle.put(_Worker(process, pipe))
+            if self._closing.is_set():
+                self._stop_idle()
+
+        threading.Thread(target=adopt, name="mediaflow-pool-adopt", daemon=True).start()
+        return True
 
     def _fork_now(self, count: int, modules: tuple[str, ...] = ()) -> bool:
         """Fork ``count`` workers straight from this process, which has imported what they run: no fork server
@@ -366,7 +402,7 @@ class WorkerPool:
                 self._discard(worker)
                 continue
             with self._lock:
-                can_start = self._started < self.size
+                can_start = self._started < self.size and self._pending == 0
                 if can_start:
                     self._started += 1
             if can_start:

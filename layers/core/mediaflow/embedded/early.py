@@ -1,0 +1,166 @@
+"""Workers forked from a zygote that `mediaflow run` starts before its own heavy imports.
+
+A command's start is mostly imports: about 100 ms that the command and its workers share (pydantic, the
+settings, media and task models), about 20 ms that only the command needs (the validator, the compiler, the
+state machine interpreter) and, for a folder of JPEGs, about 45 ms that only the workers need (the libvips
+worker, the JPEG binding with numpy). Forked from the command once it has imported everything, the workers
+wait for all of it on one core while the other idles. So the command forks a zygote as soon as the shared
+part is imported: the zygote loads what every worker loads while the command goes on, and when the command
+knows its runtimes (``WorkerPool.prestart``) loads theirs and forks the workers, while the command records
+its first runs. The workers are the zygote's children; the command's pool holds each by its pipe and a pidfd.
+
+Lifetimes are those of any worker: a worker leads its own process group, dies with the zygote (parent-death
+signal) and watches the command's pid; the zygote dies with the command (parent-death signal) and reaps its
+workers. Where the zygote cannot help (no fork or pidfd, a command already running threads, a zygote that
+failed), the pool forks or spawns its workers as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection, Pipe
+from typing import Any
+
+from mediaflow.embedded.workerpool import _native_threads, _worker_main
+from mediaflow.procs import WORKER_PRELOAD, die_with_parent, load_modules
+
+
+class AdoptedProcess:
+    """A worker the zygote forked: not this process's child, so it is watched through a pidfd (readable once
+    the process has exited) rather than waited for."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._pidfd: int | None = os.pidfd_open(pid)
+
+    def is_alive(self) -> bool:
+        return not self.join(0)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the process to end; True once it has (its pidfd then closed)."""
+        if self._pidfd is None:
+            return True
+        readable, _, _ = select.select([self._pidfd], [], [], timeout)
+        if readable:
+            os.close(self._pidfd)
+            self._pidfd = None
+        return bool(readable)
+
+
+class Zygote:
+    """The command's side of the zygote: its control pipe and one pipe per worker it may fork."""
+
+    def __init__(self, pid: int, control: Connection, pipes: list[Connection]) -> None:
+        self.pid = pid
+        self.control = control
+        self.pipes = pipes
+
+    def spawn(self, count: int, init_args: tuple[Any, ...], modules: tuple[str, ...]) -> bool:
+        """Ask for ``count`` workers with ``modules`` loaded; False when the zygote is gone."""
+        try:
+            self.control.send(("spawn", min(count, len(self.pipes)), init_args, modules))
+        except OSError:
+            self.close()
+            return False
+        return True
+
+    def workers(self) -> list[tuple[AdoptedProcess, Connection]]:
+        """The workers asked for (blocks until they are forked); none when the zygote failed."""
+        try:
+            pids: list[int] = self.control.recv()
+        except (EOFError, OSError):
+            pids = []
+        adopted: list[tuple[AdoptedProcess, Connection]] = []
+        for pid, pipe in zip(pids, self.pipes, strict=False):
+            try:
+                adopted.append((AdoptedProcess(pid), pipe))
+            except OSError:  # already gone: its pipe says so to nobody
+                pipe.close()
+        for pipe in self.pipes[len(pids):]:
+            pipe.close()
+        self.control.close()
+        return adopted
+
+    def close(self) -> None:
+        """Not needed after all: the zygote exits (it sees the control pipe close)."""
+        for connection in (self.control, *self.pipes):
+            connection.close()
+
+
+_STARTED: list[Zygote] = []
+
+
+def start(capacity: int, expected: Callable[[], Iterable[str]] | None = None) -> None:
+    """Fork the zygote, able to fork up to ``capacity`` workers; a no-op unless this process may fork safely
+    (a single thread) and watch processes it did not fork (pidfd). ``expected``, called in the zygote, names
+    modules the workers will probably ask for, loaded while the command goes on (a guess: what it misses loads
+    when the pool asks)."""
+    if (capacity < 1 or _STARTED or not hasattr(os, "fork") or not hasattr(os, "pidfd_open")
+            or threading.active_count() != 1 or _native_threads() != 1):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    ends = [Pipe(duplex=True) for _ in range(capacity)]
+    control, zygote_control = Pipe(duplex=True)
+    owner = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        for ours, _ in ends:
+            ours.close()
+        _zygote_main(zygote_control, [theirs for _, theirs in ends], owner, expected)
+    zygote_control.close()
+    for _, theirs in ends:
+        theirs.close()
+    _STARTED.append(Zygote(pid, control, [ours for ours, _ in ends]))
+
+
+def take() -> Zygote | None:
+    """The zygote this process started, once (the first pool to start workers takes it)."""
+    return _STARTED.pop() if _STARTED else None
+
+
+def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
+                 expected: Callable[[], Iterable[str]] | None) -> None:
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides
+        die_with_parent()
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS thread pool in a process that forks
+        load_modules(WORKER_PRELOAD)
+        if expected is not None:
+            with contextlib.suppress(Exception):
+                load_modules(expected())
+        request = control.recv()
+        _, count, init_args, modules = request
+        load_modules(modules)
+        pids: list[int] = []
+        if _native_threads() == 1:  # a library that started a thread would make forking unsafe
+            for index in range(count):
+                child = os.fork()
+                if child == 0:
+                    control.close()
+                    for other in pipes[:index] + pipes[index + 1:]:
+                        other.close()
+                    _worker_main(pipes[index], owner_pid, init_args)
+                pids.append(child)
+        for pipe in pipes:
+            pipe.close()
+        control.send(pids)
+        control.close()
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                os.wait()
+    except BaseException:  # the command falls back to its own workers when this one gives none
+        pass
+    finally:
+        os._exit(0)

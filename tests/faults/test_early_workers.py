@@ -1,0 +1,85 @@
+"""The workers of a `mediaflow run` process come from its zygote (``mediaflow.embedded.early``): forked before
+the command's own imports, they are the zygote's children, not the command's. Checked from the outside, on
+the real command: who forked whom, a worker killed mid-task (the command sees it go through its pidfd and runs
+the task again), and nothing left once the command ends or is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.faults.conftest import SLOW_FIRST_TASK, cli_env, descendants, wait_for, wait_gone
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+
+def _start(tmp_path: Path, data_dir: Path, big: bytes, files: int) -> tuple[subprocess.Popen[str], Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(files):  # distinct bytes per file (a JPEG comment), so each is a run of its own
+        (folder / f"b{n}.jpg").write_bytes(big[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + big[2:])
+    workflow = tmp_path / "slow.json"
+    workflow.write_text(json.dumps(SLOW_FIRST_TASK))
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(folder), "--out",
+               str(tmp_path / "out"), "--json", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    return process, folder
+
+
+def _busy_workers(process: subprocess.Popen[str]) -> list[psutil.Process]:
+    """The command's workers, once both exist and one runs a task (found as its zygote's children)."""
+    found: list[psutil.Process] = []
+
+    def ready() -> bool:
+        nonlocal found
+        zygotes = psutil.Process(process.pid).children()
+        found = [worker for zygote in zygotes for worker in zygote.children()]
+        return len(found) == 2 and any(worker.cpu_percent(0.05) > 0 for worker in found)
+
+    wait_for(ready, 120, "two workers, one of them busy")
+    return found
+
+
+def test_the_workers_are_the_zygotes_children_and_end_with_the_command(tmp_path: Path, data_dir: Path,
+                                                                      big: bytes) -> None:
+    process, _ = _start(tmp_path, data_dir, big, files=2)
+    workers = _busy_workers(process)
+    (zygote,) = psutil.Process(process.pid).children()
+    assert {worker.ppid() for worker in workers} == {zygote.pid}
+    assert {os.getpgid(worker.pid) for worker in workers} == {worker.pid for worker in workers}, \
+        "each worker leads its own process group"
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-2000:]
+    assert json.loads(out)["completed"] == 2
+    assert wait_gone([zygote.pid, *(worker.pid for worker in workers)], timeout=30) == []
+
+
+def test_a_worker_killed_mid_task_is_replaced_and_its_task_runs_again(tmp_path: Path, data_dir: Path,
+                                                                      big: bytes) -> None:
+    process, _ = _start(tmp_path, data_dir, big, files=2)
+    workers = _busy_workers(process)
+    busy = max(workers, key=lambda worker: worker.cpu_percent(0.1))
+    busy.send_signal(signal.SIGKILL)
+    out, err = process.communicate(timeout=600)
+    report = json.loads(out)
+    assert process.returncode == 0, err[-2000:]
+    assert (report["completed"], report["failed"]) == (2, 0)
+    assert "running it again" in err  # the pool saw the worker go (its pidfd) and ran the task on another
+
+
+def test_killing_the_command_leaves_no_zygote_and_no_worker(tmp_path: Path, data_dir: Path, big: bytes) -> None:
+    process, _ = _start(tmp_path, data_dir, big, files=4)
+    _busy_workers(process)
+    family = descendants(process.pid)
+    assert len(family) == 3  # the zygote and its two workers
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert wait_gone(family, timeout=30) == []
