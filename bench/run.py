@@ -769,7 +769,7 @@ def figure_video(profile: Profile, media: MediaCache) -> list[Figure]:
     """20 s 1080p H.264 -> 720p H.264 through `mediaflow run` against the same ffmpeg command (bench/speed.py)."""
     import speed
 
-    result = speed.measure_video(rounds=3 if profile is FULL else 1, log=log)
+    result = speed.measure_video(rounds=5 if profile is FULL else 1, log=log)
     medians = result["median_wall_s"]
     return [Figure("video_720p_vs_ffmpeg", medians["ffmpeg"] / medians["mediaflow_run"], 0.95, ">=", "x",
                    "20 s 1080p30 H.264 -> 720p H.264/AAC: plain ffmpeg wall (the command mediaflow ran, by hand) / "
