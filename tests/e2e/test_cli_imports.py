@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Top-level packages a local image run has no use for (each costs tens to hundreds of milliseconds).
 HEAVY = {"rembg", "numba", "onnxruntime", "scipy", "skimage", "cv2", "torch", "boto3", "botocore", "s3transfer",
          "aws_lambda_powertools", "moto", "httpx", "httpcore", "uvicorn", "starlette", "mcp", "anyio",
-         "nudenet", "pypdfium2", "img2pdf", "ffmpeg", "numpy", "PIL", "standardwebhooks", "jsonschema"}
+         "nudenet", "pypdfium2", "img2pdf", "ffmpeg", "PIL", "standardwebhooks", "jsonschema"}
+# (numpy comes with the JPEG binding, which every JPEG shrink-on-load uses; a video run must not load it)
 # mediaflow's own modules that only the API, the client, the AWS side or other node runtimes need.
 HEAVY_OWN = ("mediaflow.api", "mediaflow.client.core", "mediaflow.cloud", "mediaflow.adapters.aws",
              "mediaflow.mcp_server", "mediaflow.api_server", "mediaflow.webhooks", "mediaflow.workers.cutout",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import time
@@ -187,6 +188,30 @@ def test_an_op_after_a_transcode_gets_its_output_probed(env: TaskEnvironment, me
     probes = [argv for argv in calls if Path(argv[0]).name.startswith("ffprobe")]
     assert len(probes) == 2, "the poster frame reads the transcoded file's probe"
     assert (result.media.media_type, result.media.width, result.media.height) == ("image", 426, 240)
+
+
+def test_a_probe_made_ahead_answers_the_same_file_only(media: MediaFactory, tmp_path: Path,
+                                                      calls: list[list[str]],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ffmpeg_tools, "_PROBED_AHEAD", {})
+    settings = make_env(tmp_path).settings
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(media.clip(2.0).read_bytes())
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_bytes(b"plain text, not a video")
+    ffmpeg_tools.probe_ahead([clip, not_video], settings=settings)
+    assert len(calls) == 1, "the text file is left to its Task (it is sniffed, never probed)"
+    linked = tmp_path / "linked.mp4"
+    os.link(clip, linked)  # the stored input is a hard link of the user's file: the same file
+    ahead = read_info(linked, "mov", settings=settings)
+    assert len(calls) == 1 and ahead == read_info(clip, "mov", settings=settings) and len(calls) == 1
+    assert ahead.duration_ms == pytest.approx(2000, abs=100)
+    status = clip.stat()
+    os.utime(clip, ns=(status.st_atime_ns, status.st_mtime_ns + 1))  # touched: another version of the file
+    read_info(clip, "mov", settings=settings)
+    assert len(calls) == 2
+    with pytest.raises(MediaDecodeError):
+        read_info(not_video, "mov", settings=settings)  # its Task reports it, by name
 
 
 def test_mp4_duration_matches_ffprobe_and_refuses_what_is_not_a_whole_mp4(media: MediaFactory,

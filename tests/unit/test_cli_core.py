@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from mediaflow.catalog import catalog
-from mediaflow.cli import catalog_markdown, expected_worker_modules, main
+from mediaflow.cli import catalog_markdown, expected_run, expected_worker_modules, main
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,10 +84,12 @@ def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path:
     folder.mkdir()
     for n in range(5):
         (folder / f"{n}.jpg").write_bytes(b"x")
-    assert expected_worker_modules([str(images), str(folder / "0.jpg")]) == ("mediaflow.workers.image",)
-    assert expected_worker_modules([str(images), str(folder), "--out", "o"]) == ("mediaflow.workers.image",
-                                                                                  "simplejpeg")
+    with_binding = ("mediaflow.workers.image", "simplejpeg")
+    assert expected_worker_modules([str(images), str(folder / "0.jpg")]) == with_binding
+    assert expected_worker_modules([str(images), str(folder), "--out", "o"]) == with_binding
     assert expected_worker_modules([str(clips), str(folder)]) == ("mediaflow.workers.video",)
     for arguments in ([], [str(images)], ["--out", "o", str(images), str(folder)], ["stored-id", str(folder)],
                       [str(tmp_path / "in" / "0.jpg"), str(folder)]):
         assert expected_worker_modules(arguments) == ()
+    runtimes, inputs = expected_run([str(clips), str(folder), str(tmp_path / "missing.mp4")])
+    assert runtimes == {"ffmpeg"} and [path.name for path in inputs] == [f"{n}.jpg" for n in range(5)]

@@ -54,6 +54,9 @@ class RuntimeProfile:
     """Native bindings worth loading in a process that runs many of this runtime's tasks (a folder run, the
     fork server, a Lambda container), where their import costs less than they save; workers that fork from
     a process that loaded them come with them loaded."""
+    ahead: str | None = None
+    """``module:function(paths, *, settings)`` that does some of this runtime's work on a run's input files
+    before its Tasks ask, in a process its workers fork from later (`mediaflow run`'s zygote)."""
 
     @property
     def worker_module(self) -> str:
@@ -72,7 +75,8 @@ RUNTIMES: dict[str, RuntimeProfile] = {
                            preload=("simplejpeg",)),
     "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
                              resource="${FfmpegFunctionArn}",
-                             memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True),
+                             memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True,
+                             ahead="mediaflow.workers.ffmpeg_tools:probe_ahead"),
     "rembg": RuntimeProfile(worker="mediaflow.workers.cutout:run_chain", label="rembg",
                             resource="${RembgFunctionArn}",
                             memory_mb=3008, seconds_per_task=4.0, timeout_seconds=300, long_running=False),

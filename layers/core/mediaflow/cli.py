@@ -211,33 +211,59 @@ def _start_worker_zygote() -> None:
     from mediaflow.embedded import early
     from mediaflow.settings import get_settings
 
-    early.start(get_settings().workers, lambda: expected_worker_modules(sys.argv[2:]))
+    capacity = get_settings().workers
+    early.start(capacity, lambda: _ahead_of_workers(sys.argv[2:], capacity))
 
 
-def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
-    """The worker modules ``mediaflow run ARGUMENTS`` will ask for, read ahead of the command's own parse (by
-    its zygote, on the core the command leaves idle): the runtimes of the node kinds a workflow file names,
-    with their bindings for more than a few files. Only ``run WORKFLOW INPUT...`` in that order is read; any
-    other shape gives nothing, and the pool then asks for what the compiled workflow needs."""
+def _ahead_of_workers(arguments: Sequence[str], capacity: int) -> None:
+    """In the zygote: load the worker modules the workflow file names, then let their runtimes work ahead on
+    the first inputs (the catalog's ``ahead``: ffprobe of a video while the command starts)."""
+    import importlib
+
+    from mediaflow.catalog import RUNTIMES
+    from mediaflow.procs import load_modules
+    from mediaflow.settings import get_settings
+
+    runtimes, inputs = expected_run(arguments)
+    load_modules(expected_worker_modules(arguments))
+    for runtime in sorted(runtimes):
+        target = RUNTIMES[runtime].ahead
+        if target:
+            module, _, function = target.partition(":")
+            getattr(importlib.import_module(module), function)(inputs[:capacity], settings=get_settings())
+
+
+def expected_run(arguments: Sequence[str]) -> tuple[set[str], list[Path]]:
+    """The runtimes and input files of ``mediaflow run ARGUMENTS``, read ahead of the command's own parse (by
+    its zygote, on the core the command leaves idle) from a workflow file's node kinds. Only
+    ``run WORKFLOW INPUT...`` in that order is read; any other shape gives nothing, and the pool then asks for
+    what the compiled workflow needs."""
     import itertools
-    from pathlib import Path
 
-    from mediaflow.catalog import BINDINGS_FROM_TASKS, get_spec, worker_modules
+    from mediaflow.catalog import get_spec
     from mediaflow.console import expand_inputs
 
     positional = list(itertools.takewhile(lambda argument: not argument.startswith("-"), arguments))
     if len(positional) < 2:
-        return ()
+        return set(), []
     try:
         document = json.loads(Path(positional[0]).read_text(encoding="utf-8"))
         nodes = document.get("nodes") if isinstance(document, dict) else None
         kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
-        inputs = expand_inputs(positional[1:])
+        inputs = [path for path in expand_inputs(positional[1:]) if path.is_file()]
     except (OSError, ValueError):
-        return ()
+        return set(), []
     specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
-    return worker_modules({spec.runtime for spec in specs if spec is not None and spec.role == "task"},
-                          bindings=len(inputs) > BINDINGS_FROM_TASKS)
+    return {spec.runtime for spec in specs if spec is not None and spec.role == "task"}, inputs
+
+
+def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
+    """The worker modules ``mediaflow run ARGUMENTS`` will ask for (``expected_run``): its runtimes' workers
+    with their bindings (loaded by the zygote on the core the command leaves idle, they cost no wall time)."""
+    from mediaflow.catalog import worker_modules
+
+    runtimes, _ = expected_run(arguments)
+    return worker_modules(runtimes, bindings=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
@@ -96,11 +96,11 @@ class Zygote:
 _STARTED: list[Zygote] = []
 
 
-def start(capacity: int, expected: Callable[[], Iterable[str]] | None = None) -> None:
+def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
     """Fork the zygote, able to fork up to ``capacity`` workers; a no-op unless this process may fork safely
-    (a single thread) and watch processes it did not fork (pidfd). ``expected``, called in the zygote, names
-    modules the workers will probably ask for, loaded while the command goes on (a guess: what it misses loads
-    when the pool asks)."""
+    (a single thread) and watch processes it did not fork (pidfd). ``prepare`` runs in the zygote while the
+    command goes on: it loads what the workers will probably ask for (a guess: what it misses loads when the
+    pool asks) and may do work ahead for them."""
     if (capacity < 1 or _STARTED or not hasattr(os, "fork") or not hasattr(os, "pidfd_open")
             or threading.active_count() != 1 or _native_threads() != 1):
         return
@@ -118,7 +118,7 @@ def start(capacity: int, expected: Callable[[], Iterable[str]] | None = None) ->
         control.close()
         for ours, _ in ends:
             ours.close()
-        _zygote_main(zygote_control, [theirs for _, theirs in ends], owner, expected)
+        _zygote_main(zygote_control, [theirs for _, theirs in ends], owner, prepare)
     zygote_control.close()
     for _, theirs in ends:
         theirs.close()
@@ -131,15 +131,15 @@ def take() -> Zygote | None:
 
 
 def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
-                 expected: Callable[[], Iterable[str]] | None) -> None:
+                 prepare: Callable[[], None] | None) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides
         die_with_parent()
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS thread pool in a process that forks
         load_modules(WORKER_PRELOAD)
-        if expected is not None:
+        if prepare is not None:
             with contextlib.suppress(Exception):
-                load_modules(expected())
+                prepare()
         request = control.recv()
         _, count, init_args, modules = request
         load_modules(modules)

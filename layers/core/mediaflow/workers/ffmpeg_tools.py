@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -299,9 +300,37 @@ def parse_probe(data: dict[str, Any], size: int) -> MediaInfo:
                      bit_rate=_integer(fmt.get("bit_rate")), size=size, streams=tuple(streams))
 
 
+_PROBED_AHEAD: dict[tuple[int, int, int, int, str | None, str], MediaInfo] = {}
+"""Probes made before their Tasks asked (``probe_ahead``), by the file's identity, demuxer and ffprobe."""
+
+
+def _probe_key(path: Path, demuxer: str | None, settings: Settings) -> tuple[int, int, int, int, str | None, str]:
+    status = path.stat()
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, settings.ffprobe_path
+
+
+def probe_ahead(paths: Iterable[Path], *, settings: Settings) -> None:
+    """Probe audio/video ``paths`` before any Task asks: `mediaflow run`'s zygote does, on the core the command
+    leaves idle during its start, and the workers it forks then answer ``read_info`` of the same file (same
+    device, inode, size and modification time, as the stored input's hard link is) with the same demuxer from
+    memory instead of starting ffprobe. A file that is not audio or video, or that ffprobe cannot read, is
+    left to its Task, which reports it."""
+    for path in paths:
+        try:
+            demuxer = demuxer_for(sniff_file(path))
+            _PROBED_AHEAD[_probe_key(path, demuxer, settings)] = read_info(path, demuxer, settings=settings)
+        except (MediaflowError, OSError):
+            continue
+
+
 def read_info(path: Path, demuxer: str | None, *, settings: Settings, node_id: str | None = None,
               timeout: float = PROBE_TIMEOUT_SECONDS) -> MediaInfo:
     """ffprobe the header of ``path`` with the pinned demuxer; :class:`MediaDecodeError` when it cannot."""
+    if _PROBED_AHEAD:
+        with contextlib.suppress(OSError):
+            ahead = _PROBED_AHEAD.get(_probe_key(path, demuxer, settings))
+            if ahead is not None:
+                return ahead
     argv = [settings.ffprobe_path, "-hide_banner", "-v", "error", "-protocol_whitelist", PROTOCOLS]
     if demuxer:
         argv += ["-f", demuxer, "-format_whitelist", demuxer]

@@ -6,10 +6,12 @@ at 3000 px and the reduce that follows reads 6 MP. libjpeg-turbo's scaled IDCT a
 it do less work. Measured on 24 MP camera JPEGs -> 1600 px: about 20 % less CPU per image than
 libvips' 1/2 decode, with the same reduce kernel (bench/README.md, "Shrink-on-load").
 
-The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel), once a process
-that decodes many JPEGs has loaded it (importing it brings numpy: 35-40 ms, more than a single image
-gains): ``mediaflow run`` of a folder loads it before its workers fork, ``serve``'s fork server and each
-vips Lambda container once (the runtime's ``preload`` in the catalog); a one-file run does not. Only
+The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel) wherever it is
+installed, so a file decodes the same way in every runtime and whatever else a process did before (the same
+output bytes from a one-file run, a folder and a Lambda). Importing it brings numpy (35-40 ms), so it is
+loaded before the tasks where that is free or pays: by the zygote of ``mediaflow run``, on the core the
+command leaves idle during its start, by ``serve``'s fork server and once per vips Lambda container (the
+runtime's ``preload`` in the catalog); elsewhere the first decode imports it. Only
 baseline (single-scan) YCbCr, RGB and greyscale files take this path, and only when it saves work (a
 progressive file's cost grows with its scan count, which libvips' loader keeps judging as before);
 anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import mmap
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,14 +57,15 @@ def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int | 
 
 def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
     """The pixels of ``path`` at the smallest M/8 scale covering ``target``, as a libvips image with the
-    header's metadata; None when the binding is not loaded, this path does not apply or libjpeg-turbo
+    header's metadata; None when the binding is not installed, this path does not apply or libjpeg-turbo
     refuses the file."""
-    simplejpeg = sys.modules.get("simplejpeg")
-    if simplejpeg is None or not available() or int_field(header_image, "jpeg-multiscan", 0) != 0:
+    if not available() or int_field(header_image, "jpeg-multiscan", 0) != 0:
         return None
     eighths = covering_eighths((header_image.width, header_image.height), target)
     if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
         return None
+    import simplejpeg
+
     try:
         # Mapped, not read: the file's pages are shared with the page cache instead of copied onto the heap.
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
