@@ -231,3 +231,25 @@ def test_process_pool_runs_light_ops(settings: Settings, adapters: EmbeddedAdapt
     assert run["error"]["error"] == "InvalidDefinition"
     assert adapters.bus.events[0].detail_type == "workflow.failed"
     assert not list((settings.data_dir / "tmp").rglob("task-*"))
+
+
+def test_a_task_the_draining_pool_refuses_leaves_the_run_to_resume(runtime_with: Any,
+                                                                   adapters: EmbeddedAdapters) -> None:
+    """A drain stops the pool before every run has reached a state boundary: a Task refused then (the pool's
+    PoolDraining, or a worker killed past the grace period) must not end its run as failed, which no resume
+    could complete; the run stays unfinished and the next process resumes it."""
+    from mediaflow.embedded.workerpool import PoolDraining
+
+    asl = {"StartAt": "store", "States": {"store": light_task("store", "storage", {})}}
+    holder: dict[str, EmbeddedRuntime] = {}
+
+    def refusing(resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
+        holder["runtime"]._suspending.set()  # the drain began while this run waited for a worker
+        raise PoolDraining("the runtime is stopping and takes no more tasks")
+
+    runtime = runtime_with(refusing)
+    holder["runtime"] = runtime
+    result = runtime.start(asl, run_input(adapters), "r1")
+    assert result.status == "FAILED"  # the execution saw the refusal...
+    assert adapters.runs.get_run("t1", "r1")["status"] in ("pending", "running")  # ...the run is not ended
+    assert not [event for event in adapters.bus.events if event.detail.get("runId") == "r1"]

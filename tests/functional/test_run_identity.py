@@ -74,3 +74,22 @@ def test_the_linked_input_carries_the_file_etag_and_its_bytes(photo: Path, tmp_p
         assert service.adapters.blobs.head(media.key).etag == file_etag(photo)
         assert service.adapters.blobs.local_path(media.key).read_bytes() == photo.read_bytes()
         assert service.adapters.blobs.local_path(media.key).samefile(photo)  # linked, not copied
+
+
+def test_a_run_recorded_failed_runs_again_and_completes(compiled: Compiled, tmp_path: Path) -> None:
+    """The same command again resumes a failed run (its completed Tasks answered from their checkpoints),
+    as docs/durability.md promises: the run record ends completed, not stuck at its first outcome."""
+    from mediaflow.samples import photo as sample_photo
+
+    source = sample_photo(tmp_path / "p.jpg", 64, 48)
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
+        (first,) = service.run_files(validate(WORKFLOW), [source], out, compiled=compiled)
+        assert first.status == "completed"
+        service.adapters.runs.update_run(service.tenant, first.run_id, status="failed",
+                                         error={"error": "RuntimeInterrupted", "message": "stopped"})
+        (again,) = service.run_files(validate(WORKFLOW), [source], out, compiled=compiled)
+        assert (again.run_id, again.status, again.reused) == (first.run_id, "completed", False)
+        record = service.adapters.runs.get_run(service.tenant, first.run_id)
+        assert record["status"] == "completed" and not record.get("error")
+        assert [o.path.name for o in again.outputs if o.path] == [o.path.name for o in first.outputs if o.path]

@@ -250,6 +250,9 @@ class LocalService:
             outputs = [self._output(ref, out_dir, replace=True) for ref in refs]
             return FileResult(Path(path), run_id, "completed", time.perf_counter() - started, outputs,
                               None, [], reused=True)
+        if existing is not None and existing["status"] in ("failed", "cancelled"):
+            # run again from its checkpoints (Tasks that completed are not redone), as a redrive does
+            self.adapters.runs.update_run(self.tenant, run_id, status="pending", error=None, endedAt=None)
         if existing is not None and isinstance(existing.get("input"), dict):
             execution_input = existing["input"]  # resumed: the same input gives the same Tasks (checkpoints)
             media = MediaRef.model_validate(execution_input["media"])

@@ -406,7 +406,9 @@ class EmbeddedRuntime:
             result = interpreter.execute(input, name=run_id, cancel=cancel_event)
         except Exception as exc:  # an invalid document: the run fails rather than staying "running"
             result = ExecutionResult(status="FAILED", error="States.Runtime", cause=str(exc), name=run_id)
-        if self._suspending.is_set() and result.status == "ABORTED":
+        # Stopped by a drain (aborted at a state boundary, or a Task refused or killed by the stopping pool):
+        # left to resume, never recorded as failed.
+        if self._suspending.is_set() and result.status != "SUCCEEDED":
             if self.durable is not None:  # drained: left running, resumed by the next process to start
                 self.durable.release(run_id)
             return result
