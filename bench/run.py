@@ -734,7 +734,7 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
     """A folder of 24 MP camera JPEGs -> 1600 px: mediaflow against sharp, Pillow and bare pyvips (bench/folder.py)."""
     import folder
 
-    images, rounds = (24, 3) if profile is FULL else (6, 1)
+    images, rounds = (24, 5) if profile is FULL else (6, 1)
     result = folder.measure(media, images=images, rounds=rounds, log=log)
     return [
         Figure("folder_jpeg_vs_sharp_all", folder.ratio(result, "sharp-all", "jpeg"), 1.0, ">=", "x",
