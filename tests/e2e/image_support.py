@@ -34,7 +34,8 @@ class FolderBlobs:
         return MediaRef(bucket=self.bucket, key=key, content_type=content_type, size=path.stat().st_size,
                         etag=hashlib.md5(path.read_bytes()).hexdigest(), filename=path.name)
 
-    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
+                 move: bool = False) -> MediaRef:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)

@@ -675,3 +675,32 @@ def test_100_megapixel_peak_rss_under_300_mb(tmp_path: Path, ops: list[Any], siz
     report = json.loads(probe.stdout.strip().splitlines()[-1])
     assert report["size"] == size
     assert report["peakMb"] <= 300, report
+
+
+# --------------------------------------------------------------------------------------------------
+# the output is written once
+
+def test_the_encoded_output_is_stored_without_a_second_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the embedded store the file libvips wrote in the Task's scratch folder becomes the stored object (a
+    rename, not a copy): its inode is the one the encoder created, and the input read in place is untouched."""
+    from dataclasses import replace
+
+    from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+
+    env = replace(make_env(tmp_path), blobs=FolderBlobStore(tmp_path / "store", bucket="local"))
+    source = jpeg_bytes(1200, 900)
+    media = upload(env, source, "photo.jpg")
+    encoded: list[int] = []
+    real_encode = image_worker.encode
+
+    def encode_and_note(image: Any, plan: Any, path: Path) -> None:
+        real_encode(image, plan, path)
+        encoded.append(path.stat().st_ino)
+
+    monkeypatch.setattr(image_worker, "encode", encode_and_note)
+    result = _run(env, media, ("small", "resize", {"width": 400}), ("webp", "convert", {"outputFormat": "webp"}))
+    stored = env.blobs.local_path(result.media.key)
+    assert stored is not None and stored.stat().st_ino == encoded[0]
+    assert _decode(stored.read_bytes()).width == 400
+    assert result.media.size == stored.stat().st_size
+    assert env.blobs.local_path(media.key).read_bytes() == source

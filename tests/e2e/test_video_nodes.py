@@ -180,6 +180,31 @@ def test_transcode_output_is_described_without_an_ffprobe_start(env: TaskEnviron
     assert result.outcomes[0].output["durationMs"] == reported.duration_ms
 
 
+def test_the_transcoded_file_is_stored_without_a_second_write(media: MediaFactory, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the embedded store the file ffmpeg wrote becomes the stored object (a rename, not a copy of what can
+    be gigabytes): its inode is the one ffmpeg created."""
+    from dataclasses import replace
+
+    from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+
+    env = replace(make_env(tmp_path), blobs=FolderBlobStore(tmp_path / "store", bucket="local"))
+    ref = upload_file(env, media.clip(2.0, "640x360"))
+    produced: list[int] = []
+    real_produce = video_state.VideoState.produce
+
+    def produce_and_note(self: video_state.VideoState, path: Path, *args: Any, **kwargs: Any) -> Any:
+        produced.append(path.stat().st_ino)
+        return real_produce(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(video_state.VideoState, "produce", produce_and_note)
+    result = _run(env, ref, ("web", "transcode", {"outputFormat": "mp4", "preset": "240p"}))
+    stored = env.blobs.local_path(result.media.key)
+    assert stored is not None and stored.stat().st_ino == produced[-1]
+    assert result.media.size == stored.stat().st_size
+    assert _streams(ffprobe(stored), "video")[0]["height"] == 240
+
+
 def test_an_op_after_a_transcode_gets_its_output_probed(env: TaskEnvironment, media: MediaFactory,
                                                         calls: list[list[str]]) -> None:
     ref = upload_file(env, media.clip(2.0, "640x360"))

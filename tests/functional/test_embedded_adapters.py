@@ -68,6 +68,69 @@ def test_writing_the_same_bytes_again_is_a_no_op(blobs: FolderBlobStore, tmp_pat
     assert sorted(blobs.list("t1/runs/r1/")) == ["t1/runs/r1/n1/out.jpg"]
 
 
+def test_a_moved_file_is_stored_without_writing_its_bytes_again(blobs: FolderBlobStore, tmp_path: Path) -> None:
+    scratch = tmp_path / "work" / "task-1"
+    scratch.mkdir(parents=True)
+    output = scratch / "output.jpg"
+    data = b"\xff\xd8\xff" + bytes(range(256)) * 40
+    output.write_bytes(data)
+    written = output.stat().st_ino
+    ref = blobs.put_file("t1/runs/r1/n1/output.jpg", output, "image/jpeg", move=True)
+    assert not output.exists()  # taken, not copied
+    stored = blobs.local_path("t1/runs/r1/n1/output.jpg")
+    assert stored.stat().st_ino == written
+    assert stored.read_bytes() == data
+    assert ref.etag == hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    assert (ref.size, ref.content_type) == (len(data), "image/jpeg")
+    assert blobs.head("t1/runs/r1/n1/output.jpg") == ref
+    assert not [p.name for p in stored.parent.iterdir() if p.name.startswith(".mf-tmp-")]
+
+
+def test_a_moved_file_follows_the_create_only_rules(blobs: FolderBlobStore, tmp_path: Path) -> None:
+    def scratch_file(data: bytes) -> Path:
+        path = tmp_path / f"scratch-{len(data)}-{data[:1].hex()}"
+        path.write_bytes(data)
+        return path
+
+    first = blobs.put_file("t1/runs/r1/n1/out.jpg", scratch_file(b"pixels"), "image/jpeg", overwrite=False,
+                           move=True)
+    again = blobs.put_file("t1/runs/r1/n1/out.jpg", scratch_file(b"pixels"), "image/jpeg", overwrite=False,
+                           move=True)
+    assert again == first
+    with pytest.raises(Conflict):
+        blobs.put_file("t1/runs/r1/n1/out.jpg", scratch_file(b"other pixels"), "image/jpeg", overwrite=False,
+                       move=True)
+    assert blobs.local_path("t1/runs/r1/n1/out.jpg").read_bytes() == b"pixels"
+    assert sorted(blobs.list("t1/runs/r1/")) == ["t1/runs/r1/n1/out.jpg"]
+
+
+def test_a_stored_object_is_never_moved_away(blobs: FolderBlobStore) -> None:
+    """Tasks read their inputs in place in the store: handing one back with ``move`` copies it."""
+    blobs.put_bytes("t1/uploads/in.jpg", b"original", "image/jpeg")
+    stored_input = blobs.local_path("t1/uploads/in.jpg")
+    ref = blobs.put_file("t1/runs/r1/n1/in.jpg", stored_input, "image/jpeg", move=True)
+    assert blobs.local_path("t1/uploads/in.jpg").read_bytes() == b"original"
+    assert blobs.head("t1/uploads/in.jpg").size == len(b"original")
+    assert blobs.local_path(ref.key).read_bytes() == b"original"
+    assert blobs.local_path(ref.key).stat().st_ino != stored_input.stat().st_ino
+
+
+def test_a_move_across_file_systems_copies(blobs: FolderBlobStore, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    source = tmp_path / "elsewhere.bin"
+    source.write_bytes(b"bytes on another disk")
+
+    def cross_device(self: Path, target: Path) -> Path:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(Path, "rename", cross_device)
+    ref = blobs.put_file("t1/runs/r1/n1/out.bin", source, "application/octet-stream", move=True)
+    assert blobs.local_path(ref.key).read_bytes() == b"bytes on another disk"
+    assert ref.size == len(b"bytes on another disk")
+
+
 def test_concurrent_create_only_writes_have_one_winner(blobs: FolderBlobStore) -> None:
     def attempt(n: int) -> bool:
         try:

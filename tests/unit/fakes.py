@@ -37,7 +37,8 @@ class FakeBlobStore:
         self.objects[key] = (data, content_type)
         return self._ref(key)
 
-    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
+                 move: bool = False) -> MediaRef:
         return self.put_bytes(key, Path(path).read_bytes(), content_type, overwrite=overwrite)
 
     def download(self, key: str, path: Path) -> Path:

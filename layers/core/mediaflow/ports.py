@@ -24,7 +24,12 @@ class BlobStore(Protocol):
 
     bucket: str
 
-    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef: ...
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
+                 move: bool = False) -> MediaRef:
+        """Store the file at ``path``. ``move``: the caller is done with the file (a Task's scratch output), so
+        a store on the same file system may take the file itself instead of writing its bytes again; the
+        file may be gone afterwards."""
+        ...
 
     def put_bytes(self, key: str, data: bytes, content_type: str, *, overwrite: bool = True) -> MediaRef: ...
 

@@ -130,7 +130,7 @@ def run_chain(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
         else:
             result.save(target, "PNG", compress_level=6)
         key = f"{output_prefix(task, op.node_id)}/{filename}"
-        stored = env.blobs.put_file(key, target, CONTENT_TYPES[config.output_format])
+        stored = env.blobs.put_file(key, target, CONTENT_TYPES[config.output_format], move=True)
         media = task.media.model_copy(update={
             "bucket": stored.bucket, "key": stored.key, "etag": stored.etag, "size": stored.size,
             "content_type": CONTENT_TYPES[config.output_format], "media_type": "image",

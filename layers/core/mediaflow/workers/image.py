@@ -656,7 +656,7 @@ def _output_key(task: TaskPayload, node_id: str, filename: str) -> str:
 
 def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaRef, path: Path) -> MediaRef:
     key = _output_key(task, node_id, media.filename)
-    stored = env.blobs.put_file(key, path, media.content_type)
+    stored = env.blobs.put_file(key, path, media.content_type, move=True)  # the scratch output is written once
     return media.model_copy(update={
         "bucket": stored.bucket, "key": stored.key, "etag": stored.etag, "size": stored.size or media.size,
     })

@@ -258,6 +258,6 @@ def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaR
             source_key=task.media.source_key or task.media.key,
         ).to_state())
     stored = env.blobs.put_file(f"{prefix}/{clean_component(media.filename) or 'file'}", produced.path,
-                                media.content_type)
+                                media.content_type, move=True)
     return media.model_copy(update={"bucket": stored.bucket, "key": stored.key, "etag": stored.etag,
                                     "size": stored.size or media.size, "related": related})

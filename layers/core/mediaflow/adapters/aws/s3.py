@@ -62,7 +62,9 @@ class S3BlobStore:
             args["IfNoneMatch"] = "*"  # S3 conditional write: 412 when the key exists
         return self._written(key, self._put(args, key), len(data), content_type)
 
-    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
+                 move: bool = False) -> MediaRef:
+        """Upload the file (``move`` changes nothing here: the bytes go over the network either way)."""
         validate_key(key)
         path = Path(path)
         if path.stat().st_size <= MULTIPART_THRESHOLD:

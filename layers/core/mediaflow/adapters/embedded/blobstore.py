@@ -8,12 +8,14 @@ moved into place with one atomic rename, so a reader sees the old object or the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import mimetypes
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,24 +53,44 @@ class FolderBlobStore:
     # -- writes --------------------------------------------------------------------------------------
 
     def put_bytes(self, key: str, data: bytes, content_type: str, *, overwrite: bool = True) -> MediaRef:
-        def write(out: IO[bytes]) -> tuple[int, str]:
-            out.write(data)
+        def write(tmp: Path) -> tuple[int, str]:
+            with tmp.open("wb") as out:
+                out.write(data)
+                self._sync(out)
             return len(data), content_digest(data).hexdigest()
 
         return self._put(key, content_type, overwrite, write)
 
-    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True) -> MediaRef:
-        def write(out: IO[bytes]) -> tuple[int, str]:
+    def put_file(self, key: str, path: Path, content_type: str, *, overwrite: bool = True,
+                 move: bool = False) -> MediaRef:
+        """Store the file at ``path``: its bytes copied in, or with ``move`` the file itself renamed in (no second
+        write of the bytes; a copy still when ``path`` is on another file system)."""
+        def write(tmp: Path) -> tuple[int, str]:
             digest = content_digest()
             size = 0
-            with Path(path).open("rb") as source:
+            with Path(path).open("rb") as source, tmp.open("wb") as out:
                 while chunk := source.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
+                self._sync(out)
             return size, digest.hexdigest()
 
-        return self._put(key, content_type, overwrite, write)
+        def take(tmp: Path) -> tuple[int, str]:
+            if Path(path).resolve().is_relative_to(self.root.resolve()):
+                return write(tmp)  # a stored object (Tasks read their inputs in place) is never taken away
+            try:
+                Path(path).rename(tmp)
+            except OSError as error:
+                if error.errno != errno.EXDEV:
+                    raise
+                return write(tmp)
+            if self._fsync:  # the writer (libvips, ffmpeg) did not sync it
+                with tmp.open("rb") as moved:
+                    os.fsync(moved.fileno())
+            return tmp.stat().st_size, _digest_file(tmp)
+
+        return self._put(key, content_type, overwrite, take if move else write)
 
     def copy(self, source_key: str, key: str, *, content_type: str | None = None,
              overwrite: bool = True) -> MediaRef:
@@ -132,14 +154,15 @@ class FolderBlobStore:
         self._write_meta(key, meta)
         return self._ref(key, meta)
 
-    def _put(self, key: str, content_type: str, overwrite: bool, write: Any) -> MediaRef:
+    def _put(self, key: str, content_type: str, overwrite: bool,
+             fill: Callable[[Path], tuple[int, str]]) -> MediaRef:
+        """Write the object through ``fill``, which makes the temporary file (durable when this store fsyncs)
+        and returns its size and etag; then one rename (or a create-only link) puts it under ``key``."""
         target = self.local_path(key)
         self._make_parent(target, key)
         tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
-            with tmp.open("wb") as out:
-                size, etag = write(out)
-                self._sync(out)
+            size, etag = fill(tmp)
             meta = {"contentType": content_type, "size": size, "etag": etag}
             if overwrite:
                 tmp.replace(target)
@@ -223,9 +246,7 @@ class FolderBlobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
         try:
-            with source.open("rb") as src, tmp.open("wb") as out:
-                while chunk := src.read(_CHUNK):
-                    out.write(chunk)
+            shutil.copyfile(source, tmp)  # copied by the kernel (sendfile), not through this process
             tmp.replace(path)
         finally:
             tmp.unlink(missing_ok=True)
