@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mediaflow import samples
@@ -87,3 +88,20 @@ def test_demo_runs_every_example(tmp_path: Path) -> None:
     for row in report["runs"]:
         for output in row.get("outputs", []):
             assert Path(tmp_path / output["path"]).stat().st_size == output["size"] > 0
+    again = mediaflow("demo", "--examples", str(ROOT / "examples"), "--out", "out", "--json", cwd=tmp_path,
+                      timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    second = json.loads(again.stdout)
+    completed = [row for row in second["runs"] if row["status"] == "completed"]
+    assert completed and all(row["reused"] for row in completed), "a second demo runs nothing again"
+    assert sorted(map(_outputs, second["runs"])) == sorted(map(_outputs, report["runs"])), "the same files"
+    written = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "out").rglob("*")
+                     if path.is_file() and "data" not in path.relative_to(tmp_path / "out").parts[:1]
+                     and "samples" not in path.relative_to(tmp_path / "out").parts[:1]
+                     and path.name != "demo-summary.json" and not path.name.startswith(".mediaflow-"))
+    assert written == sorted(output["path"] for row in report["runs"] for output in row.get("outputs", [])), \
+        "no copies under new names"
+
+
+def _outputs(row: dict[str, Any]) -> list[str]:
+    return sorted(output["path"] for output in row.get("outputs", []))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +27,29 @@ def make_samples(folder: Path) -> dict[str, list[Path]]:
     """Sample inputs by purpose; video/audio only when ffmpeg is installed."""
     folder.mkdir(parents=True, exist_ok=True)
     made: dict[str, list[Path]] = {
-        "photo": [samples.photo(folder / "photo.jpg", 3000, 2000)],
-        "subject": [samples.subject_on_flat_background(folder / "portrait.png")],
-        "document": [samples.pdf(folder / "document.pdf")],
-        "batch": [samples.photo(folder / "batch" / f"shot-{index:02d}.jpg", 1200, 800, seed=index)
-                  for index in range(1, 7)],
+        "photo": [_sample(folder / "photo.jpg", lambda path: samples.photo(path, 3000, 2000))],
+        "subject": [_sample(folder / "portrait.png", samples.subject_on_flat_background)],
+        "document": [_sample(folder / "document.pdf", samples.pdf)],
+        "batch": [_sample(folder / "batch" / f"shot-{index:02d}.jpg",
+                          partial(samples.photo, width=1200, height=800, seed=index)) for index in range(1, 7)],
     }
     if samples.ffmpeg_binary():
-        made["video"] = [samples.video(folder / "clip.mp4", 6.0)]
-        made["audio"] = [samples.tone(folder / "tone.wav", 8.0)]
+        made["video"] = [_sample(folder / "clip.mp4", lambda path: samples.video(path, 6.0))]
+        made["audio"] = [_sample(folder / "tone.wav", lambda path: samples.tone(path, 8.0))]
     return made
+
+
+def _sample(path: Path, make: Callable[[Path], Path]) -> Path:
+    """The sample at ``path``, made once (whole, through a temporary name): a second demo finds the same files,
+    so it reuses the runs the first one completed instead of running them again and storing their outputs
+    under new names next to the old ones."""
+    if path.is_file() and path.stat().st_size > 0:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    making = path.with_name(f".making-{path.name}")
+    make(making)
+    making.replace(path)
+    return path
 
 
 def inputs_for(name: str, definition: dict[str, Any], made: dict[str, list[Path]]) -> list[Path]:
@@ -81,7 +96,9 @@ def run_demo(out: Path, examples: Path, *, data_dir: Path | None = None, as_json
     else:
         console.print(_table(rows))
         ran = sum(1 for row in rows if row["status"] == "completed")
-        console.print(f"{ran} run(s) completed, {len(failed)} failed, "
+        reused = sum(1 for row in rows if row.get("reused"))
+        done_before = f" ({reused} done by an earlier demo: nothing ran again)" if reused else ""
+        console.print(f"{ran} run(s) completed{done_before}, {len(failed)} failed, "
                       f"{sum(1 for r in rows if r['status'] == 'skipped')} skipped in {elapsed:.1f} s; "
                       f"outputs in {escape(str(out))}/")
     return 1 if failed else 0
@@ -91,7 +108,7 @@ def _row(workflow: str, result: FileResult) -> dict[str, Any]:
     error = result.error or {}
     return {
         "workflow": workflow, "input": result.input.name, "status": result.status,
-        "seconds": round(result.seconds, 2),
+        "seconds": round(result.seconds, 2), "reused": result.reused,
         "outputs": [{"path": str(o.path), "size": o.size} for o in result.outputs],
         "note": f"{error.get('error', '')}: {error.get('message', '')}" if error else "",
     }
