@@ -93,3 +93,71 @@ def test_a_run_recorded_failed_runs_again_and_completes(compiled: Compiled, tmp_
         record = service.adapters.runs.get_run(service.tenant, first.run_id)
         assert record["status"] == "completed" and not record.get("error")
         assert [o.path.name for o in again.outputs if o.path] == [o.path.name for o in first.outputs if o.path]
+
+
+def _photos(folder: Path, *seeds: int) -> list[Path]:
+    from mediaflow.samples import photo as sample_photo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return [sample_photo(folder / f"p{seed}.jpg", 64, 48, seed=seed) for seed in seeds]
+
+
+def _copied_anew(folder: Path) -> None:
+    """The folder's files replaced by copies with the same bytes: new inodes and modification times, as a
+    plain `cp`, a checkout or a second download gives."""
+    for path in sorted(folder.iterdir()):
+        copy = path.with_name(f"copy-{path.name}")
+        shutil.copyfile(path, copy)
+        copy.replace(path)
+
+
+def _written(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and not p.name.startswith(".mediaflow-"))
+
+
+def test_a_folder_copied_again_with_the_same_bytes_goes_back_to_its_runs(compiled: Compiled,
+                                                                           tmp_path: Path) -> None:
+    inputs = _photos(tmp_path / "in", 1, 2)
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
+        first = service.run_files(validate(WORKFLOW), inputs, out, compiled=compiled)
+        written = _written(out)
+        _copied_anew(tmp_path / "in")
+        assert all(file_identity(compiled, path, out, service.tenant)[0] != result.run_id
+                   for path, result in zip(inputs, first, strict=True)), "the files' identity did change"
+        again = service.run_files(validate(WORKFLOW), inputs, out, compiled=compiled)
+    assert [(r.run_id, r.status, r.reused) for r in again] == [(r.run_id, "completed", True) for r in first]
+    assert _written(out) == written, "no outputs stored again under new names"
+
+
+def test_a_file_replaced_by_other_bytes_or_rewritten_in_place_runs_again(compiled: Compiled,
+                                                                          tmp_path: Path) -> None:
+    replaced, rewritten = _photos(tmp_path / "in", 1, 2)
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
+        first = service.run_files(validate(WORKFLOW), [replaced, rewritten], out, compiled=compiled)
+        (other,) = _photos(tmp_path / "other", 3)
+        shutil.copyfile(other, tmp_path / "next.jpg")
+        (tmp_path / "next.jpg").replace(replaced)  # another file, other bytes
+        data = bytearray(rewritten.read_bytes())
+        data[-3] ^= 0xFF  # same size, same inode, one byte of the scan changed
+        with rewritten.open("r+b") as handle:
+            handle.write(data)
+        again = service.run_files(validate(WORKFLOW), [replaced, rewritten], out, compiled=compiled)
+    assert [r.status for r in again] == ["completed", "completed"]
+    assert not any(r.reused for r in again)
+    assert {r.run_id for r in again}.isdisjoint(r.run_id for r in first)
+
+
+def test_another_workflow_into_the_same_folder_never_takes_the_runs_of_the_first(compiled: Compiled,
+                                                                                  tmp_path: Path) -> None:
+    inputs = _photos(tmp_path / "in", 1)
+    other = validate({**WORKFLOW, "nodes": [WORKFLOW["nodes"][0],
+                                            {"id": "resize", "kind": "resize", "config": {"width": 32}}]})
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
+        (first,) = service.run_files(validate(WORKFLOW), inputs, out, compiled=compiled)
+        _copied_anew(tmp_path / "in")
+        (second,) = service.run_files(other, inputs, out)
+    assert second.run_id != first.run_id and not second.reused and second.status == "completed"

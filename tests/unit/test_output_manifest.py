@@ -39,3 +39,18 @@ def test_a_line_cut_short_by_a_kill_is_skipped_and_the_older_manifest_still_coun
     assert manifest.owner(tmp_path / "b.jpg") is None
     manifest.claim(tmp_path / "b.jpg", "local/runs/run-3/jpeg/b.jpg")
     assert fresh(tmp_path).owner(tmp_path / "b.jpg") == "local/runs/run-3/jpeg/b.jpg"
+
+
+def test_the_runs_of_inputs_are_remembered_per_workflow_next_to_the_outputs(tmp_path: Path) -> None:
+    manifest = fresh(tmp_path)
+    manifest.claim(tmp_path / "a.webp", "local/runs/run-1/webp/a.webp")
+    manifest.note_input("/photos/a.jpg", "local:wf1", "f-etag-1", "run-1")
+    manifest.note_input("/photos/a.jpg", "local:wf1", "f-etag-1", "run-1")  # unchanged: no new line
+    manifest.note_input("/photos/a.jpg", "local:wf2", "f-etag-1", "run-7")
+    manifest.note_input("/photos/a.jpg", "local:wf1", "f-etag-2", "run-1")  # a copy went back to run-1
+    assert len((tmp_path / ".mediaflow-outputs.jsonl").read_text(encoding="utf-8").splitlines()) == 4
+    later = fresh(tmp_path)
+    assert later.inputs == {("/photos/a.jpg", "local:wf1"): ("f-etag-2", "run-1"),
+                            ("/photos/a.jpg", "local:wf2"): ("f-etag-1", "run-7")}
+    assert later.owner(tmp_path / "a.webp") == "local/runs/run-1/webp/a.webp"
+    assert later.owner(tmp_path / "photos" / "a.jpg") is None  # input lines are not outputs

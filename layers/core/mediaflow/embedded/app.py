@@ -209,6 +209,7 @@ class LocalService:
         from mediaflow.embedded.workerpool import PoolDraining
 
         workflow = workflow_digest(compiled) if out_dir is not None else None
+        of_workflow = f"{self.tenant}:{workflow.hexdigest()[:24]}" if workflow is not None else ""
 
         def one(index: int) -> None:
             run_id = etag = None
@@ -216,6 +217,8 @@ class LocalService:
                 try:
                     run_id, etag = file_identity(compiled, inputs[index], out_dir, self.tenant, force=force,
                                                  workflow=workflow)
+                    if not force:
+                        run_id = self._run_of_input(inputs[index], etag, run_id, out_dir, of_workflow)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input
             try:
@@ -231,6 +234,37 @@ class LocalService:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediaflow-file") as pool:
             list(pool.map(one, range(len(inputs))))
         return [result for result in results if result is not None]
+
+    def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str) -> str:
+        """The run of ``mediaflow run`` for the input at ``path``: ``run_id`` (from the file's identity), unless
+        this folder's manifest has the path in an earlier run whose stored input holds the same bytes in
+        another file (a copy, a checkout or a replaced file with the same content; a file touched or rewritten
+        in place is the stored input itself, so its bytes cannot be told apart and it runs again)."""
+        manifest = OutputManifest.of(Path(out_dir))
+        source = str(Path(path).absolute())
+        with manifest.lock:
+            earlier = manifest.inputs.get((source, of_workflow))
+        if earlier is not None and earlier != (etag, run_id):
+            earlier_etag, earlier_run = earlier
+            if earlier_etag == etag or self._holds_same_bytes(earlier_run, Path(path)):
+                run_id = earlier_run
+        with manifest.lock:
+            manifest.note_input(source, of_workflow, etag, run_id)
+        return run_id
+
+    def _holds_same_bytes(self, run_id: str, path: Path) -> bool:
+        """Whether run ``run_id`` stored an input with the bytes of ``path`` in a file other than ``path``."""
+        try:
+            record = self.adapters.runs.get_run(self.tenant, run_id)
+        except NotFound:
+            return False
+        media = (record.get("input") or {}).get("media") if isinstance(record.get("input"), dict) else None
+        stored = self.adapters.blobs.local_path(str(media.get("key"))) if isinstance(media, dict) else None
+        try:
+            return (stored is not None and stored.is_file() and not stored.samefile(path)
+                    and _same_file(stored, path))
+        except OSError:
+            return False
 
     def run_one(self, compiled: Compiled, path: Path, out_dir: Path | None, *, workflow_id: str = "adhoc",
                 version: int = 1, media: MediaRef | None = None, run_id: str | None = None,
@@ -438,7 +472,12 @@ class OutputManifest:
     """Which output key each file of an ``--out`` folder holds: ``.mediaflow-outputs.jsonl`` in the folder, one
     ``{"path": ..., "key": ...}`` line appended per output written (the last line for a path wins), so a folder
     of N outputs costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is
-    skipped; the older whole-file ``.mediaflow-outputs.json`` is still read."""
+    skipped; the older whole-file ``.mediaflow-outputs.json`` is still read.
+
+    It also remembers which run of a workflow each input file went to (``{"input": ..., "workflow": ...,
+    "etag": ..., "run": ...}``), so that a file copied, checked out or replaced by one with the same bytes goes
+    back to its run (``LocalService.run_files``) instead of starting a new one that would store its outputs
+    again under new names."""
 
     _open: dict[Path, OutputManifest] = {}
     _open_lock = threading.Lock()
@@ -448,6 +487,7 @@ class OutputManifest:
         self.folder = folder
         self.lock = threading.Lock()
         self.owners: dict[str, str] = {}
+        self.inputs: dict[tuple[str, str], tuple[str, str]] = {}
         try:
             legacy = json.loads((folder / ".mediaflow-outputs.json").read_text(encoding="utf-8"))
             if isinstance(legacy, dict):
@@ -462,7 +502,10 @@ class OutputManifest:
         for line in text.splitlines():
             try:
                 entry = json.loads(line)
-                self.owners[str(entry["path"])] = str(entry["key"])
+                if "input" in entry:
+                    self.inputs[str(entry["input"]), str(entry["workflow"])] = (str(entry["etag"]), str(entry["run"]))
+                else:
+                    self.owners[str(entry["path"])] = str(entry["key"])
             except (ValueError, KeyError, TypeError):
                 continue
 
@@ -484,9 +527,20 @@ class OutputManifest:
         if self.owners.get(relative) == key:
             return
         self.owners[relative] = key
+        self._append({"path": relative, "key": key})
+
+    def note_input(self, source: str, workflow: str, etag: str, run_id: str) -> None:
+        """Record that the input file at ``source`` (absolute), as identified by ``etag``, is run ``run_id`` of
+        ``workflow`` (the tenant and the compiled workflow's digest)."""
+        if self.inputs.get((source, workflow)) == (etag, run_id):
+            return
+        self.inputs[source, workflow] = (etag, run_id)
+        self._append({"input": source, "workflow": workflow, "etag": etag, "run": run_id})
+
+    def _append(self, entry: dict[str, str]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:
-            log.write(("\n" if self._torn else "") + json.dumps({"path": relative, "key": key}) + "\n")
+            log.write(("\n" if self._torn else "") + json.dumps(entry) + "\n")
         self._torn = False
 
 
