@@ -59,16 +59,15 @@ def env(tmp_path: Path) -> TaskEnvironment:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every ffmpeg/ffprobe command line the worker runs."""
+    """Every ffmpeg/ffprobe command line the worker starts."""
     seen: list[list[str]] = []
-    original = ffmpeg_tools.run_tool
+    original = ffmpeg_tools.start_tool
 
-    def recording(argv: list[str], **kwargs: Any) -> tuple[str, str]:
+    def recording(argv: list[str], **kwargs: Any) -> Any:
         seen.append(list(argv))
         return original(argv, **kwargs)
 
-    monkeypatch.setattr(ffmpeg_tools, "run_tool", recording)
-    monkeypatch.setattr(video_state, "run_tool", recording)
+    monkeypatch.setattr(ffmpeg_tools, "start_tool", recording)
     return seen
 
 
@@ -224,8 +223,10 @@ def test_a_probe_made_ahead_answers_the_same_file_only(media: MediaFactory, tmp_
     clip.write_bytes(media.clip(2.0).read_bytes())
     not_video = tmp_path / "notes.mp4"
     not_video.write_bytes(b"plain text, not a video")
-    ffmpeg_tools.probe_ahead([clip, not_video], settings=settings)
+    wait = ffmpeg_tools.probe_ahead([clip, not_video], settings=settings)
     assert len(calls) == 1, "the text file is left to its Task (it is sniffed, never probed)"
+    assert not ffmpeg_tools._PROBED_AHEAD, "started, not waited for: the caller goes on meanwhile"
+    wait()
     linked = tmp_path / "linked.mp4"
     os.link(clip, linked)  # the stored input is a hard link of the user's file: the same file
     ahead = read_info(linked, "mov", settings=settings)

@@ -83,3 +83,33 @@ def test_killing_the_command_leaves_no_zygote_and_no_worker(tmp_path: Path, data
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     assert wait_gone(family, timeout=30) == []
+
+
+def test_a_video_is_probed_once_by_the_zygote_while_the_command_starts(tmp_path: Path, data_dir: Path) -> None:
+    """The ffmpeg runtime's work ahead: the zygote (the command's child) runs ffprobe on the input, and the
+    worker (the zygote's child) takes the answer instead of probing again."""
+    from mediaflow import samples
+
+    if samples.ffmpeg_binary() is None:
+        pytest.skip("ffmpeg is not installed")
+    clip = samples.video(tmp_path / "clip.mp4", 1.0, size="320x180")
+    log = tmp_path / "ffprobe.log"
+    wrapper = tmp_path / "ffprobe"
+    wrapper.write_text(f'#!/bin/sh\necho "$PPID $(cut -d" " -f4 /proc/$PPID/stat) $*" >> {log}\nexec ffprobe "$@"\n')
+    wrapper.chmod(0o755)
+    workflow = tmp_path / "video.json"
+    workflow.write_text(json.dumps({
+        "nodes": [{"id": "upload", "kind": "upload"},
+                  {"id": "small", "kind": "transcode", "config": {"outputFormat": "mp4", "preset": "240p"}}],
+        "edges": [{"source": "upload", "target": "small"}]}))
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(clip), "--out",
+               str(tmp_path / "out"), "--json", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env={**cli_env(data_dir), "MEDIAFLOW_FFPROBE_PATH": str(wrapper)},
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-2000:]
+    assert json.loads(out)["completed"] == 1
+    probes = [line.split() for line in log.read_text().splitlines()]  # the output's size and duration are known
+    assert len(probes) == 1 and probes[0][-1] == str(clip), probes
+    _, grandparent, *_ = probes[0]
+    assert int(grandparent) == process.pid, "probed by the zygote, whose parent is the command"

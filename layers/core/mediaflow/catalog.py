@@ -55,8 +55,9 @@ class RuntimeProfile:
     fork server, a Lambda container), where their import costs less than they save; workers that fork from
     a process that loaded them come with them loaded."""
     ahead: str | None = None
-    """``module:function(paths, *, settings)`` that does some of this runtime's work on a run's input files
-    before its Tasks ask, in a process its workers fork from later (`mediaflow run`'s zygote)."""
+    """``module:function(paths, *, settings)`` that starts some of this runtime's work on a run's input files
+    before its Tasks ask, in a process its workers fork from later (`mediaflow run`'s zygote), and returns the
+    call that waits for it (the process loads the worker modules in between)."""
 
     @property
     def worker_module(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,21 +216,26 @@ def _start_worker_zygote() -> None:
 
 
 def _ahead_of_workers(arguments: Sequence[str], capacity: int) -> None:
-    """In the zygote: load the worker modules the workflow file names, then let their runtimes work ahead on
-    the first inputs (the catalog's ``ahead``: ffprobe of a video while the command starts)."""
+    """In the zygote: let the runtimes the workflow file names start their work ahead on the first inputs (the
+    catalog's ``ahead``: ffprobe of a video while the command starts), load what the workers load meanwhile,
+    then wait for that work."""
     import importlib
 
     from mediaflow.catalog import RUNTIMES
-    from mediaflow.procs import load_modules
+    from mediaflow.procs import WORKER_PRELOAD, load_modules
     from mediaflow.settings import get_settings
 
     runtimes, inputs = expected_run(arguments)
-    load_modules(expected_worker_modules(arguments))
+    waits: list[Callable[[], None]] = []
     for runtime in sorted(runtimes):
         target = RUNTIMES[runtime].ahead
         if target:
             module, _, function = target.partition(":")
-            getattr(importlib.import_module(module), function)(inputs[:capacity], settings=get_settings())
+            waits.append(getattr(importlib.import_module(module), function)(inputs[:capacity],
+                                                                           settings=get_settings()))
+    load_modules((*WORKER_PRELOAD, *expected_worker_modules(arguments)))
+    for wait in waits:
+        wait()
 
 
 def expected_run(arguments: Sequence[str]) -> tuple[set[str], list[Path]]:

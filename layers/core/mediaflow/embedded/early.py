@@ -136,10 +136,10 @@ def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides
         die_with_parent()
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS thread pool in a process that forks
-        load_modules(WORKER_PRELOAD)
-        if prepare is not None:
+        if prepare is not None:  # first: it may start work (an ffprobe) that runs while the modules load
             with contextlib.suppress(Exception):
                 prepare()
+        load_modules(WORKER_PRELOAD)
         request = control.recv()
         _, count, init_args, modules = request
         load_modules(modules)

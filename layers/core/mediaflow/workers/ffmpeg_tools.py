@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -159,11 +159,21 @@ def run_tool(argv: list[str], *, timeout: float, node_id: str | None, what: str)
     A failure becomes :class:`MediaDecodeError` when the tool complained about its input, else
     :class:`ToolchainError`; either message ends with the tail of stderr.
     """
+    return finish_tool(start_tool(argv, node_id=node_id), timeout=timeout, node_id=node_id, what=what)
+
+
+def start_tool(argv: list[str], *, node_id: str | None) -> subprocess.Popen[bytes]:
+    """Start ffmpeg/ffprobe in a session of its own that dies with this process (``finish_tool`` waits for it)."""
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True, preexec_fn=die_with_parent)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=die_with_parent)
     except FileNotFoundError as error:
         raise ToolchainError(f"{argv[0]} is not installed (make setup installs ffmpeg)", node_id=node_id) from error
+
+
+def finish_tool(process: subprocess.Popen[bytes], *, timeout: float, node_id: str | None,
+                what: str) -> tuple[str, str]:
+    """Wait for a tool ``start_tool`` started, as ``run_tool`` says."""
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as expired:
@@ -309,18 +319,32 @@ def _probe_key(path: Path, demuxer: str | None, settings: Settings) -> tuple[int
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, settings.ffprobe_path
 
 
-def probe_ahead(paths: Iterable[Path], *, settings: Settings) -> None:
-    """Probe audio/video ``paths`` before any Task asks: `mediaflow run`'s zygote does, on the core the command
-    leaves idle during its start, and the workers it forks then answer ``read_info`` of the same file (same
+def probe_ahead(paths: Iterable[Path], *, settings: Settings) -> Callable[[], None]:
+    """Start ffprobe on audio/video ``paths`` before any Task asks, and return the call that waits for it:
+    `mediaflow run`'s zygote starts the probes, loads the worker modules while they run (on the core the
+    command leaves idle) and waits; the workers it forks then answer ``read_info`` of the same file (same
     device, inode, size and modification time, as the stored input's hard link is) with the same demuxer from
     memory instead of starting ffprobe. A file that is not audio or video, or that ffprobe cannot read, is
     left to its Task, which reports it."""
+    started: list[tuple[tuple[int, int, int, int, str | None, str], Path, subprocess.Popen[bytes]]] = []
     for path in paths:
         try:
             demuxer = demuxer_for(sniff_file(path))
-            _PROBED_AHEAD[_probe_key(path, demuxer, settings)] = read_info(path, demuxer, settings=settings)
+            key = _probe_key(path, demuxer, settings)
+            started.append((key, path, start_tool(_probe_argv(path, demuxer, settings), node_id=None)))
         except (MediaflowError, OSError):
             continue
+
+    def wait() -> None:
+        for key, path, process in started:
+            try:
+                stdout, _ = finish_tool(process, timeout=min(PROBE_TIMEOUT_SECONDS, settings.ffmpeg_timeout_seconds),
+                                        node_id=None, what="ffprobe")
+                _PROBED_AHEAD[key] = _described(stdout, path, None)
+            except (MediaflowError, OSError):
+                continue
+
+    return wait
 
 
 def read_info(path: Path, demuxer: str | None, *, settings: Settings, node_id: str | None = None,
@@ -331,17 +355,25 @@ def read_info(path: Path, demuxer: str | None, *, settings: Settings, node_id: s
             ahead = _PROBED_AHEAD.get(_probe_key(path, demuxer, settings))
             if ahead is not None:
                 return ahead
-    argv = [settings.ffprobe_path, "-hide_banner", "-v", "error", "-protocol_whitelist", PROTOCOLS]
-    if demuxer:
-        argv += ["-f", demuxer, "-format_whitelist", demuxer]
-    argv += ["-print_format", "json", "-show_format", "-show_streams", str(path)]
     try:
-        stdout, _ = run_tool(argv, timeout=min(timeout, settings.ffmpeg_timeout_seconds), node_id=node_id,
-                          what="ffprobe")
+        stdout, _ = run_tool(_probe_argv(path, demuxer, settings), node_id=node_id, what="ffprobe",
+                             timeout=min(timeout, settings.ffmpeg_timeout_seconds))
     except ToolchainError as error:
         if "ran past" in error.message or "not installed" in error.message:
             raise
         raise MediaDecodeError(f"cannot read the media header: {error.message}", node_id=node_id) from error
+    return _described(stdout, path, node_id)
+
+
+def _probe_argv(path: Path, demuxer: str | None, settings: Settings) -> list[str]:
+    argv = [settings.ffprobe_path, "-hide_banner", "-v", "error", "-protocol_whitelist", PROTOCOLS]
+    if demuxer:
+        argv += ["-f", demuxer, "-format_whitelist", demuxer]
+    return [*argv, "-print_format", "json", "-show_format", "-show_streams", str(path)]
+
+
+def _described(stdout: str, path: Path, node_id: str | None) -> MediaInfo:
+    """The media ffprobe's JSON describes; :class:`MediaDecodeError` when it has no audio or video stream."""
     try:
         data = json.loads(stdout or "{}")
     except ValueError as error:
