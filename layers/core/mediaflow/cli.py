@@ -221,7 +221,7 @@ def _ahead_of_workers(arguments: Sequence[str], capacity: int) -> None:
     then wait for that work."""
     import importlib
 
-    from mediaflow.catalog import RUNTIMES
+    from mediaflow.catalog import RUNTIMES, worker_modules
     from mediaflow.procs import WORKER_PRELOAD, load_modules
     from mediaflow.settings import get_settings
 
@@ -233,7 +233,7 @@ def _ahead_of_workers(arguments: Sequence[str], capacity: int) -> None:
             module, _, function = target.partition(":")
             waits.append(getattr(importlib.import_module(module), function)(inputs[:capacity],
                                                                            settings=get_settings()))
-    load_modules((*WORKER_PRELOAD, *expected_worker_modules(arguments)))
+    load_modules((*WORKER_PRELOAD, *worker_modules(runtimes, bindings=True)))
     for wait in waits:
         wait()
 

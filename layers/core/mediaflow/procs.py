@@ -96,6 +96,6 @@ def start_fork_server() -> None:
     from mediaflow.catalog import RUNTIMES
 
     bindings = [module for profile in RUNTIMES.values() for module in profile.preload]
-    forkserver.set_forkserver_preload([*WORKER_PRELOAD, RUNTIMES["vips"].worker_module, *bindings])  # (an
-    # import that fails is skipped)
+    # (an import that fails is skipped)
+    forkserver.set_forkserver_preload([*WORKER_PRELOAD, RUNTIMES["vips"].worker_module, *bindings])
     forkserver.ensure_running()

@@ -27,15 +27,15 @@ def make_samples(folder: Path) -> dict[str, list[Path]]:
     """Sample inputs by purpose; video/audio only when ffmpeg is installed."""
     folder.mkdir(parents=True, exist_ok=True)
     made: dict[str, list[Path]] = {
-        "photo": [_sample(folder / "photo.jpg", lambda path: samples.photo(path, 3000, 2000))],
+        "photo": [_sample(folder / "photo.jpg", partial(samples.photo, width=3000, height=2000))],
         "subject": [_sample(folder / "portrait.png", samples.subject_on_flat_background)],
         "document": [_sample(folder / "document.pdf", samples.pdf)],
         "batch": [_sample(folder / "batch" / f"shot-{index:02d}.jpg",
                           partial(samples.photo, width=1200, height=800, seed=index)) for index in range(1, 7)],
     }
     if samples.ffmpeg_binary():
-        made["video"] = [_sample(folder / "clip.mp4", lambda path: samples.video(path, 6.0))]
-        made["audio"] = [_sample(folder / "tone.wav", lambda path: samples.tone(path, 8.0))]
+        made["video"] = [_sample(folder / "clip.mp4", partial(samples.video, seconds=6.0))]
+        made["audio"] = [_sample(folder / "tone.wav", partial(samples.tone, seconds=8.0))]
     return made
 
 

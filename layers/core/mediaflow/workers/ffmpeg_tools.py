@@ -14,6 +14,7 @@ import json
 import math
 import os
 import signal
+import struct
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -310,11 +311,14 @@ def parse_probe(data: dict[str, Any], size: int) -> MediaInfo:
                      bit_rate=_integer(fmt.get("bit_rate")), size=size, streams=tuple(streams))
 
 
-_PROBED_AHEAD: dict[tuple[int, int, int, int, str | None, str], MediaInfo] = {}
+_ProbeKey = tuple[int, int, int, int, str | None, str]
+"""A file's device, inode, size and modification time, the demuxer and the ffprobe binary."""
+
+_PROBED_AHEAD: dict[_ProbeKey, MediaInfo] = {}
 """Probes made before their Tasks asked (``probe_ahead``), by the file's identity, demuxer and ffprobe."""
 
 
-def _probe_key(path: Path, demuxer: str | None, settings: Settings) -> tuple[int, int, int, int, str | None, str]:
+def _probe_key(path: Path, demuxer: str | None, settings: Settings) -> _ProbeKey:
     status = path.stat()
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, settings.ffprobe_path
 
@@ -326,7 +330,7 @@ def probe_ahead(paths: Iterable[Path], *, settings: Settings) -> Callable[[], No
     device, inode, size and modification time, as the stored input's hard link is) with the same demuxer from
     memory instead of starting ffprobe. A file that is not audio or video, or that ffprobe cannot read, is
     left to its Task, which reports it."""
-    started: list[tuple[tuple[int, int, int, int, str | None, str], Path, subprocess.Popen[bytes]]] = []
+    started: list[tuple[_ProbeKey, Path, subprocess.Popen[bytes]]] = []
     for path in paths:
         try:
             demuxer = demuxer_for(sniff_file(path))
@@ -406,8 +410,6 @@ def mp4_duration_ms(path: Path) -> int | None:
     """The duration an MP4/MOV file's movie header (``moov/mvhd``) declares, in milliseconds: what ffprobe
     reports as the container's duration, read in microseconds instead of an ffprobe start. For the outputs the
     worker's own ffmpeg just wrote; None when the file has no whole ``moov`` with a usable ``mvhd``."""
-    import struct
-
     try:
         with path.open("rb") as handle:
             position, end = 0, path.stat().st_size
@@ -432,8 +434,6 @@ def mp4_duration_ms(path: Path) -> int | None:
 
 
 def _mvhd_duration_ms(moov: bytes) -> int | None:
-    import struct
-
     position = 0
     while position + 8 <= len(moov):
         size, kind = struct.unpack_from(">I4s", moov, position)
