@@ -6,7 +6,9 @@ The job most users have ("a folder of photos -> web sizes"), done the way each t
 - ``sharp-serial`` / ``sharp-all``: a node script with sharp (pinned in bench/peers/package.json and
   installed here by ``npm ci``), one file after another, or every file at once with ``Promise.all``;
 - ``pillow``: the Python loop (open, thumbnail, save), one process;
-- ``vips-bare``: the floor, bare pyvips ``thumbnail`` + one save, one process per core.
+- ``vips-bare``: bare pyvips ``thumbnail`` + one save, one process per core, as a Python user writes it;
+- ``floor``: the calls a mediaflow worker makes for this job (M/8 JPEG decode, one Lanczos3 reduce, the same
+  save) and nothing else, one process per core: `mediaflow run`'s wall over it is the engine's whole cost.
 
 JPEG at quality 75 with optimised Huffman tables where the tool's users get them (mediaflow, sharp's
 default ``optimiseCoding``, bare pyvips; no mozjpeg tricks; the Pillow loop as written, without) and WebP
@@ -36,7 +38,7 @@ ROOT = BENCH.parent
 PEERS = BENCH / "peers"
 WORKFLOWS = BENCH / "workflows"
 SETTINGS = {"jpeg": {"quality": 75, "effort": 0}, "webp": {"quality": 80, "effort": 4}}
-TOOLS = ("mediaflow", "mediaflow-1w", "sharp-all", "sharp-serial", "pillow", "vips-bare")
+TOOLS = ("mediaflow", "mediaflow-1w", "sharp-all", "sharp-serial", "pillow", "vips-bare", "floor")
 ONE_FORMAT_ONLY = {"mediaflow-1w": "jpeg"}  # one worker: the scaling figure, JPEG only
 
 
@@ -80,8 +82,8 @@ def command(tool: str, fmt: str, folder: Path, out: Path, data: Path) -> list[st
         return ["node", str(PEERS / "sharp_folder.mjs"), str(folder), str(out), fmt, mode, quality, effort]
     if tool == "pillow":
         return [python, str(PEERS / "pillow_folder.py"), str(folder), str(out), fmt, quality, effort or "4"]
-    return [python, str(PEERS / "vips_folder.py"), str(folder), str(out), fmt, quality, effort,
-            str(os.cpu_count() or 1)]
+    script = "floor_folder.py" if tool == "floor" else "vips_folder.py"
+    return [python, str(PEERS / script), str(folder), str(out), fmt, quality, effort, str(os.cpu_count() or 1)]
 
 
 def mediaflow_settings(fmt: str) -> dict[str, Any]:

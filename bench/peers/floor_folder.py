@@ -1,0 +1,78 @@
+"""The engine-free floor of bench/folder.py: the calls a mediaflow worker makes for this job, and nothing else.
+
+    python bench/peers/floor_folder.py IN_DIR OUT_DIR jpeg|webp QUALITY EFFORT PROCESSES
+
+One process per core, forked at once; each imports pyvips and simplejpeg, then takes the next file from a
+shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
+at the smallest libjpeg-turbo M/8 scale covering the target (as ``workers/jpeg_scaled.py`` does), makes one
+Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
+mediaflow's encoder. No run records, no store, no engine: the wall of this script is how fast a
+Python program built on these calls can do the job at best, start-up included, so `mediaflow run`'s wall
+over it is the engine's whole cost. Prints JSON: wall seconds and the settings used.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import sys
+import time
+from pathlib import Path
+
+LONGEST_SIDE = 1600
+
+
+def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, effort: int) -> None:
+    import pyvips
+    import simplejpeg
+
+    pyvips.cache_set_max(0)
+    pyvips.concurrency_set(1)  # as mediaflow's workers: one libvips thread each, one worker per core
+    # Every index is in the pipe before any process reads, so each 4-byte read takes one whole index.
+    while index := os.read(queue, 4):
+        name = files[int.from_bytes(index, "big")]
+        with Path(name).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            scale = min(LONGEST_SIDE / width, LONGEST_SIDE / height)
+            target = (round(width * scale), round(height * scale))
+            pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=target[0], min_height=target[1])
+        image = pyvips.Image.new_from_memory(pixels.data, pixels.shape[1], pixels.shape[0], 3, "uchar")
+        image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
+        stem = Path(out_dir) / Path(name).stem
+        if fmt == "webp":
+            image.webpsave(f"{stem}.webp", Q=quality, effort=effort)
+        else:
+            image.jpegsave(f"{stem}.jpg", Q=quality, optimize_coding=True)
+
+
+def main() -> int:
+    in_dir, out_dir, fmt, quality, effort, processes = sys.argv[1:7]
+    started = time.perf_counter()
+    files = sorted(str(p) for p in Path(in_dir).glob("*.jpg"))
+    queue, feed = os.pipe()  # the indices of a folder of up to 16k files fit in the pipe's buffer
+    os.write(feed, b"".join(index.to_bytes(4, "big") for index in range(len(files))))
+    os.close(feed)
+    children = []
+    for _ in range(int(processes)):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _work(files, queue, out_dir, fmt, int(quality), int(effort))
+            except BaseException as error:  # the parent reports a failed share by its exit status
+                sys.stderr.write(f"{error!r}\n")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    failed = sum(1 for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0)
+    settings = ({"Q": int(quality), "effort": int(effort)} if fmt == "webp"
+                else {"Q": int(quality), "optimize_coding": True})
+    sys.stdout.write(json.dumps({"wall": time.perf_counter() - started, "files": len(files),
+                                 "settings": settings}) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
