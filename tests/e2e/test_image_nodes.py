@@ -290,6 +290,75 @@ def test_strip_metadata_removes_gps_exif_xmp_icc(env: TaskEnvironment) -> None:
     assert b"GPS" not in data
 
 
+@pytest.mark.parametrize("alpha", [False, True])
+def test_webp_without_metadata_is_libvips_webpsave_s_image_through_the_faster_libwebp(
+        env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, alpha: bool) -> None:
+    """A stripped lossy WebP goes through Pillow's libwebp (``workers/libwebp.py``): the image libvips'
+    own ``webpsave`` makes of the same pixels, at the same quality and method, with no metadata."""
+    from mediaflow.workers import libwebp
+    from PIL import features
+
+    media = upload(env, jpeg_with_exif(480, 320, icc="p3") if not alpha else _png(480, 320, alpha=True), "a.img")
+    ops = (("r", "resize", {"width": 300}), ("s", "strip_metadata", {}),
+           ("c", "convert", {"outputFormat": "webp", "compressionLevel": 70, "effort": 5}))
+    real_save = libwebp.save
+    calls: list[bool] = []
+
+    def counted(*args: Any, **kwargs: Any) -> bool:
+        calls.append(real_save(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(libwebp, "save", counted)
+    fast = _output(env, _run(env, media, *ops))
+    assert calls == [True], "Pillow's libwebp wrote it"
+    monkeypatch.setattr(libwebp, "save", lambda *a, **k: False)  # libvips' webpsave alone
+    plain = _output(env, _run(env, media, *ops, run_id="run-2"))
+    assert fast[:4] == b"RIFF" and fast[8:12] == b"WEBP"
+    assert not any(chunk in fast for chunk in (b"EXIF", b"XMP ", b"ICCP")), "nothing kept"
+    assert _decode(fast).hasalpha() == alpha
+    if features.version("webp") == "1.6.0":  # the libwebp both wheels carry here: the same encoder, same bytes
+        assert fast == plain
+    else:  # another libwebp build: the same image within an encoder version's rounding
+        assert _decode(fast).width == _decode(plain).width
+        assert abs(_decode(fast).avg() - _decode(plain).avg()) < 1
+
+
+def test_webp_that_keeps_metadata_or_is_lossless_stays_with_libvips(env: TaskEnvironment,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediaflow.workers import libwebp
+
+    calls: list[int] = []
+
+    def never(*args: Any, **kwargs: Any) -> bool:
+        calls.append(1)
+        return False
+
+    monkeypatch.setattr(libwebp, "save", never)
+    media = upload(env, jpeg_with_exif(320, 240), "gps.jpg")
+    kept = _output(env, _run(env, media, ("c", "convert", {"outputFormat": "webp"})))
+    assert b"EXIF" in kept, "metadata is kept unless stripped, by libvips"
+    _run(env, media, ("s", "strip_metadata", {}), ("c", "convert", {"outputFormat": "webp", "lossless": True}),
+         run_id="run-2")
+    assert calls == []
+
+
+def test_webp_through_pillow_falls_back_to_libvips_when_pillow_refuses(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pillow failure leaves no partial file and hands the image to libvips, which names any error."""
+    from mediaflow.workers import libwebp
+    from PIL import Image
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        Path(tmp_path / "out.webp").write_bytes(b"partial")
+        raise OSError("encoding error 6")
+
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    target = tmp_path / "out.webp"
+    assert libwebp.save(sample_image(64, 48), target, quality=80, method=4) is False
+    assert not target.exists()
+    assert libwebp.save(sample_image(64, 48).colourspace("b-w"), target, quality=80, method=4) is False
+
+
 def test_strip_metadata_keep_icc(env: TaskEnvironment) -> None:
     media = upload(env, jpeg_with_exif(320, 240, icc="p3"), "gps.jpg")
     stripped = _decode(_output(env, _run(env, media, ("s", "strip_metadata", {"keepIcc": True}))))
