@@ -90,9 +90,10 @@ def mediaflow_settings(fmt: str) -> dict[str, Any]:
     """What mediaflow's encoder is given for the folder workflow (workers/image.py ``encode``)."""
     workflow = json.loads((WORKFLOWS / f"folder-{fmt}.json").read_text())
     config = next(node["config"] for node in workflow["nodes"] if node["kind"] == "convert")
+    metadata = "none" if any(node["kind"] == "strip_metadata" for node in workflow["nodes"]) else "all"
     if fmt == "webp":
-        return {"Q": config["compressionLevel"], "effort": config.get("effort", 3)}
-    return {"Q": config["compressionLevel"], "optimize_coding": True}
+        return {"Q": config["compressionLevel"], "effort": config.get("effort", 3), "metadata": metadata}
+    return {"Q": config["compressionLevel"], "optimize_coding": True, "metadata": metadata}
 
 
 def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, Path, dict[str, Any]]:

@@ -6,9 +6,10 @@ One process per core, forked at once; each imports pyvips and simplejpeg, then t
 shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
 at the smallest libjpeg-turbo M/8 scale covering the target (as ``workers/jpeg_scaled.py`` does), makes one
 Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
-mediaflow's encoder. No run records, no store, no engine: the wall of this script is how fast a
-Python program built on these calls can do the job at best, start-up included, so `mediaflow run`'s wall
-over it is the engine's whole cost. Prints JSON: wall seconds and the settings used.
+mediaflow's encoder, no metadata (WebP through ``mediaflow.workers.libwebp``, as the worker). No run
+records, no store, no engine: the wall of this script is how fast a Python program built on these calls can
+do the job at best, start-up included, so `mediaflow run`'s wall over it is the engine's whole cost. Prints
+JSON: wall seconds and the settings used.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LONGEST_SIDE = 1600
 def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, effort: int) -> None:
     import pyvips
     import simplejpeg
+    from mediaflow.workers import libwebp
 
     pyvips.cache_set_max(0)
     pyvips.concurrency_set(1)  # as mediaflow's workers: one libvips thread each, one worker per core
@@ -41,9 +43,10 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
         image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
         stem = Path(out_dir) / Path(name).stem
         if fmt == "webp":
-            image.webpsave(f"{stem}.webp", Q=quality, effort=effort)
+            if not libwebp.save(image, stem.with_suffix(".webp"), quality=quality, method=effort):
+                image.webpsave(f"{stem}.webp", Q=quality, effort=effort, keep="none")
         else:
-            image.jpegsave(f"{stem}.jpg", Q=quality, optimize_coding=True)
+            image.jpegsave(f"{stem}.jpg", Q=quality, optimize_coding=True, keep="none")
 
 
 def main() -> int:
@@ -67,8 +70,8 @@ def main() -> int:
                 os._exit(code)
         children.append(pid)
     failed = sum(1 for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0)
-    settings = ({"Q": int(quality), "effort": int(effort)} if fmt == "webp"
-                else {"Q": int(quality), "optimize_coding": True})
+    settings = ({"Q": int(quality), "effort": int(effort), "metadata": "none"} if fmt == "webp"
+                else {"Q": int(quality), "optimize_coding": True, "metadata": "none"})
     sys.stdout.write(json.dumps({"wall": time.perf_counter() - started, "files": len(files),
                                  "settings": settings}) + "\n")
     return 1 if failed else 0
