@@ -6,10 +6,9 @@ One process per core, forked at once; each imports pyvips and simplejpeg, then t
 shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
 at the smallest libjpeg-turbo M/8 scale covering the target (as ``workers/jpeg_scaled.py`` does), makes one
 Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
-mediaflow's encoder, no metadata (WebP through ``mediaflow.workers.libwebp``, as the worker). No run
-records, no store, no engine: the wall of this script is how fast a Python program built on these calls can
-do the job at best, start-up included, so `mediaflow run`'s wall over it is the engine's whole cost. Prints
-JSON: wall seconds and the settings used.
+mediaflow's encoder, no metadata. No run records, no store, no engine: the wall of this script is how fast
+a Python program built on these calls can do the job at best, start-up included, so `mediaflow run`'s wall
+over it is the engine's whole cost. Prints JSON: wall seconds and the settings used.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ LONGEST_SIDE = 1600
 def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, effort: int) -> None:
     import pyvips
     import simplejpeg
-    from mediaflow.workers import libwebp
 
     pyvips.cache_set_max(0)
     pyvips.concurrency_set(1)  # as mediaflow's workers: one libvips thread each, one worker per core
@@ -43,8 +41,7 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
         image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
         stem = Path(out_dir) / Path(name).stem
         if fmt == "webp":
-            if not libwebp.save(image, stem.with_suffix(".webp"), quality=quality, method=effort):
-                image.webpsave(f"{stem}.webp", Q=quality, effort=effort, keep="none")
+            image.webpsave(f"{stem}.webp", Q=quality, effort=effort, keep="none")
         else:
             image.jpegsave(f"{stem}.jpg", Q=quality, optimize_coding=True, keep="none")
 

@@ -71,7 +71,7 @@ from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
-from mediaflow.workers import animation, jpeg_scaled, libwebp, pillow_fallback
+from mediaflow.workers import animation, jpeg_scaled, pillow_fallback
 from mediaflow.workers.image_state import (
     EncodePlan,
     ImagePipelineState,
@@ -395,10 +395,7 @@ def encode(image: Any, plan: EncodePlan, path: Path) -> None:
             image.pngsave(target, compression=compression, keep=keep)
     elif fmt == "webp":
         effort = 3 if plan.effort is None else min(6, plan.effort)
-        faster = (not plan.lossless and keep == int(pyvips.enums.ForeignKeep.NONE)
-                  and animation.frame_count(image) == 1)
-        if not (faster and libwebp.save(image, path, quality=quality, method=effort)):
-            image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
+        image.webpsave(target, Q=quality, lossless=plan.lossless, effort=effort, keep=keep)
     elif fmt == "avif" and animation.frame_count(image) > 1:
         effort = 2 if plan.effort is None else plan.effort
         animation.save_avif_sequence(image, path, quality, plan.lossless, effort)
