@@ -81,3 +81,27 @@ def test_a_video_run_never_loads_libvips(tmp_path: Path) -> None:
         "edges": [{"source": "upload", "target": "web"}]}))
     names = _imports(workflow, source, tmp_path, worker_module="mediaflow.workers.video_state")
     assert not {"pyvips", "_libvips", "mediaflow.workers.image", "simplejpeg", "numpy"} & names
+
+
+def test_the_work_ahead_starts_before_the_settings_and_models_load(tmp_path: Path) -> None:
+    """`mediaflow run` starts its runtimes' work ahead (an ffprobe of each video) first thing, so the modules
+    that start it (the zygote's, the catalog's, each runtime's ``ahead``) must not load pydantic or the
+    settings: checked in a fresh interpreter, as the command imports them."""
+    from mediaflow.catalog import RUNTIMES
+
+    aheads = sorted({profile.ahead.partition(":")[0] for profile in RUNTIMES.values() if profile.ahead})
+    assert aheads, "a runtime starts work ahead"
+    script = ("import importlib, sys\n"
+              f"for name in {['mediaflow.cli', 'mediaflow.embedded.early', 'mediaflow.catalog', *aheads]!r}:\n"
+              "    importlib.import_module(name)\n"
+              "print('\\n'.join(sorted(sys.modules)))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          check=True, cwd=tmp_path)
+    loaded = set(done.stdout.split())
+    assert "mediaflow.workers.ffmpeg_tools" in loaded
+    heavy = sorted(name for name in loaded if name.split(".")[0] in {"pydantic", "pydantic_core", "numpy",
+                                                                       "pyvips"}
+                   or name in {"mediaflow.settings", "mediaflow.media", "mediaflow.execution.contract"})
+    assert not heavy, f"loaded before the work ahead starts: {heavy}"

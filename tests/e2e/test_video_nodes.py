@@ -218,12 +218,13 @@ def test_a_probe_made_ahead_answers_the_same_file_only(media: MediaFactory, tmp_
                                                       calls: list[list[str]],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ffmpeg_tools, "_PROBED_AHEAD", {})
+    monkeypatch.delenv("MEDIAFLOW_FFPROBE_PATH", raising=False)
     settings = make_env(tmp_path).settings
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(media.clip(2.0).read_bytes())
     not_video = tmp_path / "notes.mp4"
     not_video.write_bytes(b"plain text, not a video")
-    wait = ffmpeg_tools.probe_ahead([clip, not_video], settings=settings)
+    wait = ffmpeg_tools.probe_ahead([clip, not_video])
     assert len(calls) == 1, "the text file is left to its Task (it is sniffed, never probed)"
     assert not ffmpeg_tools._PROBED_AHEAD, "started, not waited for: the caller goes on meanwhile"
     wait()
@@ -232,12 +233,35 @@ def test_a_probe_made_ahead_answers_the_same_file_only(media: MediaFactory, tmp_
     ahead = read_info(linked, "mov", settings=settings)
     assert len(calls) == 1 and ahead == read_info(clip, "mov", settings=settings) and len(calls) == 1
     assert ahead.duration_ms == pytest.approx(2000, abs=100)
+    other_binary = settings.model_copy(update={"ffprobe_path": f"{settings.ffprobe_path} "})
+    with pytest.raises(ToolchainError):  # not the binary the probe ahead ran: the Task runs its own
+        read_info(clip, "mov", settings=other_binary)
+    assert len(calls) == 2
     status = clip.stat()
     os.utime(clip, ns=(status.st_atime_ns, status.st_mtime_ns + 1))  # touched: another version of the file
     read_info(clip, "mov", settings=settings)
-    assert len(calls) == 2
+    assert len(calls) == 3
     with pytest.raises(MediaDecodeError):
         read_info(not_video, "mov", settings=settings)  # its Task reports it, by name
+
+
+def test_a_probe_ahead_runs_the_binary_the_settings_will_name(media: MediaFactory, tmp_path: Path,
+                                                              calls: list[list[str]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe starts before the settings load, from the raw variable; the validated settings then name the
+    same binary, so the Task takes the probe's answer."""
+    monkeypatch.setattr(ffmpeg_tools, "_PROBED_AHEAD", {})
+    wrapper = tmp_path / "probe-wrapper"
+    wrapper.write_text('#!/bin/sh\nexec ffprobe "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("mediaflow_ffprobe_path", str(wrapper))  # any case, as the settings read it
+    clip = media.clip(1.0)
+    ffmpeg_tools.probe_ahead([clip])()
+    assert [argv[0] for argv in calls] == [str(wrapper)]
+    settings = make_env(tmp_path).settings
+    assert settings.ffprobe_path == str(wrapper)
+    assert read_info(clip, "mov", settings=settings).duration_ms == pytest.approx(1000, abs=100)
+    assert len(calls) == 1
 
 
 def test_mp4_duration_matches_ffprobe_and_refuses_what_is_not_a_whole_mp4(media: MediaFactory,

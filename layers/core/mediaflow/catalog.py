@@ -55,9 +55,10 @@ class RuntimeProfile:
     fork server, a Lambda container), where their import costs less than they save; workers that fork from
     a process that loaded them come with them loaded."""
     ahead: str | None = None
-    """``module:function(paths, *, settings)`` that starts some of this runtime's work on a run's input files
-    before its Tasks ask, in a process its workers fork from later (`mediaflow run`'s zygote), and returns the
-    call that waits for it (the process loads the worker modules in between)."""
+    """``module:function(paths)`` that starts some of this runtime's work on a run's input files before its
+    Tasks ask, and returns the call that waits for it. `mediaflow run` calls it first thing, before it loads
+    its settings and models, so the module imports neither (a test checks); the zygote its workers fork from
+    later calls the wait once it has loaded the worker modules, and the workers find the work done."""
 
     @property
     def worker_module(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -206,33 +207,48 @@ def _skip_pydantic_plugin_lookup() -> None:
 
 
 def _start_worker_zygote() -> None:
-    """``mediaflow run`` as a whole process: fork the zygote of its workers once the modules both import are
-    loaded, before the command's own (``embedded.early``)."""
-    from mediaflow.embedded import early
-    from mediaflow.settings import get_settings
-
-    capacity = get_settings().workers
-    early.start(capacity, lambda: _ahead_of_workers(sys.argv[2:], capacity))
-
-
-def _ahead_of_workers(arguments: Sequence[str], capacity: int) -> None:
-    """In the zygote: let the runtimes the workflow file names start their work ahead on the first inputs (the
-    catalog's ``ahead``: ffprobe of a video while the command starts), load what the workers load meanwhile,
-    then wait for that work."""
+    """``mediaflow run`` as a whole process: start the work its runtimes do ahead on its first inputs (the
+    catalog's ``ahead``: an ffprobe of each video, on the core the imports below leave idle), then fork the
+    zygote of its workers once the modules both import are loaded, before the command's own
+    (``embedded.early``)."""
     import importlib
 
-    from mediaflow.catalog import RUNTIMES, worker_modules
-    from mediaflow.procs import WORKER_PRELOAD, load_modules
+    from mediaflow.embedded import early
+
+    if not early.can_start():
+        return
+    runtimes, inputs = expected_run(sys.argv[2:])
+    waits = _start_ahead(runtimes, inputs)
+    importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
-    runtimes, inputs = expected_run(arguments)
+    early.start(get_settings().workers, lambda: _prepare_workers(runtimes, waits))
+
+
+def _start_ahead(runtimes: set[str], inputs: list[Path]) -> list[Callable[[], None]]:
+    """Start the runtimes' work ahead on up to one input per core, before the command loads its settings and
+    models (an ``ahead`` module imports neither); the calls that wait for it. Work ahead only saves time: one
+    that fails leaves the work to the Tasks."""
+    import importlib
+    import os
+
+    from mediaflow.catalog import RUNTIMES
+
     waits: list[Callable[[], None]] = []
     for runtime in sorted(runtimes):
         target = RUNTIMES[runtime].ahead
         if target:
             module, _, function = target.partition(":")
-            waits.append(getattr(importlib.import_module(module), function)(inputs[:capacity],
-                                                                           settings=get_settings()))
+            with contextlib.suppress(Exception):
+                waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1]))
+    return waits
+
+
+def _prepare_workers(runtimes: set[str], waits: list[Callable[[], None]]) -> None:
+    """In the zygote: load what the workers load, then wait for the work started ahead for them."""
+    from mediaflow.catalog import worker_modules
+    from mediaflow.procs import WORKER_PRELOAD, load_modules
+
     load_modules((*WORKER_PRELOAD, *worker_modules(runtimes, bindings=True)))
     for wait in waits:
         wait()

@@ -28,6 +28,14 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
         return
 
 
+def native_threads() -> int:
+    """Threads of this process as the kernel counts them (a library's own threads included); -1 unknown."""
+    try:
+        return sum(1 for _ in Path("/proc/self/task").iterdir())
+    except OSError:
+        return -1
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this machine (zombies count as gone)."""
     if pid <= 0:

@@ -9,13 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-ENV_PREFIX = "MEDIAFLOW_"
+from mediaflow.environment import ENV_PREFIX, lowered_environment
 
 
 def _from_environment(model: type[BaseModel]) -> dict[str, str]:
     """The raw values of ``model``'s fields found in the environment: ``MEDIAFLOW_<FIELD>`` or, for a field
     with a ``validation_alias``, the variables it names (first one set wins); names match in any case."""
-    environment = {name.lower(): value for name, value in os.environ.items()}
+    environment = lowered_environment()
     found: dict[str, str] = {}
     for name, field in model.model_fields.items():
         alias = field.validation_alias

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mediaflow.errors import EmptyMedia
-from mediaflow.media import MediaType
+
+if TYPE_CHECKING:  # the models module loads pydantic; sniffing happens before (an ffprobe started ahead)
+    from mediaflow.media import MediaType
 
 HEAD_BYTES = 4096
 """How many leading bytes :func:`sniff_file` reads; enough for every signature below."""

@@ -27,8 +27,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
-from mediaflow.embedded.workerpool import _native_threads, _worker_main
-from mediaflow.procs import WORKER_PRELOAD, die_with_parent, load_modules
+from mediaflow.procs import WORKER_PRELOAD, die_with_parent, load_modules, native_threads
 
 
 class AdoptedProcess:
@@ -96,17 +95,25 @@ class Zygote:
 _STARTED: list[Zygote] = []
 
 
-def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
-    """Fork the zygote, able to fork up to ``capacity`` workers; a no-op unless this process may fork safely
-    (a single thread) and watch processes it did not fork (pidfd). ``prepare`` runs in the zygote while the
-    command goes on: it loads what the workers will probably ask for (a guess: what it misses loads when the
-    pool asks) and may do work ahead for them."""
-    if (capacity < 1 or _STARTED or not hasattr(os, "fork") or not hasattr(os, "pidfd_open")
-            or threading.active_count() != 1 or _native_threads() != 1):
-        return
+def can_start() -> bool:
+    """Whether this process may fork a zygote: a single thread (a lock another thread held would stay locked
+    in the child), none started yet, and pidfds to watch processes it did not fork."""
+    if _STARTED or not hasattr(os, "fork") or not hasattr(os, "pidfd_open") or threading.active_count() != 1:
+        return False
+    if native_threads() != 1:
+        return False
     try:
         os.close(os.pidfd_open(os.getpid()))
     except OSError:
+        return False
+    return True
+
+
+def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
+    """Fork the zygote, able to fork up to ``capacity`` workers; a no-op unless ``can_start``. ``prepare`` runs
+    in the zygote while the command goes on: it loads what the workers will probably ask for (a guess: what it
+    misses loads when the pool asks) and may wait for work started ahead for them."""
+    if capacity < 1 or not can_start():
         return
     ends = [Pipe(duplex=True) for _ in range(capacity)]
     control, zygote_control = Pipe(duplex=True)
@@ -144,7 +151,9 @@ def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
         _, count, init_args, modules = request
         load_modules(modules)
         pids: list[int] = []
-        if _native_threads() == 1:  # a library that started a thread would make forking unsafe
+        if native_threads() == 1:  # a library that started a thread would make forking unsafe
+            from mediaflow.embedded.workerpool import _worker_main  # loaded with WORKER_PRELOAD
+
             for index in range(count):
                 child = os.fork()
                 if child == 0:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from mediaflow.errors import InternalError, MediaflowError
 from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.execution.tasks import execute_task
-from mediaflow.procs import die_with_parent, start_fork_server, watch_parent
+from mediaflow.procs import die_with_parent, native_threads, start_fork_server, watch_parent
 
 if TYPE_CHECKING:
     from mediaflow.settings import Settings
@@ -185,14 +185,6 @@ class _Worker:
         self.conn.close()
 
 
-def _native_threads() -> int:
-    """Threads of this process as the kernel counts them (a library's own threads included); -1 unknown."""
-    try:
-        return sum(1 for _ in Path("/proc/self/task").iterdir())
-    except OSError:
-        return -1
-
-
 def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
@@ -296,7 +288,7 @@ class WorkerPool:
         is the only thread (a lock another thread held would stay locked in the child), and only from the main
         thread, whose exit the workers' parent-death signal follows."""
         if ("fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1
-                or threading.current_thread() is not threading.main_thread() or _native_threads() != 1):
+                or threading.current_thread() is not threading.main_thread() or native_threads() != 1):
             return False
         from mediaflow.procs import WORKER_PRELOAD, load_modules
 
@@ -304,7 +296,7 @@ class WorkerPool:
         # and send it to the fork server below; the workers run one task at a time and need no BLAS threads.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         load_modules((*WORKER_PRELOAD, *modules))  # as in the fork server: one not installed is skipped
-        if _native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
+        if native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
             return False
         context = multiprocessing.get_context("fork")
         for _ in range(count):

@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mediaflow.environment import raw_setting
 from mediaflow.errors import MediaDecodeError, MediaflowError, ToolchainError, UnsupportedMedia
 from mediaflow.procs import die_with_parent
-from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import Sniffed, sniff_file
+
+if TYPE_CHECKING:  # loaded where a probe runs; `mediaflow run` starts its probes ahead before loading them
+    from mediaflow.settings import Settings
 
 PROTOCOLS = "file,pipe"
 """The only protocols ffmpeg/ffprobe may open."""
@@ -318,32 +321,45 @@ _PROBED_AHEAD: dict[_ProbeKey, MediaInfo] = {}
 """Probes made before their Tasks asked (``probe_ahead``), by the file's identity, demuxer and ffprobe."""
 
 
-def _probe_key(path: Path, demuxer: str | None, settings: Settings) -> _ProbeKey:
+def _probe_key(path: Path, demuxer: str | None, ffprobe: str) -> _ProbeKey:
     status = path.stat()
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, settings.ffprobe_path
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, ffprobe
 
 
-def probe_ahead(paths: Iterable[Path], *, settings: Settings) -> Callable[[], None]:
-    """Start ffprobe on audio/video ``paths`` before any Task asks, and return the call that waits for it:
-    `mediaflow run`'s zygote starts the probes, loads the worker modules while they run (on the core the
-    command leaves idle) and waits; the workers it forks then answer ``read_info`` of the same file (same
-    device, inode, size and modification time, as the stored input's hard link is) with the same demuxer from
-    memory instead of starting ffprobe. A file that is not audio or video, or that ffprobe cannot read, is
-    left to its Task, which reports it."""
+_PROBES_AHEAD: list[subprocess.Popen[bytes]] = []
+"""The ffprobe processes ``probe_ahead`` started in this process (held, so none is collected while it runs)."""
+
+
+def probe_ahead(paths: Iterable[Path]) -> Callable[[], None]:
+    """Start ffprobe on audio/video ``paths`` before any Task asks, and return the call that waits for it.
+
+    `mediaflow run` calls this first thing, before it loads its settings and models (this module imports
+    neither), so the probes run on the core those imports leave idle. Its zygote, forked afterwards, loads the
+    worker modules and then waits, reading each probe's output through the pipes it inherited (the probes are
+    the command's children, so the zygote cannot see their exit status: only a whole description of audio or
+    video is kept). The workers it forks answer ``read_info`` of the same file (same device, inode, size and
+    modification time, as the stored input's hard link is) with the same demuxer and ffprobe binary from
+    memory instead of starting ffprobe. The binary is the raw value of the setting (``environment``) and is
+    part of each key, so a probe the validated settings would not have made is never used. A file that is not
+    audio or video, or that ffprobe cannot read, is left to its Task, which reports it."""
+    ffprobe = raw_setting("ffprobe_path") or "ffprobe"  # the setting's default
     started: list[tuple[_ProbeKey, Path, subprocess.Popen[bytes]]] = []
     for path in paths:
         try:
             demuxer = demuxer_for(sniff_file(path))
-            key = _probe_key(path, demuxer, settings)
-            started.append((key, path, start_tool(_probe_argv(path, demuxer, settings), node_id=None)))
+            key = _probe_key(path, demuxer, ffprobe)
+            started.append((key, path, start_tool(_probe_argv(path, demuxer, ffprobe), node_id=None)))
         except (MediaflowError, OSError):
             continue
+    _PROBES_AHEAD.extend(process for _, _, process in started)
 
     def wait() -> None:
+        from mediaflow.settings import get_settings
+
+        timeout = min(PROBE_TIMEOUT_SECONDS, get_settings().ffmpeg_timeout_seconds)
         for key, path, process in started:
             try:
-                stdout, _ = finish_tool(process, timeout=min(PROBE_TIMEOUT_SECONDS, settings.ffmpeg_timeout_seconds),
-                                        node_id=None, what="ffprobe")
+                stdout, _ = finish_tool(process, timeout=timeout, node_id=None, what="ffprobe")
                 _PROBED_AHEAD[key] = _described(stdout, path, None)
             except (MediaflowError, OSError):
                 continue
@@ -356,11 +372,11 @@ def read_info(path: Path, demuxer: str | None, *, settings: Settings, node_id: s
     """ffprobe the header of ``path`` with the pinned demuxer; :class:`MediaDecodeError` when it cannot."""
     if _PROBED_AHEAD:
         with contextlib.suppress(OSError):
-            ahead = _PROBED_AHEAD.get(_probe_key(path, demuxer, settings))
+            ahead = _PROBED_AHEAD.get(_probe_key(path, demuxer, settings.ffprobe_path))
             if ahead is not None:
                 return ahead
     try:
-        stdout, _ = run_tool(_probe_argv(path, demuxer, settings), node_id=node_id, what="ffprobe",
+        stdout, _ = run_tool(_probe_argv(path, demuxer, settings.ffprobe_path), node_id=node_id, what="ffprobe",
                              timeout=min(timeout, settings.ffmpeg_timeout_seconds))
     except ToolchainError as error:
         if "ran past" in error.message or "not installed" in error.message:
@@ -369,8 +385,8 @@ def read_info(path: Path, demuxer: str | None, *, settings: Settings, node_id: s
     return _described(stdout, path, node_id)
 
 
-def _probe_argv(path: Path, demuxer: str | None, settings: Settings) -> list[str]:
-    argv = [settings.ffprobe_path, "-hide_banner", "-v", "error", "-protocol_whitelist", PROTOCOLS]
+def _probe_argv(path: Path, demuxer: str | None, ffprobe: str) -> list[str]:
+    argv = [ffprobe, "-hide_banner", "-v", "error", "-protocol_whitelist", PROTOCOLS]
     if demuxer:
         argv += ["-f", demuxer, "-format_whitelist", demuxer]
     return [*argv, "-print_format", "json", "-show_format", "-show_streams", str(path)]
@@ -397,7 +413,11 @@ def probe(path: Path | str, *, settings: Settings | None = None) -> dict[str, An
     target = Path(path)
     sniffed = sniff_file(target)
     demuxer = demuxer_for(sniffed)
-    info = read_info(target, demuxer, settings=settings or get_settings())
+    if settings is None:
+        from mediaflow.settings import get_settings
+
+        settings = get_settings()
+    info = read_info(target, demuxer, settings=settings)
     return {"format": sniffed.format, "contentType": sniffed.content_type, "mediaType": sniffed.media_type,
             **info.as_dict()}
 
