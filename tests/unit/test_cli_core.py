@@ -93,3 +93,4 @@ def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path:
         assert expected_worker_modules(arguments) == ()
     runtimes, inputs = expected_run([str(clips), str(folder), str(tmp_path / "missing.mp4")])
     assert runtimes == {"ffmpeg"} and [path.name for path in inputs] == [f"{n}.jpg" for n in range(5)]
+    assert expected_run([str(clips), str(folder)], with_inputs=False) == ({"ffmpeg"}, [])  # no folder listing

@@ -217,8 +217,11 @@ def _start_worker_zygote() -> None:
 
     if not early.can_start():
         return
-    runtimes, inputs = expected_run(sys.argv[2:])
-    waits = _start_ahead(runtimes, inputs)
+    from mediaflow.catalog import RUNTIMES
+
+    runtimes, _ = expected_run(sys.argv[2:], with_inputs=False)
+    ahead = {runtime for runtime in runtimes if RUNTIMES[runtime].ahead}
+    waits = _start_ahead(ahead, expected_run(sys.argv[2:])[1]) if ahead else []
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
@@ -226,9 +229,9 @@ def _start_worker_zygote() -> None:
 
 
 def _start_ahead(runtimes: set[str], inputs: list[Path]) -> list[Callable[[], None]]:
-    """Start the runtimes' work ahead on up to one input per core, before the command loads its settings and
-    models (an ``ahead`` module imports neither); the calls that wait for it. Work ahead only saves time: one
-    that fails leaves the work to the Tasks."""
+    """Start the work ahead of ``runtimes`` (each has an ``ahead``) on up to one input per core, before the
+    command loads its settings and models (an ``ahead`` module imports neither); the calls that wait for it.
+    Work ahead only saves time: one that fails leaves the work to the Tasks."""
     import importlib
     import os
 
@@ -236,11 +239,9 @@ def _start_ahead(runtimes: set[str], inputs: list[Path]) -> list[Callable[[], No
 
     waits: list[Callable[[], None]] = []
     for runtime in sorted(runtimes):
-        target = RUNTIMES[runtime].ahead
-        if target:
-            module, _, function = target.partition(":")
-            with contextlib.suppress(Exception):
-                waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1]))
+        module, _, function = str(RUNTIMES[runtime].ahead).partition(":")
+        with contextlib.suppress(Exception):
+            waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1]))
     return waits
 
 
@@ -254,11 +255,11 @@ def _prepare_workers(runtimes: set[str], waits: list[Callable[[], None]]) -> Non
         wait()
 
 
-def expected_run(arguments: Sequence[str]) -> tuple[set[str], list[Path]]:
-    """The runtimes and input files of ``mediaflow run ARGUMENTS``, read ahead of the command's own parse (by
-    its zygote, on the core the command leaves idle) from a workflow file's node kinds. Only
-    ``run WORKFLOW INPUT...`` in that order is read; any other shape gives nothing, and the pool then asks for
-    what the compiled workflow needs."""
+def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple[set[str], list[Path]]:
+    """The runtimes and input files of ``mediaflow run ARGUMENTS``, read ahead of the command's own parse
+    from a workflow file's node kinds (the folders listed only ``with_inputs``: a large one takes a while).
+    Only ``run WORKFLOW INPUT...`` in that order is read; any other shape gives nothing, and the pool then
+    asks for what the compiled workflow needs."""
     import itertools
 
     from mediaflow.catalog import get_spec
@@ -271,7 +272,7 @@ def expected_run(arguments: Sequence[str]) -> tuple[set[str], list[Path]]:
         document = json.loads(Path(positional[0]).read_text(encoding="utf-8"))
         nodes = document.get("nodes") if isinstance(document, dict) else None
         kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
-        inputs = [path for path in expand_inputs(positional[1:]) if path.is_file()]
+        inputs = [path for path in expand_inputs(positional[1:]) if path.is_file()] if with_inputs else []
     except (OSError, ValueError):
         return set(), []
     specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
