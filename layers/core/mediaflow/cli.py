@@ -220,26 +220,28 @@ def _start_worker_zygote() -> None:
     from mediaflow.catalog import RUNTIMES
 
     runtimes, _ = expected_run(sys.argv[2:], with_inputs=False)
-    ahead = {runtime for runtime in runtimes if RUNTIMES[runtime].ahead}
-    waits = _start_ahead(ahead, expected_run(sys.argv[2:])[1]) if ahead else []
+    targets = [str(RUNTIMES[runtime].ahead) for runtime in sorted(runtimes) if RUNTIMES[runtime].ahead]
+    waits = _start_ahead(targets, sys.argv[2:]) if targets else []
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
     early.start(get_settings().workers, lambda: _prepare_workers(runtimes, waits))
 
 
-def _start_ahead(runtimes: set[str], inputs: list[Path]) -> list[Callable[[], None]]:
-    """Start the work ahead of ``runtimes`` (each has an ``ahead``) on up to one input per core, before the
-    command loads its settings and models (an ``ahead`` module imports neither); the calls that wait for it.
-    Work ahead only saves time: one that fails leaves the work to the Tasks."""
+def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[[], None]]:
+    """Start the runtimes' work ahead (their ``ahead`` targets) on up to one input per core of ``mediaflow run
+    ARGUMENTS``, before the command loads its settings and models (an ``ahead`` module imports neither); the
+    calls that wait for it. Work ahead only saves time: one that fails leaves the work to the Tasks."""
     import importlib
     import os
 
-    from mediaflow.catalog import RUNTIMES
-
+    try:
+        inputs = expected_inputs(arguments)
+    except OSError:
+        return []
     waits: list[Callable[[], None]] = []
-    for runtime in sorted(runtimes):
-        module, _, function = str(RUNTIMES[runtime].ahead).partition(":")
+    for target in targets:
+        module, _, function = target.partition(":")
         with contextlib.suppress(Exception):
             waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1]))
     return waits
@@ -255,28 +257,38 @@ def _prepare_workers(runtimes: set[str], waits: list[Callable[[], None]]) -> Non
         wait()
 
 
+def _positional(arguments: Sequence[str]) -> list[str]:
+    import itertools
+
+    return list(itertools.takewhile(lambda argument: not argument.startswith("-"), arguments))
+
+
 def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple[set[str], list[Path]]:
     """The runtimes and input files of ``mediaflow run ARGUMENTS``, read ahead of the command's own parse
     from a workflow file's node kinds (the folders listed only ``with_inputs``: a large one takes a while).
     Only ``run WORKFLOW INPUT...`` in that order is read; any other shape gives nothing, and the pool then
     asks for what the compiled workflow needs."""
-    import itertools
-
     from mediaflow.catalog import get_spec
-    from mediaflow.console import expand_inputs
 
-    positional = list(itertools.takewhile(lambda argument: not argument.startswith("-"), arguments))
+    positional = _positional(arguments)
     if len(positional) < 2:
         return set(), []
     try:
         document = json.loads(Path(positional[0]).read_text(encoding="utf-8"))
         nodes = document.get("nodes") if isinstance(document, dict) else None
         kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
-        inputs = [path for path in expand_inputs(positional[1:]) if path.is_file()] if with_inputs else []
+        inputs = expected_inputs(arguments) if with_inputs else []
     except (OSError, ValueError):
         return set(), []
     specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
     return {spec.runtime for spec in specs if spec is not None and spec.role == "task"}, inputs
+
+
+def expected_inputs(arguments: Sequence[str]) -> list[Path]:
+    """The input files of ``mediaflow run WORKFLOW INPUT...`` (folders expanded), read ahead of its parse."""
+    from mediaflow.console import expand_inputs
+
+    return [path for path in expand_inputs(_positional(arguments)[1:]) if path.is_file()]
 
 
 def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:

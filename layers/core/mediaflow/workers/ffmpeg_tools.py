@@ -326,7 +326,7 @@ def _probe_key(path: Path, demuxer: str | None, ffprobe: str) -> _ProbeKey:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, ffprobe
 
 
-_PROBES_AHEAD: list[subprocess.Popen[bytes]] = []
+_AHEAD_PROCESSES: list[subprocess.Popen[bytes]] = []
 """The ffprobe processes ``probe_ahead`` started in this process (held, so none is collected while it runs)."""
 
 
@@ -351,7 +351,7 @@ def probe_ahead(paths: Iterable[Path]) -> Callable[[], None]:
             started.append((key, path, start_tool(_probe_argv(path, demuxer, ffprobe), node_id=None)))
         except (MediaflowError, OSError):
             continue
-    _PROBES_AHEAD.extend(process for _, _, process in started)
+    _AHEAD_PROCESSES.extend(process for _, _, process in started)
 
     def wait() -> None:
         from mediaflow.settings import get_settings
