@@ -105,3 +105,40 @@ def test_the_work_ahead_starts_before_the_settings_and_models_load(tmp_path: Pat
                                                                        "pyvips"}
                    or name in {"mediaflow.settings", "mediaflow.media", "mediaflow.execution.contract"})
     assert not heavy, f"loaded before the work ahead starts: {heavy}"
+
+
+def test_the_command_starts_its_work_ahead_before_loading_pydantic(tmp_path: Path) -> None:
+    """The order on the command's own start path (`mediaflow.cli`'s zygote start, as `main` calls it for
+    `mediaflow run`), in a fresh interpreter: the ffmpeg runtime's ``ahead`` is called while neither pydantic
+    nor the settings are loaded; both are loaded by the time the zygote forks. (Watching the real command from
+    a wrapper binary cannot settle this: the command goes on importing while the wrapper starts.)"""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")  # the ahead under test records the call and reads nothing
+    workflow = tmp_path / "video.json"
+    workflow.write_text(json.dumps({
+        "nodes": [{"id": "upload", "kind": "upload"},
+                  {"id": "small", "kind": "transcode", "config": {"outputFormat": "mp4", "preset": "240p"}}],
+        "edges": [{"source": "upload", "target": "small"}]}))
+    script = f"""
+import dataclasses, json, sys
+sys.argv = ["mediaflow", "run", {str(workflow)!r}, {str(clip)!r}]
+import mediaflow.catalog as catalog
+calls = []
+def record(paths):
+    calls.append({{"paths": [str(path) for path in paths],
+                   "loaded": sorted(name for name in sys.modules
+                                    if name.split(".")[0] in ("pydantic", "pydantic_core", "numpy")
+                                    or name == "mediaflow.settings")}})
+    return lambda: None
+catalog.RUNTIMES["ffmpeg"] = dataclasses.replace(catalog.RUNTIMES["ffmpeg"], ahead="__main__:record")
+import mediaflow.cli as cli
+cli._start_worker_zygote()
+print(json.dumps({{"calls": calls, "settings_after": "mediaflow.settings" in sys.modules}}))
+"""
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          check=True, cwd=tmp_path)
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["calls"] == [{"paths": [str(clip)], "loaded": []}], report
+    assert report["settings_after"], "the zygote forks once the settings are loaded"
