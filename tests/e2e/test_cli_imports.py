@@ -142,3 +142,48 @@ print(json.dumps({{"calls": calls, "settings_after": "mediaflow.settings" in sys
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["calls"] == [{"paths": [str(clip)], "loaded": []}], report
     assert report["settings_after"], "the zygote forks once the settings are loaded"
+
+
+def test_the_collector_is_held_off_during_the_start_only(tmp_path: Path) -> None:
+    """A whole `mediaflow run` process starts with the cyclic collector paused (its imports allocate objects
+    that live as long as it does), forks its zygote with what it loaded kept out of future collections, and
+    collects again once its runs start, as every worker does while it runs a Task."""
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for seed in (1, 2, 3):
+        photo(photos / f"p{seed}.jpg", 320, 240, seed=seed)
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    log = tmp_path / "gc.jsonl"
+    script = f"""
+import gc, json, os, sys
+sys.argv = ["mediaflow", "run", {str(workflow)!r}, {str(photos)!r}, "--out", {str(tmp_path / "out")!r}, "--json"]
+def note(where):
+    with open({str(log)!r}, "a") as out:
+        out.write(json.dumps({{"where": where, "pid": os.getpid(), "collecting": gc.isenabled(),
+                              "kept": gc.get_freeze_count()}}) + "\\n")
+import mediaflow.embedded.early as early
+import mediaflow.embedded.workerpool as workerpool
+import mediaflow.embedded.app as app
+fork_zygote, run_task, run_files = early.start, workerpool._run_in_worker, app.LocalService.run_files
+early.start = lambda *args, **kwargs: (note("zygote fork"), fork_zygote(*args, **kwargs))[1]
+workerpool._run_in_worker = lambda payload: (note("task"), run_task(payload))[1]
+app.LocalService.run_files = lambda self, *args, **kwargs: (note("runs"), run_files(self, *args, **kwargs))[1]
+import mediaflow.cli as cli
+sys.exit(cli.main())
+"""
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"), "MEDIAFLOW_WORKERS": "2",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["completed"] == 3
+    notes = [json.loads(line) for line in log.read_text().splitlines()]
+    by_place = {where: [n for n in notes if n["where"] == where] for where in ("zygote fork", "runs", "task")}
+    assert [n["collecting"] for n in by_place["zygote fork"]] == [False], notes
+    assert [n["collecting"] for n in by_place["runs"]] == [True], notes
+    command = by_place["runs"][0]["pid"]
+    tasks = by_place["task"]
+    assert len(tasks) == 3 and all(n["pid"] != command for n in tasks), notes
+    assert all(n["collecting"] and n["kept"] > 0 for n in tasks), notes
+    assert by_place["runs"][0]["kept"] > 0, notes

@@ -303,6 +303,9 @@ def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     _skip_pydantic_plugin_lookup()
     if argv is None and sys.argv[1:2] == ["run"]:
+        from mediaflow.procs import pause_collection
+
+        pause_collection()  # resumed once the run starts (embedded.cli), and by each worker
         _start_worker_zygote()
     parser = build_parser()
     args = parser.parse_args(argv)

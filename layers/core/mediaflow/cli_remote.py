@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediaflow.console import LazyConsole, Progress, Table, escape, read_workflow_file, stdout_console
+from mediaflow.procs import resume_collection
 from mediaflow.settings import DEFAULT_PROFILE
 
 if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
@@ -283,6 +284,7 @@ def dispatch(name: str, local: Handler) -> Handler:
             return 2
         if target is None:
             return local(args)
+        resume_collection()  # a remote command's start is short; its waits may be long
         if name in ("validate", "plan") and (args.file == "-" or Path(args.file).is_file()):
             return local(args)  # a file is checked by the same pure validator and compiler, no API needed
         if not target.api_key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 import sys
@@ -70,6 +71,36 @@ def watch_parent(owner_pid: int, *, interval: float = 0.25) -> threading.Thread:
     thread = threading.Thread(target=watch, name="mediaflow-parent-watch", daemon=True)
     thread.start()
     return thread
+
+
+_COLLECTION_PAUSED: list[bool] = []
+
+
+def pause_collection() -> None:
+    """Hold the cyclic garbage collector off while a process starts: loading modules allocates hundreds of
+    thousands of objects that live as long as the process, and the collector would walk them again and again
+    as they come (about a tenth of a ``mediaflow run`` start). ``resume_collection`` ends the pause; a
+    process forked meanwhile inherits it and resumes in its turn (workers do, first thing)."""
+    if gc.isenabled():
+        gc.disable()
+        _COLLECTION_PAUSED.append(True)
+
+
+def keep_loaded_objects() -> None:
+    """Before a fork while collection is paused: what is loaded so far moves to the collector's permanent
+    generation, so no collection in this process or its children walks those objects again (a walk writes to
+    every object's header and would copy the pages a forked child shares with its parent)."""
+    if _COLLECTION_PAUSED:
+        gc.freeze()
+
+
+def resume_collection() -> None:
+    """End a ``pause_collection`` (a no-op without one): the objects loaded so far are kept for good
+    (``keep_loaded_objects``), then collection resumes for what the process allocates from now on."""
+    if _COLLECTION_PAUSED:
+        _COLLECTION_PAUSED.clear()
+        gc.freeze()
+        gc.enable()
 
 
 # What every worker imports whatever its runtime, loaded before workers fork so that a worker starts as a bare

@@ -13,6 +13,7 @@ from typing import Any
 
 from mediaflow.console import Progress, Table, escape, expand_inputs, human_size, read_workflow_file, stdout_console
 from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
+from mediaflow.procs import resume_collection
 
 console = stdout_console()
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -73,6 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
                                          runtimes={task.runtime for task in compiled.tasks},
                                          bindings=len(inputs) > BINDINGS_FROM_TASKS)
+        resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
-from mediaflow.procs import WORKER_PRELOAD, die_with_parent, load_modules, native_threads
+from mediaflow.procs import WORKER_PRELOAD, die_with_parent, keep_loaded_objects, load_modules, native_threads
 
 
 class AdoptedProcess:
@@ -120,6 +120,7 @@ def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
     owner = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
+    keep_loaded_objects()
     pid = os.fork()
     if pid == 0:
         control.close()
@@ -154,6 +155,7 @@ def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
         if native_threads() == 1:  # a library that started a thread would make forking unsafe
             from mediaflow.embedded.workerpool import _worker_main  # loaded with WORKER_PRELOAD
 
+            keep_loaded_objects()
             for index in range(count):
                 child = os.fork()
                 if child == 0:

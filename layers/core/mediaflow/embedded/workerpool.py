@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 from mediaflow.errors import InternalError, MediaflowError
 from mediaflow.execution.contract import TaskEnvironment
 from mediaflow.execution.tasks import execute_task
-from mediaflow.procs import die_with_parent, native_threads, start_fork_server, watch_parent
+from mediaflow.procs import (
+    die_with_parent,
+    keep_loaded_objects,
+    native_threads,
+    resume_collection,
+    start_fork_server,
+    watch_parent,
+)
 
 if TYPE_CHECKING:
     from mediaflow.settings import Settings
@@ -141,6 +148,7 @@ def _portable(error: BaseException) -> BaseException:
 
 
 def _worker_main(conn: Connection, owner_pid: int, init_args: tuple[Any, ...]) -> None:
+    resume_collection()  # forked from a start that held the collector off (procs.pause_collection)
     os.setpgrp()
     die_with_parent()
     watch_parent(owner_pid)
@@ -299,6 +307,7 @@ class WorkerPool:
         if native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
             return False
         context = multiprocessing.get_context("fork")
+        keep_loaded_objects()
         for _ in range(count):
             with self._lock:
                 if self._closing.is_set() or self._started >= self.size:
