@@ -187,3 +187,29 @@ sys.exit(cli.main())
     assert len(tasks) == 3 and all(n["pid"] != command for n in tasks), notes
     assert all(n["collecting"] and n["kept"] > 0 for n in tasks), notes
     assert by_place["runs"][0]["kept"] > 0, notes
+
+
+def test_the_zygote_forks_before_the_command_loads_its_argument_parser(tmp_path: Path) -> None:
+    """What the command loads before it forks its workers' zygote, the zygote waits for too: the argument
+    parser, which only the command uses, loads after the fork."""
+    source = photo(tmp_path / "p.jpg", 320, 240)
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    script = f"""
+import json, sys
+sys.argv = ["mediaflow", "run", {str(workflow)!r}, {str(source)!r}]
+import mediaflow.embedded.early as early
+seen = []
+fork_zygote = early.start
+early.start = lambda *args, **kwargs: (seen.append(sorted(sys.modules)), fork_zygote(*args, **kwargs))[1]
+import mediaflow.cli as cli
+cli._start_worker_zygote()
+print(json.dumps(seen))
+"""
+    env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          check=True, cwd=tmp_path)
+    [loaded] = json.loads(done.stdout.splitlines()[-1])
+    assert "mediaflow.execution.contract" in loaded, "the zygote forks once the shared modules are loaded"
+    assert "argparse" not in loaded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mediaflow.console import LazyConsole, Table, escape
 
 if TYPE_CHECKING:
+    import argparse
+
     from mediaflow.validation import ValidationReport
 
 # This module is imported again by every worker process (multiprocessing runs the parent's main module in
@@ -129,21 +130,24 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     return 0
 
 
-class _VersionAction(argparse.Action):
-    """``--version``, reading the installed version only when asked (package metadata takes tens of ms)."""
-
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        sys.stdout.write(f"mediaflow {package_version()}\n")
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
+    # argparse loads here, not with this module: `mediaflow run` forks its workers' zygote before it parses
+    # (``_start_worker_zygote``), and what the command loads before that fork the zygote waits for too.
+    import argparse
+
+    class VersionAction(argparse.Action):
+        """``--version``, reading the installed version only when asked (package metadata takes tens of ms)."""
+
+        def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+            super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                     option_string: str | None = None) -> None:
+            sys.stdout.write(f"mediaflow {package_version()}\n")
+            parser.exit()
+
     parser = argparse.ArgumentParser(prog="mediaflow", description="Serverless media workflows, also on one machine")
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    parser.add_argument("--version", action=VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a workflow file (exit 0 valid, 1 invalid)")
