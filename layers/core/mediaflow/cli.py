@@ -300,7 +300,7 @@ def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
     with their bindings (loaded by the zygote on the core the command leaves idle, they cost no wall time)."""
     from mediaflow.catalog import worker_modules
 
-    runtimes, _ = expected_run(arguments)
+    runtimes, _ = expected_run(arguments, with_inputs=False)
     return worker_modules(runtimes, bindings=True)
 
 

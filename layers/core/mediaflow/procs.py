@@ -99,8 +99,8 @@ def resume_collection() -> None:
     """End a ``pause_collection`` (a no-op without one): the objects loaded so far are kept for good
     (``keep_loaded_objects``), then collection resumes for what the process allocates from now on."""
     if _COLLECTION_PAUSED:
+        keep_loaded_objects()
         _COLLECTION_PAUSED.clear()
-        gc.freeze()
         gc.enable()
 
 
