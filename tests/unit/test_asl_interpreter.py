@@ -442,6 +442,30 @@ def test_parallel_branch_failure_stops_siblings_and_is_caught() -> None:
     assert {"b": "never"} not in [payload for _, payload in invoker.calls]
 
 
+def test_a_failing_branch_lets_a_running_sibling_task_end_before_the_parallel_fails() -> None:
+    ended: list[str] = []
+    slow_started = threading.Event()
+
+    def behaviour(resource: str, payload: dict[str, Any], n: int) -> Any:
+        if payload["b"] == "bad":
+            slow_started.wait(5)
+            raise NodeError("boom")
+        slow_started.set()
+        time.sleep(0.3)  # a task that stores something and takes longer than its sibling takes to fail
+        ended.append(payload["b"])
+        return {}
+
+    slow = branch({"T1": task(Parameters={"b": "slow"}, Next="T2"), "T2": task(Parameters={"b": "never"})})
+    bad = branch({"T": task(Parameters={"b": "bad"})})
+    definition = machine({"P": {"Type": "Parallel", "Branches": [slow, bad], "End": True}})
+    invoker = Invoker(behaviour)
+    result = run(definition, {}, invoker)
+    # The run ends only after the running sibling did, and nothing after it starts.
+    assert (result.status, result.error, ended) == ("FAILED", "NodeError", ["slow"])
+    assert {"b": "never"} not in [payload for _, payload in invoker.calls]
+    assert "TaskSucceeded" not in [e["type"] for e in result.history]
+
+
 def test_parallel_retry_reruns_every_branch() -> None:
     invoker = failing(1, TransientError("x"))
     definition = machine({"P": {"Type": "Parallel", "End": True, "Retry": [{"ErrorEquals": ["States.ALL"]}],

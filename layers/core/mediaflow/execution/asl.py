@@ -480,12 +480,16 @@ class _Execution:
                 "State": {"Name": state_name, "EnteredTime": now_iso(entered), "RetryCount": retry_count}}
 
     def check(self, scope: _Scope) -> None:
+        self.check_run()
+        if any(stop.is_set() for stop in scope.stops):
+            raise _Stopped()
+
+    def check_run(self) -> None:
+        """Stop for the whole execution only: a cancel or its deadline."""
         if self.cancel.is_set():
             raise _Aborted()
         if self.deadline is not None and time.time() >= self.deadline:
             raise _TimedOut()
-        if any(stop.is_set() for stop in scope.stops):
-            raise _Stopped()
 
     def pause(self, seconds: float, scope: _Scope) -> None:
         """Wait between retries (or in a Wait state), waking up for cancellation and the deadline."""
@@ -722,9 +726,13 @@ class _Execution:
         threading.Thread(target=target, name=f"asl-task-{self.name}", daemon=True).start()
         started = time.time()
         while not done.wait(_POLL_SECONDS):
-            self.check(scope)
+            self.check_run()
             if not own_timeout and timeout is not None and time.time() - started >= timeout:
                 raise StatesError("States.Timeout", f"the task did not finish within {timeout:g} seconds")
+        # A failing sibling does not stop a task already running (a Lambda cannot be called back either):
+        # its side effects (a stored object, a step record) land before the branch stops, so the run that
+        # ends next lists them. Its result is dropped.
+        self.check(scope)
         if "error" in box:
             raise task_error(box["error"])
         return box["result"]
