@@ -7,7 +7,7 @@ The job most users have ("a folder of photos -> web sizes"), done the way each t
   installed here by ``npm ci``), one file after another, or every file at once with ``Promise.all``;
 - ``pillow``: the Python loop (open, thumbnail, save), one process;
 - ``vips-bare``: bare pyvips ``thumbnail`` + one save, one process per core, as a Python user writes it;
-- ``floor``: the calls a mediaflow worker makes for this job (M/8 JPEG decode, one Lanczos3 reduce, the same
+- ``floor``: the calls a mediaflow worker makes for this job (DCT-scaled JPEG decode, one Lanczos3 reduce, the same
   save) and nothing else, one process per core: `mediaflow run`'s wall over it is the engine's whole cost.
 
 JPEG at quality 75 with optimised Huffman tables where the tool's users get them (mediaflow, sharp's

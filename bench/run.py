@@ -753,9 +753,9 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
                "bare pyvips as a Python user writes it (one process per core, thumbnail + save) wall / mediaflow "
                "run wall", details={}),
         Figure("folder_jpeg_vs_floor", folder.ratio(result, "floor", "jpeg"), None, "", "x",
-               "the floor (a worker's own calls for the job, M/8 decode + one Lanczos3 reduce + save, one process "
-               "per core, no engine) wall / mediaflow run wall: 1 - this is the engine's share of the wall, "
-               "start-up included", details={}),
+               "the floor (a worker's own calls for the job, DCT-scaled decode + one Lanczos3 reduce + save, "
+               "one process per core, no engine) wall / mediaflow run wall: 1 - this is the engine's share of the "
+               "wall, start-up included", details={}),
         Figure("folder_jpeg_floor_vs_sharp_all", result["median_wall_s"]["sharp-all/jpeg"]
                / result["median_wall_s"]["floor/jpeg"], None, "", "x",
                "sharp Promise.all wall / the floor's wall: how far ahead of sharp the calls themselves are, "

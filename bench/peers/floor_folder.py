@@ -4,8 +4,8 @@
 
 One process per core, forked at once; each imports pyvips and simplejpeg, then takes the next file from a
 shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
-at the smallest libjpeg-turbo M/8 scale covering the target (as ``workers/jpeg_scaled.py`` does), makes one
-Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
+at the largest DCT shrink (8, 4 or 2) whose decode covers the target (as ``workers/jpeg_scaled.py`` does),
+makes one Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
 mediaflow's encoder, no metadata. No run records, no store, no engine: the wall of this script is how fast
 a Python program built on these calls can do the job at best, start-up included, so `mediaflow run`'s wall
 over it is the engine's whole cost. Prints JSON: wall seconds and the settings used.
@@ -36,8 +36,11 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
             height, width, _, _ = simplejpeg.decode_jpeg_header(data)
             scale = min(LONGEST_SIDE / width, LONGEST_SIDE / height)
             target = (round(width * scale), round(height * scale))
-            pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=target[0], min_height=target[1])
+            shrink = next((s for s in (8, 4, 2) if width // s >= target[0] and height // s >= target[1]), 1)
+            pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=-(-width // shrink),
+                                            min_height=-(-height // shrink))
         image = pyvips.Image.new_from_memory(pixels.data, pixels.shape[1], pixels.shape[0], 3, "uchar")
+        image = image.crop(0, 0, width // shrink, height // shrink)
         image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
         stem = Path(out_dir) / Path(name).stem
         if fmt == "webp":

@@ -34,15 +34,15 @@ HEAVY_OWN = ("mediaflow.api", "mediaflow.client.core", "mediaflow.cloud", "media
              "mediaflow.workers.video", "mediaflow.workers.document")
 
 
-def _imports(workflow: Path, source: Path, tmp_path: Path, worker_module: str = "mediaflow.workers.image_state"
-             ) -> set[str]:
+def _imports(workflow: Path, source: Path, tmp_path: Path, worker_module: str = "mediaflow.workers.image_state",
+             *, out: str = "out", files: int = 1) -> set[str]:
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"), "MEDIAFLOW_WORKERS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mediaflow.cli", "run", str(workflow),
-                           str(source), "--out", str(tmp_path / "out"), "--json"],
+                           str(source), "--out", str(tmp_path / out), "--json"],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert '"completed": 1' in done.stdout
+    assert f'"completed": {files}' in done.stdout
     names = {match.group(1) for match in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)$",
                                                      done.stderr, re.MULTILINE)}
     # (``importlib.import_module`` imports are not reported, the modules they import with ``import`` are)
@@ -70,6 +70,24 @@ def test_an_image_run_imports_no_heavy_module(tmp_path: Path) -> None:
     own = sorted(name for name in names if name.startswith(HEAVY_OWN))
     assert not heavy, f"mediaflow run imported {heavy}"
     assert not own, f"mediaflow run imported {own}"
+
+
+def test_a_one_file_run_loads_no_jpeg_binding_and_gives_the_bytes_a_folder_run_gives(tmp_path: Path) -> None:
+    """The JPEG binding (and numpy with it) pays for its import over a folder only; libvips' loader decodes a
+    one-file run at the same DCT scale, so the same photo comes out byte for byte the same either way."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for seed in range(1, 6):
+        photo(folder / f"photo-{seed}.jpg", 1203, 803, seed=seed)
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    alone = _imports(workflow, folder / "photo-3.jpg", tmp_path, out="alone")
+    assert not {"simplejpeg", "numpy"} & alone
+    together = _imports(workflow, folder, tmp_path, out="together", files=5)
+    assert "numpy" in together, "a folder run loads the binding (its own import is not reported)"
+    [made_alone] = (tmp_path / "alone").glob("photo-3*")
+    [made_together] = (tmp_path / "together").glob("photo-3*")
+    assert made_alone.read_bytes() == made_together.read_bytes()
 
 
 def test_a_video_run_never_loads_libvips(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ class RuntimeProfile:
     preload: tuple[str, ...] = ()
     """Native bindings worth loading in a process that runs many of this runtime's tasks (a folder run, the
     fork server, a Lambda container), where their import costs less than they save; workers that fork from
-    a process that loaded them come with them loaded."""
+    a process that loaded them come with them loaded. A binding is a faster way only: a worker where it is
+    not loaded takes the path without it and gives the same output (``workers/jpeg_scaled.py``)."""
     ahead: str | None = None
     """``module:function(paths)`` that starts some of this runtime's work on a run's input files before its
     Tasks ask, and returns the call that waits for it. `mediaflow run` calls it first thing, before it loads

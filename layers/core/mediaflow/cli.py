@@ -226,10 +226,11 @@ def _start_worker_zygote() -> None:
     runtimes, _ = expected_run(sys.argv[2:], with_inputs=False)
     targets = [str(RUNTIMES[runtime].ahead) for runtime in sorted(runtimes) if RUNTIMES[runtime].ahead]
     waits = _start_ahead(targets, sys.argv[2:]) if targets else []
+    modules = expected_worker_modules(sys.argv[2:], runtimes=runtimes)
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
-    early.start(get_settings().workers, lambda: _prepare_workers(runtimes, waits))
+    early.start(get_settings().workers, lambda: _prepare_workers(modules, waits))
 
 
 def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[[], None]]:
@@ -251,12 +252,11 @@ def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[
     return waits
 
 
-def _prepare_workers(runtimes: set[str], waits: list[Callable[[], None]]) -> None:
+def _prepare_workers(modules: tuple[str, ...], waits: list[Callable[[], None]]) -> None:
     """In the zygote: load what the workers load, then wait for the work started ahead for them."""
-    from mediaflow.catalog import worker_modules
     from mediaflow.procs import WORKER_PRELOAD, load_modules
 
-    load_modules((*WORKER_PRELOAD, *worker_modules(runtimes, bindings=True)))
+    load_modules((*WORKER_PRELOAD, *modules))
     for wait in waits:
         wait()
 
@@ -295,13 +295,20 @@ def expected_inputs(arguments: Sequence[str]) -> list[Path]:
     return [path for path in expand_inputs(_positional(arguments)[1:]) if path.is_file()]
 
 
-def expected_worker_modules(arguments: Sequence[str]) -> tuple[str, ...]:
-    """The worker modules ``mediaflow run ARGUMENTS`` will ask for (``expected_run``): its runtimes' workers
-    with their bindings (loaded by the zygote on the core the command leaves idle, they cost no wall time)."""
-    from mediaflow.catalog import worker_modules
+def expected_worker_modules(arguments: Sequence[str], *, runtimes: set[str] | None = None) -> tuple[str, ...]:
+    """The worker modules ``mediaflow run ARGUMENTS`` will ask for: its runtimes' workers (``expected_run``,
+    or ``runtimes`` when already read), with their native bindings when more inputs than
+    ``BINDINGS_FROM_TASKS`` come (as the command decides once it has parsed its arguments). The zygote loads
+    them on the core the command leaves idle."""
+    from mediaflow.catalog import BINDINGS_FROM_TASKS, worker_modules
+    from mediaflow.console import count_inputs
 
-    runtimes, _ = expected_run(arguments, with_inputs=False)
-    return worker_modules(runtimes, bindings=True)
+    if runtimes is None:
+        runtimes, _ = expected_run(arguments, with_inputs=False)
+    if not runtimes:
+        return ()
+    many = count_inputs(_positional(arguments)[1:], up_to=BINDINGS_FROM_TASKS + 1) > BINDINGS_FROM_TASKS
+    return worker_modules(runtimes, bindings=many)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,7 @@ server): file arguments, sizes, the package version."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +86,25 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file()
-                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
-        else:
-            files.append(path)
+        files.extend(sorted(_folder_files(path)) if path.is_dir() else [path])
     return files
+
+
+def count_inputs(inputs: Iterable[str], *, up_to: int) -> int:
+    """How many files ``expand_inputs`` gives, counted until ``up_to`` (a large folder is not listed whole)."""
+    found = 0
+    for item in inputs:
+        path = Path(item)
+        for _ in _folder_files(path) if path.is_dir() else [path]:
+            found += 1
+            if found >= up_to:
+                return found
+    return found
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    return (path for path in folder.rglob("*") if path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(folder).parts))
 
 
 def read_workflow_file(name: str | None) -> dict[str, Any] | None:

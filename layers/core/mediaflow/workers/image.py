@@ -285,16 +285,12 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
 
 def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int, int]) -> dict[str, Any]:
     """The loader option that decodes straight to the smallest scale still covering ``target`` (as sharp
-    does): JPEG DCT scaling by 8, 4 or 2 (never the exact factor, where libjpeg's rounding can come out a
-    pixel short), WebP's scaled decode. Empty when the loader cannot shrink this image."""
-    factor = min(stored[0] / target[0], stored[1] / target[1])
+    does): JPEG DCT scaling by 8, 4 or 2 (``jpeg_scaled.covering_shrink``, the scale the JPEG binding decodes
+    at too), WebP's scaled decode. Empty when the loader cannot shrink this image."""
     if sniffed_format == "jpeg":
-        for shrink in (8, 4, 2):
-            if factor >= shrink:
-                if int(factor) == shrink:
-                    shrink //= 2
-                return {"shrink": shrink} if shrink > 1 else {}
-        return {}
+        shrink = jpeg_scaled.covering_shrink(stored, target)
+        return {"shrink": shrink} if shrink > 1 else {}
+    factor = min(stored[0] / target[0], stored[1] / target[1])
     if sniffed_format == "webp" and factor > 1:
         return {"scale": 1 / factor}
     return {}

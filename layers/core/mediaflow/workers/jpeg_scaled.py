@@ -1,29 +1,29 @@
-"""JPEG decode straight to the smallest of libjpeg-turbo's M/8 scales that still covers the target.
+"""JPEG decode at a DCT scale, through libjpeg-turbo's own binding where it is loaded.
 
-libvips' JPEG loader shrinks on load by 2, 4 or 8 only, so a 6000 px photo bound for 1600 px decodes
-at 3000 px and the reduce that follows reads 6 MP. libjpeg-turbo's scaled IDCT also offers 3/8, 5/8,
-3/4 and 7/8: the same photo decodes at 2250 px (3/8), and both the decode and the Lanczos reduce after
-it do less work. Measured on 24 MP camera JPEGs -> 1600 px: about 20 % less CPU per image than
-libvips' 1/2 decode, with the same reduce kernel (bench/README.md, "Shrink-on-load").
+A downscale decodes a JPEG straight to the smallest of the scales 1/8, 1/4 and 1/2 that still covers the
+target (``covering_shrink``), then makes one Lanczos3 reduce: a 6000 px photo bound for 1600 px decodes at
+3000 px, as sharp does. Only these three of libjpeg-turbo's M/8 scales are used: their inverse DCTs are the
+SIMD ones (a 3/8 decode, 2250 px, runs libjpeg's plain C 3x3 IDCT and came out no faster over the decode,
+the reduce and the encode), and they are the ones libvips' JPEG loader offers (``shrink``), so both decoders
+give the same pixels.
 
-The decode goes through ``simplejpeg`` (libjpeg-turbo, statically linked in its wheel) wherever it is
-installed, so a file decodes the same way in every runtime and whatever else a process did before (the same
-output bytes from a one-file run, a folder and a Lambda). Importing it brings numpy (35-40 ms), so it is
-loaded before the tasks where that is free or pays: by the zygote of ``mediaflow run``, on the core the
-command leaves idle during its start, by ``serve``'s fork server and once per vips Lambda container (the
-runtime's ``preload`` in the catalog); elsewhere the first decode imports it. Only
-baseline (single-scan) YCbCr, RGB and greyscale files take this path, and only when it saves work (a
-progressive file's cost grows with its scan count, which libvips' loader keeps judging as before);
-anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
-the judge of broken and hostile files (its named errors, its ``fail_on``). The header image's
-metadata (ICC profile, EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
+That makes the decoder a matter of speed only. Where ``simplejpeg`` (libjpeg-turbo, statically linked in its
+wheel) is loaded, it decodes the whole image in one call, about 5 % less CPU per image than libvips' loader
+streaming it in strips; elsewhere libvips' loader decodes, and the output bytes are the same (the parity tests
+compare them). Importing the binding brings numpy (40-100 ms), so it is loaded only where many decodes share
+that cost: by the zygote of a `mediaflow run` with more than a few inputs, on the core the command leaves idle
+during its start, by ``serve``'s fork server and once per vips Lambda container (the runtime's ``preload`` in
+the catalog). A one-file run never loads it. Only baseline (single-scan) YCbCr, RGB and greyscale files take
+this path (a progressive file's cost grows with its scan count, which libvips' loader keeps judging as
+before); anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
+the judge of broken and hostile files (its named errors, its ``fail_on``). The header image's metadata (ICC
+profile, EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import mmap
-from functools import cache
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +38,35 @@ _COLOURSPACES = {"YCbCr": ("RGB", 3, "srgb"), "RGB": ("RGB", 3, "srgb"), "Gray":
 # The decode is one buffer (libvips streams its own decode in strips): above this many decoded pixels
 # libvips' loader keeps the peak memory (bench p4) flat.
 MAX_DECODED_PIXELS = 30_000_000
-EIGHTHS = range(1, 8)
+SHRINKS = (8, 4, 2)
 
 
-@cache
-def available() -> bool:
-    """Whether the libjpeg-turbo binding is installed (checked once, without importing it)."""
-    return importlib.util.find_spec("simplejpeg") is not None
+def loaded() -> bool:
+    """Whether the libjpeg-turbo binding is loaded in this process (it is never imported here: see above)."""
+    return "simplejpeg" in sys.modules
 
 
-def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int | None:
-    """The smallest M (< 8) whose M/8 decode (libjpeg rounds each side up) covers ``target``, or None."""
-    for eighths in EIGHTHS:
-        if -(-stored[0] * eighths // 8) >= target[0] and -(-stored[1] * eighths // 8) >= target[1]:
-            return eighths
-    return None
+def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest of 8, 4 and 2 whose shrunk decode still covers ``target``; 1 when none does. libvips'
+    loader gives each side divided by the shrink, rounded down (libjpeg decodes it rounded up, and libvips
+    keeps the whole pixels of that decode)."""
+    for shrink in SHRINKS:
+        if stored[0] // shrink >= target[0] and stored[1] // shrink >= target[1]:
+            return shrink
+    return 1
 
 
 def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
-    """The pixels of ``path`` at the smallest M/8 scale covering ``target``, as a libvips image with the
-    header's metadata; None when the binding is not installed, this path does not apply or libjpeg-turbo
-    refuses the file."""
-    if not available() or int_field(header_image, "jpeg-multiscan", 0) != 0:
+    """The pixels of ``path`` at the ``covering_shrink`` scale for ``target``, as a libvips image with the
+    header's metadata: the pixels libvips' loader gives with that ``shrink``. None when the binding is not
+    loaded, this path does not apply or libjpeg-turbo refuses the file (libvips' loader then decodes)."""
+    if not loaded() or int_field(header_image, "jpeg-multiscan", 0) != 0:
         return None
-    eighths = covering_eighths((header_image.width, header_image.height), target)
-    if eighths is None or header_image.width * eighths * header_image.height * eighths > MAX_DECODED_PIXELS * 64:
+    stored = (header_image.width, header_image.height)
+    shrink = covering_shrink(stored, target)
+    scaled = (-(-stored[0] // shrink), -(-stored[1] // shrink))  # what libjpeg decodes: sides rounded up
+    # Under 8 px a side a smaller M/8 scale can round to the same size, and the binding would take that one.
+    if shrink == 1 or max(stored) < 8 or scaled[0] * scaled[1] > MAX_DECODED_PIXELS:
         return None
     import simplejpeg
 
@@ -73,16 +77,20 @@ def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None
             wanted = _COLOURSPACES.get(colourspace)
             if wanted is None or (width, height) != (header_image.width, header_image.height):
                 return None
-            pixels = simplejpeg.decode_jpeg(data, colorspace=wanted[0], min_width=target[0],
-                                            min_height=target[1])
+            # The smallest M/8 scale at least this large is 8/shrink eighths (the IDCT libvips' loader runs).
+            pixels = simplejpeg.decode_jpeg(data, colorspace=wanted[0], min_width=scaled[0],
+                                            min_height=scaled[1])
     except (ValueError, OSError):
         return None  # libvips decides what is wrong with it, and says so by name
     if pixels.ndim == 2:
         pixels = pixels.reshape(*pixels.shape, 1)
     decoded_height, decoded_width, bands = pixels.shape
-    if bands != wanted[1] or decoded_width < target[0] or decoded_height < target[1]:
+    if bands != wanted[1] or (decoded_width, decoded_height) != scaled:
         return None
     image = pyvips.Image.new_from_memory(pixels.data, decoded_width, decoded_height, bands, "uchar")
+    whole = (stored[0] // shrink, stored[1] // shrink)
+    if whole != scaled:  # libvips' loader keeps the whole pixels only: the same top-left crop
+        image = image.crop(0, 0, *whole)
     image = image.copy(interpretation=wanted[2], xres=header_image.xres, yres=header_image.yres)
     for field in header_image.get_fields():
         if field not in _OWN_FIELDS:
