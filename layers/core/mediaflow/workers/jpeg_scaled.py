@@ -9,15 +9,16 @@ give the same pixels.
 
 That makes the decoder a matter of speed only. Where ``simplejpeg`` (libjpeg-turbo, statically linked in its
 wheel) is loaded, it decodes the whole image in one call, about 5 % less CPU per image than libvips' loader
-streaming it in strips; elsewhere libvips' loader decodes, and the output bytes are the same (the parity tests
-compare them). Importing the binding brings numpy (40-100 ms), so it is loaded only where many decodes share
-that cost: by the zygote of a `mediaflow run` with more than a few inputs, on the core the command leaves idle
-during its start, by ``serve``'s fork server and once per vips Lambda container (the runtime's ``preload`` in
-the catalog). A one-file run never loads it. Only baseline (single-scan) YCbCr, RGB and greyscale files take
-this path (a progressive file's cost grows with its scan count, which libvips' loader keeps judging as
-before); anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays
-the judge of broken and hostile files (its named errors, its ``fail_on``). The header image's metadata (ICC
-profile, EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
+streaming it in strips; elsewhere libvips' loader decodes, and the output bytes are the same
+(tests/e2e/test_shrink_on_load.py and, through `mediaflow run`, tests/e2e/test_cli_imports.py compare them).
+Importing the binding brings numpy (40-100 ms), so it is loaded only where many decodes share that cost: by
+the zygote of a `mediaflow run` with more than a few inputs, on the core the command leaves idle during its
+start, by ``serve``'s fork server and once per vips Lambda container (the runtime's ``preload`` in the
+catalog). A one-file run never loads it. Only baseline (single-scan) YCbCr, RGB and greyscale files take this
+path (a progressive file's cost grows with its scan count, which libvips' loader keeps judging as before);
+anything else, and any file libjpeg-turbo complains about, goes to libvips' own loader, which stays the judge
+of broken and hostile files (its named errors, its ``fail_on``). The header image's metadata (ICC profile,
+EXIF, XMP, orientation, resolution) is carried over to the decoded pixels.
 """
 
 from __future__ import annotations
