@@ -139,6 +139,18 @@ def output_refs(output: Any, *, exclude: set[str] | frozenset[str] = frozenset()
     return refs
 
 
+def listed_outputs(status: str, output: Any, steps: list[dict[str, Any]], inputs: set[str]) -> list[dict[str, Any]]:
+    """The media a run lists: its output's references, and for a run that did not complete what its steps
+    wrote too (a branch that finished before a sibling failed, the nodes after a failed one: kept, and listed,
+    never left as orphan files). Read again from the steps each time, so a step recorded after the run ended
+    (a sibling's Lambda still running when a branch failed, on AWS) is listed too."""
+    refs = output_refs(output, exclude=inputs)
+    if status not in ("failed", "cancelled"):
+        return refs
+    listed = {ref["key"] for ref in refs} | inputs
+    return refs + output_refs([step.get("output") for step in steps], exclude=listed)
+
+
 def outcome(ended: Ended) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
     """``(run status, run error, node failures)`` of an ended execution."""
     status = RUN_STATUS_BY_EXECUTION[ended.status]
@@ -224,13 +236,8 @@ def finish(identity: RunIdentity, ended: Ended, *, execution_input: Any, runs: R
                                    "version": identity.version, "status": "running", "input": execution_input})
         steps = []
     output = ended.output
-    inputs = input_keys(execution_input)
-    refs = output_refs(output, exclude=inputs)
+    refs = listed_outputs(status, output, steps, input_keys(execution_input))
     if status != "completed":
-        # What the steps that ran wrote (a branch that finished before a sibling failed, the nodes after a
-        # failed one): kept, and listed on the run, never left as orphan files.
-        listed = {ref["key"] for ref in refs} | inputs
-        refs += output_refs([step.get("output") for step in steps], exclude=listed)
         if refs and not isinstance(output, dict):
             output = {"outputs": refs} if output is None else {"output": output, "outputs": refs}
         elif refs:

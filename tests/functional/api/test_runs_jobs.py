@@ -88,6 +88,28 @@ def test_failed_run_is_retried_and_finished_runs_cannot_be_cancelled(client: Cli
     assert_problem(client.post("/v1/runs/run-none/cancel"), 404)
 
 
+def test_what_a_step_stored_after_its_run_failed_is_listed_on_the_run(client: Client, api: Api,
+                                                                      photo: bytes) -> None:
+    """A branch's task can still be running when a sibling fails the run (a Lambda cannot be called back):
+    its step lands after the run ended, and the run lists what it stored all the same."""
+    body = {"name": "fails late", "nodes": [{"id": "upload", "kind": "upload"},
+                                           {"id": "only-video", "kind": "validate",
+                                            "config": {"mediaTypes": ["video"]}}],
+            "edges": [{"source": "upload", "target": "only-video"}]}
+    wf = client.post("/v1/workflows", body).json()
+    started = client.request("POST", f"/v1/workflows/{wf['id']}/runs", files={"file": ("p.jpg", photo)}).json()
+    failed = client.wait_run(started["runId"])
+    assert failed["status"] == "failed" and failed["outputs"] == []
+    media = api.runs.get_run("tenant-a", started["runId"])["input"]["media"]
+    late = {**media, "key": f"tenant-a/outputs/{started['runId']}/keep/p.jpg"}
+    api.runs.record_step("tenant-a", started["runId"], {"nodeId": "keep", "kind": "storage", "status": "completed",
+                                                        "output": {"media": late}})
+    run = client.get(f"/v1/runs/{started['runId']}").json()
+    assert run["status"] == "failed"
+    assert [output["key"] for output in run["outputs"]] == [late["key"]]
+    assert run["outputs"][0]["filename"] == "p.jpg"
+
+
 def test_cancel_a_pending_run(client: Client, api: Api, workflow: dict) -> None:
     run_id = f"run-stale-{client.transport}"
     api.runs.create_run({"tenant": "tenant-a", "runId": run_id, "workflowId": workflow["id"], "status": "pending",

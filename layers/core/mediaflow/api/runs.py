@@ -22,7 +22,7 @@ from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, NotFound, public_error
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
-from mediaflow.runs import cancel_pending, find_failures, input_keys, media_ids, output_refs
+from mediaflow.runs import cancel_pending, find_failures, input_keys, listed_outputs, media_ids
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, tenant_of_upload, upload_key
 from mediaflow.triggers import run_name
@@ -252,7 +252,7 @@ class RunService:
         execution_input = run.get("input") or {}
         items = execution_input.get("items")
         batch = isinstance(items, list)
-        outputs = [] if run["output"] is None else output_refs(run["output"], exclude=input_keys(execution_input))
+        outputs = listed_outputs(run["status"], run["output"], steps, input_keys(execution_input))
         return {
             "runId": run["runId"], "workflowId": run["workflowId"], "version": run["version"],
             "status": run["status"], "batch": batch,
