@@ -266,7 +266,7 @@ def assert_exactly_once(data_dir: Path, runs: dict[str, dict[str, Any]]) -> None
         for path in files:
             node = path.relative_to(data_dir / "blobs" / "local" / "runs" / run["runId"]).parts[0]
             per_node[node] = per_node.get(node, 0) + 1
-        assert all(count == 1 for count in per_node.values()), (run["runId"], per_node)
+        assert all(count == 1 for count in per_node.values()), (run["runId"], per_node, [str(p) for p in files])
 
 
 def json_lines(text: str) -> Any:

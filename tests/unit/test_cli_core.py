@@ -74,6 +74,51 @@ def test_the_command_skips_pydantic_plugin_lookup_unless_told(monkeypatch: pytes
     capsys.readouterr()
 
 
+_PLUGIN_PROBE = """
+import json, os, sys
+from mediaflow.cli import _skip_pydantic_plugin_lookup
+_skip_pydantic_plugin_lookup()
+from mediaflow.execution.contract import TaskPayload
+from mediaflow.media import MediaRef
+ref = MediaRef.model_validate({"bucket": "b", "key": "k", "contentType": "image/png", "size": 1})
+if os.environ.get("THEN_ENABLE"):
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = ""
+    from pydantic import BaseModel
+    class Late(BaseModel):
+        value: int
+    Late(value=1)
+loader = sys.modules["pydantic.plugin._loader"]
+print(json.dumps({"metadata": "importlib.metadata" in sys.modules, "own_loader": hasattr(loader, "entry_points"),
+                  "plugins": list(loader.get_plugins()), "key": ref.key}))
+"""
+
+
+def _plugin_probe(**env: str) -> dict[str, object]:
+    import os
+    import subprocess
+    import sys
+
+    environment = {key: value for key, value in os.environ.items() if key != "PYDANTIC_DISABLE_PLUGINS"}
+    completed = subprocess.run([sys.executable, "-c", _PLUGIN_PROBE], env={**environment, **env},
+                               capture_output=True, text=True, check=True)
+    return dict(json.loads(completed.stdout))
+
+
+def test_with_plugins_off_pydantic_builds_and_validates_models_without_importing_package_metadata() -> None:
+    probe = _plugin_probe()
+    assert probe == {"metadata": False, "own_loader": False, "plugins": [], "key": "k"}
+
+
+def test_a_users_own_plugin_setting_gets_pydantics_own_loader() -> None:
+    probe = _plugin_probe(PYDANTIC_DISABLE_PLUGINS="")
+    assert probe["own_loader"] is True and probe["metadata"] is True and probe["key"] == "k"
+
+
+def test_plugins_wanted_later_in_the_process_hand_over_to_pydantics_own_loader() -> None:
+    probe = _plugin_probe(THEN_ENABLE="1")
+    assert probe["own_loader"] is True and probe["metadata"] is True and probe["plugins"] == []
+
+
 def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path: Path) -> None:
     images = tmp_path / "images.json"
     images.write_text(json.dumps({"nodes": [{"id": "upload", "kind": "upload"},

@@ -24,9 +24,9 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
+from mediaflow.embedded.channel import Channel, channel_pair
 from mediaflow.procs import WORKER_PRELOAD, die_with_parent, keep_loaded_objects, load_modules, native_threads
 
 
@@ -55,7 +55,7 @@ class AdoptedProcess:
 class Zygote:
     """The command's side of the zygote: its control pipe and one pipe per worker it may fork."""
 
-    def __init__(self, pid: int, control: Connection, pipes: list[Connection]) -> None:
+    def __init__(self, pid: int, control: Channel, pipes: list[Channel]) -> None:
         self.pid = pid
         self.control = control
         self.pipes = pipes
@@ -69,13 +69,13 @@ class Zygote:
             return False
         return True
 
-    def workers(self) -> list[tuple[AdoptedProcess, Connection]]:
+    def workers(self) -> list[tuple[AdoptedProcess, Channel]]:
         """The workers asked for (blocks until they are forked); none when the zygote failed."""
         try:
             pids: list[int] = self.control.recv()
         except (EOFError, OSError):
             pids = []
-        adopted: list[tuple[AdoptedProcess, Connection]] = []
+        adopted: list[tuple[AdoptedProcess, Channel]] = []
         for pid, pipe in zip(pids, self.pipes, strict=False):
             try:
                 adopted.append((AdoptedProcess(pid), pipe))
@@ -115,8 +115,8 @@ def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
     misses loads when the pool asks) and may wait for work started ahead for them."""
     if capacity < 1 or not can_start():
         return
-    ends = [Pipe(duplex=True) for _ in range(capacity)]
-    control, zygote_control = Pipe(duplex=True)
+    ends = [channel_pair() for _ in range(capacity)]
+    control, zygote_control = channel_pair()
     owner = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -138,7 +138,7 @@ def take() -> Zygote | None:
     return _STARTED.pop() if _STARTED else None
 
 
-def _zygote_main(control: Connection, pipes: list[Connection], owner_pid: int,
+def _zygote_main(control: Channel, pipes: list[Channel], owner_pid: int,
                  prepare: Callable[[], None] | None) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides

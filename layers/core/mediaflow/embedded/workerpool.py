@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
 import os
 import queue
 import shutil
@@ -25,8 +24,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +40,9 @@ from mediaflow.procs import (
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from mediaflow.embedded.channel import MessagePipe
     from mediaflow.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _portable(error: BaseException) -> BaseException:
         return InternalError(f"{type(error).__name__}: {error}", node_id=getattr(error, "node_id", None))
 
 
-def _worker_main(conn: Connection, owner_pid: int, init_args: tuple[Any, ...]) -> None:
+def _worker_main(conn: MessagePipe, owner_pid: int, init_args: tuple[Any, ...]) -> None:
     resume_collection()  # forked from a start that held the collector off (procs.pause_collection)
     os.setpgrp()
     die_with_parent()
@@ -178,7 +178,7 @@ def _worker_main(conn: Connection, owner_pid: int, init_args: tuple[Any, ...]) -
 @dataclasses.dataclass
 class _Worker:
     process: Any
-    conn: Connection
+    conn: MessagePipe
 
     @property
     def pid(self) -> int:
@@ -193,8 +193,20 @@ class _Worker:
         self.conn.close()
 
 
-def _start_method() -> str:
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+def _start_methods() -> list[str]:
+    # multiprocessing loads here, not with this module: workers the zygote forks, and a command whose workers
+    # all come from it, never import it (``embedded.channel``)
+    import multiprocessing
+
+    return list(multiprocessing.get_all_start_methods())
+
+
+def _context(method: str | None = None) -> Any:
+    import multiprocessing
+
+    if method is None:
+        method = "forkserver" if "forkserver" in _start_methods() else "spawn"
+    return multiprocessing.get_context(method)
 
 
 
@@ -205,7 +217,6 @@ class WorkerPool:
         self.size = max(1, size)
         self.init_args = init_args
         self.retries_on_loss = retries_on_loss
-        self._context: Any = multiprocessing.get_context(_start_method())
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._busy: dict[int, _Worker] = {}
         self._all: set[int] = set()
@@ -295,7 +306,7 @@ class WorkerPool:
         to boot (a second interpreter importing the same modules) and none to tear down. Only safe while this
         is the only thread (a lock another thread held would stay locked in the child), and only from the main
         thread, whose exit the workers' parent-death signal follows."""
-        if ("fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1
+        if ("fork" not in _start_methods() or threading.active_count() != 1
                 or threading.current_thread() is not threading.main_thread() or native_threads() != 1):
             return False
         from mediaflow.procs import WORKER_PRELOAD, load_modules
@@ -306,7 +317,7 @@ class WorkerPool:
         load_modules((*WORKER_PRELOAD, *modules))  # as in the fork server: one not installed is skipped
         if native_threads() != 1:  # a library started a thread anyway: fork from the fork server instead
             return False
-        context = multiprocessing.get_context("fork")
+        context = _context("fork")
         keep_loaded_objects()
         for _ in range(count):
             with self._lock:
@@ -319,6 +330,8 @@ class WorkerPool:
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run a picklable module-level ``function(*args)`` in one of the worker processes (benchmarks probe
         the very processes that run the Tasks); the answer comes back as a Future."""
+        from concurrent.futures import Future
+
         future: Future[Any] = Future()
 
         def call() -> None:
@@ -364,14 +377,20 @@ class WorkerPool:
     # -- internals -----------------------------------------------------------------------------------
 
     def _stop_idle(self) -> None:
+        """Ask every idle worker to exit, then wait for them: their exits (the kernel freeing each one's
+        memory) overlap instead of following one another."""
+        stopping: list[_Worker] = []
         while True:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                return
+                break
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            worker.process.join(timeout=5)
+            stopping.append(worker)
+        deadline = time.monotonic() + 5
+        for worker in stopping:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.kill()
             worker.conn.close()
@@ -379,7 +398,7 @@ class WorkerPool:
     def _spawn(self, context: Any = None) -> _Worker:
         if context is None:
             start_fork_server()
-        context = context or self._context
+        context = context or _context()
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(target=_worker_main, args=(theirs, os.getpid(), self.init_args),
                                         name="mediaflow-worker", daemon=True)

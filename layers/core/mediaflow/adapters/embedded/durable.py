@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-HOST = socket.gethostname()
+HOST = os.uname().nodename  # socket.gethostname()'s answer, without importing socket at every start
 _INSTANCE = uuid.uuid4().hex[:8]
 
 
