@@ -29,6 +29,7 @@ from typing import Any, Literal
 from mediaflow.clock import now_iso
 from mediaflow.conditions import wildcard_match
 from mediaflow.execution.contract import error_name
+from mediaflow.threads import ReusedThreads
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 Sleep = Callable[[float], None]
@@ -38,6 +39,7 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 STATE_TYPES = frozenset({"Task", "Choice", "Parallel", "Map", "Pass", "Wait", "Succeed", "Fail"})
 # Terminal errors that States.ALL (and States.TaskFailed) do not match.
 _UNCATCHABLE_BY_WILDCARD = frozenset({"States.Runtime", "States.DataLimitExceeded"})
+_TASK_THREADS = ReusedThreads("asl-task")  # each Task waits for its invoker on one of these
 _POLL_SECONDS = 0.05
 
 
@@ -723,7 +725,7 @@ class _Execution:
             finally:
                 done.set()
 
-        threading.Thread(target=target, name=f"asl-task-{self.name}", daemon=True).start()
+        _TASK_THREADS.run(target)
         started = time.time()
         while not done.wait(_POLL_SECONDS):
             self.check_run()
