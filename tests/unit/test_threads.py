@@ -21,6 +21,13 @@ def _run_and_wait(threads: ReusedThreads, job: object) -> None:
     assert done.wait(10)
 
 
+def _until_idle(threads: ReusedThreads, count: int = 1) -> None:
+    """Wait until ``count`` threads are back waiting for a job (a job's own end comes just before)."""
+    deadline = time.monotonic() + 10
+    while threads._idle < count and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def _waiting(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(f"{name}-")]
 
@@ -34,7 +41,7 @@ def test_a_job_after_another_ended_runs_on_the_same_thread_with_its_thread_local
 
     for _ in range(3):
         _run_and_wait(threads, job)
-        time.sleep(0.01)  # the thread is back waiting
+        _until_idle(threads)
     assert len({ident for ident, _ in seen}) == 1
     assert [opened for _, opened in seen] == [1, 2, 3]
 
@@ -60,7 +67,7 @@ def test_a_failing_job_leaves_its_thread_for_the_next() -> None:
         raise RuntimeError("boom")
 
     _run_and_wait(threads, failing)
-    time.sleep(0.01)
+    _until_idle(threads)
     _run_and_wait(threads, lambda: idents.append(threading.get_ident()))
     assert len(idents) == 2 and idents[0] == idents[1]
 

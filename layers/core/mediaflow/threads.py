@@ -38,6 +38,7 @@ class ReusedThreads:
         while True:
             with contextlib.suppress(BaseException):  # a job reports its own outcome; a stray error ends no thread
                 job()
+            del job  # an idle thread holds nothing of its last job (a Task's payload and result)
             with self._lock:
                 if self._idle >= self.keep:
                     return
