@@ -184,3 +184,39 @@ def test_a_full_disk_while_writing_an_output_fails_the_run_and_keeps_the_origina
     listed = mediaflow("runs", "show", run["runId"], "--json", "--data-dir", str(data_dir), data_dir=data_dir)
     steps = json.loads(listed.stdout)["steps"]
     assert any(s["status"] == "failed" and s.get("error") == "StorageFull" for s in steps), steps
+
+
+_KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+
+def killed(fd):  # SIGKILL between the bytes landing under a temporary name and the rename to the key
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.fsync = killed
+FolderBlobStore(Path(sys.argv[1])).put_file("t1/runs/run-k/small/out.jpg", Path(sys.argv[2]), "image/jpeg",
+                                            move=True)
+"""
+
+
+def test_a_write_killed_mid_way_leaves_no_object_and_its_run_takeover_sweeps_it(tmp_path: Path,
+                                                                                 photo: bytes) -> None:
+    from mediaflow.adapters.embedded.blobstore import FolderBlobStore
+    from mediaflow.filenames import run_prefix
+
+    root, scratch = tmp_path / "blobs", tmp_path / "scratch.jpg"
+    scratch.write_bytes(photo)
+    store = FolderBlobStore(root)
+    store.put_bytes("t1/runs/run-k/upload/in.jpg", photo, "image/jpeg")
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_MID_WRITE, str(root), str(scratch)])
+    assert writer.wait(timeout=60) == -signal.SIGKILL
+
+    folder = root / "t1" / "runs" / "run-k" / "small"
+    left = [p.name for p in folder.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f".mf-tmp-{writer.pid}-"), left  # never under the key
+    assert not store.exists("t1/runs/run-k/small/out.jpg")
+
+    assert store.sweep_unfinished(run_prefix("t1", "run-k")) == 1
+    assert list(folder.iterdir()) == []
+    assert list(store.list("t1/runs/run-k/")) == ["t1/runs/run-k/upload/in.jpg"]  # a finished write stays

@@ -172,6 +172,50 @@ def test_readers_never_see_a_partial_object(blobs: FolderBlobStore) -> None:
     assert not [p for p in (blobs.root / "t1").iterdir() if p.name.startswith(".mf-tmp-")]
 
 
+def test_the_sweep_takes_what_dead_writers_left_and_keeps_the_rest(blobs: FolderBlobStore) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    blobs.put_bytes("t1/runs/r1/small/a.jpg", b"stored", "image/jpeg")
+    folder, meta = blobs.root / "t1" / "runs" / "r1" / "small", blobs.root / ".mf-meta" / "t1" / "runs" / "r1"
+    meta.mkdir(parents=True, exist_ok=True)
+    dead = [folder / f".mf-tmp-{gone.pid}-a1", meta / f".mf-tmp-{gone.pid}-b2", folder / ".mf-tmp-0c3d"]
+    live = [folder / f".mf-tmp-{os.getpid()}-e4", folder / ".mf-tmp-5f6a"]  # this process; a recent unnamed one
+    for path in dead + live:
+        path.write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(dead[2], (hours_ago, hours_ago))
+    other_run = blobs.root / "t1" / "runs" / "r2" / f".mf-tmp-{gone.pid}-x"
+    other_run.parent.mkdir(parents=True)
+    other_run.write_bytes(b"not this run's")
+
+    assert blobs.sweep_unfinished("t1/runs/r1") == 3
+    assert [p for p in dead if p.exists()] == []
+    assert all(p.exists() for p in live) and other_run.exists()
+    assert blobs.local_path("t1/runs/r1/small/a.jpg").read_bytes() == b"stored"
+    assert blobs.head("t1/runs/r1/small/a.jpg").size == 6
+    assert blobs.sweep_unfinished("t1/runs/r9") == 0  # a run that wrote nothing
+
+
+def test_a_write_names_its_temporary_after_its_writer(blobs: FolderBlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    seen: list[str] = []
+    real_replace = Path.replace
+
+    def replace(self: Path, target: Any) -> Path:
+        seen.append(self.name)
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    blobs.put_bytes("t1/x.bin", b"x", "application/octet-stream")
+    assert seen and all(name.startswith(f".mf-tmp-{os.getpid()}-") for name in seen), seen
+
+
 @pytest.mark.parametrize("key", [
     "", "/etc/passwd", "../escape", "t1/../../escape", "t1/./x", "t1//x", "t1\\x", "t1/x\x00", "C:/x",
     "t1/.mf-meta/x", "t1/x/", "a" * 1100,

@@ -91,3 +91,49 @@ def test_a_lease_is_taken_again_once_its_owner_is_gone(service: LocalService) ->
     with service.adapters.db.write() as conn:
         conn.execute("UPDATE leases SET owner = 'elsewhere:1:x' WHERE name = 'upload-2'")
     assert durable.claim("upload-2", 300) == (True, None)  # expired: taken again
+
+
+def _half_write(service: LocalService, run_id: str) -> Path:
+    """What a worker killed between writing an output under its temporary name and the rename leaves."""
+    from mediaflow.adapters.embedded.durable import HOST
+
+    dead_pid = _dead_owner().removeprefix(f"{HOST}:").split(":")[0]
+    folder = service.adapters.blobs.root / service.tenant / "runs" / run_id / "small"
+    folder.mkdir(parents=True, exist_ok=True)
+    left = folder / f".mf-tmp-{dead_pid}-0a1b2c"
+    left.write_bytes(b"\xff\xd8 half an output")
+    return folder
+
+
+def _wait_completed(service: LocalService, run_id: str) -> None:
+    deadline = time.monotonic() + 120
+    while service.adapters.runs.get_run(service.tenant, run_id)["status"] != "completed":
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.1)
+
+
+def test_a_resumed_run_leaves_no_half_written_output_of_its_killed_attempt(service: LocalService,
+                                                                            tmp_path: Path) -> None:
+    from mediaflow import samples
+
+    _leave_behind(service, "run-half", samples.photo(tmp_path / "p.jpg", 320, 240))
+    folder = _half_write(service, "run-half")
+    assert service.runtime.recover()["resumed"] == ["run-half"]
+    _wait_completed(service, "run-half")
+    files = [p.name for p in folder.iterdir()]
+    assert len(files) == 1 and not files[0].startswith(".mf-"), files  # the output, written once
+
+
+def test_a_run_started_again_under_its_id_leaves_no_half_written_output(service: LocalService,
+                                                                         tmp_path: Path) -> None:
+    """`mediaflow run` run again after a kill starts its unfinished runs again by id (no lease to expire)."""
+    from mediaflow import samples
+
+    _leave_behind(service, "run-again", samples.photo(tmp_path / "p.jpg", 320, 240))
+    folder = _half_write(service, "run-again")
+    execution = service.durable.reopen("run-again")
+    assert execution is not None
+    result = service.runtime.start(execution.asl, execution.input, "run-again")
+    assert result.status == "SUCCEEDED"
+    files = [p.name for p in folder.iterdir()]
+    assert len(files) == 1 and not files[0].startswith(".mf-"), files

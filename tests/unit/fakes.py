@@ -82,6 +82,9 @@ class FakeBlobStore:
     def local_path(self, key: str) -> Path | None:
         return None
 
+    def sweep_unfinished(self, prefix: str) -> int:
+        return 0
+
     def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
                        fields: dict[str, str] | None = None) -> dict[str, Any] | None:
         return None

@@ -47,10 +47,13 @@ def original_stem(media: MediaRef) -> str:
     return stem or DEFAULT_STEM
 
 
+def run_prefix(tenant: str, run_id: str) -> str:
+    """``{tenant}/runs/{runId}``, every part path-safe: the folder of every output of one run."""
+    return "/".join(clean_component(part) or "_" for part in (tenant, "runs", run_id))
+
+
 def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
     """``{tenant}/runs/{runId}[/item-{i}]/{nodeId}``, every part path-safe: one place per (run, node, item)."""
-    parts = [run.tenant, "runs", run.run_id]
-    if item is not None:  # items of one batch never share an output key
-        parts.append(f"item-{item}")
+    parts = [] if item is None else [f"item-{item}"]  # items of one batch never share an output key
     parts.append(node_id)
-    return "/".join(clean_component(part) or "_" for part in parts)
+    return "/".join([run_prefix(run.tenant, run.run_id), *(clean_component(part) or "_" for part in parts)])

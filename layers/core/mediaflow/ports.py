@@ -60,6 +60,11 @@ class BlobStore(Protocol):
         """Where the object lives on this machine's disk; None when the store is remote."""
         ...
 
+    def sweep_unfinished(self, prefix: str) -> int:
+        """Remove what writers stopped mid-write left under the folder ``prefix`` (a run taken over after a
+        crash); how many. A store whose writes are whole or absent (S3) has nothing to sweep."""
+        ...
+
     def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
                        fields: dict[str, str] | None = None) -> dict[str, Any] | None:
         """A browser POST target (``url``, ``fields``) whose policy fixes the key, the size range, the type and

@@ -22,6 +22,7 @@ from mediaflow.clock import now_iso
 from mediaflow.embedded.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
 from mediaflow.errors import InternalError, NotFound
 from mediaflow.execution.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
+from mediaflow.filenames import run_prefix
 from mediaflow.ports import BlobStore, EventBus, RunStore
 from mediaflow.runs import (
     RUN_STATUS_BY_EXECUTION,
@@ -419,6 +420,11 @@ class EmbeddedRuntime:
 
     def _finish(self, result: ExecutionResult, input: dict[str, Any], tenant: str, workflow_id: str,
                 version: int, run_id: str, started_at: str, progress: dict[str, int]) -> None:
+        # Before the run is seen ended: a worker killed mid-write (a lost worker whose Task ran again, a timeout,
+        # an earlier attempt of a resumed run) left its output's temporary file in the run's folder.
+        removed = self.blobs.sweep_unfinished(run_prefix(tenant, run_id))
+        if removed:
+            logger.info("run %s: removed %d file(s) that an interrupted write left", run_id, removed)
         identity = RunIdentity(tenant, run_id, workflow_id, version, started_at)
         finish(identity, Ended(result.status, result.output, result.error, result.cause), execution_input=input,
                runs=self.runs, bus=self.bus, progress=progress)

@@ -220,6 +220,11 @@ class S3BlobStore:
         """None: S3 objects are never on this machine's disk."""
         return None
 
+    def sweep_unfinished(self, prefix: str) -> int:
+        """0: an S3 write is whole or absent; incomplete multipart uploads expire by the buckets' lifecycle rule
+        (AbortIncompleteMultipartUpload in template.yaml)."""
+        return 0
+
     def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
                        fields: dict[str, str] | None = None) -> dict[str, Any] | None:
         """A presigned POST whose policy fixes the key, the size range, the type and the x-amz-meta-* fields."""

@@ -3,6 +3,8 @@
 Objects live at ``root/<key>``; their content type, size and MD5 etag live in a JSON sidecar under
 ``root/.mf-meta/<key>.json``. Every write goes to a temporary file in the destination folder and is
 moved into place with one atomic rename, so a reader sees the old object or the new one, never half.
+A temporary file's name carries its writer's pid: one whose writer was killed mid-write is removed as its
+run ends (``sweep_unfinished``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import mimetypes
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +24,45 @@ from typing import IO, Any
 
 from mediaflow.errors import Conflict, NotFound
 from mediaflow.media import RESERVED_PREFIX, InvalidKeyError, MediaRef, media_type_of, validate_key
+from mediaflow.procs import pid_alive
 
 _META_DIR = ".mf-meta"
 _TMP_PREFIX = ".mf-tmp-"
 _CHUNK = 1024 * 1024
+# A temporary file without its writer's pid (written before names carried one) counts as abandoned after this.
+_UNOWNED_TMP_SECONDS = 3600.0
+
+
+def _temporary(target: Path) -> Path:
+    """A temporary name beside ``target``, unique, and naming this process as its writer."""
+    return target.with_name(f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
+
+
+def _temporaries(folder: str) -> Iterator[Path]:
+    """The temporary files under ``folder``, none when it does not exist (scandir: every run ends with a look)."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name.startswith(_TMP_PREFIX):
+            yield Path(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _temporaries(entry.path)
+
+
+def _abandoned(path: Path, now: float) -> bool:
+    """Whether the temporary file at ``path`` was left by a writer that no longer runs."""
+    writer, _, _ = path.name.removeprefix(_TMP_PREFIX).partition("-")
+    try:
+        if not path.is_file():
+            return False
+        if writer.isdigit():
+            return int(writer) != os.getpid() and not pid_alive(int(writer))
+        return now - path.stat().st_mtime > _UNOWNED_TMP_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 class FolderBlobStore:
@@ -130,7 +168,7 @@ class FolderBlobStore:
         if strict and not overwrite and target.exists():
             raise Conflict(f"object {key!r} already exists and is never overwritten", field="key")
         self._make_parent(target, key)
-        tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        tmp = _temporary(target)
         try:
             os.link(source, tmp)
         except OSError:
@@ -160,7 +198,7 @@ class FolderBlobStore:
         and returns its size and etag; then one rename (or a create-only link) puts it under ``key``."""
         target = self.local_path(key)
         self._make_parent(target, key)
-        tmp = target.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        tmp = _temporary(target)
         try:
             size, etag = fill(tmp)
             meta = {"contentType": content_type, "size": size, "etag": etag}
@@ -198,12 +236,25 @@ class FolderBlobStore:
     def _write_meta(self, key: str, meta: dict[str, Any]) -> None:
         path = self._meta_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        tmp = _temporary(path)
         try:
             tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
             tmp.replace(path)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def sweep_unfinished(self, prefix: str) -> int:
+        """Remove the temporary files that writers killed mid-write left in the folder ``prefix`` (a run's, as
+        it ends) and in its metadata; a live writer's are kept. Returns how many went."""
+        now = time.time()
+        parts = validate_key(prefix.rstrip("/")).split("/")
+        removed = 0
+        for top in (self.root.joinpath(*parts), self.root.joinpath(_META_DIR, *parts)):
+            for path in _temporaries(str(top)):
+                if _abandoned(path, now):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def _sync(self, handle: IO[bytes]) -> None:
         if self._fsync:
@@ -244,7 +295,7 @@ class FolderBlobStore:
         source = self._existing(key)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        tmp = _temporary(path)
         try:
             shutil.copyfile(source, tmp)  # copied by the kernel (sendfile), not through this process
             tmp.replace(path)
