@@ -200,8 +200,8 @@ FolderBlobStore(Path(sys.argv[1])).put_file("t1/runs/run-k/small/out.jpg", Path(
 """
 
 
-def test_a_write_killed_mid_way_leaves_no_object_and_its_run_takeover_sweeps_it(tmp_path: Path,
-                                                                                 photo: bytes) -> None:
+def test_a_write_killed_mid_way_leaves_no_object_and_the_sweep_removes_its_file(tmp_path: Path,
+                                                                                photo: bytes) -> None:
     from mediaflow.adapters.embedded.blobstore import FolderBlobStore
     from mediaflow.filenames import run_prefix
 

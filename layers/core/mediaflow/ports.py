@@ -61,8 +61,8 @@ class BlobStore(Protocol):
         ...
 
     def sweep_unfinished(self, prefix: str) -> int:
-        """Remove what writers stopped mid-write left under the folder ``prefix`` (a run taken over after a
-        crash); how many. A store whose writes are whole or absent (S3) has nothing to sweep."""
+        """Remove what writers killed mid-write left under the folder ``prefix`` (a run's, as it ends); how many.
+        A store whose writes are whole or absent (S3) has nothing to sweep."""
         ...
 
     def presigned_post(self, key: str, *, content_type: str | None, expires_seconds: int, max_bytes: int,
