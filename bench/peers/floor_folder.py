@@ -2,7 +2,8 @@
 
     python bench/peers/floor_folder.py IN_DIR OUT_DIR jpeg|webp QUALITY EFFORT PROCESSES
 
-One process per core, forked at once; each imports pyvips and simplejpeg, then takes the next file from a
+One process per core, forked at once; each imports pyvips and loads libjpeg-turbo's TurboJPEG library
+(through ctypes, as ``workers/jpeg_scaled.py`` does), then takes the next file from a
 shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
 at the largest DCT shrink (8, 4 or 2) whose decode covers the target (as ``workers/jpeg_scaled.py`` does),
 makes one Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
@@ -13,6 +14,7 @@ over it is the engine's whole cost. Prints JSON: wall seconds and the settings u
 
 from __future__ import annotations
 
+import ctypes
 import json
 import mmap
 import os
@@ -23,23 +25,47 @@ from pathlib import Path
 LONGEST_SIDE = 1600
 
 
-def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, effort: int) -> None:
-    import pyvips
-    import simplejpeg
+def _turbojpeg() -> tuple[ctypes.CDLL, ctypes.CDLL, int]:
+    turbo, libc = ctypes.CDLL("libturbojpeg.so.0"), ctypes.CDLL(None)
+    pointer, integer, out = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+    turbo.tjInitDecompress.restype = pointer
+    turbo.tjDecompressHeader3.argtypes = [pointer, pointer, ctypes.c_ulong, out, out, out, out]
+    turbo.tjDecompress2.argtypes = [pointer, pointer, ctypes.c_ulong, pointer, integer, integer, integer, integer,
+                                    integer]
+    libc.malloc.restype = pointer
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [pointer]
+    return turbo, libc, turbo.tjInitDecompress()
 
+
+def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, effort: int) -> None:
+    import weakref
+
+    import pyvips
+
+    turbo, libc, handle = _turbojpeg()
     pyvips.cache_set_max(0)
     pyvips.concurrency_set(1)  # as mediaflow's workers: one libvips thread each, one worker per core
     # Every index is in the pipe before any process reads, so each 4-byte read takes one whole index.
     while index := os.read(queue, 4):
         name = files[int.from_bytes(index, "big")]
-        with Path(name).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+        with Path(name).open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY) as data:
+            source = ctypes.c_char.from_buffer(data)
+            sides = [ctypes.c_int() for _ in range(4)]
+            turbo.tjDecompressHeader3(handle, ctypes.addressof(source), len(data), *map(ctypes.byref, sides))
+            width, height = sides[0].value, sides[1].value
             scale = min(LONGEST_SIDE / width, LONGEST_SIDE / height)
             target = (round(width * scale), round(height * scale))
             shrink = next((s for s in (8, 4, 2) if width // s >= target[0] and height // s >= target[1]), 1)
-            pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=-(-width // shrink),
-                                            min_height=-(-height // shrink))
-        image = pyvips.Image.new_from_memory(pixels.data, pixels.shape[1], pixels.shape[0], 3, "uchar")
+            decoded = (-(-width // shrink), -(-height // shrink))
+            address = libc.malloc(decoded[0] * decoded[1] * 3)
+            pixels = (ctypes.c_char * (decoded[0] * decoded[1] * 3)).from_address(address)
+            weakref.finalize(pixels, libc.free, address)
+            if turbo.tjDecompress2(handle, ctypes.addressof(source), len(data), address, decoded[0], 0, decoded[1],
+                                   0, 0) != 0:
+                raise RuntimeError(f"libjpeg-turbo could not decode {name}")
+            del source
+        image = pyvips.Image.new_from_memory(pixels, decoded[0], decoded[1], 3, "uchar")
         image = image.crop(0, 0, width // shrink, height // shrink)
         image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
         stem = Path(out_dir) / Path(name).stem

@@ -24,7 +24,7 @@ metrics = Metrics(namespace="mediaflow")
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(runId=(event.get("run") or {}).get("runId"), runtime=event.get("runtime"))
-    prepare_runtime(event.get("runtime"))  # a cold start seeds the numba cache and loads native bindings
+    prepare_runtime()  # a cold start seeds the numba cache
     adapters = bootstrap.adapters()
     env = with_lambda_budget(bootstrap.task_environment(adapters), event, context)
     result = run_node(event, env, adapters.idempotency)  # ffmpeg past the budget: ExceedsLambdaBudget

@@ -7,7 +7,6 @@ full-decode path (``thumbnail`` without DCT scaling) gives. Outputs are PNG so t
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +96,11 @@ def test_rotated_jpeg_shrinks_on_load_and_turns(env: TaskEnvironment) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# libjpeg-turbo's binding (mediaflow.workers.jpeg_scaled): the same pixels as libvips' loader, faster
+# libjpeg-turbo's TurboJPEG library (mediaflow.workers.jpeg_scaled): the same pixels as libvips' loader, faster
 
 from mediaflow.workers import jpeg_scaled  # noqa: E402
 
-with contextlib.suppress(ImportError):  # loaded in this process, as `mediaflow run` loads it for a folder
-    import simplejpeg  # noqa: F401
-needs_binding = pytest.mark.skipif(not jpeg_scaled.loaded(), reason="simplejpeg is not installed")
+needs_turbojpeg = pytest.mark.skipif(not jpeg_scaled.loaded(), reason="libturbojpeg is not installed (make setup)")
 
 
 def _run_output(env: TaskEnvironment, data: bytes, name: str, width: int, fmt: str = "png") -> bytes:
@@ -117,7 +114,7 @@ def _run_png(env: TaskEnvironment, data: bytes, name: str, width: int) -> Any:
     return pyvips.Image.new_from_buffer(_run_output(env, data, name, width), "")
 
 
-@needs_binding
+@needs_turbojpeg
 def test_jpeg_decodes_at_the_largest_shrink_that_covers_the_target(tmp_path: Path) -> None:
     """1200 px -> 420 px: shrink 2 (600 px; 4 would give 300), the pixels libvips' loader gives, and the
     header's metadata."""
@@ -139,12 +136,12 @@ def test_jpeg_decodes_at_the_largest_shrink_that_covers_the_target(tmp_path: Pat
     assert (decoded - libvips).abs().max() == 0
 
 
-@needs_binding
+@needs_turbojpeg
 @pytest.mark.parametrize(("size", "width", "fmt"), [
     ((1600, 1000), 500, "png"), ((1600, 1000), 500, "jpeg"), ((1203, 799), 150, "webp"), ((1200, 800), 400, "jpeg")])
-def test_the_binding_and_libvips_loader_give_the_same_bytes(
+def test_turbojpeg_and_libvips_loader_give_the_same_bytes(
         env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], width: int, fmt: str) -> None:
-    """Same task where the binding is loaded and where it is not (a one-file run, a Lambda without it): the
+    """Same task where the library is installed and where it is not: the
     same output bytes, rotation and metadata included, so the decoder is a matter of speed only."""
     source = _photo(*size).copy()
     source.set_type(pyvips.GValue.gint_type, "orientation", 6)
@@ -161,11 +158,11 @@ def test_the_binding_and_libvips_loader_give_the_same_bytes(
     ours = _run_output(env, data, "a.jpg", width, fmt)
     monkeypatch.setattr(jpeg_scaled, "loaded", lambda: False)
     theirs = _run_output(env, data, "b.jpg", width, fmt)
-    assert decodes == [True, False]  # the binding decoded the first, libvips' loader the second
+    assert decodes == [True, False]  # libjpeg-turbo decoded the first, libvips' loader the second
     assert ours == theirs
 
 
-@needs_binding
+@needs_turbojpeg
 def test_greyscale_jpeg_stays_grey(env: TaskEnvironment, tmp_path: Path) -> None:
     data = bytes(_photo(1200, 800).colourspace("b-w").jpegsave_buffer(Q=90))
     path = tmp_path / "grey.jpg"
@@ -176,12 +173,12 @@ def test_greyscale_jpeg_stays_grey(env: TaskEnvironment, tmp_path: Path) -> None
     assert made.width == 300 and made.bands == 1
 
 
-@needs_binding
+@needs_turbojpeg
 @pytest.mark.parametrize("case", ["cmyk", "truncated", "no-shrink", "progressive"])
 def test_libvips_keeps_the_files_the_eighths_path_does_not_take(
         env: TaskEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     """CMYK, a file libjpeg-turbo complains about, a target no eighth covers, a progressive file: libvips'
-    loader decides, with the same outcome (output or named error) as without the binding."""
+    loader decides, with the same outcome (output or named error) as without the library."""
     photo = _photo(1200, 800)
     width = 1100 if case == "no-shrink" else 300
     data = bytes((photo.colourspace("cmyk") if case == "cmyk" else photo).jpegsave_buffer(

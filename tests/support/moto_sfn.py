@@ -172,14 +172,13 @@ def _failure(history: list[dict[str, Any]]) -> tuple[str | None, str | None]:
 def workers_in_process(adapters: Any, workdir: Path, settings: Any) -> Handler:
     """A ``handler`` for :func:`run_on_moto` that runs each Task with ``execute_task`` over ``adapters`` (the
     embedded ones: blobs, runs, bus), in a scratch folder of its own under ``workdir`` (Parallel branches call
-    in at the same time), after what each Lambda container does once (``prepare_runtime``: its runtime's
-    native bindings loaded, so a Task decodes as it does on AWS whatever this process imported before)."""
+    in at the same time), after what each Lambda container does once (``prepare_runtime``)."""
     from mediaflow.cloud.nodes import prepare_runtime
     from mediaflow.execution.contract import TaskEnvironment
     from mediaflow.execution.tasks import execute_task
 
     def handler(runtime: str, payload: dict[str, Any]) -> Any:
-        prepare_runtime(runtime)
+        prepare_runtime()
         workdir.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=workdir))
         try:

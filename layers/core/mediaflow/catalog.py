@@ -50,11 +50,6 @@ class RuntimeProfile:
     seconds_per_task: float
     timeout_seconds: int
     long_running: bool
-    preload: tuple[str, ...] = ()
-    """Native bindings worth loading in a process that runs many of this runtime's tasks (a folder run, the
-    fork server, a Lambda container), where their import costs less than they save; workers that fork from
-    a process that loaded them come with them loaded. A binding is a faster way only: a worker where it is
-    not loaded takes the path without it and gives the same output (``workers/jpeg_scaled.py``)."""
     ahead: str | None = None
     """``module:function(paths)`` that starts some of this runtime's work on a run's input files before its
     Tasks ask, and returns the call that waits for it. `mediaflow run` calls it first thing, before it loads
@@ -74,8 +69,7 @@ class RuntimeProfile:
 RUNTIMES: dict[str, RuntimeProfile] = {
     "vips": RuntimeProfile(worker="mediaflow.workers.image:run_chain", label="libvips",
                            resource="${VipsFunctionArn}",
-                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False,
-                           preload=("simplejpeg",)),
+                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
     "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
                              resource="${FfmpegFunctionArn}",
                              memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True,
@@ -89,16 +83,9 @@ RUNTIMES: dict[str, RuntimeProfile] = {
 }
 
 
-BINDINGS_FROM_TASKS = 3
-"""More tasks than this for one command or process, and the runtimes' ``preload`` bindings pay for their import."""
-
-
-def worker_modules(runtimes: Iterable[str], *, bindings: bool = False) -> tuple[str, ...]:
-    """What workers of ``runtimes`` load before their first task: each runtime's worker module, and with
-    ``bindings`` its ``preload``."""
-    profiles = [RUNTIMES[name] for name in sorted(set(runtimes)) if name in RUNTIMES]
-    return tuple(dict.fromkeys(module for profile in profiles
-                               for module in (profile.worker_module, *(profile.preload if bindings else ()))))
+def worker_modules(runtimes: Iterable[str]) -> tuple[str, ...]:
+    """What workers of ``runtimes`` load before their first task: each runtime's worker module."""
+    return tuple(dict.fromkeys(RUNTIMES[name].worker_module for name in sorted(set(runtimes)) if name in RUNTIMES))
 
 
 def runtime_label(runtime: str) -> str:

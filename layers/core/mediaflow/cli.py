@@ -328,18 +328,12 @@ def expected_inputs(arguments: Sequence[str]) -> list[Path]:
 
 def expected_worker_modules(arguments: Sequence[str], *, runtimes: set[str] | None = None) -> tuple[str, ...]:
     """The worker modules ``mediaflow run ARGUMENTS`` will ask for: its runtimes' workers (``expected_run``,
-    or ``runtimes`` when already read), with their native bindings when more inputs than
-    ``BINDINGS_FROM_TASKS`` come (as the command decides once it has parsed its arguments). The zygote loads
-    them on the core the command leaves idle."""
-    from mediaflow.catalog import BINDINGS_FROM_TASKS, worker_modules
-    from mediaflow.console import count_inputs
+    or ``runtimes`` when already read). The zygote loads them on the core the command leaves idle."""
+    from mediaflow.catalog import worker_modules
 
     if runtimes is None:
         runtimes, _ = expected_run(arguments, with_inputs=False)
-    if not runtimes:
-        return ()
-    many = count_inputs(_positional(arguments)[1:], up_to=BINDINGS_FROM_TASKS + 1) > BINDINGS_FROM_TASKS
-    return worker_modules(runtimes, bindings=many)
+    return worker_modules(runtimes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -125,9 +125,9 @@ def load_modules(names: Iterable[str]) -> None:
 
 
 def start_fork_server() -> None:
-    """Start the fork server now (it loads ``WORKER_PRELOAD``, the libvips worker, which most tasks run on, and
-    the runtimes' bindings while the caller goes on); a no-op once it runs or where there is none. The first
-    worker then forks from a server that has imported everything."""
+    """Start the fork server now (it loads ``WORKER_PRELOAD`` and the libvips worker, which most tasks run on,
+    while the caller goes on); a no-op once it runs or where there is none. The first worker then forks from a
+    server that has imported everything."""
     import multiprocessing
     from multiprocessing import forkserver
 
@@ -135,7 +135,6 @@ def start_fork_server() -> None:
         return
     from mediaflow.catalog import RUNTIMES
 
-    bindings = [module for profile in RUNTIMES.values() for module in profile.preload]
     # (an import that fails is skipped)
-    forkserver.set_forkserver_preload([*WORKER_PRELOAD, RUNTIMES["vips"].worker_module, *bindings])
+    forkserver.set_forkserver_preload([*WORKER_PRELOAD, RUNTIMES["vips"].worker_module])
     forkserver.ensure_running()

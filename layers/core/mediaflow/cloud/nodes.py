@@ -130,19 +130,13 @@ def run_container_task(environ: dict[str, str], env: TaskEnvironment, idempotenc
     return 0
 
 
-def prepare_runtime(runtime: str | None = None) -> None:
-    """Once per container: seed the writable numba cache in /tmp from the one baked into the image, and load
-    the runtime's native bindings (the catalog's ``preload``: a container runs many tasks).
+def prepare_runtime() -> None:
+    """Once per container: seed the writable numba cache in /tmp from the one baked into the image.
 
     The rembg image compiles numba's kernels at build time into MEDIAFLOW_NUMBA_CACHE_SEED (read-only at
     run time); numba needs a writable NUMBA_CACHE_DIR, so the seed is copied there on a cold start.
     """
-    from mediaflow.catalog import RUNTIMES
-    from mediaflow.procs import load_modules
     from mediaflow.settings import get_settings
-
-    if runtime in RUNTIMES:
-        load_modules(RUNTIMES[runtime].preload)
 
     settings = get_settings()
     seed, target = settings.numba_cache_seed, settings.numba_cache_dir

@@ -61,7 +61,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             for issue in report.errors:
                 console.print(f"[red]error[/] {escape(str(issue))}")
             return 1
-        from mediaflow.catalog import BINDINGS_FROM_TASKS
         from mediaflow.compiler import compile_definition
 
         compiled = compile_definition(report)
@@ -69,11 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
-        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded, and
-        # for a folder the runtimes' native bindings, whose import only pays off over several files each.
+        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
-                                         runtimes={task.runtime for task in compiled.tasks},
-                                         bindings=len(inputs) > BINDINGS_FROM_TASKS)
+                                         runtimes={task.runtime for task in compiled.tasks})
         resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -188,15 +188,13 @@ class EmbeddedRuntime:
 
     # -- public ----------------------------------------------------------------------------------------
 
-    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset(), *,
-                         bindings: bool = False) -> None:
+    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset()) -> None:
         """Start up to ``count`` worker processes now (tasks are known to be coming), with the workers of
-        ``runtimes`` loaded in them where they fork from this process, and with ``bindings`` their native
-        bindings too (the catalog's ``preload``: worth it when many tasks are coming)."""
+        ``runtimes`` loaded in them where they fork from this process."""
         if self._own_invoker is not None and count > 0:
             from mediaflow.catalog import worker_modules
 
-            self._own_invoker.prestart(count, worker_modules(runtimes, bindings=bindings))
+            self._own_invoker.prestart(count, worker_modules(runtimes))
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""

@@ -285,7 +285,7 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
 
 def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int, int]) -> dict[str, Any]:
     """The loader option that decodes straight to the smallest scale still covering ``target`` (as sharp
-    does): JPEG DCT scaling by 8, 4 or 2 (``jpeg_scaled.covering_shrink``, the scale the JPEG binding decodes
+    does): JPEG DCT scaling by 8, 4 or 2 (``jpeg_scaled.covering_shrink``, the scale libjpeg-turbo decodes
     at too), WebP's scaled decode. Empty when the loader cannot shrink this image."""
     if sniffed_format == "jpeg":
         shrink = jpeg_scaled.covering_shrink(stored, target)
