@@ -144,7 +144,7 @@ import dataclasses, json, sys
 sys.argv = ["mediaflow", "run", {str(workflow)!r}, {str(clip)!r}]
 import mediaflow.catalog as catalog
 calls = []
-def record(paths):
+def record(paths, document):
     calls.append({{"paths": [str(path) for path in paths],
                    "loaded": sorted(name for name in sys.modules
                                     if name.split(".")[0] in ("pydantic", "pydantic_core", "numpy")

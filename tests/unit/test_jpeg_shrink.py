@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from mediaflow.workers.jpeg_scaled import covering_shrink
+from mediaflow.workers.turbojpeg import covering_shrink
 
 
 def _decoded(side: int, shrink: int) -> int:

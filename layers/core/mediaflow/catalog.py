@@ -51,8 +51,9 @@ class RuntimeProfile:
     timeout_seconds: int
     long_running: bool
     ahead: str | None = None
-    """``module:function(paths)`` that starts some of this runtime's work on a run's input files before its
-    Tasks ask, and returns the call that waits for it. `mediaflow run` calls it first thing, before it loads
+    """``module:function(paths, document)`` that starts some of this runtime's work on a run's first input
+    files (``document``: the workflow file as written, not validated) before its Tasks ask, and returns the
+    call that waits for it. `mediaflow run` calls it first thing, before it loads
     its settings and models, so the module imports neither (a test checks); the zygote its workers fork from
     later calls the wait once it has loaded the worker modules, and the workers find the work done."""
 
@@ -69,7 +70,8 @@ class RuntimeProfile:
 RUNTIMES: dict[str, RuntimeProfile] = {
     "vips": RuntimeProfile(worker="mediaflow.workers.image:run_chain", label="libvips",
                            resource="${VipsFunctionArn}",
-                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False),
+                           memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False,
+                           ahead="mediaflow.workers.decode_ahead:decode_ahead"),
     "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
                              resource="${FfmpegFunctionArn}",
                              memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True,

@@ -273,13 +273,14 @@ def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[
 
     try:
         inputs = expected_inputs(arguments)
-    except OSError:
+        document = _workflow_document(arguments)
+    except (OSError, ValueError):
         return []
     waits: list[Callable[[], None]] = []
     for target in targets:
         module, _, function = target.partition(":")
         with contextlib.suppress(Exception):
-            waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1]))
+            waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1], document))
     return waits
 
 
@@ -305,11 +306,10 @@ def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple
     asks for what the compiled workflow needs."""
     from mediaflow.catalog import get_spec
 
-    positional = _positional(arguments)
-    if len(positional) < 2:
+    if len(_positional(arguments)) < 2:
         return set(), []
     try:
-        document = json.loads(Path(positional[0]).read_text(encoding="utf-8"))
+        document = _workflow_document(arguments)
         nodes = document.get("nodes") if isinstance(document, dict) else None
         kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
         inputs = expected_inputs(arguments) if with_inputs else []
@@ -317,6 +317,11 @@ def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple
         return set(), []
     specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
     return {spec.runtime for spec in specs if spec is not None and spec.role == "task"}, inputs
+
+
+def _workflow_document(arguments: Sequence[str]) -> Any:
+    """The workflow file of ``mediaflow run WORKFLOW INPUT...`` as JSON, not validated."""
+    return json.loads(Path(_positional(arguments)[0]).read_text(encoding="utf-8"))
 
 
 def expected_inputs(arguments: Sequence[str]) -> list[Path]:

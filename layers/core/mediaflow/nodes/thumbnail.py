@@ -48,7 +48,7 @@ def frame_config(config: NodeConfig) -> dict[str, Any]:
 
 def scaled_size(config: Config, width: int, height: int) -> tuple[int, int]:
     """Never enlarges; with a crop and a height the image first covers the box, else fits inside it."""
-    from mediaflow.nodes.resize import fit_scale
+    from mediaflow.workers.geometry import fit_scale
 
     cover = config.crop != "none" and config.height is not None
     return fit_scale(config.width, config.height, width, height, cover=cover, enlarge=False)

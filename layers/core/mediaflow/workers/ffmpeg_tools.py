@@ -330,8 +330,9 @@ _AHEAD_PROCESSES: list[subprocess.Popen[bytes]] = []
 """The ffprobe processes ``probe_ahead`` started in this process (held, so none is collected while it runs)."""
 
 
-def probe_ahead(paths: Iterable[Path]) -> Callable[[], None]:
-    """Start ffprobe on audio/video ``paths`` before any Task asks, and return the call that waits for it.
+def probe_ahead(paths: Iterable[Path], document: object = None) -> Callable[[], None]:
+    """Start ffprobe on audio/video ``paths`` before any Task asks, and return the call that waits for it
+    (a probe depends on the file alone: the workflow ``document`` is not read).
 
     `mediaflow run` calls this first thing, before it loads its settings and models (this module imports
     neither), so the probes run on the core those imports leave idle. Its zygote, forked afterwards, loads the

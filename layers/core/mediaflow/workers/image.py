@@ -82,6 +82,7 @@ from mediaflow.workers.image_state import (
     resample,
     to_uchar,
 )
+from mediaflow.workers.turbojpeg import covering_shrink
 
 if TYPE_CHECKING:
     from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad
@@ -285,10 +286,10 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
 
 def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int, int]) -> dict[str, Any]:
     """The loader option that decodes straight to the smallest scale still covering ``target`` (as sharp
-    does): JPEG DCT scaling by 8, 4 or 2 (``jpeg_scaled.covering_shrink``, the scale libjpeg-turbo decodes
+    does): JPEG DCT scaling by 8, 4 or 2 (``turbojpeg.covering_shrink``, the scale libjpeg-turbo decodes
     at too), WebP's scaled decode. Empty when the loader cannot shrink this image."""
     if sniffed_format == "jpeg":
-        shrink = jpeg_scaled.covering_shrink(stored, target)
+        shrink = covering_shrink(stored, target)
         return {"shrink": shrink} if shrink > 1 else {}
     factor = min(stored[0] / target[0], stored[1] / target[1])
     if sniffed_format == "webp" and factor > 1:

@@ -1,0 +1,106 @@
+"""libjpeg-turbo's TurboJPEG library through ctypes: a JPEG's header and its decode at a DCT scale.
+
+Loaded in well under a millisecond and importing nothing of mediaflow or libvips, so the decode ahead of a
+`mediaflow run` (``workers/decode_ahead.py``) can use it before the command has loaded anything, and every
+process that decodes JPEGs (``workers/jpeg_scaled.py``) does, a one-file run included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import threading
+import weakref
+from typing import Any
+
+# TurboJPEG's colourspace (TJCS_*) -> its pixel format (TJPF_RGB, TJPF_GRAY), bands, libvips interpretation.
+COLOURSPACES = {1: (0, 3, "srgb"), 0: (0, 3, "srgb"), 2: (6, 1, "b-w")}
+_STOP_ON_WARNING = 1 << 13  # TJFLAG_STOPONWARNING: a file libjpeg-turbo warns about is left to libvips' loader
+_LIBRARY_NAMES = ("libturbojpeg.so.0", "libturbojpeg.so", "libturbojpeg.0.dylib", "libturbojpeg.dylib")
+# A decode is one buffer (libvips streams its own decode in strips): above this many decoded pixels
+# libvips' loader keeps the peak memory (bench p4) flat.
+MAX_DECODED_PIXELS = 30_000_000
+SHRINKS = (8, 4, 2)
+
+
+def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest of 8, 4 and 2 whose shrunk decode still covers ``target``; 1 when none does. libvips'
+    loader gives each side divided by the shrink, rounded down (libjpeg decodes it rounded up, and libvips
+    keeps the whole pixels of that decode)."""
+    for shrink in SHRINKS:
+        if stored[0] // shrink >= target[0] and stored[1] // shrink >= target[1]:
+            return shrink
+    return 1
+
+
+class TurboJPEG:
+    """The TurboJPEG calls this module makes: a header read and a decode into a buffer, one decompressor
+    handle per thread (a handle is not shared between threads)."""
+
+    def __init__(self, library: ctypes.CDLL, libc: ctypes.CDLL) -> None:
+        pointer, integer, size = ctypes.c_void_p, ctypes.c_int, ctypes.c_ulong
+        libc.malloc.restype = pointer
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.restype = None
+        libc.free.argtypes = [pointer]
+        out = ctypes.POINTER(ctypes.c_int)
+        library.tjInitDecompress.restype = pointer
+        library.tjInitDecompress.argtypes = []
+        library.tjDecompressHeader3.restype = integer
+        library.tjDecompressHeader3.argtypes = [pointer, pointer, size, out, out, out, out]
+        library.tjDecompress2.restype = integer
+        library.tjDecompress2.argtypes = [pointer, pointer, size, pointer, integer, integer, integer, integer,
+                                          integer]
+        self._library = library
+        self._libc = libc
+        self._local = threading.local()
+
+    def _handle(self) -> int | None:
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = self._local.handle = self._library.tjInitDecompress()
+        return handle
+
+    def header(self, data: int, length: int) -> tuple[int, int, int] | None:
+        """Width, height and colourspace (TJCS_*) of the JPEG at address ``data``; None when it is not one."""
+        handle = self._handle()
+        width, height, subsampling, colourspace = (ctypes.c_int() for _ in range(4))
+        if not handle or self._library.tjDecompressHeader3(
+                handle, data, length, ctypes.byref(width), ctypes.byref(height), ctypes.byref(subsampling),
+                ctypes.byref(colourspace)) != 0:
+            return None
+        return width.value, height.value, colourspace.value
+
+    def decode(self, data: int, length: int, size: tuple[int, int], pixel_format: int, bands: int) -> Any | None:
+        """The pixels at the DCT scale that gives ``size`` (rows of ``size[0] * bands`` bytes) in a buffer of
+        their own; None when libjpeg-turbo reports an error or a warning."""
+        pixels = self._buffer(size[0] * size[1] * bands)
+        return pixels if self.decode_into(data, length, ctypes.addressof(pixels), size, pixel_format) else None
+
+    def decode_into(self, data: int, length: int, target: int, size: tuple[int, int], pixel_format: int) -> bool:
+        """Decode into the ``size[0] * size[1] * bands`` bytes at address ``target``; False when libjpeg-turbo
+        reports an error or a warning."""
+        handle = self._handle()
+        return bool(handle) and self._library.tjDecompress2(handle, data, length, target, size[0], 0, size[1],
+                                                            pixel_format, _STOP_ON_WARNING) == 0
+
+    def _buffer(self, length: int) -> Any:
+        """``length`` bytes from the C heap, freed with the returned array (a libvips image made from it keeps
+        it): memory the allocator hands out again from one decode to the next, neither cleared first nor
+        faulted in anew as a fresh mapping would be (about 15 ms an image at 3000 x 2000)."""
+        address = self._libc.malloc(length)
+        if not address:
+            raise MemoryError(f"no {length} bytes for a JPEG decode")
+        pixels = (ctypes.c_char * length).from_address(address)
+        weakref.finalize(pixels, self._libc.free, address)
+        return pixels
+
+
+@functools.cache
+def turbojpeg() -> TurboJPEG | None:
+    """libjpeg-turbo's TurboJPEG library, loaded once per process; None where it is not installed."""
+    for name in _LIBRARY_NAMES:
+        with contextlib.suppress(OSError, AttributeError):
+            return TurboJPEG(ctypes.CDLL(name), ctypes.CDLL(None))
+    return None
