@@ -138,3 +138,33 @@ def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path:
     runtimes, inputs = expected_run([str(clips), str(folder), str(tmp_path / "missing.mp4")])
     assert runtimes == {"ffmpeg"} and [path.name for path in inputs] == [f"{n}.jpg" for n in range(5)]
     assert expected_run([str(clips), str(folder)], with_inputs=False) == ({"ffmpeg"}, [])  # no folder listing
+
+
+recorded_aheads: list[tuple[list[str], object]] = []
+
+
+def record_ahead(paths: list[Path], document: object) -> object:
+    recorded_aheads.append(([path.name for path in paths], document))
+    return lambda: None
+
+
+def test_the_work_ahead_gets_the_first_inputs_and_the_workflow_unless_the_folder_is_large(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mediaflow.cli as cli
+
+    workflow = tmp_path / "images.json"
+    document = {"nodes": [{"id": "small", "kind": "resize", "config": {"width": 9}}]}
+    workflow.write_text(json.dumps(document))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"{n}.jpg").write_bytes(b"x")
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(cli, "AHEAD_LISTING_LIMIT", 4)
+    recorded_aheads.clear()
+    target = f"{__name__}:record_ahead"
+    assert len(cli._start_ahead([target], [str(workflow), str(folder), "--out", "o"])) == 1
+    assert recorded_aheads == [(["0.jpg", "1.jpg"], document)]
+    (folder / "4.jpg").write_bytes(b"x")  # one more than the limit: the folder is not listed before the imports
+    assert cli._start_ahead([target], [str(workflow), str(folder)]) == []
+    assert len(recorded_aheads) == 1

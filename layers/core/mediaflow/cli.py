@@ -264,6 +264,10 @@ def _start_worker_zygote() -> None:
     early.start(get_settings().workers, lambda: _prepare_workers(modules, waits))
 
 
+AHEAD_LISTING_LIMIT = 1000
+"""Inputs up to which `mediaflow run` lists its folders before its imports, to start its runtimes' work ahead."""
+
+
 def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[[], None]]:
     """Start the runtimes' work ahead (their ``ahead`` targets) on up to one input per core of ``mediaflow run
     ARGUMENTS``, before the command loads its settings and models (an ``ahead`` module imports neither); the
@@ -271,7 +275,11 @@ def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[
     import importlib
     import os
 
+    from mediaflow.console import count_inputs
+
     try:
+        if count_inputs(_positional(arguments)[1:], up_to=AHEAD_LISTING_LIMIT + 1) > AHEAD_LISTING_LIMIT:
+            return []  # listed whole twice (here, sorted, and by the command) a large folder costs more than it saves
         inputs = expected_inputs(arguments)
         document = _workflow_document(arguments)
     except (OSError, ValueError):

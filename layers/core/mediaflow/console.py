@@ -90,6 +90,18 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     return files
 
 
+def count_inputs(inputs: Iterable[str], *, up_to: int) -> int:
+    """How many files ``expand_inputs`` gives, counted until ``up_to`` (a large folder is not listed whole)."""
+    found = 0
+    for item in inputs:
+        path = Path(item)
+        for _ in _folder_files(path) if path.is_dir() else [path]:
+            found += 1
+            if found >= up_to:
+                return found
+    return found
+
+
 def _folder_files(folder: Path) -> Iterator[Path]:
     return (path for path in folder.rglob("*") if path.is_file()
             and not any(part.startswith(".") for part in path.relative_to(folder).parts))
