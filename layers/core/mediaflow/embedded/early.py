@@ -2,8 +2,8 @@
 
 A command's start is mostly imports: about 100 ms that the command and its workers share (pydantic, the
 settings, media and task models), about 20 ms that only the command needs (the validator, the compiler, the
-state machine interpreter) and, for a folder of JPEGs, about 45 ms that only the workers need (the libvips
-worker, the JPEG binding with numpy). Forked from the command once it has imported everything, the workers
+state machine interpreter) and, for a folder of JPEGs, about 35 ms that only the workers need (the libvips
+worker and the node modules it runs). Forked from the command once it has imported everything, the workers
 wait for all of it on one core while the other idles. So the command forks a zygote as soon as the shared
 part is imported: the zygote loads what every worker loads while the command goes on, and when the command
 knows its runtimes (``WorkerPool.prestart``) loads theirs and forks the workers, while the command records
