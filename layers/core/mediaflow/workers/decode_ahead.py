@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mediaflow.workers.turbojpeg import COLOURSPACES, MAX_DECODED_PIXELS, covering_shrink, turbojpeg
+from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_shrink, turbojpeg
 
 _SEQUENTIAL_FRAMES = (0xC0, 0xC1)  # SOF0, SOF1: Huffman-coded, one scan per component (not progressive)
 _FRAME_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -99,12 +99,17 @@ def take(path: Path, stored: tuple[int, int], shrink: int) -> tuple[memoryview, 
         status = path.stat()
     except OSError:
         return None
-    identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    identity = _identity(status)
     slot = _READY.get(identity)
     if slot is None or slot.stored != stored or slot.shrink != shrink:
         return None
     del _READY[identity]
     return memoryview(_BUFFER[0])[slot.offset:slot.offset + slot.length], slot.bands
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    """A file as `mediaflow run` tells it apart (``embedded.app.file_etag``): device, inode, size, mtime."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _nothing() -> None:
@@ -148,8 +153,7 @@ def _plan(path: Path, box: tuple[int | None, int | None, bool, bool], offset: in
     size = (-(-stored[0] // shrink), -(-stored[1] // shrink))
     if shrink == 1 or components not in (1, 3) or max(stored) < 8 or size[0] * size[1] > MAX_DECODED_PIXELS:
         return None
-    identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-    return _Slot(str(path), identity, stored, shrink, size, components, offset)
+    return _Slot(str(path), _identity(status), stored, shrink, size, components, offset)
 
 
 def _jpeg_frame(path: Path) -> tuple[tuple[int, int], int] | None:
@@ -189,29 +193,16 @@ def _decode_slots(buffer: mmap.mmap, slots: list[_Slot], report: int) -> None:
         target = ctypes.c_char.from_buffer(buffer)
         base = ctypes.addressof(target)
         for index, slot in enumerate(slots):
-            if library is not None and _decode_slot(library, slot, base + slot.offset):
+            # A file changed since it was planned is decoded as it is now, under its old identity: no Task
+            # takes it (``take`` compares the identity the Task's file has).
+            if library is not None and library.decode_file(Path(slot.path), slot.stored, slot.size,
+                                                           into=(base + slot.offset, slot.bands)):
                 os.write(report, bytes([index]))
         del target
     except BaseException:  # whatever is not reported is decoded by its Task
         pass
     finally:
         os._exit(0)
-
-
-def _decode_slot(library: Any, slot: _Slot, target: int) -> bool:
-    with Path(slot.path).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) as data:
-        if os.fstat(handle.fileno()).st_mtime_ns != slot.identity[3]:
-            return False
-        source = ctypes.c_char.from_buffer(data)
-        try:
-            address = ctypes.addressof(source)
-            header = library.header(address, len(data))
-            wanted = COLOURSPACES.get(header[2]) if header is not None else None
-            if header is None or wanted is None or header[:2] != slot.stored or wanted[1] != slot.bands:
-                return False
-            return bool(library.decode_into(address, len(data), target, slot.size, wanted[0]))
-        finally:
-            del source
 
 
 def _reported(reports: int, count: int) -> list[int]:

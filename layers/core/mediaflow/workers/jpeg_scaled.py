@@ -22,8 +22,6 @@ image's metadata (ICC profile, EXIF, XMP, orientation, resolution) is carried ov
 
 from __future__ import annotations
 
-import ctypes
-import mmap
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ import pyvips
 
 from mediaflow.workers import decode_ahead
 from mediaflow.workers.image_state import int_field
-from mediaflow.workers.turbojpeg import COLOURSPACES, MAX_DECODED_PIXELS, TurboJPEG, covering_shrink, turbojpeg
+from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_shrink, turbojpeg
 
 # Geometry and bookkeeping fields the new image sets itself; every other header field is metadata to keep.
 _OWN_FIELDS = frozenset({"width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset",
@@ -58,7 +56,7 @@ def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None
     # Under 8 px a side a smaller M/8 scale can round to the same size, and the library would take that one.
     if shrink == 1 or max(stored) < 8 or scaled[0] * scaled[1] > MAX_DECODED_PIXELS:
         return None
-    decoded = decode_ahead.take(path, stored, shrink) or _decode_file(library, path, stored, scaled)
+    decoded = decode_ahead.take(path, stored, shrink) or library.decode_file(path, stored, scaled)
     if decoded is None:
         return None
     pixels, bands = decoded
@@ -72,24 +70,3 @@ def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None
             image.set_type(header_image.get_typeof(field), field, header_image.get(field))
     return image
 
-
-def _decode_file(library: TurboJPEG, path: Path, stored: tuple[int, int],
-                 scaled: tuple[int, int]) -> tuple[Any, int] | None:
-    """The decoded pixels and their bands, or None (not a file libjpeg-turbo reads as libvips did)."""
-    try:
-        # Mapped, not read: the file's pages are shared with the page cache instead of copied onto the heap
-        # (a private mapping, which ctypes can point into; nothing writes to it).
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) as data:
-            source = ctypes.c_char.from_buffer(data)
-            try:
-                address = ctypes.addressof(source)
-                header = library.header(address, len(data))
-                wanted = COLOURSPACES.get(header[2]) if header is not None else None
-                if header is None or wanted is None or header[:2] != stored:
-                    return None
-                pixels = library.decode(address, len(data), scaled, wanted[0], wanted[1])
-            finally:
-                del source  # the mapping cannot close while its buffer is exported
-    except (ValueError, OSError):
-        return None  # libvips decides what is wrong with it, and says so by name
-    return None if pixels is None else (pixels, wanted[1])

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import mmap
 import threading
 import weakref
+from pathlib import Path
 from typing import Any
 
 # TurboJPEG's colourspace (TJCS_*) -> its pixel format (TJPF_RGB, TJPF_GRAY), bands, libvips interpretation.
@@ -62,7 +64,39 @@ class TurboJPEG:
             handle = self._local.handle = self._library.tjInitDecompress()
         return handle
 
-    def header(self, data: int, length: int) -> tuple[int, int, int] | None:
+    def decode_file(self, path: Path, stored: tuple[int, int], size: tuple[int, int], *,
+                    into: tuple[int, int] | None = None) -> tuple[Any, int] | None:
+        """The JPEG at ``path``, whose frame is ``stored`` pixels, decoded at the DCT scale that gives ``size``:
+        its pixels and bands. The pixels go to a buffer of their own or, with ``into`` (an address and the
+        bands its room was made for), there, and None stands for them. None when libjpeg-turbo does not read
+        the file as libvips did (another size, a colourspace other than YCbCr, RGB or grey, an error or a
+        warning): libvips' loader then decides what is wrong with it, and says so by name."""
+        try:
+            # Mapped, not read: the file's pages are shared with the page cache instead of copied onto the heap
+            # (a private mapping, which ctypes can point into; nothing writes to it).
+            with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) as data:
+                source = ctypes.c_char.from_buffer(data)
+                try:
+                    return self._decode(ctypes.addressof(source), len(data), stored, size, into)
+                finally:
+                    del source  # the mapping cannot close while its buffer is exported
+        except (ValueError, OSError):
+            return None
+
+    def _decode(self, data: int, length: int, stored: tuple[int, int], size: tuple[int, int],
+                into: tuple[int, int] | None) -> tuple[Any, int] | None:
+        header = self._header(data, length)
+        wanted = COLOURSPACES.get(header[2]) if header is not None else None
+        if header is None or wanted is None or header[:2] != stored or (into is not None and into[1] != wanted[1]):
+            return None
+        pixel_format, bands = wanted[0], wanted[1]
+        if into is not None:
+            return (None, bands) if self._decode_into(data, length, into[0], size, pixel_format) else None
+        pixels = self._buffer(size[0] * size[1] * bands)
+        return (pixels, bands) if self._decode_into(data, length, ctypes.addressof(pixels), size, pixel_format) \
+            else None
+
+    def _header(self, data: int, length: int) -> tuple[int, int, int] | None:
         """Width, height and colourspace (TJCS_*) of the JPEG at address ``data``; None when it is not one."""
         handle = self._handle()
         width, height, subsampling, colourspace = (ctypes.c_int() for _ in range(4))
@@ -72,13 +106,7 @@ class TurboJPEG:
             return None
         return width.value, height.value, colourspace.value
 
-    def decode(self, data: int, length: int, size: tuple[int, int], pixel_format: int, bands: int) -> Any | None:
-        """The pixels at the DCT scale that gives ``size`` (rows of ``size[0] * bands`` bytes) in a buffer of
-        their own; None when libjpeg-turbo reports an error or a warning."""
-        pixels = self._buffer(size[0] * size[1] * bands)
-        return pixels if self.decode_into(data, length, ctypes.addressof(pixels), size, pixel_format) else None
-
-    def decode_into(self, data: int, length: int, target: int, size: tuple[int, int], pixel_format: int) -> bool:
+    def _decode_into(self, data: int, length: int, target: int, size: tuple[int, int], pixel_format: int) -> bool:
         """Decode into the ``size[0] * size[1] * bands`` bytes at address ``target``; False when libjpeg-turbo
         reports an error or a warning."""
         handle = self._handle()
