@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mediaflow.compiler import Compiled, compile_definition
@@ -161,3 +162,24 @@ def test_another_workflow_into_the_same_folder_never_takes_the_runs_of_the_first
         _copied_anew(tmp_path / "in")
         (second,) = service.run_files(other, inputs, out)
     assert second.run_id != first.run_id and not second.reused and second.status == "completed"
+
+
+def test_inputs_whose_work_started_ahead_start_last_and_results_keep_the_inputs_order(
+        compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inputs `mediaflow run` decoded ahead have the shortest Tasks: started last, they fill the end of the
+    run instead of leaving one worker alone with a long Task."""
+    inputs = _photos(tmp_path / "in", 1, 2, 3, 4)
+    started: list[str] = []
+    run_one = LocalService.run_one
+
+    def recording(self: LocalService, compiled: Compiled, path: Path, *args: Any, **kwargs: Any) -> Any:
+        started.append(Path(path).name)
+        return run_one(self, compiled, path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalService, "run_one", recording)
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:  # two files at a time
+        results = service.run_files(validate(WORKFLOW), inputs, tmp_path / "out", compiled=compiled,
+                                    last={str(inputs[0]), str(inputs[1])})
+    assert [r.status for r in results] == ["completed"] * 4
+    assert [r.input for r in results] == inputs
+    assert set(started[:2]) == {"p3.jpg", "p4.jpg"} and set(started[2:]) == {"p1.jpg", "p2.jpg"}

@@ -151,6 +151,7 @@ def record_ahead(paths: list[Path], document: object) -> object:
 def test_the_work_ahead_gets_the_first_inputs_and_the_workflow_unless_the_folder_is_large(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import mediaflow.cli as cli
+    from mediaflow.embedded import early
 
     workflow = tmp_path / "images.json"
     document = {"nodes": [{"id": "small", "kind": "resize", "config": {"width": 9}}]}
@@ -161,10 +162,12 @@ def test_the_work_ahead_gets_the_first_inputs_and_the_workflow_unless_the_folder
         (folder / f"{n}.jpg").write_bytes(b"x")
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.setattr(cli, "AHEAD_LISTING_LIMIT", 4)
+    monkeypatch.setattr(early, "_AHEAD", set())
     recorded_aheads.clear()
     target = f"{__name__}:record_ahead"
     assert len(cli._start_ahead([target], [str(workflow), str(folder), "--out", "o"])) == 1
     assert recorded_aheads == [(["0.jpg", "1.jpg"], document)]
+    assert early.started_ahead() == {str(folder / "0.jpg"), str(folder / "1.jpg")}  # the command starts them last
     (folder / "4.jpg").write_bytes(b"x")  # one more than the limit: the folder is not listed before the imports
     assert cli._start_ahead([target], [str(workflow), str(folder)]) == []
     assert len(recorded_aheads) == 1

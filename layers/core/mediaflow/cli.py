@@ -284,11 +284,16 @@ def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[
         document = _workflow_document(arguments)
     except (OSError, ValueError):
         return []
+    from mediaflow.embedded import early
+
+    ahead = inputs[:os.cpu_count() or 1]
     waits: list[Callable[[], None]] = []
     for target in targets:
         module, _, function = target.partition(":")
         with contextlib.suppress(Exception):
-            waits.append(getattr(importlib.import_module(module), function)(inputs[:os.cpu_count() or 1], document))
+            waits.append(getattr(importlib.import_module(module), function)(ahead, document))
+    if waits:
+        early.note_ahead(ahead)
     return waits
 
 

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +194,7 @@ class LocalService:
         on_done: Callable[[FileResult], None] | None = None,
         force: bool = False,
         compiled: Compiled | None = None,
+        last: Collection[str] = (),
     ) -> list[FileResult]:
         """One run per input file, several at once; a failing file never stops the others.
 
@@ -201,7 +202,10 @@ class LocalService:
         the folder (see ``file_run_id``), so running the same command again completes what is missing: a
         completed run only has its outputs copied again where they are missing, an interrupted or failed one
         resumes from its checkpoints. ``force`` starts every file afresh. ``compiled``: the report's compiled
-        workflow, when the caller compiled it already."""
+        workflow, when the caller compiled it already. Inputs named in ``last`` (as given) start after the
+        others: work started ahead on them made their Tasks the shortest, and the shortest Tasks last keep
+        every worker busy to the end instead of one finishing a long Task alone. Results keep the inputs'
+        order."""
         compiled = compiled or compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
@@ -232,7 +236,9 @@ class LocalService:
                 on_done(result)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediaflow-file") as pool:
-            list(pool.map(one, range(len(inputs))))
+            later = {index for index, path in enumerate(inputs) if str(path) in last}
+            order = [index for index in range(len(inputs)) if index not in later] + sorted(later)
+            list(pool.map(one, order))
         return [result for result in results if result is not None]
 
     def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.console import Progress, Table, escape, expand_inputs, human_size, read_workflow_file, stdout_console
+from mediaflow.embedded import early
 from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
 from mediaflow.procs import resume_collection
 
@@ -78,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         version = int(report.meta.get("version") or 1)
         started = time.perf_counter()
         options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
-                                   "compiled": compiled}
+                                   "compiled": compiled, "last": early.started_ahead()}
         if args.json or len(inputs) == 1:
             results, drained = _run_draining(service, args.grace_seconds,
                                              lambda: service.run_files(report, inputs, out_dir, **options))

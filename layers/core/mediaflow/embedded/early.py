@@ -23,7 +23,8 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from mediaflow.embedded.channel import Channel, channel_pair
@@ -93,6 +94,18 @@ class Zygote:
 
 
 _STARTED: list[Zygote] = []
+_AHEAD: set[str] = set()
+
+
+def note_ahead(paths: Iterable[Path]) -> None:
+    """Record the inputs whose work this command started ahead (``cli._start_ahead``)."""
+    _AHEAD.update(str(path) for path in paths)
+
+
+def started_ahead() -> frozenset[str]:
+    """The inputs (as given, folders expanded) whose work this command started ahead: their Tasks are the
+    shortest, so the command starts them last (``LocalService.run_files``)."""
+    return frozenset(_AHEAD)
 
 
 def can_start() -> bool:
