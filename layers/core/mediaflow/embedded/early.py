@@ -98,13 +98,14 @@ _AHEAD: set[str] = set()
 
 
 def note_ahead(paths: Iterable[Path]) -> None:
-    """Record the inputs whose work this command started ahead (``cli._start_ahead``)."""
+    """Record the inputs this command handed to its runtimes' work ahead (``cli._start_ahead``)."""
     _AHEAD.update(str(path) for path in paths)
 
 
 def started_ahead() -> frozenset[str]:
-    """The inputs (as given, folders expanded) whose work this command started ahead: their Tasks are the
-    shortest, so the command starts them last (``LocalService.run_files``)."""
+    """The inputs (as given, folders expanded) handed to the runtimes' work ahead: their Tasks are the
+    shortest where that work was done (an input it skips, say a PNG, keeps the length it has), so the command
+    starts them last (``LocalService.run_files``)."""
     return frozenset(_AHEAD)
 
 
