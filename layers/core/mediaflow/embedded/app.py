@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mediaflow import file_stat
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_definition
@@ -236,9 +237,7 @@ class LocalService:
                 on_done(result)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediaflow-file") as pool:
-            later = {index for index, path in enumerate(inputs) if str(path) in last}
-            order = [index for index in range(len(inputs)) if index not in later] + sorted(later)
-            list(pool.map(one, order))
+            list(pool.map(one, sorted(range(len(inputs)), key=lambda index: str(inputs[index]) in last)))
         return [result for result in results if result is not None]
 
     def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str) -> str:
@@ -457,8 +456,7 @@ def file_etag(path: Path) -> str:
     a file rewritten, replaced or touched gets a new etag, so a new run, while a file left alone keeps its
     run id across re-runs and crashes. The store holds a hard link to the same bytes, so the etag names the
     object it holds."""
-    status = path.stat()
-    identity = f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+    identity = ":".join(str(part) for part in file_stat.identity(path.stat()))
     return "f" + hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mediaflow.file_stat import identity
 from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_shrink, turbojpeg
 
 _SEQUENTIAL_FRAMES = (0xC0, 0xC1)  # SOF0, SOF1: Huffman-coded, one scan per component (not progressive)
@@ -99,17 +100,12 @@ def take(path: Path, stored: tuple[int, int], shrink: int) -> tuple[memoryview, 
         status = path.stat()
     except OSError:
         return None
-    identity = _identity(status)
-    slot = _READY.get(identity)
+    key = identity(status)
+    slot = _READY.get(key)
     if slot is None or slot.stored != stored or slot.shrink != shrink:
         return None
-    del _READY[identity]
+    del _READY[key]
     return memoryview(_BUFFER[0])[slot.offset:slot.offset + slot.length], slot.bands
-
-
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    """A file as `mediaflow run` tells it apart (``embedded.app.file_etag``): device, inode, size, mtime."""
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _nothing() -> None:
@@ -153,7 +149,7 @@ def _plan(path: Path, box: tuple[int | None, int | None, bool, bool], offset: in
     size = (-(-stored[0] // shrink), -(-stored[1] // shrink))
     if shrink == 1 or components not in (1, 3) or max(stored) < 8 or size[0] * size[1] > MAX_DECODED_PIXELS:
         return None
-    return _Slot(str(path), _identity(status), stored, shrink, size, components, offset)
+    return _Slot(str(path), identity(status), stored, shrink, size, components, offset)
 
 
 def _jpeg_frame(path: Path) -> tuple[tuple[int, int], int] | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediaflow.environment import raw_setting
 from mediaflow.errors import MediaDecodeError, MediaflowError, ToolchainError, UnsupportedMedia
+from mediaflow.file_stat import identity
 from mediaflow.procs import die_with_parent
 from mediaflow.sniff import Sniffed, sniff_file
 
@@ -322,8 +323,7 @@ _PROBED_AHEAD: dict[_ProbeKey, MediaInfo] = {}
 
 
 def _probe_key(path: Path, demuxer: str | None, ffprobe: str) -> _ProbeKey:
-    status = path.stat()
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, demuxer, ffprobe
+    return (*identity(path.stat()), demuxer, ffprobe)
 
 
 _AHEAD_PROCESSES: list[subprocess.Popen[bytes]] = []
