@@ -129,9 +129,12 @@ def test_the_zygote_reads_which_workers_to_load_from_the_workflow_file(tmp_path:
     folder.mkdir()
     for n in range(5):
         (folder / f"{n}.jpg").write_bytes(b"x")
-    assert expected_worker_modules([str(images), str(folder / "0.jpg")]) == ("mediaflow.workers.image",)
-    assert expected_worker_modules([str(images), str(folder), "--out", "o"]) == ("mediaflow.workers.image",)
-    assert expected_worker_modules([str(clips), str(folder)]) == ("mediaflow.workers.video",)
+    # the runtime's worker, then the node modules of the kinds that run as Tasks (not upload, an input)
+    image_modules = ("mediaflow.workers.image", "mediaflow.nodes.resize")
+    assert expected_worker_modules([str(images), str(folder / "0.jpg")]) == image_modules
+    assert expected_worker_modules([str(images), str(folder), "--out", "o"]) == image_modules
+    video_modules = ("mediaflow.workers.video", "mediaflow.nodes.transcode")
+    assert expected_worker_modules([str(clips), str(folder)]) == video_modules
     for arguments in ([], [str(images)], ["--out", "o", str(images), str(folder)], ["stored-id", str(folder)],
                       [str(tmp_path / "in" / "0.jpg"), str(folder)]):
         assert expected_worker_modules(arguments) == ()

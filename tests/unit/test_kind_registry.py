@@ -118,3 +118,17 @@ def test_a_kind_added_in_a_test_registry_runs_on_the_embedded_runtime(tmp_path: 
     steps = {step["nodeId"]: step for step in adapters.runs.steps("t1", "run-1")}
     assert steps["neg"]["status"] == "completed" and steps["neg"]["output"]["strength"] == 1
     assert steps["stamp"]["output"] == {"stamped": {"checked": "yes"}, "media": output}
+
+
+def test_workers_load_their_runtimes_worker_and_the_node_modules_of_the_kinds_they_will_run() -> None:
+    from mediaflow.catalog import worker_modules
+
+    assert worker_modules({"vips"}) == ("mediaflow.workers.image",)
+    # unknown kinds are left to the Task that meets them
+    modules = worker_modules({"vips"}, {"resize", "strip_metadata", "no-such-kind", "convert"})
+    assert modules == ("mediaflow.workers.image", "mediaflow.nodes.convert", "mediaflow.nodes.resize",
+                       "mediaflow.nodes.strip_metadata")
+    for name in modules:
+        assert importlib.import_module(name) is not None
+    assert worker_modules((), {"transcode"}) == ("mediaflow.nodes.transcode",)
+    assert worker_modules((), {"platform", "publish"}) == ("mediaflow.nodes.publish",)  # an alias: one module

@@ -85,9 +85,14 @@ RUNTIMES: dict[str, RuntimeProfile] = {
 }
 
 
-def worker_modules(runtimes: Iterable[str]) -> tuple[str, ...]:
-    """What workers of ``runtimes`` load before their first task: each runtime's worker module."""
-    return tuple(dict.fromkeys(RUNTIMES[name].worker_module for name in sorted(set(runtimes)) if name in RUNTIMES))
+def worker_modules(runtimes: Iterable[str], kinds: Iterable[str] = ()) -> tuple[str, ...]:
+    """What workers of ``runtimes`` load before their first task: each runtime's worker module, then the
+    node modules of ``kinds`` (their executors and config models), which each worker would otherwise import
+    on its first Task instead of once in the process they fork from."""
+    runners = (RUNTIMES[name].worker_module for name in sorted(set(runtimes)) if name in RUNTIMES)
+    specs = sorted({spec.kind: spec for spec in map(get_spec, kinds) if spec is not None}.values(),
+                   key=lambda spec: spec.kind)
+    return tuple(dict.fromkeys([*runners, *(spec.module_path for spec in specs)]))
 
 
 def runtime_label(runtime: str) -> str:
@@ -120,8 +125,12 @@ class NodeSpec:
     animation: AnimationMode | None = None
 
     @property
+    def module_path(self) -> str:
+        return self.module_name or f"mediaflow.nodes.{self.kind}"
+
+    @property
     def module(self) -> ModuleType:
-        return importlib.import_module(self.module_name or f"mediaflow.nodes.{self.kind}")
+        return importlib.import_module(self.module_path)
 
     @property
     def runtimes(self) -> tuple[str, ...]:

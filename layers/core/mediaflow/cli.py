@@ -319,17 +319,26 @@ def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple
     asks for what the compiled workflow needs."""
     from mediaflow.catalog import get_spec
 
-    if len(_positional(arguments)) < 2:
-        return set(), []
     try:
-        document = _workflow_document(arguments)
-        nodes = document.get("nodes") if isinstance(document, dict) else None
-        kinds = {node.get("kind") for node in nodes or () if isinstance(node, dict)}
-        inputs = expected_inputs(arguments) if with_inputs else []
+        kinds = expected_task_kinds(arguments)
+        inputs = expected_inputs(arguments) if with_inputs and kinds else []
     except (OSError, ValueError):
         return set(), []
+    return {spec.runtime for spec in map(get_spec, kinds) if spec is not None}, inputs
+
+
+def expected_task_kinds(arguments: Sequence[str]) -> set[str]:
+    """The node kinds that run as Tasks in the workflow file of ``mediaflow run ARGUMENTS`` (canonical names),
+    read ahead of its parse; none for any other shape than ``run WORKFLOW INPUT...``."""
+    from mediaflow.catalog import get_spec
+
+    if len(_positional(arguments)) < 2:
+        return set()
+    document = _workflow_document(arguments)
+    nodes = document.get("nodes") if isinstance(document, dict) else None
+    kinds = {node.get("kind") for node in nodes if isinstance(node, dict)} if isinstance(nodes, list) else set()
     specs = [get_spec(kind) for kind in kinds if isinstance(kind, str)]
-    return {spec.runtime for spec in specs if spec is not None and spec.role == "task"}, inputs
+    return {spec.kind for spec in specs if spec is not None and spec.role == "task"}
 
 
 def _workflow_document(arguments: Sequence[str]) -> Any:
@@ -346,12 +355,17 @@ def expected_inputs(arguments: Sequence[str]) -> list[Path]:
 
 def expected_worker_modules(arguments: Sequence[str], *, runtimes: set[str] | None = None) -> tuple[str, ...]:
     """The worker modules ``mediaflow run ARGUMENTS`` will ask for: its runtimes' workers (``expected_run``,
-    or ``runtimes`` when already read). The zygote loads them on the core the command leaves idle."""
+    or ``runtimes`` when already read) and its node kinds' modules. The zygote loads them on the core the
+    command leaves idle."""
     from mediaflow.catalog import worker_modules
 
     if runtimes is None:
         runtimes, _ = expected_run(arguments, with_inputs=False)
-    return worker_modules(runtimes)
+    try:
+        kinds = expected_task_kinds(arguments) if runtimes else set()
+    except (OSError, ValueError):
+        kinds = set()
+    return worker_modules(runtimes, kinds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,7 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
         service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
-                                         runtimes={task.runtime for task in compiled.tasks})
+                                         runtimes={task.runtime for task in compiled.tasks},
+                                         kinds={kind for task in compiled.tasks for kind in task.kinds})
         resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -188,13 +188,14 @@ class EmbeddedRuntime:
 
     # -- public ----------------------------------------------------------------------------------------
 
-    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset()) -> None:
+    def prestart_workers(self, count: int, runtimes: set[str] | frozenset[str] = frozenset(),
+                         kinds: set[str] | frozenset[str] = frozenset()) -> None:
         """Start up to ``count`` worker processes now (tasks are known to be coming), with the workers of
-        ``runtimes`` loaded in them where they fork from this process."""
+        ``runtimes`` and the node modules of ``kinds`` loaded before they fork."""
         if self._own_invoker is not None and count > 0:
             from mediaflow.catalog import worker_modules
 
-            self._own_invoker.prestart(count, worker_modules(runtimes))
+            self._own_invoker.prestart(count, worker_modules(runtimes, kinds))
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""
