@@ -8,6 +8,7 @@ aws/test_adapters.py.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,9 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
     from moto import mock_aws
 
     from tests.functional.aws.conftest import PREFIX, REGION, _create_tables
+    from tests.support.moto_dynamodb import atomic_requests
 
-    with mock_aws():
+    with mock_aws(), atomic_requests():
         env = {"MEDIAFLOW_UPLOADS_BUCKET": f"{PREFIX}-uploads", "MEDIAFLOW_OUTPUTS_BUCKET": f"{PREFIX}-outputs"}
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in env.values():
@@ -196,8 +198,13 @@ def test_concurrent_workflow_updates_have_one_winner(ports: Ports) -> None:
             return False
         return True
 
-    with ThreadPoolExecutor(4) as pool:
-        outcomes = list(pool.map(update, range(8)))
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the writers' threads interleave as closely as the interpreter lets them
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(update, range(8)))
+    finally:
+        sys.setswitchinterval(switching)
     assert outcomes.count(True) == 1
     assert ports.workflows.versions("t1", "wf") == [1, 2]
 

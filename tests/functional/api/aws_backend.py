@@ -38,6 +38,7 @@ from tests.functional.aws.conftest import (
     load_handler,
     sync_runner,
 )
+from tests.support.moto_dynamodb import atomic_requests
 from tests.support.moto_sfn import MOCK_CONFIG, routed_lambdas
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -423,6 +424,7 @@ def aws_deployment(config: Any) -> Iterator[AwsDeployment]:
     with ExitStack() as stack:
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         stack.enter_context(mock_aws(config=MOCK_CONFIG))
+        stack.enter_context(atomic_requests())
         stack.enter_context(routed_lambdas(answer, calls))
         stack.callback(status_events.close)
         _start_versions_on_their_machine(patch)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.moto_dynamodb import atomic_requests
 from tests.support.moto_sfn import MOCK_CONFIG, routed_lambdas
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -125,7 +126,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
 
     _start_versions_on_their_machine(monkeypatch)
     calls: list[tuple[str, dict[str, Any]]] = []
-    with mock_aws(config=MOCK_CONFIG), routed_lambdas(answer, calls):
+    with mock_aws(config=MOCK_CONFIG), atomic_requests(), routed_lambdas(answer, calls):
         env: dict[str, str] = {"MEDIAFLOW_MODE": "aws", "MEDIAFLOW_NAME_PREFIX": PREFIX,
                                "MEDIAFLOW_UPLOADS_BUCKET": f"{PREFIX}-uploads",
                                "MEDIAFLOW_OUTPUTS_BUCKET": f"{PREFIX}-outputs",
