@@ -90,9 +90,8 @@ def worker_modules(runtimes: Iterable[str], kinds: Iterable[str] = ()) -> tuple[
     node modules of ``kinds`` (their executors and config models), which each worker would otherwise import
     on its first Task instead of once in the process they fork from."""
     runners = (RUNTIMES[name].worker_module for name in sorted(set(runtimes)) if name in RUNTIMES)
-    specs = sorted({spec.kind: spec for spec in map(get_spec, kinds) if spec is not None}.values(),
-                   key=lambda spec: spec.kind)
-    return tuple(dict.fromkeys([*runners, *(spec.module_path for spec in specs)]))
+    nodes = sorted({spec.module_path for spec in map(get_spec, kinds) if spec is not None})
+    return tuple(dict.fromkeys([*runners, *nodes]))
 
 
 def runtime_label(runtime: str) -> str:

@@ -254,10 +254,14 @@ def _start_worker_zygote() -> None:
         return
     from mediaflow.catalog import RUNTIMES
 
-    runtimes, _ = expected_run(sys.argv[2:], with_inputs=False)
+    try:
+        kinds = expected_task_kinds(sys.argv[2:])
+    except (OSError, ValueError):
+        kinds = set()
+    runtimes = _runtimes_of(kinds)
     targets = [str(RUNTIMES[runtime].ahead) for runtime in sorted(runtimes) if RUNTIMES[runtime].ahead]
     waits = _start_ahead(targets, sys.argv[2:]) if targets else []
-    modules = expected_worker_modules(sys.argv[2:], runtimes=runtimes)
+    modules = expected_worker_modules(sys.argv[2:], kinds=kinds)
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
@@ -317,14 +321,18 @@ def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple
     from a workflow file's node kinds (the folders listed only ``with_inputs``: a large one takes a while).
     Only ``run WORKFLOW INPUT...`` in that order is read; any other shape gives nothing, and the pool then
     asks for what the compiled workflow needs."""
-    from mediaflow.catalog import get_spec
-
     try:
         kinds = expected_task_kinds(arguments)
         inputs = expected_inputs(arguments) if with_inputs and kinds else []
     except (OSError, ValueError):
         return set(), []
-    return {spec.runtime for spec in map(get_spec, kinds) if spec is not None}, inputs
+    return _runtimes_of(kinds), inputs
+
+
+def _runtimes_of(kinds: set[str]) -> set[str]:
+    from mediaflow.catalog import get_spec
+
+    return {spec.runtime for spec in map(get_spec, kinds) if spec is not None}
 
 
 def expected_task_kinds(arguments: Sequence[str]) -> set[str]:
@@ -353,19 +361,18 @@ def expected_inputs(arguments: Sequence[str]) -> list[Path]:
     return [path for path in expand_inputs(_positional(arguments)[1:]) if path.is_file()]
 
 
-def expected_worker_modules(arguments: Sequence[str], *, runtimes: set[str] | None = None) -> tuple[str, ...]:
-    """The worker modules ``mediaflow run ARGUMENTS`` will ask for: its runtimes' workers (``expected_run``,
-    or ``runtimes`` when already read) and its node kinds' modules. The zygote loads them on the core the
-    command leaves idle."""
+def expected_worker_modules(arguments: Sequence[str], *, kinds: set[str] | None = None) -> tuple[str, ...]:
+    """The worker modules ``mediaflow run ARGUMENTS`` will ask for: the workers of its kinds' runtimes and the
+    kinds' node modules (``expected_task_kinds``, or ``kinds`` when already read). The zygote loads them on
+    the core the command leaves idle."""
     from mediaflow.catalog import worker_modules
 
-    if runtimes is None:
-        runtimes, _ = expected_run(arguments, with_inputs=False)
-    try:
-        kinds = expected_task_kinds(arguments) if runtimes else set()
-    except (OSError, ValueError):
-        kinds = set()
-    return worker_modules(runtimes, kinds)
+    if kinds is None:
+        try:
+            kinds = expected_task_kinds(arguments)
+        except (OSError, ValueError):
+            kinds = set()
+    return worker_modules(_runtimes_of(kinds), kinds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
