@@ -73,6 +73,9 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
             image.webpsave(f"{stem}.webp", Q=quality, effort=effort, keep="none")
         else:
             image.jpegsave(f"{stem}.jpg", Q=quality, optimize_coding=True, keep="none")
+        # A worker's Task lets its decode go before the next Task decodes; held here until the next malloc,
+        # the allocator maps 18 MB afresh for each image (about 2,000 more page faults an image, 3 % of the wall).
+        del image, pixels
 
 
 def main() -> int:
