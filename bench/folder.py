@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,37 @@ def mediaflow_settings(fmt: str) -> dict[str, Any]:
     return {"Q": config["compressionLevel"], "optimize_coding": True, "metadata": metadata}
 
 
-def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, Path, dict[str, Any]]:
+# Runs its arguments as a subreaper: the orphans a command leaves (mediaflow's workers are its zygote's children,
+# and the command exits without waiting for them) become this process's children, so waiting for every one of
+# them puts the CPU of the whole tree in RUSAGE_CHILDREN. The wall ends as subprocess.run's does: when the
+# command has exited and every process holding its output pipes has closed them.
+_TREE_RUNNER = """
+import ctypes, json, os, resource, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - started
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "returncode": done.returncode,
+           "stdout": done.stdout, "stderr": done.stderr[-4000:]}, sys.stdout)
+"""
+
+
+def run_tree(argv: list[str], env: dict[str, str], timeout: float = 1800) -> dict[str, Any]:
+    """Run ``argv`` as a whole process tree: its wall (as ``subprocess.run`` measures it), the CPU seconds of
+    every process it started (user + sys), its return code, its stdout and the end of its stderr."""
+    done = subprocess.run([sys.executable, "-c", _TREE_RUNNER, *argv], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, float, Path, dict[str, Any]]:
     out = scratch / f"{tool}-{fmt}"
     data = scratch / f"data-{tool}-{fmt}"
     for path in (out, data):
@@ -107,17 +136,14 @@ def run_once(tool: str, fmt: str, folder: Path, scratch: Path) -> tuple[float, P
         env["MEDIAFLOW_WORKERS"] = "1"
     elif tool == "mediaflow":
         env.pop("MEDIAFLOW_WORKERS", None)
-    started = time.perf_counter()
-    done = subprocess.run(command(tool, fmt, folder, out, data), env=env, capture_output=True, text=True,
-                          timeout=1800, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{tool} {fmt} failed ({done.returncode}): {done.stderr[-2000:]}")
+    done = run_tree(command(tool, fmt, folder, out, data), env)
+    if done["returncode"] != 0:
+        raise RuntimeError(f"{tool} {fmt} failed ({done['returncode']}): {done['stderr'][-2000:]}")
     if tool.startswith("mediaflow"):
         reported: dict[str, Any] = {"settings": mediaflow_settings(fmt)}
     else:
-        reported = json.loads(done.stdout.strip().splitlines()[-1])
-    return wall, out, reported
+        reported = json.loads(done["stdout"].strip().splitlines()[-1])
+    return float(done["wall"]), float(done["cpu"]), out, reported
 
 
 def outputs_of(out: Path, fmt: str) -> list[Path]:
@@ -165,6 +191,7 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
     sources = sorted(folder.glob("*.jpg"))
     walls: dict[str, list[float]] = {f"{tool}/{fmt}": [] for tool in TOOLS for fmt in SETTINGS
                                      if ONE_FORMAT_ONLY.get(tool, fmt) == fmt}
+    cpus: dict[str, list[float]] = {name: [] for name in walls}
     last_out: dict[str, Path] = {}
     encoders: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=work, prefix="folder-") as scratch_name:
@@ -175,9 +202,10 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
                 for tool in order:
                     if ONE_FORMAT_ONLY.get(tool, fmt) != fmt:
                         continue
-                    wall, out, reported = run_once(tool, fmt, folder, scratch)
+                    wall, cpu, out, reported = run_once(tool, fmt, folder, scratch)
                     encoders[f"{tool}/{fmt}"] = reported.get("settings")
                     walls[f"{tool}/{fmt}"].append(wall)
+                    cpus[f"{tool}/{fmt}"].append(cpu)
                     count = len(outputs_of(out, fmt))
                     if count != len(sources):
                         raise RuntimeError(f"{tool} {fmt} wrote {count} outputs for {len(sources)} inputs")
@@ -186,7 +214,7 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
                         shutil.rmtree(kept, ignore_errors=True)
                         shutil.copytree(out, kept)
                         last_out[f"{tool}/{fmt}"] = kept
-                    log(f"folder round {round_index + 1}/{rounds}: {tool} {fmt} {wall:.2f} s")
+                    log(f"folder round {round_index + 1}/{rounds}: {tool} {fmt} {wall:.2f} s (CPU {cpu:.2f} s)")
         checked = {name: quality_check(sources[:4], [p for p in outputs_of(path, name.split("/")[1])
                                                      if any(s.stem in p.name for s in sources[:4])])
                    for name, path in last_out.items()}
@@ -202,12 +230,15 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
             "encoder_settings_reported": encoders,
             "sharp": sharp_version, "cpus": os.cpu_count(), "median_wall_s": medians,
             "samples_s": {name: [round(v, 3) for v in values] for name, values in walls.items()},
+            "median_cpu_s": {name: round(statistics.median(values), 3) for name, values in cpus.items()},
+            "samples_cpu_s": {name: [round(v, 3) for v in values] for name, values in cpus.items()},
             "quality": checked}
 
 
-def ratio(result: dict[str, Any], baseline: str, fmt: str) -> float:
-    """How many times faster mediaflow is than ``baseline`` (>1: mediaflow is faster)."""
-    medians = result["median_wall_s"]
+def ratio(result: dict[str, Any], baseline: str, fmt: str, *, of: str = "median_wall_s") -> float:
+    """How many times faster mediaflow is than ``baseline`` (>1: mediaflow is faster); with
+    ``of="median_cpu_s"``, how many times less CPU its whole process tree spends."""
+    medians = result[of]
     return float(medians[f"{baseline}/{fmt}"] / medians[f"mediaflow/{fmt}"])
 
 

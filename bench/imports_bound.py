@@ -24,7 +24,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,24 +81,15 @@ def imported_run(fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, 
 
 
 def whole_process(tool: str, fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, float]:
-    """Wall and tree CPU of ``tool`` as the folder group runs it, measured by a subreaper wrapper."""
+    """Wall and tree CPU of ``tool`` as the folder group runs it (``folder.run_tree``)."""
     for path in (out, data):
         shutil.rmtree(path, ignore_errors=True)
     out.mkdir(parents=True)
-    wrapper = ("import ctypes, os, resource, subprocess, sys, time\n"
-               f"ctypes.CDLL(None).prctl({_PR_SET_CHILD_SUBREAPER}, 1, 0, 0, 0)\n"
-               "t = time.perf_counter()\n"
-               "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
-               "wall = time.perf_counter() - t\n"
-               "while True:\n"
-               "    try:\n        os.wait()\n    except ChildProcessError:\n        break\n"
-               "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-               "print(wall, u.ru_utime + u.ru_stime)\n")
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(data)}
-    done = subprocess.run([sys.executable, "-c", wrapper, *folder.command(tool, fmt, photos, out, data)], env=env,
-                          capture_output=True, text=True, check=True, timeout=1800)
-    wall, cpu = (float(value) for value in done.stdout.split())
-    return wall, cpu
+    done = folder.run_tree(folder.command(tool, fmt, photos, out, data), env)
+    if done["returncode"] != 0:
+        raise SystemExit(f"{tool} failed ({done['returncode']}): {done['stderr'][-2000:]}")
+    return float(done["wall"]), float(done["cpu"])
 
 
 def main() -> None:

@@ -762,6 +762,12 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
                "before any engine cost", details={}),
         Figure("folder_webp_vs_floor", folder.ratio(result, "floor", "webp"), None, "", "x",
                "as folder_jpeg_vs_floor, WebP q80 effort 4", details={}),
+        Figure("folder_jpeg_cpu_vs_sharp_all", folder.ratio(result, "sharp-all", "jpeg", of="median_cpu_s"), None,
+               "", "x", "sharp Promise.all's CPU / mediaflow run's, each the whole process tree (user + sys of every "
+               "process it started): >1, mediaflow spends less. Steadier than the walls between hours", details={}),
+        Figure("folder_jpeg_cpu_vs_floor", folder.ratio(result, "floor", "jpeg", of="median_cpu_s"), None, "", "x",
+               "the floor's CPU / mediaflow run's (whole trees): 1 - this is the engine's share of the CPU",
+               details={}),
     ]
 
 
