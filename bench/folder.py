@@ -103,7 +103,7 @@ _TREE_RUNNER = """
 import ctypes, json, os, resource, subprocess, sys, time
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 started = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+done = subprocess.run(sys.argv[2:], capture_output=True, text=True, timeout=float(sys.argv[1]))
 wall = time.perf_counter() - started
 while True:
     try:
@@ -119,8 +119,8 @@ json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "returncode": d
 def run_tree(argv: list[str], env: dict[str, str], timeout: float = 1800) -> dict[str, Any]:
     """Run ``argv`` as a whole process tree: its wall (as ``subprocess.run`` measures it), the CPU seconds of
     every process it started (user + sys), its return code, its stdout and the end of its stderr."""
-    done = subprocess.run([sys.executable, "-c", _TREE_RUNNER, *argv], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=True)
+    done = subprocess.run([sys.executable, "-c", _TREE_RUNNER, str(timeout), *argv], env=env, capture_output=True,
+                          text=True, timeout=timeout + 60, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
