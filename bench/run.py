@@ -844,6 +844,19 @@ def machine() -> dict[str, Any]:
             "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1)}
 
 
+def source_commit() -> str:
+    """The commit the measured code is at, with ``+changes`` when the working tree differs from it (the
+    figures of a partial run are merged into results.json, so each says what it measured)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                 capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+changes" if changed else head
+
+
 def select(only: str | None) -> list[str]:
     if only is None:
         return list(GROUPS)
@@ -886,19 +899,22 @@ def main(argv: list[str] | None = None) -> int:
         timings[group] = round(time.perf_counter() - group_started, 1)
         log(f"{group} done in {timings[group]} s")
     shutil.rmtree(WORK / "data", ignore_errors=True)
+    measured = {"mode": profile.name, "commit": source_commit(),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
     previous: dict[str, Any] = {}
     if args.only and RESULTS.is_file():
         previous = json.loads(RESULTS.read_text()).get("figures", {})
     results: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": measured["measured_at"],
         "mode": profile.name,
+        "commit": measured["commit"],
         "groups_run": groups,
         "seconds": round(time.perf_counter() - started, 1),
         "group_seconds": timings,
         "machine": {**machine(), "loadavg_before": [round(v, 2) for v in load_before],
                     "loadavg_after": [round(v, 2) for v in os.getloadavg()]},
         "media_generated": media.generated,
-        "figures": {**previous, **{figure.name: {**figure.to_json(), "mode": profile.name} for figure in figures}},
+        "figures": {**previous, **{figure.name: {**figure.to_json(), **measured} for figure in figures}},
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(figures)
