@@ -254,10 +254,7 @@ def _start_worker_zygote() -> None:
         return
     from mediaflow.catalog import RUNTIMES
 
-    try:
-        kinds = expected_task_kinds(sys.argv[2:])
-    except (OSError, ValueError):
-        kinds = set()
+    kinds = _readable_task_kinds(sys.argv[2:])
     runtimes = _runtimes_of(kinds)
     targets = [str(RUNTIMES[runtime].ahead) for runtime in sorted(runtimes) if RUNTIMES[runtime].ahead]
     waits = _start_ahead(targets, sys.argv[2:]) if targets else []
@@ -329,6 +326,15 @@ def expected_run(arguments: Sequence[str], *, with_inputs: bool = True) -> tuple
     return _runtimes_of(kinds), inputs
 
 
+def _readable_task_kinds(arguments: Sequence[str]) -> set[str]:
+    """``expected_task_kinds``, or none when the workflow file cannot be read ahead (the command's own parse
+    then says what is wrong with it)."""
+    try:
+        return expected_task_kinds(arguments)
+    except (OSError, ValueError):
+        return set()
+
+
 def _runtimes_of(kinds: set[str]) -> set[str]:
     from mediaflow.catalog import get_spec
 
@@ -368,10 +374,7 @@ def expected_worker_modules(arguments: Sequence[str], *, kinds: set[str] | None 
     from mediaflow.catalog import worker_modules
 
     if kinds is None:
-        try:
-            kinds = expected_task_kinds(arguments)
-        except (OSError, ValueError):
-            kinds = set()
+        kinds = _readable_task_kinds(arguments)
     return worker_modules(_runtimes_of(kinds), kinds)
 
 
