@@ -91,6 +91,34 @@ def test_mediaflow_run_killed_then_run_again_completes_without_duplicates(tmp_pa
     assert forced.returncode == 0 and not any(r["reused"] for r in json.loads(forced.stdout)["results"])
 
 
+def test_scratch_of_killed_workers_is_removed_and_a_live_owners_kept(tmp_path: Path, data_dir: Path,
+                                                                     inputs: Path) -> None:
+    """A worker killed with SIGKILL leaves its scratch folder (a half-written output in it); the next worker to
+    start removes it. A folder whose owner still holds its lock (a worker of another process on the same data
+    dir) stays, and the run's own workers take their folders with them when they exit."""
+    tmp = data_dir / "tmp"
+    killed = tmp / "worker-4194000" / "task-abc"  # as a worker killed mid-Task leaves it: no owner lock held
+    killed.mkdir(parents=True)
+    (killed / "out.webp").write_bytes(b"RIFF" + bytes(1 << 16))
+    (killed.parent / ".owner").touch()
+    living = tmp / "worker-4194001"
+    living.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); "
+        "print('held', flush=True); sys.stdin.read()"), str(living / ".owner")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        done = mediaflow("run", str(_workflow(tmp_path)), str(inputs), "--out", str(tmp_path / "out"), "--json",
+                         "--data-dir", str(data_dir), data_dir=data_dir, timeout=600)
+        assert done.returncode == 0 and json.loads(done.stdout)["completed"] == 16
+        assert not killed.parent.exists(), "the killed worker's scratch is removed"
+        assert living.is_dir(), "a folder whose owner lives is kept"
+        assert sorted(p.name for p in tmp.glob("worker-*")) == [living.name], "the run's workers took theirs along"
+    finally:
+        holder.communicate("", timeout=30)
+
+
 def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: Path, data_dir: Path,
                                                                       inputs: Path) -> None:
     workflow, out = _workflow(tmp_path, slow=True), tmp_path / "out"

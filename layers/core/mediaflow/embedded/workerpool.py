@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import queue
@@ -84,12 +85,61 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     from mediaflow.adapters.embedded.sqlite import SQLiteDatabase
     from mediaflow.embedded.bootstrap import task_environment
 
-    workdir = Path(settings.data_dir) / "tmp" / f"worker-{os.getpid()}"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = _claim_scratch(Path(settings.data_dir) / "tmp")
     db = SQLiteDatabase(Path(db_path))
     _DURABLE["store"] = DurableStore(db)
     _WORKER["env"] = task_environment(settings, workdir, Path(blobs_root), bucket, db)
+
+
+_SCRATCH_OWNER = ".owner"
+
+
+def _claim_scratch(root: Path) -> Path:
+    """This worker's scratch folder under ``root`` (the data dir's tmp/), held for the process's life by a lock
+    on its ``.owner`` file, which the kernel releases when the process ends, however it ends. The folders of
+    workers that ended without removing theirs (killed with SIGKILL, out of memory) are removed here: one whose
+    owner lock can be taken has no owner left."""
+    workdir = root / f"worker-{os.getpid()}"
+    shutil.rmtree(workdir, ignore_errors=True)  # a process gone before with the same pid
+    workdir.mkdir(parents=True, exist_ok=True)
+    owner = os.open(workdir / _SCRATCH_OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(owner, fcntl.LOCK_EX)  # never closed: held until this process ends
+    for folder in root.glob("worker-*"):
+        if folder != workdir and _abandoned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+    return workdir
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether no live worker owns ``folder``. Without an owner file (a worker that has just made its folder,
+    or one from before owner files), the pid in the name decides."""
+    try:
+        owner = os.open(folder / _SCRATCH_OWNER, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            os.kill(int(folder.name.removeprefix("worker-")), 0)
+        except ProcessLookupError:
+            return True
+        except (ValueError, OSError):
+            return False
+        return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # its worker holds it
+    finally:
+        os.close(owner)
+    return True
+
+
+def _leave() -> None:
+    """End this worker: its scratch folder goes with it."""
+    env = _WORKER.get("env")
+    if env is not None:
+        shutil.rmtree(env.workdir, ignore_errors=True)
+    os._exit(0)
 
 
 class _StepBuffer:
@@ -159,9 +209,9 @@ def _worker_main(conn: MessagePipe, owner_pid: int, init_args: tuple[Any, ...]) 
         try:
             payload = conn.recv()
         except (EOFError, OSError):
-            os._exit(0)
+            _leave()
         if payload is None:
-            os._exit(0)
+            _leave()
         try:
             if isinstance(payload, tuple):  # ("call", function, args): a probe run in this worker process
                 reply: tuple[str, Any] = ("ok", payload[1](*payload[2]))
@@ -172,7 +222,7 @@ def _worker_main(conn: MessagePipe, owner_pid: int, init_args: tuple[Any, ...]) 
         try:
             conn.send(reply)
         except (BrokenPipeError, OSError):
-            os._exit(0)
+            _leave()
 
 
 @dataclasses.dataclass
