@@ -140,3 +140,31 @@ def test_a_single_threaded_command_forks_its_workers_itself(tmp_path: Path, thre
         assert report["parents"] == [report["me"]] * 2
     else:
         assert report["me"] not in report["parents"]
+
+
+def test_a_worker_claiming_its_scratch_is_never_taken_for_an_abandoned_one(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers start at once: while one claims its scratch folder, the other sweeps the folders of workers
+    that are gone. The sweep must see the claimer's folder as owned at every step of the claim; when it could
+    lock an owner file the claimer had made but not locked yet, it removed a live worker's folder, and every
+    Task of that worker failed on its missing scratch."""
+    import fcntl
+    import os
+
+    from mediaflow.embedded import workerpool
+
+    folder = tmp_path / f"worker-{os.getpid()}"
+    swept: list[bool] = []
+    flock = fcntl.flock
+
+    def sweep_first(fd: int, operation: int) -> None:
+        if operation == fcntl.LOCK_EX:  # the claimer's own lock, about to be taken: the other worker sweeps now
+            swept.append(workerpool._abandoned(folder))
+        flock(fd, operation)
+
+    monkeypatch.setattr(workerpool.fcntl, "flock", sweep_first)
+    assert workerpool._claim_scratch(tmp_path) == folder
+    assert swept == [False], "a folder being claimed was taken for an abandoned one"
+    monkeypatch.setattr(workerpool.fcntl, "flock", flock)
+    assert not workerpool._abandoned(folder), "a claimed folder's owner file is locked"
+    assert [path.name for path in folder.iterdir()] == [".owner"]

@@ -102,8 +102,13 @@ def _claim_scratch(root: Path) -> Path:
     workdir = root / f"worker-{os.getpid()}"
     shutil.rmtree(workdir, ignore_errors=True)  # a process gone before with the same pid
     workdir.mkdir(parents=True, exist_ok=True)
-    owner = os.open(workdir / _SCRATCH_OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    # Locked under a name of its own, then renamed into place: another worker starting at the same moment
+    # must never find an owner file that is not locked yet, take its lock and remove the folder of a live
+    # worker (every Task of that worker would then fail on its missing scratch).
+    unclaimed = workdir / f"{_SCRATCH_OWNER}-{os.getpid()}"
+    owner = os.open(unclaimed, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(owner, fcntl.LOCK_EX)  # never closed: held until this process ends
+    unclaimed.rename(workdir / _SCRATCH_OWNER)
     for folder in root.glob("worker-*"):
         if folder != workdir and _abandoned(folder):
             shutil.rmtree(folder, ignore_errors=True)
