@@ -103,10 +103,13 @@ from mediaflow.workers import jpeg_scaled  # noqa: E402
 needs_turbojpeg = pytest.mark.skipif(not jpeg_scaled.loaded(), reason="libturbojpeg is not installed (make setup)")
 
 
-def _run_output(env: TaskEnvironment, data: bytes, name: str, width: int, fmt: str = "png") -> bytes:
+def _run_output(env: TaskEnvironment, data: bytes, name: str, width: int, fmt: str = "png",
+                strip: dict[str, Any] | None = None) -> bytes:
     media = upload(env, data, name)
-    result = image_worker.run_chain(payload(media, ("r", "resize", {"width": width}),
-                                            ("c", "convert", {"outputFormat": fmt})), env)
+    ops: list[tuple[str, str, dict[str, Any]]] = [("r", "resize", {"width": width})]
+    if strip is not None:
+        ops.append(("s", "strip_metadata", strip))
+    result = image_worker.run_chain(payload(media, *ops, ("c", "convert", {"outputFormat": fmt})), env)
     return env.blobs.read(result.media.key)  # type: ignore[attr-defined,no-any-return]
 
 
@@ -136,30 +139,44 @@ def test_jpeg_decodes_at_the_largest_shrink_that_covers_the_target(tmp_path: Pat
     assert (decoded - libvips).abs().max() == 0
 
 
+_XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="someone"/></rdf:RDF></x:xmpmeta>')
+
+
 @needs_turbojpeg
-@pytest.mark.parametrize(("size", "width", "fmt"), [
-    ((1600, 1000), 500, "png"), ((1600, 1000), 500, "jpeg"), ((1203, 799), 150, "webp"), ((1200, 800), 400, "jpeg")])
+@pytest.mark.parametrize(("size", "width", "fmt", "strip"), [
+    ((1600, 1000), 500, "png", None), ((1600, 1000), 500, "jpeg", None), ((1203, 799), 150, "webp", None),
+    ((1200, 800), 400, "jpeg", None), ((1200, 800), 400, "jpeg", {}), ((1200, 800), 400, "jpeg", {"keepOrientation": True}),
+    ((1203, 799), 150, "webp", {"keepIcc": True})])
 def test_turbojpeg_and_libvips_loader_give_the_same_bytes(
-        env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], width: int, fmt: str) -> None:
-    """Same task where the library is installed and where it is not: the
-    same output bytes, rotation and metadata included, so the decoder is a matter of speed only."""
+        env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], width: int, fmt: str,
+        strip: dict[str, Any] | None) -> None:
+    """Same task where the library is installed and where it is not: the same output bytes, rotation and
+    metadata included, so the decoder is a matter of speed only. A chain that strips metadata has the EXIF
+    and XMP left off its decode (``metadata=False``) and still writes what libvips' loader path writes, a
+    kept orientation included."""
     source = _photo(*size).copy()
     source.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    source.set_type(pyvips.GValue.blob_type, "xmp-data", _XMP)
     data = bytes(source.jpegsave_buffer(Q=90))
-    decodes: list[bool] = []
+    assert pyvips.Image.new_from_buffer(data, "").get_typeof("exif-data") != 0
+    decodes: list[tuple[bool, bool]] = []
     real = jpeg_scaled.decode
 
-    def counted(*args: Any) -> Any:
-        image = real(*args)
-        decodes.append(image is not None)
+    def counted(*args: Any, **options: Any) -> Any:
+        image = real(*args, **options)
+        decodes.append((image is not None, options.get("metadata", True)))
         return image
 
     monkeypatch.setattr(jpeg_scaled, "decode", counted)
-    ours = _run_output(env, data, "a.jpg", width, fmt)
+    ours = _run_output(env, data, "a.jpg", width, fmt, strip)
     monkeypatch.setattr(jpeg_scaled, "loaded", lambda: False)
-    theirs = _run_output(env, data, "b.jpg", width, fmt)
-    assert decodes == [True, False]  # libjpeg-turbo decoded the first, libvips' loader the second
+    theirs = _run_output(env, data, "b.jpg", width, fmt, strip)
+    # libjpeg-turbo decoded the first, libvips' loader the second; metadata left off only where it is stripped
+    assert decodes == [(True, strip is None), (False, strip is None)]
     assert ours == theirs
+    written = pyvips.Image.new_from_buffer(ours, "")
+    assert (written.get_typeof("xmp-data") != 0) == (strip is None)
 
 
 @needs_turbojpeg

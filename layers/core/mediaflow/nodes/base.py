@@ -73,6 +73,15 @@ class ShrinkOnLoad(ImageOp, Protocol):
 
 
 @runtime_checkable
+class StripsMetadata(ImageOp, Protocol):
+    """A ``vips`` kind that may make the encode drop the source's EXIF, XMP and IPTC: given its config, whether
+    it does. The worker then leaves those blocks off the decoded pixels instead of carrying them to an encode
+    that removes them."""
+
+    def strips_metadata(self, config: Any) -> bool: ...
+
+
+@runtime_checkable
 class VideoOp(Protocol):
     """An ``ffmpeg`` kind: reads through ``state.open()`` and hands its output to ``state.produce()``."""
 

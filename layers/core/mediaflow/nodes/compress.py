@@ -19,6 +19,10 @@ class Config(NodeConfig):
     strip_metadata: bool = True
 
 
+def strips_metadata(config: Config) -> bool:
+    return config.strip_metadata
+
+
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Set the quality of the final encode; ``max`` also quantises PNG to a palette, ``lossless`` keeps
     WebP/AVIF lossless. The format stays what the chain chose so far."""

@@ -18,6 +18,11 @@ class Config(NodeConfig):
     keep_orientation: bool = Field(default=False, description="Orientation is applied to pixels when false")
 
 
+def strips_metadata(config: Config) -> bool:
+    """Always: a kept orientation is written afresh from the orientation field, not from the EXIF block."""
+    return True
+
+
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Save with no metadata (pixels are sRGB already). ``keepOrientation`` is honoured at decode time:
     the worker then leaves the pixels unrotated and writes a minimal EXIF block with the orientation."""

@@ -59,6 +59,10 @@ def load_size(config: Config, width: int, height: int) -> tuple[int, int] | None
     return size if size != (width, height) else None
 
 
+def strips_metadata(config: Config) -> bool:
+    return True
+
+
 def apply(state: ImagePipelineState, config: Config, ctx: OpContext) -> dict[str, Any]:
     """Scale (and crop) the image and make the output a metadata-free ``outputFormat`` file."""
     from mediaflow.workers.image_state import crop_to, resample

@@ -85,7 +85,7 @@ from mediaflow.workers.image_state import (
 from mediaflow.workers.turbojpeg import covering_shrink
 
 if TYPE_CHECKING:
-    from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad
+    from mediaflow.nodes.base import Annotation, ImageOp, NodeConfig, Reports, ShrinkOnLoad, StripsMetadata
 
 # Fan-out tasks keep the shared decode in memory up to this size (above it each branch decodes again).
 SHARED_DECODE_MAX_PIXELS = 40_000_000
@@ -251,13 +251,15 @@ def _pillow_decode(path: Path, sniffed: Sniffed, autorotate: bool) -> Any:
     return image
 
 
-def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool) -> Any:
-    """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB."""
+def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, autorotate: bool, *,
+           metadata: bool = True) -> Any:
+    """The one pixel decode of a task: shrink-on-load to ``size`` when given, auto-rotate, sRGB. Without
+    ``metadata`` (the encode drops it) a decode that copies the header's fields leaves EXIF, XMP and IPTC off."""
     sniffed = info.sniffed
     if animation.source_frames(info) > 1:
         return to_srgb_8bit(animation.load(info, header_image is None, autorotate))
     if header_image is not None:
-        shrunk = _shrink_on_load(info, header_image, size, autorotate) if size is not None else None
+        shrunk = _shrink_on_load(info, header_image, size, autorotate, metadata) if size is not None else None
         if shrunk is not None:
             image = shrunk
         elif size is not None:
@@ -297,7 +299,8 @@ def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int,
     return {}
 
 
-def _shrink_on_load(info: SourceInfo, header_image: Any, size: tuple[int, int], autorotate: bool) -> Any | None:
+def _shrink_on_load(info: SourceInfo, header_image: Any, size: tuple[int, int], autorotate: bool,
+                    metadata: bool = True) -> Any | None:
     """JPEG and still WebP: decode at a reduced scale (``load_shrink``), then one Lanczos3 reduce to
     ``size`` (alpha premultiplied), auto-rotate on the small image, import the ICC profile. ``None`` for
     the other formats (``thumbnail`` shrinks those on load: HEIF/AVIF through their embedded thumbnail)."""
@@ -305,7 +308,8 @@ def _shrink_on_load(info: SourceInfo, header_image: Any, size: tuple[int, int], 
         return None
     turned = autorotate and info.orientation >= 5
     target = (size[1], size[0]) if turned else size
-    image = jpeg_scaled.decode(info.path, header_image, target) if info.sniffed.format == "jpeg" else None
+    image = (jpeg_scaled.decode(info.path, header_image, target, metadata=metadata)
+             if info.sniffed.format == "jpeg" else None)
     if image is None:
         options = load_shrink(info.sniffed.format, (info.width, info.height), target)
         image = pyvips.Image.new_from_file(str(info.path), access="sequential", **options, **LOAD_OPTIONS)
@@ -492,7 +496,8 @@ def _run(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], workdir: P
         if inspect_only:
             image = _header_stand_in(header_image, info)
         else:
-            image = decode(header_image, info, load_size, autorotate)
+            image = decode(header_image, info, load_size, autorotate,
+                           metadata=not _drops_metadata(steps, branches))
     except MediaDecodeError as error:
         error.node_id = error.node_id or first_id
         raise
@@ -599,6 +604,19 @@ def _sniff(path: Path, node_id: str) -> Sniffed:
 
 def _check_pixels(info: SourceInfo, settings: Settings, node_id: str) -> None:
     animation.check_budget(info, settings, node_id)
+
+
+def _drops_metadata(steps: list[_Step], branches: list[list[_Step]] | None) -> bool:
+    """Whether every encode after ``steps`` (and each of ``branches``) writes none of the source's EXIF, XMP
+    and IPTC, because an op of its chain strips them (``StripsMetadata``)."""
+    def strips(chain: list[_Step]) -> bool:
+        for step in chain:
+            op: StripsMetadata = node_module(step.kind)
+            if getattr(op, "strips_metadata", None) is not None and op.strips_metadata(step.config):
+                return True
+        return False
+
+    return strips(steps) or (bool(branches) and all(strips(branch) for branch in branches or []))
 
 
 def _first_load_size(steps: list[_Step], info: SourceInfo, autorotate: bool) -> tuple[int, int] | None:

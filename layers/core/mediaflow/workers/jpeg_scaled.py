@@ -37,16 +37,25 @@ _OWN_FIELDS = frozenset({"width", "height", "bands", "format", "coding", "interp
 _INTERPRETATIONS = {3: "srgb", 1: "b-w"}
 
 
+def _dropped_with_metadata(field: str) -> bool:
+    """The fields an encode that strips metadata never writes (orientation, ICC and resolution stay: the
+    decode and the encode use them)."""
+    return field.startswith("exif-") or field in ("xmp-data", "iptc-data")
+
+
 def loaded() -> bool:
     """Whether this process decodes JPEGs through libjpeg-turbo's own library (installed here)."""
     return turbojpeg() is not None
 
 
-def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None:
+def decode(path: Path, header_image: Any, target: tuple[int, int], *, metadata: bool = True) -> Any | None:
     """The pixels of ``path`` at the ``covering_shrink`` scale for ``target``, as a libvips image with the
     header's metadata: the pixels libvips' loader gives with that ``shrink``. None when the library is not
     installed, this path does not apply or libjpeg-turbo refuses the file (libvips' loader then decodes).
-    A decode made ahead of the Task for the same file at the same scale (``decode_ahead``) is taken as is."""
+    A decode made ahead of the Task for the same file at the same scale (``decode_ahead``) is taken as is.
+    Without ``metadata`` (the Task's encode drops it) the EXIF, XMP and IPTC fields are not copied: the
+    libvips loader's image carries them for free, a copy field by field costs about a millisecond a photo
+    here and in the encode that removes them again."""
     library = turbojpeg() if loaded() else None
     if library is None or int_field(header_image, "jpeg-multiscan", 0) != 0:
         return None
@@ -66,7 +75,7 @@ def decode(path: Path, header_image: Any, target: tuple[int, int]) -> Any | None
         image = image.crop(0, 0, *whole)
     image = image.copy(interpretation=_INTERPRETATIONS[bands], xres=header_image.xres, yres=header_image.yres)
     for field in header_image.get_fields():
-        if field not in _OWN_FIELDS:
+        if field not in _OWN_FIELDS and (metadata or not _dropped_with_metadata(field)):
             image.set_type(header_image.get_typeof(field), field, header_image.get(field))
     return image
 
