@@ -146,8 +146,8 @@ _XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.
 @needs_turbojpeg
 @pytest.mark.parametrize(("size", "width", "fmt", "strip"), [
     ((1600, 1000), 500, "png", None), ((1600, 1000), 500, "jpeg", None), ((1203, 799), 150, "webp", None),
-    ((1200, 800), 400, "jpeg", None), ((1200, 800), 400, "jpeg", {}), ((1200, 800), 400, "jpeg", {"keepOrientation": True}),
-    ((1203, 799), 150, "webp", {"keepIcc": True})])
+    ((1200, 800), 400, "jpeg", None), ((1200, 800), 400, "jpeg", {}),
+    ((1200, 800), 400, "jpeg", {"keepOrientation": True}), ((1203, 799), 150, "webp", {"keepIcc": True})])
 def test_turbojpeg_and_libvips_loader_give_the_same_bytes(
         env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], width: int, fmt: str,
         strip: dict[str, Any] | None) -> None:
