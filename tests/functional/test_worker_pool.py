@@ -168,3 +168,54 @@ def test_a_worker_claiming_its_scratch_is_never_taken_for_an_abandoned_one(tmp_p
     monkeypatch.setattr(workerpool.fcntl, "flock", flock)
     assert not workerpool._abandoned(folder), "a claimed folder's owner file is locked"
     assert [path.name for path in folder.iterdir()] == [".owner"]
+
+
+def _pool(tmp_path: Path, size: int) -> Any:
+    from mediaflow.embedded.workerpool import WorkerPool
+    from mediaflow.settings import Settings
+
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, workers=size)
+    return WorkerPool(size, (settings, str(data / "blobs"), "local", str(data / "mediaflow.sqlite3")))
+
+
+def _until(condition: Any, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_tasks_waiting_for_a_busy_worker_go_to_it_in_arrival_order(tmp_path: Path) -> None:
+    """With every worker busy, Tasks wait their turn: the worker that frees up takes the first that came,
+    sent to it by the thread that freed it; none is lost or run twice."""
+    pool = _pool(tmp_path, 1)
+    try:
+        busy = pool.submit(time.sleep, 1.0)
+        _until(lambda: len(pool.pids()) == 1)
+        queued = []
+        for _ in range(3):
+            queued.append(pool.submit(time.monotonic))
+            _until(lambda n=len(queued): len(pool._waiters) == n)
+        assert busy.result(timeout=60) is None
+        started = [future.result(timeout=60) for future in queued]
+        assert started == sorted(started), "the first to wait runs first"
+        assert len(set(started)) == 3
+    finally:
+        pool.close()
+
+
+def test_a_drain_leaves_the_running_task_its_grace_and_turns_the_waiting_ones_away(tmp_path: Path) -> None:
+    from mediaflow.embedded.workerpool import PoolDraining
+
+    pool = _pool(tmp_path, 1)
+    busy = pool.submit(time.sleep, 1.0)
+    _until(lambda: len(pool.pids()) == 1)
+    waiting = [pool.submit(time.monotonic) for _ in range(2)]
+    _until(lambda: len(pool._waiters) == 2)
+    assert pool.drain(grace_seconds=60) == 0  # the running Task finished within its grace
+    assert busy.result(timeout=60) is None
+    for future in waiting:
+        with pytest.raises(PoolDraining):
+            future.result(timeout=60)
+    assert not pool._waiters

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import fcntl
@@ -248,6 +249,18 @@ class _Worker:
         self.conn.close()
 
 
+@dataclasses.dataclass
+class _Waiter:
+    """A Task waiting for a free worker. The thread that frees one sends it this payload straight away (no
+    waiting thread has to wake and take the interpreter lock first: a worker otherwise stood idle 1-2 ms
+    between two Tasks), then wakes the Task's thread with the worker and the moment the payload went out."""
+
+    payload: Any
+    ready: threading.Event = dataclasses.field(default_factory=threading.Event)
+    worker: _Worker | None = None
+    sent_at: float = 0.0
+
+
 def _start_methods() -> list[str]:
     # multiprocessing loads here, not with this module: workers the zygote forks, and a command whose workers
     # all come from it, never import it (``embedded.channel``)
@@ -273,6 +286,7 @@ class WorkerPool:
         self.init_args = init_args
         self.retries_on_loss = retries_on_loss
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._waiters: collections.deque[_Waiter] = collections.deque()  # under _lock, first come first served
         self._busy: dict[int, _Worker] = {}
         self._all: set[int] = set()
         self._started = 0
@@ -315,7 +329,7 @@ class WorkerPool:
                         self._started -= 1
                     logger.warning("a worker process could not be started ahead of its first task", exc_info=True)
                     return
-                self._idle.put(worker)
+                self._take_in(worker)
                 if self._closing.is_set():  # closed meanwhile: the close may have missed this one
                     self._stop_idle()
 
@@ -349,7 +363,8 @@ class WorkerPool:
                 self._pending -= count
                 self._all.update(process.pid for process, _ in workers)
             for process, pipe in workers:
-                self._idle.put(_Worker(process, pipe))
+                worker = _Worker(process, pipe)
+                self._take_in(worker)
             if self._closing.is_set():
                 self._stop_idle()
 
@@ -379,7 +394,8 @@ class WorkerPool:
                 if self._closing.is_set() or self._started >= self.size:
                     break
                 self._started += 1
-            self._idle.put(self._spawn(context))
+            worker = self._spawn(context)
+            self._take_in(worker)
         return True
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -463,37 +479,82 @@ class WorkerPool:
             self._all.add(int(process.pid))
         return _Worker(process, ours)
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self, payload: Any) -> tuple[_Worker, float | None]:
+        """A worker for ``payload``: an idle one or a new one (the caller sends the payload), or the next one
+        freed, which has been sent the payload already (with the time it was sent)."""
+        waiter: _Waiter | None = None
         while True:
             if self._closing.is_set():
-                raise PoolDraining("the runtime is stopping and takes no more tasks")
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                worker = None
-            if worker is not None:
-                if worker.process.is_alive():
-                    return worker
-                self._discard(worker)
-                continue
-            with self._lock:
-                can_start = self._started < self.size and self._pending == 0
+                with self._lock:
+                    queued = waiter is None or waiter in self._waiters
+                    if waiter is not None and queued:
+                        self._waiters.remove(waiter)
+                if queued:
+                    raise PoolDraining("the runtime is stopping and takes no more tasks")
+            if waiter is None:
+                worker: _Worker | None = None
+                with self._lock:
+                    with contextlib.suppress(queue.Empty):
+                        worker = self._idle.get_nowait()
+                    can_start = worker is None and self._started < self.size and self._pending == 0
+                    if can_start:
+                        self._started += 1
+                    elif worker is None:
+                        waiter = _Waiter(payload)
+                        self._waiters.append(waiter)
+                if worker is not None:
+                    if worker.process.is_alive():
+                        return worker, None
+                    self._discard(worker)
+                    continue
                 if can_start:
-                    self._started += 1
-            if can_start:
-                try:
-                    return self._spawn()
-                except BaseException:
-                    with self._lock:
-                        self._started -= 1
-                    raise
+                    try:
+                        return self._spawn(), None
+                    except BaseException:
+                        with self._lock:
+                            self._started -= 1
+                        raise
+            assert waiter is not None
+            if waiter.ready.wait(0.2):
+                assert waiter.worker is not None
+                return waiter.worker, waiter.sent_at
+            with self._lock:  # a lost worker freed a place meanwhile: start one rather than wait for a busy one
+                if waiter in self._waiters and self._started < self.size and self._pending == 0:
+                    self._waiters.remove(waiter)
+                    waiter = None
+
+    def _take_in(self, worker: _Worker) -> None:
+        """A worker started ahead of its first Task: to a waiting Task, or idle (closing too: the close stops it)."""
+        if not self._offer(worker):
+            self._idle.put(worker)
+
+    def _offer(self, worker: _Worker) -> bool:
+        """A worker free for the next Task: the first waiting Task's payload is sent to it now, or it waits idle.
+        False when the pool is closing: the caller stops the worker, or leaves it idle for the close to stop."""
+        while True:
+            with self._all_idle:
+                if self._closing.is_set():
+                    self._busy.pop(worker.pid, None)
+                    self._all_idle.notify_all()
+                    return False
+                waiter = self._waiters.popleft() if self._waiters else None
+                if waiter is None:
+                    self._busy.pop(worker.pid, None)
+                    self._all_idle.notify_all()
+                    self._idle.put(worker)
+                    return True
+                self._busy[worker.pid] = worker
             try:
-                worker = self._idle.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if worker.process.is_alive():
-                return worker
-            self._discard(worker)
+                worker.conn.send(waiter.payload)
+            except OSError:  # it died idle: the Task waits for the next worker
+                with self._lock:
+                    self._waiters.appendleft(waiter)
+                    self._busy.pop(worker.pid, None)
+                self._discard(worker)
+                return True
+            waiter.worker, waiter.sent_at = worker, time.monotonic()
+            waiter.ready.set()
+            return True
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
@@ -502,16 +563,17 @@ class WorkerPool:
             self._all.discard(worker.pid)
 
     def _run_once(self, payload: Any, timeout: float | None) -> Any:
-        worker = self._acquire()
+        worker, sent_at = self._acquire(payload)
         with self._lock:
             self._busy[worker.pid] = worker
         healthy = False
         try:
-            try:
-                worker.conn.send(payload)
-            except OSError:
-                raise WorkerLost("the worker process exited before taking the task") from None
-            started = time.monotonic()  # the timeout measures execution, from here
+            if sent_at is None:
+                try:
+                    worker.conn.send(payload)
+                except OSError:
+                    raise WorkerLost("the worker process exited before taking the task") from None
+            started = sent_at or time.monotonic()  # the timeout measures execution, from here
             while True:
                 wait = 0.2 if timeout is None else max(0.0, min(0.2, started + timeout - time.monotonic()))
                 try:
@@ -536,15 +598,14 @@ class WorkerPool:
                     raise StatesError("States.Timeout",
                                       f"the task did not finish within {timeout:g} seconds of starting")
         finally:
-            with self._all_idle:
-                self._busy.pop(worker.pid, None)
-                self._all_idle.notify_all()
-            if healthy and not self._closing.is_set():
-                self._idle.put(worker)
-            elif healthy:
-                with contextlib.suppress(OSError):
-                    worker.conn.send(None)
-                with self._lock:
-                    self._started -= 1
-            else:
-                self._discard(worker)
+            if not (healthy and self._offer(worker)):
+                with self._all_idle:
+                    self._busy.pop(worker.pid, None)
+                    self._all_idle.notify_all()
+                if healthy:  # the pool is closing
+                    with contextlib.suppress(OSError):
+                        worker.conn.send(None)
+                    with self._lock:
+                        self._started -= 1
+                else:
+                    self._discard(worker)
