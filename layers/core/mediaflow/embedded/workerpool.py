@@ -531,30 +531,29 @@ class WorkerPool:
     def _offer(self, worker: _Worker) -> bool:
         """A worker free for the next Task: the first waiting Task's payload is sent to it now, or it waits idle.
         False when the pool is closing: the caller stops the worker, or leaves it idle for the close to stop."""
-        while True:
-            with self._all_idle:
-                if self._closing.is_set():
-                    self._busy.pop(worker.pid, None)
-                    self._all_idle.notify_all()
-                    return False
-                waiter = self._waiters.popleft() if self._waiters else None
-                if waiter is None:
-                    self._busy.pop(worker.pid, None)
-                    self._all_idle.notify_all()
-                    self._idle.put(worker)
-                    return True
-                self._busy[worker.pid] = worker
-            try:
-                worker.conn.send(waiter.payload)
-            except OSError:  # it died idle: the Task waits for the next worker
-                with self._lock:
-                    self._waiters.appendleft(waiter)
-                    self._busy.pop(worker.pid, None)
-                self._discard(worker)
+        with self._all_idle:
+            if self._closing.is_set():
+                self._busy.pop(worker.pid, None)
+                self._all_idle.notify_all()
+                return False
+            waiter = self._waiters.popleft() if self._waiters else None
+            if waiter is None:
+                self._busy.pop(worker.pid, None)
+                self._all_idle.notify_all()
+                self._idle.put(worker)
                 return True
-            waiter.worker, waiter.sent_at = worker, time.monotonic()
-            waiter.ready.set()
+            self._busy[worker.pid] = worker
+        try:
+            worker.conn.send(waiter.payload)
+        except OSError:  # it died idle: the Task waits for the next worker (or starts one in its place)
+            with self._lock:
+                self._waiters.appendleft(waiter)
+                self._busy.pop(worker.pid, None)
+            self._discard(worker)
             return True
+        waiter.worker, waiter.sent_at = worker, time.monotonic()
+        waiter.ready.set()
+        return True
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
