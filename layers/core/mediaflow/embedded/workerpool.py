@@ -9,6 +9,8 @@
   process that forked it exits (PR_SET_PDEATHSIG) and watches the owner's pid, killing its group (tools it
   started die with it: ffmpeg is started with the same parent-death signal).
 - ``drain`` stops handing out work, lets running tasks finish up to a grace period, then kills the rest.
+- Tasks that find every worker busy wait in arrival order; the thread that frees a worker sends it the first
+  waiting task at once (``_offer``), so a worker does not stand idle until a waiting thread wakes.
 """
 
 from __future__ import annotations
