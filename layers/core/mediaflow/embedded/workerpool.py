@@ -38,6 +38,7 @@ from mediaflow.procs import (
     die_with_parent,
     keep_loaded_objects,
     native_threads,
+    pid_alive,
     resume_collection,
     start_fork_server,
     watch_parent,
@@ -125,12 +126,10 @@ def _abandoned(folder: Path) -> bool:
         owner = os.open(folder / _SCRATCH_OWNER, os.O_RDWR)
     except FileNotFoundError:
         try:
-            os.kill(int(folder.name.removeprefix("worker-")), 0)
-        except ProcessLookupError:
-            return True
-        except (ValueError, OSError):
+            pid = int(folder.name.removeprefix("worker-"))
+        except ValueError:
             return False
-        return False
+        return not pid_alive(pid)
     except OSError:
         return False
     try:

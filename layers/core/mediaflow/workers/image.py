@@ -80,6 +80,7 @@ from mediaflow.workers.image_state import (
     SourceInfo,
     int_field,
     resample,
+    stripped_with_metadata,
     to_uchar,
 )
 from mediaflow.workers.turbojpeg import covering_shrink
@@ -372,7 +373,7 @@ def _prepare_metadata(image: Any, plan: EncodePlan) -> Any:
     # Keep only the orientation tag: libvips writes a fresh minimal EXIF block from the field.
     image = image.copy()
     for name in image.get_fields():
-        if name.startswith("exif-") or name in ("xmp-data", "iptc-data"):
+        if stripped_with_metadata(name):
             image.remove(name)
     return image
 

@@ -129,6 +129,12 @@ def parse_colour(value: str) -> tuple[int, int, int, int]:
     return rgba[0], rgba[1], rgba[2], rgba[3]
 
 
+def stripped_with_metadata(field: str) -> bool:
+    """Whether an encode that strips metadata drops this header field: the EXIF block and its fields, XMP and
+    IPTC (orientation, ICC profile and resolution stay: the decode and the encode use them)."""
+    return field.startswith("exif-") or field in ("xmp-data", "iptc-data")
+
+
 def int_field(image: Any, name: str, default: int) -> int:
     """An integer header field of a libvips image (``orientation``, ``n-pages``, ...), or ``default``."""
     import pyvips  # here, not at the top: node modules import this one where no libvips is installed

@@ -28,19 +28,13 @@ from typing import Any
 import pyvips
 
 from mediaflow.workers import decode_ahead
-from mediaflow.workers.image_state import int_field
+from mediaflow.workers.image_state import int_field, stripped_with_metadata
 from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_shrink, turbojpeg
 
 # Geometry and bookkeeping fields the new image sets itself; every other header field is metadata to keep.
 _OWN_FIELDS = frozenset({"width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset",
                          "xres", "yres", "filename", "vips-loader", "jpeg-multiscan", "n-pages"})
 _INTERPRETATIONS = {3: "srgb", 1: "b-w"}
-
-
-def _dropped_with_metadata(field: str) -> bool:
-    """The fields an encode that strips metadata never writes (orientation, ICC and resolution stay: the
-    decode and the encode use them)."""
-    return field.startswith("exif-") or field in ("xmp-data", "iptc-data")
 
 
 def loaded() -> bool:
@@ -75,7 +69,7 @@ def decode(path: Path, header_image: Any, target: tuple[int, int], *, metadata: 
         image = image.crop(0, 0, *whole)
     image = image.copy(interpretation=_INTERPRETATIONS[bands], xres=header_image.xres, yres=header_image.yres)
     for field in header_image.get_fields():
-        if field not in _OWN_FIELDS and (metadata or not _dropped_with_metadata(field)):
+        if field not in _OWN_FIELDS and (metadata or not stripped_with_metadata(field)):
             image.set_type(header_image.get_typeof(field), field, header_image.get(field))
     return image
 
