@@ -7,6 +7,7 @@ import hashlib
 import multiprocessing
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from mediaflow.adapters.embedded import (
     SQLiteWorkflowStore,
     open_embedded,
 )
-from mediaflow.errors import Conflict
+from mediaflow.errors import Conflict, NotFound
 
 pytestmark = pytest.mark.functional
 
@@ -320,6 +321,65 @@ def test_several_processes_write_to_one_database(db: SQLiteDatabase) -> None:
     for worker in range(4):
         mine = [s["nodeId"] for s in steps if s["nodeId"].startswith(f"w{worker}-")]
         assert mine == [f"w{worker}-{n}" for n in range(25)]
+
+
+def _hold_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    held.set()
+    time.sleep(seconds)
+    other.execute("COMMIT")
+    other.close()
+
+
+def test_a_writer_takes_the_lock_soon_after_another_writer_lets_go(db: SQLiteDatabase) -> None:
+    # SQLite's own busy handler sleeps 1, 2, 5, 10 ms... between tries: a worker meeting a lock held for a
+    # fraction of a millisecond idled a millisecond or more. The wait now polls in tenths of a millisecond.
+    runs = SQLiteRunStore(db)
+    runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf"})
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(db.path, 0.05, held))
+    holder.start()
+    held.wait(10)
+    started = time.monotonic()
+    runs.update_run("t1", "r1", progress={"n": 1})
+    waited = time.monotonic() - started
+    holder.join()
+    assert 0.03 < waited < 0.2  # waited for the holder (50 ms), not for the 30 s busy timeout
+    assert runs.get_run("t1", "r1")["progress"] == {"n": 1}
+    assert db.connection().execute("PRAGMA busy_timeout").fetchone()[0] == db.busy_timeout_ms
+
+
+def test_a_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
+    db = SQLiteDatabase(tmp_path / "busy.sqlite3", busy_timeout_ms=100)
+    runs = SQLiteRunStore(db)
+    runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf"})
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(db.path, 1.0, held))
+    holder.start()
+    held.wait(10)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        runs.update_run("t1", "r1", progress={"n": 1})
+    gave_up = time.monotonic() - started
+    holder.join()
+    assert 0.05 < gave_up < 0.5
+    assert runs.get_run("t1", "r1")["progress"] is None  # nothing half written
+    assert db.connection().execute("PRAGMA busy_timeout").fetchone()[0] == 100
+
+
+def test_writes_return_the_row_they_wrote(db: SQLiteDatabase) -> None:
+    runs = SQLiteRunStore(db)
+    created = runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf", "input": {"a": 1}})
+    assert created == runs.get_run("t1", "r1")
+    assert runs.update_run_if("t1", "r1", {"running"}, status="completed") is None  # still pending
+    running = runs.update_run_if("t1", "r1", {"pending"}, status="running")
+    assert running == runs.get_run("t1", "r1") and running["status"] == "running"
+    finished = runs.finish_run("t1", "r1", status="completed", output={"k": "v"})
+    assert finished == runs.get_run("t1", "r1") and finished["output"] == {"k": "v"}
+    assert runs.finish_run("t1", "r1", status="failed") is None  # finished once
+    with pytest.raises(NotFound):
+        runs.finish_run("t1", "missing", status="failed")
 
 
 # -- SQLite: API keys and idempotency ---------------------------------------------------------------------

@@ -196,6 +196,12 @@ class EmbeddedRuntime:
             from mediaflow.catalog import worker_modules
 
             self._own_invoker.prestart(count, worker_modules(runtimes, kinds))
+        # Made here, on one thread: runs starting on several threads at once would each try to create them,
+        # and wait on one another's write lock.
+        if self.durable is not None:
+            self.durable.ready()
+        if self._outbox is not None:
+            self._outbox.ready()
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""

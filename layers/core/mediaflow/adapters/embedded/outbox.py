@@ -22,6 +22,10 @@ class OutboxBus:
     def _ensure(self) -> None:
         self.db.ensure(_SCHEMA)
 
+    def ready(self) -> None:
+        """Create the outbox table now."""
+        self._ensure()
+
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self._ensure()
         with self.db.write() as conn:
@@ -31,6 +35,8 @@ class OutboxBus:
     def drain(self, bus: EventBus) -> int:
         """Move every waiting event onto ``bus`` in publication order; returns how many."""
         self._ensure()
+        if not self.db.read("SELECT 1 FROM event_outbox LIMIT 1"):
+            return 0  # the usual case, without the write lock that workers wait for
         with self.db.write() as conn:
             rows = conn.execute("SELECT seq, detail_type, detail FROM event_outbox ORDER BY seq").fetchall()
             if rows:
