@@ -8,7 +8,9 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -323,28 +325,37 @@ def test_several_processes_write_to_one_database(db: SQLiteDatabase) -> None:
         assert mine == [f"w{worker}-{n}" for n in range(25)]
 
 
-def _hold_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    held.set()
-    time.sleep(seconds)
-    other.execute("COMMIT")
-    other.close()
+@contextmanager
+def _lock_held_elsewhere(db: SQLiteDatabase, seconds: float) -> Iterator[SQLiteRunStore]:
+    """A run store on ``db`` with run r1, while another connection holds the write lock for ``seconds``."""
+    runs = SQLiteRunStore(db)
+    runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf"})
+    held = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(db.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        yield runs
+    finally:
+        holder.join()
 
 
 def test_a_writer_takes_the_lock_soon_after_another_writer_lets_go(db: SQLiteDatabase) -> None:
     # SQLite's own busy handler sleeps 1, 2, 5, 10 ms... between tries: a worker meeting a lock held for a
     # fraction of a millisecond idled a millisecond or more. The wait now polls in tenths of a millisecond.
-    runs = SQLiteRunStore(db)
-    runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf"})
-    held = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(db.path, 0.05, held))
-    holder.start()
-    held.wait(10)
-    started = time.monotonic()
-    runs.update_run("t1", "r1", progress={"n": 1})
-    waited = time.monotonic() - started
-    holder.join()
+    with _lock_held_elsewhere(db, 0.05) as runs:
+        started = time.monotonic()
+        runs.update_run("t1", "r1", progress={"n": 1})
+        waited = time.monotonic() - started
     assert 0.03 < waited < 0.2  # waited for the holder (50 ms), not for the 30 s busy timeout
     assert runs.get_run("t1", "r1")["progress"] == {"n": 1}
     assert db.connection().execute("PRAGMA busy_timeout").fetchone()[0] == db.busy_timeout_ms
@@ -352,17 +363,11 @@ def test_a_writer_takes_the_lock_soon_after_another_writer_lets_go(db: SQLiteDat
 
 def test_a_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     db = SQLiteDatabase(tmp_path / "busy.sqlite3", busy_timeout_ms=100)
-    runs = SQLiteRunStore(db)
-    runs.create_run({"tenant": "t1", "runId": "r1", "workflowId": "wf"})
-    held = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(db.path, 1.0, held))
-    holder.start()
-    held.wait(10)
-    started = time.monotonic()
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
-        runs.update_run("t1", "r1", progress={"n": 1})
-    gave_up = time.monotonic() - started
-    holder.join()
+    with _lock_held_elsewhere(db, 1.0) as runs:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            runs.update_run("t1", "r1", progress={"n": 1})
+        gave_up = time.monotonic() - started
     assert 0.05 < gave_up < 0.5
     assert runs.get_run("t1", "r1")["progress"] is None  # nothing half written
     assert db.connection().execute("PRAGMA busy_timeout").fetchone()[0] == 100
