@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ WORKFLOW = {
 def fresh_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test decodes ahead in this process as a command would, once (the module keeps one buffer)."""
     monkeypatch.setattr(decode_ahead, "_BUFFER", [])
-    monkeypatch.setattr(decode_ahead, "_READY", {})
+    monkeypatch.setattr(decode_ahead, "_AHEAD", {})
 
 
 def _photo(path: Path, width: int, height: int, *, seed: int = 1, **save: Any) -> Path:
@@ -92,13 +93,13 @@ def test_a_task_takes_the_pixels_decoded_ahead_and_they_are_its_own(tmp_path: Pa
     progressive = _photo(tmp_path / "progressive.jpg", 1600, 1000, Q=90, interlace=True)
     small = _photo(tmp_path / "small.jpg", 500, 300, Q=90)  # no DCT scale covers 400 px
     png = _photo(tmp_path / "picture.png", 1600, 1000)
-    wait = decode_ahead.decode_ahead([photo, grey, progressive, small, png], WORKFLOW)
-    wait()
-    assert sorted(slot.path for slot in decode_ahead._READY.values()) == [str(grey), str(photo)]
+    register = decode_ahead.decode_ahead([photo, grey, progressive, small, png], WORKFLOW)
+    register()
+    assert sorted(slot.path for slot, _ in decode_ahead._AHEAD.values()) == [str(grey), str(photo)]
     for path in (photo, grey):
         header = pyvips.Image.new_from_file(str(path), access="sequential")
         taken = jpeg_scaled.decode(path, header, (400, 250))
-        assert not any(slot.path == str(path) for slot in decode_ahead._READY.values()), "taken once"
+        assert not any(slot.path == str(path) for slot, _ in decode_ahead._AHEAD.values()), "taken once"
         own = jpeg_scaled.decode(path, header, (400, 250))
         assert (taken.width, taken.height, taken.bands) == (own.width, own.height, own.bands) == (
             400, 250, header.bands)
@@ -110,13 +111,42 @@ def test_a_task_takes_the_pixels_decoded_ahead_and_they_are_its_own(tmp_path: Pa
 def test_a_file_changed_after_its_decode_ahead_decodes_again(tmp_path: Path) -> None:
     photo = _photo(tmp_path / "photo.jpg", 1600, 1000, Q=90, seed=1)
     decode_ahead.decode_ahead([photo], WORKFLOW)()
-    assert len(decode_ahead._READY) == 1
+    assert len(decode_ahead._AHEAD) == 1
     _photo(tmp_path / "other.jpg", 1600, 1000, Q=90, seed=2).replace(photo)  # another file at the same path
     header = pyvips.Image.new_from_file(str(photo), access="sequential")
     decoded = jpeg_scaled.decode(photo, header, (400, 250))
     expected = pyvips.Image.new_from_file(str(photo), shrink=4)
     assert (decoded - expected).abs().max() == 0
-    assert len(decode_ahead._READY) == 1, "the slot of the file that was there is not taken"
+    assert len(decode_ahead._AHEAD) == 1, "the slot of the file that was there is not taken"
+
+
+def test_a_task_waits_for_a_decode_under_way_and_not_for_one_that_failed(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers fork without waiting for the decodes ahead: the Task that takes one waits for it, and a
+    decode that could not be made (a file cut after its frame header) is decoded by the Task at once."""
+    photo = _photo(tmp_path / "photo.jpg", 1600, 1000, Q=90, seed=1)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(photo.read_bytes()[:5000])
+    assert decode_ahead._jpeg_frame(cut) == ((1600, 1000), 3)
+    slow = decode_ahead._decode_slots
+
+    def decode_late(*args: Any) -> None:
+        time.sleep(0.2)
+        slow(*args)
+
+    monkeypatch.setattr(decode_ahead, "_decode_slots", decode_late)
+    started = time.monotonic()
+    decode_ahead.decode_ahead([photo, cut], WORKFLOW)()
+    assert time.monotonic() - started < 0.1, "registered without waiting for the decodes"
+    header = pyvips.Image.new_from_file(str(photo), access="sequential")
+    assert decode_ahead.take(photo, (1600, 1000), 4) is not None  # waited for the decode under way
+    assert time.monotonic() - started >= 0.2
+    waited_from = time.monotonic()
+    assert decode_ahead.take(cut, (1600, 1000), 4) is None  # the decoding process gave up on it
+    assert time.monotonic() - waited_from < decode_ahead.WAIT_SECONDS / 2
+    assert decode_ahead._AHEAD == {}
+    own = jpeg_scaled.decode(photo, header, (400, 250))
+    assert (own.width, own.height) == (400, 250)
 
 
 def test_a_guess_at_another_scale_is_not_taken(tmp_path: Path) -> None:
@@ -125,7 +155,7 @@ def test_a_guess_at_another_scale_is_not_taken(tmp_path: Path) -> None:
     header = pyvips.Image.new_from_file(str(photo), access="sequential")
     decoded = jpeg_scaled.decode(photo, header, (190, 119))  # the Task wants 1/8
     assert (decoded.width, decoded.height) == (200, 125)
-    assert len(decode_ahead._READY) == 1
+    assert len(decode_ahead._AHEAD) == 1
 
 
 def test_a_folder_run_gives_the_bytes_a_task_decoding_on_its_own_gives(tmp_path: Path) -> None:

@@ -53,9 +53,10 @@ class RuntimeProfile:
     ahead: str | None = None
     """``module:function(paths, document)`` that starts some of this runtime's work on a run's first input
     files (``document``: the workflow file as written, not validated) before its Tasks ask, and returns the
-    call that waits for it. `mediaflow run` calls it first thing, before it loads
-    its settings and models, so the module imports neither (a test checks); the zygote its workers fork from
-    later calls the wait once it has loaded the worker modules, and the workers find the work done."""
+    call that hands it over. `mediaflow run` calls it first thing, before it loads its settings and models, so
+    the module imports neither (a test checks); the zygote its workers fork from later makes that call once it
+    has loaded the worker modules, before it forks them: the call waits for the work (an ffprobe) or registers
+    it for the workers to wait on when a Task needs it (a decode, which the zygote would wait for too long)."""
 
     @property
     def worker_module(self) -> str:
@@ -238,6 +239,8 @@ _SPECS: tuple[NodeSpec, ...] = (
 KIND_ALIASES: dict[str, str] = {alias: spec.kind for spec in _SPECS for alias in spec.aliases}
 
 _registry: dict[str, NodeSpec] = {spec.kind: spec for spec in _SPECS}
+# _kinds_once's answers, by catalog (``extended`` swaps it, and clears them on the way out) and question.
+_KINDS: dict[tuple[int, str], frozenset[str]] = {}
 
 
 def catalog() -> dict[str, NodeSpec]:
@@ -258,6 +261,7 @@ def extended(*specs: NodeSpec) -> Iterator[dict[str, NodeSpec]]:
         yield _registry
     finally:
         _registry = before
+        _KINDS.clear()  # the extended catalog's id may be another's later
 
 
 def node_module(kind: str) -> Any:
@@ -275,13 +279,22 @@ def kinds_where(predicate: Callable[[NodeSpec], bool]) -> frozenset[str]:
 
 def kinds_for(runtime: str) -> frozenset[str]:
     """The kinds whose executor the ``runtime`` worker runs (annotations, which every worker runs, apart)."""
-    return kinds_where(lambda spec: runtime in spec.runtimes and not spec.annotation
+    return _kinds_once(f"runtime:{runtime}", lambda spec: runtime in spec.runtimes and not spec.annotation
                        and spec.role in ("task", "trigger"))
 
 
 def annotation_kinds() -> frozenset[str]:
     """Kinds that edit the media reference only (``rename``, ``transform``): any worker runs them in chain order."""
-    return kinds_where(lambda spec: spec.annotation)
+    return _kinds_once("annotations", lambda spec: spec.annotation)
+
+
+def _kinds_once(name: str, predicate: Callable[[NodeSpec], bool]) -> frozenset[str]:
+    """``kinds_where(predicate)``, worked out once per catalog: every Task asks several times."""
+    key = (id(_registry), name)
+    kinds = _KINDS.get(key)
+    if kinds is None:
+        kinds = _KINDS[key] = kinds_where(predicate)
+    return kinds
 
 
 def animation_mode(kind: str) -> AnimationMode | None:

@@ -93,6 +93,9 @@ def _init_worker(settings: Settings, blobs_root: str, bucket: str, db_path: str)
     db = SQLiteDatabase(Path(db_path))
     _DURABLE["store"] = DurableStore(db)
     _WORKER["env"] = task_environment(settings, workdir, Path(blobs_root), bucket, db)
+    # Opened now, while the first Task is still on its way (a worker starts as its command's first Tasks are
+    # being sent): the connection and its tables, 2-4 ms the first Task would wait for.
+    _DURABLE["store"].ready()
 
 
 _SCRATCH_OWNER = ".owner"

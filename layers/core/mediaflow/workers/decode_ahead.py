@@ -4,12 +4,19 @@
 loads its settings and models, and this module imports neither, nor libvips. From the workflow file's
 `resize` it guesses the scale each of the first inputs will decode at (the covering DCT scale, as
 ``jpeg_scaled`` picks it), maps one shared anonymous buffer for them and forks a process that decodes into it
-through libjpeg-turbo while the command loads. The zygote waits for that process (the returned call) before
-it forks the workers, which inherit the buffer and the list of decodes that finished: a Task that decodes the
-same file (device, inode, size and modification time, as the stored input's hard link is) at the same scale
-takes those pixels (:func:`take`), any other decodes as before. A decode's pixels depend on the file and the
-scale alone, so the guess decides only what is decoded ahead, never what a Task gets: a wrong one costs the
-idle core's time. The buffer lives as long as the run's processes (about 18 MB for each 24 MP photo).
+through libjpeg-turbo while the command loads. The zygote registers the planned decodes (the returned call)
+and forks the workers at once, without waiting for them: the workers inherit the buffer and one pipe per
+decode, on which the decoding process signals that the pixels are in (or closes it, when it could not decode
+the file). A Task that decodes the same file (device, inode, size and modification time, as the stored
+input's hard link is) at the same scale takes those pixels (:func:`take`), waiting for a decode still under
+way; any other decodes as before. A decode's pixels depend on the file and the scale alone, so the guess
+decides only what is decoded ahead, never what a Task gets: a wrong one costs the idle core's time. The
+buffer lives as long as the run's processes (about 18 MB for each 24 MP photo).
+
+The zygote used to wait for every decode before it forked the workers; with the decoding process sharing the
+cores with the command and the zygote as they load, the second decode often ended 20-30 ms after the command
+had sent its first Tasks, and the workers started that much later. The inputs decoded ahead run last (their
+Tasks are the shortest), so by then their pixels are long in.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ import mmap
 import os
 import select
 import signal
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +39,8 @@ _SEQUENTIAL_FRAMES = (0xC0, 0xC1)  # SOF0, SOF1: Huffman-coded, one scan per com
 _FRAME_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _FITS = {"inside": False, "contain": False, "outside": True, "cover": True}  # uniform fits -> covers the box
 WAIT_SECONDS = 0.5
-"""How long the zygote waits for decodes still under way before it forks the workers without them."""
+"""How long a Task waits for its input's decode ahead, still under way, before it decodes the input itself."""
+_DECODED = b"\x01"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,8 @@ class _Slot:
 
 
 _BUFFER: list[mmap.mmap] = []
-_READY: dict[tuple[int, int, int, int], _Slot] = {}
+# The decodes planned ahead, by file identity: the slot and the pipe its decoding process signals on.
+_AHEAD: dict[tuple[int, int, int, int], tuple[_Slot, int]] = {}
 
 
 def decode_ahead(paths: Sequence[Path], document: dict[str, Any]) -> Callable[[], None]:
@@ -74,38 +82,58 @@ def decode_ahead(paths: Sequence[Path], document: dict[str, Any]) -> Callable[[]
     if not slots:
         return _nothing
     buffer = mmap.mmap(-1, offset)  # shared and anonymous: the decoding process writes, the workers read
-    reports, report = os.pipe()
+    signals = [os.pipe() for _ in slots]
     pid = os.fork()
     if pid == 0:  # exits at once: the decoding process is then nobody's child, and no zombie is left to reap
-        os.close(reports)
+        for waiting, _ in signals:
+            os.close(waiting)
         if os.fork() == 0:
-            _decode_slots(buffer, slots, report)
+            _decode_slots(buffer, slots, [end for _, end in signals])
         os._exit(0)
-    os.close(report)
+    for _, signal_end in signals:
+        os.close(signal_end)
     os.waitpid(pid, 0)
     _BUFFER.append(buffer)
 
-    def wait() -> None:
-        for index in _reported(reports, len(slots)):
-            _READY[slots[index].identity] = slots[index]
+    def register() -> None:
+        for slot, (waiting, _) in zip(slots, signals, strict=True):
+            _AHEAD[slot.identity] = (slot, waiting)
 
-    return wait
+    return register
 
 
 def take(path: Path, stored: tuple[int, int], shrink: int) -> tuple[memoryview, int] | None:
     """The pixels decoded ahead of ``path`` at ``shrink`` and their bands; None when there are none."""
-    if not _READY:
+    if not _AHEAD:
         return None
     try:
         status = path.stat()
     except OSError:
         return None
     key = identity(status)
-    slot = _READY.get(key)
-    if slot is None or slot.stored != stored or slot.shrink != shrink:
+    planned = _AHEAD.get(key)
+    if planned is None or planned[0].stored != stored or planned[0].shrink != shrink:
         return None
-    del _READY[key]
+    del _AHEAD[key]
+    slot, waiting = planned
+    if not _decoded(waiting):
+        return None
     return memoryview(_BUFFER[0])[slot.offset:slot.offset + slot.length], slot.bands
+
+
+def _decoded(waiting: int) -> bool:
+    """Whether the decoding process signals on ``waiting`` that the pixels are in, waiting up to
+    ``WAIT_SECONDS`` for a decode under way. The signal, a byte through the kernel, also orders the reads of
+    the pixels after the decoding process wrote them. One Task reads it: the pipe is closed after."""
+    try:
+        if not select.select([waiting], [], [], WAIT_SECONDS)[0]:
+            return False
+        return os.read(waiting, 1) == _DECODED
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(waiting)
 
 
 def _nothing() -> None:
@@ -180,9 +208,10 @@ def _jpeg_frame(path: Path) -> tuple[tuple[int, int], int] | None:
             handle.seek(length - 2, os.SEEK_CUR)
 
 
-def _decode_slots(buffer: mmap.mmap, slots: list[_Slot], report: int) -> None:
-    """In the decoding process: decode each slot, report its index once its pixels are in, exit. Its work is
-    a few decodes, so it outlives a command killed meanwhile by a fraction of a second at most."""
+def _decode_slots(buffer: mmap.mmap, slots: list[_Slot], signals: list[int]) -> None:
+    """In the decoding process: decode each slot, signal on its pipe once its pixels are in (a slot that could
+    not be decoded has its pipe closed without a signal), exit. Its work is a few decodes, so it outlives a
+    command killed meanwhile by a fraction of a second at most."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides
         library = turbojpeg()
@@ -193,26 +222,10 @@ def _decode_slots(buffer: mmap.mmap, slots: list[_Slot], report: int) -> None:
             # takes it (``take`` compares the identity the Task's file has).
             if library is not None and library.decode_file(Path(slot.path), slot.stored, slot.size,
                                                            into=(base + slot.offset, slot.bands)):
-                os.write(report, bytes([index]))
+                os.write(signals[index], _DECODED)
+            os.close(signals[index])
         del target
     except BaseException:  # whatever is not reported is decoded by its Task
         pass
     finally:
         os._exit(0)
-
-
-def _reported(reports: int, count: int) -> list[int]:
-    """The slots the decoding process reported, read until it ends or ``WAIT_SECONDS`` pass."""
-    indices: list[int] = []
-    deadline = time.monotonic() + WAIT_SECONDS
-    with contextlib.suppress(OSError):
-        while len(indices) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([reports], [], [], remaining)[0]:
-                break
-            chunk = os.read(reports, count)
-            if not chunk:
-                break
-            indices.extend(index for index in chunk if index < count)
-    os.close(reports)
-    return indices

@@ -46,7 +46,6 @@ Decisions written down here because they span ops:
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from copy import deepcopy
@@ -209,7 +208,7 @@ def read_header(path: Path, sniffed: Sniffed, node_id: str) -> tuple[SourceInfo,
                     bands=image.bands, has_alpha=bool(image.hasalpha()),
                     orientation=int_field(image, "orientation", 1),
                     icc_profile=image.get_typeof("icc-profile-data") != 0, pages=int_field(image, "n-pages", 1),
-                    exif=_exif_fields(image),
+                    header=image,
                 )
                 return info, image
         return _pillow_header(path, sniffed, size, node_id, refusal), None
@@ -716,15 +715,3 @@ def _inspect_other(task: TaskPayload, env: TaskEnvironment, steps: list[_Step], 
             output = {"filename": media.filename}
         outcomes.append(OpOutcome(step.node_id, step.kind, started, time.time(), output))
     return ChainResult(media=media, outcomes=outcomes)
-
-
-def _exif_fields(image: Any, limit: int = 200) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for name in image.get_fields():
-        if name.startswith("exif-ifd") and len(fields) < limit:
-            with contextlib.suppress(pyvips.Error, UnicodeDecodeError):
-                value = image.get(name)
-                if isinstance(value, str):
-                    # libvips appends "(text, type, count, bytes)"; the report keeps the value only.
-                    fields[name.removeprefix("exif-")] = value.split(" (", 1)[0][:256]
-    return fields

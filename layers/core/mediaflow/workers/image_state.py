@@ -6,8 +6,10 @@ worker: :mod:`mediaflow.workers.image` drives the chain, the ops edit the state 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,7 +66,13 @@ class SourceInfo:
     orientation: int
     icc_profile: bool
     pages: int
-    exif: dict[str, str] = field(default_factory=dict)
+    header: Any = field(default=None, repr=False, compare=False)
+    """The lazy libvips image of the header, when libvips read it."""
+
+    @cached_property
+    def exif(self) -> dict[str, str]:
+        """The header's EXIF fields as text (read when asked: only ``inspect`` reports them)."""
+        return exif_fields(self.header) if self.header is not None else {}
 
     @property
     def rotated(self) -> bool:
@@ -192,3 +200,18 @@ def gravity_offset(gravity: str, free_x: int, free_y: int) -> tuple[int, int]:
 def report_json(report: dict[str, Any]) -> bytes:
     """Stable JSON bytes for reports (sorted keys, so outputs stay byte-identical)."""
     return json.dumps(report, sort_keys=True, separators=(",", ":")).encode()
+
+
+def exif_fields(image: Any, limit: int = 200) -> dict[str, str]:
+    """The EXIF fields of a libvips image header (``exif-ifd*``), values without libvips' type suffix."""
+    import pyvips
+
+    fields: dict[str, str] = {}
+    for name in image.get_fields():
+        if name.startswith("exif-ifd") and len(fields) < limit:
+            with contextlib.suppress(pyvips.Error, UnicodeDecodeError):
+                value = image.get(name)
+                if isinstance(value, str):
+                    # libvips appends "(text, type, count, bytes)"; the report keeps the value only.
+                    fields[name.removeprefix("exif-")] = value.split(" (", 1)[0][:256]
+    return fields
