@@ -97,7 +97,7 @@ def test_scratch_of_killed_workers_is_removed_and_a_live_owners_kept(tmp_path: P
     start removes it. A folder whose owner still holds its lock (a worker of another process on the same data
     dir) stays, and the run's own workers take their folders with them when they exit."""
     tmp = data_dir / "tmp"
-    killed = tmp / "worker-4194000" / "task-abc"  # as a worker killed mid-Task leaves it: no owner lock held
+    killed = tmp / "worker-4194000" / "vips-abc"  # as a worker killed mid-Task leaves it: no owner lock held
     killed.mkdir(parents=True)
     (killed / "out.webp").write_bytes(b"RIFF" + bytes(1 << 16))
     (killed.parent / ".owner").touch()

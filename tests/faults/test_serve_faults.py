@@ -82,7 +82,7 @@ def test_kill_9_of_one_worker_mid_task_retries_the_task(servers: Servers, big: b
 
     def busy_worker() -> int | None:
         for folder in tmp.glob("worker-*"):
-            if any(folder.glob("task-*")):
+            if any(entry.is_dir() for entry in folder.iterdir()):  # a Task's scratch folder
                 return int(folder.name.removeprefix("worker-"))
         return None
 
@@ -130,7 +130,8 @@ def test_no_worker_outlives_a_killed_serve_even_mid_encode(servers: Servers, big
     server, api = servers.start()
     workflow_id = servers.workflow(api, SLOW_FIRST_TASK)
     run_id = api.start_run(workflow_id, big, "big.jpg")
-    wait_for(lambda: any((servers.data_dir / "tmp").glob("worker-*/task-*")), 120, "a task to start")
+    wait_for(lambda: any(path.is_dir() for path in (servers.data_dir / "tmp").glob("worker-*/*")), 120,
+             "a task to start")  # a Task's scratch folder in a worker's
     children = server.kill()
     killed_at = time.time()
     assert wait_gone(children, timeout=30) == []

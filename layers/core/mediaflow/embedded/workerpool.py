@@ -24,7 +24,6 @@ import os
 import queue
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -171,15 +170,15 @@ def _run_in_worker(payload: dict[str, Any]) -> Any:
     env = _WORKER["env"]
     durable, runs = _DURABLE.get("store"), env.runs
     buffer = _StepBuffer(runs)
-    # A fresh scratch folder per task, removed whatever happens.
-    with tempfile.TemporaryDirectory(dir=env.workdir, prefix="task-") as scratch:
-        try:
-            result = execute_task(payload, dataclasses.replace(env, workdir=Path(scratch), runs=buffer))  # type: ignore[arg-type]
-        except BaseException:
-            if runs is not None:
-                for tenant, step_run, step in buffer.steps:
-                    runs.record_step(tenant, step_run, step)
-            raise
+    # The Task's files go to folders of their own under this worker's scratch folder (``scratch_dir``), each
+    # removed whatever happens; a worker killed mid-Task leaves them to the sweep of the next worker to start.
+    try:
+        result = execute_task(payload, dataclasses.replace(env, runs=buffer))  # type: ignore[arg-type]
+    except BaseException:
+        if runs is not None:
+            for tenant, step_run, step in buffer.steps:
+                runs.record_step(tenant, step_run, step)
+        raise
     if runs is None:
         return result
     run = payload.get("run") if isinstance(payload, dict) else None

@@ -50,7 +50,10 @@ def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            path.rmdir()  # the usual end: the outputs were moved into the store, the folder is empty
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
