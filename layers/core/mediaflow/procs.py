@@ -110,7 +110,7 @@ def resume_collection() -> None:
 # (a Lambda image without libvips) is skipped and imported by the task needing it.
 WORKER_PRELOAD = ("mediaflow.embedded.workerpool", "mediaflow.adapters.embedded.sqlite",
                   "mediaflow.adapters.embedded.durable", "mediaflow.adapters.embedded.outbox",
-                  "mediaflow.adapters.embedded.vision")
+                  "mediaflow.adapters.embedded.vision", "mediaflow.runs", "mediaflow.workers.geometry")
 
 
 def load_modules(names: Iterable[str]) -> None:
