@@ -13,10 +13,10 @@ way; any other decodes as before. A decode's pixels depend on the file and the s
 decides only what is decoded ahead, never what a Task gets: a wrong one costs the idle core's time. The
 buffer lives as long as the run's processes (about 18 MB for each 24 MP photo).
 
-The zygote used to wait for every decode before it forked the workers; with the decoding process sharing the
-cores with the command and the zygote as they load, the second decode often ended 20-30 ms after the command
-had sent its first Tasks, and the workers started that much later. The inputs decoded ahead run last (their
-Tasks are the shortest), so by then their pixels are long in.
+The zygote does not wait for the decodes: the decoding process shares the cores with the command and the
+zygote as they load, and waiting for its second decode started the workers 20-30 ms after the command's first
+Tasks in half the runs. The inputs decoded ahead run last (their Tasks are the shortest), so by the time a Task
+takes their pixels they are long in.
 """
 
 from __future__ import annotations
