@@ -535,14 +535,13 @@ class WorkerPool:
         """A worker free for the next Task: the first waiting Task's payload is sent to it now, or it waits idle.
         False when the pool is closing: the caller stops the worker, or leaves it idle for the close to stop."""
         with self._all_idle:
-            if self._closing.is_set():
-                self._busy.pop(worker.pid, None)
-                self._all_idle.notify_all()
-                return False
-            waiter = self._waiters.popleft() if self._waiters else None
+            closing = self._closing.is_set()
+            waiter = self._waiters.popleft() if self._waiters and not closing else None
             if waiter is None:
                 self._busy.pop(worker.pid, None)
                 self._all_idle.notify_all()
+                if closing:
+                    return False
                 self._idle.put(worker)
                 return True
             self._busy[worker.pid] = worker
@@ -600,14 +599,13 @@ class WorkerPool:
                     raise StatesError("States.Timeout",
                                       f"the task did not finish within {timeout:g} seconds of starting")
         finally:
-            if not (healthy and self._offer(worker)):
+            if not healthy:
                 with self._all_idle:
                     self._busy.pop(worker.pid, None)
                     self._all_idle.notify_all()
-                if healthy:  # the pool is closing
-                    with contextlib.suppress(OSError):
-                        worker.conn.send(None)
-                    with self._lock:
-                        self._started -= 1
-                else:
-                    self._discard(worker)
+                self._discard(worker)
+            elif not self._offer(worker):  # the pool is closing (the offer took the worker off the busy ones)
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+                with self._lock:
+                    self._started -= 1

@@ -19,22 +19,19 @@ class OutboxBus:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
 
-    def _ensure(self) -> None:
+    def ready(self) -> None:
+        """Create the outbox table (once per database object)."""
         self.db.ensure(_SCHEMA)
 
-    def ready(self) -> None:
-        """Create the outbox table now."""
-        self._ensure()
-
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        self._ensure()
+        self.ready()
         with self.db.write() as conn:
             conn.execute("INSERT INTO event_outbox (detail_type, detail) VALUES (?, ?)",
                          (detail_type, json.dumps(detail, default=str)))
 
     def drain(self, bus: EventBus) -> int:
         """Move every waiting event onto ``bus`` in publication order; returns how many."""
-        self._ensure()
+        self.ready()
         if not self.db.read("SELECT 1 FROM event_outbox LIMIT 1"):
             return 0  # the usual case, without the write lock that workers wait for
         with self.db.write() as conn:
