@@ -33,8 +33,8 @@ def worker_info(hold_seconds: float = 0.0) -> dict[str, Any]:
 
 def bare_resize_webp(source: str, target: str, width: int, height: int, quality: int) -> float:
     """The decoder and libvips calls a resize-inside + strip + WebP Task needs, and nothing else; seconds
-    taken. The decode is the engine's: a JPEG at the DCT shrink covering the size (through the binding where
-    it is loaded in this worker, as in the Tasks), else ``thumbnail``."""
+    taken. The decode is the engine's: a JPEG at the DCT scale covering the size (through libjpeg-turbo's
+    library where it is loaded in this worker, as in the Tasks), else ``thumbnail``."""
     from pathlib import Path
 
     import pyvips

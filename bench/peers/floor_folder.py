@@ -5,8 +5,8 @@
 One process per core, forked at once; each imports pyvips and loads libjpeg-turbo's TurboJPEG library
 (through ctypes, as ``workers/jpeg_scaled.py`` does), then takes the next file from a
 shared pipe (as mediaflow hands the next file to whichever worker is free) until none is left: it decodes
-at the largest DCT shrink (8, 4 or 2) whose decode covers the target (as ``workers/jpeg_scaled.py`` does),
-makes one Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
+at the smallest DCT scale of 1/8, 1/4, 3/8 and 1/2 whose decode covers the target (as ``workers/jpeg_scaled.py``
+does), makes one Lanczos3 reduce to the longest side of 1600 px and saves with the settings the folder workflows give
 mediaflow's encoder, no metadata. No run records, no store, no engine: the wall of this script is how fast
 a Python program built on these calls can do the job at best, start-up included, so `mediaflow run`'s wall
 over it is the engine's whole cost. Prints JSON: wall seconds and the settings used.
@@ -56,8 +56,9 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
             width, height = sides[0].value, sides[1].value
             scale = min(LONGEST_SIDE / width, LONGEST_SIDE / height)
             target = (round(width * scale), round(height * scale))
-            shrink = next((s for s in (8, 4, 2) if width // s >= target[0] and height // s >= target[1]), 1)
-            decoded = (-(-width // shrink), -(-height // shrink))
+            eighths = next((m for m in (1, 2, 3, 4) if width * m // 8 >= target[0] and height * m // 8 >= target[1]),
+                           8)
+            decoded = (-(-width * eighths // 8), -(-height * eighths // 8))
             address = libc.malloc(decoded[0] * decoded[1] * 3)
             pixels = (ctypes.c_char * (decoded[0] * decoded[1] * 3)).from_address(address)
             weakref.finalize(pixels, libc.free, address)
@@ -66,7 +67,7 @@ def _work(files: list[str], queue: int, out_dir: str, fmt: str, quality: int, ef
                 raise RuntimeError(f"libjpeg-turbo could not decode {name}")
             del source
         image = pyvips.Image.new_from_memory(pixels, decoded[0], decoded[1], 3, "uchar")
-        image = image.crop(0, 0, width // shrink, height // shrink)
+        image = image.crop(0, 0, width * eighths // 8, height * eighths // 8)
         image = image.resize(target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3")
         stem = Path(out_dir) / Path(name).stem
         if fmt == "webp":

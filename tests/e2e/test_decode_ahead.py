@@ -140,10 +140,10 @@ def test_a_task_waits_for_a_decode_under_way_and_not_for_one_that_failed(tmp_pat
     decode_ahead.decode_ahead([photo, cut], WORKFLOW)()
     assert time.monotonic() - started < 0.4, "registered without waiting for the decodes"
     header = pyvips.Image.new_from_file(str(photo), access="sequential")
-    assert decode_ahead.take(photo, (1600, 1000), 4) is not None  # waited for the decode under way
+    assert decode_ahead.take(photo, (1600, 1000), 2) is not None  # 1/4: waited for the decode under way
     assert time.monotonic() - started >= 0.5
     waited_from = time.monotonic()
-    assert decode_ahead.take(cut, (1600, 1000), 4) is None  # the decoding process gave up on it
+    assert decode_ahead.take(cut, (1600, 1000), 2) is None  # the decoding process gave up on it
     assert time.monotonic() - waited_from < decode_ahead.WAIT_SECONDS / 2
     assert decode_ahead._AHEAD == {}
     own = jpeg_scaled.decode(photo, header, (400, 250))

@@ -52,7 +52,7 @@ def _ssim(a: Any, b: Any) -> float:
 
 
 @pytest.mark.parametrize(("fmt", "save", "width", "expect"), [
-    ("jpeg", {"Q": 92}, 375, {"shrink": 2}),   # factor 3.2: DCT scale 1/2, then a 1.6x reduce
+    ("jpeg", {"Q": 92}, 375, {"shrink": 2}),   # factor 3.2: libjpeg-turbo 3/8 (libvips' loader 1/2), a reduce
     ("jpeg", {"Q": 92}, 240, {"shrink": 4}),   # factor 5
     ("jpeg", {"Q": 92}, 600, {"shrink": 2}),   # factor 2: the DCT-scaled decode is the output size
     ("webp", {"Q": 92}, 375, {"scale": 1 / 3.2}),
@@ -118,25 +118,48 @@ def _run_png(env: TaskEnvironment, data: bytes, name: str, width: int) -> Any:
 
 
 @needs_turbojpeg
-def test_jpeg_decodes_at_the_largest_shrink_that_covers_the_target(tmp_path: Path) -> None:
-    """1200 px -> 420 px: shrink 2 (600 px; 4 would give 300), the pixels libvips' loader gives, and the
-    header's metadata."""
+@pytest.mark.parametrize(("target", "decoded_size", "libvips_shrink"), [
+    ((420, 280), (450, 300), None),  # 3/8: 1/4 would give 300 x 200; libvips' loader has no 3/8
+    ((460, 300), (600, 400), 2),     # 1/2: 3/8 gives 450 x 300
+    ((300, 200), (300, 200), 4),     # 1/4: the decode is the output size
+    ((150, 100), (150, 100), 8),
+])
+def test_jpeg_decodes_at_the_smallest_eighth_that_covers_the_target(
+        tmp_path: Path, target: tuple[int, int], decoded_size: tuple[int, int], libvips_shrink: int | None) -> None:
+    """1200 x 800 px: the smallest of 1/8, 1/4, 3/8 and 1/2 that covers the target, with the header's
+    metadata; at the scales libvips' loader offers, its pixels."""
     source = _photo(1200, 800).icc_export(output_profile="srgb").copy()
     source.set_type(pyvips.GValue.gint_type, "orientation", 3)
     path = tmp_path / "photo.jpg"
     path.write_bytes(bytes(source.jpegsave_buffer(Q=90)))
     header = pyvips.Image.new_from_file(str(path), access="sequential")
 
-    decoded = jpeg_scaled.decode(path, header, (420, 280))
+    decoded = jpeg_scaled.decode(path, header, target)
 
-    assert decoded is not None and (decoded.width, decoded.height, decoded.bands) == (600, 400, 3)
+    assert decoded is not None and (decoded.width, decoded.height, decoded.bands) == (*decoded_size, 3)
     assert decoded.interpretation == "srgb"
     assert decoded.get("orientation") == 3
     assert decoded.get("icc-profile-data") == header.get("icc-profile-data")
     assert decoded.get("exif-data") == header.get("exif-data")
-    libvips = pyvips.Image.new_from_file(str(path), shrink=2)
-    assert (libvips.width, libvips.height) == (600, 400)
-    assert (decoded - libvips).abs().max() == 0
+    if libvips_shrink is not None:
+        libvips = pyvips.Image.new_from_file(str(path), shrink=libvips_shrink)
+        assert (libvips.width, libvips.height) == decoded_size
+        assert (decoded - libvips).abs().max() == 0
+    else:  # the DCT's own downscale: close to a Lanczos3 reduce of the full decode
+        full = pyvips.Image.new_from_file(str(path))
+        reference = full.resize(decoded.width / full.width, vscale=decoded.height / full.height, kernel="lanczos3")
+        assert _ssim(reference, decoded) >= SSIM_FLOOR
+
+
+def test_a_decode_at_three_eighths_crops_to_whole_pixels_like_the_others(tmp_path: Path) -> None:
+    """1201 x 801 at 3/8: libjpeg decodes 451 x 301 (sides rounded up), the last column and row only partly
+    covered by the source; they go, as libvips' loader drops them at its own scales."""
+    if not jpeg_scaled.loaded():
+        pytest.skip("libturbojpeg is not installed (make setup)")
+    path = tmp_path / "odd.jpg"
+    path.write_bytes(bytes(_photo(1201, 801).jpegsave_buffer(Q=90)))
+    decoded = jpeg_scaled.decode(path, pyvips.Image.new_from_file(str(path), access="sequential"), (430, 290))
+    assert decoded is not None and (decoded.width, decoded.height) == (450, 300)
 
 
 _XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -147,12 +170,13 @@ _XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.
 @pytest.mark.parametrize(("size", "width", "fmt", "strip"), [
     ((1600, 1000), 500, "png", None), ((1600, 1000), 500, "jpeg", None), ((1203, 799), 150, "webp", None),
     ((1200, 800), 400, "jpeg", None), ((1200, 800), 400, "jpeg", {}),
-    ((1200, 800), 400, "jpeg", {"keepOrientation": True}), ((1203, 799), 150, "webp", {"keepIcc": True})])
+    ((1200, 800), 500, "jpeg", {"keepOrientation": True}), ((1203, 799), 150, "webp", {"keepIcc": True})])
 def test_turbojpeg_and_libvips_loader_give_the_same_bytes(
         env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], width: int, fmt: str,
         strip: dict[str, Any] | None) -> None:
-    """Same task where the library is installed and where it is not: the same output bytes, rotation and
-    metadata included, so the decoder is a matter of speed only. A chain that strips metadata has the EXIF
+    """Same task where the library is installed and where it is not, at the scales both decoders offer (1/8,
+    1/4, 1/2): the same output bytes, rotation and metadata included, so there the decoder is a matter of speed
+    only. A chain that strips metadata has the EXIF
     and XMP left off its decode (``metadata=False``) and still writes what libvips' loader path writes, a
     kept orientation included."""
     source = _photo(*size).copy()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.file_stat import identity
-from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_shrink, turbojpeg
+from mediaflow.workers.turbojpeg import MAX_DECODED_PIXELS, covering_eighths, scaled_size, turbojpeg
 
 _SEQUENTIAL_FRAMES = (0xC0, 0xC1)  # SOF0, SOF1: Huffman-coded, one scan per component (not progressive)
 _FRAME_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -50,7 +50,7 @@ class _Slot:
     path: str
     identity: tuple[int, int, int, int]
     stored: tuple[int, int]
-    shrink: int
+    eighths: int
     size: tuple[int, int]
     bands: int
     offset: int
@@ -102,8 +102,9 @@ def decode_ahead(paths: Sequence[Path], document: dict[str, Any]) -> Callable[[]
     return register
 
 
-def take(path: Path, stored: tuple[int, int], shrink: int) -> tuple[memoryview, int] | None:
-    """The pixels decoded ahead of ``path`` at ``shrink`` and their bands; None when there are none."""
+def take(path: Path, stored: tuple[int, int], eighths: int) -> tuple[memoryview, int] | None:
+    """The pixels decoded ahead of ``path`` at the scale ``eighths``/8 and their bands; None when there are
+    none."""
     if not _AHEAD:
         return None
     try:
@@ -112,7 +113,7 @@ def take(path: Path, stored: tuple[int, int], shrink: int) -> tuple[memoryview, 
         return None
     key = identity(status)
     planned = _AHEAD.get(key)
-    if planned is None or planned[0].stored != stored or planned[0].shrink != shrink:
+    if planned is None or planned[0].stored != stored or planned[0].eighths != eighths:
         return None
     del _AHEAD[key]
     slot, waiting = planned
@@ -161,7 +162,8 @@ def _resize_box(document: dict[str, Any]) -> tuple[int | None, int | None, bool,
 
 
 def _plan(path: Path, box: tuple[int | None, int | None, bool, bool], offset: int) -> _Slot | None:
-    """Where ``path`` goes in the buffer, if it is a baseline JPEG that the box shrinks by 2, 4 or 8."""
+    """Where ``path`` goes in the buffer, if it is a baseline JPEG that the box shrinks on load
+    (``covering_eighths``)."""
     from mediaflow.workers.geometry import fit_scale
 
     try:
@@ -173,11 +175,11 @@ def _plan(path: Path, box: tuple[int | None, int | None, bool, bool], offset: in
         return None
     stored, components = frame
     target = fit_scale(box[0], box[1], *stored, cover=box[2], enlarge=box[3])
-    shrink = covering_shrink(stored, target)
-    size = (-(-stored[0] // shrink), -(-stored[1] // shrink))
-    if shrink == 1 or components not in (1, 3) or max(stored) < 8 or size[0] * size[1] > MAX_DECODED_PIXELS:
+    eighths = covering_eighths(stored, target)
+    size = scaled_size(stored, eighths)
+    if eighths == 8 or components not in (1, 3) or max(stored) < 8 or size[0] * size[1] > MAX_DECODED_PIXELS:
         return None
-    return _Slot(str(path), identity(status), stored, shrink, size, components, offset)
+    return _Slot(str(path), identity(status), stored, eighths, size, components, offset)
 
 
 def _jpeg_frame(path: Path) -> tuple[tuple[int, int], int] | None:

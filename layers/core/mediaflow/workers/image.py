@@ -288,8 +288,9 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
 
 def load_shrink(sniffed_format: str, stored: tuple[int, int], target: tuple[int, int]) -> dict[str, Any]:
     """The loader option that decodes straight to the smallest scale still covering ``target`` (as sharp
-    does): JPEG DCT scaling by 8, 4 or 2 (``turbojpeg.covering_shrink``, the scale libjpeg-turbo decodes
-    at too), WebP's scaled decode. Empty when the loader cannot shrink this image."""
+    does): JPEG DCT scaling by 8, 4 or 2 (``turbojpeg.covering_shrink``; where libjpeg-turbo's own library
+    decodes instead, ``jpeg_scaled`` may take 3/8, which libvips' loader lacks), WebP's scaled decode. Empty
+    when the loader cannot shrink this image."""
     if sniffed_format == "jpeg":
         shrink = covering_shrink(stored, target)
         return {"shrink": shrink} if shrink > 1 else {}

@@ -24,6 +24,10 @@ _LIBRARY_NAMES = ("libturbojpeg.so.0", "libturbojpeg.so", "libturbojpeg.0.dylib"
 # libvips' loader keeps the peak memory (bench p4) flat.
 MAX_DECODED_PIXELS = 30_000_000
 SHRINKS = (8, 4, 2)
+# The scales a downscale decodes at, in eighths (libjpeg's M/8 scaling), smallest first: 1/8, 1/4 and 1/2 have
+# SIMD inverse DCTs and are the ones libvips' loader offers too (``shrink`` 8, 4, 2); 3/8 runs libjpeg's plain C
+# 3x3 IDCT, about as fast as the SIMD 1/2 over the whole decode, and leaves a smaller image to reduce.
+EIGHTHS = (1, 2, 3, 4)
 
 
 def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
@@ -34,6 +38,20 @@ def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
         if stored[0] // shrink >= target[0] and stored[1] // shrink >= target[1]:
             return shrink
     return 1
+
+
+def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """The smallest of the scales 1/8, 1/4, 3/8 and 1/2 (``EIGHTHS``, as M of M/8) whose decode still covers
+    ``target`` with whole pixels; 8 (no scaling) when none does."""
+    for eighths in EIGHTHS:
+        if stored[0] * eighths // 8 >= target[0] and stored[1] * eighths // 8 >= target[1]:
+            return eighths
+    return 8
+
+
+def scaled_size(stored: tuple[int, int], eighths: int) -> tuple[int, int]:
+    """The size libjpeg decodes ``stored`` at ``eighths``/8: each side scaled and rounded up."""
+    return -(-stored[0] * eighths // 8), -(-stored[1] * eighths // 8)
 
 
 class TurboJPEG:
