@@ -222,6 +222,11 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
             sizes = [p.stat().st_size for p in outputs_of(path, name.split("/")[1])]
             checked[name]["mean_bytes_all"] = int(statistics.fmean(sizes))
     medians = {name: round(statistics.median(values), 3) for name, values in walls.items()}
+    # Each round runs every side back to back, so a ratio within a round leaves out the machine's drift between
+    # rounds; their spread says how far one run's figure can move.
+    paired = {f"{baseline}/{fmt}": [round(theirs / ours, 3) for theirs, ours in
+                                    zip(walls[f"{baseline}/{fmt}"], walls[f"mediaflow/{fmt}"], strict=True)]
+              for baseline in ("sharp-all", "floor") for fmt in SETTINGS}
     return {"images": images, "rounds": rounds, "input_bytes_mean": int(statistics.fmean(
                 p.stat().st_size for p in sources)),
             "settings": {"jpeg": "quality 75, libjpeg with optimised Huffman tables (sharp: mozjpeg off, "
@@ -232,7 +237,7 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
             "samples_s": {name: [round(v, 3) for v in values] for name, values in walls.items()},
             "median_cpu_s": {name: round(statistics.median(values), 3) for name, values in cpus.items()},
             "samples_cpu_s": {name: [round(v, 3) for v in values] for name, values in cpus.items()},
-            "quality": checked}
+            "ratios_by_round": paired, "quality": checked}
 
 
 def ratio(result: dict[str, Any], baseline: str, fmt: str, *, of: str = "median_wall_s") -> float:
