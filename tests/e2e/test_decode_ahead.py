@@ -159,14 +159,19 @@ def test_a_guess_at_another_scale_is_not_taken(tmp_path: Path) -> None:
     assert len(decode_ahead._AHEAD) == 1
 
 
-def test_a_folder_run_gives_the_bytes_a_task_decoding_on_its_own_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("box", [400, 560])  # 1600 x 1000 decoded at 1/4, and at 3/8 (600 x 375)
+def test_a_folder_run_gives_the_bytes_a_task_decoding_on_its_own_gives(tmp_path: Path, box: int) -> None:
     """From the outside: `mediaflow run` on a folder (its first files decoded ahead) writes, for every file, the
     bytes of the same chain run in this process, where nothing was decoded ahead."""
     folder = tmp_path / "in"
     folder.mkdir()
     photos = [_photo(folder / f"photo-{seed}.jpg", 1600, 1000, Q=90, seed=seed) for seed in (1, 2, 3)]
     workflow = tmp_path / "web.json"
-    workflow.write_text(json.dumps(WORKFLOW))
+    document = json.loads(json.dumps(WORKFLOW))
+    document["nodes"][1]["config"] = {"width": box, "height": box}
+    workflow.write_text(json.dumps(document))
+    plan = decode_ahead._plan(photos[0], decode_ahead._resize_box(document), 0)
+    assert plan is not None and plan.eighths == (2 if box == 400 else 3)
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data"),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(folder), "--out",
@@ -178,7 +183,7 @@ def test_a_folder_run_gives_the_bytes_a_task_decoding_on_its_own_gives(tmp_path:
     for photo in photos:
         [made] = (tmp_path / "out").glob(f"{photo.stem}*")
         media = upload(task_env, photo.read_bytes(), photo.name)
-        result = image_worker.run_chain(payload(media, ("resize", "resize", {"width": 400, "height": 400}),
+        result = image_worker.run_chain(payload(media, ("resize", "resize", {"width": box, "height": box}),
                                                 ("strip", "strip_metadata", {}),
                                                 ("jpeg", "convert", {"outputFormat": "jpeg",
                                                                      "compressionLevel": 80})), task_env)
