@@ -51,6 +51,18 @@ def bus_events(aws_api: Api) -> Iterator[Events]:
     sqs.delete_queue(QueueUrl=queue_url)
 
 
+def _published(bus_events: Events, run_id: str, wait_s: float = 15.0) -> list[dict[str, Any]]:
+    """The events of run ``run_id`` on the bus: the run's record says it ended before its event is put on the bus,
+    so this waits for the first one (a loaded machine widens that gap), then looks once more for a second."""
+    deadline = time.monotonic() + wait_s
+    while not (found := [e for e in bus_events() if e["detail"].get("runId") == run_id]):
+        if time.monotonic() > deadline:
+            return []
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return [e for e in bus_events() if e["detail"].get("runId") == run_id] or found
+
+
 def test_deployment_is_built_from_the_template(aws_api: Api) -> None:
     import boto3
 
@@ -93,7 +105,7 @@ def test_presigned_post_batch_runs_on_step_functions_and_publishes(aws: Client, 
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machines = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].startswith("mediaflow-dev-exp-")]
     assert machines, "the run's Express machine"
-    published = [e for e in bus_events() if e["detail"].get("runId") == run["runId"]]
+    published = _published(bus_events, run["runId"])
     assert [e["detail-type"] for e in published] == ["workflow.completed"]
 
 
@@ -113,5 +125,5 @@ def test_standard_run_is_finished_by_its_status_change_event(aws: Client, aws_ap
     described = boto3.client("stepfunctions", region_name=REGION).describe_execution(
         executionArn=stored["executionArn"])
     assert described["status"] == "SUCCEEDED"
-    published = [e for e in bus_events() if e["detail"].get("runId") == run["runId"]]
+    published = _published(bus_events, run["runId"])
     assert [e["detail-type"] for e in published] == ["workflow.completed"]
