@@ -183,3 +183,30 @@ def test_inputs_whose_work_started_ahead_start_last_and_results_keep_the_inputs_
     assert [r.status for r in results] == ["completed"] * 4
     assert [r.input for r in results] == inputs
     assert set(started[:2]) == {"p3.jpg", "p4.jpg"} and set(started[2:]) == {"p1.jpg", "p2.jpg"}
+
+
+def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Largest first: a large photo does not wait for the end of a folder of small ones, where one worker would
+    run it alone while the others have nothing left to do."""
+    from mediaflow.samples import photo as sample_photo
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    inputs = [sample_photo(folder / f"p{index}.jpg", width, width * 3 // 4, seed=index)
+              for index, width in enumerate((64, 96, 640, 320, 48))]
+    by_size = [path.name for path in sorted(inputs, key=lambda path: -path.stat().st_size)]
+    assert by_size[:2] == ["p2.jpg", "p3.jpg"]
+    started: list[str] = []
+    run_one = LocalService.run_one
+
+    def recording(self: LocalService, compiled: Compiled, path: Path, *args: Any, **kwargs: Any) -> Any:
+        started.append(Path(path).name)
+        return run_one(self, compiled, path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalService, "run_one", recording)
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:  # two files at a time
+        results = service.run_files(validate(WORKFLOW), inputs, tmp_path / "out", compiled=compiled)
+    assert [r.status for r in results] == ["completed"] * 5
+    assert [r.input for r in results] == inputs
+    assert set(started[:2]) == {"p2.jpg", "p3.jpg"}
+    assert by_size[-1] in started[-2:]  # two files at a time: the smallest is among the last two to start

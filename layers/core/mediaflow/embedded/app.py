@@ -203,10 +203,10 @@ class LocalService:
         the folder (see ``file_run_id``), so running the same command again completes what is missing: a
         completed run only has its outputs copied again where they are missing, an interrupted or failed one
         resumes from its checkpoints. ``force`` starts every file afresh. ``compiled``: the report's compiled
-        workflow, when the caller compiled it already. Inputs named in ``last`` (as given) start after the
-        others: work started ahead on them made their Tasks the shortest, and the shortest Tasks last keep
-        every worker busy to the end instead of one finishing a long Task alone. Results keep the inputs'
-        order."""
+        workflow, when the caller compiled it already. Files start largest first, and inputs named in ``last``
+        (as given) after all the others: work started ahead on them made their Tasks the shortest. The
+        shortest Tasks last keep every worker busy to the end, instead of one finishing a long Task alone
+        (a large photo left to the end of a folder of small ones). Results keep the inputs' order."""
         compiled = compiled or compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
@@ -236,8 +236,15 @@ class LocalService:
             if on_done is not None:
                 on_done(result)
 
+        def start_order(index: int) -> tuple[bool, int]:
+            try:
+                size = inputs[index].stat().st_size
+            except OSError:
+                size = 0  # run_one reports the unreadable input
+            return str(inputs[index]) in last, -size
+
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mediaflow-file") as pool:
-            list(pool.map(one, sorted(range(len(inputs)), key=lambda index: str(inputs[index]) in last)))
+            list(pool.map(one, sorted(range(len(inputs)), key=start_order)))
         return [result for result in results if result is not None]
 
     def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str) -> str:
