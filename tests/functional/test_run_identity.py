@@ -164,19 +164,25 @@ def test_another_workflow_into_the_same_folder_never_takes_the_runs_of_the_first
     assert second.run_id != first.run_id and not second.reused and second.status == "completed"
 
 
-def test_inputs_whose_work_started_ahead_start_last_and_results_keep_the_inputs_order(
-        compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inputs `mediaflow run` decoded ahead have the shortest Tasks: started last, they fill the end of the
-    run instead of leaving one worker alone with a long Task."""
-    inputs = _photos(tmp_path / "in", 1, 2, 3, 4)
-    started: list[str] = []
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files whose runs start, in the order they start."""
+    names: list[str] = []
     run_one = LocalService.run_one
 
     def recording(self: LocalService, compiled: Compiled, path: Path, *args: Any, **kwargs: Any) -> Any:
-        started.append(Path(path).name)
+        names.append(Path(path).name)
         return run_one(self, compiled, path, *args, **kwargs)
 
     monkeypatch.setattr(LocalService, "run_one", recording)
+    return names
+
+
+def test_inputs_whose_work_started_ahead_start_last_and_results_keep_the_inputs_order(
+        compiled: Compiled, tmp_path: Path, started: list[str]) -> None:
+    """The inputs `mediaflow run` decoded ahead have the shortest Tasks: started last, they fill the end of the
+    run instead of leaving one worker alone with a long Task."""
+    inputs = _photos(tmp_path / "in", 1, 2, 3, 4)
     with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:  # two files at a time
         results = service.run_files(validate(WORKFLOW), inputs, tmp_path / "out", compiled=compiled,
                                     last={str(inputs[0]), str(inputs[1])})
@@ -185,7 +191,7 @@ def test_inputs_whose_work_started_ahead_start_last_and_results_keep_the_inputs_
     assert set(started[:2]) == {"p3.jpg", "p4.jpg"} and set(started[2:]) == {"p1.jpg", "p2.jpg"}
 
 
-def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, started: list[str]) -> None:
     """Largest first: a large photo does not wait for the end of a folder of small ones, where one worker would
     run it alone while the others have nothing left to do."""
     from mediaflow.samples import photo as sample_photo
@@ -196,14 +202,6 @@ def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, monke
               for index, width in enumerate((64, 96, 640, 320, 48))]
     by_size = [path.name for path in sorted(inputs, key=lambda path: -path.stat().st_size)]
     assert by_size[:2] == ["p2.jpg", "p3.jpg"]
-    started: list[str] = []
-    run_one = LocalService.run_one
-
-    def recording(self: LocalService, compiled: Compiled, path: Path, *args: Any, **kwargs: Any) -> Any:
-        started.append(Path(path).name)
-        return run_one(self, compiled, path, *args, **kwargs)
-
-    monkeypatch.setattr(LocalService, "run_one", recording)
     with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:  # two files at a time
         results = service.run_files(validate(WORKFLOW), inputs, tmp_path / "out", compiled=compiled)
     assert [r.status for r in results] == ["completed"] * 5
