@@ -23,30 +23,27 @@ _LIBRARY_NAMES = ("libturbojpeg.so.0", "libturbojpeg.so", "libturbojpeg.0.dylib"
 # A decode is one buffer (libvips streams its own decode in strips): above this many decoded pixels
 # libvips' loader keeps the peak memory (bench p4) flat.
 MAX_DECODED_PIXELS = 30_000_000
-SHRINKS = (8, 4, 2)
 # The scales a downscale decodes at, in eighths (libjpeg's M/8 scaling), smallest first: 1/8, 1/4 and 1/2 have
 # SIMD inverse DCTs and are the ones libvips' loader offers too (``shrink`` 8, 4, 2); 3/8 runs libjpeg's plain C
 # 3x3 IDCT, about as fast as the SIMD 1/2 over the whole decode, and leaves a smaller image to reduce.
 EIGHTHS = (1, 2, 3, 4)
+LIBVIPS_EIGHTHS = (1, 2, 4)
 
 
-def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
-    """The largest of 8, 4 and 2 whose shrunk decode still covers ``target``; 1 when none does. libvips'
-    loader gives each side divided by the shrink, rounded down (libjpeg decodes it rounded up, and libvips
-    keeps the whole pixels of that decode)."""
-    for shrink in SHRINKS:
-        if stored[0] // shrink >= target[0] and stored[1] // shrink >= target[1]:
-            return shrink
-    return 1
-
-
-def covering_eighths(stored: tuple[int, int], target: tuple[int, int]) -> int:
-    """The smallest of the scales 1/8, 1/4, 3/8 and 1/2 (``EIGHTHS``, as M of M/8) whose decode still covers
+def covering_eighths(stored: tuple[int, int], target: tuple[int, int], scales: tuple[int, ...] = EIGHTHS) -> int:
+    """The smallest of ``scales`` (as M of M/8; by default 1/8, 1/4, 3/8 and 1/2) whose decode still covers
     ``target`` with whole pixels; 8 (no scaling) when none does."""
-    for eighths in EIGHTHS:
+    for eighths in scales:
         if stored[0] * eighths // 8 >= target[0] and stored[1] * eighths // 8 >= target[1]:
             return eighths
     return 8
+
+
+def covering_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest of 8, 4 and 2 whose shrunk decode still covers ``target``; 1 when none does: libvips'
+    loader's ``shrink``, which gives each side divided by the shrink, rounded down (libjpeg decodes it rounded
+    up, and libvips keeps the whole pixels of that decode)."""
+    return 8 // covering_eighths(stored, target, LIBVIPS_EIGHTHS)
 
 
 def scaled_size(stored: tuple[int, int], eighths: int) -> tuple[int, int]:
