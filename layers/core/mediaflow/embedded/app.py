@@ -522,11 +522,14 @@ class OutputManifest:
 
     @classmethod
     def of(cls, folder: Path) -> OutputManifest:
-        resolved = folder.resolve()
+        # Found by the folder as given (made absolute) before resolving its links: asked twice per file.
+        given = Path(folder).absolute()
         with cls._open_lock:
-            manifest = cls._open.get(resolved)
+            manifest = cls._open.get(given)
             if manifest is None:
-                manifest = cls._open[resolved] = cls(resolved)
+                resolved = folder.resolve()
+                manifest = cls._open.get(resolved) or cls(resolved)
+                cls._open[resolved] = cls._open[given] = manifest
             return manifest
 
     def owner(self, target: Path) -> str | None:
@@ -549,9 +552,14 @@ class OutputManifest:
         self._append({"input": source, "workflow": workflow, "etag": etag, "run": run_id})
 
     def _append(self, entry: dict[str, str]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as log:
-            log.write(("\n" if self._torn else "") + json.dumps(entry) + "\n")
+        line = ("\n" if self._torn else "") + json.dumps(entry) + "\n"
+        try:
+            log = self.path.open("a", encoding="utf-8")
+        except FileNotFoundError:  # the folder is made with its first line (or again, when removed meanwhile)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            log = self.path.open("a", encoding="utf-8")
+        with log:
+            log.write(line)
         self._torn = False
 
 

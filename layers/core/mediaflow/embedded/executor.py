@@ -20,7 +20,7 @@ from mediaflow.adapters.embedded.outbox import OutboxBus
 from mediaflow.adapters.embedded.sqlite import SQLiteDatabase, SQLiteRunStore
 from mediaflow.clock import now_iso
 from mediaflow.embedded.workerpool import PoolDraining, WorkerLost, WorkerPool, checkpoint_key, task_node
-from mediaflow.errors import InternalError, NotFound
+from mediaflow.errors import Conflict, InternalError, NotFound
 from mediaflow.execution.asl import AslInterpreter, ExecutionResult, Invoker, Sleep
 from mediaflow.filenames import run_prefix
 from mediaflow.ports import BlobStore, EventBus, RunStore
@@ -205,26 +205,26 @@ class EmbeddedRuntime:
 
     def start(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> ExecutionResult:
         """Run to the end in this thread."""
-        self._ensure_run(asl, input, run_id)
+        record = self._ensure_run(asl, input, run_id)
         cancel_event = threading.Event()
         with self._lock:
             self._leased.add(run_id)
             self._cancels[run_id] = cancel_event
         try:
-            return self._execute(asl, input, run_id, cancel_event)
+            return self._execute(asl, input, run_id, cancel_event, record)
         finally:
             self._forget(run_id)
 
     def start_async(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> RunHandle:
         """Record the run as pending and run it on a background thread."""
-        self._ensure_run(asl, input, run_id)
-        return self._submit(asl, input, run_id)
+        return self._submit(asl, input, run_id, self._ensure_run(asl, input, run_id))
 
-    def _submit(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> RunHandle:
+    def _submit(self, asl: dict[str, Any], input: dict[str, Any], run_id: str,
+                record: dict[str, Any] | None = None) -> RunHandle:
         cancel_event = threading.Event()
         with self._lock:
             self._leased.add(run_id)
-        future = self._runs_pool.submit(self._execute, asl, input, run_id, cancel_event)
+        future = self._runs_pool.submit(self._execute, asl, input, run_id, cancel_event, record)
         handle = RunHandle(run_id, future, cancel_event)
         with self._lock:
             self._active[run_id] = handle
@@ -374,24 +374,30 @@ class EmbeddedRuntime:
         return (str(run.get("tenant") or self.settings.tenant), str(run.get("workflowId") or "adhoc"),
                 int(run.get("version") or 1))
 
-    def _ensure_run(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> None:
+    def _ensure_run(self, asl: dict[str, Any], input: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """Record the run (kept when it exists: a resumed or redriven one) and its execution; returns the
+        run's record."""
         if self._suspending.is_set():
             raise PoolDraining("the runtime is stopping and starts no more runs")
         tenant, workflow_id, version = self._identity(input)
-        try:
-            self.runs.get_run(tenant, run_id)
-        except NotFound:
-            self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
-                                  "version": version, "status": "pending", "input": input})
+        try:  # created straight away: a new run is the common case, and the insert itself tells an existing one
+            record = self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
+                                           "version": version, "status": "pending", "input": input})
+        except Conflict:
+            record = self.runs.get_run(tenant, run_id)
         if self.durable is not None:
             self.durable.record_execution(tenant, run_id, asl, input)
             self._start_heartbeat()
+        return record
 
     def _execute(self, asl: dict[str, Any], input: dict[str, Any], run_id: str,
-                 cancel_event: threading.Event) -> ExecutionResult:
+                 cancel_event: threading.Event, record: dict[str, Any] | None = None) -> ExecutionResult:
         tenant, workflow_id, version = self._identity(input)
         # Kept on resume; the run stays pending until a worker starts its first task (runs.begin_task).
-        started_at = str(self.runs.get_run(tenant, run_id).get("startedAt") or now_iso())
+        # ``record``: the run's record as the caller has just written or read it.
+        if record is None:
+            record = self.runs.get_run(tenant, run_id)
+        started_at = str(record.get("startedAt") or now_iso())
         counts = {"tasksSucceeded": 0, "tasksFailed": 0}
         counts_lock = threading.Lock()
 
