@@ -164,6 +164,26 @@ def test_another_workflow_into_the_same_folder_never_takes_the_runs_of_the_first
     assert second.run_id != first.run_id and not second.reused and second.status == "completed"
 
 
+def test_two_names_of_one_file_are_two_inputs_each_with_its_run_and_outputs(compiled: Compiled,
+                                                                              tmp_path: Path) -> None:
+    """Hard links share the file's identity, so its run id: each name still gets a run and outputs of its own
+    (not one run started twice at once, writing one name's outputs), and keeps them in the next command."""
+    (photo,) = _photos(tmp_path / "in", 1)
+    os.link(photo, tmp_path / "in" / "second-name.jpg")
+    os.link(photo, tmp_path / "in" / "third-name.jpg")
+    inputs = sorted((tmp_path / "in").iterdir())
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=2)) as service:
+        first = service.run_files(validate(WORKFLOW), inputs, out, compiled=compiled)
+        written = _written(out)
+        again = service.run_files(validate(WORKFLOW), inputs, out, compiled=compiled)
+    assert [r.status for r in first] == ["completed"] * 3 and not any(r.reused for r in first)
+    assert len({r.run_id for r in first}) == 3
+    assert sorted(Path(name).stem for name in written) == sorted(path.stem for path in inputs)
+    assert [(r.run_id, r.status, r.reused) for r in again] == [(r.run_id, "completed", True) for r in first]
+    assert _written(out) == written
+
+
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the files whose runs start, in the order they start."""

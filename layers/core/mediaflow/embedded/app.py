@@ -215,6 +215,7 @@ class LocalService:
 
         workflow = workflow_digest(compiled) if out_dir is not None else None
         of_workflow = f"{self.tenant}:{workflow.hexdigest()[:24]}" if workflow is not None else ""
+        claims = _RunClaims()
 
         def one(index: int) -> None:
             run_id = etag = None
@@ -223,7 +224,7 @@ class LocalService:
                     run_id, etag = file_identity(compiled, inputs[index], out_dir, self.tenant, force=force,
                                                  workflow=workflow)
                     if not force:
-                        run_id = self._run_of_input(inputs[index], etag, run_id, out_dir, of_workflow)
+                        run_id = self._run_of_input(inputs[index], etag, run_id, out_dir, of_workflow, claims)
                 except OSError:
                     run_id = None  # run_one reports the unreadable input
             try:
@@ -247,11 +248,13 @@ class LocalService:
             list(pool.map(one, sorted(range(len(inputs)), key=start_order)))
         return [result for result in results if result is not None]
 
-    def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str) -> str:
+    def _run_of_input(self, path: Path, etag: str, run_id: str, out_dir: Path, of_workflow: str,
+                      claims: _RunClaims) -> str:
         """The run of ``mediaflow run`` for the input at ``path``: ``run_id`` (from the file's identity), unless
         this folder's manifest has the path in an earlier run whose stored input holds the same bytes in
         another file (a copy, a checkout or a replaced file with the same content; a file touched or rewritten
-        in place is the stored input itself, so its bytes cannot be told apart and it runs again)."""
+        in place is the stored input itself, so its bytes cannot be told apart and it runs again), or another
+        input of this command has that run (``claims``: two names of one file)."""
         manifest = OutputManifest.of(Path(out_dir))
         source = str(Path(path).absolute())
         with manifest.lock:
@@ -260,6 +263,7 @@ class LocalService:
             earlier_etag, earlier_run = earlier
             if earlier_etag == etag or self._holds_same_bytes(earlier_run, Path(path)):
                 run_id = earlier_run
+        run_id = claims.take(run_id, source)
         with manifest.lock:
             manifest.note_input(source, of_workflow, etag, run_id)
         return run_id
@@ -477,6 +481,26 @@ def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
     if force:
         digest.update(uuid.uuid4().bytes)
     return f"run-{digest.hexdigest()[:24]}", etag
+
+
+class _RunClaims:
+    """The runs the inputs of one ``mediaflow run`` have taken. Two names of one file (hard links) have the same
+    identity, so the same run id: the second to ask gets a run of its own, derived from the run id and its path,
+    and the folder's manifest keeps each name's run for the next command. One run for both would run twice at
+    once, and write the outputs of one name only."""
+
+    def __init__(self) -> None:
+        self._holders: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def take(self, run_id: str, source: str) -> str:
+        with self._lock:
+            holder = self._holders.setdefault(run_id, source)
+            if holder == source:
+                return run_id
+            own = "run-" + hashlib.sha256(f"{run_id}\0{source}".encode()).hexdigest()[:24]
+            self._holders[own] = source
+            return own
 
 
 class OutputManifest:
