@@ -105,3 +105,29 @@ def test_demo_runs_every_example(tmp_path: Path) -> None:
 
 def _outputs(row: dict[str, Any]) -> list[str]:
     return sorted(output["path"] for output in row.get("outputs", []))
+
+
+def test_each_name_of_a_file_is_one_input_and_a_path_given_twice_runs_once(tmp_path: Path) -> None:
+    """Two names of one file (a hard link) are two inputs with their own outputs; the same path given again (a
+    file and its folder) is one input. The second command reuses every run."""
+    import os
+
+    inputs = tmp_path / "in"
+    samples.photo(inputs / "a.jpg", 400, 300, seed=1)
+    samples.photo(inputs / "c.jpg", 400, 300, seed=3)
+    os.link(inputs / "a.jpg", inputs / "b.jpg")
+    workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
+    arguments = ("run", workflow, "in", "in/a.jpg", "./in/c.jpg", "--out", "out", "--json")
+    first = mediaflow(*arguments, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = json.loads(first.stdout)
+    assert [Path(r["input"]).name for r in summary["results"]] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert (summary["total"], summary["completed"]) == (3, 3)
+    assert len({r["runId"] for r in summary["results"]}) == 3
+    outputs = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert outputs == ["a.webp", "b.webp", "c.webp"]
+    assert digest(tmp_path / "out" / "a.webp") == digest(tmp_path / "out" / "b.webp")  # the same bytes, twice
+
+    again = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
+    assert [(r["runId"], r["status"], r["reused"]) for r in again["results"]] == [
+        (r["runId"], "completed", True) for r in summary["results"]]

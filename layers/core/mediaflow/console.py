@@ -4,6 +4,7 @@ server): file arguments, sizes, the package version."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,11 +83,17 @@ def human_size(size: int) -> str:
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:
-    """Files as given, folders expanded to their files (sorted, hidden files skipped)."""
+    """Files as given, folders expanded to their files (sorted, hidden files skipped); a path given twice (a
+    file and its folder, or ``a.jpg ./a.jpg``) is kept once, where it first comes."""
     files: list[Path] = []
+    seen: set[str] = set()
     for item in inputs:
         path = Path(item)
-        files.extend(sorted(_folder_files(path)) if path.is_dir() else [path])
+        for file in sorted(_folder_files(path)) if path.is_dir() else [path]:
+            where = os.path.normpath(file.absolute())
+            if where not in seen:
+                seen.add(where)
+                files.append(file)
     return files
 
 
