@@ -131,3 +131,27 @@ def test_each_name_of_a_file_is_one_input_and_a_path_given_twice_runs_once(tmp_p
     again = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
     assert [(r["runId"], r["status"], r["reused"]) for r in again["results"]] == [
         (r["runId"], "completed", True) for r in summary["results"]]
+
+
+@pytest.mark.parametrize("out", ["in/web", "in"])
+def test_outputs_written_into_the_input_folder_are_not_inputs_the_next_time(tmp_path: Path, out: str) -> None:
+    """`--out` inside the input folder, or the input folder itself: the next command finds the outputs there,
+    and leaves them alone (they are not converted again under new names); a file put there by hand stays an
+    input."""
+    inputs = tmp_path / "in"
+    samples.photo(inputs / "a.jpg", 400, 300, seed=1)
+    samples.photo(inputs / "b.jpg", 400, 300, seed=2)
+    arguments = ("run", str(ROOT / "examples" / "convertly-convert-compress.json"), "in", "--out", out, "--json")
+    first = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in inputs.rglob("*") if p.is_file())
+    again = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
+    assert [Path(r["input"]).name for r in first["results"]] == ["a.jpg", "b.jpg"]
+    assert [(r["input"], r["runId"], r["reused"]) for r in again["results"]] == [
+        (r["input"], r["runId"], True) for r in first["results"]]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in inputs.rglob("*") if p.is_file()) == files
+
+    samples.photo(tmp_path / out / "by-hand.jpg", 400, 300, seed=3)
+    third = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
+    assert sorted(Path(r["input"]).name for r in third["results"]) == ["a.jpg", "b.jpg", "by-hand.jpg"]
+    only_outputs = mediaflow("run", arguments[1], f"{out}/a.webp", "--out", out, cwd=tmp_path)
+    assert only_outputs.returncode == 2 and "only outputs of earlier runs" in only_outputs.stdout + only_outputs.stderr

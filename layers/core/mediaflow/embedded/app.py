@@ -446,6 +446,26 @@ class EmbeddedLauncher(RuntimeLauncher):
                                      for m in missing])
 
 
+def without_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
+    """``inputs`` less the files that ``out_dir``'s manifest says its outputs put there: a command writing into
+    its own input folder (``--out photos`` or ``--out photos/web``) must not take them for inputs the next
+    time (outputs of outputs, under new names). Other files in ``out_dir`` stay inputs."""
+    manifest = OutputManifest.of(Path(out_dir))
+    if not manifest.owners:
+        return inputs
+    within = str(Path(out_dir).absolute()) + "/"
+
+    def written(path: Path) -> bool:
+        if not str(path.absolute()).startswith(within):
+            return False
+        try:
+            return manifest.owner(path) is not None
+        except ValueError:  # under the folder's name only through a link
+            return False
+
+    return [path for path in inputs if not written(path)]
+
+
 def file_run_id(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *, force: bool = False) -> str:
     """The run id of ``mediaflow run`` for one file: a digest of the compiled state machine (the workflow
     version), the file's identity (``file_etag``), the output folder and the tenant; ``force`` adds a fresh

@@ -13,7 +13,7 @@ from typing import Any
 
 from mediaflow.console import Progress, Table, escape, expand_inputs, human_size, read_workflow_file, stdout_console
 from mediaflow.embedded import early
-from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs
 from mediaflow.procs import resume_collection
 
 console = stdout_console()
@@ -51,10 +51,12 @@ def results_table(results: list[FileResult], title: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    inputs = expand_inputs(args.inputs)
+    given = expand_inputs(args.inputs)
+    inputs = without_outputs(given, Path(args.out))
     missing = [str(p) for p in inputs if not p.is_file()]
     if missing or not inputs:
-        console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
+        nothing = "only outputs of earlier runs into --out" if given else "nothing given"
+        console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or nothing)}")
         return 2
     with _service(args) as service:
         report = service.load_definition(args.workflow)
