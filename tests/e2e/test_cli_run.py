@@ -155,3 +155,20 @@ def test_outputs_written_into_the_input_folder_are_not_inputs_the_next_time(tmp_
     assert sorted(Path(r["input"]).name for r in third["results"]) == ["a.jpg", "b.jpg", "by-hand.jpg"]
     only_outputs = mediaflow("run", arguments[1], f"{out}/a.webp", "--out", out, cwd=tmp_path)
     assert only_outputs.returncode == 2 and "only outputs of earlier runs" in only_outputs.stdout + only_outputs.stderr
+
+
+def test_a_symbolic_link_in_the_folder_runs_the_file_it_names(tmp_path: Path) -> None:
+    """A relative symbolic link to a photo in another folder: linked into the store as the photo itself, its
+    run completes with an output of its own, and the next command reuses it."""
+    inputs = tmp_path / "in"
+    samples.photo(inputs / "a" / "x.jpg", 400, 300, seed=1)
+    (inputs / "b").mkdir()
+    (inputs / "b" / "link.jpg").symlink_to("../a/x.jpg")
+    arguments = ("run", str(ROOT / "examples" / "convertly-convert-compress.json"), "in", "--out", "out", "--json")
+    first = mediaflow(*arguments, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    results = {Path(r["input"]).name: r for r in json.loads(first.stdout)["results"]}
+    assert {name: r["status"] for name, r in results.items()} == {"x.jpg": "completed", "link.jpg": "completed"}
+    assert sorted(Path(o["path"]).name for r in results.values() for o in r["outputs"]) == ["link.webp", "x.webp"]
+    again = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
+    assert all(r["reused"] for r in again["results"])

@@ -134,6 +134,31 @@ def test_a_move_across_file_systems_copies(blobs: FolderBlobStore, tmp_path: Pat
     assert ref.size == len(b"bytes on another disk")
 
 
+def test_a_linked_symbolic_link_stores_the_file_it_names(blobs: FolderBlobStore, tmp_path: Path) -> None:
+    """`mediaflow run` links its inputs in; a relative symbolic link among them must bring the file it names,
+    not itself (which names nothing from inside the store). A symbolic link an earlier version stored under a
+    key is replaced by the file when the input is linked in again."""
+
+    (tmp_path / "photos").mkdir()
+    photo = tmp_path / "photos" / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 the photo's bytes")
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "again.jpg").symlink_to("../photos/photo.jpg")
+    ref = blobs.put_link("t1/inputs/r1/again.jpg", tmp_path / "links" / "again.jpg", "image/jpeg",
+                         overwrite=False, etag="f1")
+    stored = blobs.local_path(ref.key)
+    assert not stored.is_symlink() and stored.samefile(photo)
+    assert blobs.head(ref.key).size == photo.stat().st_size
+
+    broken = blobs.local_path("t1/inputs/r2/again.jpg")
+    broken.parent.mkdir(parents=True)
+    broken.symlink_to("../photos/photo.jpg")  # what link(2) of the symbolic link itself left
+    assert not blobs.exists("t1/inputs/r2/again.jpg")
+    blobs.put_link("t1/inputs/r2/again.jpg", tmp_path / "links" / "again.jpg", "image/jpeg", overwrite=False,
+                   etag="f1")
+    assert not broken.is_symlink() and broken.samefile(photo)
+
+
 def test_concurrent_create_only_writes_have_one_winner(blobs: FolderBlobStore) -> None:
     def attempt(n: int) -> bool:
         try:

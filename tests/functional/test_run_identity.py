@@ -184,6 +184,27 @@ def test_two_names_of_one_file_are_two_inputs_each_with_its_run_and_outputs(comp
     assert _written(out) == written
 
 
+def test_a_file_whose_run_cannot_go_on_fails_alone(compiled: Compiled, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error out of one file's run (here its stored input gone missing) fails that file with the error's
+    name; the batch goes on and the others complete."""
+    from mediaflow.errors import NotFound
+
+    inputs = _photos(tmp_path / "in", 1, 2, 3)
+    real_run_one = LocalService.run_one
+
+    def run_one(self: LocalService, compiled: Compiled, path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "p2.jpg":
+            raise NotFound("object 'local/inputs/run-x/p2.jpg' not found", field="key")
+        return real_run_one(self, compiled, path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalService, "run_one", run_one)
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=2)) as service:
+        results = service.run_files(validate(WORKFLOW), inputs, tmp_path / "out", compiled=compiled)
+    assert [(r.input.name, r.status, (r.error or {}).get("error")) for r in results] == [
+        ("p1.jpg", "completed", None), ("p2.jpg", "failed", "NotFound"), ("p3.jpg", "completed", None)]
+
+
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the files whose runs start, in the order they start."""

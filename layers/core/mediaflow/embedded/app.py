@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from mediaflow import file_stat
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_definition
-from mediaflow.errors import Conflict, InvalidDefinition, NotFound
+from mediaflow.errors import Conflict, InvalidDefinition, MediaflowError, NotFound
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 UPLOAD_LEASE_SECONDS = 300.0
 
+logger = logging.getLogger(__name__)
 
 
 def missing_runtimes(compiled: Compiled) -> list[str]:
@@ -233,6 +235,13 @@ class LocalService:
             except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
                 result = FileResult(inputs[index], run_id or "", "pending", 0.0,
                                     error={"error": stopping.code, "message": stopping.message})
+            except MediaflowError as error:  # this file's run could not go on; the others do
+                result = FileResult(inputs[index], run_id or "", "failed", 0.0,
+                                    error={"error": error.code, "message": error.message})
+            except Exception as error:
+                logger.exception("the run of %s stopped", inputs[index])
+                result = FileResult(inputs[index], run_id or "", "failed", 0.0,
+                                    error={"error": "InternalError", "message": f"{type(error).__name__}: {error}"})
             results[index] = result
             if on_done is not None:
                 on_done(result)

@@ -152,9 +152,12 @@ class FolderBlobStore:
         """Store the file at ``path`` under ``key`` as a hard link to its bytes: no copy and no fsync (the bytes
         are on disk under their own name already). ``mediaflow run`` ingests its inputs this way, with the
         file's identity as ``etag`` (``embedded.app.file_etag``); without one the bytes are hashed. A store on
-        another file system, or one where links are refused, gets a copy (``put_file``)."""
-        size = Path(path).stat().st_size
-        linked = self._link_in(Path(path), key, content_type, size, etag, overwrite=overwrite, strict=False)
+        another file system, or one where links are refused, gets a copy (``put_file``). A symbolic link is
+        followed: the store holds the file it names (``link(2)`` would link the symbolic link itself, relative
+        target and all, which names nothing from inside the store)."""
+        source = Path(os.path.realpath(path))
+        size = source.stat().st_size
+        linked = self._link_in(source, key, content_type, size, etag, overwrite=overwrite, strict=False)
         if linked is None:
             return self.put_file(key, path, content_type, overwrite=overwrite)
         return linked
@@ -181,10 +184,13 @@ class FolderBlobStore:
                 try:
                     os.link(tmp, target)
                 except FileExistsError:
-                    if strict:
+                    if target.is_symlink():  # a symbolic link itself, linked in by an earlier version: no object
+                        tmp.replace(target)
+                    elif strict:
                         raise Conflict(f"object {key!r} already exists and is never overwritten",
                                        field="key") from None
-                    return self._unchanged(key, str(meta["etag"]))
+                    else:
+                        return self._unchanged(key, str(meta["etag"]))
         except IsADirectoryError:
             raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
         finally:
