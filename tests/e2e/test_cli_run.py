@@ -172,3 +172,18 @@ def test_a_symbolic_link_in_the_folder_runs_the_file_it_names(tmp_path: Path) ->
     assert sorted(Path(o["path"]).name for r in results.values() for o in r["outputs"]) == ["link.webp", "x.webp"]
     again = json.loads(mediaflow(*arguments, cwd=tmp_path).stdout)
     assert all(r["reused"] for r in again["results"])
+
+
+def test_outputs_keep_the_names_of_their_inputs_in_any_script(tmp_path: Path) -> None:
+    """"été 1.jpg" gives "été-1.webp" (it gave "t-1.webp"), "写真.jpg" "写真.webp", a decomposed name (as macOS
+    writes them) the composed one."""
+    import unicodedata
+
+    inputs = tmp_path / "in"
+    for seed, name in enumerate(["été 1.jpg", "写真.jpg", unicodedata.normalize("NFD", "Café.jpg")]):
+        samples.photo(inputs / name, 300, 200, seed=seed)
+    done = mediaflow("run", str(ROOT / "examples" / "convertly-convert-compress.json"), "in", "--out", "out",
+                     "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert written == sorted(["été-1.webp", "写真.webp", "Café.webp"])

@@ -6,11 +6,14 @@ import base64
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 from pathlib import Path
 
 API_KEY_PREFIX = "mf_"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
+_REPLACED = re.compile("\0+")
+_KEPT_PUNCTUATION = frozenset("._-")
+SAFE_NAME_BYTES = 180
 
 
 def new_run_id() -> str:
@@ -18,9 +21,26 @@ def new_run_id() -> str:
 
 
 def safe_name(name: str, fallback: str = "file") -> str:
-    """The last component of ``name`` with anything but letters, digits, ``.``, ``_`` and ``-`` replaced."""
-    cleaned = _UNSAFE.sub("-", Path(name).name).strip(".-")[:180]
-    return cleaned or fallback
+    """The last component of ``name`` (in Unicode's composed form, as macOS gives decomposed names) with runs of
+    anything but letters, marks and digits of any script, ``.``, ``_`` and ``-`` replaced by one ``-``: "été
+    1.jpg" is "été-1.jpg", "写真.jpg" stays, "my photo (1).jpg" is "my-photo-1.jpg". A stem left empty is
+    ``fallback`` ("😀.png" is "file.png"). At most ``SAFE_NAME_BYTES`` bytes of UTF-8 (a file system allows
+    255), the extension kept when the stem is cut."""
+    text = unicodedata.normalize("NFC", Path(name).name)
+    stem, dot, extension = text.rpartition(".")
+    extension = _cleaned(extension)
+    if not dot or not stem or not extension or len(extension) > 16:
+        stem, extension = text, ""
+    stem = _cleaned(stem)
+    suffix = f".{extension}" if extension else ""
+    if len((stem + suffix).encode()) > SAFE_NAME_BYTES:
+        stem = _cleaned(stem.encode()[:SAFE_NAME_BYTES - len(suffix.encode())].decode(errors="ignore"))
+    return (stem or fallback) + suffix
+
+
+def _cleaned(text: str) -> str:
+    kept = "".join(ch if ch in _KEPT_PUNCTUATION or unicodedata.category(ch)[0] in "LMN" else "\0" for ch in text)
+    return _REPLACED.sub("-", kept).strip(".-")
 
 
 def new_api_key(key_id: str) -> str:

@@ -104,3 +104,22 @@ def test_downloads_are_inline_unless_asked_to_download(client: Client) -> None:
     attached = client.download(url + "?download=1")
     assert attached.headers["content-disposition"].startswith("attachment;")
     assert attached.content == inline.content and inline.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("client", ["http", "lambda"], indirect=True)
+def test_an_output_named_in_another_script_downloads_under_its_name(client: Client, photo: bytes) -> None:
+    """The upload's name survives to the output (not "t-1"), and the download header carries it as RFC 6266's
+    filename* beside an ASCII stand-in, which the Python client reads back."""
+    from mediaflow.client.core import disposition_filename
+
+    workflow = client.post("/v1/workflows", simple_workflow("names")).json()
+    started = client.request("POST", f"/v1/workflows/{workflow['id']}/runs",
+                             files={"file": ("été 写真.jpg", photo, "image/jpeg")})
+    run = client.wait_run(started.json()["runId"])
+    assert run["status"] == "completed", run
+    (output,) = run["outputs"]
+    assert output["filename"].startswith("été-写真") and output["filename"].endswith(".webp")  # -1 when taken
+    attached = client.download(output["url"] + "?download=1")
+    header = attached.headers["content-disposition"]
+    assert header.isascii() and header.startswith('attachment; filename="ete')
+    assert disposition_filename(header) == output["filename"]

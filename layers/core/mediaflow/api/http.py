@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from mediaflow.api.problems import ApiProblem
 
@@ -127,3 +131,21 @@ def base_url(event: Mapping[str, Any]) -> str:
     stage = str(context.get("stage") or "")
     prefix = f"/{stage}" if host.endswith(".amazonaws.com") and stage and stage != "$default" else ""
     return f"{proto}://{host}{prefix}"
+
+
+_HEADER_UNSAFE = re.compile(r'[^A-Za-z0-9._\- ]+')  # what a quoted header file name carries safely
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """A ``Content-Disposition`` value naming ``filename``: a plain ASCII name as it is, any other as RFC 6266's
+    ``filename*`` (UTF-8, percent-encoded) after an ASCII stand-in for clients that read only ``filename``."""
+    def ascii_only(text: str) -> str:
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+        return _HEADER_UNSAFE.sub("-", text).strip(".- ")
+
+    name = PurePosixPath(filename)
+    suffix = ascii_only(name.suffix)
+    stand_in = (ascii_only(name.stem) or "file") + (f".{suffix}" if suffix else "")
+    if stand_in == filename:
+        return f'{disposition}; filename="{filename}"'
+    return f"{disposition}; filename=\"{stand_in}\"; filename*=UTF-8''{quote(filename, safe='')}"

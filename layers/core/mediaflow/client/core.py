@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -279,11 +279,9 @@ def _reopen(files: Any) -> Any:
 
 
 def _filename(response: httpx.Response, url: str) -> str:
-    disposition = response.headers.get("Content-Disposition", "")
-    if "filename=" in disposition:
-        name = disposition.split("filename=", 1)[1].split(";")[0].strip().strip('"')
-        if name:
-            return Path(name).name
+    name = disposition_filename(response.headers.get("Content-Disposition", ""))
+    if name and Path(name).name:
+        return Path(name).name
     return Path(httpx.URL(url).path).name or "download"
 
 
@@ -580,3 +578,21 @@ class Keys:
 
 
 __all__ = ["ApiError", "MediaflowClient", "TransportError", "WaitTimeout", "parse"]
+
+
+def disposition_filename(value: str) -> str | None:
+    """The file name a ``Content-Disposition`` value gives: its ``filename*`` (RFC 6266) when there is one, else
+    its ``filename``; None without either."""
+    named: dict[str, str] = {}
+    for part in value.split(";")[1:]:
+        key, equals, raw = part.strip().partition("=")
+        if equals:
+            named[key.strip().lower()] = raw.strip()
+    extended = named.get("filename*")
+    if extended:
+        charset, _, rest = extended.partition("'")
+        _, _, encoded = rest.partition("'")
+        if charset.lower() in ("utf-8", "") and encoded:
+            return unquote(encoded, encoding="utf-8")
+    plain = named.get("filename")
+    return plain.strip('"') if plain else None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mediaflow.api.compat import EXECUTE, READ, WRITE, field_problem, json_reply, product_paths, refuse_unhonoured
 from mediaflow.api.convert import SyncConversion
-from mediaflow.api.http import base_url, form_parts
+from mediaflow.api.http import base_url, content_disposition, form_parts
 from mediaflow.api.jobs import JobService
 from mediaflow.api.routes import SecuredRouter
 from mediaflow.api.runs import RunService
@@ -179,7 +179,8 @@ def cancel_job(job_id: Id) -> Response[str]:
 def _converted(operation: Literal["convert", "compress"]) -> Response[bytes]:
     data, content_type, filename = SyncConversion(router.ctx).run(
         router.tenant(), operation, form_parts(router.raw_event), base_url(router.raw_event))
-    return Response(200, content_type, data, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(200, content_type, data,
+                    headers={"Content-Disposition": content_disposition("attachment", filename)})
 
 
 @router.secured("POST", "/api/convert", EXECUTE, summary="Convertly: convert one file; the file is the answer",

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from mediaflow.api.http import base_url, form_parts, lower_headers
+from mediaflow.api.http import base_url, content_disposition, form_parts, lower_headers
 from mediaflow.api.models import (
     ApiKeyCreated,
     Health,
@@ -130,5 +130,5 @@ def download(token: str) -> Response[Any]:
     # inline by default: the dashboard shows images and previews PDFs from these URLs
     disposition = "attachment" if router.app.current_event.get_query_string_value("download") else "inline"
     return Response(200, content_type, data,
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
+                    headers={"Content-Disposition": content_disposition(disposition, filename),
                              "X-Content-Type-Options": "nosniff"})
