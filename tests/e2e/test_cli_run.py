@@ -187,3 +187,38 @@ def test_outputs_keep_the_names_of_their_inputs_in_any_script(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-3000:]
     written = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith("."))
     assert written == sorted(["été-1.webp", "写真.webp", "Café.webp"])
+
+
+def test_a_second_command_into_the_same_folder_waits_and_reuses_the_first_ones_runs(tmp_path: Path) -> None:
+    """Two `mediaflow run`s started together into one --out folder: one runs every file, the other waits for it
+    and reuses every run; each output is written once (at once, both ran each file and copied every output
+    twice, as photo-2.jpg)."""
+    inputs = tmp_path / "in"
+    for seed in range(6):
+        samples.photo(inputs / f"p{seed}.jpg", 800, 600, seed=seed)
+    argv = [sys.executable, "-m", "mediaflow.cli", "run", str(ROOT / "examples" / "convertly-convert-compress.json"),
+            "in", "--out", "out", "--json"]
+    env = {"PATH": "/usr/bin:/bin", "MEDIAFLOW_WORKERS": "2", "HOME": str(tmp_path)}
+    both = [subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    summaries = [json.loads(process.communicate(timeout=300)[0]) for process in both]
+    assert all(process.returncode == 0 for process in both)
+    assert sorted(sum(r["reused"] for r in summary["results"]) for summary in summaries) == [0, 6]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+    assert written == [f"p{seed}.webp" for seed in range(6)]
+
+    # a command that finds the folder held waits, says so, and goes on once it is free
+    import fcntl
+
+    with (tmp_path / "out" / ".mediaflow-lock").open("r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        line = waiting.stderr.readline() if waiting.stderr else ""
+        assert line.startswith("waiting: another mediaflow run") and "out" in line
+        assert waiting.poll() is None, "it waits while the folder is held"
+        fcntl.flock(held, fcntl.LOCK_UN)
+    out, _ = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0 and all(r["reused"] for r in json.loads(out)["results"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.endswith(".webp")) == [
+        ".mediaflow-lock", ".mediaflow-outputs.jsonl"]

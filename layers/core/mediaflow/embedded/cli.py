@@ -11,9 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mediaflow.console import Progress, Table, escape, expand_inputs, human_size, read_workflow_file, stdout_console
+from mediaflow.console import (
+    Progress,
+    Table,
+    err,
+    escape,
+    expand_inputs,
+    human_size,
+    read_workflow_file,
+    stdout_console,
+)
 from mediaflow.embedded import early
-from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs, writing_to
 from mediaflow.procs import resume_collection
 
 console = stdout_console()
@@ -52,12 +61,23 @@ def results_table(results: list[FileResult], title: str) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     given = expand_inputs(args.inputs)
-    inputs = without_outputs(given, Path(args.out))
-    missing = [str(p) for p in inputs if not p.is_file()]
-    if missing or not inputs:
-        nothing = "only outputs of earlier runs into --out" if given else "nothing given"
-        console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or nothing)}")
+    missing = [str(p) for p in given if not p.is_file()]
+    if missing or not given:
+        console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
+
+    def waiting(holder: str) -> None:
+        err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
+
+    with writing_to(Path(args.out), waiting):
+        inputs = without_outputs(given, Path(args.out))
+        if not inputs:
+            console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
+            return 2
+        return _run_into_folder(args, inputs)
+
+
+def _run_into_folder(args: argparse.Namespace, inputs: list[Path]) -> int:
     with _service(args) as service:
         report = service.load_definition(args.workflow)
         if not report.valid or report.definition is None:
