@@ -222,3 +222,16 @@ def test_a_second_command_into_the_same_folder_waits_and_reuses_the_first_ones_r
     assert waiting.returncode == 0 and all(r["reused"] for r in json.loads(out)["results"])
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.endswith(".webp")) == [
         ".mediaflow-lock", ".mediaflow-outputs.jsonl"]
+
+
+def test_a_command_that_cannot_run_says_why_and_leaves_no_out_folder(tmp_path: Path) -> None:
+    samples.photo(tmp_path / "in" / "a.jpg", 300, 200, seed=1)
+    workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
+    (tmp_path / "a-file").write_text("not a folder")
+    into_a_file = mediaflow("run", workflow, "in", "--out", "a-file", cwd=tmp_path)
+    assert into_a_file.returncode == 2 and "--out a-file is a file" in into_a_file.stdout
+    no_workflow = mediaflow("run", "no-such-workflow.json", "in", "--out", "out", cwd=tmp_path)
+    assert no_workflow.returncode == 1 and "no-such-workflow.json" in no_workflow.stdout
+    no_input = mediaflow("run", workflow, "missing.jpg", "--out", "out", cwd=tmp_path)
+    assert no_input.returncode == 2 and "no such input: missing.jpg" in no_input.stdout
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.console import (
     Progress,
@@ -24,6 +24,10 @@ from mediaflow.console import (
 from mediaflow.embedded import early
 from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs, writing_to
 from mediaflow.procs import resume_collection
+
+if TYPE_CHECKING:
+    from mediaflow.compiler import Compiled
+    from mediaflow.validation import ValidationReport
 
 console = stdout_console()
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -65,19 +69,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing or not given:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
-
-    def waiting(holder: str) -> None:
-        err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
-
-    with writing_to(Path(args.out), waiting):
-        inputs = without_outputs(given, Path(args.out))
-        if not inputs:
-            console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
-            return 2
-        return _run_into_folder(args, inputs)
-
-
-def _run_into_folder(args: argparse.Namespace, inputs: list[Path]) -> int:
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        console.print(f"[red]error[/] --out {escape(args.out)} is a file; it must be a folder (made when missing)")
+        return 2
     with _service(args) as service:
         report = service.load_definition(args.workflow)
         if not report.valid or report.definition is None:
@@ -91,29 +86,43 @@ def _run_into_folder(args: argparse.Namespace, inputs: list[Path]) -> int:
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
-        # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
-        service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
-                                         runtimes={task.runtime for task in compiled.tasks},
-                                         kinds={kind for task in compiled.tasks for kind in task.kinds})
-        resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
-        out_dir = Path(args.out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
-        version = int(report.meta.get("version") or 1)
-        started = time.perf_counter()
-        options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
-                                   "compiled": compiled, "last": early.started_ahead()}
-        if args.json or len(inputs) == 1:
-            results, drained = _run_draining(service, args.grace_seconds,
-                                             lambda: service.run_files(report, inputs, out_dir, **options))
-        else:
-            with Progress(console=console, transient=False) as progress:
-                task = progress.add_task("running", total=len(inputs))
-                results, drained = _run_draining(
-                    service, args.grace_seconds,
-                    lambda: service.run_files(report, inputs, out_dir, on_done=lambda _: progress.advance(task),
-                                              **options))
-        elapsed = time.perf_counter() - started
+
+        def waiting(holder: str) -> None:
+            err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
+
+        with writing_to(out_dir, waiting):
+            inputs = without_outputs(given, out_dir)
+            if not inputs:
+                console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
+                return 2
+            return _run_into_folder(args, service, report, compiled, inputs)
+
+
+def _run_into_folder(args: argparse.Namespace, service: LocalService, report: ValidationReport,
+                     compiled: Compiled, inputs: list[Path]) -> int:
+    """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held."""
+    # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
+    service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
+                                     runtimes={task.runtime for task in compiled.tasks},
+                                     kinds={kind for task in compiled.tasks for kind in task.kinds})
+    resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
+    out_dir = Path(args.out)
+    workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
+    version = int(report.meta.get("version") or 1)
+    started = time.perf_counter()
+    options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
+                               "compiled": compiled, "last": early.started_ahead()}
+    if args.json or len(inputs) == 1:
+        results, drained = _run_draining(service, args.grace_seconds,
+                                         lambda: service.run_files(report, inputs, out_dir, **options))
+    else:
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("running", total=len(inputs))
+            results, drained = _run_draining(
+                service, args.grace_seconds,
+                lambda: service.run_files(report, inputs, out_dir, on_done=lambda _: progress.advance(task),
+                                          **options))
+    elapsed = time.perf_counter() - started
     if drained:
         unfinished = sum(1 for r in results if r.status not in ("completed", "failed", "cancelled"))
         console.print(f"[yellow]stopped[/]: {unfinished} run(s) checkpointed; run the same command again to "
