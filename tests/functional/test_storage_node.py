@@ -42,3 +42,28 @@ def test_a_store_killed_after_its_copy_reuses_its_name(env: TaskEnvironment, mon
 
     assert again.key == output["key"] == "acme/outputs/kept/p02.webp"
     assert list(env.blobs.list("acme/outputs/")) == ["acme/outputs/kept/p02.webp"]
+
+
+def test_a_store_writes_its_marker_once(env: TaskEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name is claimed in the marker before the copy; a copy with the claimed name and etag leaves the claim
+    as it is (each marker write is a write, a rename and an fsync here, a PUT on S3), and a second run of the
+    node reuses the object it names."""
+    media = env.blobs.put_bytes("acme/runs/run-2/webp/p03.webp", b"RIFF-more-webp-bytes", "image/webp")
+    media = media.model_copy(update={"filename": "p03.webp"})
+    ctx = OpContext(node_id="keep", run=RunContext(run_id="run-2", tenant="acme"))
+    config = storage.Config(prefix="kept/")
+    written: list[str] = []
+    real_put_bytes = env.blobs.put_bytes
+
+    def put_bytes(key: str, *args: object, **kwargs: object) -> object:
+        written.append(key)
+        return real_put_bytes(key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env.blobs, "put_bytes", put_bytes)
+    stored, _ = storage.execute(media, config, ctx, env)
+    again, _ = storage.execute(media, config, ctx, env)
+
+    markers = [key for key in written if key.endswith("/stored.json")]
+    assert len(markers) == 1, written
+    assert stored.key == again.key == "acme/outputs/kept/p03.webp"
+    assert list(env.blobs.list("acme/outputs/")) == ["acme/outputs/kept/p03.webp"]

@@ -123,8 +123,10 @@ def execute(
     filename = output_filename(media)
     marker = _marker_key(ctx)
     stored: MediaRef | None = None if config.overwrite else _stored_before(env, marker)
+    claimed: tuple[str, str | None] | None = None  # what the marker says already
     if stored is not None:  # this node already stored for this run and item (a retry, a resume): that object
         filename = stored.key.rsplit("/", 1)[-1]
+        claimed = (stored.key, stored.etag)
         if stored.etag != media.etag:
             stored = _copy(env, media, stored.key, True)
     names = [] if stored is not None else [filename] if config.overwrite else candidate_names(filename)
@@ -140,6 +142,7 @@ def execute(
             # The name is claimed before the copy: a process killed between the copy and the marker below
             # would otherwise leave an object no attempt owns, and the next attempt would store a "-1" twin.
             _mark(env, marker, key, media.etag)
+            claimed = (key, media.etag)
         try:
             stored = _copy(env, media, key, config.overwrite)
         except Conflict:
@@ -148,7 +151,8 @@ def execute(
         break
     if stored is None:
         raise Conflict(f"no free name for {filename!r} under {folder!r}", node_id=ctx.node_id, field="prefix")
-    _mark(env, marker, stored.key, stored.etag)
+    if (stored.key, stored.etag) != claimed:  # a copy keeps the bytes' etag: the claim says it already
+        _mark(env, marker, stored.key, stored.etag)
     result = media.model_copy(update={
         "bucket": stored.bucket, "key": stored.key, "size": stored.size, "etag": stored.etag,
         "filename": filename,
