@@ -141,6 +141,26 @@ def test_mediaflow_run_drains_on_sigterm_and_finishes_when_run_again(tmp_path: P
     assert all(count == 1 for count in _steps(data_dir).values())
 
 
+def test_ctrl_c_counts_only_ended_files_as_done(tmp_path: Path, data_dir: Path, inputs: Path) -> None:
+    """Ctrl-C (SIGINT) mid-run: the progress bar counts the files that ended, and with the ones left for the next
+    command it makes the whole (it counted the checkpointed ones as done: "16/16", then "stopped: 12")."""
+    import re
+
+    workflow, out = _workflow(tmp_path, slow=True), tmp_path / "out"
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(inputs), "--out", str(out),
+               "--grace-seconds", "0", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=cli_env(data_dir), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    kept = out / "kept"
+    wait_for(lambda: kept.exists() and len(list(kept.glob("*.webp"))) >= 2, 300, "a few files to finish")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    counted = int(re.findall(r"(\d+)/16", stdout)[-1])
+    left = int(re.search(r"stopped: (\d+) run", stdout).group(1))  # type: ignore[union-attr]
+    assert counted + left == 16 and counted == len(list(kept.glob("*.webp"))), stdout[-2000:]
+
+
 WRITER = r"""
 import sys, time
 from pathlib import Path

@@ -59,10 +59,10 @@ class Channel:
         return bool(readable)
 
     def close(self) -> None:
-        for fd in (self._read_fd, self._write_fd):
+        descriptors, self._read_fd, self._write_fd = (self._read_fd, self._write_fd), -1, -1
+        for fd in descriptors:
             if fd >= 0:
                 os.close(fd)
-        self._read_fd = self._write_fd = -1
 
     @property
     def closed(self) -> bool:

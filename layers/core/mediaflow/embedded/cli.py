@@ -118,13 +118,17 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
     else:
         with Progress(console=console, transient=False) as progress:
             task = progress.add_task("running", total=len(inputs))
+
+            def ended(result: FileResult) -> None:
+                if result.status in ENDED:  # not one a stop left for the next command
+                    progress.advance(task)
+
             results, drained = _run_draining(
                 service, args.grace_seconds,
-                lambda: service.run_files(report, inputs, out_dir, on_done=lambda _: progress.advance(task),
-                                          **options))
+                lambda: service.run_files(report, inputs, out_dir, on_done=ended, **options))
     elapsed = time.perf_counter() - started
     if drained:
-        unfinished = sum(1 for r in results if r.status not in ("completed", "failed", "cancelled"))
+        unfinished = sum(1 for r in results if r.status not in ENDED)
         console.print(f"[yellow]stopped[/]: {unfinished} run(s) checkpointed; run the same command again to "
                       "finish them (nothing done is redone)")
         return EXIT_DRAINED
@@ -140,6 +144,8 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
                       f"{escape(str(out_dir))}")
     return 1 if failed else 0
 
+
+ENDED = frozenset({"completed", "failed", "cancelled"})
 
 # A drained run stopped on request and lost nothing (the rest is checkpointed and the same command finishes
 # it), so it exits 0 like every orderly stop; the printed summary says how many runs are left.

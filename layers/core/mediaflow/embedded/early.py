@@ -23,6 +23,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,19 +39,30 @@ class AdoptedProcess:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._pidfd: int | None = os.pidfd_open(pid)
+        self._lock = threading.Lock()
 
     def is_alive(self) -> bool:
         return not self.join(0)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for the process to end; True once it has (its pidfd then closed)."""
-        if self._pidfd is None:
-            return True
-        readable, _, _ = select.select([self._pidfd], [], [], timeout)
-        if readable:
-            os.close(self._pidfd)
-            self._pidfd = None
-        return bool(readable)
+        """Wait up to ``timeout`` seconds for the process to end; True once it has (its pidfd then closed).
+        Threads may wait at once (a stop's drain and the pool's close both kill a worker): each looks at the
+        pidfd under a lock, in slices of at most 50 ms, so none closes it while another waits on it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._pidfd is None:
+                    return True
+                wait = _JOIN_SLICE if deadline is None else max(0.0, min(_JOIN_SLICE, deadline - time.monotonic()))
+                if select.select([self._pidfd], [], [], wait)[0]:
+                    os.close(self._pidfd)
+                    self._pidfd = None
+                    return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+
+_JOIN_SLICE = 0.05
 
 
 class Zygote:

@@ -238,18 +238,25 @@ def _worker_main(conn: MessagePipe, owner_pid: int, init_args: tuple[Any, ...]) 
 class _Worker:
     process: Any
     conn: MessagePipe
+    _killing: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+    _killed: bool = False
 
     @property
     def pid(self) -> int:
         return int(self.process.pid)
 
     def kill(self) -> None:
-        """SIGKILL the worker's process group and reap it (returns once nothing of it runs)."""
-        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                target()
-        self.process.join(timeout=10)
-        self.conn.close()
+        """SIGKILL the worker's process group and reap it (returns once nothing of it runs). Once: a stop's
+        drain and the pool's close may both kill a worker, from two threads."""
+        with self._killing:
+            if self._killed:
+                return
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    target()
+            self.process.join(timeout=10)
+            self.conn.close()
+            self._killed = True
 
 
 @dataclasses.dataclass
