@@ -237,13 +237,13 @@ class LocalService:
             except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
                 result = FileResult(inputs[index], run_id or "", "pending", 0.0,
                                     error={"error": stopping.code, "message": stopping.message})
-            except MediaflowError as error:  # this file's run could not go on; the others do
-                result = FileResult(inputs[index], run_id or "", "failed", 0.0,
-                                    error={"error": error.code, "message": error.message})
-            except Exception as error:
-                logger.exception("the run of %s stopped", inputs[index])
-                result = FileResult(inputs[index], run_id or "", "failed", 0.0,
-                                    error={"error": "InternalError", "message": f"{type(error).__name__}: {error}"})
+            except Exception as error:  # this file's run could not go on; the others do
+                if isinstance(error, MediaflowError):
+                    failure = {"error": error.code, "message": error.message}
+                else:
+                    logger.exception("the run of %s stopped", inputs[index])
+                    failure = {"error": "InternalError", "message": f"{type(error).__name__}: {error}"}
+                result = FileResult(inputs[index], run_id or "", "failed", 0.0, error=failure)
             results[index] = result
             if on_done is not None:
                 on_done(result)
@@ -615,7 +615,6 @@ class OutputManifest:
 
     def owner(self, target: Path) -> str | None:
         return self.owners.get(target.resolve().relative_to(self.folder).as_posix())
-
     def claim(self, target: Path, key: str) -> None:
         """Record ``target`` as ``key``'s file (one appended line)."""
         relative = target.resolve().relative_to(self.folder).as_posix()

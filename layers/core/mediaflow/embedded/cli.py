@@ -95,18 +95,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not inputs:
                 console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
                 return 2
-            return _run_into_folder(args, service, report, compiled, inputs)
+            return _run_into_folder(args, service, report, compiled, inputs, out_dir)
 
 
 def _run_into_folder(args: argparse.Namespace, service: LocalService, report: ValidationReport,
-                     compiled: Compiled, inputs: list[Path]) -> int:
+                     compiled: Compiled, inputs: list[Path], out_dir: Path) -> int:
     """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held."""
     # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
     service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
                                      runtimes={task.runtime for task in compiled.tasks},
                                      kinds={kind for task in compiled.tasks for kind in task.kinds})
     resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
-    out_dir = Path(args.out)
     workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
     version = int(report.meta.get("version") or 1)
     started = time.perf_counter()
