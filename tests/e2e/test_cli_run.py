@@ -189,6 +189,52 @@ def test_outputs_keep_the_names_of_their_inputs_in_any_script(tmp_path: Path) ->
     assert written == sorted(["été-1.webp", "写真.webp", "Café.webp"])
 
 
+def _written(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): digest(p) for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def test_out_keeps_the_folders_layout_and_the_names_asked_for_and_a_forced_run_replaces_its_outputs(
+        tmp_path: Path) -> None:
+    """A camera's folders (an IMG_0001.JPG in each of DCIM/100CANON and DCIM/101CANON) keep their layout in
+    --out; a name another run took in the data dir's store (another folder's IMG_0001) is not suffixed in a
+    --out that does not hold it; --force replaces each input's earlier outputs instead of writing -2, -3 beside
+    them; a file of the user's in --out is never written over, and two inputs wanting one name get two files."""
+    workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
+    for seed, name in enumerate(["DCIM/100CANON/IMG_0001.JPG", "DCIM/100CANON/IMG_0002.JPG",
+                                 "DCIM/101CANON/IMG_0001.JPG", "x.jpg"]):
+        samples.photo(tmp_path / "card" / name, 320, 240, seed=seed)
+    samples.photo(tmp_path / "card" / "x.png", 320, 240, seed=9)
+    samples.photo(tmp_path / "trip" / "IMG_0001.JPG", 320, 240, seed=7)
+    mine = tmp_path / "web" / "DCIM" / "100CANON" / "IMG_0002.webp"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own file")
+
+    first = mediaflow("run", workflow, "card", "--out", "web", "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    written = _written(tmp_path / "web")
+    assert sorted(written) == ["DCIM/100CANON/IMG_0001.webp", "DCIM/100CANON/IMG_0002-2.webp",
+                               "DCIM/100CANON/IMG_0002.webp", "DCIM/101CANON/IMG_0001.webp", "x-2.webp", "x.webp"]
+    assert mine.read_bytes() == b"the user's own file"
+    by_input = {Path(r["input"]).relative_to("card").as_posix(): [o["path"] for o in r["outputs"]]
+                for r in json.loads(first.stdout)["results"]}
+    assert by_input["DCIM/101CANON/IMG_0001.JPG"] == ["web/DCIM/101CANON/IMG_0001.webp"]
+    assert sorted(by_input["x.jpg"] + by_input["x.png"]) == ["web/x-2.webp", "web/x.webp"]
+
+    other = mediaflow("run", workflow, "trip", "--out", "trip-web", "--json", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr[-3000:]
+    stored = sorted(p.name for p in (tmp_path / "data").rglob("outputs/IMG_0001*.webp"))
+    assert stored == ["IMG_0001-1.webp", "IMG_0001-2.webp", "IMG_0001.webp"]  # the store keeps every object
+    assert sorted(_written(tmp_path / "trip-web")) == ["IMG_0001.webp"]
+
+    forced = mediaflow("run", workflow, "card", "--out", "web", "--force", "--json", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert not any(r["reused"] for r in json.loads(forced.stdout)["results"])
+    assert _written(tmp_path / "web") == written  # the same files, replaced in place: no copies under new names
+    again = json.loads(mediaflow("run", workflow, "card", "--out", "web", "--json", cwd=tmp_path).stdout)
+    assert all(r["reused"] for r in again["results"]) and _written(tmp_path / "web") == written
+
+
 def test_a_second_command_into_the_same_folder_waits_and_reuses_the_first_ones_runs(tmp_path: Path) -> None:
     """Two `mediaflow run`s started together into one --out folder: one runs every file, the other waits for it
     and reuses every run; each output is written once (at once, both ran each file and copied every output

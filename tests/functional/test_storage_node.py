@@ -67,3 +67,21 @@ def test_a_store_writes_its_marker_once(env: TaskEnvironment, monkeypatch: pytes
     assert len(markers) == 1, written
     assert stored.key == again.key == "acme/outputs/kept/p03.webp"
     assert list(env.blobs.list("acme/outputs/")) == ["acme/outputs/kept/p03.webp"]
+
+
+def test_a_taken_name_gets_a_suffix_in_the_key_and_the_reference_keeps_the_name_asked_for(
+        env: TaskEnvironment) -> None:
+    """The store never replaces an object: another run's p04.webp makes this one p04-1.webp. The reference says
+    which name the node asked for (``outputName``), which `mediaflow run --out` uses: the clash is the store's,
+    not the folder's."""
+    env.blobs.put_bytes("acme/outputs/kept/p04.webp", b"another run's output", "image/webp")
+    media = env.blobs.put_bytes("acme/runs/run-3/webp/p04.webp", b"RIFF-p04-bytes", "image/webp")
+    media = media.model_copy(update={"filename": "p04.webp"})
+    ctx = OpContext(node_id="keep", run=RunContext(run_id="run-3", tenant="acme"))
+
+    stored, output = storage.execute(media, storage.Config(prefix="kept/"), ctx, env)
+
+    assert stored.key == output["key"] == "acme/outputs/kept/p04-1.webp"
+    assert stored.filename == "p04-1.webp"
+    assert stored.to_state()["outputName"] == "kept/p04.webp"
+    assert "outputName" not in media.to_state()  # set by the storage node only

@@ -54,3 +54,31 @@ def test_the_runs_of_inputs_are_remembered_per_workflow_next_to_the_outputs(tmp_
                             ("/photos/a.jpg", "local:wf2"): ("f-etag-1", "run-7")}
     assert later.owner(tmp_path / "a.webp") == "local/runs/run-1/webp/a.webp"
     assert later.owner(tmp_path / "photos" / "a.jpg") is None  # input lines are not outputs
+
+
+def test_an_output_keeps_its_place_and_replaces_only_its_own_inputs_earlier_outputs(tmp_path: Path) -> None:
+    manifest = fresh(tmp_path)
+    manifest.claim(tmp_path / "a.webp", "local/outputs/a.webp", "/photos/a.jpg")
+    manifest.claim(tmp_path / "a-2.webp", "local/outputs/a-1.webp", "/photos/a.png")
+    (tmp_path / "old.webp").write_bytes(b"written before outputs named their input")
+    (tmp_path / ".mediaflow-outputs.jsonl").open("a").write(
+        json.dumps({"path": "old.webp", "key": "local/outputs/old.webp"}) + "\n")
+
+    later = fresh(tmp_path)
+    assert later.place_of("local/outputs/a.webp") == "a.webp"
+    assert later.place_of("local/outputs/old.webp") == "old.webp"  # a line without an input still places it
+    assert later.place_of("local/outputs/unknown.webp") is None
+    # a new run of a.jpg (--force, an edited workflow) may write over what a.jpg gave before, not over a.png's
+    rerun = frozenset({"local/outputs/a-2.webp"})
+    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
+    assert not later.may_replace(tmp_path / "a-2.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
+    assert not later.may_replace(tmp_path / "old.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
+    assert not later.may_replace(tmp_path / "mine.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
+    # one run's outputs never replace each other, and a file is always its own output's
+    both = frozenset({"local/outputs/a.webp", "local/outputs/a-2.webp"})
+    assert not later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg", both)
+    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a.webp", "/photos/a.jpg", both)
+
+    later.claim(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg")
+    assert later.place_of("local/outputs/a.webp") is None  # its file is another output's now
+    assert fresh(tmp_path).owner(tmp_path / "a.webp") == "local/outputs/a-2.webp"

@@ -85,15 +85,24 @@ def human_size(size: int) -> str:
 def expand_inputs(inputs: Iterable[str]) -> list[Path]:
     """Files as given, folders expanded to their files (sorted, hidden files skipped); a path given twice (a
     file and its folder, or ``a.jpg ./a.jpg``) is kept once, where it first comes."""
-    files: list[Path] = []
+    return [file for file, _ in placed_inputs(inputs)]
+
+
+def placed_inputs(inputs: Iterable[str]) -> list[tuple[Path, str]]:
+    """``expand_inputs`` with each file's place in an ``--out`` folder: the sub-folder it sits in under the
+    folder given (POSIX, ``""`` at the top), so that a folder's layout is kept (a camera's ``DCIM/100CANON``
+    and ``DCIM/101CANON`` each have an ``IMG_0001.JPG``); a file given by itself goes to the top."""
+    files: list[tuple[Path, str]] = []
     seen: set[str] = set()
     for item in inputs:
         path = Path(item)
-        for file in sorted(_folder_files(path)) if path.is_dir() else [path]:
+        found = ([(file, file.parent.relative_to(path).as_posix()) for file in sorted(_folder_files(path))]
+                 if path.is_dir() else [(path, "")])
+        for file, folder in found:
             where = os.path.normpath(file.absolute())
             if where not in seen:
                 seen.add(where)
-                files.append(file)
+                files.append((file, "" if folder == "." else folder))
     return files
 
 

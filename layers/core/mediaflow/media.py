@@ -66,6 +66,10 @@ class MediaRef(BaseModel):
     filename: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
     source_key: str | None = Field(default=None, description="Key of the original upload, never overwritten")
+    output_name: str | None = Field(
+        default=None,
+        description="Set by the storage node: the name under the tenant's outputs it asked for (its prefix and "
+                    "file name); the key's name differs when that one was taken (photo-1.jpg)")
     related: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Sidecar outputs of the same step (storyboard VTT, HLS segments, extra pages) as MediaRef dicts")

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -200,6 +200,7 @@ class LocalService:
         force: bool = False,
         compiled: Compiled | None = None,
         last: Collection[str] = (),
+        folders: Mapping[Path, str] | None = None,
     ) -> list[FileResult]:
         """One run per input file, several at once; a failing file never stops the others.
 
@@ -210,7 +211,9 @@ class LocalService:
         workflow, when the caller compiled it already. Files start largest first, and inputs named in ``last``
         (as given) after all the others: work started ahead on them made their Tasks the shortest. The
         shortest Tasks last keep every worker busy to the end, instead of one finishing a long Task alone
-        (a large photo left to the end of a folder of small ones). Results keep the inputs' order."""
+        (a large photo left to the end of a folder of small ones). ``folders``: the sub-folder of ``out_dir``
+        each input's outputs go to (``console.placed_inputs``; the top when absent). Results keep the inputs'
+        order."""
         compiled = compiled or compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
@@ -233,7 +236,8 @@ class LocalService:
                     run_id = None  # run_one reports the unreadable input
             try:
                 result = self.run_one(compiled, inputs[index], out_dir, workflow_id=workflow_id, version=version,
-                                      run_id=run_id, replace_outputs=out_dir is not None, input_etag=etag)
+                                      run_id=run_id, replace_outputs=out_dir is not None, input_etag=etag,
+                                      out_folder=(folders or {}).get(inputs[index], ""))
             except PoolDraining as stopping:  # stopped before this file's run began: the next run starts it
                 result = FileResult(inputs[index], run_id or "", "pending", 0.0,
                                     error={"error": stopping.code, "message": stopping.message})
@@ -295,9 +299,10 @@ class LocalService:
 
     def run_one(self, compiled: Compiled, path: Path, out_dir: Path | None, *, workflow_id: str = "adhoc",
                 version: int = 1, media: MediaRef | None = None, run_id: str | None = None,
-                replace_outputs: bool = False, input_etag: str | None = None) -> FileResult:
+                replace_outputs: bool = False, input_etag: str | None = None, out_folder: str = "") -> FileResult:
         """One run of ``compiled`` on the file at ``path``. With ``input_etag`` (its ``file_etag``,
-        ``mediaflow run``) the input is linked into the store rather than copied."""
+        ``mediaflow run``) the input is linked into the store rather than copied. Outputs go to ``out_folder``
+        under ``out_dir`` (see ``_output``)."""
         started = time.perf_counter()
         run_id = run_id or new_run_id()
         try:
@@ -308,7 +313,8 @@ class LocalService:
             from mediaflow.runs import input_keys, output_refs
 
             refs = output_refs(existing.get("output"), exclude=input_keys(existing.get("input")))
-            outputs = [self._output(ref, out_dir, replace=True) for ref in refs]
+            place = _Placement(Path(path), out_folder, frozenset(str(ref["key"]) for ref in refs))
+            outputs = [self._output(ref, out_dir, place, replace=True) for ref in refs]
             return FileResult(Path(path), run_id, "completed", time.perf_counter() - started, outputs,
                               None, [], reused=True)
         if existing is not None and existing["status"] in ("failed", "cancelled"):
@@ -331,8 +337,9 @@ class LocalService:
             execution_input = {"run": run, "media": media.to_state()}
         result = self.runtime.start(compiled.asl, execution_input, run_id)
         record = self.adapters.runs.get_run(self.tenant, run_id)
-        outputs = [self._output(ref, out_dir, replace=replace_outputs)
-                   for ref in self._output_refs(result.output, media.key)]
+        refs = self._output_refs(result.output, media.key)
+        place = _Placement(Path(path), out_folder, frozenset(str(ref["key"]) for ref in refs))
+        outputs = [self._output(ref, out_dir, place, replace=replace_outputs) for ref in refs]
         return FileResult(Path(path), run_id, record["status"], time.perf_counter() - started, outputs,
                           record.get("error"), result.states_entered())
 
@@ -341,25 +348,34 @@ class LocalService:
 
         return output_refs(output, exclude={input_key})
 
-    def _output(self, ref: dict[str, Any], out_dir: Path | None, *, replace: bool = False) -> OutputFile:
-        """Copy one output into ``out_dir``. A name another output already holds gets a numeric suffix; with
-        ``replace`` (``mediaflow run``) a file this output wrote before, per the folder's manifest, is
-        written in place (or left alone when its bytes are the same), so a re-run never makes copies."""
+    def _output(self, ref: dict[str, Any], out_dir: Path | None, place: _Placement, *,
+                replace: bool = False) -> OutputFile:
+        """Copy one output into ``out_dir``, at the input's sub-folder (``place.folder``) under the name the
+        storage node asked for (the store's key gets ``-1`` when an earlier run anywhere took that name; the
+        folder does not care) or the output's own name. A name a file of this folder already holds gets a
+        numeric suffix, unless, with ``replace`` (``mediaflow run``), the folder's manifest says the file is
+        this output's (written in place, or left alone when its bytes are the same: a re-run makes no copies)
+        or an earlier output of the same input that this run did not make (``--force`` or an edited workflow
+        replaces what the input gave before instead of writing ``photo-2.webp`` beside it). An output keeps
+        the place it was first given."""
         key = str(ref["key"])
         filename = str(ref.get("filename") or key.rsplit("/", 1)[-1])
         output = OutputFile(key, filename, int(ref.get("size") or 0), str(ref.get("contentType") or ""))
         if out_dir is None:
             return output
-        parts = key.split("/")
-        relative = "/".join(parts[2:]) if len(parts) > 2 and parts[1] == "outputs" else safe_name(filename)
         manifest = OutputManifest.of(Path(out_dir))
+        source = str(place.source.absolute())
         with manifest.lock:
-            target = Path(out_dir) / relative
-            stem, suffix, counter = target.stem, target.suffix, 1
-            while target.exists() and not (replace and manifest.owner(target) == key):
-                counter += 1
-                target = target.with_name(f"{stem}-{counter}{suffix}")
-            manifest.claim(target, key)
+            placed = manifest.place_of(key)
+            if placed is not None:
+                target = Path(out_dir) / placed
+            else:
+                target = Path(out_dir) / place.folder / _output_name(ref, key, filename)
+                stem, suffix, counter = target.stem, target.suffix, 1
+                while target.exists() and not (replace and manifest.may_replace(target, key, source, place.keys)):
+                    counter += 1
+                    target = target.with_name(f"{stem}-{counter}{suffix}")
+            manifest.claim(target, key, source)
         if not _same_file(target, self.adapters.blobs.local_path(key)):
             target.parent.mkdir(parents=True, exist_ok=True)
             self.adapters.blobs.download(key, target)
@@ -561,10 +577,11 @@ class _RunClaims:
 
 
 class OutputManifest:
-    """Which output key each file of an ``--out`` folder holds: ``.mediaflow-outputs.jsonl`` in the folder, one
-    ``{"path": ..., "key": ...}`` line appended per output written (the last line for a path wins), so a folder
-    of N outputs costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is
-    skipped; the older whole-file ``.mediaflow-outputs.json`` is still read.
+    """Which output key each file of an ``--out`` folder holds, and of which input: ``.mediaflow-outputs.jsonl``
+    in the folder, one ``{"path": ..., "key": ..., "input": ...}`` line appended per output written (the last
+    line for a path wins; lines written before outputs named their input have none), so a folder of N outputs
+    costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is skipped; the
+    older whole-file ``.mediaflow-outputs.json`` is still read.
 
     It also remembers which run of a workflow each input file went to (``{"input": ..., "workflow": ...,
     "etag": ..., "run": ...}``), so that a file copied, checked out or replaced by one with the same bytes goes
@@ -579,11 +596,14 @@ class OutputManifest:
         self.folder = folder
         self.lock = threading.Lock()
         self.owners: dict[str, str] = {}
+        self.sources: dict[str, str] = {}  # path -> the input (absolute) whose run wrote it
+        self.places: dict[str, str] = {}  # key -> the path it was written to last
         self.inputs: dict[tuple[str, str], tuple[str, str]] = {}
         try:
             legacy = json.loads((folder / ".mediaflow-outputs.json").read_text(encoding="utf-8"))
             if isinstance(legacy, dict):
                 self.owners.update({str(path): str(key) for path, key in legacy.items()})
+                self.places.update({str(key): str(path) for path, key in legacy.items()})
         except (OSError, ValueError):
             pass
         try:
@@ -594,10 +614,10 @@ class OutputManifest:
         for line in text.splitlines():
             try:
                 entry = json.loads(line)
-                if "input" in entry:
-                    self.inputs[str(entry["input"]), str(entry["workflow"])] = (str(entry["etag"]), str(entry["run"]))
+                if "path" in entry:
+                    self._own(str(entry["path"]), str(entry["key"]), entry.get("input"))
                 else:
-                    self.owners[str(entry["path"])] = str(entry["key"])
+                    self.inputs[str(entry["input"]), str(entry["workflow"])] = (str(entry["etag"]), str(entry["run"]))
             except (ValueError, KeyError, TypeError):
                 continue
 
@@ -614,14 +634,40 @@ class OutputManifest:
             return manifest
 
     def owner(self, target: Path) -> str | None:
-        return self.owners.get(target.resolve().relative_to(self.folder).as_posix())
-    def claim(self, target: Path, key: str) -> None:
-        """Record ``target`` as ``key``'s file (one appended line)."""
-        relative = target.resolve().relative_to(self.folder).as_posix()
-        if self.owners.get(relative) == key:
+        return self.owners.get(self._relative(target))
+
+    def place_of(self, key: str) -> str | None:
+        """Where in the folder (relative) ``key`` was written last, if that file is still recorded as its."""
+        relative = self.places.get(key)
+        return relative if relative is not None and self.owners.get(relative) == key else None
+
+    def may_replace(self, target: Path, key: str, source: str, keys: frozenset[str]) -> bool:
+        """Whether ``key``, an output of the input at ``source`` whose run made ``keys``, may be written over
+        the file at ``target``: the file is ``key``'s, or an output of the same input that this run did not
+        make (an earlier run's, before ``--force`` or an edit of the workflow). A file of another input's, or
+        one the folder's manifest does not know (the user's own), is never written over."""
+        relative = self._relative(target)
+        owner = self.owners.get(relative)
+        return owner == key or (owner is not None and owner not in keys and self.sources.get(relative) == source)
+
+    def claim(self, target: Path, key: str, source: str | None = None) -> None:
+        """Record ``target`` as ``key``'s file, written for the input at ``source`` (one appended line)."""
+        relative = self._relative(target)
+        if self.owners.get(relative) == key and self.sources.get(relative) == source:
             return
+        self._own(relative, key, source)
+        self._append({"path": relative, "key": key, **({"input": source} if source is not None else {})})
+
+    def _own(self, relative: str, key: str, source: Any) -> None:
         self.owners[relative] = key
-        self._append({"path": relative, "key": key})
+        self.places[key] = relative
+        if isinstance(source, str):
+            self.sources[relative] = source
+        else:
+            self.sources.pop(relative, None)
+
+    def _relative(self, target: Path) -> str:
+        return target.resolve().relative_to(self.folder).as_posix()
 
     def note_input(self, source: str, workflow: str, etag: str, run_id: str) -> None:
         """Record that the input file at ``source`` (absolute), as identified by ``etag``, is run ``run_id`` of
@@ -641,6 +687,30 @@ class OutputManifest:
         with log:
             log.write(line)
         self._torn = False
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a run's outputs go in an ``--out`` folder: the input they came from, its sub-folder there, and the
+    keys of every output of this run (one input's outputs never replace each other)."""
+
+    source: Path
+    folder: str
+    keys: frozenset[str]
+
+
+def _output_name(ref: dict[str, Any], key: str, filename: str) -> str:
+    """The name, relative to its sub-folder of ``--out``, of the output at ``key``: for an object the storage
+    node put under the tenant's outputs, the name it asked for (prefix included; a ``..`` or absolute one, which
+    the node never writes, is not trusted), else the output's file name made safe."""
+    parts = key.split("/")
+    if len(parts) > 2 and parts[1] == "outputs":
+        wanted = ref.get("outputName")
+        relative = "/".join(parts[2:])
+        if isinstance(wanted, str) and wanted and not wanted.startswith("/") and ".." not in wanted.split("/"):
+            relative = wanted
+        return relative
+    return safe_name(filename)
 
 
 def _same_file(target: Path, source: Path) -> bool:

@@ -16,8 +16,8 @@ from mediaflow.console import (
     Table,
     err,
     escape,
-    expand_inputs,
     human_size,
+    placed_inputs,
     read_workflow_file,
     stdout_console,
 )
@@ -64,7 +64,8 @@ def results_table(results: list[FileResult], title: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    given = expand_inputs(args.inputs)
+    placed = placed_inputs(args.inputs)
+    given = [path for path, _ in placed]
     missing = [str(p) for p in given if not p.is_file()]
     if missing or not given:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
@@ -95,11 +96,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not inputs:
                 console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
                 return 2
-            return _run_into_folder(args, service, report, compiled, inputs, out_dir)
+            return _run_into_folder(args, service, report, compiled, inputs, out_dir, dict(placed))
 
 
 def _run_into_folder(args: argparse.Namespace, service: LocalService, report: ValidationReport,
-                     compiled: Compiled, inputs: list[Path], out_dir: Path) -> int:
+                     compiled: Compiled, inputs: list[Path], out_dir: Path, folders: dict[Path, str]) -> int:
     """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held."""
     # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
     service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
@@ -110,7 +111,7 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
     version = int(report.meta.get("version") or 1)
     started = time.perf_counter()
     options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
-                               "compiled": compiled, "last": early.started_ahead()}
+                               "compiled": compiled, "last": early.started_ahead(), "folders": folders}
     if args.json or len(inputs) == 1:
         results, drained = _run_draining(service, args.grace_seconds,
                                          lambda: service.run_files(report, inputs, out_dir, **options))

@@ -119,8 +119,10 @@ def execute(
     media: MediaRef, config: Config, ctx: OpContext, env: TaskEnvironment
 ) -> tuple[MediaRef, dict[str, Any]]:
     """Copy the media to the tenant's outputs; the stored reference becomes the current media."""
-    folder = f"{ctx.run.tenant}/outputs/{output_prefix(media, config, ctx)}"
+    prefix = output_prefix(media, config, ctx)
+    folder = f"{ctx.run.tenant}/outputs/{prefix}"
     filename = output_filename(media)
+    wanted = prefix + filename
     marker = _marker_key(ctx)
     stored: MediaRef | None = None if config.overwrite else _stored_before(env, marker)
     claimed: tuple[str, str | None] | None = None  # what the marker says already
@@ -155,7 +157,7 @@ def execute(
         _mark(env, marker, stored.key, stored.etag)
     result = media.model_copy(update={
         "bucket": stored.bucket, "key": stored.key, "size": stored.size, "etag": stored.etag,
-        "filename": filename,
+        "filename": filename, "output_name": wanted,
     })
     output: dict[str, Any] = {"key": stored.key, "bucket": stored.bucket, "destination": config.destination,
                               "size": stored.size}
