@@ -249,3 +249,20 @@ def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, start
     assert [r.input for r in results] == inputs
     assert set(started[:2]) == {"p2.jpg", "p3.jpg"}
     assert by_size[-1] in started[-2:]  # two files at a time: the smallest is among the last two to start
+
+
+def test_a_name_another_input_claimed_is_taken_before_its_file_is_written(tmp_path: Path) -> None:
+    """Runs of a folder copy their outputs at once: x.jpg's run may have claimed out/x.webp in the manifest and
+    not written it yet when x.png's run asks for the same name. It gets x-2.webp, never the claimed name."""
+    from mediaflow.embedded.app import OutputManifest, _Placement
+
+    out = tmp_path / "out"
+    with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
+        stored = service.adapters.blobs.put_bytes("local/outputs/x-1.webp", b"RIFF-x-png", "image/webp")
+        ref = {**stored.to_state(), "outputName": "x.webp"}
+        OutputManifest.of(out).claim(out / "x.webp", "local/outputs/x.webp", str((tmp_path / "x.jpg").absolute()))
+        png = _Placement(tmp_path / "x.png", "", frozenset({stored.key}))
+        written = service._output(ref, out, png, replace=True)
+        again = service._output(ref, out, png, replace=True)  # the same output again: its own place
+    assert written.path == again.path == out / "x-2.webp"
+    assert (out / "x-2.webp").read_bytes() == b"RIFF-x-png" and not (out / "x.webp").exists()

@@ -372,7 +372,9 @@ class LocalService:
             else:
                 target = Path(out_dir) / place.folder / _output_name(ref, key, filename)
                 stem, suffix, counter = target.stem, target.suffix, 1
-                while target.exists() and not (replace and manifest.may_replace(target, key, source, place.keys)):
+                # a name claimed by another output is taken before its file is written (runs copy at once)
+                while ((target.exists() or manifest.owner(target) is not None)
+                       and not (replace and manifest.may_replace(target, key, source, place.keys))):
                     counter += 1
                     target = target.with_name(f"{stem}-{counter}{suffix}")
             manifest.claim(target, key, source)
