@@ -199,7 +199,8 @@ def test_out_keeps_the_folders_layout_and_the_names_asked_for_and_a_forced_run_r
     """A camera's folders (an IMG_0001.JPG in each of DCIM/100CANON and DCIM/101CANON) keep their layout in
     --out; a name another run took in the data dir's store (another folder's IMG_0001) is not suffixed in a
     --out that does not hold it; --force replaces each input's earlier outputs instead of writing -2, -3 beside
-    them; a file of the user's in --out is never written over, and two inputs wanting one name get two files."""
+    them; a file of the user's in --out is never written over, two inputs wanting one name get two files, and
+    another workflow into the same --out writes beside the first one's outputs."""
     workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
     for seed, name in enumerate(["DCIM/100CANON/IMG_0001.JPG", "DCIM/100CANON/IMG_0002.JPG",
                                  "DCIM/101CANON/IMG_0001.JPG", "x.jpg"]):
@@ -233,6 +234,15 @@ def test_out_keeps_the_folders_layout_and_the_names_asked_for_and_a_forced_run_r
     assert _written(tmp_path / "web") == written  # the same files, replaced in place: no copies under new names
     again = json.loads(mediaflow("run", workflow, "card", "--out", "web", "--json", cwd=tmp_path).stdout)
     assert all(r["reused"] for r in again["results"]) and _written(tmp_path / "web") == written
+
+    # another workflow into the same folder wants the same names: it writes beside them, never over them
+    smaller = json.loads(Path(workflow).read_text(encoding="utf-8"))
+    smaller["definition"]["compressionLevel"] = 40
+    (tmp_path / "smaller.json").write_text(json.dumps(smaller), encoding="utf-8")
+    beside = mediaflow("run", "smaller.json", "card", "--out", "web", "--json", cwd=tmp_path)
+    assert beside.returncode == 0, beside.stderr[-3000:]
+    both = _written(tmp_path / "web")
+    assert {path: both[path] for path in written} == written and len(both) == len(written) + 5
 
 
 def test_a_second_command_into_the_same_folder_waits_and_reuses_the_first_ones_runs(tmp_path: Path) -> None:

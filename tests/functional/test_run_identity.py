@@ -260,8 +260,8 @@ def test_a_name_another_input_claimed_is_taken_before_its_file_is_written(tmp_pa
     with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:
         stored = service.adapters.blobs.put_bytes("local/outputs/x-1.webp", b"RIFF-x-png", "image/webp")
         ref = {**stored.to_state(), "outputName": "x.webp"}
-        OutputManifest.of(out).claim(out / "x.webp", "local/outputs/x.webp", str((tmp_path / "x.jpg").absolute()))
-        png = _Placement(tmp_path / "x.png", "", frozenset({stored.key}))
+        OutputManifest.of(out).claim(out / "x.webp", "local/outputs/x.webp", (str(tmp_path / "x.jpg"), "web"))
+        png = _Placement(tmp_path / "x.png", "web", "", frozenset({stored.key}))
         written = service._output(ref, out, png, replace=True)
         again = service._output(ref, out, png, replace=True)  # the same output again: its own place
     assert written.path == again.path == out / "x-2.webp"

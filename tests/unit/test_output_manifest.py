@@ -58,8 +58,9 @@ def test_the_runs_of_inputs_are_remembered_per_workflow_next_to_the_outputs(tmp_
 
 def test_an_output_keeps_its_place_and_replaces_only_its_own_inputs_earlier_outputs(tmp_path: Path) -> None:
     manifest = fresh(tmp_path)
-    manifest.claim(tmp_path / "a.webp", "local/outputs/a.webp", "/photos/a.jpg")
-    manifest.claim(tmp_path / "a-2.webp", "local/outputs/a-1.webp", "/photos/a.png")
+    manifest.claim(tmp_path / "a.webp", "local/outputs/a.webp", ("/photos/a.jpg", "web"))
+    manifest.claim(tmp_path / "a-2.webp", "local/outputs/a-1.webp", ("/photos/a.png", "web"))
+    manifest.claim(tmp_path / "a-3.webp", "local/outputs/a-9.webp", ("/photos/a.jpg", "thumbs"))
     (tmp_path / "old.webp").write_bytes(b"written before outputs named their input")
     (tmp_path / ".mediaflow-outputs.jsonl").open("a").write(
         json.dumps({"path": "old.webp", "key": "local/outputs/old.webp"}) + "\n")
@@ -68,17 +69,17 @@ def test_an_output_keeps_its_place_and_replaces_only_its_own_inputs_earlier_outp
     assert later.place_of("local/outputs/a.webp") == "a.webp"
     assert later.place_of("local/outputs/old.webp") == "old.webp"  # a line without an input still places it
     assert later.place_of("local/outputs/unknown.webp") is None
-    # a new run of a.jpg (--force, an edited workflow) may write over what a.jpg gave before, not over a.png's
-    rerun = frozenset({"local/outputs/a-2.webp"})
-    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
-    assert not later.may_replace(tmp_path / "a-2.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
-    assert not later.may_replace(tmp_path / "old.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
-    assert not later.may_replace(tmp_path / "mine.webp", "local/outputs/a-2.webp", "/photos/a.jpg", rerun)
+    # a new run of a.jpg by the same workflow (--force, an edited workflow) may write over what a.jpg gave
+    # before; not over a.png's, another workflow's, an unknown line's or the user's file
+    rerun, origin = frozenset({"local/outputs/a-2.webp"}), ("/photos/a.jpg", "web")
+    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", origin, rerun)
+    for other in ("a-2.webp", "a-3.webp", "old.webp", "mine.webp"):
+        assert not later.may_replace(tmp_path / other, "local/outputs/a-2.webp", origin, rerun), other
     # one run's outputs never replace each other, and a file is always its own output's
     both = frozenset({"local/outputs/a.webp", "local/outputs/a-2.webp"})
-    assert not later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg", both)
-    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a.webp", "/photos/a.jpg", both)
+    assert not later.may_replace(tmp_path / "a.webp", "local/outputs/a-2.webp", origin, both)
+    assert later.may_replace(tmp_path / "a.webp", "local/outputs/a.webp", origin, both)
 
-    later.claim(tmp_path / "a.webp", "local/outputs/a-2.webp", "/photos/a.jpg")
+    later.claim(tmp_path / "a.webp", "local/outputs/a-2.webp", origin)
     assert later.place_of("local/outputs/a.webp") is None  # its file is another output's now
     assert fresh(tmp_path).owner(tmp_path / "a.webp") == "local/outputs/a-2.webp"

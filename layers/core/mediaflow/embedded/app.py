@@ -313,7 +313,7 @@ class LocalService:
             from mediaflow.runs import input_keys, output_refs
 
             refs = output_refs(existing.get("output"), exclude=input_keys(existing.get("input")))
-            place = _Placement(Path(path), out_folder, frozenset(str(ref["key"]) for ref in refs))
+            place = _Placement(Path(path), workflow_id, out_folder, frozenset(str(ref["key"]) for ref in refs))
             outputs = [self._output(ref, out_dir, place, replace=True) for ref in refs]
             return FileResult(Path(path), run_id, "completed", time.perf_counter() - started, outputs,
                               None, [], reused=True)
@@ -338,7 +338,7 @@ class LocalService:
         result = self.runtime.start(compiled.asl, execution_input, run_id)
         record = self.adapters.runs.get_run(self.tenant, run_id)
         refs = self._output_refs(result.output, media.key)
-        place = _Placement(Path(path), out_folder, frozenset(str(ref["key"]) for ref in refs))
+        place = _Placement(Path(path), workflow_id, out_folder, frozenset(str(ref["key"]) for ref in refs))
         outputs = [self._output(ref, out_dir, place, replace=replace_outputs) for ref in refs]
         return FileResult(Path(path), run_id, record["status"], time.perf_counter() - started, outputs,
                           record.get("error"), result.states_entered())
@@ -355,16 +355,16 @@ class LocalService:
         folder does not care) or the output's own name. A name a file of this folder already holds gets a
         numeric suffix, unless, with ``replace`` (``mediaflow run``), the folder's manifest says the file is
         this output's (written in place, or left alone when its bytes are the same: a re-run makes no copies)
-        or an earlier output of the same input that this run did not make (``--force`` or an edited workflow
-        replaces what the input gave before instead of writing ``photo-2.webp`` beside it). An output keeps
-        the place it was first given."""
+        or an earlier output of the same input and workflow that this run did not make (``--force`` or an edited
+        workflow replaces what the input gave before instead of writing ``photo-2.webp`` beside it; another
+        workflow into the same folder does not). An output keeps the place it was first given."""
         key = str(ref["key"])
         filename = str(ref.get("filename") or key.rsplit("/", 1)[-1])
         output = OutputFile(key, filename, int(ref.get("size") or 0), str(ref.get("contentType") or ""))
         if out_dir is None:
             return output
         manifest = OutputManifest.of(Path(out_dir))
-        source = str(place.source.absolute())
+        origin = (str(place.source.absolute()), place.workflow_id)
         with manifest.lock:
             placed = manifest.place_of(key)
             if placed is not None:
@@ -374,10 +374,10 @@ class LocalService:
                 stem, suffix, counter = target.stem, target.suffix, 1
                 # a name claimed by another output is taken before its file is written (runs copy at once)
                 while ((target.exists() or manifest.owner(target) is not None)
-                       and not (replace and manifest.may_replace(target, key, source, place.keys))):
+                       and not (replace and manifest.may_replace(target, key, origin, place.keys))):
                     counter += 1
                     target = target.with_name(f"{stem}-{counter}{suffix}")
-            manifest.claim(target, key, source)
+            manifest.claim(target, key, origin)
         if not _same_file(target, self.adapters.blobs.local_path(key)):
             target.parent.mkdir(parents=True, exist_ok=True)
             self.adapters.blobs.download(key, target)
@@ -579,9 +579,10 @@ class _RunClaims:
 
 
 class OutputManifest:
-    """Which output key each file of an ``--out`` folder holds, and of which input: ``.mediaflow-outputs.jsonl``
-    in the folder, one ``{"path": ..., "key": ..., "input": ...}`` line appended per output written (the last
-    line for a path wins; lines written before outputs named their input have none), so a folder of N outputs
+    """Which output key each file of an ``--out`` folder holds, and from which input and workflow:
+    ``.mediaflow-outputs.jsonl`` in the folder, one ``{"path": ..., "key": ..., "input": ..., "workflowId": ...}``
+    line appended per output written (the last line for a path wins; lines written before outputs named their
+    input have neither), so a folder of N outputs
     costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is skipped; the
     older whole-file ``.mediaflow-outputs.json`` is still read.
 
@@ -598,7 +599,7 @@ class OutputManifest:
         self.folder = folder
         self.lock = threading.Lock()
         self.owners: dict[str, str] = {}
-        self.sources: dict[str, str] = {}  # path -> the input (absolute) whose run wrote it
+        self.origins: dict[str, tuple[str, str]] = {}  # path -> (input, workflow id) of the run that wrote it
         self.places: dict[str, str] = {}  # key -> the path it was written to last
         self.inputs: dict[tuple[str, str], tuple[str, str]] = {}
         try:
@@ -617,7 +618,8 @@ class OutputManifest:
             try:
                 entry = json.loads(line)
                 if "path" in entry:
-                    self._own(str(entry["path"]), str(entry["key"]), entry.get("input"))
+                    origin = (str(entry["input"]), str(entry.get("workflowId", ""))) if "input" in entry else None
+                    self._own(str(entry["path"]), str(entry["key"]), origin)
                 else:
                     self.inputs[str(entry["input"]), str(entry["workflow"])] = (str(entry["etag"]), str(entry["run"]))
             except (ValueError, KeyError, TypeError):
@@ -643,30 +645,32 @@ class OutputManifest:
         relative = self.places.get(key)
         return relative if relative is not None and self.owners.get(relative) == key else None
 
-    def may_replace(self, target: Path, key: str, source: str, keys: frozenset[str]) -> bool:
-        """Whether ``key``, an output of the input at ``source`` whose run made ``keys``, may be written over
-        the file at ``target``: the file is ``key``'s, or an output of the same input that this run did not
-        make (an earlier run's, before ``--force`` or an edit of the workflow). A file of another input's, or
-        one the folder's manifest does not know (the user's own), is never written over."""
+    def may_replace(self, target: Path, key: str, origin: tuple[str, str], keys: frozenset[str]) -> bool:
+        """Whether ``key``, an output of a run of ``origin`` (the input's absolute path, the workflow's id) that
+        made ``keys``, may be written over the file at ``target``: the file is ``key``'s, or an output of the
+        same input and workflow that this run did not make (an earlier run's, before ``--force`` or an edit of
+        the workflow). A file of another input's or another workflow's, or one the folder's manifest does not
+        know (the user's own), is never written over."""
         relative = self._relative(target)
         owner = self.owners.get(relative)
-        return owner == key or (owner is not None and owner not in keys and self.sources.get(relative) == source)
+        return owner == key or (owner is not None and owner not in keys and self.origins.get(relative) == origin)
 
-    def claim(self, target: Path, key: str, source: str | None = None) -> None:
-        """Record ``target`` as ``key``'s file, written for the input at ``source`` (one appended line)."""
+    def claim(self, target: Path, key: str, origin: tuple[str, str] | None = None) -> None:
+        """Record ``target`` as ``key``'s file, written by a run of ``origin`` (one appended line)."""
         relative = self._relative(target)
-        if self.owners.get(relative) == key and self.sources.get(relative) == source:
+        if self.owners.get(relative) == key and self.origins.get(relative) == origin:
             return
-        self._own(relative, key, source)
-        self._append({"path": relative, "key": key, **({"input": source} if source is not None else {})})
+        self._own(relative, key, origin)
+        written = {"input": origin[0], "workflowId": origin[1]} if origin is not None else {}
+        self._append({"path": relative, "key": key, **written})
 
-    def _own(self, relative: str, key: str, source: Any) -> None:
+    def _own(self, relative: str, key: str, origin: tuple[str, str] | None) -> None:
         self.owners[relative] = key
         self.places[key] = relative
-        if isinstance(source, str):
-            self.sources[relative] = source
+        if origin is not None:
+            self.origins[relative] = origin
         else:
-            self.sources.pop(relative, None)
+            self.origins.pop(relative, None)
 
     def _relative(self, target: Path) -> str:
         return target.resolve().relative_to(self.folder).as_posix()
@@ -693,10 +697,12 @@ class OutputManifest:
 
 @dataclass(frozen=True)
 class _Placement:
-    """Where a run's outputs go in an ``--out`` folder: the input they came from, its sub-folder there, and the
-    keys of every output of this run (one input's outputs never replace each other)."""
+    """Where a run's outputs go in an ``--out`` folder: the input and the workflow (its id) they came from, the
+    input's sub-folder there, and the keys of every output of this run (one run's outputs never replace each
+    other)."""
 
     source: Path
+    workflow_id: str
     folder: str
     keys: frozenset[str]
 
