@@ -582,9 +582,8 @@ class OutputManifest:
     """Which output key each file of an ``--out`` folder holds, and from which input and workflow:
     ``.mediaflow-outputs.jsonl`` in the folder, one ``{"path": ..., "key": ..., "input": ..., "workflowId": ...}``
     line appended per output written (the last line for a path wins; lines written before outputs named their
-    input have neither), so a folder of N outputs
-    costs N short appends, not N rewrites of an ever longer file. A line cut short by a kill is skipped; the
-    older whole-file ``.mediaflow-outputs.json`` is still read.
+    input have neither), so a folder of N outputs costs N short appends, not N rewrites of an ever longer file.
+    A line cut short by a kill is skipped; the older whole-file ``.mediaflow-outputs.json`` is still read.
 
     It also remembers which run of a workflow each input file went to (``{"input": ..., "workflow": ...,
     "etag": ..., "run": ...}``), so that a file copied, checked out or replaced by one with the same bytes goes
