@@ -313,7 +313,7 @@ class LocalService:
             from mediaflow.runs import input_keys, output_refs
 
             refs = output_refs(existing.get("output"), exclude=input_keys(existing.get("input")))
-            place = _Placement(Path(path), workflow_id, out_folder, frozenset(str(ref["key"]) for ref in refs))
+            place = _Placement.of(path, workflow_id, out_folder, refs)
             outputs = [self._output(ref, out_dir, place, replace=True) for ref in refs]
             return FileResult(Path(path), run_id, "completed", time.perf_counter() - started, outputs,
                               None, [], reused=True)
@@ -338,7 +338,7 @@ class LocalService:
         result = self.runtime.start(compiled.asl, execution_input, run_id)
         record = self.adapters.runs.get_run(self.tenant, run_id)
         refs = self._output_refs(result.output, media.key)
-        place = _Placement(Path(path), workflow_id, out_folder, frozenset(str(ref["key"]) for ref in refs))
+        place = _Placement.of(path, workflow_id, out_folder, refs)
         outputs = [self._output(ref, out_dir, place, replace=replace_outputs) for ref in refs]
         return FileResult(Path(path), run_id, record["status"], time.perf_counter() - started, outputs,
                           record.get("error"), result.states_entered())
@@ -372,9 +372,7 @@ class LocalService:
             else:
                 target = Path(out_dir) / place.folder / _output_name(ref, key, filename)
                 stem, suffix, counter = target.stem, target.suffix, 1
-                # a name claimed by another output is taken before its file is written (runs copy at once)
-                while ((target.exists() or manifest.owner(target) is not None)
-                       and not (replace and manifest.may_replace(target, key, origin, place.keys))):
+                while not manifest.may_write(target, key, origin, place.keys, replace=replace):
                     counter += 1
                     target = target.with_name(f"{stem}-{counter}{suffix}")
             manifest.claim(target, key, origin)
@@ -650,7 +648,18 @@ class OutputManifest:
         same input and workflow that this run did not make (an earlier run's, before ``--force`` or an edit of
         the workflow). A file of another input's or another workflow's, or one the folder's manifest does not
         know (the user's own), is never written over."""
+        return self._replaceable(self._relative(target), key, origin, keys)
+
+    def may_write(self, target: Path, key: str, origin: tuple[str, str], keys: frozenset[str], *,
+                  replace: bool) -> bool:
+        """Whether ``key`` may be written at ``target``: no file is there and no other output claimed the name
+        (a claim comes before its file: a folder's runs copy at once), or, with ``replace``, ``may_replace``."""
         relative = self._relative(target)
+        if relative not in self.owners and not target.exists():
+            return True
+        return replace and self._replaceable(relative, key, origin, keys)
+
+    def _replaceable(self, relative: str, key: str, origin: tuple[str, str], keys: frozenset[str]) -> bool:
         owner = self.owners.get(relative)
         return owner == key or (owner is not None and owner not in keys and self.origins.get(relative) == origin)
 
@@ -704,6 +713,10 @@ class _Placement:
     workflow_id: str
     folder: str
     keys: frozenset[str]
+
+    @classmethod
+    def of(cls, source: Path, workflow_id: str, folder: str, refs: list[dict[str, Any]]) -> _Placement:
+        return cls(Path(source), workflow_id, folder, frozenset(str(ref["key"]) for ref in refs))
 
 
 def _output_name(ref: dict[str, Any], key: str, filename: str) -> str:
