@@ -291,3 +291,53 @@ def test_a_command_that_cannot_run_says_why_and_leaves_no_out_folder(tmp_path: P
     no_input = mediaflow("run", workflow, "missing.jpg", "--out", "out", cwd=tmp_path)
     assert no_input.returncode == 2 and "no such input: missing.jpg" in no_input.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_the_files_of_a_folder_that_hold_no_media_are_skipped_and_named(tmp_path: Path) -> None:
+    """A camera card's folder holds more than photos: XMP sidecars, the camera's catalog, an iPhone's AAE edits.
+    A workflow that begins on the media's bytes skips them (listed, exit 0) instead of failing a run for each on
+    every command; a file named as media whose bytes are not still fails by name, a file named on the command
+    line always runs, and a workflow that keeps any file (a storage) takes them all."""
+    card = tmp_path / "card" / "DCIM" / "100CANON"
+    samples.photo(card / "IMG_0001.JPG", 320, 240, seed=1)
+    (card / "IMG_0001.XMP").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>')
+    (card / "CANONMSC.CTG").write_bytes(b"\x00\x01catalog")
+    (card / "IMG_0002.AAE").write_text('<?xml version="1.0"?><plist version="1.0"><dict/></plist>')
+    workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
+
+    done = mediaflow("run", workflow, "card", "--out", "web", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert (summary["total"], summary["completed"]) == (1, 1)
+    assert sorted(Path(path).name for path in summary["skipped"]) == ["CANONMSC.CTG", "IMG_0001.XMP", "IMG_0002.AAE"]
+    assert (tmp_path / "web" / "DCIM" / "100CANON" / "IMG_0001.webp").is_file()
+
+    shown = mediaflow("run", workflow, "card", "--out", "web", cwd=tmp_path)
+    assert shown.returncode == 0 and "skipped 3 file(s) that hold no media" in shown.stdout, shown.stdout[-2000:]
+
+    (card / "broken.jpg").write_bytes(b"these bytes are no JPEG")
+    named = mediaflow("run", workflow, "card", str(card / "IMG_0001.XMP"), "--out", "web", "--json", cwd=tmp_path)
+    assert named.returncode == 1, named.stderr[-2000:]
+    rows = {Path(r["input"]).name: (r["status"], (r["error"] or {}).get("error"))
+            for r in json.loads(named.stdout)["results"]}
+    assert rows == {"IMG_0001.JPG": ("completed", None), "IMG_0001.XMP": ("failed", "UnsupportedMedia"),
+                    "broken.jpg": ("failed", "UnsupportedMedia")}
+
+    keep_all = tmp_path / "keep-all.json"
+    keep_all.write_text(json.dumps({"name": "archive", "nodes": [
+        {"id": "upload", "kind": "upload"}, {"id": "keep", "kind": "storage", "config": {"prefix": "archive/"}}],
+        "edges": [{"source": "upload", "target": "keep"}]}))
+    archived = mediaflow("run", str(keep_all), "card", "--out", "archive", "--json", cwd=tmp_path)
+    kept = json.loads(archived.stdout)
+    assert (kept["total"], kept["skipped"]) == (5, []), archived.stdout[-2000:]
+    assert {Path(r["input"]).name for r in kept["results"] if r["status"] == "completed"} >= {
+        "IMG_0001.XMP", "CANONMSC.CTG", "IMG_0002.AAE"}
+
+
+def test_a_folder_of_no_media_runs_nothing_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("buy film")
+    workflow = str(ROOT / "examples" / "convertly-convert-compress.json")
+    done = mediaflow("run", workflow, "notes", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "1 file(s) that hold no media skipped (todo.txt)" in done.stdout, done.stdout
+    assert not (tmp_path / "out").exists()

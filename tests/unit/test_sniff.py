@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 from mediaflow.errors import EmptyMedia
-from mediaflow.sniff import HEAD_BYTES, format_of_content_type, sniff, sniff_file
+from mediaflow.sniff import (
+    EXTENSIONS,
+    HEAD_BYTES,
+    MEDIA_EXTENSIONS,
+    MEDIA_TYPES,
+    format_of_content_type,
+    holds_media,
+    sniff,
+    sniff_file,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +116,27 @@ def test_format_of_content_type() -> None:
     assert format_of_content_type("image/jpeg") == "jpeg"
     assert format_of_content_type("IMAGE/PNG; charset=binary") == "png"
     assert format_of_content_type("application/x-unknown") == "unknown"
+
+
+@pytest.mark.parametrize(("name", "content", "holds"), [
+    ("IMG_0001.XMP", b'<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>', False),  # a sidecar
+    ("IMG_0001.AAE", b'<?xml version="1.0"?><plist version="1.0"><dict/></plist>', False),  # an iPhone's edits
+    ("CANONMSC.CTG", b"\x00\x01CTG catalog", False),
+    ("notes.txt", b"", False),  # empty and no media by name
+    ("IMG_0001.THM", b"\xff\xd8\xff\xe0" + b"\x00" * 64, True),  # a camera's thumbnail is a JPEG
+    ("download", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, True),  # no extension: the bytes say
+    ("broken.jpg", b"not a jpeg at all", True),  # named as media: its run says what is wrong
+    ("empty.PNG", b"", True),
+    ("clip.MOV", b"\x00" * 32, True),
+])
+def test_holds_media_by_its_name_or_its_bytes(tmp_path: Path, name: str, content: bytes, holds: bool) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert holds_media(path) is holds
+
+
+def test_media_extensions_cover_every_media_format() -> None:
+    for fmt, media_type in MEDIA_TYPES.items():
+        assert media_type == "other" or EXTENSIONS[fmt] in MEDIA_EXTENSIONS
+    assert {"jpeg", "jpg", "tif", "heif", "mov", "mp4", "pdf"} <= MEDIA_EXTENSIONS
+    assert not {"xmp", "aae", "thm", "ctg", "json", "txt", "bin"} & MEDIA_EXTENSIONS

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:  # the node modules are loaded by name (NodeSpec.module): the catalog sits above them
+    from mediaflow.definition import WorkflowDefinition
     from mediaflow.nodes.base import NodeConfig, RoutedByConfig
 
 Category = Literal["trigger", "image", "video", "audio", "document", "logic", "utility", "delivery"]
@@ -286,6 +287,24 @@ def kinds_for(runtime: str) -> frozenset[str]:
 def annotation_kinds() -> frozenset[str]:
     """Kinds that edit the media reference only (``rename``, ``transform``): any worker runs them in chain order."""
     return _kinds_once("annotations", lambda spec: spec.annotation)
+
+
+MEDIA_CATEGORIES: frozenset[str] = frozenset({"image", "video", "audio", "document"})
+"""Categories of the kinds that work on the media's bytes."""
+
+
+def begins_on_media(definition: WorkflowDefinition) -> bool:
+    """Whether every node a run of ``definition`` begins with (each one a trigger leads to, or that no edge
+    leads to) works on the media's bytes: such a workflow has nothing to do with a file that holds no media.
+    False when one of them may take any file (a storage, a webhook, a validate that says what is wrong) or
+    the workflow has no node after its triggers."""
+    kinds = {node.id: node.kind for node in definition.nodes}
+    triggers = {node_id for node_id, kind in kinds.items() if (spec := get_spec(kind)) and spec.role == "trigger"}
+    led_to = {edge.target for edge in definition.edges}
+    first = {edge.target for edge in definition.edges if edge.source in triggers}
+    first |= {node_id for node_id in kinds if node_id not in led_to and node_id not in triggers}
+    specs = [get_spec(kinds[node_id]) for node_id in first if node_id in kinds]
+    return bool(specs) and all(spec is not None and spec.category in MEDIA_CATEGORIES for spec in specs)
 
 
 def _kinds_once(name: str, predicate: Callable[[NodeSpec], bool]) -> frozenset[str]:

@@ -106,6 +106,31 @@ def placed_inputs(inputs: Iterable[str]) -> list[tuple[Path, str]]:
     return files
 
 
+def files_without_media(inputs: Iterable[str], placed: Iterable[tuple[Path, str]]) -> list[Path]:
+    """The files of ``placed`` (``placed_inputs(inputs)``) found in a folder of ``inputs`` that hold no media
+    (``sniff.holds_media``: a camera's XMP and catalog files beside its photos); a file named by itself is
+    never among them, nor one that cannot be read (its run says why)."""
+    from mediaflow.sniff import holds_media
+
+    named = {os.path.normpath(Path(item).absolute()) for item in inputs if not Path(item).is_dir()}
+    without = []
+    for file, _ in placed:
+        if os.path.normpath(file.absolute()) in named:
+            continue
+        try:
+            if not holds_media(file):
+                without.append(file)
+        except OSError:
+            continue
+    return without
+
+
+def some_names(paths: list[Path], shown: int = 5) -> str:
+    """``a.xmp, b.ctg and 3 more``: the first ``shown`` file names of ``paths``."""
+    names = ", ".join(path.name for path in paths[:shown])
+    return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
 def count_inputs(inputs: Iterable[str], *, up_to: int) -> int:
     """How many files ``expand_inputs`` gives, counted until ``up_to`` (a large folder is not listed whole)."""
     found = 0

@@ -53,6 +53,26 @@ MEDIA_TYPES: dict[str, MediaType] = {
 }
 
 
+MEDIA_EXTENSIONS: frozenset[str] = frozenset(
+    {EXTENSIONS[fmt] for fmt in MEDIA_TYPES} | {"jpeg", "jpe", "jfif", "tif", "heif", "hif", "m4v", "oga"})
+"""Extensions (lower case, without the dot) of the media formats above, with their usual other spellings."""
+
+
+def holds_media(path: Path | str) -> bool:
+    """Whether the file at ``path`` is media or claims to be: a media extension (``MEDIA_EXTENSIONS``) or
+    leading bytes of a media format. False for the files beside the photos on a camera's card or in an
+    export (XMP sidecars, a camera's catalog files, an iPhone's AAE edits, notes), and for empty ones. A
+    file named as media whose bytes are not (a broken or mislabelled upload) holds media here: its run says
+    what is wrong with it. An unreadable file raises ``OSError``."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in MEDIA_EXTENSIONS:
+        return True
+    try:
+        return sniff_file(path).media_type != "other"
+    except EmptyMedia:
+        return False
+
+
 @dataclass(frozen=True)
 class Sniffed:
     media_type: MediaType

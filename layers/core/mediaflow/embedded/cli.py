@@ -11,14 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mediaflow.catalog import begins_on_media
 from mediaflow.console import (
     Progress,
     Table,
     err,
     escape,
+    files_without_media,
     human_size,
     placed_inputs,
     read_workflow_file,
+    some_names,
     stdout_console,
 )
 from mediaflow.embedded import early
@@ -91,17 +94,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         def waiting(holder: str) -> None:
             err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
 
+        # A workflow that begins on the media's bytes has nothing to do with the other files of a folder.
+        skipped = files_without_media(args.inputs, placed) if begins_on_media(report.definition) else []
+        media = [path for path in given if path not in frozenset(skipped)]
+        if not media:
+            console.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
+                          f"({escape(some_names(skipped))})")
+            return 2
         with writing_to(out_dir, waiting):
-            inputs = without_outputs(given, out_dir)
+            inputs = without_outputs(media, out_dir)
             if not inputs:
                 console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
                 return 2
-            return _run_into_folder(args, service, report, compiled, inputs, out_dir, dict(placed))
+            return _run_into_folder(args, service, report, compiled, inputs, out_dir, dict(placed), skipped)
 
 
 def _run_into_folder(args: argparse.Namespace, service: LocalService, report: ValidationReport,
-                     compiled: Compiled, inputs: list[Path], out_dir: Path, folders: dict[Path, str]) -> int:
-    """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held."""
+                     compiled: Compiled, inputs: list[Path], out_dir: Path, folders: dict[Path, str],
+                     skipped: list[Path]) -> int:
+    """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held; ``skipped``: the files of its
+    folders that hold no media, reported."""
     # Started once the workflow is known: the workers fork with its node modules and runtimes loaded.
     service.runtime.prestart_workers(min(len(inputs), service.settings.workers),
                                      runtimes={task.runtime for task in compiled.tasks},
@@ -136,12 +148,15 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
     if args.json:
         sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(results),
                                      "completed": len(results) - failed, "failed": failed,
-                                     "seconds": round(elapsed, 3), "results": [result_dict(r) for r in results]},
-                                    indent=2) + "\n")
+                                     "seconds": round(elapsed, 3), "results": [result_dict(r) for r in results],
+                                     "skipped": [str(path) for path in skipped]}, indent=2) + "\n")
     else:
         console.print(results_table(results, f"{escape(args.workflow)}: {len(results)} file(s)"))
         console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
                       f"{escape(str(out_dir))}")
+        if skipped:
+            console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
+                          "(name a file to run it anyway)")
     return 1 if failed else 0
 
 
