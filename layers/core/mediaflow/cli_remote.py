@@ -155,18 +155,27 @@ def _describe(progress: Any, task: Any, name: str) -> Callable[[Run], None]:
 
 
 def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
-    """Upload each input, run the workflow on it, show progress, download every output to --out."""
-    from mediaflow.console import expand_inputs, human_size
+    """Upload each input, run the workflow on it, show progress, download every output to --out: into its input's
+    folder under --out and named as its storage node asked, as a local run places them. A workflow that begins
+    on the media's bytes skips the files of a folder that hold no media, as a local run does."""
+    from mediaflow.console import files_without_media, human_size, placed_inputs, some_names
 
-    inputs = expand_inputs(args.inputs)
-    missing = [str(p) for p in inputs if not p.is_file()]
-    if missing or not inputs:
+    placed = placed_inputs(args.inputs)
+    missing = [str(path) for path, _ in placed if not path.is_file()]
+    if missing or not placed:
         err.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
     if Path(args.workflow).is_file():
         err.print(f"[red]error[/] with --api, WORKFLOW is a stored workflow id; save {escape(args.workflow)} first "
                   "with `mediaflow workflows add FILE --api ...`")
         return 2
+    skipped = files_without_media(args.inputs, placed) if _begins_on_media(api, args.workflow) else []
+    inputs = [path for path, _ in placed if path not in frozenset(skipped)]
+    if not inputs:
+        err.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
+                  f"({escape(some_names(skipped))})")
+        return 2
+    folders = dict(placed)
     out_dir = Path(args.out)
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
@@ -180,8 +189,8 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
         for path, ticket in accepted:
             run = api.runs.wait(ticket.run_id, timeout=args.timeout,
                                 on_progress=_describe(progress, task, escape(path.name)))
-            folder = out_dir / path.stem if len(inputs) > 1 else out_dir
-            files = api.runs.download_outputs(run, folder) if run.status == "completed" else []
+            folder = out_dir / folders.get(path, "")
+            files = api.runs.download_outputs(run, folder, as_asked=True) if run.status == "completed" else []
             results.append({"input": str(path), "runId": run.run_id, "status": run.status, "error": run.error,
                             "outputs": [{"key": o.key, "filename": o.filename, "size": o.size,
                                          "contentType": o.content_type, "path": str(p)}
@@ -191,7 +200,8 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     failed = sum(1 for r in results if r["status"] != "completed")
     if args.json:
         _dump({"workflow": args.workflow, "total": len(results), "completed": len(results) - failed,
-               "failed": failed, "seconds": round(elapsed, 3), "results": results})
+               "failed": failed, "seconds": round(elapsed, 3), "results": results,
+               "skipped": [str(path) for path in skipped]})
         return 1 if failed else 0
     table = table_of(f"{escape(args.workflow)} on {escape(api.base_url)}: {len(results)} file(s)", "input", "run",
                      "status", "outputs", "size")
@@ -203,7 +213,26 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
                   f"{escape(str(out_dir))}")
+    if skipped:
+        console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
+                      "(name a file to run it anyway)")
     return 1 if failed else 0
+
+
+def _begins_on_media(api: MediaflowClient, workflow_id: str) -> bool:
+    """Whether the stored workflow begins on the media's bytes (``catalog.begins_on_media``); False when it
+    cannot be read, by a key without `workflows:read` too (its runs then go ahead, or say what is wrong)."""
+    from pydantic import ValidationError
+
+    from mediaflow.catalog import begins_on_media
+    from mediaflow.client.errors import ClientError
+    from mediaflow.definition import WorkflowDefinition
+
+    try:
+        stored = api.workflows.get(workflow_id)
+        return begins_on_media(WorkflowDefinition.model_validate({"nodes": stored.nodes, "edges": stored.edges}))
+    except (ClientError, ValidationError):
+        return False
 
 
 # -- keys, validate, plan ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import RunContext
@@ -57,3 +57,19 @@ def node_prefix(run: RunContext, item: int | None, node_id: str) -> str:
     parts = [] if item is None else [f"item-{item}"]  # items of one batch never share an output key
     parts.append(node_id)
     return "/".join([run_prefix(run.tenant, run.run_id), *(clean_component(part) or "_" for part in parts)])
+
+
+def output_file_name(key: str, filename: str, wanted: Any = None) -> str:
+    """The name, relative to an input's folder of ``mediaflow run --out`` (local or ``--api``), of the output at
+    ``key``: for an object the storage node put under the tenant's outputs, the name it asked for (``wanted``,
+    the reference's ``outputName``: prefix included; a ``..`` or absolute one, which the node never writes, is
+    not trusted), else the output's file name made safe."""
+    from mediaflow.ids import safe_name
+
+    parts = key.split("/")
+    if len(parts) > 2 and parts[1] == "outputs":
+        relative = "/".join(parts[2:])
+        if isinstance(wanted, str) and wanted and not wanted.startswith("/") and ".." not in wanted.split("/"):
+            relative = wanted
+        return relative
+    return safe_name(filename)

@@ -122,3 +122,39 @@ def test_local_workflows_activate_and_pause_take_the_id(tmp_path: Path) -> None:
     assert json.loads(shown.stdout)["status"] == "active"
     assert mediaflow("workflows", "delete", "web", cwd=tmp_path, env=env).returncode == 0
     assert "web" not in mediaflow("workflows", "list", "--json", cwd=tmp_path, env=env).stdout
+
+
+def test_remote_run_places_outputs_as_a_local_run_does(served: Served, tmp_path: Path) -> None:
+    """`mediaflow run --api` on a camera card: each output in its input's folder under --out, named as the
+    storage node asked (prefix included), the card's XMP sidecar skipped and listed, as a local run does; the
+    same files run locally into another --out give the same layout."""
+    from mediaflow.samples import photo as make
+
+    remote = ["--api", served.url, "--key", served.key]
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps({"name": "web", "status": "active", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "webp", "kind": "convert", "config": {"outputFormat": "webp", "compressionLevel": 70}},
+        {"id": "keep", "kind": "storage", "config": {"prefix": "web/"}}],
+        "edges": [{"source": "upload", "target": "webp"}, {"source": "webp", "target": "keep"}]}))
+    added = mediaflow("workflows", "add", str(workflow), "--json", *remote, cwd=tmp_path, env=served.env)
+    assert added.returncode == 0, added.stderr
+    workflow_id = json.loads(added.stdout)["workflowId"]
+    for seed, name in enumerate(["DCIM/100CANON/IMG_0001.JPG", "DCIM/101CANON/IMG_0001.JPG"]):
+        make(tmp_path / "card" / name, 320, 240, seed=seed)
+    (tmp_path / "card" / "DCIM" / "100CANON" / "IMG_0001.XMP").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+
+    done = mediaflow("run", workflow_id, "card", "--out", "remote", "--json", *remote, cwd=tmp_path, env=served.env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert [Path(path).name for path in summary["skipped"]] == ["IMG_0001.XMP"]
+    written = sorted(p.relative_to(tmp_path / "remote").as_posix() for p in (tmp_path / "remote").rglob("*")
+                     if p.is_file())
+    assert written == ["DCIM/100CANON/web/IMG_0001.webp", "DCIM/101CANON/web/IMG_0001.webp"]
+    assert all(output["path"].endswith("/web/IMG_0001.webp") for r in summary["results"] for output in r["outputs"])
+
+    local = mediaflow("run", str(workflow), "card", "--out", "local", "--json", cwd=tmp_path,
+                      env={**served.env, "MEDIAFLOW_DATA_DIR": str(tmp_path / "data")})
+    assert local.returncode == 0, local.stderr[-2000:]
+    assert sorted(p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local").rglob("*")
+                  if p.is_file() and not p.name.startswith(".")) == written

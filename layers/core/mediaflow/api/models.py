@@ -372,6 +372,9 @@ class OutputFile(Model):
     size: int
     content_type: str
     url: str
+    output_name: str | None = Field(
+        default=None, description="The name a storage node asked for (its prefix and the file's name); the key "
+        "ends with it, or with it suffixed when an earlier run took that name")
 
 
 class Run(Model):

@@ -260,7 +260,9 @@ class RunService:
             "steps": [public_step(step) for step in steps], "error": public_error(run.get("error")),
             "outputs": [{"key": ref["key"], "filename": ref.get("filename") or ref["key"].rsplit("/", 1)[-1],
                          "size": int(ref.get("size") or 0), "contentType": ref.get("contentType") or "",
-                         "url": self.ctx.download_url(ref["key"], base)} for ref in outputs],
+                         "url": self.ctx.download_url(ref["key"], base),
+                         **({"outputName": ref["outputName"]} if ref.get("outputName") else {})}
+                        for ref in outputs],
             "inputs": self._inputs(execution_input, base),
             "retryOf": (execution_input.get("run") or {}).get("retryOf"),
             "createdAt": run["createdAt"], "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"),

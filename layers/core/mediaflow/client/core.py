@@ -463,15 +463,22 @@ class Runs:
         return self.c.call(RunAccepted, "POST", f"/v1/runs/{_seg(run_id)}/retry",
                            json_body={"from": "start" if from_start else "failed"})
 
-    def download_outputs(self, run: Run | str, folder: str | Path) -> Sequence[Path]:
-        """Every output of the run into ``folder`` (created), named by the output's filename."""
+    def download_outputs(self, run: Run | str, folder: str | Path, *, as_asked: bool = False) -> Sequence[Path]:
+        """Every output of the run into ``folder`` (created), named by the output's filename; with ``as_asked``,
+        by the name its storage node asked for (its prefix a sub-folder of ``folder``), as ``mediaflow run``
+        names them. A file already there is never written over: the new one gets ``-1``, ``-2``..."""
+        from mediaflow.filenames import output_file_name
+
         record = self.get(run) if isinstance(run, str) else run
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for output in record.outputs:
-            name = Path(output.filename).name or Path(output.key).name
-            paths.append(self.c.download(output.url, _unique(out / name)))
+            name = (output_file_name(output.key, output.filename, output.output_name) if as_asked
+                    else Path(output.filename).name or Path(output.key).name)
+            target = _unique(out / name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            paths.append(self.c.download(output.url, target))
         return paths
 
 

@@ -24,6 +24,7 @@ from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, InvalidDefinition, MediaflowError, NotFound
+from mediaflow.filenames import output_file_name
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings, get_settings
@@ -370,7 +371,7 @@ class LocalService:
             if placed is not None:
                 target = Path(out_dir) / placed
             else:
-                target = Path(out_dir) / place.folder / _output_name(ref, key, filename)
+                target = Path(out_dir) / place.folder / output_file_name(key, filename, ref.get("outputName"))
                 stem, suffix, counter = target.stem, target.suffix, 1
                 while not manifest.may_write(target, key, origin, place.keys, replace=replace):
                     counter += 1
@@ -717,20 +718,6 @@ class _Placement:
     @classmethod
     def of(cls, source: Path, workflow_id: str, folder: str, refs: list[dict[str, Any]]) -> _Placement:
         return cls(Path(source), workflow_id, folder, frozenset(str(ref["key"]) for ref in refs))
-
-
-def _output_name(ref: dict[str, Any], key: str, filename: str) -> str:
-    """The name, relative to its sub-folder of ``--out``, of the output at ``key``: for an object the storage
-    node put under the tenant's outputs, the name it asked for (prefix included; a ``..`` or absolute one, which
-    the node never writes, is not trusted), else the output's file name made safe."""
-    parts = key.split("/")
-    if len(parts) > 2 and parts[1] == "outputs":
-        wanted = ref.get("outputName")
-        relative = "/".join(parts[2:])
-        if isinstance(wanted, str) and wanted and not wanted.startswith("/") and ".." not in wanted.split("/"):
-            relative = wanted
-        return relative
-    return safe_name(filename)
 
 
 def _same_file(target: Path, source: Path) -> bool:
