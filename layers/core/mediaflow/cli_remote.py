@@ -170,7 +170,8 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
                   "with `mediaflow workflows add FILE --api ...`")
         return 2
     skipped = files_without_media(args.inputs, placed) if _begins_on_media(api, args.workflow) else []
-    inputs = [path for path, _ in placed if path not in frozenset(skipped)]
+    skipping = frozenset(skipped)
+    inputs = [path for path, _ in placed if path not in skipping]
     if not inputs:
         err.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
                   f"({escape(some_names(skipped))})")

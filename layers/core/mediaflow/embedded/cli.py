@@ -96,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # A workflow that begins on the media's bytes has nothing to do with the other files of a folder.
         skipped = files_without_media(args.inputs, placed) if begins_on_media(report.definition) else []
-        media = [path for path in given if path not in frozenset(skipped)]
+        skipping = frozenset(skipped)
+        media = [path for path in given if path not in skipping]
         if not media:
             console.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
                           f"({escape(some_names(skipped))})")
