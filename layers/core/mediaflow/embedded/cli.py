@@ -140,20 +140,26 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
                 service, args.grace_seconds,
                 lambda: service.run_files(report, inputs, out_dir, on_done=ended, **options))
     elapsed = time.perf_counter() - started
+    # A stop leaves the runs it checkpointed, and the files it never started, to the next command.
+    pending = sum(1 for r in results if r.status not in ENDED) + len(inputs) - len(results) if drained else 0
+    completed = sum(1 for r in results if r.status == "completed")
+    failed = len(inputs) - completed - pending
     if drained:
-        unfinished = sum(1 for r in results if r.status not in ENDED)
-        console.print(f"[yellow]stopped[/]: {unfinished} run(s) checkpointed; run the same command again to "
-                      "finish them (nothing done is redone)")
-        return EXIT_DRAINED
-    failed = sum(1 for r in results if r.status != "completed")
+        (err if args.json else console).print(
+            f"[yellow]stopped[/]: {pending} run(s) checkpointed; run the same command again to finish them "
+            "(nothing done is redone)")
     if args.json:
-        sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(results),
-                                     "completed": len(results) - failed, "failed": failed,
-                                     "seconds": round(elapsed, 3), "results": [result_dict(r) for r in results],
-                                     "skipped": [str(path) for path in skipped]}, indent=2) + "\n")
-    else:
+        sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(inputs), "completed": completed,
+                                     "failed": failed, "seconds": round(elapsed, 3),
+                                     "results": [result_dict(r) for r in results],
+                                     "skipped": [str(path) for path in skipped],
+                                     **({"stopped": True, "pending": pending} if drained else {})},
+                                    indent=2) + "\n")
+    if drained:
+        return EXIT_DRAINED
+    if not args.json:
         console.print(results_table(results, f"{escape(args.workflow)}: {len(results)} file(s)"))
-        console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
+        console.print(f"{completed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
                       f"{escape(str(out_dir))}")
         if skipped:
             console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
@@ -163,9 +169,10 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
 
 ENDED = frozenset({"completed", "failed", "cancelled"})
 
-# A drained run stopped on request and lost nothing (the rest is checkpointed and the same command finishes
-# it), so it exits 0 like every orderly stop; the printed summary says how many runs are left.
-EXIT_DRAINED = 0
+# A drained command stopped on request and lost nothing (the rest is checkpointed and the same command finishes
+# it), but its batch is not done: it exits EX_TEMPFAIL, so that whatever runs it (a script, systemd, a
+# Kubernetes Job, CI) does not take an interrupted batch for a whole one and can run it again.
+EXIT_DRAINED = 75
 
 
 def _run_draining(service: LocalService, grace_seconds: float,
@@ -344,7 +351,11 @@ def register(sub: Any) -> None:
         parser.add_argument("--tenant", default=None, help="tenant (default MEDIAFLOW_TENANT or local)")
 
     json_help = "print JSON instead of tables"
-    p = sub.add_parser("run", help="run a workflow on files or folders (a batch when several)")
+    p = sub.add_parser("run", help="run a workflow on files or folders (a batch when several)",
+                       epilog="exit status: 0 every run completed (a folder's files that hold no media skipped "
+                              "and listed), 1 a run failed or the workflow is invalid, 2 it could not start, 75 "
+                              "SIGTERM or Ctrl-C stopped it (the rest checkpointed: the same command finishes "
+                              "it)")
     p.add_argument("workflow", help="workflow file or stored workflow id (with --api: a stored id)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
     p.add_argument("--out", required=True, help="folder for the outputs")
