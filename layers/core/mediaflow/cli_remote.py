@@ -184,7 +184,7 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
         task = progress.add_task("uploading", total=len(inputs))
         accepted = []
         for path in inputs:
-            accepted.append((path, api.runs.start(args.workflow, [path])))
+            accepted.append((path, _start(api, args.workflow, path, out_dir, force=args.force)))
             progress.advance(task)
         progress.update(task, description="running", completed=0)
         for path, ticket in accepted:
@@ -218,6 +218,29 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
         console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
                       "(name a file to run it anyway)")
     return 1 if failed else 0
+
+
+def _start(api: MediaflowClient, workflow_id: str, path: Path, out_dir: Path, *, force: bool) -> Any:
+    """Start the run of ``path``. The same command again (the same API, workflow, file and ``--out``; the file
+    untouched: its device, inode, size and modification time) gets the run it started before while the API
+    replays its answer (24 h): a stopped command run again waits for its runs instead of starting them again,
+    as a local one does. ``--force``, or a key the API has seen with other bytes, starts a new run."""
+    import hashlib
+
+    from mediaflow.client.errors import Unprocessable
+    from mediaflow.file_stat import identity
+
+    if force:
+        return api.runs.start(workflow_id, [path])
+    mark = "\0".join([api.base_url, workflow_id, str(path.absolute()), str(out_dir.absolute()),
+                      ":".join(str(part) for part in identity(path.stat()))])
+    key = "mediaflow-run-" + hashlib.sha256(mark.encode()).hexdigest()[:40]
+    try:
+        return api.runs.start(workflow_id, [path], idempotency_key=key)
+    except Unprocessable as error:
+        if error.code != "IdempotencyKeyReused":
+            raise
+        return api.runs.start(workflow_id, [path])
 
 
 def _begins_on_media(api: MediaflowClient, workflow_id: str) -> bool:

@@ -158,3 +158,38 @@ def test_remote_run_places_outputs_as_a_local_run_does(served: Served, tmp_path:
     assert local.returncode == 0, local.stderr[-2000:]
     assert sorted(p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local").rglob("*")
                   if p.is_file() and not p.name.startswith(".")) == written
+
+
+def test_remote_run_again_waits_for_its_runs_instead_of_starting_them_again(served: Served, tmp_path: Path) -> None:
+    """`mediaflow run --api` run again (after a stop, or twice): the API replays each file's start, so the same
+    runs come back and no second copy of an output is written; a touched file and --force start new runs."""
+    from mediaflow.samples import photo as make
+
+    remote = ["--api", served.url, "--key", served.key]
+    added = mediaflow("workflows", "add", str(EXAMPLE), "--json", *remote, cwd=tmp_path, env=served.env)
+    assert added.returncode == 0, added.stderr
+    workflow_id = json.loads(added.stdout)["workflowId"]
+    for seed in range(2):
+        make(tmp_path / "in" / f"p{seed}.jpg", 320, 240, seed=seed)
+
+    def run(*extra: str) -> dict[str, str]:
+        done = mediaflow("run", workflow_id, "in", "--out", "out", "--json", *extra, *remote, cwd=tmp_path,
+                         env=served.env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return {Path(r["input"]).name: r["runId"] for r in json.loads(done.stdout)["results"]}
+
+    def written() -> list[str]:
+        return sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+
+    first = run()
+    assert written() == ["p0.webp", "p1.webp"]
+    assert run() == first and written() == ["p0.webp", "p1.webp"]
+
+    touched = tmp_path / "in" / "p1.jpg"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    again = run()
+    assert again["p0.jpg"] == first["p0.jpg"] and again["p1.jpg"] != first["p1.jpg"]
+    assert written() == ["p0.webp", "p1.webp"]  # the same bytes again: not a second copy
+
+    forced = run("--force")
+    assert not set(forced.values()) & set(again.values())

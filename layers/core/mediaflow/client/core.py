@@ -9,6 +9,7 @@ API hands out (a signed local URL, or an S3 presigned POST), so large files neve
 from __future__ import annotations
 
 import email.utils
+import filecmp
 import json
 import mimetypes
 import random
@@ -412,11 +413,14 @@ class Runs:
     def __init__(self, client: MediaflowClient) -> None:
         self.c = client
 
-    def start(self, workflow_id: str, files: Iterable[str | Path]) -> RunAccepted:
+    def start(self, workflow_id: str, files: Iterable[str | Path], *,
+              idempotency_key: str | None = None) -> RunAccepted:
         """Run the workflow on local files (several: one batch run). A direct run: the files go with the request
         and no upload trigger fires. Past ``direct_limit`` bytes (API Gateway takes 10 MB per request) they are
         uploaded first (``upload``, which also starts the tenant's matching upload-triggered workflows) and
-        run as stored objects."""
+        run as stored objects. ``idempotency_key``: the same key with the same files within the API's
+        replay window (24 h) answers with the run it started the first time instead of a new one (a direct run
+        only: an upload stores a new object each time)."""
         paths = [Path(f) for f in files]
         if not paths:
             raise ValueError("start needs at least one file")
@@ -430,7 +434,8 @@ class Runs:
                       (p.name, stack.enter_context(p.open("rb")),
                        mimetypes.guess_type(p.name)[0] or "application/octet-stream")) for p in paths]
             return self.c.call(RunAccepted, "POST", f"/v1/workflows/{_seg(workflow_id)}/runs", files=parts,
-                               timeout=self.c.transfer_timeout)
+                               timeout=self.c.transfer_timeout,
+                               headers={"Idempotency-Key": idempotency_key} if idempotency_key else None)
 
     def start_objects(self, workflow_id: str, keys: Sequence[str]) -> RunAccepted:
         """Run on stored objects (keys from ``upload`` or the uploads bucket)."""
@@ -466,7 +471,8 @@ class Runs:
     def download_outputs(self, run: Run | str, folder: str | Path, *, as_asked: bool = False) -> Sequence[Path]:
         """Every output of the run into ``folder`` (created), named by the output's filename; with ``as_asked``,
         by the name its storage node asked for (its prefix a sub-folder of ``folder``), as ``mediaflow run``
-        names them. A file already there is never written over: the new one gets ``-1``, ``-2``..."""
+        names them. A file already there is never written over: a different one gets ``-1``, ``-2``..., the same
+        bytes again are not written twice (a run fetched again)."""
         from mediaflow.filenames import output_file_name
 
         record = self.get(run) if isinstance(run, str) else run
@@ -476,9 +482,20 @@ class Runs:
         for output in record.outputs:
             name = (output_file_name(output.key, output.filename, output.output_name) if as_asked
                     else Path(output.filename).name or Path(output.key).name)
-            target = _unique(out / name)
+            target = out / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            paths.append(self.c.download(output.url, target))
+            if not target.exists():
+                paths.append(self.c.download(output.url, target))
+                continue
+            fetched = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+            try:
+                self.c.download(output.url, fetched)
+                if filecmp.cmp(fetched, target, shallow=False):  # the same output fetched again: one copy kept
+                    paths.append(target)
+                else:
+                    paths.append(fetched.replace(_unique(target)))
+            finally:
+                fetched.unlink(missing_ok=True)
         return paths
 
 
