@@ -8,6 +8,8 @@ import unicodedata
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from mediaflow.sniff import MEDIA_EXTENSIONS
+
 if TYPE_CHECKING:
     from mediaflow.execution.contract import RunContext
     from mediaflow.media import MediaRef
@@ -16,11 +18,8 @@ DEFAULT_STEM = "file"
 
 _SEPARATORS = re.compile(r"[/\\]+")
 _DOTS = re.compile(r"\.{2,}")
-KNOWN_EXTENSIONS = frozenset({
-    "jpg", "jpeg", "jpe", "png", "webp", "avif", "heic", "heif", "gif", "tif", "tiff", "bmp", "svg", "jxl",
-    "pdf", "mp4", "m4v", "m4a", "mov", "3gp", "webm", "mkv", "avi", "mp3", "aac", "wav", "flac", "ogg",
-    "oga", "opus", "m3u8", "json", "txt", "bin", "vtt", "zip",
-})
+KNOWN_EXTENSIONS = MEDIA_EXTENSIONS | {"json", "txt", "bin", "vtt", "zip"}
+"""The extensions a name's stem is told from: every media format's, and the files a run writes beside them."""
 
 
 def clean_component(text: str) -> str:
