@@ -158,7 +158,7 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     """Upload each input, run the workflow on it, show progress, download every output to --out: into its input's
     folder under --out and named as its storage node asked, as a local run places them. A workflow that begins
     on the media's bytes skips the files of a folder that hold no media, as a local run does."""
-    from mediaflow.console import files_without_media, human_size, placed_inputs, some_names
+    from mediaflow.console import human_size, media_inputs, only_skipped, placed_inputs, skipped_notice
 
     placed = placed_inputs(args.inputs)
     missing = [str(path) for path, _ in placed if not path.is_file()]
@@ -169,12 +169,9 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
         err.print(f"[red]error[/] with --api, WORKFLOW is a stored workflow id; save {escape(args.workflow)} first "
                   "with `mediaflow workflows add FILE --api ...`")
         return 2
-    skipped = files_without_media(args.inputs, placed) if _begins_on_media(api, args.workflow) else []
-    skipping = frozenset(skipped)
-    inputs = [path for path, _ in placed if path not in skipping]
+    inputs, skipped = media_inputs(args.inputs, placed, skip=_begins_on_media(api, args.workflow))
     if not inputs:
-        err.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
-                  f"({escape(some_names(skipped))})")
+        err.print(f"[red]error[/] {only_skipped(skipped)}")
         return 2
     folders = dict(placed)
     out_dir = Path(args.out)
@@ -215,8 +212,7 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
                   f"{escape(str(out_dir))}")
     if skipped:
-        console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
-                      "(name a file to run it anyway)")
+        console.print(skipped_notice(skipped))
     return 1 if failed else 0
 
 

@@ -106,26 +106,38 @@ def placed_inputs(inputs: Iterable[str]) -> list[tuple[Path, str]]:
     return files
 
 
-def files_without_media(inputs: Iterable[str], placed: Iterable[tuple[Path, str]]) -> list[Path]:
-    """The files of ``placed`` (``placed_inputs(inputs)``) found in a folder of ``inputs`` that hold no media
-    (``sniff.holds_media``: a camera's XMP and catalog files beside its photos); a file named by itself is
-    never among them, nor one that cannot be read (its run says why)."""
+def media_inputs(inputs: Iterable[str], placed: list[tuple[Path, str]], *,
+                 skip: bool) -> tuple[list[Path], list[Path]]:
+    """The files of ``placed`` (``placed_inputs(inputs)``) to run, and, with ``skip`` (a workflow that begins on
+    the media's bytes), those found in a folder of ``inputs`` that hold no media (``sniff.holds_media``: a
+    camera's XMP and catalog files beside its photos), left out. A file named by itself is never left out, nor
+    one that cannot be read (its run says why)."""
     from mediaflow.sniff import holds_media
 
     named = {os.path.normpath(Path(item).absolute()) for item in inputs if not Path(item).is_dir()}
-    without = []
+    kept: list[Path] = []
+    skipped: list[Path] = []
     for file, _ in placed:
-        if os.path.normpath(file.absolute()) in named:
-            continue
         try:
-            if not holds_media(file):
-                without.append(file)
+            holds = not skip or os.path.normpath(file.absolute()) in named or holds_media(file)
         except OSError:
-            continue
-    return without
+            holds = True
+        (kept if holds else skipped).append(file)
+    return kept, skipped
 
 
-def some_names(paths: list[Path], shown: int = 5) -> str:
+def only_skipped(skipped: list[Path]) -> str:
+    """Why nothing is left to run: every file held no media."""
+    return f"no such input: {len(skipped)} file(s) that hold no media skipped ({escape(_some_names(skipped))})"
+
+
+def skipped_notice(skipped: list[Path]) -> str:
+    """The summary's line for the files a run left out."""
+    return (f"skipped {len(skipped)} file(s) that hold no media: {escape(_some_names(skipped))} (name a file to run "
+            "it anyway)")
+
+
+def _some_names(paths: list[Path], shown: int = 5) -> str:
     """``a.xmp, b.ctg and 3 more``: the first ``shown`` file names of ``paths``."""
     names = ", ".join(path.name for path in paths[:shown])
     return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")

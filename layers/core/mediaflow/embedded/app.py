@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mediaflow import file_stat
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
 from mediaflow.compiler import BatchOptions, Compiled, compile_definition
 from mediaflow.errors import Conflict, InvalidDefinition, MediaflowError, NotFound
+from mediaflow.file_stat import file_etag
 from mediaflow.filenames import output_file_name
 from mediaflow.ids import new_run_id, safe_name
 from mediaflow.media import MediaRef
@@ -506,17 +506,6 @@ def workflow_digest(compiled: Compiled) -> Any:
     digest = hashlib.sha256()
     digest.update(json.dumps(compiled.asl, sort_keys=True, separators=(",", ":")).encode())
     return digest
-
-
-def file_etag(path: Path) -> str:
-    """The etag of a file ``mediaflow run`` reads in place: a digest of its device, inode, size and
-    modification time in nanoseconds (as make and rsync tell a changed file), not of its bytes. Hashing every
-    input before its first Task was a serial cost of the whole folder (about 2.5 ms of CPU per 4 MB photo);
-    a file rewritten, replaced or touched gets a new etag, so a new run, while a file left alone keeps its
-    run id across re-runs and crashes. The store holds a hard link to the same bytes, so the etag names the
-    object it holds."""
-    identity = ":".join(str(part) for part in file_stat.identity(path.stat()))
-    return "f" + hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()
 
 
 def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,

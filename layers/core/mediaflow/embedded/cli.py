@@ -17,11 +17,12 @@ from mediaflow.console import (
     Table,
     err,
     escape,
-    files_without_media,
     human_size,
+    media_inputs,
+    only_skipped,
     placed_inputs,
     read_workflow_file,
-    some_names,
+    skipped_notice,
     stdout_console,
 )
 from mediaflow.embedded import early
@@ -95,12 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
 
         # A workflow that begins on the media's bytes has nothing to do with the other files of a folder.
-        skipped = files_without_media(args.inputs, placed) if begins_on_media(report.definition) else []
-        skipping = frozenset(skipped)
-        media = [path for path in given if path not in skipping]
+        media, skipped = media_inputs(args.inputs, placed, skip=begins_on_media(report.definition))
         if not media:
-            console.print(f"[red]error[/] no such input: {len(skipped)} file(s) that hold no media skipped "
-                          f"({escape(some_names(skipped))})")
+            console.print(f"[red]error[/] {only_skipped(skipped)}")
             return 2
         with writing_to(out_dir, waiting):
             inputs = without_outputs(media, out_dir)
@@ -162,8 +160,7 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
         console.print(f"{completed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
                       f"{escape(str(out_dir))}")
         if skipped:
-            console.print(f"skipped {len(skipped)} file(s) that hold no media: {escape(some_names(skipped))} "
-                          "(name a file to run it anyway)")
+            console.print(skipped_notice(skipped))
     return 1 if failed else 0
 
 

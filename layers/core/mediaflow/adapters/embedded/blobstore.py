@@ -151,7 +151,7 @@ class FolderBlobStore:
                  etag: str | None = None) -> MediaRef:
         """Store the file at ``path`` under ``key`` as a hard link to its bytes: no copy and no fsync (the bytes
         are on disk under their own name already). ``mediaflow run`` ingests its inputs this way, with the
-        file's identity as ``etag`` (``embedded.app.file_etag``); without one the bytes are hashed. A store on
+        file's identity as ``etag`` (``file_stat.file_etag``); without one the bytes are hashed. A store on
         another file system, or one where links are refused, gets a copy (``put_file``). A symbolic link is
         followed: the store holds the file it names (``link(2)`` would link the symbolic link itself, relative
         target and all, which names nothing from inside the store)."""
