@@ -224,12 +224,11 @@ def _start(api: MediaflowClient, workflow_id: str, path: Path, out_dir: Path, *,
     import hashlib
 
     from mediaflow.client.errors import Unprocessable
-    from mediaflow.file_stat import identity
+    from mediaflow.file_stat import file_etag
 
     if force:
         return api.runs.start(workflow_id, [path])
-    mark = "\0".join([api.base_url, workflow_id, str(path.absolute()), str(out_dir.absolute()),
-                      ":".join(str(part) for part in identity(path.stat()))])
+    mark = "\0".join([api.base_url, workflow_id, str(path.absolute()), str(out_dir.absolute()), file_etag(path)])
     key = "mediaflow-run-" + hashlib.sha256(mark.encode()).hexdigest()[:40]
     try:
         return api.runs.start(workflow_id, [path], idempotency_key=key)
