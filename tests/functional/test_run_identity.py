@@ -254,7 +254,8 @@ def test_the_largest_files_start_first(compiled: Compiled, tmp_path: Path, start
 def test_a_name_another_input_claimed_is_taken_before_its_file_is_written(tmp_path: Path) -> None:
     """Runs of a folder copy their outputs at once: x.jpg's run may have claimed out/x.webp in the manifest and
     not written it yet when x.png's run asks for the same name. It gets x-2.webp, never the claimed name."""
-    from mediaflow.embedded.app import OutputManifest, _Placement
+    from mediaflow.embedded.app import _Placement
+    from mediaflow.out_manifest import OutputManifest
 
     out = tmp_path / "out"
     with LocalService(Settings(data_dir=tmp_path / "data", workers=1)) as service:

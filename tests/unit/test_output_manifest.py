@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mediaflow.embedded.app import OutputManifest
+from mediaflow.out_manifest import OutputManifest
 
 
 def fresh(folder: Path) -> OutputManifest:
@@ -83,3 +83,17 @@ def test_an_output_keeps_its_place_and_replaces_only_its_own_inputs_earlier_outp
     later.claim(tmp_path / "a.webp", "local/outputs/a-2.webp", origin)
     assert later.place_of("local/outputs/a.webp") is None  # its file is another output's now
     assert fresh(tmp_path).owner(tmp_path / "a.webp") == "local/outputs/a-2.webp"
+
+
+def test_inputs_and_their_stored_objects_are_read_back_apart(tmp_path: Path) -> None:
+    """`mediaflow run --api`: the object a large input went up to, then its run; a later process reads both,
+    and a run line does not hide the object line of the same input (nor the other way)."""
+    manifest = fresh(tmp_path)
+    source, workflow = str(tmp_path / "clip.mov"), "http://127.0.0.1:8000 wf_1"
+    manifest.note_object(source, workflow, "etag-1", "demo/uploads/ab/clip.mov")
+    manifest.note_object(source, workflow, "etag-1", "demo/uploads/ab/clip.mov")  # unchanged: no new line
+    manifest.note_input(source, workflow, "etag-1", "run-1")
+    assert len((tmp_path / ".mediaflow-outputs.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+    later = fresh(tmp_path)
+    assert later.objects[source, workflow] == ("etag-1", "demo/uploads/ab/clip.mov")
+    assert later.inputs[source, workflow] == ("etag-1", "run-1")

@@ -13,7 +13,7 @@ from mediaflow.api.problems import ApiProblem
 from mediaflow.api.security import UPLOAD_SCOPE, Principal
 from mediaflow.api.uploads import part_size_for, scoped_metadata
 from mediaflow.media import MediaRef
-from mediaflow.starts import ACCEPT_METADATA, WORKFLOW_METADATA, start_upload
+from mediaflow.starts import ACCEPT_METADATA, START_METADATA, WORKFLOW_METADATA, start_upload
 
 pytestmark = pytest.mark.unit
 
@@ -61,6 +61,23 @@ def test_a_file_that_sniffs_as_a_type_the_token_refuses_starts_nothing() -> None
     assert started_by(accepted) == ["wf_a"]
     assert started_by(accepted, "application/pdf") == ["wf_a"]
     assert started_by(accepted, "video/mp4") == []
+
+
+def test_an_upload_stored_to_be_run_by_its_key_starts_nothing() -> None:
+    assert started_by({START_METADATA: "none"}) == []
+    assert started_by({START_METADATA: "none", "team": "web"}) == []
+
+
+def test_start_false_marks_the_upload_and_refuses_an_upload_for_one_workflow() -> None:
+    key = Principal("t", "k", frozenset({"workflows:execute"}))
+    token = Principal("t", "upload-token:1", frozenset({UPLOAD_SCOPE}),
+                      grant={"workflowId": "wf_a", "maxBytes": 5 * MIB, "contentTypes": []})
+    body = MultipartIn(filename="a.png", size=10, start=False)
+    assert scoped_metadata(key, body, 50 * MIB) == ({START_METADATA: "none"}, 50 * MIB)
+    for principal, change in ((key, {"workflow_id": "wf_a"}), (token, {})):
+        with pytest.raises(ApiProblem) as raised:
+            scoped_metadata(principal, body.model_copy(update=change), 50 * MIB)
+        assert raised.value.http_status == 422 and raised.value.errors[0]["field"] == "start"
 
 
 def context(**config: Any) -> ApiContext:

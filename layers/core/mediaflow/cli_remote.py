@@ -181,15 +181,15 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
         task = progress.add_task("uploading", total=len(inputs))
         accepted = []
         for path in inputs:
-            accepted.append((path, _start(api, args.workflow, path, out_dir, force=args.force)))
+            accepted.append((path, *_start(api, args.workflow, path, out_dir, force=args.force)))
             progress.advance(task)
         progress.update(task, description="running", completed=0)
-        for path, ticket in accepted:
-            run = api.runs.wait(ticket.run_id, timeout=args.timeout,
-                                on_progress=_describe(progress, task, escape(path.name)))
+        for path, run_id, reused in accepted:
+            run = api.runs.wait(run_id, timeout=args.timeout, on_progress=_describe(progress, task, escape(path.name)))
             folder = out_dir / folders.get(path, "")
             files = api.runs.download_outputs(run, folder, as_asked=True) if run.status == "completed" else []
             results.append({"input": str(path), "runId": run.run_id, "status": run.status, "error": run.error,
+                            "reused": reused,
                             "outputs": [{"key": o.key, "filename": o.filename, "size": o.size,
                                          "contentType": o.content_type, "path": str(p)}
                                         for o, p in zip(run.outputs, files, strict=False)]})
@@ -216,26 +216,73 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _start(api: MediaflowClient, workflow_id: str, path: Path, out_dir: Path, *, force: bool) -> Any:
-    """Start the run of ``path``. The same command again (the same API, workflow, file and ``--out``; the file
-    untouched: its device, inode, size and modification time) gets the run it started before while the API
-    replays its answer (24 h): a stopped command run again waits for its runs instead of starting them again,
-    as a local one does. ``--force``, or a key the API has seen with other bytes, starts a new run."""
+def _start(api: MediaflowClient, workflow_id: str, path: Path, out_dir: Path, *, force: bool) -> tuple[str, bool]:
+    """The run of ``path`` and whether it is one an earlier command started. The same command again (the same
+    API, workflow, file and ``--out``; the file untouched: its device, inode, size and modification time) gets
+    the run it started before, as a local one does: ``--out``'s manifest names it (a failed or cancelled one
+    is retried from its failed Task; one the API no longer has starts again), and a start whose answer was
+    lost is replayed by the API (the same ``Idempotency-Key``, 24 h). A file too large to go with the request
+    is uploaded in parts, starting nothing, and its stored object is noted before the run starts, so it is
+    not uploaded twice. ``--force`` starts a new run."""
+    from mediaflow.file_stat import file_etag
+    from mediaflow.out_manifest import OutputManifest
+
+    manifest = OutputManifest.of(out_dir)
+    source, workflow, etag = str(path.absolute()), f"{api.base_url} {workflow_id}", file_etag(path)
+    if force:
+        run_id = api.runs.start(workflow_id, [path]).run_id
+    else:
+        with manifest.lock:
+            earlier = manifest.inputs.get((source, workflow))
+        again = _resumed(api, earlier[1]) if earlier is not None and earlier[0] == etag else None
+        if again is not None:
+            return again, True
+        run_id = _started(api, workflow_id, path, manifest, (source, workflow, etag))
+    with manifest.lock:
+        manifest.note_input(source, workflow, etag, run_id)
+    return run_id, False
+
+
+def _resumed(api: MediaflowClient, run_id: str) -> str | None:
+    """``run_id`` again: as it is, or retried from its failed Task when it failed or was cancelled; None when
+    the API no longer has it or cannot retry it."""
+    from mediaflow.client.errors import ClientError
+
+    try:
+        run = api.runs.get(run_id)
+        if run.status in ("failed", "cancelled"):
+            return api.runs.retry(run_id).run_id
+    except ClientError:
+        return None
+    return run.run_id
+
+
+def _started(api: MediaflowClient, workflow_id: str, path: Path, manifest: Any,
+             identity: tuple[str, str, str]) -> str:
+    """A new run of ``path`` (see ``_start``), under a key that makes a lost answer's retry the same run."""
     import hashlib
 
-    from mediaflow.client.errors import Unprocessable
-    from mediaflow.file_stat import file_etag
+    from mediaflow.client.errors import NotFound, Unprocessable
 
-    if force:
-        return api.runs.start(workflow_id, [path])
-    mark = "\0".join([api.base_url, workflow_id, str(path.absolute()), str(out_dir.absolute()), file_etag(path)])
+    source, workflow, etag = identity
+    mark = "\0".join([api.base_url, workflow_id, source, str(manifest.folder), etag])
     key = "mediaflow-run-" + hashlib.sha256(mark.encode()).hexdigest()[:40]
     try:
-        return api.runs.start(workflow_id, [path], idempotency_key=key)
+        if path.stat().st_size <= api.direct_limit:
+            return api.runs.start(workflow_id, [path], idempotency_key=key).run_id
+        stored = manifest.objects.get((source, workflow))
+        if stored is not None and stored[0] == etag:
+            try:
+                return api.runs.start_objects(workflow_id, [stored[1]], idempotency_key=key).run_id
+            except (NotFound, Unprocessable):
+                pass  # the object is gone (or the key was used for another): upload the file again
+        uploaded = api.uploads.upload(path, start=False).key
+        manifest.note_object(source, workflow, etag, uploaded)
+        return api.runs.start_objects(workflow_id, [uploaded], idempotency_key=key).run_id
     except Unprocessable as error:
         if error.code != "IdempotencyKeyReused":
             raise
-        return api.runs.start(workflow_id, [path])
+        return api.runs.start(workflow_id, [path]).run_id
 
 
 def _begins_on_media(api: MediaflowClient, workflow_id: str) -> bool:

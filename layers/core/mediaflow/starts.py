@@ -31,6 +31,7 @@ UPLOADS = "uploads"  # {tenant}/uploads/...: uploads that start the tenant's mat
 DIRECT = "inputs"  # {tenant}/inputs/...: media of direct runs, which start no trigger
 WORKFLOW_METADATA = "mediaflow-workflow"  # an upload for one workflow (upload tokens): no other starts
 ACCEPT_METADATA = "mediaflow-accept"  # the sniffed types such an upload may have (comma-separated patterns)
+START_METADATA = "mediaflow-start"  # "none": an upload stored to be run by its key later, that starts nothing
 
 
 
@@ -75,7 +76,10 @@ def start_upload(tenant: str, media: MediaRef, relative_key: str, *, workflows: 
                  launcher: Launcher, run_id_for: Callable[[dict[str, Any]], str]) -> list[Any]:
     """Start every matching active workflow on an upload; returns what the launcher answered for each.
     An upload made for one workflow (``mediaflow-workflow`` metadata) starts that one only, and only when
-    its sniffed type is one the upload accepted (``mediaflow-accept``)."""
+    its sniffed type is one the upload accepted (``mediaflow-accept``); one stored to be run by its key
+    (``mediaflow-start: none``) starts nothing."""
+    if media.metadata.get(START_METADATA) == "none":
+        return []
     only = media.metadata.get(WORKFLOW_METADATA)
     accepted = [p for p in media.metadata.get(ACCEPT_METADATA, "").split(",") if p]
     if accepted and not any(fnmatch.fnmatchcase(media.content_type, pattern) for pattern in accepted):

@@ -149,7 +149,7 @@ def test_remote_run_places_outputs_as_a_local_run_does(served: Served, tmp_path:
     summary = json.loads(done.stdout)
     assert [Path(path).name for path in summary["skipped"]] == ["IMG_0001.XMP"]
     written = sorted(p.relative_to(tmp_path / "remote").as_posix() for p in (tmp_path / "remote").rglob("*")
-                     if p.is_file())
+                     if p.is_file() and not p.name.startswith("."))
     assert written == ["DCIM/100CANON/web/IMG_0001.webp", "DCIM/101CANON/web/IMG_0001.webp"]
     assert all(output["path"].endswith("/web/IMG_0001.webp") for r in summary["results"] for output in r["outputs"])
 
@@ -179,10 +179,12 @@ def test_remote_run_again_waits_for_its_runs_instead_of_starting_them_again(serv
         return {Path(r["input"]).name: r["runId"] for r in json.loads(done.stdout)["results"]}
 
     def written() -> list[str]:
-        return sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+        return sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith("."))
 
     first = run()
     assert written() == ["p0.webp", "p1.webp"]
+    assert run() == first and written() == ["p0.webp", "p1.webp"]
+    (tmp_path / "out" / ".mediaflow-outputs.jsonl").unlink()  # a start whose answer was lost: the API replays it
     assert run() == first and written() == ["p0.webp", "p1.webp"]
 
     touched = tmp_path / "in" / "p1.jpg"
@@ -193,3 +195,53 @@ def test_remote_run_again_waits_for_its_runs_instead_of_starting_them_again(serv
 
     forced = run("--force")
     assert not set(forced.values()) & set(again.values())
+
+
+def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_at_all(served: Served,
+                                                                                      tmp_path: Path) -> None:
+    """A file larger than a run request may carry (9 MiB) goes up in parts and starts nothing by itself: the
+    workflow, active with an upload trigger, runs once on it (it ran twice, once for the upload), and a file
+    over the server's 10 MiB body limit runs at all (it was refused with 413). Run again, the command gets its
+    runs back from --out's manifest without uploading anything; a failed file is retried under its run id."""
+    import numpy as np
+    from mediaflow.samples import photo as make
+    from PIL import Image
+
+    remote = ["--api", served.url, "--key", served.key]
+    added = mediaflow("workflows", "add", str(EXAMPLE), "--json", *remote, cwd=tmp_path, env=served.env)
+    assert added.returncode == 0, added.stderr
+    workflow_id = json.loads(added.stdout)["workflowId"]
+    (tmp_path / "in").mkdir()
+    noise = np.random.default_rng(7).integers(0, 256, (1900, 1900, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "in" / "big.png")
+    assert (tmp_path / "in" / "big.png").stat().st_size > 10 * 1024 * 1024
+    make(tmp_path / "in" / "small.jpg", 320, 240, seed=3)
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 8)
+    uploads = served.folder / "serve.log"
+
+    def runs_of_workflow() -> set[str]:
+        listed = mediaflow("runs", "list", workflow_id, "--json", *remote, cwd=tmp_path, env=served.env)
+        assert listed.returncode == 0, listed.stderr
+        return {r["runId"] for r in json.loads(listed.stdout)}
+
+    before = runs_of_workflow()
+
+    def run() -> dict[str, tuple[str, str, bool]]:
+        done = mediaflow("run", workflow_id, "in", "--out", "out", "--json", *remote, cwd=tmp_path, env=served.env)
+        assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]  # broken.jpg fails
+        results = json.loads(done.stdout)["results"]
+        return {Path(r["input"]).name: (r["runId"], r["status"], r["reused"]) for r in results}
+
+    first = run()
+    assert first["big.png"][1] == first["small.jpg"][1] == "completed" and first["broken.jpg"][1] == "failed"
+    assert runs_of_workflow() - before == {run_id for run_id, _, _ in first.values()}  # no run of the upload
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]
+    posts = uploads.read_text().count("POST /v1/uploads")
+
+    again = run()
+    assert {name: run_id for name, (run_id, _, _) in again.items()} == {n: r for n, (r, _, _) in first.items()}
+    assert all(reused for _, _, reused in again.values()) and again["broken.jpg"][1] == "failed"
+    assert uploads.read_text().count("POST /v1/uploads") == posts
+    assert "/retry" in uploads.read_text()
+    assert runs_of_workflow() - before == {run_id for run_id, _, _ in first.values()}
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]

@@ -248,6 +248,35 @@ def test_a_simple_upload_with_a_token_starts_only_its_workflow(runtime: Runtime,
     assert runtime.run_ids_of(b) == []
 
 
+def test_an_upload_made_with_start_false_starts_nothing_and_runs_once_by_its_key(runtime: Runtime) -> None:
+    """`start: false` (what `mediaflow run --api` sends a large file with): the upload starts no workflow, not
+    even an active one its trigger matches, and the run asked for by the object's key is the only run."""
+    tag = uuid.uuid4().hex[:8]
+    client = runtime.client
+    runtime.trigger_uploads()
+    workflow_id = save(client, any_file_workflow(f"ns-{tag}", tag, 10 * MIB))
+    data = big_file(MIB)
+    created = client.post("/v1/uploads/multipart", {"filename": "clip.bin", "size": len(data), "start": False,
+                                                    "metadata": {"suite": tag}})
+    assert created.status == 201, created.content[:500]
+    [part] = created.json()["parts"]
+    status, _, etag = put_part(client, part["url"], data)
+    assert status == 200 and etag
+    done = client.post(f"/v1/uploads/multipart/{created.json()['uploadId']}/complete",
+                       {"parts": [{"partNumber": 1, "etag": etag}]})
+    assert done.status == 200 and done.json()["runIds"] == [], done.content[:300]
+    runtime.trigger_uploads()  # AWS: the object's event reaches the trigger, which starts nothing
+    assert runtime.run_ids_of(workflow_id) == []
+    started = client.post(f"/v1/workflows/{workflow_id}/runs", {"objects": [done.json()["key"]]})
+    assert started.status == 202, started.content[:300]
+    assert client.wait_run(started.json()["runId"], 120)["status"] == "completed"
+    runtime.trigger_uploads()
+    assert runtime.run_ids_of(workflow_id) == [started.json()["runId"]]
+    refused = client.post("/v1/uploads/multipart", {"filename": "clip.bin", "size": 10, "start": False,
+                                                    "workflowId": workflow_id})
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "start"
+
+
 def test_cors_preflight_and_the_part_etag_are_open_to_the_configured_origin(api: Api) -> None:
     from mediaflow.api import create_app
     from mediaflow.embedded.bootstrap import embedded_context

@@ -433,6 +433,9 @@ class UploadIn(Model):
         description="Object metadata (sent as x-amz-meta-* fields), matched by trigger filters.metadata")
     prefix: str = Field(default="", max_length=200, pattern=r"^([A-Za-z0-9_.\-]+/)*$",
                         description="Folder below the tenant's uploads, e.g. `incoming/` (trigger filters.prefixes)")
+    start: bool = Field(default=True, description="false: store the file and start no workflow (run it by its "
+                                                  "key: `POST /v1/workflows/{id}/runs` with `objects`); not "
+                                                  "with `workflowId` or an upload token")
 
 
 class UploadTarget(Model):

@@ -23,7 +23,14 @@ from mediaflow.api.security import UPLOAD_TOKEN_PREFIX, Principal
 from mediaflow.errors import NotFound
 from mediaflow.ids import safe_name
 from mediaflow.ports import MultipartStore
-from mediaflow.starts import ACCEPT_METADATA, WORKFLOW_METADATA, start_upload, tenant_of_upload, upload_key
+from mediaflow.starts import (
+    ACCEPT_METADATA,
+    START_METADATA,
+    WORKFLOW_METADATA,
+    start_upload,
+    tenant_of_upload,
+    upload_key,
+)
 from mediaflow.triggers import run_name
 
 
@@ -64,6 +71,11 @@ def scoped_metadata(principal: Principal, body: UploadIn, max_bytes: int) -> tup
                 raise _field_problem(415, f"this upload token accepts {', '.join(patterns)} only",
                                      "contentType", "UnsupportedContentType")
             metadata[ACCEPT_METADATA] = ",".join(patterns)
+    if not body.start:
+        if grant is not None or workflow_id is not None:
+            raise _field_problem(422, "start false stores the file to be run by its key; an upload for one "
+                                      "workflow (workflowId, an upload token) starts it", "start", "StartConflict")
+        metadata[START_METADATA] = "none"
     if workflow_id is not None:
         metadata[WORKFLOW_METADATA] = workflow_id
     return metadata, max_bytes

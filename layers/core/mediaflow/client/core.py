@@ -417,10 +417,10 @@ class Runs:
               idempotency_key: str | None = None) -> RunAccepted:
         """Run the workflow on local files (several: one batch run). A direct run: the files go with the request
         and no upload trigger fires. Past ``direct_limit`` bytes (API Gateway takes 10 MB per request) they are
-        uploaded first (``upload``, which also starts the tenant's matching upload-triggered workflows) and
-        run as stored objects. ``idempotency_key``: the same key with the same files within the API's
-        replay window (24 h) answers with the run it started the first time instead of a new one (a direct run
-        only: an upload stores a new object each time)."""
+        uploaded first in parts (``uploads.upload``, resuming an interrupted upload of the same file), stored
+        without starting any workflow, and run as stored objects. ``idempotency_key``: the same key with the same
+        request within the API's replay window (24 h) answers with the run it started the first time instead of
+        a new one (for uploaded files, the same request means the same stored objects: see ``start_objects``)."""
         paths = [Path(f) for f in files]
         if not paths:
             raise ValueError("start needs at least one file")
@@ -428,7 +428,8 @@ class Runs:
         if missing:
             raise FileNotFoundError(f"no such file: {', '.join(missing)}")
         if sum(p.stat().st_size for p in paths) > self.c.direct_limit:
-            return self.start_objects(workflow_id, [self.c.upload(p) for p in paths])
+            keys = [self.c.uploads.upload(p, start=False).key for p in paths]
+            return self.start_objects(workflow_id, keys, idempotency_key=idempotency_key)
         with ExitStack() as stack:
             parts = [("files" if len(paths) > 1 else "file",
                       (p.name, stack.enter_context(p.open("rb")),
@@ -437,10 +438,13 @@ class Runs:
                                timeout=self.c.transfer_timeout,
                                headers={"Idempotency-Key": idempotency_key} if idempotency_key else None)
 
-    def start_objects(self, workflow_id: str, keys: Sequence[str]) -> RunAccepted:
-        """Run on stored objects (keys from ``upload`` or the uploads bucket)."""
+    def start_objects(self, workflow_id: str, keys: Sequence[str], *,
+                      idempotency_key: str | None = None) -> RunAccepted:
+        """Run on stored objects (keys from ``upload`` or the uploads bucket); ``idempotency_key`` as for
+        ``start``, the same keys making the same request."""
         return self.c.call(RunAccepted, "POST", f"/v1/workflows/{_seg(workflow_id)}/runs",
-                           json_body={"objects": list(keys)})
+                           json_body={"objects": list(keys)},
+                           headers={"Idempotency-Key": idempotency_key} if idempotency_key else None)
 
     def start_sample(self, workflow_id: str, sample_type: str = "image") -> RunAccepted:
         """A test run on media the API generates (image, video, audio or document)."""

@@ -54,17 +54,18 @@ class Uploads:
     def upload(self, path: str | Path, *, workflow_id: str | None = None, prefix: str = "",
                metadata: Mapping[str, str] | None = None, content_type: str | None = None,
                part_size: int | None = None, on_part: PartDone | None = None,
-               on_resume: Callable[[int, int], None] | None = None) -> CompletedUpload:
-        """Upload ``path`` in parts (resuming an earlier, interrupted upload of the same file) and complete
-        it: the finished file starts its workflows (only ``workflow_id`` when given) once."""
+               on_resume: Callable[[int, int], None] | None = None, start: bool = True) -> CompletedUpload:
+        """Upload ``path`` in parts (resuming an earlier, interrupted upload of the same file made with the same
+        ``start``) and complete it: the finished file starts its workflows (only ``workflow_id`` when given)
+        once; with ``start`` False none (it is run by its key: ``runs.start_objects``)."""
         source = Path(path)
         if not source.is_file():
             raise FileNotFoundError(f"no such file: {source}")
         state_path = self.state_file(source)
-        status = self._resume(state_path)
+        status = self._resume(state_path, start=start)
         if status is None:
             status = self._start(source, state_path, workflow_id=workflow_id, prefix=prefix, metadata=metadata,
-                                 content_type=content_type, part_size=part_size)
+                                 content_type=content_type, part_size=part_size, start=start)
         elif on_resume is not None:
             on_resume(status.part_count - len(status.missing), status.part_count)
         done = status.part_count - len(status.missing)
@@ -96,19 +97,26 @@ class Uploads:
                 body[field] = options[name]
         if options["metadata"]:
             body["metadata"] = dict(options["metadata"])
+        if not options["start"]:
+            body["start"] = False
         created = self.client.call(MultipartUpload, "POST", "/v1/uploads/multipart", json_body=body)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps({"uploadId": created.upload_id, "file": str(source.resolve()),
-                                          "key": created.key, "api": self.client.base_url}))
+                                          "key": created.key, "api": self.client.base_url,
+                                          "start": options["start"]}))
         return MultipartStatus(upload_id=created.upload_id, key=created.key, size=created.size,
                                part_size=created.part_size, part_count=created.part_count, uploaded=[],
                                missing=list(range(1, created.part_count + 1)))
 
-    def _resume(self, state_path: Path) -> MultipartStatus | None:
-        """The upload a state file names, as the API sees it now; None when there is none to resume."""
+    def _resume(self, state_path: Path, *, start: bool | None = None) -> MultipartStatus | None:
+        """The upload a state file names, as the API sees it now; None when there is none to resume (with
+        ``start``, one made to start workflows where this one must not, or the other way, is left to expire)."""
         try:
-            upload_id = json.loads(state_path.read_text())["uploadId"]
-        except (OSError, ValueError, KeyError):
+            state = json.loads(state_path.read_text())
+            upload_id = state["uploadId"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if start is not None and bool(state.get("start", True)) != start:
             return None
         try:
             return self.client.call(MultipartStatus, "GET", f"/v1/uploads/multipart/{upload_id}")
