@@ -219,12 +219,12 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 8)
     uploads = served.folder / "serve.log"
 
-    def runs_of_workflow() -> set[str]:
-        listed = mediaflow("runs", "list", workflow_id, "--json", *remote, cwd=tmp_path, env=served.env)
+    def runs_of_tenant() -> set[str]:  # every workflow's: an upload would start the others too
+        listed = mediaflow("runs", "list", "--json", *remote, cwd=tmp_path, env=served.env)
         assert listed.returncode == 0, listed.stderr
         return {r["runId"] for r in json.loads(listed.stdout)}
 
-    before = runs_of_workflow()
+    before = runs_of_tenant()
 
     def run() -> dict[str, tuple[str, str, bool]]:
         done = mediaflow("run", workflow_id, "in", "--out", "out", "--json", *remote, cwd=tmp_path, env=served.env)
@@ -234,7 +234,7 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
 
     first = run()
     assert first["big.png"][1] == first["small.jpg"][1] == "completed" and first["broken.jpg"][1] == "failed"
-    assert runs_of_workflow() - before == {run_id for run_id, _, _ in first.values()}  # no run of the upload
+    assert runs_of_tenant() - before == {run_id for run_id, _, _ in first.values()}  # no run of the upload
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]
     posts = uploads.read_text().count("POST /v1/uploads")
 
@@ -243,5 +243,5 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
     assert all(reused for _, _, reused in again.values()) and again["broken.jpg"][1] == "failed"
     assert uploads.read_text().count("POST /v1/uploads") == posts
     assert "/retry" in uploads.read_text()
-    assert runs_of_workflow() - before == {run_id for run_id, _, _ in first.values()}
+    assert runs_of_tenant() - before == {run_id for run_id, _, _ in first.values()}
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]
