@@ -23,9 +23,10 @@ from mediaflow.settings import DEFAULT_PROFILE
 if TYPE_CHECKING:  # the client (httpx, the API models) is imported when a remote command runs
     import httpx
 
-    from mediaflow.api.models import Run
+    from mediaflow.api.models import Run, RunAccepted
     from mediaflow.client import MediaflowClient
     from mediaflow.client.profiles import Target
+    from mediaflow.out_manifest import OutputManifest
 
 console = stdout_console()
 err = LazyConsole(stderr=True, highlight=False)
@@ -257,7 +258,7 @@ def _resumed(api: MediaflowClient, run_id: str) -> str | None:
     return run.run_id
 
 
-def _started(api: MediaflowClient, workflow_id: str, path: Path, manifest: Any,
+def _started(api: MediaflowClient, workflow_id: str, path: Path, manifest: OutputManifest,
              identity: tuple[str, str, str]) -> str:
     """A new run of ``path`` (see ``_start``), under a key that makes a lost answer's retry the same run."""
     import hashlib
@@ -267,22 +268,29 @@ def _started(api: MediaflowClient, workflow_id: str, path: Path, manifest: Any,
     source, workflow, etag = identity
     mark = "\0".join([api.base_url, workflow_id, source, str(manifest.folder), etag])
     key = "mediaflow-run-" + hashlib.sha256(mark.encode()).hexdigest()[:40]
+    if path.stat().st_size <= api.direct_limit:
+        return _keyed(lambda given: api.runs.start(workflow_id, [path], idempotency_key=given), key)
+    stored = manifest.objects.get((source, workflow))
+    if stored is not None and stored[0] == etag:
+        try:
+            return _keyed(lambda given: api.runs.start_objects(workflow_id, [stored[1]], idempotency_key=given), key)
+        except (NotFound, Unprocessable):
+            pass  # the object is gone: upload the file again
+    uploaded = api.uploads.upload(path, start=False).key
+    manifest.note_object(source, workflow, etag, uploaded)
+    return _keyed(lambda given: api.runs.start_objects(workflow_id, [uploaded], idempotency_key=given), key)
+
+
+def _keyed(start: Callable[[str | None], RunAccepted], key: str) -> str:
+    """The run ``start`` starts under ``key``; without a key when the API has seen it with another request."""
+    from mediaflow.client.errors import Unprocessable
+
     try:
-        if path.stat().st_size <= api.direct_limit:
-            return api.runs.start(workflow_id, [path], idempotency_key=key).run_id
-        stored = manifest.objects.get((source, workflow))
-        if stored is not None and stored[0] == etag:
-            try:
-                return api.runs.start_objects(workflow_id, [stored[1]], idempotency_key=key).run_id
-            except (NotFound, Unprocessable):
-                pass  # the object is gone (or the key was used for another): upload the file again
-        uploaded = api.uploads.upload(path, start=False).key
-        manifest.note_object(source, workflow, etag, uploaded)
-        return api.runs.start_objects(workflow_id, [uploaded], idempotency_key=key).run_id
+        return start(key).run_id
     except Unprocessable as error:
         if error.code != "IdempotencyKeyReused":
             raise
-        return api.runs.start(workflow_id, [path]).run_id
+        return start(None).run_id
 
 
 def _begins_on_media(api: MediaflowClient, workflow_id: str) -> bool:
