@@ -16,7 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mediaflow.console import LazyConsole, Progress, Table, escape, read_workflow_file, stdout_console
+from mediaflow.console import (
+    EXIT_RUN_AGAIN,
+    LazyConsole,
+    Progress,
+    Table,
+    escape,
+    read_workflow_file,
+    stdout_console,
+)
 from mediaflow.procs import resume_collection
 from mediaflow.settings import DEFAULT_PROFILE
 
@@ -158,8 +166,9 @@ def _describe(progress: Any, task: Any, name: str) -> Callable[[Run], None]:
 def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     """Upload each input, run the workflow on it, show progress, download every output to --out: into its input's
     folder under --out and named as its storage node asked, as a local run places them. A workflow that begins
-    on the media's bytes skips the files of a folder that hold no media, as a local run does."""
-    from mediaflow.console import human_size, media_inputs, only_skipped, placed_inputs, skipped_notice
+    on the media's bytes skips the files of a folder that hold no media, as a local run does. A run still going
+    after ``--timeout`` is left running and listed as pending (exit 75): the same command collects it."""
+    from mediaflow.console import media_inputs, only_skipped, placed_inputs
 
     placed = placed_inputs(args.inputs)
     missing = [str(path) for path, _ in placed if not path.is_file()]
@@ -174,8 +183,7 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     if not inputs:
         err.print(f"[red]error[/] {only_skipped(skipped)}")
         return 2
-    folders = dict(placed)
-    out_dir = Path(args.out)
+    folders, out_dir = dict(placed), Path(args.out)
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     with Progress(console=err, transient=True, disable=args.json) as progress:
@@ -186,35 +194,61 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
             progress.advance(task)
         progress.update(task, description="running", completed=0)
         for path, run_id, reused in accepted:
-            run = api.runs.wait(run_id, timeout=args.timeout, on_progress=_describe(progress, task, escape(path.name)))
-            folder = out_dir / folders.get(path, "")
-            files = api.runs.download_outputs(run, folder, as_asked=True) if run.status == "completed" else []
-            results.append({"input": str(path), "runId": run.run_id, "status": run.status, "error": run.error,
-                            "reused": reused,
-                            "outputs": [{"key": o.key, "filename": o.filename, "size": o.size,
-                                         "contentType": o.content_type, "path": str(p)}
-                                        for o, p in zip(run.outputs, files, strict=False)]})
+            results.append(_collected(api, path, run_id, out_dir / folders.get(path, ""), args.timeout,
+                                      _describe(progress, task, escape(path.name))) | {"reused": reused})
             progress.advance(task)
-    elapsed = time.perf_counter() - started
-    failed = sum(1 for r in results if r["status"] != "completed")
+    return _summary(api, args, results, skipped, time.perf_counter() - started)
+
+
+def _collected(api: MediaflowClient, path: Path, run_id: str, folder: Path, timeout: float,
+               on_progress: Callable[[Run], None]) -> dict[str, Any]:
+    """The result of ``path``'s run once it ended, its outputs downloaded into ``folder``; pending when it is still
+    going after ``timeout`` seconds."""
+    from mediaflow.client.errors import WaitTimeout
+
+    try:
+        run = api.runs.wait(run_id, timeout=timeout, on_progress=on_progress)
+    except WaitTimeout as late:
+        status = str(getattr(late.last, "status", None) or "running")
+        return {"input": str(path), "runId": run_id, "status": status, "error": None, "outputs": []}
+    files = api.runs.download_outputs(run, folder, as_asked=True) if run.status == "completed" else []
+    return {"input": str(path), "runId": run.run_id, "status": run.status, "error": run.error,
+            "outputs": [{"key": o.key, "filename": o.filename, "size": o.size, "contentType": o.content_type,
+                         "path": str(p)} for o, p in zip(run.outputs, files, strict=False)]}
+
+
+def _summary(api: MediaflowClient, args: argparse.Namespace, results: list[dict[str, Any]], skipped: list[Path],
+             elapsed: float) -> int:
+    """Print the command's results (a table, or JSON with ``--json``); its exit status: 75 when a run is still
+    going, else 1 when one failed, else 0."""
+    from mediaflow.console import human_size, skipped_notice
+
+    completed = sum(1 for r in results if r["status"] == "completed")
+    pending = sum(1 for r in results if r["status"] in ("pending", "running"))
+    failed = len(results) - completed - pending
+    if pending:
+        (err if args.json else console).print(
+            f"[yellow]still running[/]: {pending} run(s) after --timeout {args.timeout:g} s; run the same command "
+            "again to collect them (nothing is started again)")
     if args.json:
-        _dump({"workflow": args.workflow, "total": len(results), "completed": len(results) - failed,
-               "failed": failed, "seconds": round(elapsed, 3), "results": results,
-               "skipped": [str(path) for path in skipped]})
-        return 1 if failed else 0
-    table = table_of(f"{escape(args.workflow)} on {escape(api.base_url)}: {len(results)} file(s)", "input", "run",
-                     "status", "outputs", "size")
-    for r in results:
-        style = "green" if r["status"] == "completed" else "red"
-        table.add_row(escape(Path(r["input"]).name), r["runId"], f"[{style}]{r['status']}[/]",
-                      "\n".join(escape(o["path"]) for o in r["outputs"]) or "-",
-                      "\n".join(human_size(o["size"]) for o in r["outputs"]) or "-")
-    console.print(table)
-    console.print(f"{len(results) - failed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
-                  f"{escape(str(out_dir))}")
-    if skipped:
-        console.print(skipped_notice(skipped))
-    return 1 if failed else 0
+        _dump({"workflow": args.workflow, "total": len(results), "completed": completed, "failed": failed,
+               "seconds": round(elapsed, 3), "results": results, "skipped": [str(path) for path in skipped],
+               **({"pending": pending} if pending else {})})
+    else:
+        table = table_of(f"{escape(args.workflow)} on {escape(api.base_url)}: {len(results)} file(s)", "input",
+                         "run", "status", "outputs", "size")
+        for r in results:
+            style = {"completed": "green", "pending": "yellow", "running": "yellow"}.get(r["status"], "red")
+            table.add_row(escape(Path(r["input"]).name), r["runId"], f"[{style}]{r['status']}[/]",
+                          "\n".join(escape(o["path"]) for o in r["outputs"]) or "-",
+                          "\n".join(human_size(o["size"]) for o in r["outputs"]) or "-")
+        console.print(table)
+        still = f", {pending} still running" if pending else ""
+        console.print(f"{completed} completed, {failed} failed{still} in {elapsed:.2f} s; outputs in "
+                      f"{escape(str(args.out))}")
+        if skipped:
+            console.print(skipped_notice(skipped))
+    return EXIT_RUN_AGAIN if pending else 1 if failed else 0
 
 
 def _start(api: MediaflowClient, workflow_id: str, path: Path, out_dir: Path, *, force: bool) -> tuple[str, bool]:
@@ -471,7 +505,8 @@ def register(sub: Any) -> None:
         parser.set_defaults(handler=dispatch(name, parser.get_default("handler")))
         if name == "run":
             parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
-                                help="remote: how long to wait for each run (default 900)")
+                                help="remote: how long to wait for each run (default 900); a run still going then is "
+                                     "left running and listed as pending (exit 75: the same command collects it)")
 
     p = sub.add_parser("login", help="save an API URL and key as a profile in the user's config dir")
     p.add_argument("--api", metavar="URL", required=True, help="API root of the stack")

@@ -9,6 +9,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+# A batch that lost nothing but is not done (stopped by SIGTERM or Ctrl-C with its runs checkpointed, or runs still
+# going on the API after --timeout): the same command finishes or collects it. EX_TEMPFAIL, so that whatever runs
+# the command (a script, systemd, a Kubernetes Job, CI) does not take it for a whole batch and can run it again.
+EXIT_RUN_AGAIN = 75
+
 
 class LazyConsole:
     """rich's Console, made on first use: a command that prints nothing rich (``mediaflow run --json``, a

@@ -201,8 +201,9 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
                                                                                       tmp_path: Path) -> None:
     """A file larger than a run request may carry (9 MiB) goes up in parts and starts nothing by itself: the
     workflow, active with an upload trigger, runs once on it (it ran twice, once for the upload), and a file
-    over the server's 10 MiB body limit runs at all (it was refused with 413). Run again, the command gets its
-    runs back from --out's manifest without uploading anything; a failed file is retried under its run id."""
+    over the server's 10 MiB body limit runs at all (it was refused with 413). A run still going after
+    --timeout is left running and listed (exit 75). Run again, the command gets its runs back from --out's
+    manifest without uploading anything; a failed file is retried under its run id."""
     import numpy as np
     from mediaflow.samples import photo as make
     from PIL import Image
@@ -232,8 +233,17 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
         results = json.loads(done.stdout)["results"]
         return {Path(r["input"]).name: (r["runId"], r["status"], r["reused"]) for r in results}
 
-    first = run()
+    timed = mediaflow("run", workflow_id, "in", "--out", "out", "--json", "--timeout", "0.01", *remote,
+                      cwd=tmp_path, env=served.env)  # the big file's run is still going: left running, listed
+    assert timed.returncode == 75, timed.stdout[-2000:] + timed.stderr[-2000:]
+    summary = json.loads(timed.stdout)
+    assert summary["pending"] >= 1 and "run the same command again" in timed.stderr
+    assert {r["status"] for r in summary["results"] if Path(r["input"]).name == "big.png"} <= {"pending", "running"}
+
+    first = run()  # collects them: nothing started again
     assert first["big.png"][1] == first["small.jpg"][1] == "completed" and first["broken.jpg"][1] == "failed"
+    assert {name: run_id for name, (run_id, _, _) in first.items()} == {
+        Path(r["input"]).name: r["runId"] for r in summary["results"]}
     assert runs_of_tenant() - before == {run_id for run_id, _, _ in first.values()}  # no run of the upload
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]
     posts = uploads.read_text().count("POST /v1/uploads")

@@ -298,7 +298,7 @@ def wait_for(fetch: Callable[[], S], done: Callable[[S], bool], what: str, *, ti
         if done(state):
             return state
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"{what} is still {getattr(state, 'status', 'running')} after {timeout:.0f} s", state)
+            raise WaitTimeout(f"{what} is still {getattr(state, 'status', 'running')} after {timeout:g} s", state)
         sleep(interval)
         interval = min(poll, interval * 1.5)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediaflow.catalog import begins_on_media
 from mediaflow.console import (
+    EXIT_RUN_AGAIN,
     Progress,
     Table,
     err,
@@ -154,7 +155,7 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
                                      **({"stopped": True, "pending": pending} if drained else {})},
                                     indent=2) + "\n")
     if drained:
-        return EXIT_DRAINED
+        return EXIT_RUN_AGAIN  # stopped on request, nothing lost: the same command finishes it
     if not args.json:
         console.print(results_table(results, f"{escape(args.workflow)}: {len(results)} file(s)"))
         console.print(f"{completed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
@@ -166,10 +167,6 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
 
 ENDED = frozenset({"completed", "failed", "cancelled"})
 
-# A drained command stopped on request and lost nothing (the rest is checkpointed and the same command finishes
-# it), but its batch is not done: it exits EX_TEMPFAIL, so that whatever runs it (a script, systemd, a
-# Kubernetes Job, CI) does not take an interrupted batch for a whole one and can run it again.
-EXIT_DRAINED = 75
 
 
 def _run_draining(service: LocalService, grace_seconds: float,
@@ -352,7 +349,8 @@ def register(sub: Any) -> None:
                        epilog="exit status: 0 every run completed (a folder's files that hold no media skipped "
                               "and listed), 1 a run failed or the workflow is invalid, 2 it could not start, 75 "
                               "SIGTERM or Ctrl-C stopped it (the rest checkpointed: the same command finishes "
-                              "it)")
+                              "it) or, with --api, a run was still going after --timeout (the same command "
+                              "collects it)")
     p.add_argument("workflow", help="workflow file or stored workflow id (with --api: a stored id)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
     p.add_argument("--out", required=True, help="folder for the outputs")
