@@ -168,12 +168,16 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     folder under --out and named as its storage node asked, as a local run places them. A workflow that begins
     on the media's bytes skips the files of a folder that hold no media, as a local run does. A run still going
     after ``--timeout`` is left running and listed as pending (exit 75): the same command collects it."""
-    from mediaflow.console import media_inputs, only_skipped, placed_inputs
+    from mediaflow.console import media_inputs, only_skipped, out_folder_problem, placed_inputs
 
     placed = placed_inputs(args.inputs)
     missing = [str(path) for path, _ in placed if not path.is_file()]
     if missing or not placed:
         err.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
+        return 2
+    problem = out_folder_problem(args.out)
+    if problem:
+        err.print(f"[red]error[/] {problem}")
         return 2
     if Path(args.workflow).is_file():
         err.print(f"[red]error[/] with --api, WORKFLOW is a stored workflow id; save {escape(args.workflow)} first "

@@ -36,6 +36,14 @@ class LazyConsole:
         return getattr(self.real, name)
 
 
+def out_folder_problem(out: str) -> str | None:
+    """What is wrong with ``--out OUT`` before anything runs (a file where a folder goes), or None."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        return f"--out {escape(out)} is a file; it must be a folder (made when missing)"
+    return None
+
+
 def stdout_console() -> LazyConsole:
     """The console of a command's results (a fixed width when piped, so tables do not wrap at 80)."""
     import sys

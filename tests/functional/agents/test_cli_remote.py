@@ -65,6 +65,11 @@ def test_remote_errors_and_keys_against_serve(served: Served, tmp_path: Path) ->
     denied = mediaflow("workflows", "list", "--api", served.url, "--key", created.stdout.strip(), cwd=tmp_path,
                        env=served.env)
     assert denied.returncode == 1 and "401" in denied.stderr
+    photo(tmp_path, "in.jpg")
+    (tmp_path / "a-file").write_text("mine")
+    into_a_file = mediaflow("run", "wf_any", "in.jpg", "--out", "a-file", *remote, cwd=tmp_path, env=served.env)
+    assert into_a_file.returncode == 2 and "--out a-file is a file" in into_a_file.stderr, into_a_file.stderr
+    assert (tmp_path / "a-file").read_text() == "mine"
     no_key = mediaflow("workflows", "list", "--api", "http://127.0.0.1:9/", cwd=tmp_path,
                        env={**served.env, "MEDIAFLOW_CONFIG_DIR": str(tmp_path / "empty")})
     assert no_key.returncode == 2 and "no API key" in no_key.stderr

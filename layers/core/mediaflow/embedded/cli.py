@@ -21,6 +21,7 @@ from mediaflow.console import (
     human_size,
     media_inputs,
     only_skipped,
+    out_folder_problem,
     placed_inputs,
     read_workflow_file,
     skipped_notice,
@@ -76,8 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] no such input: {escape(', '.join(missing) or 'nothing given')}")
         return 2
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        console.print(f"[red]error[/] --out {escape(args.out)} is a file; it must be a folder (made when missing)")
+    problem = out_folder_problem(args.out)
+    if problem:
+        console.print(f"[red]error[/] {problem}")
         return 2
     with _service(args) as service:
         report = service.load_definition(args.workflow)
