@@ -168,7 +168,8 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     folder under --out and named as its storage node asked, as a local run places them. A workflow that begins
     on the media's bytes skips the files of a folder that hold no media, as a local run does. A run still going
     after ``--timeout`` is left running and listed as pending (exit 75): the same command collects it."""
-    from mediaflow.console import media_inputs, only_skipped, out_folder_problem, placed_inputs
+    from mediaflow.console import media_inputs, only_skipped, out_folder_problem, placed_inputs, waiting_notice
+    from mediaflow.out_manifest import writing_to
 
     placed = placed_inputs(args.inputs)
     missing = [str(path) for path, _ in placed if not path.is_file()]
@@ -190,7 +191,9 @@ def run_files(api: MediaflowClient, args: argparse.Namespace) -> int:
     folders, out_dir = dict(placed), Path(args.out)
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
-    with Progress(console=err, transient=True, disable=args.json) as progress:
+    # One command writes to a folder at a time, as locally: two at once would each upload a large file again.
+    with writing_to(out_dir, waiting_notice(args.out)), \
+            Progress(console=err, transient=True, disable=args.json) as progress:
         task = progress.add_task("uploading", total=len(inputs))
         accepted = []
         for path in inputs:

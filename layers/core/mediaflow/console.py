@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,12 @@ def out_folder_problem(out: str) -> str | None:
     if path.exists() and not path.is_dir():
         return f"--out {escape(out)} is a file; it must be a folder (made when missing)"
     return None
+
+
+def waiting_notice(out: str) -> Callable[[str], None]:
+    """What a command says while another one holds its ``--out`` folder (``out_manifest.writing_to``)."""
+    return lambda holder: err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to "
+                                    f"{escape(out)}")
 
 
 def stdout_console() -> LazyConsole:

@@ -1,9 +1,13 @@
-"""An ``--out`` folder's manifest: which file there holds which output, and which run each input went to."""
+"""An ``--out`` folder's manifest (which file there holds which output, and which run each input went to) and
+its lock (one command writes to a folder at a time)."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -147,3 +151,29 @@ class OutputManifest:
         with log:
             log.write(line)
         self._torn = False
+
+
+OUTPUT_LOCK = ".mediaflow-lock"
+
+
+@contextmanager
+def writing_to(folder: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Hold ``folder`` (a ``mediaflow run --out``) for this command: one command writes to a folder at a time.
+    A second one waits (``on_wait`` gets the first's pid), then finds the first's runs done and reuses them;
+    at once, both ran the same runs and copied each output twice (``photo-2.jpg``). The lock is an ``flock`` on
+    ``.mediaflow-lock`` in the folder, released by the kernel however the command ends (kill -9 included)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / OUTPUT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)

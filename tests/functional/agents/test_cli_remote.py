@@ -260,3 +260,27 @@ def test_remote_run_of_a_file_past_the_request_limit_runs_it_once_and_again_not_
     assert "/retry" in uploads.read_text()
     assert runs_of_tenant() - before == {run_id for run_id, _, _ in first.values()}
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.webp")) == ["big.webp", "small.webp"]
+
+
+def test_two_remote_runs_into_one_out_folder_take_turns(served: Served, tmp_path: Path) -> None:
+    """Two `mediaflow run --api` into the same --out at once: the second waits for the first (as two local runs
+    do), then gets every run back from the folder's manifest; each output is written once."""
+    from mediaflow.samples import photo as make
+
+    remote = ["--api", served.url, "--key", served.key]
+    added = mediaflow("workflows", "add", str(EXAMPLE), "--json", *remote, cwd=tmp_path, env=served.env)
+    workflow_id = json.loads(added.stdout)["workflowId"]
+    for seed in range(3):
+        make(tmp_path / "in" / f"t{seed}.jpg", 320, 240, seed=seed)
+    argv = [sys.executable, "-m", "mediaflow.cli", "run", workflow_id, "in", "--out", "out", "--json", *remote]
+    both = [subprocess.Popen(argv, cwd=tmp_path, env=served.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    answers = [process.communicate(timeout=300) for process in both]
+    assert [process.returncode for process in both] == [0, 0], [err[-2000:] for _, err in answers]
+    summaries = [json.loads(out) for out, _ in answers]
+    assert sorted(sum(r["reused"] for r in summary["results"]) for summary in summaries) == [0, 3]
+    first, second = ({r["runId"] for r in summary["results"]} for summary in summaries)
+    assert first == second
+    assert any("waiting: another mediaflow run" in err for _, err in answers)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".mediaflow-lock", ".mediaflow-outputs.jsonl", "t0.webp", "t1.webp", "t2.webp"]

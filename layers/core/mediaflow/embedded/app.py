@@ -8,13 +8,11 @@ import importlib
 import importlib.util
 import json
 import logging
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -519,32 +517,6 @@ def file_identity(compiled: Compiled, path: Path, out_dir: Path, tenant: str, *,
     if force:
         digest.update(uuid.uuid4().bytes)
     return f"run-{digest.hexdigest()[:24]}", etag
-
-
-OUTPUT_LOCK = ".mediaflow-lock"
-
-
-@contextmanager
-def writing_to(folder: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold ``folder`` (a ``mediaflow run --out``) for this command: one command writes to a folder at a time.
-    A second one waits (``on_wait`` gets the first's pid), then finds the first's runs done and reuses them;
-    at once, both ran the same runs and copied each output twice (``photo-2.jpg``). The lock is an ``flock`` on
-    ``.mediaflow-lock`` in the folder, released by the kernel however the command ends (kill -9 included)."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(folder / OUTPUT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait(os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?")
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(descriptor)
 
 
 class _RunClaims:

@@ -26,9 +26,11 @@ from mediaflow.console import (
     read_workflow_file,
     skipped_notice,
     stdout_console,
+    waiting_notice,
 )
 from mediaflow.embedded import early
-from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs, writing_to
+from mediaflow.embedded.app import FileResult, LocalService, missing_runtimes, without_outputs
+from mediaflow.out_manifest import writing_to
 from mediaflow.procs import resume_collection
 
 if TYPE_CHECKING:
@@ -95,15 +97,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
 
-        def waiting(holder: str) -> None:
-            err.print(f"waiting: another mediaflow run (pid {escape(holder)}) is writing to {escape(args.out)}")
-
         # A workflow that begins on the media's bytes has nothing to do with the other files of a folder.
         media, skipped = media_inputs(args.inputs, placed, skip=begins_on_media(report.definition))
         if not media:
             console.print(f"[red]error[/] {only_skipped(skipped)}")
             return 2
-        with writing_to(out_dir, waiting):
+        with writing_to(out_dir, waiting_notice(args.out)):
             inputs = without_outputs(media, out_dir)
             if not inputs:
                 console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
