@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mediaflow.client import ApiError, Conflict, MediaflowClient, NotFound, Unauthorized, Unprocessable
@@ -195,6 +196,50 @@ def test_rate_limited_requests_are_retried_after_retry_after(tmp_path: Path) -> 
                 impatient.workflows.list()
                 impatient.workflows.list()
             assert limited.value.headers.get("retry-after") and limited.value.code == "RateLimited"
+
+
+def test_a_post_whose_first_attempt_is_still_answered_is_asked_again(tmp_path: Path) -> None:
+    """A POST sent again under its key (after a timeout) while the API still answers its first attempt gets 409
+    naming idempotencyKey; the client asks again a moment later instead of failing the command, and the request
+    acts once."""
+    import dataclasses
+
+    from mediaflow.api import create_app
+    from mediaflow.client.gateway import GatewayTransport
+    from mediaflow.embedded.app import LocalService
+    from mediaflow.embedded.bootstrap import embedded_context
+    from mediaflow.errors import Conflict as InProgress
+
+    with LocalService(data_dir=tmp_path / "data") as service:
+        key = service.adapters.keys.create_key("demo", ["workflows:read", "workflows:write"])[0]
+        context = embedded_context(service)
+        store, held = context.idempotency, []
+
+        class FirstAttemptStillAnswered:
+            """The idempotency port as an attempt in flight leaves it, for the first key claimed."""
+
+            def claim(self, claimed: str, ttl_seconds: int = 3600) -> Any:
+                if not held:
+                    held.append(claimed)
+                    raise InProgress(f"request {claimed!r} is already in progress", field="idempotencyKey")
+                return store.claim(claimed, ttl_seconds)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(store, name)
+
+        app = create_app(dataclasses.replace(context, idempotency=FirstAttemptStillAnswered()))
+        waits: list[float] = []
+        with MediaflowClient("https://mediaflow.local", key, transport=GatewayTransport(app.resolve),
+                             sleep=waits.append) as api:
+            created = api.workflows.create(EXAMPLE)
+            assert held and len(waits) == 1
+            assert [w.id for w in api.workflows.iter()] == [created.id]
+        with MediaflowClient("https://mediaflow.local", key, transport=GatewayTransport(app.resolve),
+                             max_retries=0) as impatient:
+            held.clear()
+            with pytest.raises(Conflict) as refused:
+                impatient.workflows.create(EXAMPLE)
+            assert refused.value.status == 409
 
 
 def test_unreachable_api_is_a_transport_error() -> None:

@@ -115,6 +115,15 @@ def problem_of(response: httpx.Response) -> dict[str, Any]:
             "detail": str(detail or response.reason_phrase), "errors": []}
 
 
+def _still_in_progress(response: httpx.Response) -> bool:
+    """A 409 naming ``idempotencyKey``: an earlier attempt of this very request (a retry after a timeout carries
+    its key) is still being answered; asked again a moment later, the API replays that attempt's answer."""
+    if response.status_code != 409:
+        return False
+    errors = problem_of(response).get("errors") or []
+    return any(isinstance(error, dict) and error.get("field") == "idempotencyKey" for error in errors)
+
+
 def workflow_body(definition: Mapping[str, Any] | WorkflowInput | str | Path) -> dict[str, Any]:
     """A workflow in any accepted shape (dict, ``WorkflowInput``, a JSON file) as a request body."""
     if isinstance(definition, WorkflowInput):
@@ -201,7 +210,7 @@ class MediaflowClient:
                 attempt += 1
                 self.sleep(self._backoff(attempt, None))
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+            if (response.status_code in RETRY_STATUSES or _still_in_progress(response)) and attempt < self.max_retries:
                 attempt += 1
                 self.sleep(self._backoff(attempt, retry_after_seconds(response.headers.get("Retry-After"))))
                 continue
