@@ -27,6 +27,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,29 @@ def _tree_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def imported_run(fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, float]:
-    """Wall and tree CPU of ``mediaflow run`` forked from this process, its imports done."""
-    for path in (out, data):
+def fresh(out: Path, *others: Path) -> None:
+    """``out`` made empty, ``others`` (a data dir) removed: each measured run starts from nothing."""
+    for path in (out, *others):
         shutil.rmtree(path, ignore_errors=True)
     out.mkdir(parents=True)
+
+
+@contextmanager
+def photos_with_a_run_imported(prefix: str) -> Iterator[tuple[Path, Path]]:
+    """This process with every module a run imports loaded, and a scratch folder (``bench/work``, beside the
+    media cache: the photos are hard links to it) holding the folder benchmark's 24 photos: ``(scratch, photos)``."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as `mediaflow run` sets it
+    for name in RUN_MODULES:
+        importlib.import_module(name)
+    (BENCH / "work").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=BENCH / "work") as scratch:
+        work = Path(scratch)
+        yield work, folder.folder_of_photos(MediaCache(BENCH / "work" / "media"), 24, work / "photos")
+
+
+def imported_run(fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, float]:
+    """Wall and tree CPU of ``mediaflow run`` forked from this process, its imports done."""
+    fresh(out, data)
     os.environ["MEDIAFLOW_DATA_DIR"] = str(data)
     before = _tree_cpu()
     started = time.perf_counter()
@@ -82,9 +102,7 @@ def imported_run(fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, 
 
 def whole_process(tool: str, fmt: str, photos: Path, out: Path, data: Path) -> tuple[float, float]:
     """Wall and tree CPU of ``tool`` as the folder group runs it (``folder.run_tree``)."""
-    for path in (out, data):
-        shutil.rmtree(path, ignore_errors=True)
-    out.mkdir(parents=True)
+    fresh(out, data)
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(data)}
     done = folder.run_tree(folder.command(tool, fmt, photos, out, data), env)
     if done["returncode"] != 0:
@@ -96,14 +114,8 @@ def main() -> None:
     fmt = sys.argv[1] if len(sys.argv) > 1 else "jpeg"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     folder.ensure_sharp(lambda message: print(message, file=sys.stderr))
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as `mediaflow run` sets it
-    for name in RUN_MODULES:
-        importlib.import_module(name)
     samples: dict[str, list[tuple[float, float]]] = {}
-    (BENCH / "work").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="imports-bound-", dir=BENCH / "work") as scratch:
-        work = Path(scratch)  # beside the media cache: the photos are hard links to it
-        photos = folder.folder_of_photos(MediaCache(BENCH / "work" / "media"), 24, work / "photos")
+    with photos_with_a_run_imported("imports-bound-") as (work, photos):
         for _ in range(rounds):
             for tool in ("mediaflow-imported", "mediaflow", "sharp-all", "floor"):
                 out, data = work / f"out-{tool}", work / f"data-{tool}"

@@ -18,13 +18,10 @@ bench/run.py: it bounds a target, it does not track the code.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,6 @@ sys.path.insert(0, str(BENCH))
 
 import folder  # noqa: E402
 import imports_bound  # noqa: E402
-from media import MediaCache  # noqa: E402
 
 # ``mediaflow run`` as a whole process, with the decode ahead left on or turned off by its first argument.
 _COMMAND = """
@@ -46,18 +42,12 @@ sys.exit(cli.main())
 """
 
 
-def _fresh(*paths: Path) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
-    paths[0].mkdir(parents=True)
-
-
 def _run_args(photos: Path, out: Path) -> list[str]:
     return ["run", str(folder.WORKFLOWS / "folder-jpeg.json"), str(photos), "--out", str(out), "--json"]
 
 
 def whole(ahead: bool, photos: Path, out: Path, data: Path) -> tuple[float, float]:
-    _fresh(out, data)
+    imports_bound.fresh(out, data)
     env = {**os.environ, "MEDIAFLOW_DATA_DIR": str(data)}
     done = folder.run_tree([sys.executable, "-c", _COMMAND, "on" if ahead else "off", *_run_args(photos, out)], env)
     if done["returncode"] != 0:
@@ -78,7 +68,7 @@ def imported(ahead: bool, photos: Path, out: Path, data: Path) -> tuple[float, f
 
 
 def floor(processes: int, photos: Path, out: Path) -> tuple[float, float]:
-    _fresh(out)
+    imports_bound.fresh(out)
     settings = folder.SETTINGS["jpeg"]
     done = folder.run_tree([sys.executable, str(folder.PEERS / "floor_folder.py"), str(photos), str(out), "jpeg",
                             str(settings["quality"]), str(settings["effort"]), str(processes)], dict(os.environ))
@@ -89,14 +79,8 @@ def floor(processes: int, photos: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as `mediaflow run` sets it
-    for name in imports_bound.RUN_MODULES:
-        importlib.import_module(name)
     samples: dict[str, list[tuple[float, float]]] = {}
-    (BENCH / "work").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="scaling-bound-", dir=BENCH / "work") as scratch:
-        work = Path(scratch)  # beside the media cache: the photos are hard links to it
-        photos = folder.folder_of_photos(MediaCache(BENCH / "work" / "media"), 24, work / "photos")
+    with imports_bound.photos_with_a_run_imported("scaling-bound-") as (work, photos):
         out, data = work / "out", work / "data"
         for _ in range(rounds):
             for workers in (1, 2):
