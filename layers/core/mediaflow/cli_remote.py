@@ -311,14 +311,16 @@ def _started(api: MediaflowClient, workflow_id: str, path: Path, manifest: Outpu
     key = "mediaflow-run-" + hashlib.sha256(mark.encode()).hexdigest()[:40]
     if path.stat().st_size <= api.direct_limit:
         return _keyed(lambda given: api.runs.start(workflow_id, [path], idempotency_key=given), key)
-    stored = manifest.objects.get((source, workflow))
+    with manifest.lock:
+        stored = manifest.objects.get((source, workflow))
     if stored is not None and stored[0] == etag:
         try:
             return _keyed(lambda given: api.runs.start_objects(workflow_id, [stored[1]], idempotency_key=given), key)
         except (NotFound, Unprocessable):
             pass  # the object is gone: upload the file again
     uploaded = api.uploads.upload(path, start=False).key
-    manifest.note_object(source, workflow, etag, uploaded)
+    with manifest.lock:
+        manifest.note_object(source, workflow, etag, uploaded)
     return _keyed(lambda given: api.runs.start_objects(workflow_id, [uploaded], idempotency_key=given), key)
 
 

@@ -135,11 +135,10 @@ class OutputManifest:
     def note_object(self, source: str, workflow: str, etag: str, key: str) -> None:
         """Record that the input file at ``source``, as identified by ``etag``, was uploaded to the stored object
         ``key`` to be run by ``workflow`` (``mediaflow run --api``: the API and the workflow's id)."""
-        with self.lock:
-            if self.objects.get((source, workflow)) == (etag, key):
-                return
-            self.objects[source, workflow] = (etag, key)
-            self._append({"input": source, "workflow": workflow, "etag": etag, "object": key})
+        if self.objects.get((source, workflow)) == (etag, key):
+            return
+        self.objects[source, workflow] = (etag, key)
+        self._append({"input": source, "workflow": workflow, "etag": etag, "object": key})
 
     def _append(self, entry: dict[str, str]) -> None:
         line = ("\n" if self._torn else "") + json.dumps(entry) + "\n"
