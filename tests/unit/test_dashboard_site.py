@@ -92,6 +92,9 @@ def test_authorize_turns_a_cookie_into_the_authorizer_context_and_checks_csrf() 
 def test_redaction_of_tokens_in_request_lines() -> None:
     assert redact("GET /signin/abc-DEF_1 HTTP/1.1") == "GET /signin/[redacted] HTTP/1.1"
     assert redact("/v1/downloads/eyJ.sig?download=1") == "/v1/downloads/[redacted]?download=1"
+    assert redact('"PUT /v1/uploads/multipart/parts/eyJ.sig?size=8 HTTP/1.1" 200') == \
+        '"PUT /v1/uploads/[redacted]?size=8 HTTP/1.1" 200'
+    assert redact("POST /v1/uploads/multipart/eyJ.sig/complete HTTP/1.1") == "POST /v1/uploads/[redacted] HTTP/1.1"
     assert redact("/v1/x?a=1&token=s3cret&api_key=k") == "/v1/x?a=1&token=[redacted]&api_key=[redacted]"
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:5", "GET", "/signin/tok", "1.1", 303), None)

@@ -225,7 +225,8 @@ class DashboardSite:
                            *SECURITY_HEADERS], body)
 
 
-_SECRET_PATH = re.compile(r"(/(?:signin|v1/downloads|v1/uploads)/)[^/?\s\"]+")
+# the whole rest of the path: a multipart upload's signed handle and part tokens come after a first segment
+_SECRET_PATH = re.compile(r"(/(?:signin|v1/downloads|v1/uploads)/)[^?\s\"]+")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|key|api_key|apikey|access_token)=)[^&\s\"]*", re.IGNORECASE)
 
 
