@@ -377,8 +377,7 @@ class LocalService:
                     target = target.with_name(f"{stem}-{counter}{suffix}")
             manifest.claim(target, key, origin)
         if not _same_file(target, self.adapters.blobs.local_path(key)):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.adapters.blobs.download(key, target)
+            self.adapters.blobs.download(key, target)  # makes the folder
         output.path = target
         output.size = target.stat().st_size
         return output

@@ -7,8 +7,10 @@ record and the ``workflow.completed`` / ``workflow.failed`` event follow the exe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ from mediaflow.settings import Settings
 logger = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+PROGRESS_SECONDS = 0.25
+"""The least time between two writes of a running run's Task counts (its end writes the last ones)."""
 
 
 # -- worker processes ----------------------------------------------------------------------------------
@@ -380,13 +384,20 @@ class EmbeddedRuntime:
         if self._suspending.is_set():
             raise PoolDraining("the runtime is stopping and starts no more runs")
         tenant, workflow_id, version = self._identity(input)
-        try:  # created straight away: a new run is the common case, and the insert itself tells an existing one
-            record = self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
-                                           "version": version, "status": "pending", "input": input})
-        except Conflict:
-            record = self.runs.get_run(tenant, run_id)
+        # The run and its execution in one transaction (they share the database): no run without the execution
+        # that resumes it, and one write a run instead of two.
         if self.durable is not None:
-            self.durable.record_execution(tenant, run_id, asl, input)
+            self.durable.ready()  # its tables made before the transaction (making them would commit it)
+        together = self.durable.db.write() if self.durable is not None else contextlib.nullcontext()
+        with together:
+            try:  # created straight away: a new run is the common case, and the insert tells an existing one
+                record = self.runs.create_run({"tenant": tenant, "runId": run_id, "workflowId": workflow_id,
+                                               "version": version, "status": "pending", "input": input})
+            except Conflict:
+                record = self.runs.get_run(tenant, run_id)
+            if self.durable is not None:
+                self.durable.record_execution(tenant, run_id, asl, input)
+        if self.durable is not None:
             self._start_heartbeat()
         return record
 
@@ -400,6 +411,7 @@ class EmbeddedRuntime:
         started_at = str(record.get("startedAt") or now_iso())
         counts = {"tasksSucceeded": 0, "tasksFailed": 0}
         counts_lock = threading.Lock()
+        last_written = [time.monotonic()]
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] not in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
@@ -407,6 +419,13 @@ class EmbeddedRuntime:
             with counts_lock:
                 counts["tasksSucceeded" if event["type"] == "TaskSucceeded" else "tasksFailed"] += 1
                 progress = dict(counts)
+                # The run's end writes the final counts; between, a write at most every PROGRESS_SECONDS (a
+                # one-Task run of a small file ends before its first, and writes its record twice, not three
+                # times).
+                now = time.monotonic()
+                if now - last_written[0] < PROGRESS_SECONDS:
+                    return
+                last_written[0] = now
             try:
                 self.runs.update_run(tenant, run_id, progress=progress)
             except Exception:  # progress is best effort; the final update carries the outcome

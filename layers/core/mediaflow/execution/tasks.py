@@ -45,8 +45,12 @@ def load_worker(runtime: str) -> Worker:
 @contextmanager
 def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
     """A private folder under the task's workdir, removed whatever happens."""
-    env.workdir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=env.workdir))
+    try:
+        made = tempfile.mkdtemp(prefix=prefix, dir=env.workdir)
+    except FileNotFoundError:  # the workdir itself is made by the first Task (one mkdir, not one a Task)
+        env.workdir.mkdir(parents=True, exist_ok=True)
+        made = tempfile.mkdtemp(prefix=prefix, dir=env.workdir)
+    path = Path(made)
     try:
         yield path
     finally:

@@ -33,6 +33,7 @@ import pyvips
 from mediaflow.catalog import animation_mode
 from mediaflow.errors import MediaTooLarge, TooManyFrames
 from mediaflow.settings import Settings
+from mediaflow.workers import vips_loaders
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext
@@ -154,8 +155,8 @@ def load(info: SourceInfo, via_pillow: bool, autorotate: bool) -> Any:
         # Ops run frame after frame, top to bottom, so a sequential decode serves them; rotating a frame
         # reads its rows out of order and needs random access.
         rotates = autorotate and info.orientation != 1
-        roll = pyvips.Image.new_from_file(str(info.path), n=-1, access="random" if rotates else "sequential",
-                                          fail_on="error")
+        roll = vips_loaders.load(info.path, info.sniffed.format, n=-1,
+                                 access="random" if rotates else "sequential", fail_on="error")
     if autorotate and info.orientation != 1:
         roll = map_frames(roll, lambda frame: frame.autorot().copy_memory())
     if autorotate and roll.get_typeof("orientation") != 0:

@@ -70,7 +70,7 @@ from mediaflow.filenames import clean_component, original_stem
 from mediaflow.media import MediaRef
 from mediaflow.settings import Settings
 from mediaflow.sniff import Sniffed, sniff_file
-from mediaflow.workers import animation, jpeg_scaled, pillow_fallback
+from mediaflow.workers import animation, jpeg_scaled, pillow_fallback, vips_loaders
 from mediaflow.workers.image_state import (
     EncodePlan,
     ImagePipelineState,
@@ -196,7 +196,7 @@ def read_header(path: Path, sniffed: Sniffed, node_id: str) -> tuple[SourceInfo,
         refusal = pillow_fallback.vips_refusal(path, sniffed.format)
         if refusal is None:
             try:
-                image = pyvips.Image.new_from_file(str(path), access="sequential", **LOAD_OPTIONS)
+                image = vips_loaders.load(path, sniffed.format, access="sequential", **LOAD_OPTIONS)
             except pyvips.Error as error:
                 if sniffed.format not in pillow_fallback.FALLBACK_FORMATS:
                     raise MediaDecodeError(f"cannot read the {sniffed.format} header: {_first_line(error)}",
@@ -271,7 +271,7 @@ def decode(header_image: Any, info: SourceInfo, size: tuple[int, int] | None, au
                 return to_srgb_8bit(image, imported=True)
         elif autorotate and info.orientation not in (1, 2):
             # Rotations and vertical flips read rows out of order, which a sequential decode refuses.
-            image = pyvips.Image.new_from_file(str(info.path), access="random", **LOAD_OPTIONS).autorot()
+            image = vips_loaders.load(info.path, sniffed.format, access="random", **LOAD_OPTIONS).autorot()
         elif autorotate and info.orientation == 2:
             image = header_image.autorot()
         else:
@@ -313,7 +313,7 @@ def _shrink_on_load(info: SourceInfo, header_image: Any, size: tuple[int, int], 
              if info.sniffed.format == "jpeg" else None)
     if image is None:
         options = load_shrink(info.sniffed.format, (info.width, info.height), target)
-        image = pyvips.Image.new_from_file(str(info.path), access="sequential", **options, **LOAD_OPTIONS)
+        image = vips_loaders.load(info.path, info.sniffed.format, access="sequential", **options, **LOAD_OPTIONS)
     image = resample(image, target[0], target[1])
     if autorotate and info.orientation not in (1, 2):
         # Rotations read rows out of order, which a sequential decode refuses; the image is small by now.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import mimetypes
@@ -28,6 +29,7 @@ from mediaflow.procs import pid_alive
 
 _META_DIR = ".mf-meta"
 _TMP_PREFIX = ".mf-tmp-"
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1024 * 1024
 # A temporary file without its writer's pid (written before names carried one) counts as abandoned after this.
 _UNOWNED_TMP_SECONDS = 3600.0
@@ -75,6 +77,11 @@ class FolderBlobStore:
 
     # -- paths ---------------------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _resolved_root(self) -> Path:
+        """The root with its links resolved, once (asked by every Task's output put)."""
+        return self.root.resolve()
+
     def local_path(self, key: str) -> Path:
         """Where the object for ``key`` lives (it may not exist)."""
         return self.root.joinpath(*validate_key(key).split("/"))
@@ -115,7 +122,7 @@ class FolderBlobStore:
             return size, digest.hexdigest()
 
         def take(tmp: Path) -> tuple[int, str]:
-            if Path(path).resolve().is_relative_to(self.root.resolve()):
+            if Path(path).resolve().is_relative_to(self._resolved_root):
                 return write(tmp)  # a stored object (Tasks read their inputs in place) is never taken away
             try:
                 Path(path).rename(tmp)
@@ -176,10 +183,12 @@ class FolderBlobStore:
             os.link(source, tmp)
         except OSError:
             return None
+        placed = False
         try:
             meta = {"contentType": content_type, "size": size, "etag": etag or _digest_file(tmp)}
             if overwrite:
                 tmp.replace(target)
+                placed = True
             else:
                 try:
                     os.link(tmp, target)
@@ -194,7 +203,8 @@ class FolderBlobStore:
         except IsADirectoryError:
             raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            if not placed:
+                tmp.unlink(missing_ok=True)
         self._write_meta(key, meta)
         return self._ref(key, meta)
 
@@ -205,11 +215,13 @@ class FolderBlobStore:
         target = self.local_path(key)
         self._make_parent(target, key)
         tmp = _temporary(target)
+        placed = False
         try:
             size, etag = fill(tmp)
             meta = {"contentType": content_type, "size": size, "etag": etag}
             if overwrite:
                 tmp.replace(target)
+                placed = True
             else:
                 # A hard link fails when the target exists, which makes "create only" atomic
                 # between processes; a check-then-rename would race.
@@ -217,12 +229,11 @@ class FolderBlobStore:
                     os.link(tmp, target)
                 except FileExistsError:
                     return self._unchanged(key, etag)
-                finally:
-                    tmp.unlink(missing_ok=True)
         except IsADirectoryError:
             raise Conflict(f"object {key!r} clashes with a folder of other keys", field="key") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            if not placed:  # renamed into place, the temporary name is gone already
+                tmp.unlink(missing_ok=True)
         self._write_meta(key, meta)
         return self._ref(key, meta)
 
@@ -240,14 +251,25 @@ class FolderBlobStore:
             raise Conflict(f"object {key!r} would nest under an existing object", field="key") from None
 
     def _write_meta(self, key: str, meta: dict[str, Any]) -> None:
+        # Every object write ends here (four a file in a `mediaflow run`), so plain os calls: no text layer,
+        # the folder made only when the write finds it missing, no unlink after a rename that went through.
         path = self._meta_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temporary(path)
+        data = json.dumps(meta, sort_keys=True).encode("utf-8")
         try:
-            tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+            handle = os.open(tmp, _NEW_FILE, 0o666)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(tmp, _NEW_FILE, 0o666)
+        try:
+            try:
+                _write_all(handle, data)
+            finally:
+                os.close(handle)
             tmp.replace(path)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
 
     def sweep_unfinished(self, prefix: str) -> int:
         """Remove the temporary files that writers killed mid-write left in the folder ``prefix`` (a run's, as
@@ -305,8 +327,9 @@ class FolderBlobStore:
         try:
             shutil.copyfile(source, tmp)  # copied by the kernel (sendfile), not through this process
             tmp.replace(path)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
         return path
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
@@ -361,6 +384,12 @@ def content_digest(data: bytes = b"") -> Any:
 
     Embedded etags are content fingerprints (idempotency, change detection), not S3's MD5s."""
     return hashlib.sha1(data, usedforsecurity=False)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view):]
 
 
 def _digest_file(path: Path) -> str:
