@@ -37,6 +37,7 @@ class OutputManifest:
         self.places: dict[str, str] = {}  # key -> the path it was written to last
         self.inputs: dict[tuple[str, str], tuple[str, str]] = {}
         self.objects: dict[tuple[str, str], tuple[str, str]] = {}  # (input, workflow) -> (etag, stored key)
+        self._resolved: dict[Path, Path] = {}  # a sub-folder as named -> as resolved (asked for every output)
         try:
             legacy = json.loads((folder / ".mediaflow-outputs.json").read_text(encoding="utf-8"))
             if isinstance(legacy, dict):
@@ -122,7 +123,15 @@ class OutputManifest:
             self.origins.pop(relative, None)
 
     def _relative(self, target: Path) -> str:
-        return target.resolve().relative_to(self.folder).as_posix()
+        """``target``'s path in the folder, its links resolved. Its folder's resolution is kept (each output of
+        a run asks two or three times, and resolving walks every folder above it); the file itself is
+        resolved anew when it is a link."""
+        if target.is_symlink():
+            return target.resolve().relative_to(self.folder).as_posix()
+        parent = self._resolved.get(target.parent)
+        if parent is None:
+            parent = self._resolved[target.parent] = target.parent.resolve()
+        return (parent / target.name).relative_to(self.folder).as_posix()
 
     def note_input(self, source: str, workflow: str, etag: str, run_id: str) -> None:
         """Record that the input file at ``source`` (absolute), as identified by ``etag``, is run ``run_id`` of
