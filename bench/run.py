@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # everything (`make bench`), about 3-6 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # a smoke run with fewer repeats, under 2 minutes
-    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale, folder, start, video) or one figure by name
+    .venv/bin/python bench/run.py --only p3  # one group (p1..p7, scale, folder, start, video, small) or figure
 
 Media is generated with libvips under bench/work/media/ (kept between runs); runs use their own data
 dirs under bench/work/data/. Results go to bench/results.json and a table on stdout. Each figure keeps
@@ -793,9 +793,29 @@ def figure_video(profile: Profile, media: MediaCache) -> list[Figure]:
                    "`mediaflow run` wall, whole processes (>1: mediaflow faster)", details=result)]
 
 
+def figure_small(profile: Profile, media: MediaCache) -> list[Figure]:
+    """Many 96 x 64 JPEGs through convert, compress and storage (bench/small_files.py): the engine's cost a file."""
+    import small_files
+
+    files, rounds = (500, 3) if profile is FULL else (100, 1)
+    result = small_files.measure(files, rounds, small_files.default_dir())
+    return [
+        Figure("small_files_per_s", result["2w"]["files_per_s"], None, "", "files/s",
+               f"{files} photos of 96 x 64 -> WebP through `mediaflow run` (convert, compress, storage), the default "
+               "workers, a fresh data dir on a tmpfs: files a second, where the engine's cost a file is the job",
+               details=result),
+        Figure("small_files_2_workers_vs_1", result["2w_vs_1w"], None, "", "x",
+               "the same with MEDIAFLOW_WORKERS=1 wall / with the default workers: the command's per-file work, under "
+               "one interpreter lock, is what two workers wait for", details={}),
+        Figure("small_files_cpu_ms_per_file", result["2w"]["cpu_ms_per_file"], None, "", "ms",
+               "the whole process tree's CPU (user + sys) a file with the default workers", details={}),
+    ]
+
+
 GROUPS: dict[str, Callable[[Profile, MediaCache], list[Figure]]] = {
     "p1": figure_p1, "p2": figure_p2, "p3": figure_p3, "p4": figure_p4, "p5": figure_p5, "p7": figure_p7,
     "scale": figure_scale, "folder": figure_folder, "start": figure_start, "video": figure_video,
+    "small": figure_small,
 }
 
 
