@@ -273,3 +273,43 @@ def test_a_write_killed_mid_way_leaves_no_object_and_the_sweep_removes_its_file(
     assert store.sweep_unfinished(run_prefix("t1", "run-k")) == 1
     assert list(folder.iterdir()) == []
     assert list(store.list("t1/runs/run-k/")) == ["t1/runs/run-k/upload/in.jpg"]  # a finished write stays
+
+
+# The command with every process it forks (zygote, workers) dying at the first output a worker makes durable:
+# SIGKILL between the output's bytes landing under a temporary name in the run's folder and the rename.
+_WORKER_KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+
+command, marker, fsync = os.getpid(), Path(sys.argv[1]), os.fsync
+
+def first_output_dies(fd):
+    if os.getpid() != command and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    fsync(fd)
+
+os.fsync = first_output_dies
+import mediaflow.cli as cli
+sys.argv = ["mediaflow", *sys.argv[2:]]
+sys.exit(cli.main())
+"""
+
+
+def test_a_worker_killed_mid_write_leaves_no_temporary_file_once_its_run_completes(tmp_path: Path, data_dir: Path,
+                                                                                 photo: bytes) -> None:
+    """A run whose worker dies mid-write is retried on another worker in the same command; as it ends, its
+    folder is swept of the dead writer's temporary file (a run whose Tasks all kept their worker is not listed,
+    so this is the case that must still be)."""
+    source, marker, out = tmp_path / "in.jpg", tmp_path / "killed-worker", tmp_path / "out"
+    source.write_bytes(photo)
+    result = subprocess.run([sys.executable, "-c", _WORKER_KILLED_MID_WRITE, str(marker), "run",
+                             str(_workflow(tmp_path)), str(source), "--out", str(out), "--json",
+                             "--data-dir", str(data_dir)], env=cli_env(data_dir), cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run] = json.loads(result.stdout)["results"]
+    assert run["status"] == "completed", run
+    assert marker.exists(), "no worker was killed"  # the kill happened, the Task ran again
+    assert not list((data_dir / "blobs").rglob(".mf-tmp-*")), "a dead writer's temporary file was left"
+    assert len([p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]) == 1

@@ -77,6 +77,12 @@ class ProcessPoolInvoker:
     def prestart(self, count: int, modules: tuple[str, ...] = ()) -> None:
         self.pool.prestart(count, modules)
 
+    def interrupted(self, run_id: str) -> bool:
+        """Whether a Task of ``run_id`` lost its worker mid-way (``WorkerPool.interrupted``)."""
+        with self._lock:
+            pool = self._pool
+        return pool is None or pool.interrupted(run_id)
+
     def __call__(self, resource: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         try:
             return self.pool.run(payload, timeout)
@@ -186,6 +192,7 @@ class EmbeddedRuntime:
         self._leased: set[str] = set()
         self._cancels: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._fresh: set[str] = set()  # runs created by this runtime whose Tasks all run on its own pool
         self._suspending = threading.Event()
         self._stopped = threading.Event()  # ends the lease renewals
         self._heartbeat: threading.Thread | None = None
@@ -370,6 +377,7 @@ class EmbeddedRuntime:
             self._active.pop(run_id, None)
             self._leased.discard(run_id)
             self._cancels.pop(run_id, None)
+            self._fresh.discard(run_id)  # a run left to resume (drained) is not fresh when it comes back
 
     def _identity(self, input: dict[str, Any]) -> tuple[str, str, int]:
         run = input.get("run")
@@ -395,6 +403,10 @@ class EmbeddedRuntime:
                                                "version": version, "status": "pending", "input": input})
             except Conflict:
                 record = self.runs.get_run(tenant, run_id)
+            else:
+                if self._own_invoker is not None:
+                    with self._lock:
+                        self._fresh.add(run_id)
             if self.durable is not None:
                 self.durable.record_execution(tenant, run_id, asl, input)
         if self.durable is not None:
@@ -448,13 +460,23 @@ class EmbeddedRuntime:
             self.durable.finish(run_id)
         return result
 
+    def _may_hold_unfinished_writes(self, run_id: str) -> bool:
+        """Whether a writer may have stopped mid-write in the run's folder. Not for a run this runtime created
+        whose Tasks all kept their worker to the end (the common case: its folder is not listed as it ends); any
+        other (resumed, redriven, interrupted, or run on another invoker) may."""
+        with self._lock:
+            fresh = run_id in self._fresh
+            self._fresh.discard(run_id)
+        return not fresh or self._own_invoker is None or self._own_invoker.interrupted(run_id)
+
     def _finish(self, result: ExecutionResult, input: dict[str, Any], tenant: str, workflow_id: str,
                 version: int, run_id: str, started_at: str, progress: dict[str, int]) -> None:
         # Before the run is seen ended: a worker killed mid-write (a lost worker whose Task ran again, a timeout,
         # an earlier attempt of a resumed run) left its output's temporary file in the run's folder.
-        removed = self.blobs.sweep_unfinished(run_prefix(tenant, run_id))
-        if removed:
-            logger.info("run %s: removed %d file(s) that an interrupted write left", run_id, removed)
+        if self._may_hold_unfinished_writes(run_id):
+            removed = self.blobs.sweep_unfinished(run_prefix(tenant, run_id))
+            if removed:
+                logger.info("run %s: removed %d file(s) that an interrupted write left", run_id, removed)
         identity = RunIdentity(tenant, run_id, workflow_id, version, started_at)
         finish(identity, Ended(result.status, result.output, result.error, result.cause), execution_input=input,
                runs=self.runs, bus=self.bus, progress=progress)

@@ -304,6 +304,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._all_idle = threading.Condition(self._lock)
+        self._interrupted: set[str] = set()  # runs one of whose Tasks lost its worker (exited or killed) mid-way
 
     # -- public --------------------------------------------------------------------------------------
 
@@ -317,6 +318,15 @@ class WorkerPool:
                     raise
                 logger.warning("a worker exited while running a task of node %s; running it again", node)
         raise AssertionError("unreachable")
+
+    def interrupted(self, run_id: str) -> bool:
+        """Whether a Task of ``run_id`` lost its worker mid-way (it exited, or was killed at a timeout), which
+        may have left a half-written file in the run's folder; asked once, as the run ends."""
+        with self._lock:
+            if run_id in self._interrupted:
+                self._interrupted.discard(run_id)
+                return True
+            return False
 
     def prestart(self, count: int, modules: tuple[str, ...] = ()) -> None:
         """Start up to ``count`` workers ahead of their first tasks, for a caller that knows tasks are coming
@@ -610,6 +620,9 @@ class WorkerPool:
                 with self._all_idle:
                     self._busy.pop(worker.pid, None)
                     self._all_idle.notify_all()
+                    run = payload.get("run") if isinstance(payload, dict) else None
+                    if isinstance(run, dict) and run.get("runId"):
+                        self._interrupted.add(str(run["runId"]))
                 self._discard(worker)
             elif not self._offer(worker):  # the pool is closing (the offer took the worker off the busy ones)
                 with contextlib.suppress(OSError):
