@@ -228,7 +228,7 @@ def _summary(api: MediaflowClient, args: argparse.Namespace, results: list[dict[
              elapsed: float) -> int:
     """Print the command's results (a table, or JSON with ``--json``); its exit status: 75 when a run is still
     going, else 1 when one failed, else 0."""
-    from mediaflow.console import human_size, skipped_notice
+    from mediaflow.console import human_size, run_document, run_tail
 
     completed = sum(1 for r in results if r["status"] == "completed")
     pending = sum(1 for r in results if r["status"] in ("pending", "running"))
@@ -238,9 +238,8 @@ def _summary(api: MediaflowClient, args: argparse.Namespace, results: list[dict[
             f"[yellow]still running[/]: {pending} run(s) after --timeout {args.timeout:g} s; run the same command "
             "again to collect them (nothing is started again)")
     if args.json:
-        _dump({"workflow": args.workflow, "total": len(results), "completed": completed, "failed": failed,
-               "seconds": round(elapsed, 3), "results": results, "skipped": [str(path) for path in skipped],
-               **({"pending": pending} if pending else {})})
+        _dump(run_document(args.workflow, len(results), completed, failed, elapsed, results, skipped,
+                           **({"pending": pending} if pending else {})))
     else:
         table = table_of(f"{escape(args.workflow)} on {escape(api.base_url)}: {len(results)} file(s)", "input",
                          "run", "status", "outputs", "size")
@@ -250,11 +249,8 @@ def _summary(api: MediaflowClient, args: argparse.Namespace, results: list[dict[
                           "\n".join(escape(o["path"]) for o in r["outputs"]) or "-",
                           "\n".join(human_size(o["size"]) for o in r["outputs"]) or "-")
         console.print(table)
-        still = f", {pending} still running" if pending else ""
-        console.print(f"{completed} completed, {failed} failed{still} in {elapsed:.2f} s; outputs in "
-                      f"{escape(str(args.out))}")
-        if skipped:
-            console.print(skipped_notice(skipped))
+        for line in run_tail(completed, failed, elapsed, Path(args.out), skipped, still_running=pending):
+            console.print(line)
     return EXIT_RUN_AGAIN if pending else 1 if failed else 0
 
 

@@ -156,6 +156,21 @@ def skipped_notice(skipped: list[Path]) -> str:
             "it anyway)")
 
 
+def run_document(workflow: str, total: int, completed: int, failed: int, elapsed: float, results: list[Any],
+                 skipped: list[Path], **more: Any) -> dict[str, Any]:
+    """``mediaflow run --json``'s document, local or against an API (``more``: ``pending``, ``stopped``)."""
+    return {"workflow": workflow, "total": total, "completed": completed, "failed": failed,
+            "seconds": round(elapsed, 3), "results": results, "skipped": [str(path) for path in skipped], **more}
+
+
+def run_tail(completed: int, failed: int, elapsed: float, out: Path, skipped: list[Path], *,
+             still_running: int = 0) -> list[str]:
+    """The lines under ``mediaflow run``'s table: the counts, where the outputs are, the files left out."""
+    still = f", {still_running} still running" if still_running else ""
+    lines = [f"{completed} completed, {failed} failed{still} in {elapsed:.2f} s; outputs in {escape(str(out))}"]
+    return [*lines, skipped_notice(skipped)] if skipped else lines
+
+
 def _some_names(paths: list[Path], shown: int = 5) -> str:
     """``a.xmp, b.ctg and 3 more``: the first ``shown`` file names of ``paths``."""
     names = ", ".join(path.name for path in paths[:shown])

@@ -24,7 +24,8 @@ from mediaflow.console import (
     out_folder_problem,
     placed_inputs,
     read_workflow_file,
-    skipped_notice,
+    run_document,
+    run_tail,
     stdout_console,
     waiting_notice,
 )
@@ -149,20 +150,16 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
             f"[yellow]stopped[/]: {pending} run(s) checkpointed; run the same command again to finish them "
             "(nothing done is redone)")
     if args.json:
-        sys.stdout.write(json.dumps({"workflow": args.workflow, "total": len(inputs), "completed": completed,
-                                     "failed": failed, "seconds": round(elapsed, 3),
-                                     "results": [result_dict(r) for r in results],
-                                     "skipped": [str(path) for path in skipped],
-                                     **({"stopped": True, "pending": pending} if drained else {})},
-                                    indent=2) + "\n")
+        document = run_document(args.workflow, len(inputs), completed, failed, elapsed,
+                                [result_dict(r) for r in results], skipped,
+                                **({"stopped": True, "pending": pending} if drained else {}))
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     if drained:
         return EXIT_RUN_AGAIN  # stopped on request, nothing lost: the same command finishes it
     if not args.json:
         console.print(results_table(results, f"{escape(args.workflow)}: {len(results)} file(s)"))
-        console.print(f"{completed} completed, {failed} failed in {elapsed:.2f} s; outputs in "
-                      f"{escape(str(out_dir))}")
-        if skipped:
-            console.print(skipped_notice(skipped))
+        for line in run_tail(completed, failed, elapsed, out_dir, skipped):
+            console.print(line)
     return 1 if failed else 0
 
 
