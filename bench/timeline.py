@@ -177,6 +177,8 @@ def summary(marks: list[tuple[float, int, str]]) -> dict[str, object]:
         "first tasks start": sorted(steps[0][0] for steps in by_worker.values()),
         "idle between tasks, ms by worker": sorted(idle.values()),
         "last task ends": max((steps[-1][0] for steps in by_worker.values()), default=None),
+        "each worker's last task ends": sorted(steps[-1][0] for steps in by_worker.values()),
+        "tasks by worker": sorted(sum(1 for _, what in steps if what == "task<") for steps in by_worker.values()),
         "command exits": first("command exits"),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ KNOWN_EXTENSIONS = MEDIA_EXTENSIONS | {"json", "txt", "bin", "vtt", "zip"}
 """The extensions a name's stem is told from: every media format's, and the files a run writes beside them."""
 
 
+@lru_cache(maxsize=4096)  # a Task cleans the same tenant, run and node ids several times
 def clean_component(text: str) -> str:
     """One path-safe name: no separators, no control characters, no ``..``, no leading dot or space."""
     text = unicodedata.normalize("NFC", text)

@@ -12,6 +12,7 @@ ExportFailed error of the node; the copy in the outputs stays, and the run lists
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,13 +80,16 @@ def output_filename(media: MediaRef) -> str:
     return name or DEFAULT_STEM
 
 
-def candidate_names(filename: str) -> list[str]:
-    """``a.jpg``, ``a-1.jpg``, ``a-2.jpg``, ... (the suffix goes before the last extension)."""
+def candidate_names(filename: str) -> Iterator[str]:
+    """``a.jpg``, ``a-1.jpg``, ``a-2.jpg``, ... (the suffix goes before the last extension), made as they are
+    tried: the first is nearly always free."""
     stem, dot, ext = filename.rpartition(".")
     if not dot or not stem:
         stem, ext = filename, ""
     suffix = f".{ext}" if ext else ""
-    return [filename] + [f"{stem}-{n}{suffix}" for n in range(1, MAX_SUFFIX + 1)]
+    yield filename
+    for n in range(1, MAX_SUFFIX + 1):
+        yield f"{stem}-{n}{suffix}"
 
 
 def _copy(env: TaskEnvironment, media: MediaRef, key: str, overwrite: bool) -> MediaRef:
@@ -131,7 +135,8 @@ def execute(
         claimed = (stored.key, stored.etag)
         if stored.etag != media.etag:
             stored = _copy(env, media, stored.key, True)
-    names = [] if stored is not None else [filename] if config.overwrite else candidate_names(filename)
+    names: Iterable[str] = ([] if stored is not None else [filename] if config.overwrite
+                            else candidate_names(filename))
     for name in names:
         key = folder + name
         if key == media.key:
