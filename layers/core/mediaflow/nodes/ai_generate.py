@@ -18,10 +18,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
 from mediaflow.errors import NodeError, TransientError
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment

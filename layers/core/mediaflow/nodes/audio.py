@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
-
-from mediaflow.nodes.base import NodeConfig, normalise_format
+from mediaflow.nodes.base import Field, NodeConfig, field_validator, normalise_format
 
 
 class Config(NodeConfig):

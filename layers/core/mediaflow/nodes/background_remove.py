@@ -2,9 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 MODEL_ALIASES = {"small": "u2netp", "default": "u2netp", "large": "u2net", "human": "u2net_human_seg"}
 

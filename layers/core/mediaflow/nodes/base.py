@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from mediaflow.declared import Declared
+from mediaflow.declared import Field as Field  # re-exported: a kind's module declares its config with these
+from mediaflow.declared import field_validator as field_validator
+from mediaflow.declared import model_validator as model_validator
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment
@@ -34,16 +36,16 @@ AudioFormat = Literal["mp3", "m4a", "aac", "opus", "ogg", "wav", "flac"]
 FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff", "mpeg4": "mp4"}
 
 
-class NodeConfig(BaseModel):
-    """Base of every kind's config: camelCase in JSON, snake_case in Python, unknown keys refused."""
+class NodeConfig(Declared):
+    """Base of every kind's config: camelCase in JSON, snake_case in Python, unknown keys refused. Declared
+    (:mod:`mediaflow.declared`): a kind's module imports without pydantic, which validates on first use."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        alias_generator=to_camel,
-        frozen=True,
-        str_strip_whitespace=True,
-    )
+    @classmethod
+    def pydantic_config(cls) -> dict[str, Any]:
+        from pydantic.alias_generators import to_camel
+
+        return {"extra": "forbid", "populate_by_name": True, "alias_generator": to_camel, "frozen": True,
+                "str_strip_whitespace": True}
 
 
 def normalise_format(value: object) -> object:

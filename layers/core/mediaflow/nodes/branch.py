@@ -1,9 +1,7 @@
 """`branch`: evaluate conditions on the media; the `true` edge or the `false` edge continues."""
 
-from pydantic import Field
-
 from mediaflow.conditions import ConditionGroup
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

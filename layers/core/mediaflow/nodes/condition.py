@@ -1,9 +1,7 @@
 """`condition`: a gate; the path goes on only when the conditions hold, else it ends as skipped."""
 
-from pydantic import Field
-
 from mediaflow.conditions import ConditionGroup
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

@@ -3,9 +3,7 @@ parsed-mail shape of SendGrid, SES and Mailgun) starts one run of the workflow."
 
 import fnmatch
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

@@ -1,8 +1,6 @@
 """`event` trigger: POST /v1/workflows/events with a matching event name starts the run."""
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

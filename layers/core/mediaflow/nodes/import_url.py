@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
 from mediaflow.media import MediaType
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig, field_validator
 
 if TYPE_CHECKING:
     from pathlib import Path

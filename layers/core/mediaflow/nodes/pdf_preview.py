@@ -2,9 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

@@ -1,9 +1,7 @@
 """`queue` trigger: messages sent to the workflow's queue (POST /api/v1/workflows/{id}/enqueue) start one run
 each, exactly once per message: a durable SQLite queue in the embedded mode, Amazon SQS on AWS."""
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 
 class Config(NodeConfig):

@@ -6,10 +6,8 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from mediaflow.filenames import DEFAULT_STEM, clean_component, original_stem, split_extension
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext

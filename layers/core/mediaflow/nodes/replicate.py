@@ -11,10 +11,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
-
 from mediaflow.errors import ProviderError
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment

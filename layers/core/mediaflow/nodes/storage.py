@@ -16,10 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
-
 from mediaflow.errors import Conflict, ExportFailed, NotFound
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig, model_validator
 from mediaflow.nodes.storage_exports import EXPORTS, export, unsafe_relative
 
 if TYPE_CHECKING:

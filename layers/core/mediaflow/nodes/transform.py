@@ -6,10 +6,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from mediaflow.errors import NodeError
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext

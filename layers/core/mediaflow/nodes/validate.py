@@ -16,10 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
-
 from mediaflow.errors import ValidationFailed
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig, model_validator
 
 if TYPE_CHECKING:
     from mediaflow.execution.contract import OpContext, TaskEnvironment

@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from mediaflow.nodes.base import NodeConfig
+from mediaflow.nodes.base import Field, NodeConfig
 
 RUN_EVENTS = frozenset({"workflow.completed", "workflow.failed"})
 
