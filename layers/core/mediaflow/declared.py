@@ -26,6 +26,9 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 _T = TypeVar("_T")
 _D = TypeVar("_D", bound="Declared")
 _SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__compiled__", "__slots__"})
+# How a declared instance is made is the declared class's (e.g. settings read from the environment first); the
+# pydantic model keeps pydantic's, and a zero-argument super() there would name the declared class.
+_NOT_REPLAYED = frozenset({"__init__", "__classcell__"})
 _UNSET: Any = object()
 
 
@@ -41,7 +44,8 @@ class FieldSpec:
 
 def Field(default: Any = _UNSET, *, default_factory: Callable[[], Any] | None = None,  # noqa: N802 (pydantic's)
           **kwargs: Any) -> Any:
-    """``pydantic.Field``, recorded: the same arguments reach pydantic when the model is built."""
+    """``pydantic.Field``, recorded: the same arguments reach pydantic when the model is built. A tuple as
+    ``validation_alias`` stands for ``AliasChoices`` of its names."""
     if default is not _UNSET:
         kwargs["default"] = default
     if default_factory is not None:
@@ -135,6 +139,27 @@ class Declared(metaclass=DeclaredMeta):
         schema: dict[str, Any] = cls.compiled().model_json_schema(**kwargs)
         return schema
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """As a field of a pydantic model (or of another declared one): validated by this class's model, kept as an
+        instance of this class, serialised as the model serialises it."""
+        from pydantic_core import core_schema
+
+        inner = handler.generate_schema(cls.compiled())
+
+        def validate(value: Any, validate_model: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            made = cls.__new__(cls)
+            made._take(validate_model(value))
+            return made
+
+        def serialise(value: Any, serialise_model: Any) -> Any:
+            return serialise_model(value.as_pydantic() if isinstance(value, Declared) else value)
+
+        return core_schema.no_info_wrap_validator_function(
+            validate, inner, serialization=core_schema.wrap_serializer_function_ser_schema(serialise, schema=inner))
+
     def _take(self, model: Any) -> None:
         for name in type(model).model_fields:
             object.__setattr__(self, name, getattr(model, name))
@@ -193,8 +218,13 @@ def _build(cls: type[Declared]) -> Any:
         root = parent.compiled()  # type: ignore[attr-defined]
     namespace: dict[str, Any] = {}
     for key, value in cls.__declared__.items():
+        if key in _NOT_REPLAYED:
+            continue
         if isinstance(value, FieldSpec):
-            value = pydantic.Field(*value.args, **value.kwargs)
+            kwargs = dict(value.kwargs)
+            if isinstance(kwargs.get("validation_alias"), tuple):
+                kwargs["validation_alias"] = pydantic.AliasChoices(*kwargs["validation_alias"])
+            value = pydantic.Field(*value.args, **kwargs)
         elif isinstance(value, _Validator):
             value = value.replay()
         namespace[key] = value

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
-
+from mediaflow.declared import Declared, Field
 from mediaflow.errors import MediaflowError
 
 MediaType = Literal["image", "video", "audio", "document", "other"]
@@ -49,10 +47,19 @@ def media_type_of(content_type: str) -> MediaType:
     return "other"
 
 
-class MediaRef(BaseModel):
-    """A stored object plus what is known about it. Serialised in camelCase inside state payloads."""
+class Camel(Declared):
+    """A declared model (:mod:`mediaflow.declared`) in camelCase on the wire, snake_case in Python, unknown keys
+    ignored: the references and the Task contract that travel between the compiler, the runtimes and the workers."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    @classmethod
+    def pydantic_config(cls) -> dict[str, Any]:
+        from pydantic.alias_generators import to_camel
+
+        return {"alias_generator": to_camel, "populate_by_name": True, "extra": "ignore"}
+
+
+class MediaRef(Camel):
+    """A stored object plus what is known about it. Serialised in camelCase inside state payloads."""
 
     bucket: str = Field(description="S3 bucket, or the embedded blob store's name")
     key: str

@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
-
+from mediaflow.declared import Declared, Field, field_validator
 from mediaflow.environment import ENV_PREFIX, lowered_environment
 
 
-def _from_environment(model: type[BaseModel]) -> dict[str, str]:
+def _from_environment(model: type[Declared]) -> dict[str, str]:
     """The raw values of ``model``'s fields found in the environment: ``MEDIAFLOW_<FIELD>`` or, for a field
     with a ``validation_alias``, the variables it names (first one set wins); names match in any case."""
     environment = lowered_environment()
     found: dict[str, str] = {}
+    from pydantic import AliasChoices
+
     for name, field in model.model_fields.items():
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
@@ -32,12 +33,15 @@ def _from_environment(model: type[BaseModel]) -> dict[str, str]:
     return found
 
 
-class EnvironmentSettings(BaseModel):
+class EnvironmentSettings(Declared):
     """A model whose fields not given as arguments come from the environment, validated like any input
     (strings coerced to the field types). A few lines instead of pydantic-settings, whose import (asyncio,
-    its cloud secret sources) cost every process and every Lambda cold start about 60 ms."""
+    its cloud secret sources) cost every process and every Lambda cold start about 60 ms. Declared
+    (:mod:`mediaflow.declared`): importing it imports no pydantic."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    @classmethod
+    def pydantic_config(cls) -> dict[str, Any]:
+        return {"extra": "ignore", "populate_by_name": True}
 
     def __init__(self, **values: object) -> None:
         super().__init__(**{**_from_environment(type(self)), **values})
@@ -78,7 +82,7 @@ class Settings(EnvironmentSettings):
 
     u2net_home: Path = Field(default_factory=_default_u2net_home, description="Folder of rembg model files")
     numba_cache_dir: Path | None = Field(
-        default=None, validation_alias=AliasChoices("MEDIAFLOW_NUMBA_CACHE_DIR", "NUMBA_CACHE_DIR"))
+        default=None, validation_alias=("MEDIAFLOW_NUMBA_CACHE_DIR", "NUMBA_CACHE_DIR"))
     rembg_threads: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)), ge=1, le=64,
                                description="onnxruntime threads per background_remove (same bytes at any count)")
     numba_cache_seed: Path | None = Field(default=None, description="rembg image: read-only numba cache to copy")
@@ -154,7 +158,7 @@ class Settings(EnvironmentSettings):
     moderation_model: Path = Field(default_factory=_default_moderation_model,
                                    description="Embedded moderation: the nudenet 320n.onnx detector file")
     moderation_threads: int = Field(default=1, ge=1, le=64, description="onnxruntime threads per moderation")
-    replicate_api_token: str = Field(default="", validation_alias=AliasChoices(
+    replicate_api_token: str = Field(default="", validation_alias=(
         "MEDIAFLOW_REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN"), description="Replicate API token")
     replicate_base_url: str = Field(default="https://api.replicate.com",
                                     description="Replicate's API (a proxy or a stub may stand in)")
@@ -165,8 +169,8 @@ class Settings(EnvironmentSettings):
     ffprobe_path: str = Field(default="ffprobe", description="ffprobe binary (a name on PATH or a path)")
     max_video_pixels: int = Field(default=7680 * 4320, ge=1, description="Refuse video frames above this many pixels")
     ffmpeg_timeout_seconds: float = Field(default=840.0, gt=0, description="Kill one ffmpeg op after this long")
-    ffmpeg_threads: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
-        default="auto", description="Encoder threads: auto = the vCPUs this process may use (the Lambda "
+    ffmpeg_threads: int | Literal["auto"] = Field(
+        default="auto", description="Encoder threads (1-64): auto = the vCPUs this process may use (the Lambda "
                                     "function's or the Fargate task's); a fixed count keeps outputs byte-identical")
     ffmpeg_long_route: Literal["off", "fargate"] = Field(
         default="off", description="AWS: where ffmpeg work past the Lambda budget goes (fargate: ECS task)")
@@ -177,6 +181,13 @@ class Settings(EnvironmentSettings):
     ffmpeg_task_definition_arn: str = Field(default="", description="AWS: task definition of the long route")
     fargate_subnets: str = Field(default="", description="AWS: comma-separated subnets of the Fargate tasks")
     fargate_security_groups: str = Field(default="", description="AWS: comma-separated security groups")
+
+    @field_validator("ffmpeg_threads")
+    @classmethod
+    def _thread_count(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError("ffmpeg threads must be from 1 to 64, or auto")
+        return value
 
     @property
     def import_bucket_names(self) -> frozenset[str]:

@@ -12,26 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
-
 from mediaflow.catalog import Runtime
-from mediaflow.media import MediaRef
+from mediaflow.declared import Field, field_validator
+from mediaflow.media import Camel, MediaRef
 from mediaflow.ports import BlobStore, EventBus, RunStore, Vision
 from mediaflow.settings import Settings, get_settings
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class Op(_Camel):
+class Op(Camel):
     node_id: str
     kind: str
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-class RunContext(_Camel):
+class RunContext(Camel):
     run_id: str
     workflow_id: str = "adhoc"
     tenant: str = "local"
@@ -44,7 +38,7 @@ def no_media() -> MediaRef:
     return MediaRef(bucket="", key="")
 
 
-class TaskPayload(_Camel):
+class TaskPayload(Camel):
     runtime: Runtime
     run: RunContext
     media: MediaRef = Field(description="In a run started by an event (no media): NO_MEDIA, an empty reference "
@@ -64,7 +58,7 @@ class TaskPayload(_Camel):
                                  "when it fails (stopOnFailure: false): the re-run records the steps")
 
 
-class StepRecord(_Camel):
+class StepRecord(Camel):
     node_id: str
     kind: str
     status: Literal["completed", "failed", "skipped"]
