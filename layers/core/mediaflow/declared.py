@@ -13,23 +13,43 @@ A declared model is written like a pydantic model, with :func:`Field`, :func:`fi
 Defining it imports nothing. Constructing it (``Config(width=1)``), :meth:`Declared.model_validate`,
 ``model_json_schema()`` and ``model_fields`` build the pydantic model from the same class body on first use (the
 same fields, validators, methods and config, so the same validation, errors and schema) and give back instances
-of the declared class: plain objects with the fields as attributes. So a process that only reads configs the
-compiler validated (a worker) never imports pydantic, and one that validates gets exactly pydantic's behaviour.
+of the declared class: plain objects with the fields as attributes.
+
+What needs no validation needs no pydantic: :meth:`Declared.trusted` makes an instance from data that was
+validated before (a compiled Task, a reference this process stored), and ``model_dump``, ``model_copy``, equality
+and ``repr`` work on the fields directly, as pydantic's would (``tests/unit/test_declared.py`` holds them equal).
+So a process that only reads what the compiler validated (a worker) never imports pydantic, and one that
+validates gets exactly pydantic's behaviour.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import re
 import sys
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 _T = TypeVar("_T")
 _D = TypeVar("_D", bound="Declared")
-_SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__compiled__", "__slots__"})
+_SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__compiled__", "__plan__", "__slots__"})
 # How a declared instance is made is the declared class's (e.g. settings read from the environment first); the
 # pydantic model keeps pydantic's, and a zero-argument super() there would name the declared class.
 _NOT_REPLAYED = frozenset({"__init__", "__classcell__"})
 _UNSET: Any = object()
+_DUMP_OPTIONS = frozenset({"mode", "by_alias", "exclude_none", "exclude_unset"})
+
+
+def to_camel(snake: str) -> str:
+    """``pydantic.alias_generators.to_camel`` without importing pydantic (a unit test holds the two equal)."""
+    if re.match("^[a-z]+[A-Za-z0-9]*$", snake) and not re.search(r"\d[a-z]", snake):
+        return snake
+    pascal = re.sub("([0-9A-Za-z])_(?=[0-9A-Z])", lambda m: m.group(1), snake.title())
+    return re.sub("(^_*[A-Z])", lambda m: m.group(1).lower(), pascal)
 
 
 class FieldSpec:
@@ -82,6 +102,27 @@ def model_validator(**kwargs: Any) -> Callable[[_T], _T]:
     return record
 
 
+class _Unsupported(Exception):
+    """A value or an option the light path does not handle: pydantic does it instead."""
+
+
+class _Field:
+    """One field as the light path sees it: its names, its default and how trusted data becomes its value."""
+
+    __slots__ = ("alias", "convert", "default", "factory", "name")
+
+    def __init__(self, name: str, alias: str, default: Any, factory: Callable[[], Any] | None,
+                 convert: Callable[[Any], Any] | None) -> None:
+        self.name, self.alias, self.default, self.factory, self.convert = name, alias, default, factory, convert
+
+    def default_value(self) -> Any:
+        if self.factory is not None:
+            return self.factory()
+        if self.default is _UNSET:
+            raise _Unsupported(self.name)
+        return copy.deepcopy(self.default)  # pydantic copies a mutable default for each instance too
+
+
 class DeclaredMeta(type):
     """Keeps each declared class's body (``__declared__``) for the pydantic model built from it."""
 
@@ -105,7 +146,8 @@ class Declared(metaclass=DeclaredMeta):
 
     @classmethod
     def pydantic_config(cls) -> dict[str, Any]:
-        """The ``model_config`` of the root pydantic model (a subclass of the root returns pydantic's names)."""
+        """The ``model_config`` of the root pydantic model. Kept free of pydantic's own objects (an alias generator
+        is :func:`to_camel` from here), as the light path reads it too."""
         return {}
 
     @classmethod
@@ -119,6 +161,33 @@ class Declared(metaclass=DeclaredMeta):
 
     def __init__(self, **data: Any) -> None:
         self._take(self.compiled()(**data))
+
+    @classmethod
+    def trusted(cls: type[_D], data: Mapping[str, Any]) -> _D:
+        """An instance of data validated before (by field name or alias; missing fields take their defaults),
+        without validating it again; data the light path cannot place (a required field missing, a reference
+        left out) is validated instead."""
+        try:
+            return cls._trusted(data)
+        except _Unsupported:
+            return cls.model_validate(dict(data))
+
+    @classmethod
+    def _trusted(cls: type[_D], data: Mapping[str, Any]) -> _D:
+        made = cls.__new__(cls)
+        given: set[str] = set()
+        for field in _fields(cls):
+            if field.alias in data:
+                value = data[field.alias]
+            elif field.name in data:
+                value = data[field.name]
+            else:
+                object.__setattr__(made, field.name, field.default_value())
+                continue
+            given.add(field.name)
+            object.__setattr__(made, field.name, value if field.convert is None else field.convert(value))
+        object.__setattr__(made, "_Declared__fields_set", given)
+        return made
 
     @classmethod
     def model_validate(cls: type[_D], obj: Any, **kwargs: Any) -> _D:
@@ -171,29 +240,62 @@ class Declared(metaclass=DeclaredMeta):
         values = {name: getattr(self, name) for name in model.model_fields}
         return model.model_construct(_fields_set=set(self.__fields_set), **values)
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        dumped: dict[str, Any] = self.as_pydantic().model_dump(**kwargs)
-        return dumped
-
-    def model_copy(self: _D, *, update: dict[str, Any] | None = None, deep: bool = False) -> _D:
-        made = type(self).__new__(type(self))
-        made._take(self.as_pydantic().model_copy(update=update, deep=deep))
-        return made
-
     @property
     def model_fields_set(self) -> set[str]:
         return set(self.__fields_set)
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """As pydantic's ``model_dump``; ``mode``, ``by_alias``, ``exclude_none`` and ``exclude_unset`` without
+        pydantic, any other option (or a value of another kind) through it."""
+        if options.keys() <= _DUMP_OPTIONS and options.get("mode", "python") in ("python", "json"):
+            try:
+                return self._dump(options.get("mode", "python") == "json", bool(options.get("by_alias")),
+                                  bool(options.get("exclude_none")), bool(options.get("exclude_unset")))
+            except _Unsupported:
+                pass
+        dumped: dict[str, Any] = self.as_pydantic().model_dump(**options)
+        return dumped
+
+    def _dump(self, json: bool, by_alias: bool, exclude_none: bool, exclude_unset: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in _fields(type(self)):
+            if exclude_unset and field.name not in self.__fields_set:
+                continue
+            value = getattr(self, field.name)
+            if exclude_none and value is None:
+                continue
+            out[field.alias if by_alias else field.name] = _dumped(value, json, by_alias, exclude_none,
+                                                                   exclude_unset)
+        return out
 
     def model_dump_json(self, **kwargs: Any) -> str:
         dumped: str = self.as_pydantic().model_dump_json(**kwargs)
         return dumped
 
+    def model_copy(self: _D, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> _D:
+        """As pydantic's: the fields copied (deep with ``deep``), ``update`` set by field name, not validated."""
+        names = [field.name for field in _fields(type(self))]
+        if update and not update.keys() <= set(names):
+            made = type(self).__new__(type(self))
+            made._take(self.as_pydantic().model_copy(update=dict(update), deep=deep))
+            return made
+        made = type(self).__new__(type(self))
+        for name in names:
+            value = getattr(self, name)
+            object.__setattr__(made, name, copy.deepcopy(value) if deep else value)
+        for name, value in (update or {}).items():
+            object.__setattr__(made, name, value)
+        object.__setattr__(made, "_Declared__fields_set", self.__fields_set | set(update or ()))
+        return made
+
     def __setattr__(self, name: str, value: Any) -> None:
-        self.as_pydantic().__setattr__(name, value)  # what pydantic says (e.g. frozen) ...
+        if self.pydantic_config().get("frozen") or name not in {field.name for field in _fields(type(self))}:
+            self.as_pydantic().__setattr__(name, value)  # what pydantic says (frozen, unknown field) ...
         object.__setattr__(self, name, value)  # ... and the change where it allows one
+        self.__fields_set.add(name)
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.compiled().model_fields)
+        return tuple(getattr(self, field.name) for field in _fields(type(self)))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -204,7 +306,108 @@ class Declared(metaclass=DeclaredMeta):
         return hash((type(self), self._values()))
 
     def __repr__(self) -> str:
-        return repr(self.as_pydantic())
+        shown = ", ".join(f"{field.name}={getattr(self, field.name)!r}" for field in _fields(type(self)))
+        return f"{type(self).__name__}({shown})"
+
+
+def _dumped(value: Any, json: bool, by_alias: bool, exclude_none: bool, exclude_unset: bool) -> Any:
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if json and not math.isfinite(value):
+            raise _Unsupported("float")  # pydantic writes inf and nan as null in JSON mode
+        return value
+    if isinstance(value, Declared):
+        return value._dump(json, by_alias, exclude_none, exclude_unset)
+    if isinstance(value, dict):
+        return {key: _dumped(item, json, by_alias, exclude_none, exclude_unset) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dumped(item, json, by_alias, exclude_none, exclude_unset) for item in value]
+    if isinstance(value, tuple):
+        items = [_dumped(item, json, by_alias, exclude_none, exclude_unset) for item in value]
+        return items if json else tuple(items)
+    if isinstance(value, PurePath):
+        return str(value) if json else value
+    raise _Unsupported(type(value).__name__)
+
+
+def _fields(cls: type[Declared]) -> list[_Field]:
+    """The fields of ``cls`` in pydantic's order (a parent's first), read from the class bodies."""
+    plan: list[_Field] | None = cls.__dict__.get("__plan__")
+    if plan is not None:
+        return plan
+    alias_of = cls.pydantic_config().get("alias_generator") or (lambda name: name)
+    found: dict[str, _Field] = {}
+    for klass in reversed(cls.__mro__):
+        if not isinstance(klass, DeclaredMeta) or klass is Declared:
+            continue
+        body: dict[str, Any] = klass.__declared__  # type: ignore[attr-defined]
+        module = sys.modules.get(klass.__module__)
+        for name, annotation in body.get("__annotations__", {}).items():
+            if name.startswith("_") or "ClassVar" in str(annotation):
+                continue
+            given = body.get(name, _UNSET)
+            spec = given.kwargs if isinstance(given, FieldSpec) else {"default": given}
+            default = spec.get("default", _UNSET)
+            found[name] = _Field(name, spec.get("alias") or alias_of(name), _UNSET if default is Ellipsis else default,
+                                 spec.get("default_factory"), _converter(annotation, module))
+    plan = list(found.values())
+    type.__setattr__(cls, "__plan__", plan)
+    return plan
+
+
+def _converter(annotation: Any, module: types.ModuleType | None) -> Callable[[Any], Any] | None:
+    """How trusted data becomes the value of a field of this type: None where the data is the value (text,
+    numbers, literals, plain containers of them), a conversion for declared models, paths and floats, and one
+    that sends the data to validation for any other type (a pydantic model, an enum), as only pydantic builds it."""
+    try:
+        hint = eval(annotation, vars(module)) if isinstance(annotation, str) and module else annotation
+    except Exception:  # a name imported for type checkers only: what it is, pydantic knows
+        return _raise_unsupported
+    return _convert_to(hint)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _convert_to(hint: Any) -> Callable[[Any], Any] | None:
+    if hint is Any or hint in _PLAIN:
+        return None
+    if hint is float:
+        return lambda value: float(value) if type(value) is int else value  # as pydantic turns 1 into 1.0
+    if isinstance(hint, type) and issubclass(hint, PurePath):
+        return lambda value: hint(value) if isinstance(value, str) else value
+    if isinstance(hint, type) and issubclass(hint, Declared):
+        def declared(value: Any) -> Any:
+            if isinstance(value, hint):
+                return value
+            if not isinstance(value, Mapping):
+                raise _Unsupported(hint.__name__)  # e.g. None where a before-validator makes one
+            return hint._trusted(value)
+        return declared
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return None
+    if origin in (types.UnionType, typing.Union):
+        choices = [argument for argument in arguments if argument is not type(None)]
+        converts = [_convert_to(argument) for argument in choices]
+        if all(convert is None for convert in converts):
+            return None
+        if len(choices) == 1 and converts[0] is not None:
+            one = converts[0]
+            return lambda value: None if value is None else one(value)
+        return _raise_unsupported
+    if origin is list and len(arguments) == 1:
+        item = _convert_to(arguments[0])
+        return None if item is None else lambda value: [item(one) for one in value]
+    if origin is dict and len(arguments) == 2 and arguments[0] is str:
+        entry = _convert_to(arguments[1])
+        return None if entry is None else lambda value: {key: entry(one) for key, one in value.items()}
+    return _raise_unsupported
+
+
+def _raise_unsupported(value: Any) -> Any:
+    raise _Unsupported(type(value).__name__)
 
 
 def _build(cls: type[Declared]) -> Any:
@@ -230,7 +433,5 @@ def _build(cls: type[Declared]) -> Any:
         namespace[key] = value
     if root is pydantic.BaseModel:
         namespace["model_config"] = pydantic.ConfigDict(**cls.pydantic_config())  # type: ignore[typeddict-item]
-    module = sys.modules.get(cls.__module__)
-    if module is not None:  # annotations are resolved in the declaring module, as for the class itself
-        namespace.setdefault("__module__", cls.__module__)
+    namespace.setdefault("__module__", cls.__module__)
     return type(root)(cls.__name__, (root,), namespace)

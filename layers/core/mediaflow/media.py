@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mediaflow.declared import Declared, Field
+from mediaflow.declared import Declared, Field, to_camel
 from mediaflow.errors import MediaflowError
 
 MediaType = Literal["image", "video", "audio", "document", "other"]
@@ -53,8 +53,6 @@ class Camel(Declared):
 
     @classmethod
     def pydantic_config(cls) -> dict[str, Any]:
-        from pydantic.alias_generators import to_camel
-
         return {"alias_generator": to_camel, "populate_by_name": True, "extra": "ignore"}
 
 

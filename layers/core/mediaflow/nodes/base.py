@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from mediaflow.declared import Declared
+from mediaflow.declared import Declared, to_camel
 from mediaflow.declared import Field as Field  # re-exported: a kind's module declares its config with these
 from mediaflow.declared import field_validator as field_validator
 from mediaflow.declared import model_validator as model_validator
@@ -42,8 +42,6 @@ class NodeConfig(Declared):
 
     @classmethod
     def pydantic_config(cls) -> dict[str, Any]:
-        from pydantic.alias_generators import to_camel
-
         return {"extra": "forbid", "populate_by_name": True, "alias_generator": to_camel, "frozen": True,
                 "str_strip_whitespace": True}
 
