@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 _T = TypeVar("_T")
 _D = TypeVar("_D", bound="Declared")
-_SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__compiled__", "__plan__", "__slots__"})
+_SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__pydantic_model__", "__plan__", "__slots__"})
 # How a declared instance is made is the declared class's (e.g. settings read from the environment first); the
 # pydantic model keeps pydantic's, and a zero-argument super() there would name the declared class.
 _NOT_REPLAYED = frozenset({"__init__", "__classcell__"})
@@ -133,7 +133,7 @@ class DeclaredMeta(type):
 
     @property
     def model_fields(cls) -> dict[str, Any]:
-        fields: dict[str, Any] = cls.compiled().model_fields  # type: ignore[attr-defined]
+        fields: dict[str, Any] = cls.pydantic_model().model_fields  # type: ignore[attr-defined]
         return fields
 
 
@@ -151,16 +151,16 @@ class Declared(metaclass=DeclaredMeta):
         return {}
 
     @classmethod
-    def compiled(cls) -> Any:
+    def pydantic_model(cls) -> Any:
         """The pydantic model of this class, built from its body on first use."""
-        model = cls.__dict__.get("__compiled__")
+        model = cls.__dict__.get("__pydantic_model__")
         if model is None:
             model = _build(cls)
-            type.__setattr__(cls, "__compiled__", model)
+            type.__setattr__(cls, "__pydantic_model__", model)
         return model
 
     def __init__(self, **data: Any) -> None:
-        self._take(self.compiled()(**data))
+        self._take(self.pydantic_model()(**data))
 
     @classmethod
     def trusted(cls: type[_D], data: Mapping[str, Any]) -> _D:
@@ -194,18 +194,18 @@ class Declared(metaclass=DeclaredMeta):
         if isinstance(obj, cls):
             return obj
         made = cls.__new__(cls)
-        made._take(cls.compiled().model_validate(obj, **kwargs))
+        made._take(cls.pydantic_model().model_validate(obj, **kwargs))
         return made
 
     @classmethod
     def model_validate_json(cls: type[_D], data: str | bytes, **kwargs: Any) -> _D:
         made = cls.__new__(cls)
-        made._take(cls.compiled().model_validate_json(data, **kwargs))
+        made._take(cls.pydantic_model().model_validate_json(data, **kwargs))
         return made
 
     @classmethod
     def model_json_schema(cls, **kwargs: Any) -> dict[str, Any]:
-        schema: dict[str, Any] = cls.compiled().model_json_schema(**kwargs)
+        schema: dict[str, Any] = cls.pydantic_model().model_json_schema(**kwargs)
         return schema
 
     @classmethod
@@ -214,7 +214,7 @@ class Declared(metaclass=DeclaredMeta):
         instance of this class, serialised as the model serialises it."""
         from pydantic_core import core_schema
 
-        inner = handler.generate_schema(cls.compiled())
+        inner = handler.generate_schema(cls.pydantic_model())
 
         def validate(value: Any, validate_model: Any) -> Any:
             if isinstance(value, cls):
@@ -236,7 +236,7 @@ class Declared(metaclass=DeclaredMeta):
 
     def as_pydantic(self) -> Any:
         """This instance as its pydantic model's, without validating again."""
-        model = self.compiled()
+        model = self.pydantic_model()
         values = {name: getattr(self, name) for name in model.model_fields}
         return model.model_construct(_fields_set=set(self.__fields_set), **values)
 
@@ -418,7 +418,7 @@ def _build(cls: type[Declared]) -> Any:
     if parent is None or parent is Declared:
         root: Any = pydantic.BaseModel
     else:
-        root = parent.compiled()  # type: ignore[attr-defined]
+        root = parent.pydantic_model()  # type: ignore[attr-defined]
     namespace: dict[str, Any] = {}
     for key, value in cls.__declared__.items():
         if key in _NOT_REPLAYED:

@@ -16,6 +16,7 @@ from mediaflow.catalog import RUNTIMES, get_spec, node_module
 from mediaflow.compiler.choice import choice_rule
 from mediaflow.definition import WorkflowDefinition
 from mediaflow.errors import InvalidDefinition
+from mediaflow.execution.contract import COMPILED_CONFIGS
 
 if TYPE_CHECKING:
     from mediaflow.nodes.base import NodeConfig
@@ -372,7 +373,8 @@ class _Compiler:
             "Type": "Task",
             "Comment": f"{runtime}: {', '.join(op['kind'] for op in ops)}",
             "Resource": RESOURCES[runtime],
-            "Parameters": {"runtime": runtime, "ops": ops, "run.$": "$.run", "media.$": "$.media",
+            "Parameters": {"runtime": runtime, "ops": ops, "compiled": COMPILED_CONFIGS, "run.$": "$.run",
+                           "media.$": "$.media",
                            **({"item.$": "$.item"} if self.batch else {}),
                            **({"event.$": "$.event"} if self.event else {}),
                            **({"recordFailure": False} if fused_go_on else {})},

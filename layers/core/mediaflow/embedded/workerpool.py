@@ -173,7 +173,8 @@ def _run_in_worker(payload: dict[str, Any]) -> Any:
     # The Task's files go to folders of their own under this worker's scratch folder (``scratch_dir``), each
     # removed whatever happens; a worker killed mid-Task leaves them to the sweep of the next worker to start.
     try:
-        result = execute_task(payload, dataclasses.replace(env, runs=buffer))  # type: ignore[arg-type]
+        result = execute_task(payload, dataclasses.replace(env, runs=buffer),  # type: ignore[arg-type]
+                              own_runtime=True)
     except BaseException:
         if runs is not None:
             for tenant, step_run, step in buffer.steps:

@@ -33,9 +33,14 @@ class RunContext(Camel):
     started_at: str = Field(default="", description="ISO time the run started; {timestamp} derives from it")
 
 
+COMPILED_CONFIGS = 1
+"""Marks a Task whose node configs are the compiler's dumps of validated configs (``model_dump(mode="json",
+by_alias=True, exclude_none=True)``): what a worker of the same format may read without validating again."""
+
+
 def no_media() -> MediaRef:
     """The media of a run started by an event: nothing stored (empty key); metadata nodes may annotate it."""
-    return MediaRef(bucket="", key="")
+    return MediaRef.trusted({"bucket": "", "key": ""})
 
 
 class TaskPayload(Camel):
@@ -56,6 +61,8 @@ class TaskPayload(Camel):
                                          "data, source")
     record_failure: bool = Field(default=True, description="False for a fused Task that is re-run node by node "
                                  "when it fails (stopOnFailure: false): the re-run records the steps")
+    compiled: int | None = Field(default=None, description="COMPILED_CONFIGS when the compiler made this Task: "
+                                 "its node configs are dumps of validated ones")
 
 
 class StepRecord(Camel):

@@ -15,12 +15,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from mediaflow.clock import now_iso
 from mediaflow.errors import ExceedsLambdaBudget, InternalError, MediaflowError, StorageFull
 from mediaflow.execution.contract import (
+    COMPILED_CONFIGS,
     ChainResult,
     Op,
     OpOutcome,
@@ -31,6 +33,9 @@ from mediaflow.execution.contract import (
 )
 from mediaflow.filenames import node_prefix
 from mediaflow.media import MediaRef
+
+_COMPILED: ContextVar[bool] = ContextVar("compiled_task", default=False)
+"""Whether the Task this thread runs came from this deployment's compiler through its own runtime."""
 
 
 def load_worker(runtime: str) -> Worker:
@@ -63,9 +68,8 @@ def scratch_dir(env: TaskEnvironment, prefix: str) -> Iterator[Path]:
 def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
     """The canonical kind and validated config of ``op`` for the ``runtime`` worker; InvalidDefinition
     names the node and the field (a kind the worker does not run, bad config, or config that makes the
-    node run elsewhere, e.g. convert to mp4 on the image worker)."""
-    from pydantic import ValidationError
-
+    node run elsewhere, e.g. convert to mp4 on the image worker). The config of a compiled Task is the
+    compiler's dump of the validated one: read as it is."""
     from mediaflow.catalog import get_spec, runtime_label
     from mediaflow.errors import InvalidDefinition
 
@@ -74,18 +78,26 @@ def parse_op(op: Op, allowed: frozenset[str], runtime: str) -> tuple[str, Any]:
     if spec is None or spec.kind not in allowed:
         raise InvalidDefinition(f"kind {op.kind!r} does not run on the {name} worker (the {name} runtime)",
                                 node_id=op.node_id, field="kind")
-    try:
-        config = spec.config_model.model_validate(op.config)
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first.get("loc", ()))
-        raise InvalidDefinition(f"invalid {spec.kind} config: {path}: {first.get('msg', 'invalid')}",
-                                node_id=op.node_id, field=f"config.{path}" if path else "config") from None
+    config = spec.config_model.trusted(op.config) if _COMPILED.get() else _validated(spec, op)
     belongs = spec.runtime_for(config)
     if spec.runtime != "light" and belongs != runtime:
         raise InvalidDefinition(f"{spec.kind} with this config runs on {runtime_label(belongs)}, "
                                 f"not on the {name} worker", node_id=op.node_id, field="config")
     return spec.kind, config
+
+
+def _validated(spec: Any, op: Op) -> Any:
+    from pydantic import ValidationError
+
+    from mediaflow.errors import InvalidDefinition
+
+    try:
+        return spec.config_model.model_validate(op.config)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidDefinition(f"invalid {spec.kind} config: {path}: {first.get('msg', 'invalid')}",
+                                node_id=op.node_id, field=f"config.{path}" if path else "config") from None
 
 
 def input_file(env: TaskEnvironment, key: str, target: Path) -> Path:
@@ -174,10 +186,23 @@ def _run_branches(task: TaskPayload, env: TaskEnvironment) -> ChainResult:
     return ChainResult(media=results[0], outcomes=outcomes, branches=results)
 
 
-def execute_task(payload: dict[str, Any], env: TaskEnvironment) -> Any:
+def execute_task(payload: dict[str, Any], env: TaskEnvironment, *, own_runtime: bool = False) -> Any:
     """Run one compiled Task. Returns the output MediaRef as a state dict (a list of them for a fan-out
-    Task); raises a named error on failure."""
-    task = TaskPayload.model_validate(payload)
+    Task); raises a named error on failure.
+
+    ``own_runtime``: this deployment's own runtime sent the payload (the embedded pool). A Task its compiler
+    marked (``compiled``) is then read as validated, node configs included, without pydantic (ADR 0010); any
+    other Task, and every Task a Lambda is sent, is validated."""
+    compiled = own_runtime and isinstance(payload, dict) and payload.get("compiled") == COMPILED_CONFIGS
+    task = TaskPayload.trusted(payload) if compiled else TaskPayload.model_validate(payload)
+    reading = _COMPILED.set(compiled)
+    try:
+        return _execute(task, env)
+    finally:
+        _COMPILED.reset(reading)
+
+
+def _execute(task: TaskPayload, env: TaskEnvironment) -> Any:
     if not task.media.key:
         _refuse_media_ops(task)
     if env.runs is not None:
@@ -219,11 +244,11 @@ def _record_outcomes(task: TaskPayload, env: TaskEnvironment, outcomes: list[OpO
         output = outcome.output
         if outcome.node_id in ends:
             output = {**(output or {}), "media": ends[outcome.node_id]}
-        env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-            node_id=outcome.node_id, kind=outcome.kind, status="completed", started_at=now_iso(outcome.started),
-            ended_at=now_iso(outcome.ended), duration_ms=round((outcome.ended - outcome.started) * 1000, 3),
-            output=output, **_item_fields(task),
-        ).model_dump(by_alias=True, exclude_none=True))
+        env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord.trusted({
+            "node_id": outcome.node_id, "kind": outcome.kind, "status": "completed",
+            "started_at": now_iso(outcome.started), "ended_at": now_iso(outcome.ended),
+            "duration_ms": round((outcome.ended - outcome.started) * 1000, 3), "output": output, **_item_fields(task),
+        }).model_dump(by_alias=True, exclude_none=True))
 
 _NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
@@ -283,11 +308,11 @@ def _record_failure(task: TaskPayload, env: TaskEnvironment, error: MediaflowErr
         status: Literal["failed", "skipped"] = "skipped" if reached else "failed"
         if op.node_id == failed_node or status == "skipped":
             reached = True
-            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord(
-                node_id=op.node_id, kind=op.kind, status=status, started_at=now_iso(started), ended_at=now_iso(ended),
-                duration_ms=round((ended - started) * 1000, 3),
-                error=error.code if status == "failed" else None,
-                error_message=error.message if status == "failed" else None,
-                output=getattr(error, "output", None) if status == "failed" else None,  # e.g. an output kept
+            env.runs.record_step(task.run.tenant, task.run.run_id, StepRecord.trusted({
+                "node_id": op.node_id, "kind": op.kind, "status": status, "started_at": now_iso(started),
+                "ended_at": now_iso(ended), "duration_ms": round((ended - started) * 1000, 3),
+                "error": error.code if status == "failed" else None,
+                "error_message": error.message if status == "failed" else None,
+                "output": getattr(error, "output", None) if status == "failed" else None,  # e.g. an output kept
                 **_item_fields(task),
-            ).model_dump(by_alias=True, exclude_none=True))
+            }).model_dump(by_alias=True, exclude_none=True))

@@ -50,6 +50,6 @@ def run_video(state: VideoState, config: Config, ctx: OpContext) -> dict[str, An
     """To a video format (on the ffmpeg worker): a ``transcode`` with the format's default codecs."""
     from mediaflow.nodes import transcode
 
-    plan = transcode.Config.model_validate({"output_format": config.output_format})
+    plan = transcode.Config.trusted({"output_format": config.output_format})
     crf = transcode.crf_for_quality(config.compression_level, config.lossless)
     return transcode.encode(state, plan, ctx.node_id, crf_override=crf)

@@ -97,7 +97,7 @@ def stored_name(name: str, extension: str) -> str:
     from mediaflow.media import MediaRef
     from mediaflow.nodes.rename import render_filename
 
-    stem = original_stem(MediaRef(bucket="", key="", filename=name or "import"))
+    stem = original_stem(MediaRef.trusted({"bucket": "", "key": "", "filename": name or "import"}))
     return render_filename("{original}", original=stem, fmt=extension, ext=extension, node_id="", run_id="",
                            timestamp="")
 

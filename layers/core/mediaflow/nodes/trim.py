@@ -59,7 +59,7 @@ def write_range(state: VideoState, node_id: str) -> dict[str, Any]:
     start, duration = state.span()
     if not state.window.stream_copy:
         if info.video is not None and fmt in transcode.VIDEO_CODECS:
-            output = transcode.encode(state, transcode.Config.model_validate({"output_format": fmt}), node_id)
+            output = transcode.encode(state, transcode.Config.trusted({"output_format": fmt}), node_id)
         else:
             if fmt in transcode.VIDEO_CODECS:  # audio-only mp4/webm/mkv: keep the audio in an audio container
                 fmt = "opus" if fmt == "webm" else "m4a"

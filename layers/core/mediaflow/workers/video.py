@@ -252,11 +252,11 @@ def _upload(task: TaskPayload, env: TaskEnvironment, node_id: str, media: MediaR
         else:
             assert sidecar.path is not None
             stored = env.blobs.put_file(key, sidecar.path, sidecar.content_type)
-        related.append(MediaRef(
-            bucket=stored.bucket, key=stored.key, content_type=sidecar.content_type, size=stored.size,
-            etag=stored.etag, media_type=sidecar.media_type, filename=filename,
-            source_key=task.media.source_key or task.media.key,
-        ).to_state())
+        related.append(MediaRef.trusted({
+            "bucket": stored.bucket, "key": stored.key, "content_type": sidecar.content_type, "size": stored.size,
+            "etag": stored.etag, "media_type": sidecar.media_type, "filename": filename,
+            "source_key": task.media.source_key or task.media.key,
+        }).to_state())
     stored = env.blobs.put_file(f"{prefix}/{clean_component(media.filename) or 'file'}", produced.path,
                                 media.content_type, move=True)
     return media.model_copy(update={"bucket": stored.bucket, "key": stored.key, "etag": stored.etag,

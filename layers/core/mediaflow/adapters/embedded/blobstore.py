@@ -314,10 +314,10 @@ class FolderBlobStore:
 
     def _ref(self, key: str, meta: dict[str, Any]) -> MediaRef:
         content_type = str(meta.get("contentType") or "application/octet-stream")
-        return MediaRef(
-            bucket=self.bucket, key=key, content_type=content_type, size=int(meta.get("size", 0)),
-            etag=meta.get("etag"), media_type=media_type_of(content_type), filename=key.rsplit("/", 1)[-1],
-        )
+        return MediaRef.trusted({  # this store's own description of its object: nothing to validate
+            "bucket": self.bucket, "key": key, "content_type": content_type, "size": int(meta.get("size", 0)),
+            "etag": meta.get("etag"), "media_type": media_type_of(content_type), "filename": key.rsplit("/", 1)[-1],
+        })
 
     def download(self, key: str, path: Path) -> Path:
         source = self._existing(key)
