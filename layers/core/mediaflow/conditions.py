@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mediaflow.wildcards import wildcard_match
+
 MEDIA_FIELDS = ("mediaType", "contentType", "size", "width", "height", "durationMs", "filename", "extension")
 NUMERIC_FIELDS = frozenset({"size", "width", "height", "durationMs"})
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "matches"]
@@ -117,21 +119,6 @@ def media_value(media: dict[str, Any], field: str) -> Any:
         name = str(media.get("filename") or media.get("key") or "")
         return name.rsplit(".", 1)[1].lower() if "." in name else ""
     return media.get(field)
-
-
-def wildcard_match(pattern: str, text: str) -> bool:
-    """ASL StringMatches: ``*`` is any text; a backslash makes the next character literal (``\\*``)."""
-    parts: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            parts.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        parts.append(".*" if char == "*" else re.escape(char))
-        index += 1
-    return re.fullmatch("".join(parts), text, flags=re.DOTALL) is not None
 
 
 def evaluate(group: ConditionGroup | Condition, media: dict[str, Any]) -> bool:

@@ -331,13 +331,20 @@ def _dumped(value: Any, json: bool, by_alias: bool, exclude_none: bool, exclude_
     raise _Unsupported(type(value).__name__)
 
 
-def _fields(cls: type[Declared]) -> list[_Field]:
-    """The fields of ``cls`` in pydantic's order (a parent's first), read from the class bodies."""
-    plan: list[_Field] | None = cls.__dict__.get("__plan__")
-    if plan is not None:
-        return plan
-    alias_of = cls.pydantic_config().get("alias_generator") or (lambda name: name)
-    found: dict[str, _Field] = {}
+class Declaration:
+    """One field as its class body declares it: for readers of raw input that want pydantic's answer without
+    pydantic where the input is plain (the settings read from the environment)."""
+
+    __slots__ = ("after", "hint", "name", "options")
+
+    def __init__(self, name: str, hint: Any, options: dict[str, Any], after: list[Callable[[Any], Any]]) -> None:
+        self.name, self.hint, self.options, self.after = name, hint, options, after
+
+
+def declarations(cls: type[Declared]) -> list[Declaration]:
+    """Each field of ``cls``: its evaluated type (``_UNKNOWN`` when it names a type imported for type checkers
+    only), what ``Field`` was given, and its ``mode="after"`` field validators as plain functions of the value."""
+    found: dict[str, Declaration] = {}
     for klass in reversed(cls.__mro__):
         if not isinstance(klass, DeclaredMeta) or klass is Declared:
             continue
@@ -347,30 +354,56 @@ def _fields(cls: type[Declared]) -> list[_Field]:
             if name.startswith("_") or "ClassVar" in str(annotation):
                 continue
             given = body.get(name, _UNSET)
-            spec = given.kwargs if isinstance(given, FieldSpec) else {"default": given}
-            default = spec.get("default", _UNSET)
-            found[name] = _Field(name, spec.get("alias") or alias_of(name), _UNSET if default is Ellipsis else default,
-                                 spec.get("default_factory"), _converter(annotation, module))
-    plan = list(found.values())
+            options = dict(given.kwargs) if isinstance(given, FieldSpec) else {"default": given}
+            found[name] = Declaration(name, _evaluated(annotation, module), options, [])
+        for value in body.values():
+            if isinstance(value, _Validator) and value.decorator == "field_validator" \
+                    and value.kwargs.get("mode", "after") == "after":
+                check = value.function.__get__(None, cls) if isinstance(value.function, classmethod) else value.function
+                for name in value.args:
+                    if name in found:
+                        found[name].after.append(check)
+    return list(found.values())
+
+
+def _fields(cls: type[Declared]) -> list[_Field]:
+    """The fields of ``cls`` as the light path reads them, in pydantic's order (a parent's first)."""
+    plan: list[_Field] | None = cls.__dict__.get("__plan__")
+    if plan is not None:
+        return plan
+    alias_of = cls.pydantic_config().get("alias_generator") or (lambda name: name)
+    plan = []
+    for declared in declarations(cls):
+        default = declared.options.get("default", _UNSET)
+        # A type named for type checkers only is pydantic's to know: such a field's data is validated.
+        convert = _raise_unsupported if declared.hint is _UNKNOWN else _convert_to(declared.hint)
+        plan.append(_Field(declared.name, declared.options.get("alias") or alias_of(declared.name),
+                           _UNSET if default is Ellipsis else default, declared.options.get("default_factory"),
+                           convert))
     type.__setattr__(cls, "__plan__", plan)
     return plan
 
 
-def _converter(annotation: Any, module: types.ModuleType | None) -> Callable[[Any], Any] | None:
-    """How trusted data becomes the value of a field of this type: None where the data is the value (text,
-    numbers, literals, plain containers of them), a conversion for declared models, paths and floats, and one
-    that sends the data to validation for any other type (a pydantic model, an enum), as only pydantic builds it."""
+_UNKNOWN: Any = object()
+
+
+def _evaluated(annotation: Any, module: types.ModuleType | None) -> Any:
+    """The type a (string) annotation names in its module; ``_UNKNOWN`` for a name imported for type checkers only."""
+    if not isinstance(annotation, str):
+        return annotation
     try:
-        hint = eval(annotation, vars(module)) if isinstance(annotation, str) and module else annotation
-    except Exception:  # a name imported for type checkers only: what it is, pydantic knows
-        return _raise_unsupported
-    return _convert_to(hint)
+        return eval(annotation, vars(module)) if module is not None else _UNKNOWN
+    except Exception:
+        return _UNKNOWN
 
 
 _PLAIN = (str, int, bool, type(None))
 
 
 def _convert_to(hint: Any) -> Callable[[Any], Any] | None:
+    """How trusted data becomes the value of a field of this type: None where the data is the value (text,
+    numbers, literals, plain containers of them), a conversion for declared models, paths and floats, and one
+    that sends the data to validation for any other type (a pydantic model, an enum), as only pydantic builds it."""
     if hint is Any or hint in _PLAIN:
         return None
     if hint is float:

@@ -3,34 +3,87 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from functools import cache
-from pathlib import Path
-from typing import Any, Literal
+from pathlib import Path, PurePath
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from mediaflow.declared import Declared, Field, field_validator
+from mediaflow.declared import Declaration, Declared, Field, declarations, field_validator
 from mediaflow.environment import ENV_PREFIX, lowered_environment
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_TRUE, _FALSE = frozenset({"1", "on", "t", "true", "y", "yes"}), frozenset({"0", "off", "f", "false", "n", "no"})
+_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {"ge": lambda value, bound: value >= bound,
+                                                  "gt": lambda value, bound: value > bound,
+                                                  "le": lambda value, bound: value <= bound,
+                                                  "lt": lambda value, bound: value < bound}
+
+
+_S = TypeVar("_S", bound="EnvironmentSettings")
+
+
+class _NotPlain(Exception):
+    """A raw value the light reader does not vouch for: pydantic reads it, and words the error."""
+
+
+def _variables(declared: Declaration) -> list[str]:
+    """The variables a field is read from: ``MEDIAFLOW_<FIELD>``, or the ones its ``validation_alias`` names."""
+    alias = declared.options.get("validation_alias")
+    if isinstance(alias, tuple):
+        return list(alias)
+    return [alias] if isinstance(alias, str) else [f"{ENV_PREFIX}{declared.name}"]
 
 
 def _from_environment(model: type[Declared]) -> dict[str, str]:
-    """The raw values of ``model``'s fields found in the environment: ``MEDIAFLOW_<FIELD>`` or, for a field
-    with a ``validation_alias``, the variables it names (first one set wins); names match in any case."""
+    """The raw values of ``model``'s fields found in the environment (the first variable set wins; names match in
+    any case)."""
     environment = lowered_environment()
     found: dict[str, str] = {}
-    from pydantic import AliasChoices
-
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            candidates = [str(choice) for choice in alias.choices]
-        elif isinstance(alias, str):
-            candidates = [alias]
-        else:
-            candidates = [f"{ENV_PREFIX}{name}"]
-        for candidate in candidates:
-            if candidate.lower() in environment:
-                found[name] = environment[candidate.lower()]
+    for declared in declarations(model):
+        for variable in _variables(declared):
+            if variable.lower() in environment:
+                found[declared.name] = environment[variable.lower()]
                 break
     return found
+
+
+def _plain(hint: Any, text: str, options: dict[str, Any]) -> Any:
+    """``text`` as a value of ``hint`` where it is plainly one (what pydantic makes of it), else _NotPlain."""
+    if hint is str:
+        return text
+    if hint is bool and text in _TRUE | _FALSE:
+        return text in _TRUE
+    if hint in (int, float) and (_INTEGER if hint is int else _DECIMAL).fullmatch(text):
+        value = hint(text)
+        if all(_BOUNDS[name](value, bound) for name, bound in options.items() if name in _BOUNDS):
+            return value
+    if isinstance(hint, type) and issubclass(hint, PurePath) and text:
+        return hint(text)
+    origin, arguments = get_origin(hint), get_args(hint)
+    if origin is Literal and text in arguments:
+        return text
+    if origin in (UnionType, Union):
+        choices = [argument for argument in arguments if argument is not type(None)]
+        words = [argument for argument in choices if get_origin(argument) is Literal and text in get_args(argument)]
+        if words:
+            return text
+        others = [argument for argument in choices if get_origin(argument) is not Literal]
+        if len(others) == 1:
+            return _plain(others[0], text, options)
+    raise _NotPlain(text)
+
+
+def _read(declared: Declaration, text: str) -> Any:
+    value = _plain(declared.hint, text, declared.options)
+    try:
+        for check in declared.after:
+            value = check(value)
+    except ValueError as error:
+        raise _NotPlain(text) from error
+    return value
 
 
 class EnvironmentSettings(Declared):
@@ -45,6 +98,20 @@ class EnvironmentSettings(Declared):
 
     def __init__(self, **values: object) -> None:
         super().__init__(**{**_from_environment(type(self)), **values})
+
+    @classmethod
+    def from_environment(cls: type[_S]) -> _S:
+        """These settings as the environment gives them: read without pydantic where every variable set is a plain
+        value of its field's type (text, a number in range, yes or no, a path, one of the field's words), and
+        validated by pydantic, with its errors, otherwise. Either way the same settings
+        (``tests/unit/test_settings_environment.py``)."""
+        raw = _from_environment(cls)
+        try:
+            values = {declared.name: _read(declared, raw[declared.name]) for declared in declarations(cls)
+                      if declared.name in raw}
+        except _NotPlain:
+            return cls()
+        return cls.trusted(values)
 
 
 def _default_u2net_home() -> Path:
@@ -215,7 +282,7 @@ def _names(listed: str) -> frozenset[str]:
 
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment()
 
 
 DEFAULT_PROFILE = "default"  # the profile `mediaflow login` writes unless told otherwise

@@ -26,9 +26,9 @@ from functools import lru_cache, partial
 from typing import Any, Literal
 
 from mediaflow.clock import now_iso
-from mediaflow.conditions import wildcard_match
 from mediaflow.execution.contract import error_name
 from mediaflow.threads import ReusedThreads
+from mediaflow.wildcards import wildcard_match
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 Sleep = Callable[[float], None]
