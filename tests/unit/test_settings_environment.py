@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from mediaflow.settings import Settings, get_settings
 
 # One variable of each kind of field: text, whole and decimal numbers with bounds, yes/no, paths, words, a number
