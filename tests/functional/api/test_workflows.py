@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.functional.api.conftest import Client, assert_problem, example, simple_workflow
@@ -26,7 +28,7 @@ def test_create_accepts_every_shape_and_returns_canonical(client: Client, shape:
 
 
 def test_list_filters_sorts_and_pages(client: Client) -> None:
-    tag = f"t{id(client)}"
+    tag = f"t{uuid.uuid4().hex}"
     ids = [create(client, {**simple_workflow(f"pager {tag} {i}"), "tags": [tag]})["id"] for i in range(3)]
     page = client.get("/v1/workflows", params={"tag": tag, "limit": 2, "sort": "name:asc"}).json()
     assert page["count"] == 3 and [w["id"] for w in page["workflows"]] == ids[:2]
@@ -139,7 +141,7 @@ def test_node_and_connection_editing(client: Client) -> None:
 
 
 def test_events_fire_matching_active_workflows(client: Client, api: object) -> None:
-    name = f"order.created.{id(client)}"
+    name = f"order.created.{uuid.uuid4().hex}"  # the API's store outlives a test; id(client) can come back
     body = {"name": "on event", "nodes": [{"id": "ev", "kind": "event", "config": {"eventName": name}},
                                           {"id": "n", "kind": "notify", "config": {"message": "hi"}}],
             "edges": [{"source": "ev", "target": "n"}], "status": "active"}
