@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,8 @@ _ENV_DEFAULTS: dict[str, str] = {
     "MEDIAFLOW_NUMBA_CACHE_DIR": str(TOOLS / "numba-cache"),
     # Deployed functions use every vCPU ("auto"); tests fix the encoder threads so outputs are comparable.
     "MEDIAFLOW_FFMPEG_THREADS": "1",
+    # `mediaflow run` keeps compiled plans; the tests' go to a folder of their own, not the user's cache.
+    "MEDIAFLOW_PLAN_CACHE": str(Path(tempfile.gettempdir()) / f"mediaflow-test-plans-{os.getuid()}"),
 }
 _AWS_FAKE: dict[str, str] = {
     "AWS_ACCESS_KEY_ID": "testing",

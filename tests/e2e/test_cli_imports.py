@@ -75,6 +75,28 @@ def test_an_image_run_imports_no_heavy_module(tmp_path: Path) -> None:
     assert not START_STDLIB & names, f"mediaflow run imported {sorted(START_STDLIB & names)}"
 
 
+def test_a_workflow_file_run_again_loads_no_validator_compiler_or_pydantic(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first `mediaflow run` of a workflow file validates and compiles it and keeps the plan
+    (``embedded/plans.py``); the next one on the same bytes reads the plan back: no process of it imports
+    pydantic, the definition models, the validator or the compiler, and its output is the first one's."""
+    source = photo(tmp_path / "photo.jpg", 900, 600)
+    workflow = tmp_path / "web.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    plans = tmp_path / "plans"
+    monkeypatch.setenv("MEDIAFLOW_PLAN_CACHE", str(plans))
+    first = _imports(workflow, source, tmp_path, out="first")
+    again = _imports(workflow, source, tmp_path, out="again")
+    compiling = {"pydantic", "mediaflow.validation", "mediaflow.definition", "mediaflow.compiler.asl"}
+    assert compiling <= first
+    assert not compiling & again, f"a kept plan's run imported {sorted(compiling & again)}"
+    assert not {name for name in again if name.split(".")[0] in ("pydantic", "pydantic_core")}
+    assert len(list(plans.glob("*.json"))) == 1
+    [made_first] = (tmp_path / "first").glob("photo*")
+    [made_again] = (tmp_path / "again").glob("photo*")
+    assert made_first.read_bytes() == made_again.read_bytes()
+
+
 def test_one_file_and_folder_runs_decode_without_numpy_and_give_the_same_bytes(tmp_path: Path) -> None:
     """JPEGs decode through libjpeg-turbo's own library, reached through ctypes (no numpy), whether one file
     or a folder comes, and the same photo comes out byte for byte the same either way."""

@@ -138,6 +138,8 @@ class Settings(EnvironmentSettings):
     data_dir: Path = Field(default=Path("data"), description="Embedded mode: blobs, SQLite and uploads/")
     workers: int = Field(default_factory=_default_workers, ge=1, le=64, description="Embedded worker processes")
     tenant: str = Field(default="local", description="Tenant used by the CLI in the embedded mode")
+    plan_cache: str = Field(default="", description="Where `mediaflow run` keeps the compiled plans of workflow "
+                            "files (default: the user's cache folder; off: none)")
 
     max_pixels: int = Field(default=120_000_000, ge=1,
                             description="Refuse images above this many pixels (all frames of an animation)")
@@ -299,4 +301,4 @@ class ClientSettings(EnvironmentSettings):
 
 def client_settings() -> ClientSettings:
     """Read each time: a CLI invocation is short and tests change the environment between calls."""
-    return ClientSettings()
+    return ClientSettings.from_environment()

@@ -19,11 +19,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mediaflow.clock import now_iso
-from mediaflow.compiler import Compiled, compile_definition
+from mediaflow.compiled import Compiled
 from mediaflow.errors import InvalidDefinition, MediaflowError
 from mediaflow.media import MediaRef
 from mediaflow.ports import Launcher
-from mediaflow.triggers import matching_workflows
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +54,8 @@ def tenant_of_upload(key: str) -> tuple[str, str] | None:
 
 def compiled_for(record: dict[str, Any]) -> Compiled:
     """The compiled state machine of a stored workflow (InvalidDefinition when it no longer validates)."""
+    from mediaflow.compiler import compile_definition  # on use: the key helpers above load without the compiler
+
     return compile_definition(record["definition"])
 
 
@@ -89,6 +90,8 @@ def start_upload(tenant: str, media: MediaRef, relative_key: str, *, workflows: 
     if only is not None:
         workflows = [record for record in workflows if record.get("id") == only]
     started = []
+    from mediaflow.triggers import matching_workflows
+
     for record in matching_workflows(workflows, media, relative_key):
         try:
             started.append(_launch(tenant, record, run_id_for(record), launcher, media=media.to_state()))

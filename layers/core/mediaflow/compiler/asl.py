@@ -10,9 +10,10 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from mediaflow.catalog import RUNTIMES, get_spec, node_module
+from mediaflow.compiled import BatchOptions, Compiled, CompiledTask, ExecutionType
 from mediaflow.compiler.choice import choice_rule
 from mediaflow.definition import WorkflowDefinition
 from mediaflow.errors import InvalidDefinition
@@ -47,38 +48,6 @@ MAX_STATE_NAME = 80
 EXPRESS_LIMIT_SECONDS = 300
 STANDARD_DEFAULT_TIMEOUT = 3600
 DISTRIBUTED_MAP_THRESHOLD = 40
-
-ExecutionType = Literal["EXPRESS", "STANDARD"]
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """Compile for a batch run: a Map over ``$.items`` (Distributed past 40 items)."""
-
-    expected_items: int = 1
-
-
-@dataclass(frozen=True)
-class CompiledTask:
-    state: str
-    runtime: str
-    node_ids: tuple[str, ...]
-    kinds: tuple[str, ...] = ()
-    fallback: bool = False  # runs only after its fused Task failed (stopOnFailure: false)
-    quick: bool = False  # short whatever its runtime (a frame grab): never makes the run long-running
-    long_route: str | None = None
-    """The ECS Fargate state that runs this Task when its estimate exceeds the Lambda budget."""
-
-
-@dataclass
-class Compiled:
-    asl: dict[str, Any]
-    execution_type: ExecutionType
-    tasks: list[CompiledTask]
-    batch: BatchOptions | None = None
-    definition: WorkflowDefinition | None = None
-    """The validated definition it was compiled from."""
-
 
 @dataclass
 class _Scope:

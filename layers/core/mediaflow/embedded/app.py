@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediaflow.adapters.embedded import EmbeddedAdapters, open_embedded
 from mediaflow.clock import now_iso
-from mediaflow.compiler import BatchOptions, Compiled, compile_definition
+from mediaflow.compiled import BatchOptions, Compiled
 from mediaflow.errors import Conflict, InvalidDefinition, MediaflowError, NotFound
 from mediaflow.file_stat import file_etag
 from mediaflow.filenames import output_file_name
@@ -29,12 +29,11 @@ from mediaflow.out_manifest import OutputManifest
 from mediaflow.settings import Settings, get_settings
 from mediaflow.sniff import sniff
 from mediaflow.starts import direct_key, start_upload, upload_key
-from mediaflow.triggers import run_name
-from mediaflow.validation import ValidationReport, validate
 
 if TYPE_CHECKING:
     from mediaflow.embedded.executor import EmbeddedRuntime
     from mediaflow.ports import JobStore
+    from mediaflow.validation import ValidationReport
     from mediaflow.webhooks.dispatch import Dispatcher
 
 UPLOAD_LEASE_SECONDS = 300.0
@@ -167,6 +166,8 @@ class LocalService:
 
     # -- workflows -----------------------------------------------------------------------------------
     def load_definition(self, source: str) -> ValidationReport:
+        from mediaflow.validation import validate  # here, not at import: a kept plan needs no validator
+
         """A workflow file (any accepted shape) or the id of a stored workflow."""
         path = Path(source)
         if path.is_file():
@@ -178,6 +179,9 @@ class LocalService:
         return report
 
     def save_workflow(self, raw: Any, *, workflow_id: str | None = None, status: str = "draft") -> dict[str, Any]:
+        from mediaflow.compiler import compile_definition
+        from mediaflow.validation import validate
+
         report = validate(raw)
         compiled = compile_definition(report)
         assert compiled.definition is not None
@@ -190,7 +194,7 @@ class LocalService:
     # -- runs ----------------------------------------------------------------------------------------
     def run_files(
         self,
-        report: ValidationReport,
+        report: ValidationReport | None,
         inputs: list[Path],
         out_dir: Path | None = None,
         *,
@@ -214,7 +218,11 @@ class LocalService:
         (a large photo left to the end of a folder of small ones). ``folders``: the sub-folder of ``out_dir``
         each input's outputs go to (``console.placed_inputs``; the top when absent). Results keep the inputs'
         order."""
-        compiled = compiled or compile_definition(report)
+        if compiled is None:
+            assert report is not None, "run_files needs the report or its compiled workflow"
+            from mediaflow.compiler import compile_definition
+
+            compiled = compile_definition(report)
         concurrency = max(1, min(len(inputs), self.settings.workers * 2))
         results: list[FileResult | None] = [None] * len(inputs)
 
@@ -385,6 +393,8 @@ class LocalService:
     def run_batch_map(self, report: ValidationReport, refs: list[MediaRef], *, workflow_id: str = "adhoc",
                       version: int = 1, run_id: str | None = None) -> Any:
         """A batch as ONE execution of the Map state machine (the API's batch runs)."""
+        from mediaflow.compiler import compile_definition
+
         compiled = compile_definition(report, batch=BatchOptions(expected_items=len(refs)))
         run_id = run_id or new_run_id()
         run = {"runId": run_id, "workflowId": workflow_id, "tenant": self.tenant, "version": version,
@@ -403,6 +413,8 @@ class LocalService:
         a file directly in ``uploads/`` belongs to the default tenant (``MEDIAFLOW_TENANT``, ``local``).
         The same file (path, size, mtime) is handled once, even across restarts (a lease, then a done record).
         """
+        from mediaflow.triggers import run_name
+
         stat = path.stat()
         parts = path.relative_to(uploads_root).parts
         tenant, relative = (parts[0], "/".join(parts[1:])) if len(parts) > 1 else (self.tenant, parts[0])

@@ -36,7 +36,6 @@ from mediaflow.procs import resume_collection
 
 if TYPE_CHECKING:
     from mediaflow.compiler import Compiled
-    from mediaflow.validation import ValidationReport
 
 console = stdout_console()
 VALID_SCOPES = ("workflows:read", "workflows:write", "workflows:execute")
@@ -85,21 +84,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] {problem}")
         return 2
     with _service(args) as service:
-        report = service.load_definition(args.workflow)
-        if not report.valid or report.definition is None:
-            for issue in report.errors:
-                console.print(f"[red]error[/] {escape(str(issue))}")
-            return 1
-        from mediaflow.compiler import compile_definition
-
-        compiled = compile_definition(report)
+        plan = _plan(service, args.workflow)
+        if isinstance(plan, int):
+            return plan
+        compiled, meta, on_media = plan
         unavailable = missing_runtimes(compiled)
         if unavailable:
             console.print(f"[red]error[/] this build has no worker for: {', '.join(unavailable)}")
             return 2
 
         # A workflow that begins on the media's bytes has nothing to do with the other files of a folder.
-        media, skipped = media_inputs(args.inputs, placed, skip=begins_on_media(report.definition))
+        media, skipped = media_inputs(args.inputs, placed, skip=on_media)
         if not media:
             console.print(f"[red]error[/] {only_skipped(skipped)}")
             return 2
@@ -108,10 +103,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not inputs:
                 console.print("[red]error[/] no such input: only outputs of earlier runs into --out")
                 return 2
-            return _run_into_folder(args, service, report, compiled, inputs, out_dir, dict(placed), skipped)
+            return _run_into_folder(args, service, meta, compiled, inputs, out_dir, dict(placed), skipped)
 
 
-def _run_into_folder(args: argparse.Namespace, service: LocalService, report: ValidationReport,
+def _plan(service: LocalService, workflow: str) -> tuple[Compiled, dict[str, Any], bool] | int:
+    """The compiled workflow, its meta (id, version) and whether it begins on media: read back from the plan kept
+    for a workflow file of the same bytes (``embedded/plans.py``), else validated and compiled (and kept);
+    an exit code when the workflow is invalid."""
+    from mediaflow.embedded import plans
+
+    path = Path(workflow)
+    source = path.read_bytes() if path.is_file() else None
+    kept = plans.load(source, service.settings) if source is not None else None
+    if kept is not None:
+        return kept.compiled, kept.meta, kept.begins_on_media
+    report = service.load_definition(workflow)
+    if not report.valid or report.definition is None:
+        for issue in report.errors:
+            console.print(f"[red]error[/] {escape(str(issue))}")
+        return 1
+    from mediaflow.compiler import compile_definition
+
+    compiled = compile_definition(report)
+    on_media = begins_on_media(report.definition)
+    if source is not None:
+        plans.keep(source, service.settings, compiled, dict(report.meta), on_media)
+    return compiled, dict(report.meta), on_media
+
+
+def _run_into_folder(args: argparse.Namespace, service: LocalService, meta: dict[str, Any],
                      compiled: Compiled, inputs: list[Path], out_dir: Path, folders: dict[Path, str],
                      skipped: list[Path]) -> int:
     """``cmd_run``'s runs, once the workflow is compiled and ``--out`` held; ``skipped``: the files of its
@@ -121,14 +141,14 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
                                      runtimes={task.runtime for task in compiled.tasks},
                                      kinds={kind for task in compiled.tasks for kind in task.kinds})
     resume_collection()  # the start is over (mediaflow.cli held the collector off during it)
-    workflow_id = str(report.meta.get("id") or Path(args.workflow).stem)
-    version = int(report.meta.get("version") or 1)
+    workflow_id = str(meta.get("id") or Path(args.workflow).stem)
+    version = int(meta.get("version") or 1)
     started = time.perf_counter()
     options: dict[str, Any] = {"workflow_id": workflow_id, "version": version, "force": args.force,
                                "compiled": compiled, "last": early.started_ahead(), "folders": folders}
     if args.json or len(inputs) == 1:
         results, drained = _run_draining(service, args.grace_seconds,
-                                         lambda: service.run_files(report, inputs, out_dir, **options))
+                                         lambda: service.run_files(None, inputs, out_dir, **options))
     else:
         with Progress(console=console, transient=False) as progress:
             task = progress.add_task("running", total=len(inputs))
@@ -139,7 +159,7 @@ def _run_into_folder(args: argparse.Namespace, service: LocalService, report: Va
 
             results, drained = _run_draining(
                 service, args.grace_seconds,
-                lambda: service.run_files(report, inputs, out_dir, on_done=ended, **options))
+                lambda: service.run_files(None, inputs, out_dir, on_done=ended, **options))
     elapsed = time.perf_counter() - started
     # A stop leaves the runs it checkpointed, and the files it never started, to the next command.
     pending = sum(1 for r in results if r.status not in ENDED) + len(inputs) - len(results) if drained else 0
