@@ -46,6 +46,21 @@ def test_other_bytes_or_other_code_compile_again(tmp_path: Path, monkeypatch: py
     assert plans.load(source, settings) is None
 
 
+def test_any_change_to_the_code_makes_another_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "package"
+    (package / "nodes").mkdir(parents=True)
+    (package / "__pycache__").mkdir()
+    module = package / "nodes" / "resize.py"
+    module.write_text("width = 1\n")
+    (package / "settings.py").write_text("x = 1\n")
+    monkeypatch.setattr(plans, "_PACKAGE", package)
+    before = plans._code_digest()
+    (package / "__pycache__" / "settings.cpython-311.pyc").write_bytes(b"compiled")  # not code of its own
+    assert plans._code_digest() == before
+    module.write_text("width = 22\n")  # any module, not only the validator's and the compiler's
+    assert plans._code_digest() != before
+
+
 def test_a_plan_that_cannot_be_read_compiles_again(tmp_path: Path) -> None:
     settings = Settings.trusted({"plan_cache": str(tmp_path)})
     source = EXAMPLE.read_bytes()
