@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 _T = TypeVar("_T")
 _D = TypeVar("_D", bound="Declared")
-_SKIPPED = frozenset({"__dict__", "__weakref__", "__declared__", "__pydantic_model__", "__plan__", "__slots__"})
+_SKIPPED = frozenset({"__dict__", "__weakref__", "__slots__"})
 # How a declared instance is made is the declared class's (e.g. settings read from the environment first); the
 # pydantic model keeps pydantic's, and a zero-argument super() there would name the declared class.
 _NOT_REPLAYED = frozenset({"__init__", "__classcell__"})
@@ -55,10 +55,9 @@ def to_camel(snake: str) -> str:
 class FieldSpec:
     """What :func:`Field` was given, for ``pydantic.Field`` when the model is built."""
 
-    __slots__ = ("args", "kwargs")
+    __slots__ = ("kwargs",)
 
-    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.args = args
+    def __init__(self, kwargs: dict[str, Any]) -> None:
         self.kwargs = kwargs
 
 
@@ -70,7 +69,7 @@ def Field(default: Any = _UNSET, *, default_factory: Callable[[], Any] | None = 
         kwargs["default"] = default
     if default_factory is not None:
         kwargs["default_factory"] = default_factory
-    return FieldSpec((), kwargs)
+    return FieldSpec(kwargs)
 
 
 class _Validator:
@@ -120,7 +119,9 @@ class _Field:
             return self.factory()
         if self.default is _UNSET:
             raise _Unsupported(self.name)
-        return copy.deepcopy(self.default)  # pydantic copies a mutable default for each instance too
+        if isinstance(self.default, (list, dict, set)):
+            return copy.deepcopy(self.default)  # pydantic copies a mutable default for each instance too
+        return self.default
 
 
 class DeclaredMeta(type):
@@ -274,8 +275,8 @@ class Declared(metaclass=DeclaredMeta):
 
     def model_copy(self: _D, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> _D:
         """As pydantic's: the fields copied (deep with ``deep``), ``update`` set by field name, not validated."""
-        names = [field.name for field in _fields(type(self))]
-        if update and not update.keys() <= set(names):
+        names = _names(type(self))
+        if update and not update.keys() <= names:
             made = type(self).__new__(type(self))
             made._take(self.as_pydantic().model_copy(update=dict(update), deep=deep))
             return made
@@ -289,7 +290,7 @@ class Declared(metaclass=DeclaredMeta):
         return made
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if self.pydantic_config().get("frozen") or name not in {field.name for field in _fields(type(self))}:
+        if self.pydantic_config().get("frozen") or name not in _names(type(self)):
             self.as_pydantic().__setattr__(name, value)  # what pydantic says (frozen, unknown field) ...
         object.__setattr__(self, name, value)  # ... and the change where it allows one
         self.__fields_set.add(name)
@@ -343,7 +344,11 @@ class Declaration:
 
 def declarations(cls: type[Declared]) -> list[Declaration]:
     """Each field of ``cls``: its evaluated type (``_UNKNOWN`` when it names a type imported for type checkers
-    only), what ``Field`` was given, and its ``mode="after"`` field validators as plain functions of the value."""
+    only), what ``Field`` was given, and its ``mode="after"`` field validators as plain functions of the value.
+    Read from the class bodies once a class."""
+    kept: list[Declaration] | None = cls.__dict__.get("__declarations__")
+    if kept is not None:
+        return kept
     found: dict[str, Declaration] = {}
     for klass in reversed(cls.__mro__):
         if not isinstance(klass, DeclaredMeta) or klass is Declared:
@@ -363,7 +368,9 @@ def declarations(cls: type[Declared]) -> list[Declaration]:
                 for name in value.args:
                     if name in found:
                         found[name].after.append(check)
-    return list(found.values())
+    kept = list(found.values())
+    type.__setattr__(cls, "__declarations__", kept)
+    return kept
 
 
 def _fields(cls: type[Declared]) -> list[_Field]:
@@ -381,7 +388,16 @@ def _fields(cls: type[Declared]) -> list[_Field]:
                            _UNSET if default is Ellipsis else default, declared.options.get("default_factory"),
                            convert))
     type.__setattr__(cls, "__plan__", plan)
+    type.__setattr__(cls, "__names__", frozenset(field.name for field in plan))
     return plan
+
+
+def _names(cls: type[Declared]) -> frozenset[str]:
+    names: frozenset[str] | None = cls.__dict__.get("__names__")
+    if names is None:
+        _fields(cls)
+        names = cls.__dict__["__names__"]
+    return names
 
 
 _UNKNOWN: Any = object()
@@ -460,7 +476,7 @@ def _build(cls: type[Declared]) -> Any:
             kwargs = dict(value.kwargs)
             if isinstance(kwargs.get("validation_alias"), tuple):
                 kwargs["validation_alias"] = pydantic.AliasChoices(*kwargs["validation_alias"])
-            value = pydantic.Field(*value.args, **kwargs)
+            value = pydantic.Field(**kwargs)
         elif isinstance(value, _Validator):
             value = value.replay()
         namespace[key] = value

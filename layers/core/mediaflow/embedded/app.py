@@ -166,9 +166,9 @@ class LocalService:
 
     # -- workflows -----------------------------------------------------------------------------------
     def load_definition(self, source: str) -> ValidationReport:
+        """A workflow file (any accepted shape) or the id of a stored workflow."""
         from mediaflow.validation import validate  # here, not at import: a kept plan needs no validator
 
-        """A workflow file (any accepted shape) or the id of a stored workflow."""
         path = Path(source)
         if path.is_file():
             return validate(path.read_bytes())
