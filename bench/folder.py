@@ -8,7 +8,9 @@ The job most users have ("a folder of photos -> web sizes"), done the way each t
 - ``pillow``: the Python loop (open, thumbnail, save), one process;
 - ``vips-bare``: bare pyvips ``thumbnail`` + one save, one process per core, as a Python user writes it;
 - ``floor``: the calls a mediaflow worker makes for this job (DCT-scaled JPEG decode, one Lanczos3 reduce, the same
-  save) and nothing else, one process per core: `mediaflow run`'s wall over it is the engine's whole cost.
+  save) and nothing else, one process per core: `mediaflow run`'s wall over it is the engine's whole cost;
+- ``floor-1p``: the same with one process (JPEG only): the floor's own scaling from one process to one per core
+  is the most two workers can gain over one on this machine, measured in the same rounds.
 
 JPEG at quality 75 with optimised Huffman tables where the tool's users get them (mediaflow, sharp's
 default ``optimiseCoding``, bare pyvips; no mozjpeg tricks; the Pillow loop as written, without) and WebP
@@ -37,8 +39,8 @@ ROOT = BENCH.parent
 PEERS = BENCH / "peers"
 WORKFLOWS = BENCH / "workflows"
 SETTINGS = {"jpeg": {"quality": 75, "effort": 0}, "webp": {"quality": 80, "effort": 4}}
-TOOLS = ("mediaflow", "mediaflow-1w", "sharp-all", "sharp-serial", "pillow", "vips-bare", "floor")
-ONE_FORMAT_ONLY = {"mediaflow-1w": "jpeg"}  # one worker: the scaling figure, JPEG only
+TOOLS = ("mediaflow", "mediaflow-1w", "sharp-all", "sharp-serial", "pillow", "vips-bare", "floor", "floor-1p")
+ONE_FORMAT_ONLY = {"mediaflow-1w": "jpeg", "floor-1p": "jpeg"}  # one worker or process: the scaling figures
 
 
 def ensure_sharp(log: Any) -> str:
@@ -81,8 +83,9 @@ def command(tool: str, fmt: str, folder: Path, out: Path, data: Path) -> list[st
         return ["node", str(PEERS / "sharp_folder.mjs"), str(folder), str(out), fmt, mode, quality, effort]
     if tool == "pillow":
         return [python, str(PEERS / "pillow_folder.py"), str(folder), str(out), fmt, quality, effort or "4"]
-    script = "floor_folder.py" if tool == "floor" else "vips_folder.py"
-    return [python, str(PEERS / script), str(folder), str(out), fmt, quality, effort, str(os.cpu_count() or 1)]
+    script = "floor_folder.py" if tool.startswith("floor") else "vips_folder.py"
+    processes = 1 if tool == "floor-1p" else os.cpu_count() or 1
+    return [python, str(PEERS / script), str(folder), str(out), fmt, quality, effort, str(processes)]
 
 
 def mediaflow_settings(fmt: str) -> dict[str, Any]:
@@ -227,6 +230,9 @@ def measure(media: Any, *, images: int, rounds: int, log: Any) -> dict[str, Any]
     paired = {f"{baseline}/{fmt}": [round(theirs / ours, 3) for theirs, ours in
                                     zip(walls[f"{baseline}/{fmt}"], walls[f"mediaflow/{fmt}"], strict=True)]
               for baseline in ("sharp-all", "floor") for fmt in SETTINGS}
+    for one, many in (("mediaflow-1w", "mediaflow"), ("floor-1p", "floor")):  # one worker (process) / one a core
+        paired[f"{one}-vs-{many}/jpeg"] = [round(a / b, 3) for a, b in
+                                           zip(walls[f"{one}/jpeg"], walls[f"{many}/jpeg"], strict=True)]
     return {"images": images, "rounds": rounds, "input_bytes_mean": int(statistics.fmean(
                 p.stat().st_size for p in sources)),
             "settings": {"jpeg": "quality 75, libjpeg with optimised Huffman tables (sharp: mozjpeg off, "

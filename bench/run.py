@@ -750,6 +750,15 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
                / result["median_wall_s"]["mediaflow/jpeg"], 1.8, ">=", "x",
                "`mediaflow run` with MEDIAFLOW_WORKERS=1 wall / with the default workers (the cores), JPEG; "
                "whole processes, so start-up counts on both sides", details={}),
+        Figure("folder_floor_jpeg_1p_vs_per_core", result["median_wall_s"]["floor-1p/jpeg"]
+               / result["median_wall_s"]["floor/jpeg"], None, "", "x",
+               "the floor with one process wall / with one process per core: how much a second core gives the job "
+               "itself on this machine, no engine (the most two workers can gain over one)", details={}),
+        Figure("folder_jpeg_2_workers_share_of_floor_scaling",
+               (result["median_wall_s"]["mediaflow-1w/jpeg"] / result["median_wall_s"]["mediaflow/jpeg"])
+               / (result["median_wall_s"]["floor-1p/jpeg"] / result["median_wall_s"]["floor/jpeg"]), None, "", "x",
+               "folder_jpeg_2_workers_vs_1 / folder_floor_jpeg_1p_vs_per_core: the share of the machine's own "
+               "scaling that `mediaflow run` keeps (1: all of it)", details={}),
         Figure("folder_jpeg_vs_bare_vips", folder.ratio(result, "vips-bare", "jpeg"), None, "", "x",
                "bare pyvips as a Python user writes it (one process per core, thumbnail + save) wall / mediaflow "
                "run wall", details={}),
