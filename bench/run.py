@@ -737,6 +737,9 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
 
     images, rounds = (24, 5) if profile is FULL else (6, 1)
     result = folder.measure(media, images=images, rounds=rounds, log=log)
+    walls = result["median_wall_s"]
+    two_workers = walls["mediaflow-1w/jpeg"] / walls["mediaflow/jpeg"]
+    floor_scaling = walls["floor-1p/jpeg"] / walls["floor/jpeg"]
     return [
         Figure("folder_jpeg_vs_sharp_all", folder.ratio(result, "sharp-all", "jpeg"), 1.0, ">=", "x",
                f"{images} camera JPEGs -> 1600 px JPEG q75, whole processes: sharp Promise.all wall / mediaflow run "
@@ -746,17 +749,13 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
         Figure("folder_webp_vs_sharp_all", folder.ratio(result, "sharp-all", "webp"), 1.0, ">=", "x",
                "-> 1600 px WebP q80 effort 4 on both sides: sharp Promise.all wall / mediaflow run wall",
                details={}),
-        Figure("folder_jpeg_2_workers_vs_1", result["median_wall_s"]["mediaflow-1w/jpeg"]
-               / result["median_wall_s"]["mediaflow/jpeg"], 1.8, ">=", "x",
+        Figure("folder_jpeg_2_workers_vs_1", two_workers, 1.8, ">=", "x",
                "`mediaflow run` with MEDIAFLOW_WORKERS=1 wall / with the default workers (the cores), JPEG; "
                "whole processes, so start-up counts on both sides", details={}),
-        Figure("folder_floor_jpeg_1p_vs_per_core", result["median_wall_s"]["floor-1p/jpeg"]
-               / result["median_wall_s"]["floor/jpeg"], None, "", "x",
+        Figure("folder_floor_jpeg_1p_vs_per_core", floor_scaling, None, "", "x",
                "the floor with one process wall / with one process per core: how much a second core gives the job "
                "itself on this machine, no engine (the most two workers can gain over one)", details={}),
-        Figure("folder_jpeg_2_workers_share_of_floor_scaling",
-               (result["median_wall_s"]["mediaflow-1w/jpeg"] / result["median_wall_s"]["mediaflow/jpeg"])
-               / (result["median_wall_s"]["floor-1p/jpeg"] / result["median_wall_s"]["floor/jpeg"]), None, "", "x",
+        Figure("folder_jpeg_2_workers_share_of_floor_scaling", two_workers / floor_scaling, None, "", "x",
                "folder_jpeg_2_workers_vs_1 / folder_floor_jpeg_1p_vs_per_core: the share of the machine's own "
                "scaling that `mediaflow run` keeps (1: all of it)", details={}),
         Figure("folder_jpeg_vs_bare_vips", folder.ratio(result, "vips-bare", "jpeg"), None, "", "x",
@@ -766,8 +765,7 @@ def figure_folder(profile: Profile, media: MediaCache) -> list[Figure]:
                "the floor (a worker's own calls for the job, DCT-scaled decode + one Lanczos3 reduce + save, "
                "one process per core, no engine) wall / mediaflow run wall: 1 - this is the engine's share of the "
                "wall, start-up included", details={}),
-        Figure("folder_jpeg_floor_vs_sharp_all", result["median_wall_s"]["sharp-all/jpeg"]
-               / result["median_wall_s"]["floor/jpeg"], None, "", "x",
+        Figure("folder_jpeg_floor_vs_sharp_all", walls["sharp-all/jpeg"] / walls["floor/jpeg"], None, "", "x",
                "sharp Promise.all wall / the floor's wall: how far ahead of sharp the calls themselves are, "
                "before any engine cost", details={}),
         Figure("folder_webp_vs_floor", folder.ratio(result, "floor", "webp"), None, "", "x",
