@@ -54,7 +54,7 @@ def _plain(hint: Any, text: str, options: dict[str, Any]) -> Any:
     """``text`` as a value of ``hint`` where it is plainly one (what pydantic makes of it), else _NotPlain."""
     if hint is str:
         return text
-    if hint is bool and text in _TRUE | _FALSE:
+    if hint is bool and (text in _TRUE or text in _FALSE):
         return text in _TRUE
     if hint in (int, float) and (_INTEGER if hint is int else _DECIMAL).fullmatch(text):
         value = hint(text)
