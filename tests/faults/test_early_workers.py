@@ -114,3 +114,62 @@ def test_a_video_is_probed_once_by_the_command_itself(tmp_path: Path, data_dir: 
     assert len(probes) == 1 and probes[0][-1] == str(clip), probes
     parent, *_ = probes[0]
     assert int(parent) == process.pid, "started by the command itself"
+
+
+def _workers_of(process: subprocess.Popen[str], count: int) -> list[psutil.Process]:
+    """The command's ``count`` workers, once its zygote has forked them all."""
+    found: list[psutil.Process] = []
+
+    def ready() -> bool:
+        nonlocal found
+        found = [worker for zygote in psutil.Process(process.pid).children() for worker in zygote.children()]
+        return len(found) == count
+
+    wait_for(ready, 120, f"{count} workers")
+    return found
+
+
+def _run_and_read_cores(tmp_path: Path, data_dir: Path, big: bytes, workers: int,
+                        **settings: str) -> list[set[int]]:
+    """The CPUs each worker of a `mediaflow run` of ``workers`` files may run on, read while they run; the run
+    must then complete every file."""
+    folder = tmp_path / "in"
+    folder.mkdir(parents=True)
+    for n in range(workers):
+        (folder / f"b{n}.jpg").write_bytes(big[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + big[2:])
+    workflow = tmp_path / "slow.json"
+    workflow.write_text(json.dumps(SLOW_FIRST_TASK))
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(folder), "--out",
+               str(tmp_path / "out"), "--json", "--data-dir", str(data_dir)]
+    env = {**cli_env(data_dir, workers=workers), **settings}
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        cores = [set(worker.cpu_affinity()) for worker in _workers_of(process, workers)]
+    finally:
+        out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-2000:]
+    assert json.loads(out)["completed"] == workers
+    return cores
+
+
+_CPUS = sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not 1 < len(_CPUS) <= 8, reason="a full pool here is 2 to 8 workers")
+def test_workers_that_fill_the_cores_are_each_kept_on_a_core_of_their_own(tmp_path: Path, data_dir: Path,
+                                                                          big: bytes) -> None:
+    cores = _run_and_read_cores(tmp_path, data_dir, big, workers=len(_CPUS))
+    assert all(len(allowed) == 1 for allowed in cores), cores
+    assert set().union(*cores) == set(_CPUS), f"one worker on each core: {cores}"
+
+
+@pytest.mark.skipif(len(_CPUS) < 2, reason="one core: a lone worker fills it")
+def test_fewer_workers_than_cores_and_a_pool_told_not_to_are_left_to_the_scheduler(tmp_path: Path,
+                                                                                  data_dir: Path,
+                                                                                  big: bytes) -> None:
+    (lone,) = _run_and_read_cores(tmp_path / "lone", data_dir / "lone", big, workers=1)
+    assert lone == set(_CPUS)
+    told = _run_and_read_cores(tmp_path / "told", data_dir / "told", big, workers=len(_CPUS),
+                               MEDIAFLOW_PIN_WORKERS="false")
+    assert told == [set(_CPUS)] * len(_CPUS)

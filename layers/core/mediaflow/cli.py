@@ -262,7 +262,8 @@ def _start_worker_zygote() -> None:
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.settings import get_settings
 
-    early.start(get_settings().workers, lambda: _prepare_workers(modules, waits))
+    settings = get_settings()
+    early.start(settings.workers, lambda: _prepare_workers(modules, waits), one_core_each=settings.pin_workers)
 
 
 AHEAD_LISTING_LIMIT = 1000

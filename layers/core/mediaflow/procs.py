@@ -29,6 +29,30 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
         return
 
 
+def keep_on_core(slot: int, processes: int) -> int | None:
+    """Keep this process, and the threads it starts from now on, on one CPU: the ``slot``-th of those it may
+    run on, when ``processes`` such processes (the pool's workers) fill them all; returns that CPU, or None
+    where it is left free (fewer processes than CPUs, or no affinity calls here). Call it before the process
+    starts a thread: a thread started earlier keeps the CPUs it had.
+
+    A full pool has more runnable threads than cores whenever its command's threads wake (each file's records,
+    the hand-over of the next Task), and the scheduler then moves workers from core to core, each move leaving
+    the worker's caches behind; kept on a core, a worker is only preempted in place. With fewer workers than
+    cores each stays free, so a lone worker's libvips threads can use a core the pool leaves idle."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if not cpus or processes < len(cpus):
+        return None
+    cpu = cpus[slot % len(cpus)]
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        return None
+    return cpu
+
+
 def native_threads() -> int:
     """Threads of this process as the kernel counts them (a library's own threads included); -1 unknown."""
     try:

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.embedded.channel import Channel, channel_pair
-from mediaflow.procs import WORKER_PRELOAD, die_with_parent, keep_loaded_objects, load_modules, native_threads
+from mediaflow.procs import (
+    WORKER_PRELOAD,
+    die_with_parent,
+    keep_loaded_objects,
+    keep_on_core,
+    load_modules,
+    native_threads,
+)
 
 
 class AdoptedProcess:
@@ -135,10 +142,11 @@ def can_start() -> bool:
     return True
 
 
-def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
+def start(capacity: int, prepare: Callable[[], None] | None = None, *, one_core_each: bool = False) -> None:
     """Fork the zygote, able to fork up to ``capacity`` workers; a no-op unless ``can_start``. ``prepare`` runs
     in the zygote while the command goes on: it loads what the workers will probably ask for (a guess: what it
-    misses loads when the pool asks) and may wait for work started ahead for them."""
+    misses loads when the pool asks) and may wait for work started ahead for them. ``one_core_each``: workers
+    that fill the cores are each kept on one (``procs.keep_on_core``)."""
     if capacity < 1 or not can_start():
         return
     ends = [channel_pair() for _ in range(capacity)]
@@ -152,7 +160,7 @@ def start(capacity: int, prepare: Callable[[], None] | None = None) -> None:
         control.close()
         for ours, _ in ends:
             ours.close()
-        _zygote_main(zygote_control, [theirs for _, theirs in ends], owner, prepare)
+        _zygote_main(zygote_control, [theirs for _, theirs in ends], owner, prepare, one_core_each)
     zygote_control.close()
     for _, theirs in ends:
         theirs.close()
@@ -165,7 +173,7 @@ def take() -> Zygote | None:
 
 
 def _zygote_main(control: Channel, pipes: list[Channel], owner_pid: int,
-                 prepare: Callable[[], None] | None) -> None:
+                 prepare: Callable[[], None] | None, one_core_each: bool) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's group; the command decides
         die_with_parent()
@@ -185,6 +193,8 @@ def _zygote_main(control: Channel, pipes: list[Channel], owner_pid: int,
             for index in range(count):
                 child = os.fork()
                 if child == 0:
+                    if one_core_each:  # first: the threads the worker starts stay where it is kept
+                        keep_on_core(index, count)
                     control.close()
                     for other in pipes[:index] + pipes[index + 1:]:
                         other.close()

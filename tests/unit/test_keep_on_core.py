@@ -1,0 +1,42 @@
+"""``procs.keep_on_core``: a process kept on one CPU only when as many processes as CPUs fill them all.
+Each case runs in a forked child, so the test process keeps its own CPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from mediaflow.procs import keep_on_core
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+def _in_child(slot: int, processes: int) -> tuple[int | None, list[int]]:
+    """``keep_on_core(slot, processes)`` in a forked child: what it returned and the CPUs it may then use."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            cpu = keep_on_core(slot, processes)
+            os.write(write, json.dumps([cpu, sorted(os.sched_getaffinity(0))]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        cpu, allowed = json.loads(answer.read())
+    os.waitpid(pid, 0)
+    return cpu, allowed
+
+
+@pytest.mark.parametrize("slot", range(len(CPUS) + 1))
+def test_a_full_pool_keeps_each_slot_on_one_cpu_in_turn(slot: int) -> None:
+    expected = CPUS[slot % len(CPUS)]
+    assert _in_child(slot, len(CPUS)) == (expected, [expected])
+    assert _in_child(slot, len(CPUS) + 3) == (expected, [expected])
+
+
+@pytest.mark.skipif(len(CPUS) < 2, reason="one CPU: any pool fills it")
+def test_fewer_processes_than_cpus_are_left_free() -> None:
+    assert _in_child(0, len(CPUS) - 1) == (None, CPUS)
