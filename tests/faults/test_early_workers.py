@@ -129,14 +129,15 @@ def _workers_of(process: subprocess.Popen[str], count: int) -> list[psutil.Proce
     return found
 
 
-def _run_and_read_cores(tmp_path: Path, data_dir: Path, big: bytes, workers: int,
+def _run_and_read_cores(tmp_path: Path, data_dir: Path, photo: bytes, workers: int,
                         **settings: str) -> list[set[int]]:
-    """The CPUs each worker of a `mediaflow run` of ``workers`` files may run on, read while they run; the run
-    must then complete every file."""
+    """The CPUs each worker of a `mediaflow run` of three files a worker may run on, read while they run (a
+    lossless WebP of each 2-megapixel photo keeps them about a second); the run must then complete them all."""
     folder = tmp_path / "in"
     folder.mkdir(parents=True)
-    for n in range(workers):
-        (folder / f"b{n}.jpg").write_bytes(big[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + big[2:])
+    files = 3 * workers
+    for n in range(files):
+        (folder / f"p{n}.jpg").write_bytes(photo[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + photo[2:])
     workflow = tmp_path / "slow.json"
     workflow.write_text(json.dumps(SLOW_FIRST_TASK))
     command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(folder), "--out",
@@ -149,7 +150,7 @@ def _run_and_read_cores(tmp_path: Path, data_dir: Path, big: bytes, workers: int
     finally:
         out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-2000:]
-    assert json.loads(out)["completed"] == workers
+    assert json.loads(out)["completed"] == files
     return cores
 
 
@@ -158,8 +159,8 @@ _CPUS = sorted(os.sched_getaffinity(0))
 
 @pytest.mark.skipif(not 1 < len(_CPUS) <= 8, reason="a full pool here is 2 to 8 workers")
 def test_workers_that_fill_the_cores_are_each_kept_on_a_core_of_their_own(tmp_path: Path, data_dir: Path,
-                                                                          big: bytes) -> None:
-    cores = _run_and_read_cores(tmp_path, data_dir, big, workers=len(_CPUS))
+                                                                          photo: bytes) -> None:
+    cores = _run_and_read_cores(tmp_path, data_dir, photo, workers=len(_CPUS))
     assert all(len(allowed) == 1 for allowed in cores), cores
     assert set().union(*cores) == set(_CPUS), f"one worker on each core: {cores}"
 
@@ -167,9 +168,9 @@ def test_workers_that_fill_the_cores_are_each_kept_on_a_core_of_their_own(tmp_pa
 @pytest.mark.skipif(len(_CPUS) < 2, reason="one core: a lone worker fills it")
 def test_fewer_workers_than_cores_and_a_pool_told_not_to_are_left_to_the_scheduler(tmp_path: Path,
                                                                                   data_dir: Path,
-                                                                                  big: bytes) -> None:
-    (lone,) = _run_and_read_cores(tmp_path / "lone", data_dir / "lone", big, workers=1)
+                                                                                  photo: bytes) -> None:
+    (lone,) = _run_and_read_cores(tmp_path / "lone", data_dir / "lone", photo, workers=1)
     assert lone == set(_CPUS)
-    told = _run_and_read_cores(tmp_path / "told", data_dir / "told", big, workers=len(_CPUS),
+    told = _run_and_read_cores(tmp_path / "told", data_dir / "told", photo, workers=len(_CPUS),
                                MEDIAFLOW_PIN_WORKERS="false")
     assert told == [set(_CPUS)] * len(_CPUS)
