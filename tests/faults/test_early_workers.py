@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -129,18 +130,17 @@ def _workers_of(process: subprocess.Popen[str], count: int) -> list[psutil.Proce
     return found
 
 
-def _run_and_read_cores(tmp_path: Path, data_dir: Path, photo: bytes, workers: int,
-                        **settings: str) -> list[set[int]]:
-    """The CPUs each worker of a `mediaflow run` of three files a worker may run on, read while they run (a
-    lossless WebP of each 2-megapixel photo keeps them about a second); the run must then complete them all."""
+def _run_and_read_cores(tmp_path: Path, data_dir: Path, inputs: dict[str, bytes], workflow: dict[str, Any],
+                        workers: int, **settings: str) -> list[set[int]]:
+    """The CPUs each worker of a `mediaflow run` of ``workflow`` on ``inputs`` (file name: bytes) may run on, read
+    while they run; the run must then complete every file."""
     folder = tmp_path / "in"
     folder.mkdir(parents=True)
-    files = 3 * workers
-    for n in range(files):
-        (folder / f"p{n}.jpg").write_bytes(photo[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + photo[2:])
-    workflow = tmp_path / "slow.json"
-    workflow.write_text(json.dumps(SLOW_FIRST_TASK))
-    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow), str(folder), "--out",
+    for name, data in inputs.items():
+        (folder / name).write_bytes(data)
+    workflow_file = tmp_path / "workflow.json"
+    workflow_file.write_text(json.dumps(workflow))
+    command = [sys.executable, "-m", "mediaflow.cli", "run", str(workflow_file), str(folder), "--out",
                str(tmp_path / "out"), "--json", "--data-dir", str(data_dir)]
     env = {**cli_env(data_dir, workers=workers), **settings}
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -150,8 +150,15 @@ def _run_and_read_cores(tmp_path: Path, data_dir: Path, photo: bytes, workers: i
     finally:
         out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-2000:]
-    assert json.loads(out)["completed"] == files
+    assert json.loads(out)["completed"] == len(inputs)
     return cores
+
+
+def _photos(photo: bytes, workers: int) -> dict[str, bytes]:
+    """Three distinct copies of the 2-megapixel photo a worker: a lossless WebP of each (``SLOW_FIRST_TASK``)
+    keeps the workers about a second."""
+    return {f"p{n}.jpg": photo[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + photo[2:]
+            for n in range(3 * workers)}
 
 
 _CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -160,7 +167,7 @@ _CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
 @pytest.mark.skipif(not 1 < len(_CPUS) <= 8, reason="a full pool here is 2 to 8 workers")
 def test_workers_that_fill_the_cores_are_each_kept_on_a_core_of_their_own(tmp_path: Path, data_dir: Path,
                                                                           photo: bytes) -> None:
-    cores = _run_and_read_cores(tmp_path, data_dir, photo, workers=len(_CPUS))
+    cores = _run_and_read_cores(tmp_path, data_dir, _photos(photo, len(_CPUS)), SLOW_FIRST_TASK, len(_CPUS))
     assert all(len(allowed) == 1 for allowed in cores), cores
     assert set().union(*cores) == set(_CPUS), f"one worker on each core: {cores}"
 
@@ -169,8 +176,27 @@ def test_workers_that_fill_the_cores_are_each_kept_on_a_core_of_their_own(tmp_pa
 def test_fewer_workers_than_cores_and_a_pool_told_not_to_are_left_to_the_scheduler(tmp_path: Path,
                                                                                   data_dir: Path,
                                                                                   photo: bytes) -> None:
-    (lone,) = _run_and_read_cores(tmp_path / "lone", data_dir / "lone", photo, workers=1)
+    (lone,) = _run_and_read_cores(tmp_path / "lone", data_dir / "lone", _photos(photo, 1), SLOW_FIRST_TASK, 1)
     assert lone == set(_CPUS)
-    told = _run_and_read_cores(tmp_path / "told", data_dir / "told", photo, workers=len(_CPUS),
-                               MEDIAFLOW_PIN_WORKERS="false")
+    told = _run_and_read_cores(tmp_path / "told", data_dir / "told", _photos(photo, len(_CPUS)), SLOW_FIRST_TASK,
+                               len(_CPUS), MEDIAFLOW_PIN_WORKERS="false")
     assert told == [set(_CPUS)] * len(_CPUS)
+
+
+_TRANSCODE: dict[str, Any] = {
+    "name": "faults-transcode", "nodes": [
+        {"id": "upload", "kind": "upload"},
+        {"id": "mp4", "kind": "transcode", "config": {"outputFormat": "mp4", "videoCodec": "h264", "preset": "720p"}}],
+    "edges": [{"source": "upload", "target": "mp4"}],
+}
+
+
+@pytest.mark.skipif(not 1 < len(_CPUS) <= 8, reason="a full pool here is 2 to 8 workers")
+def test_a_full_pool_of_video_workers_is_left_free_for_ffmpegs_threads(tmp_path: Path, data_dir: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=6",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)], check=True,
+                   timeout=120)
+    inputs = {f"c{n}.mp4": clip.read_bytes() for n in range(len(_CPUS))}
+    cores = _run_and_read_cores(tmp_path / "run", data_dir, inputs, _TRANSCODE, len(_CPUS))
+    assert cores == [set(_CPUS)] * len(_CPUS)

@@ -1,4 +1,5 @@
-"""``procs.keep_on_core``: a process kept on one CPU only when as many processes as CPUs fill them all.
+"""``procs.keep_on_core``: a process kept on one CPU only when as many processes as CPUs fill them all, and
+``catalog.one_thread_tasks``: only for runs whose Tasks each use one thread.
 Each case runs in a forked child, so the test process keeps its own CPUs."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import json
 import os
 
 import pytest
+from mediaflow.catalog import one_thread_tasks
 from mediaflow.procs import keep_on_core
 
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -41,3 +43,19 @@ def test_a_full_pool_keeps_each_slot_on_one_cpu_in_turn(slot: int) -> None:
 @pytest.mark.skipif(len(CPUS) < 2, reason="one CPU: any pool fills it")
 def test_fewer_processes_than_cpus_are_left_free() -> None:
     assert _in_child(0, len(CPUS) - 1) == (None, CPUS)
+
+
+@pytest.mark.parametrize(("runtimes", "vips_concurrency", "pinned"), [
+    ({"vips"}, 1, True),
+    ({"vips", "light"}, 1, True),
+    ({"light"}, 0, True),
+    ({"vips"}, 0, False),  # libvips' own threads
+    ({"vips"}, 2, False),
+    ({"ffmpeg"}, 1, False),  # ffmpeg's threads follow the cores its worker may use
+    ({"vips", "rembg"}, 1, False),  # so do onnxruntime's
+    (set(), 1, False),  # a workflow that could not be read ahead
+    ({"vips", "unknown"}, 1, False),
+])
+def test_only_runs_whose_tasks_each_use_one_thread_keep_their_workers_on_a_core(
+        runtimes: set[str], vips_concurrency: int, pinned: bool) -> None:
+    assert one_thread_tasks(runtimes, vips_concurrency) is pinned

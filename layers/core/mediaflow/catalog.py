@@ -58,6 +58,11 @@ class RuntimeProfile:
     the module imports neither (a test checks); the zygote its workers fork from later makes that call once it
     has loaded the worker modules, before it forks them: the call waits for the work (an ffprobe) or registers
     it for the workers to wait on when a Task needs it (a decode, which the zygote would wait for too long)."""
+    one_thread: bool = False
+    """Whether a Task of this runtime runs on one thread (libvips at ``MEDIAFLOW_VIPS_CONCURRENCY`` 1, a light
+    node's calls): a pool of such workers that fills the cores may keep each on one (``pin_workers``). ffmpeg
+    and onnxruntime spread a Task over every core its worker may use; pinned, a folder's last Task would run
+    alone on one core."""
 
     @property
     def worker_module(self) -> str:
@@ -73,7 +78,7 @@ RUNTIMES: dict[str, RuntimeProfile] = {
     "vips": RuntimeProfile(worker="mediaflow.workers.image:run_chain", label="libvips",
                            resource="${VipsFunctionArn}",
                            memory_mb=1769, seconds_per_task=0.8, timeout_seconds=120, long_running=False,
-                           ahead="mediaflow.workers.decode_ahead:decode_ahead"),
+                           ahead="mediaflow.workers.decode_ahead:decode_ahead", one_thread=True),
     "ffmpeg": RuntimeProfile(worker="mediaflow.workers.video:run_chain", label="ffmpeg",
                              resource="${FfmpegFunctionArn}",
                              memory_mb=3008, seconds_per_task=30.0, timeout_seconds=900, long_running=True,
@@ -83,7 +88,8 @@ RUNTIMES: dict[str, RuntimeProfile] = {
                             memory_mb=3008, seconds_per_task=4.0, timeout_seconds=300, long_running=False),
     "light": RuntimeProfile(worker="mediaflow.workers.light:run_chain", label="light",
                             resource="${LightFunctionArn}",
-                            memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False),
+                            memory_mb=256, seconds_per_task=0.1, timeout_seconds=30, long_running=False,
+                            one_thread=True),
 }
 
 
@@ -94,6 +100,15 @@ def worker_modules(runtimes: Iterable[str], kinds: Iterable[str] = ()) -> tuple[
     runners = (RUNTIMES[name].worker_module for name in sorted(set(runtimes)) if name in RUNTIMES)
     nodes = sorted({spec.module_path for spec in map(get_spec, kinds) if spec is not None})
     return tuple(dict.fromkeys([*runners, *nodes]))
+
+
+def one_thread_tasks(runtimes: Iterable[str], vips_concurrency: int) -> bool:
+    """Whether every Task of a run whose Tasks use ``runtimes`` runs on one thread (``RuntimeProfile.one_thread``;
+    libvips only at a concurrency of 1); False when the runtimes are not known."""
+    known = [RUNTIMES[name] for name in set(runtimes) if name in RUNTIMES]
+    if not known or len(known) != len(set(runtimes)):
+        return False
+    return all(profile.one_thread for profile in known) and (vips_concurrency == 1 or "vips" not in set(runtimes))
 
 
 def runtime_label(runtime: str) -> str:

@@ -260,10 +260,12 @@ def _start_worker_zygote() -> None:
     waits = _start_ahead(targets, sys.argv[2:]) if targets else []
     modules = expected_worker_modules(sys.argv[2:], kinds=kinds)
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
+    from mediaflow.catalog import one_thread_tasks
     from mediaflow.settings import get_settings
 
     settings = get_settings()
-    early.start(settings.workers, lambda: _prepare_workers(modules, waits), one_core_each=settings.pin_workers)
+    one_core_each = settings.pin_workers and one_thread_tasks(runtimes, settings.vips_concurrency)
+    early.start(settings.workers, lambda: _prepare_workers(modules, waits), one_core_each=one_core_each)
 
 
 AHEAD_LISTING_LIMIT = 1000

@@ -137,8 +137,8 @@ class Settings(EnvironmentSettings):
     mode: Literal["embedded", "aws"] = "embedded"
     data_dir: Path = Field(default=Path("data"), description="Embedded mode: blobs, SQLite and uploads/")
     workers: int = Field(default_factory=_default_workers, ge=1, le=64, description="Embedded worker processes")
-    pin_workers: bool = Field(default=True, description="`mediaflow run`: workers that fill the cores are each "
-                              "kept on one (no moves between cores as the command's threads wake)")
+    pin_workers: bool = Field(default=True, description="`mediaflow run`: workers that fill the cores, each of "
+                              "whose Tasks runs on one thread, are each kept on one core")
     tenant: str = Field(default="local", description="Tenant used by the CLI in the embedded mode")
     plan_cache: str = Field(default="", description="Where `mediaflow run` keeps the compiled plans of workflow "
                             "files (default: the user's cache folder; off: none)")
