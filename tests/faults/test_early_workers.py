@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+from mediaflow.cli import PIN_MIN_INPUT_BYTES
 
 from tests.faults.conftest import SLOW_FIRST_TASK, cli_env, descendants, wait_for, wait_gone
 
@@ -157,6 +158,7 @@ def _run_and_read_cores(tmp_path: Path, data_dir: Path, inputs: dict[str, bytes]
 def _photos(photo: bytes, workers: int) -> dict[str, bytes]:
     """Three distinct copies of the 2-megapixel photo a worker: a lossless WebP of each (``SLOW_FIRST_TASK``)
     keeps the workers about a second."""
+    assert len(photo) >= PIN_MIN_INPUT_BYTES  # inputs a full pool is kept on its cores for
     return {f"p{n}.jpg": photo[:2] + b"\xff\xfe\x00\x08" + f"{n:06d}".encode() + photo[2:]
             for n in range(3 * workers)}
 
@@ -197,6 +199,7 @@ def test_a_full_pool_of_video_workers_is_left_free_for_ffmpegs_threads(tmp_path:
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=6",
                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)], check=True,
                    timeout=120)
+    assert clip.stat().st_size >= PIN_MIN_INPUT_BYTES  # large enough to be kept on a core, were it libvips
     inputs = {f"c{n}.mp4": clip.read_bytes() for n in range(len(_CPUS))}
     cores = _run_and_read_cores(tmp_path / "run", data_dir, inputs, _TRANSCODE, len(_CPUS))
     assert cores == [set(_CPUS)] * len(_CPUS)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from mediaflow.catalog import one_thread_tasks
+from mediaflow.cli import PIN_MIN_INPUT_BYTES, _large_inputs
 from mediaflow.procs import keep_on_core
 
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -59,3 +61,27 @@ def test_fewer_processes_than_cpus_are_left_free() -> None:
 def test_only_runs_whose_tasks_each_use_one_thread_keep_their_workers_on_a_core(
         runtimes: set[str], vips_concurrency: int, pinned: bool) -> None:
     assert one_thread_tasks(runtimes, vips_concurrency) is pinned
+
+
+def _folder(tmp_path: Path, sizes: list[int]) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n, size in enumerate(sizes):
+        (folder / f"f{n}.jpg").write_bytes(b"\xff" * size)
+    return folder
+
+
+@pytest.mark.parametrize(("sizes", "large"), [
+    ([300_000, 3_000_000, 4_000_000], True),
+    ([3_000, 3_000, 5_000_000], False),  # the median: a folder of thumbnails with one photo
+    ([PIN_MIN_INPUT_BYTES], True),
+    ([PIN_MIN_INPUT_BYTES - 1], False),
+    ([], False),
+])
+def test_workers_are_kept_on_a_core_for_large_inputs_only(tmp_path: Path, sizes: list[int], large: bool) -> None:
+    assert _large_inputs(["workflow.json", str(_folder(tmp_path, sizes))]) is large
+
+
+def test_inputs_that_cannot_be_listed_ahead_leave_the_workers_free(tmp_path: Path) -> None:
+    assert _large_inputs(["workflow.json", str(tmp_path / "missing")]) is False
+    assert _large_inputs(["workflow.json"]) is False

@@ -264,8 +264,29 @@ def _start_worker_zygote() -> None:
     from mediaflow.settings import get_settings
 
     settings = get_settings()
-    one_core_each = settings.pin_workers and one_thread_tasks(runtimes, settings.vips_concurrency)
+    one_core_each = (settings.pin_workers and one_thread_tasks(runtimes, settings.vips_concurrency)
+                     and _large_inputs(sys.argv[2:]))
     early.start(settings.workers, lambda: _prepare_workers(modules, waits), one_core_each=one_core_each)
+
+
+PIN_MIN_INPUT_BYTES = 256_000
+"""The median input size from which `mediaflow run` keeps a full pool's workers on a core each. Measured with
+two workers: 24 MP photos (3.7 MB each) finish 2-3 % sooner with them kept, 1200 x 800 ones (500 KB) the same
+within 1 %, 96 x 64 thumbnails (3 KB, whose workers wait on the command's records) 2-4 % later."""
+
+
+def _large_inputs(arguments: Sequence[str]) -> bool:
+    """Whether the inputs of ``mediaflow run ARGUMENTS``, listed ahead (up to ``AHEAD_LISTING_LIMIT``), have a
+    median size of at least ``PIN_MIN_INPUT_BYTES``; False when they cannot be listed ahead."""
+    from mediaflow.console import count_inputs
+
+    try:
+        if count_inputs(_positional(arguments)[1:], up_to=AHEAD_LISTING_LIMIT + 1) > AHEAD_LISTING_LIMIT:
+            return False
+        sizes = sorted(path.stat().st_size for path in expected_inputs(arguments))
+    except (OSError, ValueError):
+        return False
+    return bool(sizes) and sizes[len(sizes) // 2] >= PIN_MIN_INPUT_BYTES
 
 
 AHEAD_LISTING_LIMIT = 1000

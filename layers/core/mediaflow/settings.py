@@ -138,7 +138,7 @@ class Settings(EnvironmentSettings):
     data_dir: Path = Field(default=Path("data"), description="Embedded mode: blobs, SQLite and uploads/")
     workers: int = Field(default_factory=_default_workers, ge=1, le=64, description="Embedded worker processes")
     pin_workers: bool = Field(default=True, description="`mediaflow run`: workers that fill the cores, each of "
-                              "whose Tasks runs on one thread, are each kept on one core")
+                              "whose Tasks runs on one thread on inputs of 256 KB or more, are each kept on one core")
     tenant: str = Field(default="local", description="Tenant used by the CLI in the embedded mode")
     plan_cache: str = Field(default="", description="Where `mediaflow run` keeps the compiled plans of workflow "
                             "files (default: the user's cache folder; off: none)")
