@@ -36,7 +36,7 @@ _COMMAND = """
 import sys
 import mediaflow.cli as cli
 if sys.argv[1] == "off":
-    cli._start_ahead = lambda targets, arguments: []
+    cli._start_ahead = lambda targets, arguments, inputs: []
 sys.argv = ["mediaflow", *sys.argv[2:]]
 sys.exit(cli.main())
 """
@@ -60,7 +60,7 @@ def imported(ahead: bool, photos: Path, out: Path, data: Path) -> tuple[float, f
 
     start_ahead = cli._start_ahead
     if not ahead:
-        cli._start_ahead = lambda targets, arguments: []
+        cli._start_ahead = lambda targets, arguments, inputs: []
     try:
         return imports_bound.imported_run("jpeg", photos, out, data)
     finally:

@@ -168,9 +168,11 @@ def test_the_work_ahead_gets_the_first_inputs_and_the_workflow_unless_the_folder
     monkeypatch.setattr(early, "_AHEAD", set())
     recorded_aheads.clear()
     target = f"{__name__}:record_ahead"
-    assert len(cli._start_ahead([target], [str(workflow), str(folder), "--out", "o"])) == 1
+    arguments = [str(workflow), str(folder), "--out", "o"]
+    assert len(cli._start_ahead([target], arguments, cli._listed_ahead(arguments))) == 1
     assert recorded_aheads == [(["0.jpg", "1.jpg"], document)]
     assert early.started_ahead() == {str(folder / "0.jpg"), str(folder / "1.jpg")}  # the command starts them last
     (folder / "4.jpg").write_bytes(b"x")  # one more than the limit: the folder is not listed before the imports
-    assert cli._start_ahead([target], [str(workflow), str(folder)]) == []
+    arguments = [str(workflow), str(folder)]
+    assert cli._start_ahead([target], arguments, cli._listed_ahead(arguments)) == []
     assert len(recorded_aheads) == 1

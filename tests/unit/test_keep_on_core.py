@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from mediaflow.catalog import one_thread_tasks
-from mediaflow.cli import PIN_MIN_INPUT_BYTES, _large_inputs
+from mediaflow.cli import PIN_MIN_INPUT_BYTES, _large_inputs, _listed_ahead
 from mediaflow.procs import keep_on_core
 
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -79,9 +79,9 @@ def _folder(tmp_path: Path, sizes: list[int]) -> Path:
     ([], False),
 ])
 def test_workers_are_kept_on_a_core_for_large_inputs_only(tmp_path: Path, sizes: list[int], large: bool) -> None:
-    assert _large_inputs(["workflow.json", str(_folder(tmp_path, sizes))]) is large
+    assert _large_inputs(_listed_ahead(["workflow.json", str(_folder(tmp_path, sizes))])) is large
 
 
 def test_inputs_that_cannot_be_listed_ahead_leave_the_workers_free(tmp_path: Path) -> None:
-    assert _large_inputs(["workflow.json", str(tmp_path / "missing")]) is False
-    assert _large_inputs(["workflow.json"]) is False
+    assert _large_inputs(_listed_ahead(["workflow.json", str(tmp_path / "missing")])) is False
+    assert _large_inputs(_listed_ahead(["workflow.json"])) is False

@@ -105,10 +105,10 @@ def worker_modules(runtimes: Iterable[str], kinds: Iterable[str] = ()) -> tuple[
 def one_thread_tasks(runtimes: Iterable[str], vips_concurrency: int) -> bool:
     """Whether every Task of a run whose Tasks use ``runtimes`` runs on one thread (``RuntimeProfile.one_thread``;
     libvips only at a concurrency of 1); False when the runtimes are not known."""
-    known = [RUNTIMES[name] for name in set(runtimes) if name in RUNTIMES]
-    if not known or len(known) != len(set(runtimes)):
+    names = set(runtimes)
+    if not names or not names <= RUNTIMES.keys():
         return False
-    return all(profile.one_thread for profile in known) and (vips_concurrency == 1 or "vips" not in set(runtimes))
+    return all(RUNTIMES[name].one_thread for name in names) and (vips_concurrency == 1 or "vips" not in names)
 
 
 def runtime_label(runtime: str) -> str:

@@ -257,15 +257,17 @@ def _start_worker_zygote() -> None:
     kinds = _readable_task_kinds(sys.argv[2:])
     runtimes = _runtimes_of(kinds)
     targets = [str(RUNTIMES[runtime].ahead) for runtime in sorted(runtimes) if RUNTIMES[runtime].ahead]
-    waits = _start_ahead(targets, sys.argv[2:]) if targets else []
+    listed = _listed_ahead(sys.argv[2:]) if targets else None
+    waits = _start_ahead(targets, sys.argv[2:], listed) if targets else []
     modules = expected_worker_modules(sys.argv[2:], kinds=kinds)
     importlib.import_module("mediaflow.embedded.workerpool")  # what the command and its workers share
     from mediaflow.catalog import one_thread_tasks
     from mediaflow.settings import get_settings
 
     settings = get_settings()
-    one_core_each = (settings.pin_workers and one_thread_tasks(runtimes, settings.vips_concurrency)
-                     and _large_inputs(sys.argv[2:]))
+    one_core_each = settings.pin_workers and one_thread_tasks(runtimes, settings.vips_concurrency)
+    if one_core_each:
+        one_core_each = _large_inputs(listed if targets else _listed_ahead(sys.argv[2:]))
     early.start(settings.workers, lambda: _prepare_workers(modules, waits), one_core_each=one_core_each)
 
 
@@ -275,16 +277,12 @@ two workers: 24 MP photos (3.7 MB each) finish 2-3 % sooner with them kept, 1200
 within 1 %, 96 x 64 thumbnails (3 KB, whose workers wait on the command's records) 2-4 % later."""
 
 
-def _large_inputs(arguments: Sequence[str]) -> bool:
-    """Whether the inputs of ``mediaflow run ARGUMENTS``, listed ahead (up to ``AHEAD_LISTING_LIMIT``), have a
-    median size of at least ``PIN_MIN_INPUT_BYTES``; False when they cannot be listed ahead."""
-    from mediaflow.console import count_inputs
-
+def _large_inputs(inputs: list[Path] | None) -> bool:
+    """Whether ``inputs`` (``_listed_ahead``) have a median size of at least ``PIN_MIN_INPUT_BYTES``; False when
+    they could not be listed ahead."""
     try:
-        if count_inputs(_positional(arguments)[1:], up_to=AHEAD_LISTING_LIMIT + 1) > AHEAD_LISTING_LIMIT:
-            return False
-        sizes = sorted(path.stat().st_size for path in expected_inputs(arguments))
-    except (OSError, ValueError):
+        sizes = sorted(path.stat().st_size for path in inputs or ())
+    except OSError:
         return False
     return bool(sizes) and sizes[len(sizes) // 2] >= PIN_MIN_INPUT_BYTES
 
@@ -293,19 +291,33 @@ AHEAD_LISTING_LIMIT = 1000
 """Inputs up to which `mediaflow run` lists its folders before its imports, to start its runtimes' work ahead."""
 
 
-def _start_ahead(targets: list[str], arguments: Sequence[str]) -> list[Callable[[], None]]:
-    """Start the runtimes' work ahead (their ``ahead`` targets) on up to one input per core of ``mediaflow run
-    ARGUMENTS``, before the command loads its settings and models (an ``ahead`` module imports neither); the
-    calls that wait for it. Work ahead only saves time: one that fails leaves the work to the Tasks."""
-    import importlib
-    import os
-
+def _listed_ahead(arguments: Sequence[str]) -> list[Path] | None:
+    """The input files of ``mediaflow run ARGUMENTS`` listed ahead of its parse (``expected_inputs``), once for
+    the work ahead and the workers' cores; None when they cannot be read or number more than
+    ``AHEAD_LISTING_LIMIT`` (listed whole twice, here, sorted, and by the command, a large folder costs more than
+    it saves)."""
     from mediaflow.console import count_inputs
 
     try:
         if count_inputs(_positional(arguments)[1:], up_to=AHEAD_LISTING_LIMIT + 1) > AHEAD_LISTING_LIMIT:
-            return []  # listed whole twice (here, sorted, and by the command) a large folder costs more than it saves
-        inputs = expected_inputs(arguments)
+            return None
+        return expected_inputs(arguments)
+    except (OSError, ValueError):
+        return None
+
+
+def _start_ahead(targets: list[str], arguments: Sequence[str],
+                 inputs: list[Path] | None) -> list[Callable[[], None]]:
+    """Start the runtimes' work ahead (their ``ahead`` targets) on up to one input per core of ``inputs`` (the
+    inputs of ``mediaflow run ARGUMENTS`` as ``_listed_ahead`` gives them), before the command loads its settings
+    and models (an ``ahead`` module imports neither); the calls that wait for it. Work ahead only saves time: one
+    that fails leaves the work to the Tasks."""
+    import importlib
+    import os
+
+    if inputs is None:
+        return []
+    try:
         document = _workflow_document(arguments)
     except (OSError, ValueError):
         return []
